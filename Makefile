@@ -1,0 +1,32 @@
+# The workbench's commands. `make demo` and `make test` are all most people need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint lab clean
+
+install: $(STAMP)
+
+# Re-install only when the dependency declaration changes.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workbench)" >/dev/null
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/workbench run scenarios/quickstart.yaml --out outputs/quickstart
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check workbench tests
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache

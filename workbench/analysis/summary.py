@@ -1,0 +1,91 @@
+"""The summary of a run: pure functions over its tables (no SimPy here).
+
+Operations that start before the warm-up ends are left out. Latency figures
+cover successful operations; availability is the fraction of operations that
+succeeded. A stale read returned a version older than the newest write already
+acknowledged to some client when the read started (design.md, metrics).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+PERCENTILES = {"p50": 50, "p95": 95, "p99": 99, "p999": 99.9}
+
+
+def latency_stats(latency_ms: pd.Series) -> dict[str, float | None]:
+    """Mean, percentiles and max of a latency column, in ms (None when empty)."""
+    values = latency_ms.to_numpy(dtype=float)
+    if values.size == 0:
+        return {"count": 0, "mean": None, **dict.fromkeys(PERCENTILES), "max": None}
+    pct = np.percentile(values, list(PERCENTILES.values()))
+    out: dict[str, float | None] = {"count": int(values.size), "mean": _r(values.mean())}
+    out.update({name: _r(v) for name, v in zip(PERCENTILES, pct, strict=True)})
+    out["max"] = _r(values.max())
+    return out
+
+
+def _r(x: float) -> float:
+    return round(float(x), 4)
+
+
+def measured_ops(ops: pd.DataFrame, warmup_s: float) -> pd.DataFrame:
+    return ops[ops["start_s"] >= warmup_s]
+
+
+def summarise(result: Any) -> dict[str, Any]:
+    """The summary dictionary printed by ``workbench run`` and saved as summary.json."""
+    prov = result.provenance
+    scenario = prov.get("scenario", {})
+    warmup = _seconds(scenario.get("warmup", "0 s"))
+    ops = measured_ops(result.ops, warmup)
+    ok = ops["outcome"] == "ok"
+    by_kind: dict[str, Any] = {}
+    availability: dict[str, float | None] = {}
+    for kind in ("read", "write", "query"):
+        sel = ops["kind"] == kind
+        n = int(sel.sum())
+        by_kind[kind] = latency_stats(ops.loc[sel & ok, "latency_ms"])
+        availability[kind] = round(float((sel & ok).sum() / n), 6) if n else None
+    reads_ok = ops[(ops["kind"] == "read") & ok]
+    stale = round(float(reads_ok["stale"].mean()), 6) if len(reads_ok) else None
+    repl = result.replication
+    repl = repl[repl["committed_s"] >= warmup]
+    lag = latency_stats(repl["lag_ms"])
+    events = result.events
+    return {
+        "scenario": scenario.get("name"),
+        "blueprint": scenario.get("blueprint", {}).get("name"),
+        "seed": prov.get("seed"),
+        "sim_seconds": round(float(prov.get("sim_seconds", 0.0)), 3),
+        "wall_seconds": round(float(prov.get("wall_seconds", 0.0)), 3),
+        "events": int(prov.get("events_processed", 0)),
+        "warmup_seconds": warmup,
+        "members": prov.get("members", []),
+        "ops": {
+            "total": len(ops),
+            "ok": int(ok.sum()),
+            "failed": int((ops["outcome"] != "ok").sum()),
+            "timeout": int((ops["outcome"] == "timeout").sum()),
+            "retried": int((ops["attempts"] > 1).sum()),
+        },
+        "throughput_ops_per_s": round(len(ops) / max(float(prov.get("sim_seconds", 0.0)) - warmup, 1e-9), 2),
+        "latency_ms": by_kind,
+        "availability": availability,
+        "stale_read_fraction": stale,
+        "replication_lag_ms": {k: lag[k] for k in ("count", "mean", "p50", "p99", "max")},
+        "conflicts": int((events["kind"] == "conflict").sum()) if len(events) else 0,
+        "cluster_events": events["kind"].value_counts().sort_index().to_dict() if len(events) else {},
+        "exception": prov.get("exception"),
+    }
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    from workbench.scenario.units import parse_quantity
+
+    return parse_quantity(value, "duration")

@@ -1,0 +1,66 @@
+"""Run a scenario and collect its result, with provenance, even when it fails."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from datetime import UTC, datetime
+
+from workbench.model.world import World
+from workbench.results import Recorder, RunResult, environment_info
+from workbench.scenario.schema import Scenario
+
+
+def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
+    """Simulate ``scenario`` and return its :class:`RunResult`.
+
+    With ``progress=True`` a tqdm bar tracks simulated time (in notebooks it
+    renders as a widget). An exception inside the model does not escape: the
+    result carries it in ``provenance["exception"]`` with whatever was recorded.
+    """
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    t0 = time.perf_counter()
+    world: World | None = None
+    error: str | None = None
+    error_trace: str | None = None
+    try:
+        world = World(scenario)
+        if progress:
+            world.run(progress=_progress_bar(scenario))
+        else:
+            world.run()
+    except Exception as exc:  # a failed run still returns its provenance
+        error = f"{type(exc).__name__}: {exc}"
+        error_trace = traceback.format_exc()
+    wall = time.perf_counter() - t0
+    recorder = world.recorder if world is not None else Recorder([], [], scenario.blueprint.database.name)
+    tables = recorder.tables()
+    provenance = {
+        "scenario": scenario.model_dump(mode="json"),
+        "seed": scenario.seed,
+        "started_at": started,
+        "wall_seconds": wall,
+        "sim_seconds": world.env.now if world is not None else 0.0,
+        "events_processed": world.events_processed if world is not None else 0,
+        "members": world.members if world is not None else [],
+        "environment": environment_info(),
+        "exception": error,
+        "traceback": error_trace,
+    }
+    return RunResult(**tables, provenance=provenance)
+
+
+def _progress_bar(scenario: Scenario):
+    from tqdm.auto import tqdm
+
+    total = scenario.duration
+    bar = tqdm(total=round(total, 3), unit="sim s", desc=scenario.name, leave=False)
+    state = {"last": 0.0}
+
+    def update(now: float) -> None:
+        bar.update(round(now - state["last"], 3))
+        state["last"] = now
+        if now >= total:
+            bar.close()
+
+    return update

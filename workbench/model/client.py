@@ -1,0 +1,204 @@
+"""Clients: RavenDB's RequestExecutor, first cut [spec §4].
+
+Node selection: writes go to the preferred node (the first in topology order
+whose failure counter is zero); reads follow ``ReadBalanceBehavior`` ``None``
+(preferred node) or ``RoundRobin`` (node ``session_id % N``, skipping failed
+nodes; balancing is per session, not per request).
+
+Failover: a connection refused or reset, or no answer within the request
+timeout, marks the node failed (health checks start: 100 ms, +100 ms per try,
+capped at 5 s) and the operation retries on the next preferred node it has not
+tried. When every node has been tried the operation fails: outcome
+``timeout`` if the last attempt timed out, ``failed`` otherwise.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from workbench.model.kernel import Timer
+
+if TYPE_CHECKING:
+    from workbench.model.database import Doc
+    from workbench.model.world import World
+
+READ, WRITE, QUERY = 0, 1, 2
+OP_KINDS = ("read", "write", "query")
+OK, FAILED, TIMEOUT = 0, 1, 2
+OUTCOMES = ("ok", "failed", "timeout")
+
+
+class Op:
+    """One client operation, across all its attempts."""
+
+    __slots__ = ("attempts", "client", "expect", "key", "kind", "session", "size", "start", "tried", "write_id")
+
+    def __init__(self, client: Client, kind: int, key: int, size: float, session: int, start: float):
+        self.client = client
+        self.kind = kind
+        self.key = key
+        self.size = size
+        self.session = session
+        self.start = start
+        self.attempts = 0
+        self.tried: list[int] = []
+        self.expect: tuple[int, int] | None = None  # (cv position, etag) of the newest acked write
+        self.write_id = 0
+
+
+class Attempt:
+    """One request of an operation to one node."""
+
+    __slots__ = ("client", "done", "node", "op")
+
+    def __init__(self, op: Op, node: int):
+        self.op = op
+        self.client = op.client
+        self.node = node
+        self.done = False
+
+
+class Client:
+    def __init__(self, world: World, index: int, cid: int, topology: list[int]):
+        self.world = world
+        self.env = world.env
+        self.index = index  # network endpoint
+        self.cid = cid
+        spec = world.scenario.clients
+        self.topology = topology
+        self.read_balance = spec.read_balance
+        self.request_timeout = spec.request_timeout
+        self.health = spec.health_check
+        self.overhead = spec.request_overhead
+        self.failures = dict.fromkeys(topology, 0)
+        self.checking: set[int] = set()
+        self.session_length = world.scenario.workload.session_length
+        self.session_id = 0
+        self.session_left = 0
+        self._deadlines: deque[tuple[float, Attempt]] = deque()
+        self._timer_armed = False
+
+    # -- node selection
+    def preferred(self) -> int:
+        failures = self.failures
+        for node in self.topology:
+            if failures[node] == 0:
+                return node
+        return self.topology[0]
+
+    def _choose(self, op: Op) -> int:
+        if op.kind == WRITE or self.read_balance == "None":
+            return self.preferred()
+        topo = self.topology
+        n = len(topo)
+        first = op.session % n
+        for k in range(n):
+            node = topo[(first + k) % n]
+            if self.failures[node] == 0:
+                return node
+        return topo[0]
+
+    # -- operations
+    def submit(self, kind: int, key: int, size: float) -> None:
+        if self.session_left == 0:
+            self.session_id += 1
+            self.session_left = self.session_length
+        self.session_left -= 1
+        op = Op(self, kind, key, size, self.session_id, self.env.now)
+        if kind == READ:
+            op.expect = self.world.acked.get(key)
+        elif kind == WRITE:
+            self.world.write_counter += 1
+            op.write_id = self.world.write_counter
+        self._attempt(op, self._choose(op))
+
+    def _attempt(self, op: Op, node: int) -> None:
+        op.attempts += 1
+        op.tried.append(node)
+        attempt = Attempt(op, node)
+        world = self.world
+        size = self.overhead + (op.size if op.kind == WRITE else 0.0)
+        world.network.send(self.index, node, size, world.nodes[node].receive_request, attempt)
+        self._deadlines.append((self.env.now + self.request_timeout, attempt))
+        if not self._timer_armed:
+            self._arm()
+
+    def on_response(self, attempt: Attempt, doc: Doc | None) -> None:
+        if attempt.done:
+            return
+        attempt.done = True
+        op = attempt.op
+        world = self.world
+        stale = False
+        version = -1
+        if op.kind == WRITE:
+            version = op.write_id
+            pos = world.position[doc.origin]
+            world.acked[op.key] = (pos, doc.cv[pos])
+        elif op.kind == READ:
+            version = doc.write_id if doc is not None else 0
+            expect = op.expect
+            if expect is not None:
+                pos, etag = expect
+                stale = (doc.cv[pos] if doc is not None else 0) < etag
+        world.recorder.op(op, attempt.node, OK, version, stale, self.env.now)
+
+    def on_reset(self, attempt: Attempt) -> None:
+        """Connection refused or reset by the node."""
+        if attempt.done:
+            return
+        attempt.done = True
+        self._fail_over(attempt, FAILED)
+
+    def _on_timeout(self, attempt: Attempt) -> None:
+        attempt.done = True
+        self._fail_over(attempt, TIMEOUT)
+
+    def _fail_over(self, attempt: Attempt, reason: int) -> None:
+        node = attempt.node
+        self.failures[node] += 1
+        if node not in self.checking:
+            self.checking.add(node)
+            self.env.process(self._health_check(node))
+        op = attempt.op
+        for candidate in self.topology:
+            if self.failures[candidate] == 0 and candidate not in op.tried:
+                self._attempt(op, candidate)
+                return
+        self.world.recorder.op(op, node, reason, -1, False, self.env.now)
+
+    # -- request timeouts: one timer per client, armed at the earliest deadline
+    def _arm(self) -> None:
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][1].done:
+            deadlines.popleft()
+        if deadlines:
+            self._timer_armed = True
+            Timer(self.env, deadlines[0][0] - self.env.now, self._check_deadlines)
+        else:
+            self._timer_armed = False
+
+    def _check_deadlines(self) -> None:
+        now = self.env.now
+        deadlines = self._deadlines
+        while deadlines and (deadlines[0][1].done or deadlines[0][0] <= now):
+            _, attempt = deadlines.popleft()
+            if not attempt.done:
+                self._on_timeout(attempt)
+        self._timer_armed = False
+        self._arm()
+
+    # -- health checks of failed nodes [spec §4.3]
+    def _health_check(self, node: int):
+        delay = self.health.initial
+        world = self.world
+        while self.failures[node] > 0:
+            yield self.env.timeout(delay)
+            world.network.send(self.index, node, self.overhead, world.nodes[node].receive_health_check, self)
+            delay = min(delay + self.health.step, self.health.max)
+        self.checking.discard(node)
+
+    def on_health_ok(self, node: int) -> None:
+        if self.failures[node]:
+            self.failures[node] = 0

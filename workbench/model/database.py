@@ -1,0 +1,348 @@
+"""The database group: instances with documents and change vectors, and replication.
+
+Each member keeps its documents ``key -> Doc`` (version, change vector,
+last-modified, size) and an append-only storage log in local order. A write
+commits locally (CPU, then a group-committed fsync) and is replicated
+asynchronously by one :class:`ReplicationChannel` per destination, which sends
+what the destination's change vector does not cover, in batches within
+``Replication.MaxItemsCount`` / ``MaxSizeToSendInMb`` [spec §3.1-3.2].
+
+First cut of conflicts (the replication issue refines them): concurrent
+versions are resolved to the latest last-modified time, ties by write id, and
+each resolution is recorded as a ``conflict`` event.
+
+The database starts with every key of the workload present on every member at
+version 0 (an empty change vector), so reads find documents from the start.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from workbench.model.kernel import Timer
+
+if TYPE_CHECKING:
+    from workbench.model.world import World
+
+# Change-vector comparison results.
+EQUAL, NEWER, OLDER, CONFLICT = 0, 1, 2, 3
+
+HANDSHAKE, BATCH, HEARTBEAT = "handshake", "batch", "heartbeat"
+REFUSED = object()  # a reply meaning "connection refused / reset"
+
+
+def compare(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    """Compare change vector ``a`` with ``b``: EQUAL, NEWER (a ⊒ b), OLDER, or CONFLICT."""
+    ge = le = True
+    for x, y in zip(a, b, strict=True):
+        if x > y:
+            le = False
+        elif x < y:
+            ge = False
+    if ge and le:
+        return EQUAL
+    if ge:
+        return NEWER
+    if le:
+        return OLDER
+    return CONFLICT
+
+
+def covers(cv: tuple[int, ...] | list[int], doc_cv: tuple[int, ...]) -> bool:
+    """True if a database change vector ``cv`` already includes ``doc_cv``."""
+    for x, y in zip(cv, doc_cv, strict=True):
+        if x < y:
+            return False
+    return True
+
+
+class Doc:
+    """One stored version of a document."""
+
+    __slots__ = ("committed", "cv", "key", "modified", "origin", "seq", "size", "write_id")
+
+    def __init__(
+        self,
+        key: int,
+        cv: tuple[int, ...],
+        modified: float,
+        write_id: int,
+        size: float,
+        origin: int,
+        committed: float,
+    ):
+        self.key = key
+        self.cv = cv
+        self.modified = modified  # wall clock of the origin node at the write
+        self.write_id = write_id  # unique id of the client write that produced it
+        self.size = size
+        self.origin = origin  # node index where the write was made
+        self.committed = committed  # commit time on the origin
+        self.seq = -1  # position in the holder's storage log
+
+
+class DatabaseInstance:
+    """One copy of the database on one node. Documents, log and change vector are durable."""
+
+    def __init__(self, world: World, node_index: int, position: int, group: list[int]):
+        self.world = world
+        self.node = world.nodes[node_index]
+        self.position = position  # this instance's entry in change vectors
+        self.group = group  # node indices of the members, in change-vector order
+        self.docs: dict[int, Doc] = {}
+        self.log: list[Doc] = []  # storage order; log[i].seq == i while current
+        self.relay_at: list[float] = []  # earliest time log[i] may be forwarded
+        self.own_etag = 0
+        self.db_cv = [0] * len(group)
+        self.last_from: dict[int, int] = {}  # source node -> log position it has sent up to
+        self.channels: list[ReplicationChannel] = []
+        self.zero_cv = (0,) * len(group)
+
+    # -- reads
+    def read(self, key: int) -> Doc | None:
+        return self.docs.get(key)
+
+    # -- writes
+    def commit_local(self, key: int, size: float, write_id: int) -> Doc:
+        self.own_etag += 1
+        self.db_cv[self.position] = self.own_etag
+        now = self.world.env.now
+        doc = Doc(key, tuple(self.db_cv), now, write_id, size, self.node.index, now)
+        self._store(doc, now)
+        return doc
+
+    def _store(self, doc: Doc, relay_at: float) -> None:
+        doc.seq = len(self.log)
+        self.log.append(doc)
+        self.relay_at.append(relay_at)
+        self.docs[doc.key] = doc
+        for ch in self.channels:
+            if ch.waiting:
+                ch.poke()
+
+    def apply_incoming(self, items: list[Doc], source: int) -> None:
+        """Store replicated versions that are newer than ours; resolve concurrent ones."""
+        world = self.world
+        now = world.env.now
+        relay_at = now + world.replication.relay_delay
+        db_cv = self.db_cv
+        for item in items:
+            local = self.docs.get(item.key)
+            local_cv = local.cv if local is not None else self.zero_cv
+            rel = compare(item.cv, local_cv)
+            if rel == NEWER:
+                self._store(_copy(item), relay_at)
+                world.recorder.replicated(item, self.node.index, now)
+            elif rel == CONFLICT and local is not None:
+                merged = tuple(max(x, y) for x, y in zip(item.cv, local_cv, strict=True))
+                incoming_wins = (item.modified, item.write_id) > (local.modified, local.write_id)
+                winner = item if incoming_wins else local
+                resolved = Doc(item.key, merged, winner.modified, winner.write_id, winner.size, winner.origin, winner.committed)
+                # The resolution is a local change: forward it at once.
+                self._store(resolved, now)
+                if incoming_wins:
+                    world.recorder.replicated(item, self.node.index, now)
+                loser = local if incoming_wins else item
+                world.recorder.event(
+                    "conflict",
+                    node=self.node.tag,
+                    detail=f"key {item.key}: write {winner.write_id} beat {loser.write_id} (resolve to latest)",
+                )
+            for i, x in enumerate(item.cv):
+                if x > db_cv[i]:
+                    db_cv[i] = x
+
+    def start_replication(self) -> None:
+        """(Re)open one outgoing channel per other member (after boot or restart)."""
+        self.channels = [
+            ReplicationChannel(self.world, self, dst) for dst in self.group if dst != self.node.index
+        ]
+
+
+def _copy(doc: Doc) -> Doc:
+    return Doc(doc.key, doc.cv, doc.modified, doc.write_id, doc.size, doc.origin, doc.committed)
+
+
+class ReplicationChannel:
+    """Outgoing replication from one instance to one destination node.
+
+    A long-lived SimPy process: handshake (the destination answers with the
+    position it last received from us and its change vector), then batches of
+    everything not covered, one batch in flight, each acknowledged with the
+    destination's change vector. Idle channels send a heartbeat every
+    ``heartbeat_interval``. An unanswered request (``tcp_timeout``) or a reset
+    breaks the connection; reconnects back off from ``reconnect_initial`` by
+    ``reconnect_factor`` up to ``reconnect_max`` [spec §3.2].
+
+    Ripple prevention: versions this instance received by replication are held
+    for ``relay_delay`` before being forwarded, and dropped if by then the
+    destination's change vector covers them [spec §3.1].
+    """
+
+    def __init__(self, world: World, src: DatabaseInstance, dst: int):
+        self.world = world
+        self.env = world.env
+        self.src = src
+        self.dst = dst
+        self.epoch = src.node.epoch
+        self.cfg = world.replication
+        self.cursor = 0  # next log position to scan
+        self.held: deque[int] = deque()  # log positions waiting for relay_at
+        self.dest_cv: list[int] = list(src.zero_cv)
+        self.req_id = 0
+        self.reply = self.env.event()
+        self.waiting = False
+        self.wake = self.env.event()
+        self.connected = False
+        self.in_flight_request: int | None = None
+        self.broken = False  # set when the destination resets an idle connection
+        self.process = self.env.process(self._run())
+
+    # -- liveness
+    def alive(self) -> bool:
+        return self.src.node.epoch == self.epoch and self.src.node.up
+
+    def poke(self) -> None:
+        if self.waiting and not self.wake.triggered:
+            self.wake.succeed()
+
+    # -- the loop
+    def _run(self):  # noqa: C901 - one readable state machine
+        cfg = self.cfg
+        recorder = self.world.recorder
+        src_tag = self.src.node.tag
+        dst_tag = self.world.nodes[self.dst].tag
+        backoff = cfg.reconnect_initial
+        was_connected = None
+        while True:
+            reply = yield from self._request(HANDSHAKE, None)
+            if not self.alive():
+                return
+            if reply is None:
+                if was_connected is not False:
+                    recorder.event("replication_disconnected", node=src_tag, detail=f"{src_tag}->{dst_tag}")
+                was_connected = False
+                yield self.env.timeout(backoff)
+                if not self.alive():
+                    return
+                backoff = min(backoff * cfg.reconnect_factor, cfg.reconnect_max)
+                continue
+            if was_connected is False:
+                recorder.event("replication_connected", node=src_tag, detail=f"{src_tag}->{dst_tag}")
+            was_connected = True
+            backoff = cfg.reconnect_initial
+            self.cursor, dest_cv = reply
+            self.dest_cv = dest_cv
+            self.held.clear()
+            last_contact = self.env.now
+            self.connected = True
+            while True:
+                batch = self._collect()
+                if batch:
+                    reply = yield from self._request(BATCH, batch)
+                    if not self.alive():
+                        return
+                    if reply is None:
+                        break
+                    self.dest_cv = reply
+                    last_contact = self.env.now
+                    continue
+                now = self.env.now
+                heartbeat_due = last_contact + cfg.heartbeat_interval
+                wait = heartbeat_due - now
+                if self.held:
+                    wait = min(wait, self.src.relay_at[self.held[0]] - now)
+                if wait > 0:
+                    self.wake = self.env.event()
+                    self.waiting = True
+                    timer = Timer(self.env, wait, self.poke)
+                    yield self.wake
+                    self.waiting = False
+                    timer.cancel()
+                    if not self.alive():
+                        return
+                    if self.broken:
+                        self.broken = False
+                        break
+                # Compare against the same sum the wait was computed from, so
+                # float rounding can never leave the loop spinning without a yield.
+                if self.env.now >= heartbeat_due:
+                    reply = yield from self._request(HEARTBEAT, None)
+                    if not self.alive():
+                        return
+                    if reply is None:
+                        break
+                    self.dest_cv = reply
+                    last_contact = self.env.now
+            self.connected = False
+
+    def _safe_cursor(self) -> int:
+        return self.held[0] if self.held else self.cursor
+
+    def _collect(self) -> list[Doc]:
+        src = self.src
+        log = src.log
+        relay_at = src.relay_at
+        dest_cv = self.dest_cv
+        now = self.env.now
+        max_items = self.cfg.max_batch_items
+        max_bytes = self.cfg.max_batch_size
+        items: list[Doc] = []
+        size = 0.0
+        held = self.held
+        while held and relay_at[held[0]] <= now and len(items) < max_items and size < max_bytes:
+            doc = log[held.popleft()]
+            if src.docs[doc.key] is doc and not covers(dest_cv, doc.cv):
+                items.append(doc)
+                size += doc.size
+        cursor = self.cursor
+        end = len(log)
+        while cursor < end and len(items) < max_items and size < max_bytes:
+            doc = log[cursor]
+            if src.docs[doc.key] is doc and not covers(dest_cv, doc.cv):
+                if relay_at[cursor] > now:
+                    held.append(cursor)
+                else:
+                    items.append(doc)
+                    size += doc.size
+            cursor += 1
+        self.cursor = cursor
+        return items
+
+    def _request(self, kind: str, payload: Any):
+        """Send one request and wait for its reply; None on reset or timeout."""
+        self.req_id += 1
+        rid = self.req_id
+        self.reply = reply = self.env.event()
+        world = self.world
+        size = world.repl_overhead + (sum(d.size for d in payload) if payload else 0.0)
+        world.network.send(
+            self.src.node.index,
+            self.dst,
+            size,
+            world.nodes[self.dst].receive_replication,
+            self,
+            kind,
+            rid,
+            payload,
+            self._safe_cursor(),
+        )
+        timer = Timer(self.env, self.cfg.tcp_timeout, self._answer, (rid, None))
+        self.in_flight_request = rid
+        value = yield reply
+        timer.cancel()
+        self.in_flight_request = None
+        return None if value is REFUSED else value
+
+    def connection_reset(self) -> None:
+        """The destination's process died: the TCP connection breaks at once."""
+        if self.in_flight_request is not None:
+            self._answer(self.in_flight_request, REFUSED)
+        elif self.connected:
+            self.broken = True
+            self.poke()
+
+    def _answer(self, rid: int, value: Any) -> None:
+        if rid == self.req_id and not self.reply.triggered:
+            self.reply.succeed(value)

@@ -1,0 +1,272 @@
+"""A server: request workers (CPU), a group-committing disk, and up/down state.
+
+Both resources are callback queues rather than ``simpy.Resource``: a job is a
+(service time, callback, argument) triple, and completions are :class:`Timer`
+events. A crash bumps the node's *epoch*; work scheduled under an older epoch
+is silently dropped when it completes, which is how a crash loses in-flight
+requests and unflushed writes while the disk (committed data) survives.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from workbench.model.kernel import Timer
+from workbench.scenario.distributions import Sampler
+
+if TYPE_CHECKING:
+    from workbench.model.database import DatabaseInstance
+
+
+class WorkerPool:
+    """``capacity`` identical workers, FIFO queue: an M/G/c station."""
+
+    __slots__ = ("_area", "_t", "busy", "capacity", "completed", "env", "epoch", "queue")
+
+    def __init__(self, env: simpy.Environment, capacity: int):
+        self.env = env
+        self.capacity = capacity
+        self.busy = 0
+        self.queue: deque[tuple[float, Callable[[Any], None], Any]] = deque()
+        self.epoch = 0
+        self.completed = 0
+        self._area = 0.0  # integral of busy workers over time
+        self._t = 0.0
+
+    def submit(self, service: float, fn: Callable[[Any], None], arg: Any) -> None:
+        if self.busy < self.capacity:
+            now = self.env.now
+            self._area += self.busy * (now - self._t)
+            self._t = now
+            self.busy += 1
+            Timer(self.env, service, self._done, (fn, arg, self.epoch))
+        else:
+            self.queue.append((service, fn, arg))
+
+    def _done(self, fn: Callable[[Any], None], arg: Any, epoch: int) -> None:
+        if epoch != self.epoch:
+            return
+        self.completed += 1
+        if self.queue:
+            service, nfn, narg = self.queue.popleft()
+            Timer(self.env, service, self._done, (nfn, narg, epoch))
+        else:
+            now = self.env.now
+            self._area += self.busy * (now - self._t)
+            self._t = now
+            self.busy -= 1
+        fn(arg)
+
+    def busy_time(self) -> float:
+        """Worker-seconds of service delivered so far (for utilisation)."""
+        return self._area + self.busy * (self.env.now - self._t)
+
+    def reset(self) -> None:
+        """Drop everything in service or waiting (a crash)."""
+        now = self.env.now
+        self._area += self.busy * (now - self._t)
+        self._t = now
+        self.epoch += 1
+        self.busy = 0
+        self.queue.clear()
+
+
+class Disk:
+    """One fsync at a time; writes that arrive meanwhile share the next fsync
+    (group commit, as RavenDB's transaction merger batches concurrent writes)."""
+
+    __slots__ = ("_fsync", "busy", "env", "epoch", "fsyncs", "max_batch", "pending", "writes")
+
+    def __init__(self, env: simpy.Environment, fsync: Sampler, max_batch: int):
+        self.env = env
+        self._fsync = fsync
+        self.max_batch = max_batch
+        self.pending: deque[tuple[Callable[[Any], None], Any]] = deque()
+        self.busy = False
+        self.epoch = 0
+        self.fsyncs = 0
+        self.writes = 0
+
+    def write(self, fn: Callable[[Any], None], arg: Any) -> None:
+        self.pending.append((fn, arg))
+        if not self.busy:
+            self._start()
+
+    def _start(self) -> None:
+        pending = self.pending
+        if len(pending) <= self.max_batch:
+            batch = list(pending)
+            pending.clear()
+        else:
+            batch = [pending.popleft() for _ in range(self.max_batch)]
+        self.busy = True
+        Timer(self.env, self._fsync(), self._done, (batch, self.epoch))
+
+    def _done(self, batch: list[tuple[Callable[[Any], None], Any]], epoch: int) -> None:
+        if epoch != self.epoch:
+            return
+        self.fsyncs += 1
+        self.writes += len(batch)
+        self.busy = False
+        if self.pending:
+            self._start()
+        for fn, arg in batch:
+            fn(arg)
+
+    def reset(self) -> None:
+        self.epoch += 1
+        self.busy = False
+        self.pending.clear()
+
+
+class Node:
+    """A RavenDB server. It hosts at most one instance of the simulated database."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        index: int,
+        tag: str,
+        workers: int,
+        fsync: Sampler,
+        max_writes_per_fsync: int,
+    ):
+        self.env = env
+        self.index = index
+        self.tag = tag
+        self.up = True
+        self.epoch = 0
+        self.cpu = WorkerPool(env, workers)
+        self.disk = Disk(env, fsync, max_writes_per_fsync)
+        self.instance: DatabaseInstance | None = None
+        # Client requests being served, so a crash can reset their connections.
+        self.in_flight: set[Any] = set()
+
+    def crash(self) -> None:
+        self.up = False
+        self.epoch += 1
+        self.cpu.reset()
+        self.disk.reset()
+
+    def restart(self) -> None:
+        self.up = True
+        self.epoch += 1
+
+
+class Server(Node):
+    """A node wired into the world: it answers client and replication requests."""
+
+    def __init__(self, world: Any, index: int, tag: str, hardware: Any, streams: Any):
+        super().__init__(
+            world.env,
+            index,
+            tag,
+            hardware.workers,
+            streams.sampler(f"service.fsync.{tag}", hardware.fsync),
+            hardware.max_writes_per_fsync,
+        )
+        self.world = world
+        svc = hardware.service
+        self.service_read = streams.sampler(f"service.read.{tag}", svc.read)
+        self.service_write = streams.sampler(f"service.write.{tag}", svc.write)
+        self.service_query = streams.sampler(f"service.query.{tag}", svc.query)
+
+    # -- replication (server side)
+    def receive_replication(self, channel: Any, kind: str, rid: int, payload: Any, safe_cursor: int) -> None:
+        from workbench.model.database import BATCH, HANDSHAKE, REFUSED
+
+        src = channel.src.node.index
+        inst = self.instance
+        if not self.up or inst is None:
+            self._reply_replication(channel, rid, REFUSED)
+            return
+        if kind == HANDSHAKE:
+            self._reply_replication(channel, rid, (inst.last_from.get(src, 0), list(inst.db_cv)))
+        elif kind == BATCH:
+            cost = 0.0
+            sample = self.service_write
+            for _ in payload:
+                cost += sample()
+            self.cpu.submit(cost, self._replication_cpu_done, (channel, rid, payload, safe_cursor, src))
+        else:  # heartbeat
+            if safe_cursor > inst.last_from.get(src, 0):
+                inst.last_from[src] = safe_cursor
+            self._reply_replication(channel, rid, list(inst.db_cv))
+
+    def _replication_cpu_done(self, job: tuple) -> None:
+        self.disk.write(self._replication_committed, job)
+
+    def _replication_committed(self, job: tuple) -> None:
+        channel, rid, payload, safe_cursor, src = job
+        inst = self.instance
+        inst.apply_incoming(payload, src)
+        if safe_cursor > inst.last_from.get(src, 0):
+            inst.last_from[src] = safe_cursor
+        self._reply_replication(channel, rid, list(inst.db_cv))
+
+    def _reply_replication(self, channel: Any, rid: int, value: Any) -> None:
+        self.world.network.send(
+            self.index, channel.src.node.index, self.world.repl_overhead, channel._answer, rid, value
+        )
+
+    # -- crash and restart
+    def crash(self) -> None:
+        super().crash()
+        world = self.world
+        # The OS resets the dead process's connections: clients and replication
+        # sources learn at once (if the network lets the reset through).
+        for attempt in list(self.in_flight):
+            world.network.send(self.index, attempt.client.index, world.client_overhead, attempt.client.on_reset, attempt)
+        self.in_flight.clear()
+        for inst in world.instances:
+            for ch in inst.channels:
+                if ch.dst == self.index and ch.alive():
+                    world.network.send(self.index, inst.node.index, world.repl_overhead, ch.connection_reset)
+
+    def restart(self) -> None:
+        super().restart()
+        if self.instance is not None:
+            self.instance.start_replication()
+
+    # -- client requests (server side)
+    def receive_request(self, attempt: Any) -> None:
+        world = self.world
+        if not self.up or self.instance is None:
+            world.network.send(self.index, attempt.client.index, world.client_overhead, attempt.client.on_reset, attempt)
+            return
+        self.in_flight.add(attempt)
+        kind = attempt.op.kind
+        if kind == 0:  # read
+            self.cpu.submit(self.service_read(), self._read_done, attempt)
+        elif kind == 1:  # write
+            self.cpu.submit(self.service_write(), self._write_cpu_done, attempt)
+        else:
+            self.cpu.submit(self.service_query(), self._query_done, attempt)
+
+    def _respond(self, attempt: Any, doc: Any, size: float) -> None:
+        self.in_flight.discard(attempt)
+        self.world.network.send(self.index, attempt.client.index, size, attempt.client.on_response, attempt, doc)
+
+    def _read_done(self, attempt: Any) -> None:
+        doc = self.instance.read(attempt.op.key)
+        size = self.world.client_overhead + (doc.size if doc is not None else self.world.initial_size)
+        self._respond(attempt, doc, size)
+
+    def _query_done(self, attempt: Any) -> None:
+        self._respond(attempt, None, self.world.client_overhead + self.world.query_response_size)
+
+    def _write_cpu_done(self, attempt: Any) -> None:
+        self.disk.write(self._write_committed, attempt)
+
+    def _write_committed(self, attempt: Any) -> None:
+        op = attempt.op
+        doc = self.instance.commit_local(op.key, op.size, op.write_id)
+        self._respond(attempt, doc, self.world.client_overhead)
+
+    def receive_health_check(self, client: Any) -> None:
+        if self.up:
+            self.world.network.send(self.index, client.index, self.world.client_overhead, client.on_health_ok, self.index)

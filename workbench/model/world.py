@@ -1,0 +1,162 @@
+"""Build the model from a scenario (build, wire, check), then run it.
+
+``World`` owns one ``simpy.Environment`` and everything in it: the network,
+the servers, the database group, the clients, the workload, the fault plan and
+the recorder. Building is separate from running, and the wiring is checked
+before the first event fires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import simpy
+
+from workbench.model.client import Client
+from workbench.model.database import DatabaseInstance
+from workbench.model.faults import FaultInjector
+from workbench.model.kernel import Streams, events_scheduled
+from workbench.model.network import Location, Network
+from workbench.model.node import Server
+from workbench.model.workload import OpenLoopWorkload
+from workbench.results import Recorder
+from workbench.scenario.schema import Scenario
+
+# Bytes of framing on a replication message (TCP, headers, change vector).
+REPLICATION_OVERHEAD_BYTES = 200.0
+
+
+def place_database(scenario: Scenario, streams: Streams) -> list[str]:
+    """Pick the database's members [spec §2.1]: the pinned list, or RF nodes
+    taken in order from a random offset among the cluster's nodes."""
+    bp = scenario.blueprint
+    if bp.database.members is not None:
+        return list(bp.database.members)
+    tags = [n.tag for n in bp.nodes]
+    offset = int(streams.rng("placement").integers(0, len(tags)))
+    return [tags[(offset + i) % len(tags)] for i in range(bp.database.replication_factor)]
+
+
+class WiringError(RuntimeError):
+    """The model was built inconsistently (a bug, not bad input)."""
+
+
+class World:
+    def __init__(self, scenario: Scenario):
+        self.scenario = scenario
+        self.env = simpy.Environment()
+        streams = Streams(scenario.seed)
+        self.streams = streams
+        bp = scenario.blueprint
+        self.replication = bp.replication
+        self.repl_overhead = REPLICATION_OVERHEAD_BYTES
+        self.client_overhead = scenario.clients.request_overhead
+        wl = scenario.workload
+        self.initial_size = wl.document_size.mean()
+        self.query_response_size = wl.query_results * self.initial_size
+
+        # Endpoints: nodes first, then clients.
+        dcs = {dc.name: dc for dc in bp.datacenters}
+        locations = [
+            Location(n.tag, n.datacenter, dcs[n.datacenter].region, n.zone or dcs[n.datacenter].zones[0])
+            for n in bp.nodes
+        ]
+        cspec = scenario.clients
+        cdc = dcs[cspec.datacenter or bp.datacenters[0].name]
+        client_names = [f"client{i + 1}" for i in range(cspec.count)]
+        locations += [
+            Location(name, cdc.name, cdc.region, cspec.zone or cdc.zones[0]) for name in client_names
+        ]
+        self.network = Network(self.env, bp.network, locations, streams)
+        self.nodes = [Server(self, i, n.tag, bp.hardware, streams) for i, n in enumerate(bp.nodes)]
+        self.node_by_tag = {n.tag: n for n in self.nodes}
+
+        members = place_database(scenario, streams)
+        self.members = members
+        group = [self.node_by_tag[t].index for t in members]
+        self.position = {node: pos for pos, node in enumerate(group)}
+        self.recorder = Recorder([n.tag for n in self.nodes], client_names, bp.database.name)
+        self.recorder.now = lambda: self.env.now
+        self.instances: list[DatabaseInstance] = []
+        for pos, node_index in enumerate(group):
+            inst = DatabaseInstance(self, node_index, pos, group)
+            self.nodes[node_index].instance = inst
+            self.instances.append(inst)
+
+        # Shared bookkeeping for metrics: the newest acknowledged write per key.
+        self.acked: dict[int, tuple[int, int]] = {}
+        self.write_counter = 0
+
+        n_nodes = len(self.nodes)
+        self.clients = [Client(self, n_nodes + i, i, list(group)) for i in range(cspec.count)]
+        self.workload = OpenLoopWorkload(self, streams)
+        self.faults = FaultInjector(self)
+        self._check_wiring()
+
+    def _check_wiring(self) -> None:
+        for client in self.clients:
+            for node in client.topology:
+                if self.nodes[node].instance is None:
+                    msg = f"client {client.cid} lists node {self.nodes[node].tag}, which hosts no instance"
+                    raise WiringError(msg)
+        if len(self.instances) != self.scenario.blueprint.database.replication_factor:
+            msg = "database placed on the wrong number of nodes"
+            raise WiringError(msg)
+
+    # -- running
+    def start(self) -> None:
+        self.recorder.event(
+            "database_created", detail=f"members {', '.join(self.members)} (RF {len(self.members)})"
+        )
+        for inst in self.instances:
+            inst.start_replication()
+        self.workload.start()
+        self.faults.start()
+        self.env.process(self._sample())
+
+    def run(self, progress: Callable[[float], None] | None = None, steps: int = 100) -> None:
+        """Run to the scenario's duration, calling ``progress(now)`` every 1/steps of it."""
+        self.start()
+        end = self.scenario.duration
+        if progress is None:
+            self.env.run(until=end)
+            return
+        for i in range(1, steps + 1):
+            self.env.run(until=end * i / steps)
+            progress(self.env.now)
+
+    @property
+    def events_processed(self) -> int:
+        return events_scheduled(self.env)
+
+    def _sample(self):
+        interval = self.scenario.sample_interval
+        rec = self.recorder
+        last_busy = [0.0] * len(self.nodes)
+        net = self.network
+        n_nodes = len(self.nodes)
+        last_bytes = [[0.0] * n_nodes for _ in range(n_nodes)]
+        while True:
+            yield self.env.timeout(interval)
+            now = self.env.now
+            for node in self.nodes:
+                scope = f"node.{node.tag}"
+                busy = node.cpu.busy_time()
+                rec.sample(now, scope, "up", 1.0 if node.up else 0.0)
+                rec.sample(now, scope, "cpu_utilisation", (busy - last_busy[node.index]) / (interval * node.cpu.capacity))
+                rec.sample(now, scope, "cpu_queue", float(len(node.cpu.queue)))
+                rec.sample(now, scope, "disk_queue", float(len(node.disk.pending)))
+                last_busy[node.index] = busy
+            for a in range(n_nodes):
+                for b in range(n_nodes):
+                    sent = net.bytes_sent[a][b]
+                    if sent != last_bytes[a][b]:
+                        rec.sample(now, f"link.{self.nodes[a].tag}->{self.nodes[b].tag}", "bytes_sent", sent - last_bytes[a][b])
+                        last_bytes[a][b] = sent
+            for inst in self.instances:
+                for ch in inst.channels:
+                    scope = f"replication.{inst.node.tag}->{self.nodes[ch.dst].tag}"
+                    # Own writes the destination has not acknowledged yet.
+                    unacked = inst.own_etag - ch.dest_cv[inst.position]
+                    rec.sample(now, scope, "unacked_writes", float(unacked))
+                    rec.sample(now, scope, "connected", 1.0 if ch.connected else 0.0)

@@ -1,0 +1,67 @@
+"""Plain-text renderings of a summary, for terminals (the CLI) and logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.3f} %"
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A compact, aligned table that fits an 80-column terminal."""
+    ops = summary["ops"]
+    lines = [
+        f"Scenario  {summary['scenario']}  (blueprint {summary['blueprint']}, seed {summary['seed']})",
+        f"Simulated {_fmt(summary['sim_seconds'], 1)} s in {_fmt(summary['wall_seconds'], 2)} s wall; "
+        f"{_fmt(summary['events'])} events; members {', '.join(summary.get('members') or [])}",
+        f"Measured after a {_fmt(summary['warmup_seconds'], 1)} s warm-up: {_fmt(ops['total'])} ops "
+        f"({_fmt(summary['throughput_ops_per_s'], 1)}/s), {_fmt(ops['ok'])} ok, {_fmt(ops['failed'])} failed "
+        f"({_fmt(ops['timeout'])} timed out), {_fmt(ops['retried'])} retried",
+        "",
+        f"{'latency (ms)':<14}{'count':>9}{'mean':>9}{'p50':>9}{'p95':>9}{'p99':>9}{'p99.9':>9}{'max':>9}",
+    ]
+    for kind in ("read", "write", "query"):
+        s = summary["latency_ms"][kind]
+        if not s["count"]:
+            continue
+        lines.append(
+            f"{kind:<14}{_fmt(s['count']):>9}{_fmt(s['mean']):>9}{_fmt(s['p50']):>9}{_fmt(s['p95']):>9}"
+            f"{_fmt(s['p99']):>9}{_fmt(s['p999']):>9}{_fmt(s['max']):>9}"
+        )
+    lag = summary["replication_lag_ms"]
+    lines.append(
+        f"{'replication':<14}{_fmt(lag['count']):>9}{_fmt(lag['mean']):>9}{_fmt(lag['p50']):>9}{'':>9}"
+        f"{_fmt(lag['p99']):>9}{'':>9}{_fmt(lag['max']):>9}"
+    )
+    avail = summary["availability"]
+    lines += [
+        "",
+        "availability  " + "  ".join(f"{k} {_pct(v)}" for k, v in avail.items() if v is not None),
+        f"stale reads   {_pct(summary['stale_read_fraction'])}    conflicts {summary['conflicts']}",
+    ]
+    events = summary.get("cluster_events") or {}
+    if events:
+        lines.append("events        " + ", ".join(f"{k} {v}" for k, v in events.items()))
+    if summary.get("exception"):
+        lines.append(f"RUN FAILED    {summary['exception']}")
+    return "\n".join(lines)
+
+
+def format_blueprints(rows: list[dict[str, Any]]) -> str:
+    width = max(len(r["name"]) for r in rows)
+    out = []
+    for r in rows:
+        out.append(f"{r['name']:<{width}}  {r['nodes']} nodes, RF {r['replication_factor']}  {r['summary']}")
+    return "\n".join(out)

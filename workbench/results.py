@@ -1,0 +1,223 @@
+"""Recording during a run, and the result of a run.
+
+The :class:`Recorder` appends to typed columnar buffers (``array.array``) while
+the model runs: no DataFrame and no per-row object on the hot path. At the end
+it builds the tables that :class:`RunResult` holds:
+
+``ops``          one row per client operation
+``events``       one row per cluster event (crashes, partitions, conflicts, ...)
+``timeseries``   sampled state, long format: time, entity, metric, value
+``replication``  one row per write applied on another member (replication lag)
+
+A ``RunResult`` always carries its provenance (resolved scenario, seed,
+package version, wall time, and the exception if the run failed), and round
+trips through a directory of parquet files plus ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from workbench.model.client import Op
+    from workbench.model.database import Doc
+
+OPS_COLUMNS = [
+    "start_s", "end_s", "latency_ms", "kind", "key", "client", "session",
+    "node", "attempts", "outcome", "version", "stale",
+]
+EVENTS_COLUMNS = ["time_s", "kind", "node", "term", "database", "detail"]
+TIMESERIES_COLUMNS = ["time_s", "entity", "metric", "value"]
+REPLICATION_COLUMNS = ["write_id", "key", "origin", "destination", "committed_s", "applied_s", "lag_ms"]
+
+
+class Recorder:
+    """Append-only columnar buffers, filled by the model."""
+
+    def __init__(self, node_tags: list[str], client_names: list[str], database: str):
+        self.node_tags = node_tags
+        self.client_names = client_names
+        self.database = database
+        self._start = array("d")
+        self._end = array("d")
+        self._kind = array("b")
+        self._key = array("q")
+        self._client = array("i")
+        self._session = array("q")
+        self._node = array("i")
+        self._attempts = array("b")
+        self._outcome = array("b")
+        self._version = array("q")
+        self._stale = array("b")
+        self._events: list[tuple[float, str, str | None, int | None, str | None, str]] = []
+        self._r_write = array("q")
+        self._r_key = array("q")
+        self._r_origin = array("i")
+        self._r_dest = array("i")
+        self._r_committed = array("d")
+        self._r_applied = array("d")
+        self._ts_time = array("d")
+        self._ts_entity = array("i")
+        self._ts_metric = array("i")
+        self._ts_value = array("d")
+        self._entities: dict[str, int] = {}
+        self._metrics: dict[str, int] = {}
+        self.now = lambda: 0.0
+
+    def op(self, op: Op, node: int, outcome: int, version: int, stale: bool, end: float) -> None:
+        self._start.append(op.start)
+        self._end.append(end)
+        self._kind.append(op.kind)
+        self._key.append(op.key)
+        self._client.append(op.client.cid)
+        self._session.append(op.session)
+        self._node.append(node)
+        self._attempts.append(min(op.attempts, 127))
+        self._outcome.append(outcome)
+        self._version.append(version)
+        self._stale.append(stale)
+
+    def replicated(self, doc: Doc, destination: int, applied: float) -> None:
+        self._r_write.append(doc.write_id)
+        self._r_key.append(doc.key)
+        self._r_origin.append(doc.origin)
+        self._r_dest.append(destination)
+        self._r_committed.append(doc.committed)
+        self._r_applied.append(applied)
+
+    def event(self, kind: str, *, node: str | None = None, term: int | None = None, detail: str = "") -> None:
+        self._events.append((self.now(), kind, node, term, self.database, detail))
+
+    def sample(self, time: float, entity: str, metric: str, value: float) -> None:
+        e = self._entities.setdefault(entity, len(self._entities))
+        m = self._metrics.setdefault(metric, len(self._metrics))
+        self._ts_time.append(time)
+        self._ts_entity.append(e)
+        self._ts_metric.append(m)
+        self._ts_value.append(value)
+
+    @property
+    def op_count(self) -> int:
+        return len(self._start)
+
+    def nbytes(self) -> int:
+        """Memory held by the op buffers (for the results-memory benchmark)."""
+        bufs = (self._start, self._end, self._kind, self._key, self._client, self._session,
+                self._node, self._attempts, self._outcome, self._version, self._stale)
+        return sum(b.itemsize * len(b) for b in bufs)
+
+    # -- tables
+    def tables(self) -> dict[str, pd.DataFrame]:
+        from workbench.model.client import OP_KINDS, OUTCOMES
+
+        start = pd.Series(self._start, dtype="float64")
+        end = pd.Series(self._end, dtype="float64")
+        ops = pd.DataFrame(
+            {
+                "start_s": start,
+                "end_s": end,
+                "latency_ms": (end - start) * 1e3,
+                "kind": pd.Categorical.from_codes(list(self._kind), categories=list(OP_KINDS)),
+                "key": pd.Series(self._key, dtype="int64"),
+                "client": pd.Categorical.from_codes(list(self._client), categories=self.client_names),
+                "session": pd.Series(self._session, dtype="int64"),
+                "node": pd.Categorical.from_codes(list(self._node), categories=self.node_tags),
+                "attempts": pd.Series(self._attempts, dtype="int8"),
+                "outcome": pd.Categorical.from_codes(list(self._outcome), categories=list(OUTCOMES)),
+                "version": pd.Series(self._version, dtype="int64"),
+                "stale": pd.Series(self._stale, dtype="int8").astype(bool),
+            }
+        )
+        events = pd.DataFrame(self._events, columns=EVENTS_COLUMNS)
+        events["term"] = events["term"].astype("Int64")
+        committed = pd.Series(self._r_committed, dtype="float64")
+        applied = pd.Series(self._r_applied, dtype="float64")
+        replication = pd.DataFrame(
+            {
+                "write_id": pd.Series(self._r_write, dtype="int64"),
+                "key": pd.Series(self._r_key, dtype="int64"),
+                "origin": pd.Categorical.from_codes(list(self._r_origin), categories=self.node_tags),
+                "destination": pd.Categorical.from_codes(list(self._r_dest), categories=self.node_tags),
+                "committed_s": committed,
+                "applied_s": applied,
+                "lag_ms": (applied - committed) * 1e3,
+            }
+        )
+        entities = list(self._entities)
+        metrics = list(self._metrics)
+        timeseries = pd.DataFrame(
+            {
+                "time_s": pd.Series(self._ts_time, dtype="float64"),
+                "entity": pd.Categorical.from_codes(list(self._ts_entity), categories=entities),
+                "metric": pd.Categorical.from_codes(list(self._ts_metric), categories=metrics),
+                "value": pd.Series(self._ts_value, dtype="float64"),
+            }
+        )
+        return {"ops": ops, "events": events, "timeseries": timeseries, "replication": replication}
+
+
+TABLES = ("ops", "events", "timeseries", "replication")
+
+
+@dataclass
+class RunResult:
+    """Everything one run produced, and where it came from."""
+
+    ops: pd.DataFrame
+    events: pd.DataFrame
+    timeseries: pd.DataFrame
+    replication: pd.DataFrame
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.provenance.get("exception") is None
+
+    @property
+    def scenario(self) -> dict[str, Any]:
+        return self.provenance.get("scenario", {})
+
+    def summary(self) -> dict[str, Any]:
+        """The run's summary (see :func:`workbench.analysis.summary.summarise`)."""
+        from workbench.analysis.summary import summarise
+
+        return summarise(self)
+
+    def to_dir(self, path: str | Path) -> Path:
+        """Write ``ops/events/timeseries/replication.parquet``, ``provenance.json`` and ``summary.json``."""
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in TABLES:
+            getattr(self, name).to_parquet(out / f"{name}.parquet", index=False)
+        (out / "provenance.json").write_text(json.dumps(self.provenance, indent=2, default=str) + "\n")
+        (out / "summary.json").write_text(json.dumps(self.summary(), indent=2) + "\n")
+        return out
+
+    @classmethod
+    def from_dir(cls, path: str | Path) -> RunResult:
+        src = Path(path)
+        tables = {name: pd.read_parquet(src / f"{name}.parquet") for name in TABLES}
+        provenance = json.loads((src / "provenance.json").read_text())
+        return cls(**tables, provenance=provenance)
+
+
+def environment_info() -> dict[str, str]:
+    import numpy
+    import simpy
+
+    from workbench import __version__
+
+    return {
+        "workbench": __version__,
+        "python": platform.python_version(),
+        "simpy": simpy.__version__,
+        "numpy": numpy.__version__,
+        "pandas": pd.__version__,
+    }

@@ -1,0 +1,530 @@
+"""Probability distributions written as scenario values.
+
+One parser and one sampler API serve every component (network latency, service
+times, fsync, document sizes, think times, fault timings)::
+
+    2 ms                                   constant
+    constant(2 ms)
+    uniform(1 ms, 3 ms)
+    exponential(2 ms)                      the argument is the mean
+    normal(10 ms, 2 ms)                    mean, standard deviation; truncated at 0
+    lognormal(median=40 ms, sigma=0.3)     also lognormal(mean=..., sigma=...)
+    pareto(0.235 ms, 10)                   scale (minimum), shape
+    mixture(0.9: pareto(0.235 ms, 10), 0.1: exponential(0.6 ms))
+    empirical(1 ms, 2 ms, 2 ms, 9 ms)      resample from a list
+    empirical(file=latency.csv, column=rtt, unit=ms)
+
+Every distribution has a *kind* (``duration``, ``size`` or ``number``) that decides
+which units its arguments take. Parsed values keep the text the user wrote, so
+the resolved scenario shows exactly what was asked for.
+
+Sampling is vectorised: :class:`Sampler` draws blocks from a numpy ``Generator``
+and hands them out one at a time, which makes a draw on the model's hot path a
+list index rather than a numpy call.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from workbench.errors import did_you_mean
+from workbench.scenario.units import UNIT_TABLES, parse_quantity
+
+KINDS = ("duration", "size", "number")
+
+
+class Distribution:
+    """Base class: a distribution of non-negative values in base units."""
+
+    text: str
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def mean(self) -> float:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True, eq=False)
+class Constant(Distribution):
+    value: float
+    text: str = ""
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.full(n, self.value)
+
+    def mean(self) -> float:
+        return self.value
+
+
+@dataclass(frozen=True, eq=False)
+class Uniform(Distribution):
+    low: float
+    high: float
+    text: str = ""
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.uniform(self.low, self.high, n)
+
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+
+@dataclass(frozen=True, eq=False)
+class Exponential(Distribution):
+    mean_value: float
+    text: str = ""
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.exponential(self.mean_value, n)
+
+    def mean(self) -> float:
+        return self.mean_value
+
+
+@dataclass(frozen=True, eq=False)
+class TruncatedNormal(Distribution):
+    """Normal(mean, sd) conditioned on being >= 0 (negative draws are redrawn)."""
+
+    mu: float
+    sd: float
+    text: str = ""
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        out = rng.normal(self.mu, self.sd, n)
+        bad = out < 0
+        while bad.any():
+            out[bad] = rng.normal(self.mu, self.sd, int(bad.sum()))
+            bad = out < 0
+        return out
+
+    def mean(self) -> float:
+        if self.sd == 0:
+            return self.mu
+        a = -self.mu / self.sd
+        pdf = math.exp(-a * a / 2) / math.sqrt(2 * math.pi)
+        tail = 0.5 * math.erfc(a / math.sqrt(2))
+        return self.mu + self.sd * pdf / tail
+
+
+@dataclass(frozen=True, eq=False)
+class LogNormal(Distribution):
+    """Log-normal with log-mean ``mu`` and log-sd ``sigma`` (median = exp(mu))."""
+
+    mu: float
+    sigma: float
+    text: str = ""
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.lognormal(self.mu, self.sigma, n)
+
+    def mean(self) -> float:
+        return math.exp(self.mu + self.sigma**2 / 2)
+
+
+@dataclass(frozen=True, eq=False)
+class Pareto(Distribution):
+    """Classical Pareto: minimum ``scale``, tail index ``shape``."""
+
+    scale: float
+    shape: float
+    text: str = ""
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        # numpy's pareto is the Lomax form; shifting by one gives the classical one.
+        return (rng.pareto(self.shape, n) + 1.0) * self.scale
+
+    def mean(self) -> float:
+        return math.inf if self.shape <= 1 else self.shape * self.scale / (self.shape - 1)
+
+
+@dataclass(frozen=True, eq=False)
+class Mixture(Distribution):
+    weights: tuple[float, ...]
+    components: tuple[Distribution, ...]
+    text: str = ""
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        choice = rng.choice(len(self.components), size=n, p=np.asarray(self.weights))
+        out = np.empty(n)
+        for i, comp in enumerate(self.components):
+            idx = np.flatnonzero(choice == i)
+            if idx.size:
+                out[idx] = comp.sample(rng, idx.size)
+        return out
+
+    def mean(self) -> float:
+        return sum(w * c.mean() for w, c in zip(self.weights, self.components, strict=True))
+
+
+@dataclass(frozen=True, eq=False)
+class Empirical(Distribution):
+    values: tuple[float, ...] = field(repr=False)
+    text: str = ""
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return np.asarray(self.values)[rng.integers(0, len(self.values), n)]
+
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+
+class Sampler:
+    """Draws one value at a time from a distribution, in blocks, for the hot path.
+
+    The sequence of values depends only on the distribution, the generator and
+    the block size, so a run is reproducible from its seed.
+    """
+
+    __slots__ = ("_block", "_buf", "_dist", "_i", "_rng", "constant")
+
+    def __init__(self, dist: Distribution, rng: np.random.Generator, block: int = 4096):
+        self._dist = dist
+        self._rng = rng
+        self._block = block
+        self._buf: list[float] = []
+        self._i = 0
+        self.constant = dist.value if isinstance(dist, Constant) else None
+
+    def __call__(self) -> float:
+        i = self._i
+        if i >= len(self._buf):
+            if self.constant is not None:
+                return self.constant
+            self._buf = self._dist.sample(self._rng, self._block).tolist()
+            i = 0
+        self._i = i + 1
+        return self._buf[i]
+
+
+# --------------------------------------------------------------------------- parser
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)
+      | (?P<string>"[^"]*"|'[^']*')
+      | (?P<name>[A-Za-zµ_][A-Za-z0-9µ_./\\-]*)
+      | (?P<punct>[(),:=\[\]])
+    )""",
+    re.VERBOSE,
+)
+
+SIGNATURES: dict[str, str] = {
+    "constant": "constant(VALUE)",
+    "uniform": "uniform(LOW, HIGH)",
+    "exponential": "exponential(MEAN)",
+    "normal": "normal(MEAN, SD)",
+    "lognormal": "lognormal(median=VALUE, sigma=NUMBER) or lognormal(mean=VALUE, sigma=NUMBER)",
+    "pareto": "pareto(SCALE, SHAPE)",
+    "mixture": "mixture(WEIGHT: DIST, WEIGHT: DIST, ...)",
+    "empirical": "empirical(VALUE, VALUE, ...) or empirical(file=PATH, column=NAME, unit=UNIT)",
+}
+
+
+class _Tok:
+    __slots__ = ("kind", "pos", "value")
+
+    def __init__(self, kind: str, value: str, pos: int):
+        self.kind, self.value, self.pos = kind, value, pos
+
+
+def _tokenize(text: str) -> list[_Tok]:
+    tokens: list[_Tok] = []
+    pos = 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            msg = f"unexpected character {text[pos:].strip()[0]!r} at position {pos + 1}"
+            raise ValueError(msg)
+        kind = m.lastgroup or ""
+        tokens.append(_Tok(kind, m.group(kind), m.start(kind)))
+        pos = m.end()
+    return tokens
+
+
+@dataclass
+class _Arg:
+    key: str | None
+    weight: float | None
+    value: object  # float (number), tuple(number, unit), Distribution text node, list, str
+
+
+class _Parser:
+    def __init__(self, text: str, kind: str, base_dir: Path | None):
+        self.text = text
+        self.kind = kind
+        self.base_dir = base_dir
+        self.tokens = _tokenize(text)
+        self.i = 0
+
+    # -- token helpers
+    def peek(self, offset: int = 0) -> _Tok | None:
+        j = self.i + offset
+        return self.tokens[j] if j < len(self.tokens) else None
+
+    def take(self, kind: str | None = None, value: str | None = None) -> _Tok:
+        tok = self.peek()
+        if tok is None:
+            want = value or kind or "more input"
+            msg = f"unexpected end of text, expected {want!r}"
+            raise ValueError(msg)
+        if (kind and tok.kind != kind) or (value and tok.value != value):
+            want = value or kind
+            msg = f"expected {want!r} at position {tok.pos + 1}, found {tok.value!r}"
+            raise ValueError(msg)
+        self.i += 1
+        return tok
+
+    # -- grammar
+    def parse(self) -> Distribution:
+        dist = self.distribution(self.kind)
+        if self.peek() is not None:
+            tok = self.peek()
+            msg = f"unexpected {tok.value!r} at position {tok.pos + 1}"
+            raise ValueError(msg)
+        return dist
+
+    def distribution(self, kind: str) -> Distribution:
+        tok = self.peek()
+        if tok is None:
+            msg = "empty distribution"
+            raise ValueError(msg)
+        nxt = self.peek(1)
+        if tok.kind == "name" and nxt is not None and nxt.value == "(":
+            return self.call(kind)
+        start = tok.pos
+        value = self.quantity(kind)
+        return Constant(value, text=self.text[start : self._end_pos()].strip())
+
+    def _end_pos(self) -> int:
+        tok = self.peek()
+        return tok.pos if tok is not None else len(self.text)
+
+    def quantity(self, kind: str) -> float:
+        tok = self.take()
+        if tok.kind != "number":
+            msg = f"expected a number at position {tok.pos + 1}, found {tok.value!r}"
+            raise ValueError(msg)
+        unit_tok = self.peek()
+        has_unit = unit_tok is not None and unit_tok.kind == "name"
+        if has_unit and self.peek(1) is not None and self.peek(1).value == "(":
+            has_unit = False
+        if kind == "number":
+            if has_unit:
+                msg = f"'{unit_tok.value}' is a unit, but this value is a plain number"
+                raise ValueError(msg)
+            return float(tok.value)
+        if has_unit:
+            self.i += 1
+            return parse_quantity(f"{tok.value} {unit_tok.value}", kind)
+        return parse_quantity(float(tok.value), kind)
+
+    def call(self, kind: str) -> Distribution:
+        name_tok = self.take("name")
+        start = name_tok.pos
+        name = name_tok.value
+        if name not in SIGNATURES:
+            msg = f"unknown distribution '{name}'{did_you_mean(name, SIGNATURES)}; known: {', '.join(SIGNATURES)}"
+            raise ValueError(msg)
+        self.take(value="(")
+        if name == "mixture":
+            dist = self.mixture(kind)
+        elif name == "empirical":
+            dist = self.empirical(kind)
+        else:
+            dist = self.simple(name, kind)
+        self.take(value=")")
+        text = self.text[start : self._end_pos()].strip()
+        object.__setattr__(dist, "text", text)
+        return dist
+
+    def _args(self, parse_value) -> list[tuple[str | None, object]]:
+        args: list[tuple[str | None, object]] = []
+        while self.peek() is not None and self.peek().value != ")":
+            key = None
+            if self.peek().kind == "name" and self.peek(1) is not None and self.peek(1).value == "=":
+                key = self.take().value
+                self.take(value="=")
+            args.append((key, parse_value(key, len(args))))
+            if self.peek() is not None and self.peek().value == ",":
+                self.i += 1
+            else:
+                break
+        return args
+
+    def simple(self, name: str, kind: str) -> Distribution:
+        def value(key: str | None, index: int) -> float:
+            unitless = key in ("sigma", "shape") or (
+                name in ("pareto", "lognormal") and key is None and index == 1
+            )
+            return self.quantity("number" if unitless else kind)
+
+        args = self._args(value)
+        sig = SIGNATURES[name]
+        pos = [v for k, v in args if k is None]
+        kw = {k: v for k, v in args if k is not None}
+
+        def need(n: int) -> list[float]:
+            if kw or len(pos) != n:
+                msg = f"{name} takes {n} argument(s): {sig}"
+                raise ValueError(msg)
+            return pos
+
+        if name == "constant":
+            (v,) = need(1)
+            return Constant(v)
+        if name == "uniform":
+            lo, hi = need(2)
+            if hi < lo:
+                msg = f"uniform needs LOW <= HIGH: {sig}"
+                raise ValueError(msg)
+            return Uniform(lo, hi)
+        if name == "exponential":
+            (m,) = need(1)
+            return Exponential(m)
+        if name == "normal":
+            mu, sd = need(2)
+            return TruncatedNormal(mu, sd)
+        if name == "pareto":
+            if kw or len(pos) != 2:
+                msg = f"pareto takes 2 arguments: {sig}"
+                raise ValueError(msg)
+            scale, shape = pos
+            if shape <= 0 or scale <= 0:
+                msg = f"pareto needs SCALE > 0 and SHAPE > 0: {sig}"
+                raise ValueError(msg)
+            return Pareto(scale, shape)
+        # lognormal
+        if pos or set(kw) not in ({"median", "sigma"}, {"mean", "sigma"}):
+            msg = f"lognormal takes keyword arguments: {sig}"
+            raise ValueError(msg)
+        sigma = kw["sigma"]
+        if "median" in kw:
+            if kw["median"] <= 0:
+                msg = "lognormal needs median > 0"
+                raise ValueError(msg)
+            return LogNormal(math.log(kw["median"]), sigma)
+        if kw["mean"] <= 0:
+            msg = "lognormal needs mean > 0"
+            raise ValueError(msg)
+        return LogNormal(math.log(kw["mean"]) - sigma**2 / 2, sigma)
+
+    def mixture(self, kind: str) -> Distribution:
+        weights: list[float] = []
+        comps: list[Distribution] = []
+        while self.peek() is not None and self.peek().value != ")":
+            w = float(self.take("number").value)
+            self.take(value=":")
+            comps.append(self.distribution(kind))
+            weights.append(w)
+            if self.peek() is not None and self.peek().value == ",":
+                self.i += 1
+        if not comps:
+            msg = f"mixture needs at least one component: {SIGNATURES['mixture']}"
+            raise ValueError(msg)
+        total = sum(weights)
+        if any(w < 0 for w in weights) or not math.isclose(total, 1.0, abs_tol=1e-6):
+            msg = f"mixture weights must be >= 0 and add up to 1 (they add up to {total:g})"
+            raise ValueError(msg)
+        return Mixture(tuple(w / total for w in weights), tuple(comps))
+
+    def empirical(self, kind: str) -> Distribution:
+        tok = self.peek()
+        if tok is not None and tok.kind == "name" and self.peek(1) is not None and self.peek(1).value == "=":
+            return self.empirical_file(kind)
+        values: list[float] = []
+        bracket = tok is not None and tok.value == "["
+        if bracket:
+            self.i += 1
+        while self.peek() is not None and self.peek().value not in (")", "]"):
+            values.append(self.quantity(kind))
+            if self.peek() is not None and self.peek().value == ",":
+                self.i += 1
+        if bracket:
+            self.take(value="]")
+        if not values:
+            msg = f"empirical needs at least one value: {SIGNATURES['empirical']}"
+            raise ValueError(msg)
+        return Empirical(tuple(values))
+
+    def empirical_file(self, kind: str) -> Distribution:
+        def value(key: str | None, index: int) -> str:
+            tok = self.take()
+            return tok.value.strip("'\"")
+
+        kw = dict(self._args(value))
+        allowed = {"file", "column", "unit"}
+        unknown = set(kw) - allowed
+        if unknown or "file" not in kw or "column" not in kw:
+            msg = f"empirical from a file takes file=, column= and unit=: {SIGNATURES['empirical']}"
+            raise ValueError(msg)
+        path = Path(kw["file"])
+        if not path.is_absolute() and self.base_dir is not None:
+            path = self.base_dir / path
+        if not path.exists():
+            msg = f"empirical: file '{kw['file']}' not found (looked in {path.parent})"
+            raise ValueError(msg)
+        unit = kw.get("unit")
+        if kind == "number":
+            scale = 1.0
+        elif unit is None:
+            msg = f"empirical: say the unit of column '{kw['column']}', e.g. unit=ms"
+            raise ValueError(msg)
+        else:
+            table = UNIT_TABLES[kind]
+            if unit not in table:
+                msg = f"empirical: unknown {kind} unit '{unit}'; allowed: {', '.join(table)}"
+                raise ValueError(msg)
+            scale = table[unit]
+        with path.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            if kw["column"] not in (reader.fieldnames or []):
+                cols = reader.fieldnames or []
+                msg = (
+                    f"empirical: no column '{kw['column']}' in {kw['file']}"
+                    f"{did_you_mean(kw['column'], cols)}; columns: {', '.join(cols)}"
+                )
+                raise ValueError(msg)
+            try:
+                values = [float(row[kw["column"]]) * scale for row in reader if row[kw["column"]] != ""]
+            except ValueError as exc:
+                msg = f"empirical: column '{kw['column']}' in {kw['file']} holds a non-number ({exc})"
+                raise ValueError(msg) from None
+        if not values or min(values) < 0:
+            msg = f"empirical: column '{kw['column']}' must hold at least one value, all >= 0"
+            raise ValueError(msg)
+        return Empirical(tuple(values))
+
+
+def parse_distribution(text: object, kind: str = "duration", base_dir: Path | None = None) -> Distribution:
+    """Parse a distribution written in a scenario file.
+
+    Raises ``ValueError`` with a one-line explanation on bad input.
+    """
+    if kind not in KINDS:
+        msg = f"kind must be one of {KINDS}"
+        raise ValueError(msg)
+    if isinstance(text, Distribution):
+        return text
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        msg = f"{text!r} is not a distribution; write e.g. 'exponential(2 ms)'"
+        raise ValueError(msg)
+    source = str(text)
+    try:
+        dist = _Parser(source, kind, base_dir).parse()
+    except ValueError as exc:
+        msg = f"'{source}' is not a valid distribution: {exc}"
+        raise ValueError(msg) from None
+    object.__setattr__(dist, "text", source.strip())
+    return dist

@@ -1,0 +1,430 @@
+"""Load a scenario: YAML → blueprint resolution → overrides → strict models → cross-checks.
+
+Everything that can be wrong with user input is reported as a
+:class:`~workbench.errors.WorkbenchInputError` naming the file, the field path,
+the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from workbench.blueprints import blueprint_names, load_blueprint_data
+from workbench.errors import WorkbenchInputError, did_you_mean, one_of
+from workbench.scenario.schema import (
+    FAULT_ACTIONS,
+    CrashFault,
+    PartitionFault,
+    RestartFault,
+    Scenario,
+)
+from workbench.scenario.units import format_duration
+
+Overrides = Mapping[str, Any] | Iterable[str] | None
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def load_scenario(
+    path: str | Path,
+    overrides: Overrides = None,
+    *,
+    seed: int | None = None,
+    duration: str | float | None = None,
+) -> Scenario:
+    """Load, resolve and validate a scenario file.
+
+    ``overrides`` maps dotted paths to values (``{"workload.rate": 2000}``) or is a
+    list of ``"path=value"`` strings as given on the command line.
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.exists():
+        msg = f"no such scenario file (looked for {path.resolve()})"
+        raise WorkbenchInputError(msg, source=source)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        msg = f"cannot read the file: {exc}"
+        raise WorkbenchInputError(msg, source=source) from None
+    data = parse_yaml(text, source)
+    return scenario_from_dict(
+        data, source=source, base_dir=path.parent, overrides=overrides, seed=seed, duration=duration
+    )
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse YAML safely; a syntax error names the line."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        msg = f"not valid YAML: {where}{problem}"
+        raise WorkbenchInputError(msg, source=source) from None
+
+
+def scenario_from_dict(
+    data: Any,
+    *,
+    source: str = "<scenario>",
+    base_dir: str | Path | None = None,
+    overrides: Overrides = None,
+    seed: int | None = None,
+    duration: str | float | None = None,
+) -> Scenario:
+    """Validate a scenario given as a mapping (for notebooks and tests)."""
+    if not isinstance(data, Mapping):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        msg = f"a scenario must be a mapping of keys to values, but the file is {kind}"
+        raise WorkbenchInputError(msg, source=source)
+    data = copy.deepcopy(dict(data))
+    pairs = parse_overrides(overrides)
+    if seed is not None:
+        pairs.append(("seed", seed, f"--seed {seed}"))
+    if duration is not None:
+        pairs.append(("duration", duration, f"--duration {duration}"))
+
+    # An override may switch the blueprint itself; apply those first.
+    for path, value, label in pairs:
+        if path == "blueprint":
+            data["blueprint"] = value
+    if "blueprint" in data:
+        data["blueprint"] = resolve_blueprint(data["blueprint"], source)
+    for path, value, label in pairs:
+        if path != "blueprint":
+            set_path(data, path, value, source=label)
+
+    context = {"base_dir": str(base_dir) if base_dir is not None else None}
+    try:
+        scenario = Scenario.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise _convert(exc, source, pairs) from None
+    try:
+        check_scenario(scenario, source)
+    except WorkbenchInputError as err:
+        raise WorkbenchInputError(
+            err.message, source=_source_for(err.path or "", source, pairs), path=err.path
+        ) from None
+    return scenario
+
+
+# ----------------------------------------------------------------------------- blueprints
+
+
+def resolve_blueprint(value: Any, source: str) -> dict[str, Any]:
+    """Turn ``three-node`` or ``{extends: three-node, ...}`` into a full mapping."""
+    if isinstance(value, str):
+        return _builtin(value, source, "blueprint")
+    if isinstance(value, Mapping):
+        value = dict(value)
+        base_name = value.pop("extends", None)
+        if base_name is None:
+            return value
+        if not isinstance(base_name, str):
+            msg = f"extends must name a built-in blueprint, got {base_name!r}"
+            raise WorkbenchInputError(msg, source=source, path="blueprint.extends")
+        base = _builtin(base_name, source, "blueprint.extends")
+        return _deep_merge(base, value)
+    msg = (
+        f"{value!r} is not a blueprint; name a built-in one ({one_of(blueprint_names())}) "
+        "or write one inline as a mapping"
+    )
+    raise WorkbenchInputError(msg, source=source, path="blueprint")
+
+
+def _builtin(name: str, source: str, path: str) -> dict[str, Any]:
+    try:
+        return load_blueprint_data(name)
+    except KeyError:
+        names = blueprint_names()
+        msg = f"'{name}' is not a built-in blueprint{did_you_mean(name, names)}; known: {one_of(names)}"
+        raise WorkbenchInputError(msg, source=source, path=path) from None
+
+
+def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+# ----------------------------------------------------------------------------- overrides
+
+
+def parse_overrides(overrides: Overrides) -> list[tuple[str, Any, str]]:
+    """Normalise overrides to ``(path, value, label)``; CLI values are read as YAML scalars."""
+    if overrides is None:
+        return []
+    pairs: list[tuple[str, Any, str]] = []
+    if isinstance(overrides, Mapping):
+        for path, value in overrides.items():
+            pairs.append((_norm_path(str(path)), value, f"override {path}={value!r}"))
+        return pairs
+    for item in overrides:
+        if not isinstance(item, str) or "=" not in item:
+            msg = f"override {item!r} must look like PATH=VALUE, e.g. workload.rate=2000"
+            raise WorkbenchInputError(msg, source="--set")
+        path, raw = item.split("=", 1)
+        path = path.strip()
+        if not path:
+            msg = f"override {item!r} has no path before '='; e.g. workload.rate=2000"
+            raise WorkbenchInputError(msg, source="--set")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        pairs.append((_norm_path(path), value, f"--set {item}"))
+    return pairs
+
+
+def _norm_path(path: str) -> str:
+    return path.replace("[", ".").replace("]", "").strip(".")
+
+
+def set_path(data: dict[str, Any], path: str, value: Any, *, source: str) -> None:
+    """Set ``data[a][b][0][c] = value`` for the dotted path ``a.b.0.c``."""
+    parts = path.split(".")
+    node: Any = data
+    walked: list[str] = []
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                msg = f"'{part}' is not an index of {'.'.join(walked)} (it has {len(node)} items, 0..{len(node) - 1})"
+                raise WorkbenchInputError(msg, source=source, path=path)
+            key: Any = int(part)
+        elif isinstance(node, dict):
+            key = part
+        else:
+            msg = f"{'.'.join(walked)} is a value ({node!r}), not a section, so it has no '{part}'"
+            raise WorkbenchInputError(msg, source=source, path=path)
+        if last:
+            node[key] = value
+            return
+        child = node[key] if isinstance(node, list) else node.get(key)
+        if child is None:
+            child = {}
+            node[key] = child
+        elif isinstance(child, tuple):
+            child = list(child)
+            node[key] = child
+        node = child
+        walked.append(part)
+
+
+# ----------------------------------------------------------------------------- error conversion
+
+
+def _unwrap(tp: Any) -> Any:
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
+def _models_in(tp: Any) -> list[type[BaseModel]]:
+    tp = _unwrap(tp)
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        out: list[type[BaseModel]] = []
+        for arg in typing.get_args(tp):
+            out.extend(_models_in(arg))
+        return out
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [tp]
+    return []
+
+
+def _element_type(tp: Any) -> Any:
+    tp = _unwrap(tp)
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            if arg is not type(None):
+                inner = _element_type(arg)
+                if inner is not None:
+                    return inner
+        return None
+    if origin in (tuple, list):
+        return typing.get_args(tp)[0]
+    return None
+
+
+def describe_loc(loc: tuple[Any, ...]) -> tuple[str, list[str] | None]:
+    """Format a pydantic error location as ``faults[0].node`` and return the keys
+    allowed where the last element sits (for unknown-key errors)."""
+    tp: Any = Scenario
+    path = ""
+    allowed: list[str] | None = None
+    for el in loc:
+        models = _models_in(tp)
+        if len(models) > 1 and isinstance(el, str):
+            chosen = [m for m in models if _tag_of(m) == el]
+            if chosen:  # a discriminated-union tag: not part of the user's path
+                tp = chosen[0]
+                continue
+        if isinstance(el, int):
+            path += f"[{el}]"
+            tp = _element_type(tp)
+            allowed = None
+            continue
+        path += f".{el}" if path else str(el)
+        if len(models) == 1:
+            fields = models[0].model_fields
+            allowed = list(fields)
+            tp = fields[el].annotation if el in fields else None
+        else:
+            allowed = None
+            tp = None
+    return path, allowed
+
+
+def _tag_of(model: type[BaseModel]) -> str | None:
+    field = model.model_fields.get("action")
+    if field is None:
+        return None
+    args = typing.get_args(field.annotation)
+    return args[0] if args else None
+
+
+def _convert(
+    exc: ValidationError, source: str, pairs: list[tuple[str, Any, str]]
+) -> WorkbenchInputError:
+    errors = exc.errors(include_url=False)
+    err = errors[0]
+    path, allowed = describe_loc(tuple(err["loc"]))
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        key = str(err["loc"][-1])
+        parent = path.rsplit(".", 1)[0] if "." in path else ""
+        message = f"unknown key '{key}'{did_you_mean(key, allowed or [])}"
+        if allowed:
+            message += f"; allowed keys{' in ' + parent if parent else ''}: {', '.join(allowed)}"
+    elif kind == "missing":
+        message = "required but missing"
+    elif kind == "union_tag_invalid":
+        tag = err.get("ctx", {}).get("tag", value)
+        message = f"unknown action '{tag}'{did_you_mean(str(tag), FAULT_ACTIONS)}; allowed: {', '.join(FAULT_ACTIONS)}"
+        path = f"{path}.action"
+    elif kind == "union_tag_not_found":
+        message = f"each fault needs an 'action', one of: {', '.join(FAULT_ACTIONS)}"
+    elif kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        choices = [c.strip(" '") for c in expected.replace(" or ", ",").split(",")]
+        message = f"{value!r} is not allowed{did_you_mean(str(value), choices)}; allowed: {expected}"
+    elif kind == "string_pattern_mismatch" and path.split(".")[-1].split("[")[0] in ("tag", "node", "members", "groups"):
+        message = f"{value!r} is not a node tag: use 1-4 uppercase letters, e.g. 'A'"
+    elif kind == "value_error":
+        message = str(err["msg"]).removeprefix("Value error, ")
+    else:
+        message = f"{_short(value)} is not valid: {err['msg']}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return WorkbenchInputError(message, source=_source_for(path, source, pairs), path=path)
+
+
+def _source_for(path: str, source: str, pairs: list[tuple[str, Any, str]]) -> str:
+    """Name the override that set a bad value, when one did."""
+    flat = _norm_path(path)
+    for opath, _value, label in pairs:
+        if flat == opath or flat.startswith(opath + "."):
+            return f"{source} ({label})"
+    return source
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ----------------------------------------------------------------------------- cross-field checks
+
+
+def check_scenario(s: Scenario, source: str) -> None:
+    """Rules that span several fields. Each error names the offending path."""
+
+    def fail(path: str, message: str) -> None:
+        raise WorkbenchInputError(message, source=source, path=path)
+
+    bp = s.blueprint
+    dcs = {dc.name: dc for dc in bp.datacenters}
+    if len(dcs) != len(bp.datacenters):
+        for i, dc in enumerate(bp.datacenters):
+            if [d.name for d in bp.datacenters].count(dc.name) > 1:
+                fail(f"blueprint.datacenters[{i}].name", f"data centre '{dc.name}' is defined twice")
+    tags = [n.tag for n in bp.nodes]
+    for i, node in enumerate(bp.nodes):
+        if tags.count(node.tag) > 1:
+            fail(f"blueprint.nodes[{i}].tag", f"node tag '{node.tag}' is used twice; tags must be unique")
+        if node.datacenter not in dcs:
+            fail(
+                f"blueprint.nodes[{i}].datacenter",
+                f"no data centre '{node.datacenter}'{did_you_mean(node.datacenter, dcs)}; known: {one_of(dcs)}",
+            )
+        zones = dcs[node.datacenter].zones
+        if node.zone is not None and node.zone not in zones:
+            fail(f"blueprint.nodes[{i}].zone", f"data centre '{node.datacenter}' has no zone '{node.zone}'; its zones: {one_of(zones)}")
+    db = bp.database
+    if db.replication_factor > len(tags):
+        fail(
+            "blueprint.database.replication_factor",
+            f"{db.replication_factor} copies need {db.replication_factor} nodes, but the blueprint has {len(tags)} ({one_of(tags)})",
+        )
+    if db.members is not None:
+        for i, tag in enumerate(db.members):
+            if tag not in tags:
+                fail(f"blueprint.database.members[{i}]", f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}")
+            if db.members.count(tag) > 1:
+                fail(f"blueprint.database.members[{i}]", f"node '{tag}' is listed twice")
+        if len(db.members) != db.replication_factor:
+            fail(
+                "blueprint.database.members",
+                f"{len(db.members)} members listed but replication_factor is {db.replication_factor}; list exactly that many",
+            )
+    if s.clients.datacenter is not None and s.clients.datacenter not in dcs:
+        fail("clients.datacenter", f"no data centre '{s.clients.datacenter}'{did_you_mean(s.clients.datacenter, dcs)}; known: {one_of(dcs)}")
+    cdc = dcs[s.clients.datacenter or bp.datacenters[0].name]
+    if s.clients.zone is not None and s.clients.zone not in cdc.zones:
+        fail("clients.zone", f"data centre '{cdc.name}' has no zone '{s.clients.zone}'; its zones: {one_of(cdc.zones)}")
+    mix = s.workload.mix
+    total = mix.read + mix.write + mix.query
+    if abs(total - 1.0) > 1e-6:
+        fail("workload.mix", f"read + write + query must add up to 1, they add up to {total:g}")
+    if s.duration <= 0:
+        fail("duration", "must be longer than 0 s")
+    if s.warmup >= s.duration:
+        fail("warmup", f"{format_duration(s.warmup)} leaves nothing to measure in a {format_duration(s.duration)} run; make it shorter than duration")
+    if s.sample_interval <= 0:
+        fail("sample_interval", "must be longer than 0 s")
+    for i, fault in enumerate(s.faults):
+        if fault.at > s.duration:
+            fail(
+                f"faults[{i}].at",
+                f"{format_duration(fault.at)} is after the end of the run ({format_duration(s.duration)}), so it would never happen; "
+                "move it earlier or lengthen duration",
+            )
+        if isinstance(fault, CrashFault | RestartFault) and fault.node not in tags:
+            fail(f"faults[{i}].node", f"no node '{fault.node}'{did_you_mean(fault.node, tags)}; nodes: {one_of(tags)}")
+        if isinstance(fault, PartitionFault):
+            seen: set[str] = set()
+            for g, group in enumerate(fault.groups):
+                for j, tag in enumerate(group):
+                    if tag not in tags:
+                        fail(f"faults[{i}].groups[{g}][{j}]", f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}")
+                    if tag in seen:
+                        fail(f"faults[{i}].groups[{g}][{j}]", f"node '{tag}' is in two groups")
+                    seen.add(tag)

@@ -1,0 +1,230 @@
+"""The scenario schema: strict, frozen, typed models (pydantic v2).
+
+A scenario = a blueprint (the topology and its hardware) + clients + a workload
++ a fault plan, with a seed and a duration. Unknown keys are errors, every
+model is frozen, and cross-field rules (a fault naming a node that does not
+exist, a replication factor larger than the cluster) are checked by
+:func:`workbench.scenario.load.check_scenario` with the field path in the message.
+
+Defaults and where they come from
+---------------------------------
+RavenDB behaviour defaults cite ``shared/docs/ravendb-behaviour.md`` (section in
+brackets). Hardware and network numbers that RavenDB does not define are
+engineering estimates for a current cloud server; each says so next to it and
+every one of them can be set in the scenario.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from workbench.scenario.types import Bandwidth, Duration, DurationDist, Size, SizeDist
+
+NodeTag = Annotated[str, Field(pattern=r"^[A-Z]{1,4}$", description="1-4 uppercase letters")]
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, validate_default=True
+    )
+
+
+# ----------------------------------------------------------------------------- blueprint
+
+
+class Datacenter(Strict):
+    """A data centre in a region. Zones are failure domains inside it (racks or AZs)."""
+
+    name: str
+    region: str = Field("region-1", description="Latency between data centres depends on region")
+    zones: tuple[str, ...] = ("a",)
+
+
+class NodeSpec(Strict):
+    tag: NodeTag
+    datacenter: str
+    zone: str | None = Field(None, description="Defaults to the data centre's first zone")
+
+
+class ServiceTimes(Strict):
+    """CPU time a request worker spends per operation (queueing excluded).
+
+    Engineering estimates for an 8-vCPU server holding the working set in
+    memory: a load by id costs ~0.1 ms of CPU, a write ~0.2 ms before its
+    fsync, an indexed query ~1 ms. Calibrate against your own measurements.
+    """
+
+    read: DurationDist = Field("lognormal(median=0.1 ms, sigma=0.5)")
+    write: DurationDist = Field("lognormal(median=0.2 ms, sigma=0.5)")
+    query: DurationDist = Field("lognormal(median=1 ms, sigma=0.8)")
+
+
+class Hardware(Strict):
+    """A server: request workers (CPU) and a disk.
+
+    Writes (client writes and incoming replication batches) are group-committed:
+    while the disk is busy with one fsync, arriving writes queue and share the
+    next one, as RavenDB's transaction merger does. The fsync default is an
+    estimate for network-attached SSD (AWS documents single-digit millisecond
+    latency for EBS gp3); local NVMe is nearer 0.1 ms.
+    """
+
+    workers: int = Field(8, ge=1, description="Concurrent request workers (vCPUs)")
+    service: ServiceTimes = ServiceTimes()
+    fsync: DurationDist = Field("lognormal(median=1 ms, sigma=0.4)")
+    max_writes_per_fsync: int = Field(1024, ge=1)
+
+
+class NetworkSpec(Strict):
+    """One-way latency by pair class, plus link bandwidth.
+
+    Defaults follow the spec's §7 figures: RTT within an availability zone is
+    under 1 ms (one-way median 0.1 ms), between zones of one region a few ms at
+    most (one-way median 0.5 ms), and between regions tens of ms (one-way 35 ms,
+    i.e. ~70 ms RTT, N. Virginia to N. California).
+    """
+
+    same_zone: DurationDist = Field("lognormal(median=0.1 ms, sigma=0.4)")
+    same_region: DurationDist = Field("lognormal(median=0.5 ms, sigma=0.3)")
+    cross_region: DurationDist = Field("lognormal(median=35 ms, sigma=0.1)")
+    bandwidth: Bandwidth = Field("10 Gbit/s")
+
+
+class DatabaseSpec(Strict):
+    """The database group. ``members`` pins placement; otherwise it is chosen as
+    the spec describes (§2.1: RF nodes from a random offset)."""
+
+    name: str = "db"
+    replication_factor: int = Field(3, ge=1)
+    members: tuple[NodeTag, ...] | None = None
+
+
+class ReplicationSpec(Strict):
+    """Replication inside the group [spec §3.1, §3.2]."""
+
+    max_batch_items: int = Field(16384, ge=1, description="Replication.MaxItemsCount")
+    max_batch_size: Size = Field("64 MB", description="Replication.MaxSizeToSendInMb")
+    heartbeat_interval: Duration = Field("15 s", description="Replication.ReplicationMinimalHeartbeatInSec")
+    tcp_timeout: Duration = Field("15 s", description="Cluster.TcpTimeoutInMs: an unanswered batch or heartbeat breaks the connection")
+    reconnect_initial: Duration = Field("1 s", description="Reconnect backoff start (newer versions; 4.x used 500 ms)")
+    reconnect_factor: float = Field(2.0, ge=1.0, description="Backoff growth per failure (4.x used 4)")
+    reconnect_max: Duration = Field("300 s", description="Replication.RetryMaxTimeoutInSec")
+    relay_delay: Duration = Field("15 s", description="Ripple prevention: data received by replication waits this long before it is forwarded")
+
+
+class Blueprint(Strict):
+    name: str
+    description: str = ""
+    datacenters: tuple[Datacenter, ...] = Field(min_length=1)
+    nodes: tuple[NodeSpec, ...] = Field(min_length=1)
+    hardware: Hardware = Hardware()
+    network: NetworkSpec = NetworkSpec()
+    database: DatabaseSpec = DatabaseSpec()
+    replication: ReplicationSpec = ReplicationSpec()
+
+
+# ----------------------------------------------------------------------------- clients
+
+
+class HealthCheck(Strict):
+    """Health checks of a failed node [spec §4.3]: first after 100 ms, +100 ms per try, capped at 5 s."""
+
+    initial: Duration = Field("100 ms")
+    step: Duration = Field("100 ms")
+    max: Duration = Field("5 s")
+
+
+class ClientSpec(Strict):
+    """Application servers running RavenDB's RequestExecutor [spec §4]."""
+
+    count: int = Field(4, ge=1)
+    datacenter: str | None = Field(None, description="Defaults to the first data centre")
+    zone: str | None = None
+    read_balance: Literal["None", "RoundRobin"] = Field("None", description="ReadBalanceBehavior")
+    request_timeout: Duration = Field(
+        "12 h",
+        description="Per-request timeout. RavenDB sets none, so the HttpClient's 12 h applies [spec §4.3]",
+    )
+    health_check: HealthCheck = HealthCheck()
+    request_overhead: Size = Field("500 B", description="HTTP headers on every request and response")
+
+
+# ----------------------------------------------------------------------------- workload
+
+
+class OpMix(Strict):
+    read: float = Field(0.8, ge=0, le=1)
+    write: float = Field(0.2, ge=0, le=1)
+    query: float = Field(0.0, ge=0, le=1)
+
+
+class Workload(Strict):
+    """Open-loop Poisson arrivals spread over the clients' sessions."""
+
+    rate: float = Field(1000.0, gt=0, description="Operations per second, all clients together")
+    mix: OpMix = OpMix()
+    keys: int = Field(100_000, ge=1, description="Documents in the database (all present at t = 0)")
+    key_popularity: Literal["uniform", "zipf"] = "uniform"
+    zipf_exponent: float = Field(0.99, gt=0, description="s in P(rank k) ~ 1/k^s, for key_popularity zipf")
+    document_size: SizeDist = Field("lognormal(median=2 KiB, sigma=0.6)")
+    session_length: int = Field(10, ge=1, description="Requests per session (RavenDB allows 30 by default)")
+    query_results: int = Field(10, ge=0, description="Documents returned by a query")
+
+
+# ----------------------------------------------------------------------------- faults
+
+
+class _FaultBase(Strict):
+    at: Duration
+
+
+class CrashFault(_FaultBase):
+    """The RavenDB process dies: in-flight work is lost, the disk is kept.
+    Peers and clients get 'connection refused' until it restarts."""
+
+    action: Literal["crash"]
+    node: NodeTag
+
+
+class RestartFault(_FaultBase):
+    action: Literal["restart"]
+    node: NodeTag
+
+
+class PartitionFault(_FaultBase):
+    """Nodes in different groups cannot reach each other; nodes not listed form
+    one more group. Clients keep reaching every node."""
+
+    action: Literal["partition"]
+    groups: tuple[tuple[NodeTag, ...], ...] = Field(min_length=1)
+
+
+class HealFault(_FaultBase):
+    action: Literal["heal"]
+
+
+Fault = Annotated[
+    CrashFault | RestartFault | PartitionFault | HealFault,
+    Field(discriminator="action"),
+]
+FAULT_ACTIONS = ("crash", "restart", "partition", "heal")
+
+
+# ----------------------------------------------------------------------------- scenario
+
+
+class Scenario(Strict):
+    name: str
+    description: str = ""
+    seed: int = Field(1, ge=0)
+    duration: Duration = Field("60 s")
+    warmup: Duration = Field("0 s", description="Operations that start earlier are left out of the summary")
+    sample_interval: Duration = Field("1 s", description="Period of the timeseries samples")
+    blueprint: Blueprint
+    clients: ClientSpec = ClientSpec()
+    workload: Workload = Workload()
+    faults: tuple[Fault, ...] = ()
