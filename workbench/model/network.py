@@ -47,6 +47,11 @@ class Network:
         n = len(endpoints)
         samplers = {cls: streams.sampler(f"network.{cls}", getattr(spec, cls)) for cls in PAIR_CLASSES}
         self._latency = [[samplers[pair_class(a, b)] for b in endpoints] for a in endpoints]
+        index = {loc.name: i for i, loc in enumerate(endpoints)}
+        for link in spec.links:
+            a, b = (index[t] for t in link.between)
+            sampler = streams.sampler(f"network.link.{link.between[0]}-{link.between[1]}", link.latency)
+            self._latency[a][b] = self._latency[b][a] = sampler
         self._inv_bandwidth = 1.0 / spec.bandwidth
         self._busy_until = [[0.0] * n for _ in range(n)]
         self.bytes_sent = [[0.0] * n for _ in range(n)]

@@ -34,7 +34,7 @@ class OpenLoopWorkload:
         self.env = world.env
         spec = world.scenario.workload
         self.spec = spec
-        self.until = world.scenario.duration
+        self.until = spec.stop if spec.stop is not None else world.scenario.duration
         self._gaps = streams.rng("workload.arrivals")
         self._kinds = streams.rng("workload.kinds")
         self._keys = streams.rng("workload.keys")

@@ -378,6 +378,12 @@ def check_scenario(s: Scenario, source: str) -> None:
         zones = dcs[node.datacenter].zones
         if node.zone is not None and node.zone not in zones:
             fail(f"blueprint.nodes[{i}].zone", f"data centre '{node.datacenter}' has no zone '{node.zone}'; its zones: {one_of(zones)}")
+    for i, link in enumerate(bp.network.links):
+        for j, tag in enumerate(link.between):
+            if tag not in tags:
+                fail(f"blueprint.network.links[{i}].between[{j}]", f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}")
+        if link.between[0] == link.between[1]:
+            fail(f"blueprint.network.links[{i}].between", f"a link joins two different nodes, got {link.between[0]} twice")
     db = bp.database
     if db.replication_factor > len(tags):
         fail(
@@ -410,6 +416,8 @@ def check_scenario(s: Scenario, source: str) -> None:
         fail("warmup", f"{format_duration(s.warmup)} leaves nothing to measure in a {format_duration(s.duration)} run; make it shorter than duration")
     if s.sample_interval <= 0:
         fail("sample_interval", "must be longer than 0 s")
+    if s.workload.stop is not None and s.workload.stop > s.duration:
+        fail("workload.stop", f"{format_duration(s.workload.stop)} is after the end of the run ({format_duration(s.duration)})")
     for i, fault in enumerate(s.faults):
         if fault.at > s.duration:
             fail(

@@ -79,6 +79,14 @@ class Hardware(Strict):
     max_writes_per_fsync: int = Field(1024, ge=1)
 
 
+class LinkLatency(Strict):
+    """A latency for the links between two particular nodes (both directions),
+    replacing the pair-class default, e.g. a slow WAN hop."""
+
+    between: tuple[NodeTag, NodeTag]
+    latency: DurationDist
+
+
 class NetworkSpec(Strict):
     """One-way latency by pair class, plus link bandwidth.
 
@@ -92,6 +100,7 @@ class NetworkSpec(Strict):
     same_region: DurationDist = Field("lognormal(median=0.5 ms, sigma=0.3)")
     cross_region: DurationDist = Field("lognormal(median=35 ms, sigma=0.1)")
     bandwidth: Bandwidth = Field("10 Gbit/s")
+    links: tuple[LinkLatency, ...] = Field((), description="Per node-pair latencies that replace the defaults")
 
 
 class DatabaseSpec(Strict):
@@ -173,6 +182,7 @@ class Workload(Strict):
     document_size: SizeDist = Field("lognormal(median=2 KiB, sigma=0.6)")
     session_length: int = Field(10, ge=1, description="Requests per session (RavenDB allows 30 by default)")
     query_results: int = Field(10, ge=0, description="Documents returned by a query")
+    stop: Duration | None = Field(None, description="Stop issuing operations at this time (default: run to the end), e.g. to let replication drain")
 
 
 # ----------------------------------------------------------------------------- faults

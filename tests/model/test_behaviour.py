@@ -1,0 +1,179 @@
+"""Behaviour of the replicated database as the spec describes it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workbench import run
+from workbench.model.world import World
+
+ONE_MS = "1 ms"
+
+
+def _docs(instance):
+    return {key: (doc.write_id, doc.cv) for key, doc in instance.docs.items()}
+
+
+def test_members_converge_after_a_partition_heals(make_scenario):
+    """Writes land on both sides of a partition (A is cut off and clients fail
+    over to B while A is down); after healing and draining, every member holds
+    the same version of every document."""
+    scenario = make_scenario(
+        duration="90 s",
+        workload={"rate": 400, "keys": 200, "mix": {"read": 0.5, "write": 0.5}, "stop": "30 s"},
+        faults=[
+            {"at": "5 s", "action": "partition", "groups": [["A"], ["B", "C"]]},
+            {"at": "10 s", "action": "crash", "node": "A"},
+            {"at": "12 s", "action": "restart", "node": "A"},
+            {"at": "20 s", "action": "heal"},
+        ],
+    )
+    world = World(scenario)
+    world.run()
+    a, b, c = (_docs(inst) for inst in world.instances)
+    assert len(a) > 150
+    assert a == b == c, "members still differ after the partition healed and replication drained"
+    # Both sides took writes during the partition, so some keys were in conflict.
+    assert world.recorder.tables()["events"]["kind"].eq("conflict").any()
+
+
+def test_every_acknowledged_write_survives_without_conflicts(make_scenario):
+    scenario = make_scenario(duration="20 s", workload={"rate": 300, "keys": 100, "stop": "10 s"})
+    world = World(scenario)
+    world.run()
+    ops = world.recorder.tables()["ops"]
+    writes = ops[(ops["kind"] == "write") & (ops["outcome"] == "ok")]
+    last = writes.sort_values("end_s").groupby("key")["version"].last()
+    for inst in world.instances:
+        held = {k: d.write_id for k, d in inst.docs.items()}
+        assert all(held[k] == v for k, v in last.items())
+
+
+def test_read_latency_is_never_below_the_client_node_round_trip(make_scenario):
+    scenario = make_scenario(
+        blueprint={"extends": "three-node", "network": {"same_zone": "1 ms"}},
+        workload={"mix": {"read": 0.7, "write": 0.3}},
+    )
+    ops = run(scenario).ops
+    reads = ops[(ops["kind"] == "read") & (ops["outcome"] == "ok")]
+    assert len(reads) > 1000
+    assert reads["latency_ms"].min() >= 2.0
+    # ...and the service time shows on top of it.
+    assert reads["latency_ms"].mean() > 2.05
+
+
+def test_writes_keep_succeeding_with_two_of_three_nodes_down(make_scenario):
+    scenario = make_scenario(
+        duration="20 s",
+        workload={"mix": {"read": 0.5, "write": 0.5}},
+        faults=[
+            {"at": "5 s", "action": "crash", "node": "A"},
+            {"at": "6 s", "action": "crash", "node": "B"},
+        ],
+    )
+    result = run(scenario)
+    ops = result.ops
+    late = ops[(ops["kind"] == "write") & (ops["start_s"] > 7)]
+    assert len(late) > 1000
+    assert (late["outcome"] == "ok").all()
+    assert set(late["node"].unique()) == {"C"}
+    # Writes caught by a crash failed over to a live node instead of failing.
+    assert (ops.loc[ops["start_s"].between(4.99, 5.0), "outcome"] == "ok").all()
+
+
+def _slow_replication(make_scenario, read_balance: str):
+    """Nodes 50 ms apart, clients next to every node: replication lags reads."""
+    slow = "50 ms"
+    links = [{"between": pair, "latency": slow} for pair in (["A", "B"], ["A", "C"], ["B", "C"])]
+    return make_scenario(
+        duration="20 s",
+        blueprint={"extends": "three-node", "network": {"links": links}},
+        clients={"read_balance": read_balance},
+        workload={"rate": 1000, "keys": 50, "mix": {"read": 0.7, "write": 0.3}},
+    )
+
+
+def test_round_robin_reads_can_be_stale_when_replication_lags(make_scenario):
+    ops = run(_slow_replication(make_scenario, "RoundRobin")).ops
+    reads = ops[(ops["kind"] == "read") & (ops["outcome"] == "ok")]
+    assert reads["stale"].mean() > 0.05
+    assert set(reads["node"].unique()) == {"A", "B", "C"}
+
+
+def test_reads_with_no_balancing_are_never_stale(make_scenario):
+    ops = run(_slow_replication(make_scenario, "None")).ops
+    reads = ops[(ops["kind"] == "read") & (ops["outcome"] == "ok")]
+    assert len(reads) > 5000
+    assert not reads["stale"].any()
+    assert set(reads["node"].unique()) == {"A"}
+
+
+def test_replication_lag_is_about_the_network_plus_remote_commit(make_scenario):
+    """LAN lag ≈ one-way latency + CPU + fsync on the destination [spec: ~2x ping]."""
+    scenario = make_scenario(
+        blueprint={
+            "extends": "three-node",
+            "network": {"same_zone": "5 ms"},
+            "hardware": {"fsync": "2 ms", "service": {"write": "0.1 ms"}},
+        },
+        workload={"rate": 50},
+    )
+    lag = run(scenario).replication["lag_ms"]
+    assert len(lag) > 100
+    # one-way 5 ms + CPU 0.1 ms + fsync 2 ms, plus queueing behind one batch in flight
+    assert lag.min() >= 7.1 - 1e-9
+    assert np.median(lag) < 7.1 + 12
+
+
+def test_replication_catches_up_after_a_node_returns(make_scenario):
+    scenario = make_scenario(
+        duration="60 s",
+        workload={"rate": 300, "mix": {"read": 0.5, "write": 0.5}, "stop": "25 s"},
+        faults=[
+            {"at": "5 s", "action": "crash", "node": "B"},
+            {"at": "15 s", "action": "restart", "node": "B"},
+        ],
+    )
+    world = World(scenario)
+    world.run()
+    result_events = world.recorder.tables()["events"]
+    assert {"node_crashed", "node_restarted", "replication_disconnected", "replication_connected"} <= set(
+        result_events["kind"]
+    )
+    a, b, c = (_docs(inst) for inst in world.instances)
+    assert a == b == c
+
+
+def test_reconnect_backoff_follows_the_spec(make_scenario):
+    """Reconnects back off 1 s, 2 s, 4 s, ... so a node down for 10 s is
+    reached again by the first attempt after it returns (at 1+2+4+8 = 15 s)."""
+    scenario = make_scenario(
+        duration="30 s",
+        faults=[
+            {"at": "5 s", "action": "crash", "node": "B"},
+            {"at": "15 s", "action": "restart", "node": "B"},
+        ],
+    )
+    events = run(scenario).events
+    connected = events[(events["kind"] == "replication_connected") & (events["detail"] == "A->B")]
+    assert len(connected) == 1
+    assert 20.0 <= connected["time_s"].iloc[0] < 20.1
+
+
+def test_a_crash_loses_in_flight_requests_but_not_committed_documents(make_scenario):
+    scenario = make_scenario(
+        duration="20 s",
+        workload={"mix": {"read": 0.0, "write": 1.0}, "rate": 400},
+        faults=[{"at": "5 s", "action": "crash", "node": "A"}],
+    )
+    world = World(scenario)
+    world.run()
+    ops = world.recorder.tables()["ops"]
+    acked_on_a = ops[(ops["node"] == "A") & (ops["outcome"] == "ok")]
+    a = world.instances[world.members.index("A")]
+    # Every write A acknowledged before the crash is still in A's durable log.
+    stored = {doc.write_id for doc in a.log}
+    assert len(acked_on_a) > 500
+    assert set(acked_on_a["version"]) <= stored
+    retried = ops[ops["attempts"] > 1]
+    assert len(retried) > 0 and (retried["outcome"] == "ok").all()
