@@ -89,3 +89,31 @@ def _seconds(value: Any) -> float:
     from workbench.scenario.units import parse_quantity
 
     return parse_quantity(value, "duration")
+
+
+def latency_table(result: Any) -> pd.DataFrame:
+    """Latency statistics per op kind (ms), one row per kind: for notebooks and reports."""
+    summary = summarise(result)
+    rows = {kind: stats for kind, stats in summary["latency_ms"].items() if stats["count"]}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table["availability"] = [summary["availability"][k] for k in table.index]
+    table.index.name = "kind"
+    return table
+
+
+def latency_over_time(result: Any, window_s: float = 1.0) -> pd.DataFrame:
+    """p50/p99 latency and error count per time window and op kind (aggregated for charts)."""
+    ops = result.ops
+    if ops.empty:
+        return pd.DataFrame(columns=["window_s", "kind", "ops", "errors", "p50_ms", "p99_ms"])
+    window = (ops["start_s"] // window_s) * window_s
+    grouped = ops.assign(window_s=window, error=ops["outcome"] != "ok").groupby(
+        ["window_s", "kind"], observed=True
+    )
+    table = grouped.agg(
+        ops=("latency_ms", "size"),
+        errors=("error", "sum"),
+        p50_ms=("latency_ms", lambda s: s.quantile(0.5)),
+        p99_ms=("latency_ms", lambda s: s.quantile(0.99)),
+    )
+    return table.reset_index()
