@@ -9,9 +9,9 @@ Typical use from a notebook::
 
 __version__ = "0.1.0"
 
-from workbench.errors import WorkbenchInputError  # noqa: E402
-from workbench.experiment import run  # noqa: E402
-from workbench.results import RunResult  # noqa: E402
-from workbench.scenario import load_scenario, scenario_from_dict  # noqa: E402
+from workbench.errors import WorkbenchInputError
+from workbench.experiment import run
+from workbench.results import RunResult
+from workbench.scenario import load_scenario, scenario_from_dict
 
 __all__ = ["RunResult", "WorkbenchInputError", "__version__", "load_scenario", "run", "scenario_from_dict"]

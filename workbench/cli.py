@@ -23,7 +23,9 @@ EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, like every other input error
-        self.exit(EXIT_BAD_INPUT, f"workbench: error: {message} (see 'workbench {self.prog.split()[-1]} --help')\n")
+        self.exit(
+            EXIT_BAD_INPUT, f"workbench: error: {message} (see 'workbench {self.prog.split()[-1]} --help')\n"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,13 +38,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--duration", help="override the simulated duration, e.g. '30 s'")
     run.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
         help="override any field by dotted path, e.g. --set workload.rate=2000 (repeatable)",
     )
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    run.add_argument("--out", type=Path, help="write ops/events/timeseries/replication parquet + summary.json here")
+    run.add_argument(
+        "--out", type=Path, help="write ops/events/timeseries/replication parquet + summary.json here"
+    )
     prog = run.add_mutually_exclusive_group()
-    prog.add_argument("--progress", dest="progress", action="store_true", default=None, help="show a progress bar")
+    prog.add_argument(
+        "--progress", dest="progress", action="store_true", default=None, help="show a progress bar"
+    )
     prog.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
 
     bps = sub.add_parser("blueprints", help="list the built-in topology blueprints")
@@ -102,7 +112,8 @@ def _blueprints(args: argparse.Namespace) -> int:
     names = blueprint_names()
     if args.name:
         if args.name not in names:
-            msg = f"'{args.name}' is not a built-in blueprint{did_you_mean(args.name, names)}; known: {one_of(names)}"
+            hint = did_you_mean(args.name, names)
+            msg = f"'{args.name}' is not a built-in blueprint{hint}; known: {one_of(names)}"
             raise WorkbenchInputError(msg, source="workbench blueprints")
         data = load_blueprint_data(args.name)
         print(json.dumps(data, indent=2) if args.json else yaml.safe_dump(data, sort_keys=False).rstrip())

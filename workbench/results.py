@@ -30,8 +30,18 @@ if TYPE_CHECKING:
     from workbench.model.database import Doc
 
 OPS_COLUMNS = [
-    "start_s", "end_s", "latency_ms", "kind", "key", "client", "session",
-    "node", "attempts", "outcome", "version", "stale",
+    "start_s",
+    "end_s",
+    "latency_ms",
+    "kind",
+    "key",
+    "client",
+    "session",
+    "node",
+    "attempts",
+    "outcome",
+    "version",
+    "stale",
 ]
 EVENTS_COLUMNS = ["time_s", "kind", "node", "term", "database", "detail"]
 TIMESERIES_COLUMNS = ["time_s", "entity", "metric", "value"]
@@ -109,8 +119,19 @@ class Recorder:
 
     def nbytes(self) -> int:
         """Memory held by the op buffers (for the results-memory benchmark)."""
-        bufs = (self._start, self._end, self._kind, self._key, self._client, self._session,
-                self._node, self._attempts, self._outcome, self._version, self._stale)
+        bufs = (
+            self._start,
+            self._end,
+            self._kind,
+            self._key,
+            self._client,
+            self._session,
+            self._node,
+            self._attempts,
+            self._outcome,
+            self._version,
+            self._stale,
+        )
         return sum(b.itemsize * len(b) for b in bufs)
 
     # -- tables

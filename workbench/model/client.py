@@ -32,7 +32,18 @@ OUTCOMES = ("ok", "failed", "timeout")
 class Op:
     """One client operation, across all its attempts."""
 
-    __slots__ = ("attempts", "client", "expect", "key", "kind", "session", "size", "start", "tried", "write_id")
+    __slots__ = (
+        "attempts",
+        "client",
+        "expect",
+        "key",
+        "kind",
+        "session",
+        "size",
+        "start",
+        "tried",
+        "write_id",
+    )
 
     def __init__(self, client: Client, kind: int, key: int, size: float, session: int, start: float):
         self.client = client

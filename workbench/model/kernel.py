@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
+from heapq import heappush
 from typing import Any
 
 import numpy as np
@@ -65,10 +66,22 @@ class Timer:
         self.callbacks = [_fire]
         self.fn = fn
         self.args = args
-        env.schedule(self, NORMAL, delay)  # type: ignore[arg-type]
+        # Environment.schedule inlined: this line runs for every message in the model.
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))  # type: ignore[attr-defined]
 
     def cancel(self) -> None:
         self.fn = _noop
+
+
+def _check_simpy_internals() -> None:
+    env = simpy.Environment()
+    for name in ("_queue", "_now", "_eid"):
+        if not hasattr(env, name):  # pragma: no cover - guards a SimPy upgrade
+            msg = f"simpy {simpy.__version__} lacks Environment.{name}; Timer needs updating"
+            raise ImportError(msg)
+
+
+_check_simpy_internals()
 
 
 def events_scheduled(env: simpy.Environment) -> int:

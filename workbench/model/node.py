@@ -220,7 +220,9 @@ class Server(Node):
         # The OS resets the dead process's connections: clients and replication
         # sources learn at once (if the network lets the reset through).
         for attempt in list(self.in_flight):
-            world.network.send(self.index, attempt.client.index, world.client_overhead, attempt.client.on_reset, attempt)
+            world.network.send(
+                self.index, attempt.client.index, world.client_overhead, attempt.client.on_reset, attempt
+            )
         self.in_flight.clear()
         for inst in world.instances:
             for ch in inst.channels:
@@ -236,7 +238,9 @@ class Server(Node):
     def receive_request(self, attempt: Any) -> None:
         world = self.world
         if not self.up or self.instance is None:
-            world.network.send(self.index, attempt.client.index, world.client_overhead, attempt.client.on_reset, attempt)
+            world.network.send(
+                self.index, attempt.client.index, world.client_overhead, attempt.client.on_reset, attempt
+            )
             return
         self.in_flight.add(attempt)
         kind = attempt.op.kind
@@ -249,7 +253,9 @@ class Server(Node):
 
     def _respond(self, attempt: Any, doc: Any, size: float) -> None:
         self.in_flight.discard(attempt)
-        self.world.network.send(self.index, attempt.client.index, size, attempt.client.on_response, attempt, doc)
+        self.world.network.send(
+            self.index, attempt.client.index, size, attempt.client.on_response, attempt, doc
+        )
 
     def _read_done(self, attempt: Any) -> None:
         doc = self.instance.read(attempt.op.key)
@@ -269,4 +275,6 @@ class Server(Node):
 
     def receive_health_check(self, client: Any) -> None:
         if self.up:
-            self.world.network.send(self.index, client.index, self.world.client_overhead, client.on_health_ok, self.index)
+            self.world.network.send(
+                self.index, client.index, self.world.client_overhead, client.on_health_ok, self.index
+            )

@@ -60,7 +60,9 @@ class OpenLoopWorkload:
             keys = np.minimum(np.searchsorted(self._cdf, self._keys.random(BLOCK)), spec.keys - 1)
         sizes = spec.document_size.sample(self._sizes, BLOCK)
         clients = self._clients.integers(0, len(self.world.clients), BLOCK)
-        self._buf = list(zip(gaps.tolist(), kinds.tolist(), keys.tolist(), sizes.tolist(), clients.tolist(), strict=True))
+        self._buf = list(
+            zip(gaps.tolist(), kinds.tolist(), keys.tolist(), sizes.tolist(), clients.tolist(), strict=True)
+        )
         self._i = 0
 
     def _schedule_next(self) -> None:

@@ -143,7 +143,12 @@ class World:
                 scope = f"node.{node.tag}"
                 busy = node.cpu.busy_time()
                 rec.sample(now, scope, "up", 1.0 if node.up else 0.0)
-                rec.sample(now, scope, "cpu_utilisation", (busy - last_busy[node.index]) / (interval * node.cpu.capacity))
+                rec.sample(
+                    now,
+                    scope,
+                    "cpu_utilisation",
+                    (busy - last_busy[node.index]) / (interval * node.cpu.capacity),
+                )
                 rec.sample(now, scope, "cpu_queue", float(len(node.cpu.queue)))
                 rec.sample(now, scope, "disk_queue", float(len(node.disk.pending)))
                 last_busy[node.index] = busy
@@ -151,7 +156,12 @@ class World:
                 for b in range(n_nodes):
                     sent = net.bytes_sent[a][b]
                     if sent != last_bytes[a][b]:
-                        rec.sample(now, f"link.{self.nodes[a].tag}->{self.nodes[b].tag}", "bytes_sent", sent - last_bytes[a][b])
+                        rec.sample(
+                            now,
+                            f"link.{self.nodes[a].tag}->{self.nodes[b].tag}",
+                            "bytes_sent",
+                            sent - last_bytes[a][b],
+                        )
                         last_bytes[a][b] = sent
             for inst in self.instances:
                 for ch in inst.channels:

@@ -245,7 +245,8 @@ def _tokenize(text: str) -> list[_Tok]:
             break
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            msg = f"unexpected character {text[pos:].strip()[0]!r} at position {pos + 1}"
+            bad = len(text) - len(text[pos:].lstrip())  # skip the whitespace before it
+            msg = f"unexpected character {text[bad]!r} at position {bad + 1}"
             raise ValueError(msg)
         kind = m.lastgroup or ""
         tokens.append(_Tok(kind, m.group(kind), m.start(kind)))

@@ -304,7 +304,9 @@ def _convert(
     exc: ValidationError, source: str, pairs: list[tuple[str, Any, str]]
 ) -> WorkbenchInputError:
     errors = exc.errors(include_url=False)
-    err = errors[0]
+    # A misspelt key usually also leaves a required key missing; the unknown key
+    # (with its did-you-mean) is the one that tells the user what to fix.
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     path, allowed = describe_loc(tuple(err["loc"]))
     kind = err["type"]
     value = err.get("input")
@@ -341,7 +343,9 @@ def _source_for(path: str, source: str, pairs: list[tuple[str, Any, str]]) -> st
     """Name the override that set a bad value, when one did."""
     flat = _norm_path(path)
     for opath, _value, label in pairs:
-        if flat == opath or flat.startswith(opath + "."):
+        # The override set this value, a part of it, or (for an override that made a
+        # section where the schema wants a value, e.g. workload.rate.x=1) a key below it.
+        if flat == opath or flat.startswith(opath + ".") or opath.startswith(flat + "."):
             return f"{source} ({label})"
     return source
 
