@@ -109,8 +109,17 @@ def test_out_dir_and_text_summary(tmp_path: Path) -> None:
 
 def test_short_duration_with_own_warmup() -> None:
     proc = workbench(
-        "run", QUICKSTART, "--duration", "3 s", "--set", "warmup=1 s", "--set", "faults=[]",
-        "--set", "workload.rate=200", "--json",
+        "run",
+        QUICKSTART,
+        "--duration",
+        "3 s",
+        "--set",
+        "warmup=1 s",
+        "--set",
+        "faults=[]",
+        "--set",
+        "workload.rate=200",
+        "--json",
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["sim_seconds"] == pytest.approx(3.0)

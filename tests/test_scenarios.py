@@ -146,7 +146,8 @@ def test_unclosed_bracket_names_a_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "kind"), [("- a\n- b\n", "a list"), ("just words\n", "a str"), ("", "empty"), ("# nothing\n", "empty")]
+    ("text", "kind"),
+    [("- a\n- b\n", "a list"), ("just words\n", "a str"), ("", "empty"), ("# nothing\n", "empty")],
 )
 def test_file_that_is_not_a_mapping(tmp_path: Path, text: str, kind: str) -> None:
     path = write(tmp_path, text)
@@ -238,7 +239,8 @@ def test_valid_partition_and_heal() -> None:
 def test_replication_factor_larger_than_cluster() -> None:
     fails(
         three_node_with(database={"replication_factor": 4}),
-        r"blueprint\.database\.replication_factor: 4 copies need 4 nodes, but the blueprint has 3 \(A, B, C\)",
+        r"blueprint\.database\.replication_factor: 4 copies need 4 nodes, "
+        r"but the blueprint has 3 \(A, B, C\)",
     )
 
 
@@ -284,7 +286,11 @@ def test_fault_after_the_end() -> None:
 
 
 def test_duplicate_node_tags() -> None:
-    nodes = [{"tag": "A", "datacenter": "dc1"}, {"tag": "B", "datacenter": "dc1"}, {"tag": "A", "datacenter": "dc1"}]
+    nodes = [
+        {"tag": "A", "datacenter": "dc1"},
+        {"tag": "B", "datacenter": "dc1"},
+        {"tag": "A", "datacenter": "dc1"},
+    ]
     fails(
         three_node_with(nodes=nodes),
         r"blueprint\.nodes\[0\]\.tag: node tag 'A' is used twice; tags must be unique",
@@ -292,7 +298,11 @@ def test_duplicate_node_tags() -> None:
 
 
 def test_node_in_unknown_datacenter() -> None:
-    nodes = [{"tag": "A", "datacenter": "dc1"}, {"tag": "B", "datacenter": "dc2"}, {"tag": "C", "datacenter": "dc1"}]
+    nodes = [
+        {"tag": "A", "datacenter": "dc1"},
+        {"tag": "B", "datacenter": "dc2"},
+        {"tag": "C", "datacenter": "dc1"},
+    ]
     fails(
         three_node_with(nodes=nodes),
         r"blueprint\.nodes\[1\]\.datacenter: no data centre 'dc2' \(did you mean 'dc1'\?\); known: dc1",
@@ -300,7 +310,11 @@ def test_node_in_unknown_datacenter() -> None:
 
 
 def test_bad_node_tag() -> None:
-    nodes = [{"tag": "a", "datacenter": "dc1"}, {"tag": "B", "datacenter": "dc1"}, {"tag": "C", "datacenter": "dc1"}]
+    nodes = [
+        {"tag": "a", "datacenter": "dc1"},
+        {"tag": "B", "datacenter": "dc1"},
+        {"tag": "C", "datacenter": "dc1"},
+    ]
     fails(
         three_node_with(nodes=nodes),
         r"blueprint\.nodes\[0\]\.tag: 'a' is not a node tag: use 1-4 uppercase letters, e\.g\. 'A'",
@@ -330,8 +344,7 @@ def test_empirical_file_is_found_next_to_the_scenario(tmp_path: Path) -> None:
     (tmp_path / "sizes.csv").write_text("bytes\n100\n200\n300\n")
     path = write(
         tmp_path,
-        "name: x\nblueprint: three-node\nworkload:\n"
-        "  document_size: empirical(file=sizes.csv, column=bytes, unit=B)\n",
+        "name: x\nblueprint: three-node\nworkload:\n  document_size: empirical(file=sizes.csv, column=bytes, unit=B)\n",
     )
     s = load_scenario(path)
     assert s.workload.document_size.mean() == pytest.approx(200.0)
@@ -341,9 +354,7 @@ def test_empirical_file_is_found_next_to_the_scenario(tmp_path: Path) -> None:
 
 
 def test_blueprint_extends() -> None:
-    s = scenario_from_dict(
-        {"name": "x", "blueprint": {"extends": "three-node", "database": {"replication_factor": 2}}}
-    )
+    s = scenario_from_dict({"name": "x", "blueprint": {"extends": "three-node", "database": {"replication_factor": 2}}})
     assert s.blueprint.database.replication_factor == 2
     assert [n.tag for n in s.blueprint.nodes] == ["A", "B", "C"]
     assert s.blueprint.name == "three-node"
@@ -387,7 +398,9 @@ def test_override_with_yaml_list() -> None:
 
 
 def test_python_dict_overrides() -> None:
-    s = scenario_from_dict(minimal(), overrides={"workload.rate": 5, "workload.mix.read": 0.7, "workload.mix.write": 0.3})
+    s = scenario_from_dict(
+        minimal(), overrides={"workload.rate": 5, "workload.mix.read": 0.7, "workload.mix.write": 0.3}
+    )
     assert s.workload.rate == 5.0
     assert (s.workload.mix.read, s.workload.mix.write) == (0.7, 0.3)
 

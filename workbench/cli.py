@@ -23,9 +23,7 @@ EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, like every other input error
-        self.exit(
-            EXIT_BAD_INPUT, f"workbench: error: {message} (see 'workbench {self.prog.split()[-1]} --help')\n"
-        )
+        self.exit(EXIT_BAD_INPUT, f"workbench: error: {message} (see 'workbench {self.prog.split()[-1]} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,13 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="override any field by dotted path, e.g. --set workload.rate=2000 (repeatable)",
     )
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    run.add_argument(
-        "--out", type=Path, help="write ops/events/timeseries/replication parquet + summary.json here"
-    )
+    run.add_argument("--out", type=Path, help="write ops/events/timeseries/replication parquet + summary.json here")
     prog = run.add_mutually_exclusive_group()
-    prog.add_argument(
-        "--progress", dest="progress", action="store_true", default=None, help="show a progress bar"
-    )
+    prog.add_argument("--progress", dest="progress", action="store_true", default=None, help="show a progress bar")
     prog.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
 
     bps = sub.add_parser("blueprints", help="list the built-in topology blueprints")

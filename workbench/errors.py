@@ -26,9 +26,7 @@ class WorkbenchInputError(ValueError):
         self.message = message
         super().__init__(self.__str__())
 
-    def with_context(
-        self, *, source: str | None = None, path_prefix: str | None = None
-    ) -> WorkbenchInputError:
+    def with_context(self, *, source: str | None = None, path_prefix: str | None = None) -> WorkbenchInputError:
         """Return a copy that also names the file and/or a path prefix."""
         path = self.path
         if path_prefix:

@@ -35,8 +35,8 @@ def test_fault_plan_does_not_reshuffle_the_workload(make_scenario):
 def test_blueprints_compared_side_by_side_see_the_same_arrivals(make_scenario):
     """Common random numbers: a different topology, the same operations."""
     three = run(make_scenario(blueprint={"extends": "three-node"})).ops.sort_values("start_s", kind="stable")
-    five = run(
-        make_scenario(blueprint={"extends": "five-node", "database": {"members": None}})
-    ).ops.sort_values("start_s", kind="stable")
+    five = run(make_scenario(blueprint={"extends": "five-node", "database": {"members": None}})).ops.sort_values(
+        "start_s", kind="stable"
+    )
     cols = ["start_s", "kind", "key"]
     pd.testing.assert_frame_equal(three[cols].reset_index(drop=True), five[cols].reset_index(drop=True))

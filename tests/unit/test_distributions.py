@@ -58,9 +58,19 @@ CASES = [
     ("exponential(2 ms)", "duration", Exponential, 2e-3),
     ("exponential(0.6 ms)", "duration", Exponential, 0.6e-3),
     # Truncated at 0: for normal(1, 1) the mean rises to 1 + phi(1)/Phi(1) = 1.2876.
-    ("normal(1 ms, 1 ms)", "duration", TruncatedNormal, 1e-3 * (1 + 0.24197072451914337 / 0.8413447460685429)),
+    (
+        "normal(1 ms, 1 ms)",
+        "duration",
+        TruncatedNormal,
+        1e-3 * (1 + 0.24197072451914337 / 0.8413447460685429),
+    ),
     # Five sd above zero the truncation barely matters: + sd * phi(5) / Phi(5).
-    ("normal(10 ms, 2 ms)", "duration", TruncatedNormal, 10e-3 + 2e-3 * 1.4867195147342977e-06 / 0.9999997133484281),
+    (
+        "normal(10 ms, 2 ms)",
+        "duration",
+        TruncatedNormal,
+        10e-3 + 2e-3 * 1.4867195147342977e-06 / 0.9999997133484281,
+    ),
     ("lognormal(median=40 ms, sigma=0.3)", "duration", LogNormal, 40e-3 * math.exp(0.3**2 / 2)),
     ("lognormal(mean=40 ms, sigma=0.3)", "duration", LogNormal, 40e-3),
     ("lognormal(median=2 KiB, sigma=0.6)", "size", LogNormal, 2048 * math.exp(0.6**2 / 2)),
@@ -209,7 +219,8 @@ def test_empirical_file_column_missing_suggests(latency_csv: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["exponential(2 ms)", "lognormal(median=1 ms, sigma=0.4)", "mixture(0.5: 1 ms, 0.5: uniform(0 s, 2 ms))"]
+    "text",
+    ["exponential(2 ms)", "lognormal(median=1 ms, sigma=0.4)", "mixture(0.5: 1 ms, 0.5: uniform(0 s, 2 ms))"],
 )
 def test_sampler_same_seed_same_sequence(text: str) -> None:
     dist = parse_distribution(text)
@@ -259,7 +270,9 @@ def test_unknown_name_without_close_match_still_lists_known() -> None:
 
 @pytest.mark.parametrize("text", ["exponential(1)", "uniform(1, 3 ms)", "5", "normal(10 ms, 2)"])
 def test_missing_unit(text: str) -> None:
-    with pytest.raises(ValueError, match=r"is not a valid distribution: .*has no unit; write it with one, e\.g\. '300 ms'"):
+    with pytest.raises(
+        ValueError, match=r"is not a valid distribution: .*has no unit; write it with one, e\.g\. '300 ms'"
+    ):
         parse_distribution(text)
 
 

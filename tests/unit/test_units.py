@@ -165,7 +165,24 @@ def test_format_duration(seconds: float, text: str) -> None:
 
 @pytest.mark.parametrize(
     "seconds",
-    [0.0, 1e-7, 2e-6, 1e-3, 0.0123, 0.1234567, 0.3, 1.0, 1.5, 15.0, 59.0, 90.0, 125.0, 3600.0, 7200.0, 86400.0],
+    [
+        0.0,
+        1e-7,
+        2e-6,
+        1e-3,
+        0.0123,
+        0.1234567,
+        0.3,
+        1.0,
+        1.5,
+        15.0,
+        59.0,
+        90.0,
+        125.0,
+        3600.0,
+        7200.0,
+        86400.0,
+    ],
 )
 def test_format_duration_round_trips(seconds: float) -> None:
     # The formatter keeps six significant digits, hence rel=1e-5.

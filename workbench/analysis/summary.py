@@ -107,9 +107,7 @@ def latency_over_time(result: Any, window_s: float = 1.0) -> pd.DataFrame:
     if ops.empty:
         return pd.DataFrame(columns=["window_s", "kind", "ops", "errors", "p50_ms", "p99_ms"])
     window = (ops["start_s"] // window_s) * window_s
-    grouped = ops.assign(window_s=window, error=ops["outcome"] != "ok").groupby(
-        ["window_s", "kind"], observed=True
-    )
+    grouped = ops.assign(window_s=window, error=ops["outcome"] != "ok").groupby(["window_s", "kind"], observed=True)
     table = grouped.agg(
         ops=("latency_ms", "size"),
         errors=("error", "sum"),

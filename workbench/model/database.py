@@ -156,9 +156,7 @@ class DatabaseInstance:
                 world.recorder.event(
                     "conflict",
                     node=self.node.tag,
-                    detail=(
-                        f"key {item.key}: write {winner.write_id} beat {loser.write_id} (resolve to latest)"
-                    ),
+                    detail=(f"key {item.key}: write {winner.write_id} beat {loser.write_id} (resolve to latest)"),
                 )
             for i, x in enumerate(item.cv):
                 if x > db_cv[i]:
@@ -166,9 +164,7 @@ class DatabaseInstance:
 
     def start_replication(self) -> None:
         """(Re)open one outgoing channel per other member (after boot or restart)."""
-        self.channels = [
-            ReplicationChannel(self.world, self, dst) for dst in self.group if dst != self.node.index
-        ]
+        self.channels = [ReplicationChannel(self.world, self, dst) for dst in self.group if dst != self.node.index]
 
 
 def _copy(doc: Doc) -> Doc:

@@ -41,9 +41,7 @@ def pair_class(a: Location, b: Location) -> str:
 class Network:
     """All endpoints (nodes first, then clients) and the links between them."""
 
-    def __init__(
-        self, env: simpy.Environment, spec: NetworkSpec, endpoints: list[Location], streams: Streams
-    ):
+    def __init__(self, env: simpy.Environment, spec: NetworkSpec, endpoints: list[Location], streams: Streams):
         self.env = env
         self.endpoints = endpoints
         n = len(endpoints)

@@ -253,9 +253,7 @@ class Server(Node):
 
     def _respond(self, attempt: Any, doc: Any, size: float) -> None:
         self.in_flight.discard(attempt)
-        self.world.network.send(
-            self.index, attempt.client.index, size, attempt.client.on_response, attempt, doc
-        )
+        self.world.network.send(self.index, attempt.client.index, size, attempt.client.on_response, attempt, doc)
 
     def _read_done(self, attempt: Any) -> None:
         doc = self.instance.read(attempt.op.key)

@@ -64,9 +64,7 @@ class World:
         cspec = scenario.clients
         cdc = dcs[cspec.datacenter or bp.datacenters[0].name]
         client_names = [f"client{i + 1}" for i in range(cspec.count)]
-        locations += [
-            Location(name, cdc.name, cdc.region, cspec.zone or cdc.zones[0]) for name in client_names
-        ]
+        locations += [Location(name, cdc.name, cdc.region, cspec.zone or cdc.zones[0]) for name in client_names]
         self.network = Network(self.env, bp.network, locations, streams)
         self.nodes = [Server(self, i, n.tag, bp.hardware, streams) for i, n in enumerate(bp.nodes)]
         self.node_by_tag = {n.tag: n for n in self.nodes}
@@ -105,9 +103,7 @@ class World:
 
     # -- running
     def start(self) -> None:
-        self.recorder.event(
-            "database_created", detail=f"members {', '.join(self.members)} (RF {len(self.members)})"
-        )
+        self.recorder.event("database_created", detail=f"members {', '.join(self.members)} (RF {len(self.members)})")
         for inst in self.instances:
             inst.start_replication()
         self.workload.start()

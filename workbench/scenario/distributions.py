@@ -366,9 +366,7 @@ class _Parser:
 
     def simple(self, name: str, kind: str) -> Distribution:
         def value(key: str | None, index: int) -> float:
-            unitless = key in ("sigma", "shape") or (
-                name in ("pareto", "lognormal") and key is None and index == 1
-            )
+            unitless = key in ("sigma", "shape") or (name in ("pareto", "lognormal") and key is None and index == 1)
             return self.quantity("number" if unitless else kind)
 
         args = self._args(value)

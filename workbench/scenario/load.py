@@ -96,7 +96,7 @@ def scenario_from_dict(
         pairs.append(("duration", duration, f"--duration {duration}"))
 
     # An override may switch the blueprint itself; apply those first.
-    for path, value, label in pairs:
+    for path, value, _label in pairs:
         if path == "blueprint":
             data["blueprint"] = value
     if "blueprint" in data:
@@ -300,9 +300,7 @@ def _tag_of(model: type[BaseModel]) -> str | None:
     return args[0] if args else None
 
 
-def _convert(
-    exc: ValidationError, source: str, pairs: list[tuple[str, Any, str]]
-) -> WorkbenchInputError:
+def _convert(exc: ValidationError, source: str, pairs: list[tuple[str, Any, str]]) -> WorkbenchInputError:
     errors = exc.errors(include_url=False)
     # A misspelt key usually also leaves a required key missing; the unknown key
     # (with its did-you-mean) is the one that tells the user what to fix.
@@ -328,7 +326,12 @@ def _convert(
         expected = err.get("ctx", {}).get("expected", "")
         choices = [c.strip(" '") for c in expected.replace(" or ", ",").split(",")]
         message = f"{value!r} is not allowed{did_you_mean(str(value), choices)}; allowed: {expected}"
-    elif kind == "string_pattern_mismatch" and path.split(".")[-1].split("[")[0] in ("tag", "node", "members", "groups"):
+    elif kind == "string_pattern_mismatch" and path.split(".")[-1].split("[")[0] in (
+        "tag",
+        "node",
+        "members",
+        "groups",
+    ):
         message = f"{value!r} is not a node tag: use 1-4 uppercase letters, e.g. 'A'"
     elif kind == "value_error":
         message = str(err["msg"]).removeprefix("Value error, ")
@@ -381,35 +384,55 @@ def check_scenario(s: Scenario, source: str) -> None:
             )
         zones = dcs[node.datacenter].zones
         if node.zone is not None and node.zone not in zones:
-            fail(f"blueprint.nodes[{i}].zone", f"data centre '{node.datacenter}' has no zone '{node.zone}'; its zones: {one_of(zones)}")
+            fail(
+                f"blueprint.nodes[{i}].zone",
+                f"data centre '{node.datacenter}' has no zone '{node.zone}'; its zones: {one_of(zones)}",
+            )
     for i, link in enumerate(bp.network.links):
         for j, tag in enumerate(link.between):
             if tag not in tags:
-                fail(f"blueprint.network.links[{i}].between[{j}]", f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}")
+                fail(
+                    f"blueprint.network.links[{i}].between[{j}]",
+                    f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}",
+                )
         if link.between[0] == link.between[1]:
-            fail(f"blueprint.network.links[{i}].between", f"a link joins two different nodes, got {link.between[0]} twice")
+            fail(
+                f"blueprint.network.links[{i}].between",
+                f"a link joins two different nodes, got {link.between[0]} twice",
+            )
     db = bp.database
     if db.replication_factor > len(tags):
         fail(
             "blueprint.database.replication_factor",
-            f"{db.replication_factor} copies need {db.replication_factor} nodes, but the blueprint has {len(tags)} ({one_of(tags)})",
+            f"{db.replication_factor} copies need {db.replication_factor} nodes, "
+            f"but the blueprint has {len(tags)} ({one_of(tags)})",
         )
     if db.members is not None:
         for i, tag in enumerate(db.members):
             if tag not in tags:
-                fail(f"blueprint.database.members[{i}]", f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}")
+                fail(
+                    f"blueprint.database.members[{i}]",
+                    f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}",
+                )
             if db.members.count(tag) > 1:
                 fail(f"blueprint.database.members[{i}]", f"node '{tag}' is listed twice")
         if len(db.members) != db.replication_factor:
             fail(
                 "blueprint.database.members",
-                f"{len(db.members)} members listed but replication_factor is {db.replication_factor}; list exactly that many",
+                f"{len(db.members)} members listed but replication_factor is {db.replication_factor}; "
+                "list exactly that many",
             )
     if s.clients.datacenter is not None and s.clients.datacenter not in dcs:
-        fail("clients.datacenter", f"no data centre '{s.clients.datacenter}'{did_you_mean(s.clients.datacenter, dcs)}; known: {one_of(dcs)}")
+        fail(
+            "clients.datacenter",
+            f"no data centre '{s.clients.datacenter}'{did_you_mean(s.clients.datacenter, dcs)}; known: {one_of(dcs)}",
+        )
     cdc = dcs[s.clients.datacenter or bp.datacenters[0].name]
     if s.clients.zone is not None and s.clients.zone not in cdc.zones:
-        fail("clients.zone", f"data centre '{cdc.name}' has no zone '{s.clients.zone}'; its zones: {one_of(cdc.zones)}")
+        fail(
+            "clients.zone",
+            f"data centre '{cdc.name}' has no zone '{s.clients.zone}'; its zones: {one_of(cdc.zones)}",
+        )
     mix = s.workload.mix
     total = mix.read + mix.write + mix.query
     if abs(total - 1.0) > 1e-6:
@@ -417,26 +440,40 @@ def check_scenario(s: Scenario, source: str) -> None:
     if s.duration <= 0:
         fail("duration", "must be longer than 0 s")
     if s.warmup >= s.duration:
-        fail("warmup", f"{format_duration(s.warmup)} leaves nothing to measure in a {format_duration(s.duration)} run; make it shorter than duration")
+        fail(
+            "warmup",
+            f"{format_duration(s.warmup)} leaves nothing to measure in a {format_duration(s.duration)} run; "
+            "make it shorter than duration",
+        )
     if s.sample_interval <= 0:
         fail("sample_interval", "must be longer than 0 s")
     if s.workload.stop is not None and s.workload.stop > s.duration:
-        fail("workload.stop", f"{format_duration(s.workload.stop)} is after the end of the run ({format_duration(s.duration)})")
+        fail(
+            "workload.stop",
+            f"{format_duration(s.workload.stop)} is after the end of the run ({format_duration(s.duration)})",
+        )
     for i, fault in enumerate(s.faults):
         if fault.at > s.duration:
             fail(
                 f"faults[{i}].at",
-                f"{format_duration(fault.at)} is after the end of the run ({format_duration(s.duration)}), so it would never happen; "
+                f"{format_duration(fault.at)} is after the end of the run ({format_duration(s.duration)}), "
+                "so it would never happen; "
                 "move it earlier or lengthen duration",
             )
         if isinstance(fault, CrashFault | RestartFault) and fault.node not in tags:
-            fail(f"faults[{i}].node", f"no node '{fault.node}'{did_you_mean(fault.node, tags)}; nodes: {one_of(tags)}")
+            fail(
+                f"faults[{i}].node",
+                f"no node '{fault.node}'{did_you_mean(fault.node, tags)}; nodes: {one_of(tags)}",
+            )
         if isinstance(fault, PartitionFault):
             seen: set[str] = set()
             for g, group in enumerate(fault.groups):
                 for j, tag in enumerate(group):
                     if tag not in tags:
-                        fail(f"faults[{i}].groups[{g}][{j}]", f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}")
+                        fail(
+                            f"faults[{i}].groups[{g}][{j}]",
+                            f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}",
+                        )
                     if tag in seen:
                         fail(f"faults[{i}].groups[{g}][{j}]", f"node '{tag}' is in two groups")
                     seen.add(tag)

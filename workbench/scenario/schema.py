@@ -28,9 +28,7 @@ NodeTag = Annotated[str, Field(pattern=r"^[A-Z]{1,4}$", description="1-4 upperca
 class Strict(BaseModel):
     """Base: unknown keys are errors, instances are immutable."""
 
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, arbitrary_types_allowed=True, validate_default=True
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, validate_default=True)
 
 
 # ----------------------------------------------------------------------------- blueprint
@@ -118,11 +116,16 @@ class ReplicationSpec(Strict):
     max_batch_items: int = Field(16384, ge=1, description="Replication.MaxItemsCount")
     max_batch_size: Size = Field("64 MB", description="Replication.MaxSizeToSendInMb")
     heartbeat_interval: Duration = Field("15 s", description="Replication.ReplicationMinimalHeartbeatInSec")
-    tcp_timeout: Duration = Field("15 s", description="Cluster.TcpTimeoutInMs: an unanswered batch or heartbeat breaks the connection")
+    tcp_timeout: Duration = Field(
+        "15 s", description="Cluster.TcpTimeoutInMs: an unanswered batch or heartbeat breaks the connection"
+    )
     reconnect_initial: Duration = Field("1 s", description="Reconnect backoff start (newer versions; 4.x used 500 ms)")
     reconnect_factor: float = Field(2.0, ge=1.0, description="Backoff growth per failure (4.x used 4)")
     reconnect_max: Duration = Field("300 s", description="Replication.RetryMaxTimeoutInSec")
-    relay_delay: Duration = Field("15 s", description="Ripple prevention: data received by replication waits this long before it is forwarded")
+    relay_delay: Duration = Field(
+        "15 s",
+        description="Ripple prevention: data received by replication waits this long before it is forwarded",
+    )
 
 
 class Blueprint(Strict):
@@ -182,7 +185,10 @@ class Workload(Strict):
     document_size: SizeDist = Field("lognormal(median=2 KiB, sigma=0.6)")
     session_length: int = Field(10, ge=1, description="Requests per session (RavenDB allows 30 by default)")
     query_results: int = Field(10, ge=0, description="Documents returned by a query")
-    stop: Duration | None = Field(None, description="Stop issuing operations at this time (default: run to the end), e.g. to let replication drain")
+    stop: Duration | None = Field(
+        None,
+        description="Stop issuing operations at this time (default: run to the end), e.g. to let replication drain",
+    )
 
 
 # ----------------------------------------------------------------------------- faults

@@ -64,5 +64,7 @@ SizeDist = Annotated[
     Distribution,
     PlainValidator(_distribution("size")),
     PlainSerializer(_dist_text, return_type=str),
-    WithJsonSchema({"type": "string", "format": "distribution-size", "examples": ["lognormal(median=2 KiB, sigma=0.5)"]}),
+    WithJsonSchema(
+        {"type": "string", "format": "distribution-size", "examples": ["lognormal(median=2 KiB, sigma=0.5)"]}
+    ),
 ]
