@@ -1,0 +1,57 @@
+"""RunResult: tables, provenance, and the parquet round trip."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from workbench import RunResult, run
+from workbench.model import world as world_module
+
+
+def test_round_trip_through_a_directory(make_scenario, tmp_path):
+    result = run(make_scenario(duration="3 s", faults=[{"at": "1 s", "action": "crash", "node": "B"}]))
+    result.to_dir(tmp_path / "run")
+    files = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"ops.parquet", "events.parquet", "timeseries.parquet", "replication.parquet"} <= files
+    assert {"summary.json", "provenance.json"} <= files
+    back = RunResult.from_dir(tmp_path / "run")
+    for name in ("ops", "events", "timeseries", "replication"):
+        pd.testing.assert_frame_equal(getattr(result, name), getattr(back, name))
+    assert back.provenance["seed"] == result.provenance["seed"]
+    assert back.summary() == json.loads((tmp_path / "run" / "summary.json").read_text())
+
+
+def test_tables_have_the_documented_columns(make_scenario):
+    result = run(make_scenario(duration="2 s"))
+    assert list(result.ops.columns) == [
+        "start_s", "end_s", "latency_ms", "kind", "key", "client", "session",
+        "node", "attempts", "outcome", "version", "stale",
+    ]  # fmt: skip
+    assert list(result.events.columns) == ["time_s", "kind", "node", "term", "database", "detail"]
+    assert list(result.timeseries.columns) == ["time_s", "entity", "metric", "value"]
+    assert {"lag_ms", "origin", "destination"} <= set(result.replication.columns)
+    assert set(result.timeseries["metric"].unique()) >= {"up", "cpu_utilisation", "cpu_queue", "unacked_writes"}
+
+
+def test_provenance_records_the_resolved_scenario_and_versions(make_scenario):
+    scenario = make_scenario(duration="2 s")
+    result = run(scenario)
+    prov = result.provenance
+    assert prov["scenario"] == scenario.model_dump(mode="json")
+    assert prov["exception"] is None and result.ok
+    assert prov["environment"]["workbench"]
+    assert prov["sim_seconds"] == 2.0 and prov["wall_seconds"] > 0 and prov["events_processed"] > 0
+
+
+def test_a_failed_run_still_returns_its_provenance(make_scenario, monkeypatch):
+    def explode(self):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(world_module.World, "start", explode)
+    result = run(make_scenario(duration="2 s"))
+    assert not result.ok
+    assert result.provenance["exception"] == "RuntimeError: boom"
+    assert "Traceback" in result.provenance["traceback"]
+    assert result.summary()["exception"] == "RuntimeError: boom"
