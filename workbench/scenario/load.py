@@ -23,6 +23,7 @@ from workbench.scenario.schema import (
     FAULT_ACTIONS,
     CrashFault,
     PartitionFault,
+    ROLE_TARGETS,
     RestartFault,
     Scenario,
 )
@@ -434,9 +435,19 @@ def check_scenario(s: Scenario, source: str) -> None:
             f"data centre '{cdc.name}' has no zone '{s.clients.zone}'; its zones: {one_of(cdc.zones)}",
         )
     mix = s.workload.mix
-    total = mix.read + mix.write + mix.query
+    total = mix.read + mix.write + mix.query + mix.cluster_tx + mix.compare_exchange
     if abs(total - 1.0) > 1e-6:
-        fail("workload.mix", f"read + write + query must add up to 1, they add up to {total:g}")
+        fail(
+            "workload.mix",
+            f"read + write + query + cluster_tx + compare_exchange must add up to 1, they add up to {total:g}",
+        )
+    cl = bp.cluster
+    if cl.timeout_range is not None and not 0 < cl.timeout_range[0] <= cl.timeout_range[1]:
+        fail("blueprint.cluster.timeout_range", "needs 0 < min <= max, e.g. [150 ms, 300 ms]")
+    if cl.election_timeout <= 0:
+        fail("blueprint.cluster.election_timeout", "must be longer than 0 s")
+    if not any(n.role == "member" for n in bp.nodes):
+        fail("blueprint.nodes", "at least one node must be a member (voter)")
     if s.duration <= 0:
         fail("duration", "must be longer than 0 s")
     if s.warmup >= s.duration:
@@ -460,7 +471,15 @@ def check_scenario(s: Scenario, source: str) -> None:
                 "so it would never happen; "
                 "move it earlier or lengthen duration",
             )
-        if isinstance(fault, CrashFault | RestartFault) and fault.node not in tags:
+        if isinstance(fault, RestartFault) and fault.node in ROLE_TARGETS:
+            fail(f"faults[{i}].node", f"restart a node by tag or 'last_crashed', not '{fault.node}'")
+        if isinstance(fault, CrashFault) and fault.node == "last_crashed":
+            fail(f"faults[{i}].node", "'last_crashed' is for restart; crash a tag or a role (leader, ...)")
+        if (
+            isinstance(fault, CrashFault | RestartFault)
+            and fault.node not in tags
+            and fault.node not in (*ROLE_TARGETS, "last_crashed")
+        ):
             fail(
                 f"faults[{i}].node",
                 f"no node '{fault.node}'{did_you_mean(fault.node, tags)}; nodes: {one_of(tags)}",

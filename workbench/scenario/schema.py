@@ -46,6 +46,11 @@ class NodeSpec(Strict):
     tag: NodeTag
     datacenter: str
     zone: str | None = Field(None, description="Defaults to the data centre's first zone")
+    role: Literal["member", "watcher", "promotable"] = Field(
+        "member",
+        description="Cluster role [spec §1.2]: members vote and can lead; watchers never vote; "
+        "promotables catch up on the Raft log, then the leader makes them members",
+    )
 
 
 class ServiceTimes(Strict):
@@ -128,6 +133,26 @@ class ReplicationSpec(Strict):
     )
 
 
+class ClusterSpec(Strict):
+    """Rachis, RavenDB's Raft [spec §1.4-1.6]."""
+
+    election_timeout: Duration = Field("300 ms", description="Cluster.ElectionTimeoutInMs (ET)")
+    timeout_range: tuple[Duration, Duration] | None = Field(
+        None,
+        description="Draw each election timeout uniformly from [min, max] instead of RavenDB's "
+        "[2/3 ET, ET), extended to [4/3 ET, 2 ET) after a round with no result",
+    )
+    election_timer: Literal["ravendb", "reset"] = Field(
+        "ravendb",
+        description="ravendb: a periodic timer that a heartbeat defers, so detection takes 1-2 periods; "
+        "reset: a heartbeat restarts the timer with a fresh random timeout (the Raft paper)",
+    )
+    heartbeat_interval: Duration | None = Field(None, description="Leader heartbeat; default ET/3")
+    prevote: bool = Field(True, description="Trial election before a real one")
+    operation_timeout: Duration = Field("15 s", description="Cluster.OperationTimeoutInSec: wait for a leader")
+    max_entries_per_append: int = Field(1024, ge=1)
+
+
 class Blueprint(Strict):
     name: str
     description: str = ""
@@ -137,6 +162,7 @@ class Blueprint(Strict):
     network: NetworkSpec = NetworkSpec()
     database: DatabaseSpec = DatabaseSpec()
     replication: ReplicationSpec = ReplicationSpec()
+    cluster: ClusterSpec = ClusterSpec()
 
 
 # ----------------------------------------------------------------------------- clients
@@ -172,6 +198,8 @@ class OpMix(Strict):
     read: float = Field(0.8, ge=0, le=1)
     write: float = Field(0.2, ge=0, le=1)
     query: float = Field(0.0, ge=0, le=1)
+    cluster_tx: float = Field(0.0, ge=0, le=1, description="Cluster-wide transactions writing one document")
+    compare_exchange: float = Field(0.0, ge=0, le=1, description="Compare-exchange puts")
 
 
 class Workload(Strict):
@@ -198,17 +226,44 @@ class _FaultBase(Strict):
     at: Duration
 
 
+ROLE_TARGETS = ("leader", "follower", "preferred")
+NodeRef = Annotated[
+    str,
+    Field(
+        pattern=r"^([A-Z]{1,4}|leader|follower|preferred|last_crashed)$",
+        description="A node tag, or a role resolved when the action fires: leader, follower "
+        "(a random voter that is not the leader), preferred (the database's preferred node), "
+        "last_crashed (restart only)",
+    ),
+]
+
+
 class CrashFault(_FaultBase):
     """The RavenDB process dies: in-flight work is lost, the disk is kept.
     Peers and clients get 'connection refused' until it restarts."""
 
     action: Literal["crash"]
-    node: NodeTag
+    node: NodeRef
 
 
 class RestartFault(_FaultBase):
     action: Literal["restart"]
-    node: NodeTag
+    node: NodeRef
+
+
+class CreateDatabaseAction(_FaultBase):
+    """An operator creates a database: a Raft command; placement per spec §2.1."""
+
+    action: Literal["create_database"]
+    name: str
+    replication_factor: int = Field(3, ge=1)
+
+
+class DeployIndexAction(_FaultBase):
+    """An operator (or the query optimiser) deploys an index: a Raft command [spec §1.7]."""
+
+    action: Literal["deploy_index"]
+    name: str
 
 
 class PartitionFault(_FaultBase):
@@ -224,10 +279,10 @@ class HealFault(_FaultBase):
 
 
 Fault = Annotated[
-    CrashFault | RestartFault | PartitionFault | HealFault,
+    CrashFault | RestartFault | PartitionFault | HealFault | CreateDatabaseAction | DeployIndexAction,
     Field(discriminator="action"),
 ]
-FAULT_ACTIONS = ("crash", "restart", "partition", "heal")
+FAULT_ACTIONS = ("crash", "restart", "partition", "heal", "create_database", "deploy_index")
 
 
 # ----------------------------------------------------------------------------- scenario

@@ -1,0 +1,693 @@
+"""Rachis: RavenDB's Raft, on the network model [spec §1].
+
+Every node runs a :class:`RaftNode`. Members vote and can lead; watchers and
+promotables receive the log but never vote; the leader promotes a promotable
+to member (a configuration entry) once its match index reaches the leader's
+last index [spec §1.2].
+
+Timers
+    ``ravendb`` (default): a periodic election timer with period drawn from
+    [2/3 ET, ET); a heartbeat during a period only *defers* it, so a lost
+    leader is noticed after one to two periods (200-600 ms by default). After
+    a round with no result the range is extended to [4/3 ET, 2 ET) [spec §1.4].
+    ``reset``: the textbook timer, restarted with a fresh draw on every
+    heartbeat, as in the Raft paper's experiments.
+Elections
+    An optional trial election (pre-vote) for term+1, then a real election.
+    Votes need the candidate's log to be at least as up to date. A majority
+    makes the candidate *LeaderElect*; it appends a noop and becomes *Leader*
+    once that noop commits [spec §1.2, §1.5].
+Log
+    AppendEntries with log matching, conflict truncation, and commit when a
+    majority of voters' match indexes reach an entry of the current term;
+    entries are applied in order on every node. Appends are fsynced on the
+    node's disk before they are acknowledged.
+Leadership
+    Heartbeats every ET/3; the leader steps down when fewer than a majority
+    of voters (itself included) answered within ET [spec §1.4].
+Crashes
+    Term, vote, the fsynced log and the applied state survive; everything
+    else (role, leader, commit index, timers, pending requests) is lost.
+
+The model checks Raft's safety properties as it runs (at most one leader per
+term; a committed entry is never replaced) and raises :class:`SafetyViolation`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from workbench.model.kernel import Streams, Timer
+
+if TYPE_CHECKING:
+    from workbench.scenario.schema import ClusterSpec
+
+FOLLOWER, CANDIDATE, LEADER_ELECT, LEADER, DOWN = "follower", "candidate", "leader-elect", "leader", "down"
+MEMBER, WATCHER, PROMOTABLE = "member", "watcher", "promotable"
+MESSAGE_OVERHEAD = 200.0  # bytes of framing on a Raft message
+
+
+class SafetyViolation(AssertionError):
+    """A Raft safety property was broken: a bug in the model, never a user error."""
+
+
+class Entry:
+    __slots__ = ("cmd_id", "kind", "payload", "size", "term")
+
+    def __init__(self, term: int, kind: str, payload: Any = None, cmd_id: int | None = None, size: float = 100.0):
+        self.term = term
+        self.kind = kind  # noop | config | create_database | deploy_index | cluster_tx | compare_exchange
+        self.payload = payload
+        self.cmd_id = cmd_id
+        self.size = size
+
+
+class ClusterState:
+    """The replicated state machine: what every node holds once it applied the log."""
+
+    def __init__(self, config: dict[int, str], databases: dict[str, list[str]]):
+        self.config = dict(config)
+        self.databases = {name: list(nodes) for name, nodes in databases.items()}
+        self.indexes: set[str] = set()
+        self.compare_exchange: dict[int, int] = {}  # key -> Raft index of its current value
+
+    def apply(self, index: int, entry: Entry) -> Any:
+        kind = entry.kind
+        if kind == "config":
+            self.config = dict(entry.payload)
+        elif kind == "create_database":
+            name, nodes = entry.payload
+            if name in self.databases:
+                return ("exists", self.databases[name])
+            self.databases[name] = list(nodes)
+            return ("created", list(nodes))
+        elif kind == "deploy_index":
+            self.indexes.add(entry.payload)
+        elif kind == "compare_exchange":
+            key, expected = entry.payload
+            current = self.compare_exchange.get(key, 0)
+            if current != expected:
+                return ("mismatch", current)
+            self.compare_exchange[key] = index
+            return ("ok", index)
+        return ("ok", index)
+
+
+class Cluster:
+    """All Raft nodes of one cluster, plus run-wide bookkeeping and safety checks.
+
+    ``host`` provides ``env``, ``network``, ``nodes`` (objects with ``index``,
+    ``tag``, ``up`` and ``disk``) and ``recorder``; the full model and the
+    stand-alone election experiment both satisfy it.
+    """
+
+    def __init__(
+        self,
+        host: Any,
+        spec: ClusterSpec,
+        roles: dict[int, str],
+        streams: Streams,
+        databases: dict[str, list[str]] | None = None,
+        on_apply: Callable[[RaftNode, int, Entry, Any], None] | None = None,
+    ):
+        self.host = host
+        self.env = host.env
+        self.network = host.network
+        self.spec = spec
+        self.et = spec.election_timeout
+        self.heartbeat = spec.heartbeat_interval or self.et / 3
+        self.rng = streams.rng("cluster.timers")
+        self.on_apply = on_apply
+        self.cmd_ids = itertools.count(1)
+        initial = ClusterState(roles, databases or {})
+        # Bootstrap: every node starts with the same committed entry holding the topology.
+        self.nodes = [RaftNode(self, node, roles, initial) for node in host.nodes]
+        # Safety bookkeeping.
+        self.leader_of_term: dict[int, int] = {}
+        self.committed_terms: list[int] = [0, 0]  # index -> term of the committed entry
+        self.leader_history: list[tuple[float, int, int]] = []  # (time, term, node) of each leader-elect
+        self.elections = 0
+
+    # -- events
+    def event(self, kind: str, node: RaftNode | None = None, term: int | None = None, detail: str = "") -> None:
+        self.host.recorder.event(kind, node=node.tag if node else None, term=term, detail=detail)
+
+    # -- timers
+    def draw_timeout(self, extended: bool = False) -> float:
+        rng_range = self.spec.timeout_range
+        if rng_range is not None:
+            low, high = rng_range
+        else:
+            scale = 2.0 if extended else 1.0
+            low, high = 2 / 3 * self.et * scale, self.et * scale
+        return float(self.rng.uniform(low, high))
+
+    # -- queries
+    def leader(self) -> RaftNode | None:
+        """The node that leads the highest term right now, if any."""
+        best = None
+        for n in self.nodes:
+            if n.state in (LEADER, LEADER_ELECT) and (best is None or n.term > best.term):
+                best = n
+        return best
+
+    def has_quorum_leader(self) -> bool:
+        """A leader whose term a majority of voters follow (cluster availability)."""
+        lead = self.leader()
+        if lead is None or lead.state != LEADER:
+            return False
+        voters = [i for i, r in lead.state_machine.config.items() if r == MEMBER]
+        following = 0
+        for i in voters:
+            n = self.nodes[i]
+            if n.state != DOWN and n.term == lead.term and (n is lead or n.leader == lead.index):
+                if n is lead or self.env.now - n.last_leader_contact <= self.et:
+                    following += 1
+        return following >= len(voters) // 2 + 1
+
+    # -- safety checks
+    def check_leader(self, node: RaftNode) -> None:
+        other = self.leader_of_term.setdefault(node.term, node.index)
+        if other != node.index:
+            msg = f"election safety: two leaders in term {node.term}: {self.nodes[other].tag} and {node.tag}"
+            raise SafetyViolation(msg)
+        # Leader completeness: the new leader holds every committed entry.
+        for idx in range(1, len(self.committed_terms)):
+            if idx >= len(node.log) or node.log[idx].term != self.committed_terms[idx]:
+                msg = f"leader completeness: {node.tag} leads term {node.term} without committed entry {idx}"
+                raise SafetyViolation(msg)
+
+    def check_commit(self, node: RaftNode, index: int) -> None:
+        term = node.log[index].term
+        known = self.committed_terms
+        if index < len(known):
+            if known[index] != term:
+                msg = f"state machine safety: {node.tag} committed term {term} at {index}, others term {known[index]}"
+                raise SafetyViolation(msg)
+        elif index == len(known):
+            known.append(term)
+        else:  # commits arrive in order on each node, and any commit implies the earlier ones
+            for i in range(len(known), index + 1):
+                known.append(node.log[i].term)
+
+    # -- crashes
+    def crash(self, index: int) -> None:
+        self.nodes[index].crash()
+
+    def restart(self, index: int) -> None:
+        self.nodes[index].restart()
+
+
+class Follower:
+    """The leader's view of one peer (RavenDB's 'ambassador')."""
+
+    __slots__ = ("last_reply", "last_sent", "match", "next")
+
+    def __init__(self, next_index: int, now: float):
+        self.next = next_index
+        self.match = 0
+        self.last_sent = -1e18
+        self.last_reply = now
+
+
+class RaftNode:
+    def __init__(self, cluster: Cluster, node: Any, roles: dict[int, str], initial: ClusterState):
+        self.cluster = cluster
+        self.env = cluster.env
+        self.node = node
+        self.index = node.index
+        self.tag = node.tag
+        # Durable.
+        self.term = 0
+        self.voted_for: int | None = None
+        self.log: list[Entry] = [Entry(0, "noop"), Entry(0, "config", dict(roles))]
+        self.durable_len = len(self.log)
+        self.state_machine = ClusterState(initial.config, initial.databases)
+        self.last_applied = 1
+        # Volatile.
+        self.state = FOLLOWER
+        self.leader: int | None = None
+        self.commit_index = 1
+        self.generation = 0  # bumps on every state change; stale timers and replies check it
+        self.deferred = False
+        self.timeout = cluster.draw_timeout()
+        self.last_leader_contact = -1e18
+        self.votes: set[int] = set()
+        self.prevoting = False
+        self.followers: dict[int, Follower] = {}
+        self.pending: dict[int, tuple[Entry, Callable[[Any], None], float]] = {}  # cmd_id -> waiting submit
+        self.cmd_index: dict[int, int] = {}  # cmd_id -> log index
+        self.leader_waiting: dict[int, list[int]] = {}  # log index -> nodes to notify (unused)
+        self._start_timer()
+
+    # ---------------------------------------------------------------- helpers
+    @property
+    def role(self) -> str:
+        return self.state_machine_config().get(self.index, WATCHER)
+
+    def state_machine_config(self) -> dict[int, str]:
+        # The latest configuration in the log governs, committed or not (Raft §6).
+        for entry in reversed(self.log):
+            if entry.kind == "config":
+                return entry.payload
+        return self.state_machine.config
+
+    def voters(self) -> list[int]:
+        return [i for i, r in self.state_machine_config().items() if r == MEMBER]
+
+    def majority(self) -> int:
+        return len(self.voters()) // 2 + 1
+
+    def last_index(self) -> int:
+        return len(self.log) - 1
+
+    def last_term(self) -> int:
+        return self.log[-1].term
+
+    def send(self, dst: int, size: float, handler: str, *args: Any) -> None:
+        peer = self.cluster.nodes[dst]
+        self.cluster.network.send(self.index, dst, size, getattr(peer, handler), *args)
+
+    # ---------------------------------------------------------------- timers
+    def _start_timer(self, extended: bool = False) -> None:
+        self.generation += 1
+        self.timeout = self.cluster.draw_timeout(extended)
+        self.deferred = False
+        Timer(self.env, self.timeout, self._tick, (self.generation,))
+
+    def _tick(self, gen: int) -> None:
+        if gen != self.generation or self.state in (DOWN, LEADER, LEADER_ELECT):
+            return
+        if self.deferred:
+            self.deferred = False
+            if self.cluster.spec.election_timer == "reset":
+                return  # the heartbeat already started a fresh timer
+            Timer(self.env, self.timeout, self._tick, (gen,))
+            return
+        self._on_timeout()
+
+    def _heard_from_leader(self) -> None:
+        self.last_leader_contact = self.env.now
+        if self.cluster.spec.election_timer == "reset":
+            self.generation += 1
+            self.timeout = self.cluster.draw_timeout()
+            Timer(self.env, self.timeout, self._tick, (self.generation,))
+        else:
+            self.deferred = True
+
+    def _on_timeout(self) -> None:
+        if self.role != MEMBER:
+            self._start_timer()  # watchers and promotables never stand for election
+            return
+        if self.state == FOLLOWER and self.leader is not None:
+            lost = self.cluster.nodes[self.leader]
+            self.cluster.event("leader_lost", self, self.term, f"{self.tag} stopped hearing from {lost.tag}")
+            self.leader = None
+        extended = self.state == CANDIDATE  # a round passed with no result
+        if self.cluster.spec.prevote:
+            self._start_prevote(extended)
+        else:
+            self._start_election(extended)
+
+    # ---------------------------------------------------------------- elections
+    def _become_candidate(self, extended: bool) -> None:
+        self.state = CANDIDATE
+        self.leader = None
+        self.followers = {}
+        self.votes = {self.index}
+        self._start_timer(extended)
+
+    def _start_prevote(self, extended: bool) -> None:
+        self._become_candidate(extended)
+        self.prevoting = True
+        if len(self.votes) >= self.majority():
+            self._start_election(extended)
+            return
+        self._ask_votes(self.term + 1, prevote=True)
+
+    def _start_election(self, extended: bool) -> None:
+        if self.state != CANDIDATE or not self.prevoting:
+            self._become_candidate(extended)
+        self.prevoting = False
+        self.term += 1
+        self.voted_for = self.index
+        self.votes = {self.index}
+        self.cluster.elections += 1
+        self.cluster.event("election_started", self, self.term, f"{self.tag} stands for term {self.term}")
+        if len(self.votes) >= self.majority():
+            self._become_leader_elect()
+            return
+        self._ask_votes(self.term, prevote=False)
+
+    def _ask_votes(self, term: int, prevote: bool) -> None:
+        gen = self.generation
+        for peer in self.voters():
+            if peer != self.index:
+                self.send(
+                    peer,
+                    MESSAGE_OVERHEAD,
+                    "on_request_vote",
+                    self.index,
+                    term,
+                    self.last_index(),
+                    self.last_term(),
+                    prevote,
+                    gen,
+                )
+
+    def on_request_vote(
+        self, cand: int, term: int, last_index: int, last_term: int, prevote: bool, gen: int
+    ) -> None:
+        if self.state == DOWN:
+            return
+        up_to_date = last_term > self.last_term() or (
+            last_term == self.last_term() and last_index >= self.last_index()
+        )
+        voter = self.role == MEMBER
+        if prevote:
+            recent_leader = (
+                self.leader is not None and self.env.now - self.last_leader_contact < self.cluster.et * 2 / 3
+            ) or self.state in (LEADER, LEADER_ELECT)
+            granted = voter and term > self.term and up_to_date and not recent_leader
+            self.send(cand, MESSAGE_OVERHEAD, "on_vote", self.index, self.term, granted, True, gen)
+            return
+        if term > self.term:
+            self._step_down(term)
+        granted = voter and term == self.term and self.voted_for in (None, cand) and up_to_date
+        if granted:
+            self.voted_for = cand
+            if self.state == FOLLOWER:
+                self._heard_from_leader()  # granting a vote resets the timer (Raft §5.2)
+        self.send(cand, MESSAGE_OVERHEAD, "on_vote", self.index, self.term, granted, False, gen)
+
+    def on_vote(self, voter: int, term: int, granted: bool, prevote: bool, gen: int) -> None:
+        if self.state == DOWN:
+            return
+        if term > self.term and not (prevote and granted):
+            if not prevote or term > self.term:
+                self._step_down(term)
+            return
+        if self.state != CANDIDATE or gen != self.generation or prevote != self.prevoting or not granted:
+            return
+        self.votes.add(voter)
+        if len(self.votes) >= self.majority():
+            if prevote:
+                self._start_election(extended=False)
+            else:
+                self._become_leader_elect()
+
+    def _step_down(self, term: int) -> None:
+        """Adopt a newer term and follow (Raft: any message with a higher term)."""
+        was_leader = self.state in (LEADER, LEADER_ELECT)
+        if term > self.term:
+            self.term = term
+            self.voted_for = None
+        if was_leader:
+            self.cluster.event("stepped_down", self, self.term, f"{self.tag} saw a newer term")
+        if self.state != FOLLOWER or was_leader:
+            self.state = FOLLOWER
+            self.followers = {}
+            self.leader = None
+            self._start_timer()
+
+    # ---------------------------------------------------------------- leadership
+    def _become_leader_elect(self) -> None:
+        self.state = LEADER_ELECT
+        self.leader = self.index
+        self.generation += 1
+        self.prevoting = False
+        self.cluster.leader_history.append((self.env.now, self.term, self.index))
+        self.cluster.check_leader(self)
+        now = self.env.now
+        config = self.state_machine_config()
+        self.followers = {peer: Follower(self.last_index() + 1, now) for peer in config if peer != self.index}
+        self._append_local(Entry(self.term, "noop"))
+        self._leader_tick(self.generation)
+
+    def _leader_tick(self, gen: int) -> None:
+        if gen != self.generation or self.state not in (LEADER, LEADER_ELECT):
+            return
+        now = self.env.now
+        hb = self.cluster.heartbeat
+        for peer, f in self.followers.items():
+            if now - f.last_sent >= hb - 1e-12:
+                self._send_append(peer, f)
+        # Vote of no confidence [spec §1.4]: step down without a majority's answers within ET.
+        et = self.cluster.et
+        heard = 1 + sum(
+            1 for p in self.voters() if p != self.index and p in self.followers and now - self.followers[p].last_reply <= et
+        )
+        if self.role == MEMBER and heard < self.majority():
+            self.cluster.event("stepped_down", self, self.term, f"{self.tag} lost touch with a majority")
+            self.state = FOLLOWER
+            self.followers = {}
+            self.leader = None
+            self._on_timeout_after_step_down()
+            return
+        Timer(self.env, hb, self._leader_tick, (gen,))
+
+    def _on_timeout_after_step_down(self) -> None:
+        # RavenDB's leader steps down to Candidate and runs an election at once.
+        if self.cluster.spec.prevote:
+            self._start_prevote(extended=False)
+        else:
+            self._start_election(extended=False)
+
+    def _send_append(self, peer: int, f: Follower) -> None:
+        prev = f.next - 1
+        if prev > self.last_index():
+            prev = self.last_index()
+            f.next = prev + 1
+        entries = self.log[f.next : f.next + self.cluster.spec.max_entries_per_append]
+        size = MESSAGE_OVERHEAD + sum(e.size for e in entries)
+        f.last_sent = self.env.now
+        self.send(
+            peer,
+            size,
+            "on_append",
+            self.index,
+            self.term,
+            prev,
+            self.log[prev].term,
+            entries,
+            self.commit_index,
+            self.generation,
+        )
+
+    def _append_local(self, entry: Entry) -> int:
+        self.log.append(entry)
+        index = self.last_index()
+        if entry.cmd_id is not None:
+            self.cmd_index[entry.cmd_id] = index
+        gen = self.generation
+        self.node.disk.write(self._local_durable, (gen, index))
+        return index
+
+    def _local_durable(self, job: tuple[int, int]) -> None:
+        gen, index = job
+        if index < len(self.log):
+            self.durable_len = max(self.durable_len, index + 1)
+        if gen == self.generation and self.state in (LEADER, LEADER_ELECT):
+            self._advance_commit()
+            for peer, f in self.followers.items():
+                if f.next <= self.last_index() and f.next - 1 <= f.match:
+                    self._send_append(peer, f)
+
+    def on_append_reply(self, peer: int, term: int, success: bool, match: int, gen: int) -> None:
+        if self.state == DOWN:
+            return
+        if term > self.term:
+            self._step_down(term)
+            return
+        if gen != self.generation or self.state not in (LEADER, LEADER_ELECT):
+            return
+        f = self.followers.get(peer)
+        if f is None:
+            return
+        f.last_reply = self.env.now
+        if success:
+            if match > f.match:
+                f.match = match
+            f.next = max(f.next, match + 1)
+            self._advance_commit()
+            self._maybe_promote(peer, f)
+        else:
+            f.next = max(1, min(f.next - 1, match + 1))
+        if f.next <= self.last_index():
+            self._send_append(peer, f)
+
+    def _advance_commit(self) -> None:
+        voters = self.voters()
+        matches = sorted(
+            ((self.durable_len - 1) if p == self.index else self.followers[p].match)
+            for p in voters
+            if p == self.index or p in self.followers
+        )
+        if len(matches) < self.majority():
+            return
+        candidate = matches[len(matches) - self.majority()]
+        if candidate > self.commit_index and self.log[candidate].term == self.term:
+            self.commit_index = candidate
+            self._apply()
+            if self.state == LEADER_ELECT and self.commit_index >= self._noop_index():
+                self.state = LEADER
+                self.cluster.event("leader_elected", self, self.term, f"{self.tag} leads term {self.term}")
+            for peer, f in self.followers.items():
+                self._send_append(peer, f)  # tell followers the new commit index at once
+
+    def _noop_index(self) -> int:
+        for i in range(self.last_index(), 0, -1):
+            if self.log[i].term == self.term and self.log[i].kind == "noop":
+                return i
+        return self.last_index()
+
+    def _maybe_promote(self, peer: int, f: Follower) -> None:
+        """A promotable that caught up becomes a member [spec §1.2, LD CheckPromotables]."""
+        config = self.state_machine_config()
+        if self.state != LEADER or config.get(peer) != PROMOTABLE or f.match < self.last_index():
+            return
+        new = dict(config)
+        new[peer] = MEMBER
+        self._append_local(Entry(self.term, "config", new))
+        self.cluster.event("promoted", self.cluster.nodes[peer], self.term, f"{self.cluster.nodes[peer].tag} is now a voter")
+
+    # ---------------------------------------------------------------- following
+    def on_append(
+        self,
+        leader: int,
+        term: int,
+        prev: int,
+        prev_term: int,
+        entries: list[Entry],
+        leader_commit: int,
+        gen: int,
+    ) -> None:
+        if self.state == DOWN:
+            return
+        if term < self.term:
+            self.send(leader, MESSAGE_OVERHEAD, "on_append_reply", self.index, self.term, False, 0, gen)
+            return
+        if term > self.term or self.state != FOLLOWER:
+            if self.state in (LEADER, LEADER_ELECT) and term == self.term:
+                msg = f"election safety: {self.tag} and {self.cluster.nodes[leader].tag} both lead term {term}"
+                raise SafetyViolation(msg)
+            self._step_down(term)
+        new_leader = self.leader != leader
+        self.leader = leader
+        self._heard_from_leader()
+        if new_leader:
+            self._forward_pending()
+        if prev > self.last_index() or self.log[prev].term != prev_term:
+            hint = min(prev - 1, self.last_index())
+            self.send(leader, MESSAGE_OVERHEAD, "on_append_reply", self.index, self.term, False, hint, gen)
+            return
+        index = prev
+        appended = False
+        for entry in entries:
+            index += 1
+            if index <= self.last_index():
+                if self.log[index].term == entry.term:
+                    continue
+                if index <= self.commit_index:
+                    msg = f"{self.tag} asked to overwrite committed entry {index}"
+                    raise SafetyViolation(msg)
+                self._truncate(index)
+            self.log.append(entry)
+            if entry.cmd_id is not None:
+                self.cmd_index[entry.cmd_id] = index
+            appended = True
+        last_new = prev + len(entries)
+        job = (self.generation, leader, gen, last_new, leader_commit)
+        if appended:
+            self.node.disk.write(self._follower_durable, job)
+        else:
+            self._follower_durable(job)
+
+    def _follower_durable(self, job: tuple[int, int, int, int, int]) -> None:
+        my_gen, leader, gen, last_new, leader_commit = job
+        if self.state == DOWN or my_gen != self.generation:
+            return
+        self.durable_len = max(self.durable_len, min(last_new + 1, len(self.log)))
+        if leader_commit > self.commit_index:
+            self.commit_index = min(leader_commit, last_new)
+            self._apply()
+        self.send(leader, MESSAGE_OVERHEAD, "on_append_reply", self.index, self.term, True, last_new, gen)
+
+    def _truncate(self, index: int) -> None:
+        for entry in self.log[index:]:
+            if entry.cmd_id is not None:
+                self.cmd_index.pop(entry.cmd_id, None)
+        del self.log[index:]
+        self.durable_len = min(self.durable_len, index)
+
+    # ---------------------------------------------------------------- applying
+    def _apply(self) -> None:
+        cluster = self.cluster
+        while self.last_applied < self.commit_index:
+            self.last_applied += 1
+            idx = self.last_applied
+            cluster.check_commit(self, idx)
+            entry = self.log[idx]
+            result = self.state_machine.apply(idx, entry)
+            if cluster.on_apply is not None:
+                cluster.on_apply(self, idx, entry, result)
+            if entry.cmd_id is not None and entry.cmd_id in self.pending:
+                _, callback, _ = self.pending.pop(entry.cmd_id)
+                callback((True, idx, result))
+
+    # ---------------------------------------------------------------- commands
+    def submit(self, kind: str, payload: Any, size: float, callback: Callable[[Any], None]) -> None:
+        """Run a cluster command; ``callback((ok, index, result))`` once it is applied
+        here, or ``callback((False, None, "timeout"))`` after ``operation_timeout``."""
+        cmd_id = next(self.cluster.cmd_ids)
+        entry = Entry(self.term, kind, payload, cmd_id, size)
+        self.pending[cmd_id] = (entry, callback, self.env.now)
+        Timer(self.env, self.cluster.spec.operation_timeout, self._expire, (cmd_id, self.generation))
+        self._route(entry)
+
+    def _route(self, entry: Entry) -> None:
+        if self.state in (LEADER, LEADER_ELECT):
+            self.accept(entry)
+        elif self.leader is not None:
+            self.send(self.leader, MESSAGE_OVERHEAD + entry.size, "on_forward", entry)
+        # else: wait; forwarded when a leader makes itself known
+
+    def _forward_pending(self) -> None:
+        for entry, _cb, _t in self.pending.values():
+            if entry.cmd_id not in self.cmd_index:
+                self._route(entry)
+
+    def on_forward(self, entry: Entry) -> None:
+        if self.state in (LEADER, LEADER_ELECT):
+            self.accept(entry)
+
+    def accept(self, entry: Entry) -> None:
+        """Leader: append a command once (commands are idempotent by id)."""
+        if entry.cmd_id in self.cmd_index:
+            return
+        self._append_local(Entry(self.term, entry.kind, entry.payload, entry.cmd_id, entry.size))
+
+    def _expire(self, cmd_id: int, gen: int) -> None:
+        waiting = self.pending.pop(cmd_id, None)
+        if waiting is not None:
+            waiting[1]((False, None, "timeout"))
+
+    # ---------------------------------------------------------------- crash
+    def crash(self) -> None:
+        self.state = DOWN
+        self.generation += 1
+        self.leader = None
+        self.followers = {}
+        self.votes = set()
+        self.pending = {}
+        # Unflushed appends are lost; term, vote and the fsynced log survive.
+        if self.durable_len < len(self.log):
+            self._truncate(self.durable_len)
+        self.commit_index = self.last_applied
+
+    def restart(self) -> None:
+        self.state = FOLLOWER
+        self.leader = None
+        self._start_timer()
