@@ -266,7 +266,8 @@ def test_members_matching_replication_factor() -> None:
 def test_mix_must_sum_to_one() -> None:
     fails(
         minimal(workload={"mix": {"read": 0.5, "write": 0.2}}),
-        r"workload\.mix: read \+ write \+ query \+ cluster_tx \+ compare_exchange must add up to 1, they add up to 0\.7",
+        r"workload\.mix: read \+ write \+ query \+ cluster_tx \+ compare_exchange must add up to 1, "
+        r"they add up to 0\.7",
     )
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 PERCENTILES = {"p50": 50, "p95": 95, "p99": 99, "p999": 99.9}
+OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange")
 
 
 def latency_stats(latency_ms: pd.Series) -> dict[str, float | None]:
@@ -45,7 +46,7 @@ def summarise(result: Any) -> dict[str, Any]:
     ok = ops["outcome"] == "ok"
     by_kind: dict[str, Any] = {}
     availability: dict[str, float | None] = {}
-    for kind in ("read", "write", "query"):
+    for kind in OP_KINDS:
         sel = ops["kind"] == kind
         n = int(sel.sum())
         by_kind[kind] = latency_stats(ops.loc[sel & ok, "latency_ms"])
@@ -56,6 +57,18 @@ def summarise(result: Any) -> dict[str, Any]:
     repl = repl[repl["committed_s"] >= warmup]
     lag = latency_stats(repl["lag_ms"])
     events = result.events
+    end = float(prov.get("sim_seconds", 0.0))
+    cluster_ops = ops[ops["kind"].isin(["cluster_tx", "compare_exchange"]) & ok]
+    in_window = events[events["time_s"] >= warmup] if len(events) else events
+    available_s = cluster_available_seconds(events, warmup, end)
+    window = max(end - warmup, 0.0)
+    cluster = {
+        "elections": int((in_window["kind"] == "election_started").sum()) if len(events) else 0,
+        "leaders_elected": int((in_window["kind"] == "leader_elected").sum()) if len(events) else 0,
+        "leaderless_seconds": round(window - available_s, 3),
+        "availability": round(available_s / window, 6) if window > 0 else None,
+        "op_latency_ms": {k: v for k, v in latency_stats(cluster_ops["latency_ms"]).items() if k in ("p50", "p99")},
+    }
     return {
         "scenario": scenario.get("name"),
         "blueprint": scenario.get("blueprint", {}).get("name"),
@@ -77,10 +90,36 @@ def summarise(result: Any) -> dict[str, Any]:
         "availability": availability,
         "stale_read_fraction": stale,
         "replication_lag_ms": {k: lag[k] for k in ("count", "mean", "p50", "p99", "max")},
+        "cluster": cluster,
         "conflicts": int((events["kind"] == "conflict").sum()) if len(events) else 0,
         "cluster_events": events["kind"].value_counts().sort_index().to_dict() if len(events) else {},
         "exception": prov.get("exception"),
     }
+
+
+def cluster_available_seconds(events: pd.DataFrame, start: float, end: float) -> float:
+    """Time in [start, end] during which a leader was followed by a majority of voters.
+
+    The model logs ``cluster_available`` / ``cluster_unavailable`` at every
+    transition; the cluster starts unavailable until its first transition."""
+    if end <= start or events.empty:
+        return 0.0
+    marks = events[events["kind"].isin(["cluster_available", "cluster_unavailable"])]
+    up = False
+    since = 0.0
+    total = 0.0
+    for time_s, kind in zip(marks["time_s"], marks["kind"], strict=True):
+        if up:
+            total += _overlap(since, time_s, start, end)
+        up = kind == "cluster_available"
+        since = time_s
+    if up:
+        total += _overlap(since, end, start, end)
+    return total
+
+
+def _overlap(a: float, b: float, start: float, end: float) -> float:
+    return max(0.0, min(b, end) - max(a, start))
 
 
 def _seconds(value: Any) -> float:

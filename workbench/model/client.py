@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from workbench.model.database import Doc
     from workbench.model.world import World
 
-READ, WRITE, QUERY = 0, 1, 2
-OP_KINDS = ("read", "write", "query")
+READ, WRITE, QUERY, CLUSTER_TX, COMPARE_EXCHANGE = 0, 1, 2, 3, 4
+OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange")
 OK, FAILED, TIMEOUT = 0, 1, 2
 OUTCOMES = ("ok", "failed", "timeout")
 
@@ -88,6 +88,7 @@ class Client:
         self.session_id = 0
         self.session_left = 0
         self._deadlines: deque[tuple[float, Attempt]] = deque()
+        self.compare_exchange_index: dict[int, int] = {}  # key -> last Raft index seen
         self._timer_armed = False
 
     # -- node selection
@@ -99,7 +100,7 @@ class Client:
         return self.topology[0]
 
     def _choose(self, op: Op) -> int:
-        if op.kind == WRITE or self.read_balance == "None":
+        if (op.kind != READ and op.kind != QUERY) or self.read_balance == "None":
             return self.preferred()
         topo = self.topology
         n = len(topo)
@@ -119,7 +120,7 @@ class Client:
         op = Op(self, kind, key, size, self.session_id, self.env.now)
         if kind == READ:
             op.expect = self.world.acked.get(key)
-        elif kind == WRITE:
+        elif kind in (WRITE, CLUSTER_TX):
             self.world.write_counter += 1
             op.write_id = self.world.write_counter
         self._attempt(op, self._choose(op))
@@ -129,7 +130,7 @@ class Client:
         op.tried.append(node)
         attempt = Attempt(op, node)
         world = self.world
-        size = self.overhead + (op.size if op.kind == WRITE else 0.0)
+        size = self.overhead + (op.size if op.kind in (WRITE, CLUSTER_TX) else 0.0)
         world.network.send(self.index, node, size, world.nodes[node].receive_request, attempt)
         self._deadlines.append((self.env.now + self.request_timeout, attempt))
         if not self._timer_armed:
@@ -154,6 +155,27 @@ class Client:
                 pos, etag = expect
                 stale = (doc.cv[pos] if doc is not None else 0) < etag
         world.recorder.op(op, attempt.node, OK, version, stale, self.env.now)
+
+    def on_cluster_response(self, attempt: Attempt, ok: bool, index: int | None, result: object) -> None:
+        """The answer to a cluster-wide operation (it went through the Raft log)."""
+        if attempt.done:
+            return
+        attempt.done = True
+        op = attempt.op
+        world = self.world
+        if not ok:
+            # The server waited OperationTimeout for a leader; an error, not a failover.
+            world.recorder.op(op, attempt.node, TIMEOUT, -1, False, self.env.now)
+            return
+        version = index
+        if op.kind == COMPARE_EXCHANGE:
+            status, current = result
+            self.compare_exchange_index[op.key] = current
+            if status != "ok":
+                version = -1  # the compare failed: the client must re-read and retry
+        else:
+            world.acked[op.key] = (world.raft_position, index)
+        world.recorder.op(op, attempt.node, OK, version, False, self.env.now)
 
     def on_reset(self, attempt: Attempt) -> None:
         """Connection refused or reset by the node."""

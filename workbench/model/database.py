@@ -61,7 +61,7 @@ def covers(cv: tuple[int, ...] | list[int], doc_cv: tuple[int, ...]) -> bool:
 class Doc:
     """One stored version of a document."""
 
-    __slots__ = ("committed", "cv", "key", "modified", "origin", "seq", "size", "write_id")
+    __slots__ = ("cluster_tx", "committed", "cv", "key", "modified", "origin", "seq", "size", "write_id")
 
     def __init__(
         self,
@@ -72,6 +72,7 @@ class Doc:
         size: float,
         origin: int,
         committed: float,
+        cluster_tx: bool = False,
     ):
         self.key = key
         self.cv = cv
@@ -81,6 +82,7 @@ class Doc:
         self.origin = origin  # node index where the write was made
         self.committed = committed  # commit time on the origin
         self.seq = -1  # position in the holder's storage log
+        self.cluster_tx = cluster_tx  # written by a cluster-wide transaction: wins conflicts
 
 
 class DatabaseInstance:
@@ -91,14 +93,17 @@ class DatabaseInstance:
         self.node = world.nodes[node_index]
         self.position = position  # this instance's entry in change vectors
         self.group = group  # node indices of the members, in change-vector order
+        # Change vectors have one entry per member plus a last "RAFT" entry that
+        # carries the Raft index of cluster-wide transactions [spec §3.4].
+        self.raft_position = len(group)
         self.docs: dict[int, Doc] = {}
         self.log: list[Doc] = []  # storage order; log[i].seq == i while current
         self.relay_at: list[float] = []  # earliest time log[i] may be forwarded
         self.own_etag = 0
-        self.db_cv = [0] * len(group)
+        self.db_cv = [0] * (len(group) + 1)
         self.last_from: dict[int, int] = {}  # source node -> log position it has sent up to
         self.channels: list[ReplicationChannel] = []
-        self.zero_cv = (0,) * len(group)
+        self.zero_cv = (0,) * (len(group) + 1)
 
     # -- reads
     def read(self, key: int) -> Doc | None:
@@ -137,7 +142,7 @@ class DatabaseInstance:
                 world.recorder.replicated(item, self.node.index, now)
             elif rel == CONFLICT and local is not None:
                 merged = tuple(max(x, y) for x, y in zip(item.cv, local_cv, strict=True))
-                incoming_wins = (item.modified, item.write_id) > (local.modified, local.write_id)
+                incoming_wins = _wins(item, local)
                 winner = item if incoming_wins else local
                 resolved = Doc(
                     item.key,
@@ -147,6 +152,7 @@ class DatabaseInstance:
                     winner.size,
                     winner.origin,
                     winner.committed,
+                    winner.cluster_tx,
                 )
                 # The resolution is a local change: forward it at once.
                 self._store(resolved, now)
@@ -162,13 +168,39 @@ class DatabaseInstance:
                 if x > db_cv[i]:
                     db_cv[i] = x
 
+    def apply_cluster_tx(self, key: int, size: float, write_id: int, raft_index: int) -> None:
+        """Apply a committed cluster-wide transaction's document [spec §6].
+
+        Every member applies it from the Raft log on top of its own copy: the
+        change vector is the local one with the RAFT entry set to the
+        transaction's index, so it supersedes what this member had. A normal
+        write made elsewhere concurrently conflicts with it and loses, because
+        documents of cluster transactions win conflicts."""
+        now = self.world.env.now
+        local = self.docs.get(key)
+        cv = list(local.cv if local is not None else self.zero_cv)
+        cv[self.raft_position] = max(cv[self.raft_position], raft_index)
+        doc = Doc(key, tuple(cv), now, write_id, size, self.node.index, now, cluster_tx=True)
+        # Every member applies it from the log, so forwarding is only a fallback.
+        self._store(doc, now + self.world.replication.relay_delay)
+        if raft_index > self.db_cv[self.raft_position]:
+            self.db_cv[self.raft_position] = raft_index
+
     def start_replication(self) -> None:
         """(Re)open one outgoing channel per other member (after boot or restart)."""
         self.channels = [ReplicationChannel(self.world, self, dst) for dst in self.group if dst != self.node.index]
 
 
 def _copy(doc: Doc) -> Doc:
-    return Doc(doc.key, doc.cv, doc.modified, doc.write_id, doc.size, doc.origin, doc.committed)
+    return Doc(doc.key, doc.cv, doc.modified, doc.write_id, doc.size, doc.origin, doc.committed, doc.cluster_tx)
+
+
+def _wins(a: Doc, b: Doc) -> bool:
+    """Conflict resolution: a cluster transaction's document wins; otherwise the
+    latest last-modified (ties by write id) [spec §3.4-3.5]."""
+    if a.cluster_tx != b.cluster_tx:
+        return a.cluster_tx
+    return (a.modified, a.write_id) > (b.modified, b.write_id)
 
 
 class ReplicationChannel:

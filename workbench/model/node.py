@@ -217,6 +217,7 @@ class Server(Node):
     def crash(self) -> None:
         super().crash()
         world = self.world
+        world.cluster.crash(self.index)
         # The OS resets the dead process's connections: clients and replication
         # sources learn at once (if the network lets the reset through).
         for attempt in list(self.in_flight):
@@ -231,6 +232,7 @@ class Server(Node):
 
     def restart(self) -> None:
         super().restart()
+        self.world.cluster.restart(self.index)
         if self.instance is not None:
             self.instance.start_replication()
 
@@ -248,8 +250,10 @@ class Server(Node):
             self.cpu.submit(self.service_read(), self._read_done, attempt)
         elif kind == 1:  # write
             self.cpu.submit(self.service_write(), self._write_cpu_done, attempt)
-        else:
+        elif kind == 2:  # query
             self.cpu.submit(self.service_query(), self._query_done, attempt)
+        else:  # cluster_tx, compare_exchange: through the Raft log
+            self.cpu.submit(self.service_write(), self._cluster_cpu_done, attempt)
 
     def _respond(self, attempt: Any, doc: Any, size: float) -> None:
         self.in_flight.discard(attempt)
@@ -270,6 +274,36 @@ class Server(Node):
         op = attempt.op
         doc = self.instance.commit_local(op.key, op.size, op.write_id)
         self._respond(attempt, doc, self.world.client_overhead)
+
+    def _cluster_cpu_done(self, attempt: Any) -> None:
+        op = attempt.op
+        rachis = self.world.cluster.nodes[self.index]
+        epoch = self.epoch
+        if op.kind == 3:
+            payload, kind, size = (op.key, op.size, op.write_id), "cluster_tx", op.size
+        else:
+            payload = (op.key, attempt.client.compare_exchange_index.get(op.key, 0))
+            kind, size = "compare_exchange", 100.0
+
+        def done(outcome: tuple) -> None:
+            if self.epoch != epoch:
+                return  # crashed meanwhile: the client already got a reset
+            ok, index, result = outcome
+            if ok and kind == "cluster_tx":
+                # Reply once the documents are persisted locally [spec §6].
+                self.disk.write(self._cluster_reply, (attempt, ok, index, result))
+            else:
+                self._cluster_reply((attempt, ok, index, result))
+
+        rachis.submit(kind, payload, size, done)
+
+    def _cluster_reply(self, job: tuple) -> None:
+        attempt, ok, index, result = job
+        self.in_flight.discard(attempt)
+        client = attempt.client
+        self.world.network.send(
+            self.index, client.index, self.world.client_overhead, client.on_cluster_response, attempt, ok, index, result
+        )
 
     def receive_health_check(self, client: Any) -> None:
         if self.up:

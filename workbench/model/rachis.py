@@ -129,6 +129,35 @@ class Cluster:
         self.committed_terms: list[int] = [0, 0]  # index -> term of the committed entry
         self.leader_history: list[tuple[float, int, int]] = []  # (time, term, node) of each leader-elect
         self.elections = 0
+        self.available = False
+
+    def bootstrap(self) -> None:
+        """Start as a running cluster: the first member leads term 1, everyone follows.
+
+        A simulation is about a cluster that has been up for a while, so it does
+        not begin with an election (the election experiment crashes this leader)."""
+        lead = next(n for n in self.nodes if n.role == MEMBER)
+        for n in self.nodes:
+            n.term = 1
+            n.voted_for = lead.index
+            n.log.append(Entry(1, "noop"))
+            n.durable_len = len(n.log)
+            n.commit_index = n.last_applied = n.last_index()
+            n.leader = lead.index
+            n.last_leader_contact = self.env.now
+        self.committed_terms.append(1)
+        lead.state = LEADER
+        lead.generation += 1
+        lead.followers = {
+            p: Follower(lead.last_index() + 1, self.env.now) for p in lead.state_machine_config() if p != lead.index
+        }
+        for f in lead.followers.values():
+            f.match = lead.last_index()
+        self.leader_of_term[1] = lead.index
+        self.leader_history.append((self.env.now, 1, lead.index))
+        self.event("leader_elected", lead, 1, f"{lead.tag} leads term 1 (bootstrap)")
+        self.update_availability()
+        lead._leader_tick(lead.generation)
 
     # -- events
     def event(self, kind: str, node: RaftNode | None = None, term: int | None = None, detail: str = "") -> None:
@@ -154,18 +183,36 @@ class Cluster:
         return best
 
     def has_quorum_leader(self) -> bool:
-        """A leader whose term a majority of voters follow (cluster availability)."""
+        """A leader (noop committed) that a majority of voters follow and can reach."""
         lead = self.leader()
         if lead is None or lead.state != LEADER:
             return False
-        voters = [i for i, r in lead.state_machine.config.items() if r == MEMBER]
+        cut = self.network.cut
+        voters = lead.voters()
         following = 0
         for i in voters:
             n = self.nodes[i]
-            if n.state != DOWN and n.term == lead.term and (n is lead or n.leader == lead.index):
-                if n is lead or self.env.now - n.last_leader_contact <= self.et:
-                    following += 1
+            if n is lead or (
+                n.state != DOWN
+                and n.term == lead.term
+                and n.leader == lead.index
+                and not cut[lead.index][i]
+                and not cut[i][lead.index]
+            ):
+                following += 1
         return following >= len(voters) // 2 + 1
+
+    def update_availability(self) -> None:
+        """Re-evaluate cluster availability after anything that can change it; log transitions."""
+        now_available = self.has_quorum_leader()
+        if now_available != self.available:
+            self.available = now_available
+            lead = self.leader()
+            self.event(
+                "cluster_available" if now_available else "cluster_unavailable",
+                lead if now_available else None,
+                lead.term if (lead and now_available) else None,
+            )
 
     # -- safety checks
     def check_leader(self, node: RaftNode) -> None:
@@ -195,6 +242,7 @@ class Cluster:
     # -- crashes
     def crash(self, index: int) -> None:
         self.nodes[index].crash()
+        self.update_availability()
 
     def restart(self, index: int) -> None:
         self.nodes[index].restart()
@@ -239,7 +287,8 @@ class RaftNode:
         self.followers: dict[int, Follower] = {}
         self.pending: dict[int, tuple[Entry, Callable[[Any], None], float]] = {}  # cmd_id -> waiting submit
         self.cmd_index: dict[int, int] = {}  # cmd_id -> log index
-        self.leader_waiting: dict[int, list[int]] = {}  # log index -> nodes to notify (unused)
+        self.config_index = 1  # log index of the newest configuration entry
+        self._last_forward = -1e18
         self._start_timer()
 
     # ---------------------------------------------------------------- helpers
@@ -249,10 +298,7 @@ class RaftNode:
 
     def state_machine_config(self) -> dict[int, str]:
         # The latest configuration in the log governs, committed or not (Raft §6).
-        for entry in reversed(self.log):
-            if entry.kind == "config":
-                return entry.payload
-        return self.state_machine.config
+        return self.log[self.config_index].payload
 
     def voters(self) -> list[int]:
         return [i for i, r in self.state_machine_config().items() if r == MEMBER]
@@ -357,14 +403,10 @@ class RaftNode:
                     gen,
                 )
 
-    def on_request_vote(
-        self, cand: int, term: int, last_index: int, last_term: int, prevote: bool, gen: int
-    ) -> None:
+    def on_request_vote(self, cand: int, term: int, last_index: int, last_term: int, prevote: bool, gen: int) -> None:
         if self.state == DOWN:
             return
-        up_to_date = last_term > self.last_term() or (
-            last_term == self.last_term() and last_index >= self.last_index()
-        )
+        up_to_date = last_term > self.last_term() or (last_term == self.last_term() and last_index >= self.last_index())
         voter = self.role == MEMBER
         if prevote:
             recent_leader = (
@@ -385,9 +427,8 @@ class RaftNode:
     def on_vote(self, voter: int, term: int, granted: bool, prevote: bool, gen: int) -> None:
         if self.state == DOWN:
             return
-        if term > self.term and not (prevote and granted):
-            if not prevote or term > self.term:
-                self._step_down(term)
+        if term > self.term:  # a granted trial vote never carries a higher term
+            self._step_down(term)
             return
         if self.state != CANDIDATE or gen != self.generation or prevote != self.prevoting or not granted:
             return
@@ -411,6 +452,8 @@ class RaftNode:
             self.followers = {}
             self.leader = None
             self._start_timer()
+        if was_leader or self.cluster.available:
+            self.cluster.update_availability()
 
     # ---------------------------------------------------------------- leadership
     def _become_leader_elect(self) -> None:
@@ -424,6 +467,8 @@ class RaftNode:
         config = self.state_machine_config()
         self.followers = {peer: Follower(self.last_index() + 1, now) for peer in config if peer != self.index}
         self._append_local(Entry(self.term, "noop"))
+        for entry, _callback, _since in list(self.pending.values()):
+            self.accept(entry)  # commands this node was holding for a leader
         self._leader_tick(self.generation)
 
     def _leader_tick(self, gen: int) -> None:
@@ -437,13 +482,16 @@ class RaftNode:
         # Vote of no confidence [spec §1.4]: step down without a majority's answers within ET.
         et = self.cluster.et
         heard = 1 + sum(
-            1 for p in self.voters() if p != self.index and p in self.followers and now - self.followers[p].last_reply <= et
+            1
+            for p in self.voters()
+            if p != self.index and p in self.followers and now - self.followers[p].last_reply <= et
         )
         if self.role == MEMBER and heard < self.majority():
             self.cluster.event("stepped_down", self, self.term, f"{self.tag} lost touch with a majority")
             self.state = FOLLOWER
             self.followers = {}
             self.leader = None
+            self.cluster.update_availability()
             self._on_timeout_after_step_down()
             return
         Timer(self.env, hb, self._leader_tick, (gen,))
@@ -481,6 +529,8 @@ class RaftNode:
         index = self.last_index()
         if entry.cmd_id is not None:
             self.cmd_index[entry.cmd_id] = index
+        if entry.kind == "config":
+            self.config_index = index
         gen = self.generation
         self.node.disk.write(self._local_durable, (gen, index))
         return index
@@ -534,6 +584,7 @@ class RaftNode:
             if self.state == LEADER_ELECT and self.commit_index >= self._noop_index():
                 self.state = LEADER
                 self.cluster.event("leader_elected", self, self.term, f"{self.tag} leads term {self.term}")
+                self.cluster.update_availability()
             for peer, f in self.followers.items():
                 self._send_append(peer, f)  # tell followers the new commit index at once
 
@@ -551,7 +602,8 @@ class RaftNode:
         new = dict(config)
         new[peer] = MEMBER
         self._append_local(Entry(self.term, "config", new))
-        self.cluster.event("promoted", self.cluster.nodes[peer], self.term, f"{self.cluster.nodes[peer].tag} is now a voter")
+        tag = self.cluster.nodes[peer].tag
+        self.cluster.event("voter_promoted", self.cluster.nodes[peer], self.term, f"{tag} is now a voting member")
 
     # ---------------------------------------------------------------- following
     def on_append(
@@ -578,6 +630,8 @@ class RaftNode:
         self.leader = leader
         self._heard_from_leader()
         if new_leader:
+            self.cluster.update_availability()
+        if self.pending and (new_leader or self.env.now - self._last_forward >= self.cluster.et):
             self._forward_pending()
         if prev > self.last_index() or self.log[prev].term != prev_term:
             hint = min(prev - 1, self.last_index())
@@ -597,6 +651,8 @@ class RaftNode:
             self.log.append(entry)
             if entry.cmd_id is not None:
                 self.cmd_index[entry.cmd_id] = index
+            if entry.kind == "config":
+                self.config_index = index
             appended = True
         last_new = prev + len(entries)
         job = (self.generation, leader, gen, last_new, leader_commit)
@@ -621,6 +677,8 @@ class RaftNode:
                 self.cmd_index.pop(entry.cmd_id, None)
         del self.log[index:]
         self.durable_len = min(self.durable_len, index)
+        if self.config_index >= index:
+            self.config_index = max(i for i in range(index) if self.log[i].kind == "config")
 
     # ---------------------------------------------------------------- applying
     def _apply(self) -> None:
@@ -644,13 +702,14 @@ class RaftNode:
         cmd_id = next(self.cluster.cmd_ids)
         entry = Entry(self.term, kind, payload, cmd_id, size)
         self.pending[cmd_id] = (entry, callback, self.env.now)
-        Timer(self.env, self.cluster.spec.operation_timeout, self._expire, (cmd_id, self.generation))
+        Timer(self.env, self.cluster.spec.operation_timeout, self._expire, (cmd_id,))
         self._route(entry)
 
     def _route(self, entry: Entry) -> None:
         if self.state in (LEADER, LEADER_ELECT):
             self.accept(entry)
         elif self.leader is not None:
+            self._last_forward = self.env.now
             self.send(self.leader, MESSAGE_OVERHEAD + entry.size, "on_forward", entry)
         # else: wait; forwarded when a leader makes itself known
 
@@ -669,7 +728,7 @@ class RaftNode:
             return
         self._append_local(Entry(self.term, entry.kind, entry.payload, entry.cmd_id, entry.size))
 
-    def _expire(self, cmd_id: int, gen: int) -> None:
+    def _expire(self, cmd_id: int) -> None:
         waiting = self.pending.pop(cmd_id, None)
         if waiting is not None:
             waiting[1]((False, None, "timeout"))

@@ -18,6 +18,7 @@ from workbench.model.faults import FaultInjector
 from workbench.model.kernel import Streams, events_scheduled
 from workbench.model.network import Location, Network
 from workbench.model.node import Server
+from workbench.model.rachis import Cluster, Entry, RaftNode
 from workbench.model.workload import OpenLoopWorkload
 from workbench.results import Recorder
 from workbench.scenario.schema import Scenario
@@ -73,6 +74,7 @@ class World:
         self.members = members
         group = [self.node_by_tag[t].index for t in members]
         self.position = {node: pos for pos, node in enumerate(group)}
+        self.raft_position = len(group)  # the RAFT entry of change vectors
         self.recorder = Recorder([n.tag for n in self.nodes], client_names, bp.database.name)
         self.recorder.now = lambda: self.env.now
         self.instances: list[DatabaseInstance] = []
@@ -80,6 +82,16 @@ class World:
             inst = DatabaseInstance(self, node_index, pos, group)
             self.nodes[node_index].instance = inst
             self.instances.append(inst)
+
+        self.cluster = Cluster(
+            self,
+            bp.cluster,
+            {n.index: spec.role for n, spec in zip(self.nodes, bp.nodes, strict=True)},
+            streams,
+            {bp.database.name: members},
+            on_apply=self._on_cluster_apply,
+        )
+        self.last_crashed: str | None = None
 
         # Shared bookkeeping for metrics: the newest acknowledged write per key.
         self.acked: dict[int, tuple[int, int]] = {}
@@ -101,9 +113,19 @@ class World:
             msg = "database placed on the wrong number of nodes"
             raise WiringError(msg)
 
+    def _on_cluster_apply(self, raft: RaftNode, index: int, entry: Entry, result: object) -> None:
+        if entry.kind == "cluster_tx":
+            instance = self.nodes[raft.index].instance
+            if instance is not None:
+                key, size, write_id = entry.payload
+                instance.apply_cluster_tx(key, size, write_id, index)
+        elif entry.kind == "config" and raft.state in ("leader", "leader-elect"):
+            self.recorder.event("command_committed", node=raft.tag, term=raft.term, detail=f"topology (index {index})")
+
     # -- running
     def start(self) -> None:
         self.recorder.event("database_created", detail=f"members {', '.join(self.members)} (RF {len(self.members)})")
+        self.cluster.bootstrap()
         for inst in self.instances:
             inst.start_replication()
         self.workload.start()

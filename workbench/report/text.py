@@ -32,7 +32,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         "",
         f"{'latency (ms)':<14}{'count':>9}{'mean':>9}{'p50':>9}{'p95':>9}{'p99':>9}{'p99.9':>9}{'max':>9}",
     ]
-    for kind in ("read", "write", "query"):
+    for kind in summary["latency_ms"]:
         s = summary["latency_ms"][kind]
         if not s["count"]:
             continue
@@ -51,6 +51,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         "availability  " + "  ".join(f"{k} {_pct(v)}" for k, v in avail.items() if v is not None),
         f"stale reads   {_pct(summary['stale_read_fraction'])}    conflicts {summary['conflicts']}",
     ]
+    cl = summary.get("cluster")
+    if cl:
+        lines.append(
+            f"cluster       availability {_pct(cl['availability'])}, {cl['elections']} elections, "
+            f"{_fmt(cl['leaderless_seconds'], 3)} s without a quorum leader"
+        )
     events = summary.get("cluster_events") or {}
     if events:
         lines.append("events        " + ", ".join(f"{k} {v}" for k, v in events.items()))

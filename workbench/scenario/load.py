@@ -21,9 +21,9 @@ from workbench.blueprints import blueprint_names, load_blueprint_data
 from workbench.errors import WorkbenchInputError, did_you_mean, one_of
 from workbench.scenario.schema import (
     FAULT_ACTIONS,
+    ROLE_TARGETS,
     CrashFault,
     PartitionFault,
-    ROLE_TARGETS,
     RestartFault,
     Scenario,
 )
