@@ -49,6 +49,22 @@ def build_parser() -> argparse.ArgumentParser:
     prog.add_argument("--progress", dest="progress", action="store_true", default=None, help="show a progress bar")
     prog.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
 
+    val = sub.add_parser("validate", help="check the model against theory and published results")
+    checks = val.add_subparsers(dest="check", required=True, parser_class=_Parser)
+    raft = checks.add_parser(
+        "raft-election",
+        help="the leader-election experiment of the Raft paper (Figure 16)",
+        description="Crash the leader of a 5-server cluster many times and measure the time until the "
+        "survivors hear a new leader (Ongaro & Ousterhout, USENIX ATC 2014, Figure 16).",
+    )
+    raft.add_argument("--timeout-range", default="150-300ms", help="election timeout range, e.g. 150-300ms")
+    raft.add_argument("--trials", type=int, default=1000, help="number of trials (default 1000)")
+    raft.add_argument("--one-way-latency", default="7.5ms", help="one-way network latency (default 7.5ms)")
+    raft.add_argument("--fsync", default="0ms", help="time to persist a vote or an entry (default 0ms)")
+    raft.add_argument("--prevote", choices=["on", "off"], default="off", help="trial elections (default off)")
+    raft.add_argument("--seed", type=int, default=1)
+    raft.add_argument("--json", action="store_true", help="print the distribution as one JSON object")
+
     bps = sub.add_parser("blueprints", help="list the built-in topology blueprints")
     bps.add_argument("name", nargs="?", help="show one blueprint in full")
     bps.add_argument("--json", action="store_true", help="print JSON")
@@ -60,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "validate":
+            return _validate(args)
         return _blueprints(args)
     except WorkbenchInputError as err:
         print(f"workbench: error: {err}", file=sys.stderr)
@@ -93,6 +111,59 @@ def _run(args: argparse.Namespace) -> int:
     if not result.ok:
         print(f"workbench: the simulation failed: {result.provenance['exception']}", file=sys.stderr)
         return EXIT_RUN_FAILED
+    return EXIT_OK
+
+
+def _duration_arg(text: str, option: str) -> float:
+    from workbench.scenario.units import parse_quantity
+
+    try:
+        return parse_quantity(text, "duration")
+    except ValueError as exc:
+        raise WorkbenchInputError(str(exc), source=option) from None
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from workbench.validation.raft_election import (
+        PAPER_150_300_MS,
+        ElectionSetup,
+        run_election_experiment,
+        summarise_downtimes,
+    )
+
+    text = args.timeout_range.replace(" ", "")
+    low_text, sep, high_text = text.partition("-")
+    unit = "".join(ch for ch in high_text if ch.isalpha()) or "ms"
+    if not sep or not low_text:
+        msg = f"'{args.timeout_range}' is not a range; write it like 150-300ms"
+        raise WorkbenchInputError(msg, source="--timeout-range")
+    if not any(ch.isalpha() for ch in low_text):
+        low_text += unit
+    low = _duration_arg(low_text, "--timeout-range")
+    high = _duration_arg(high_text, "--timeout-range")
+    if not 0 < low <= high:
+        msg = f"'{args.timeout_range}' needs 0 < min <= max"
+        raise WorkbenchInputError(msg, source="--timeout-range")
+    if args.trials < 1:
+        msg = f"{args.trials} trials: run at least one"
+        raise WorkbenchInputError(msg, source="--trials")
+    setup = ElectionSetup(
+        timeout_min=low,
+        timeout_max=high,
+        one_way_latency=_duration_arg(args.one_way_latency, "--one-way-latency"),
+        fsync=_duration_arg(args.fsync, "--fsync"),
+        prevote=args.prevote == "on",
+    )
+    stats = summarise_downtimes(run_election_experiment(setup, args.trials, args.seed))
+    if args.json:
+        print(json.dumps(stats))
+        return EXIT_OK
+    paper = PAPER_150_300_MS if (round(low, 6), round(high, 6)) == (0.15, 0.3) else {}
+    print(f"Raft leader election, 5 servers, timeouts {low * 1e3:g}-{high * 1e3:g} ms, {stats['trials']} trials")
+    print(f"{'':<6}{'model (ms)':>12}{'paper (ms)':>12}")
+    for key in ("p10", "p25", "p50", "p75", "p90", "p99", "max", "mean"):
+        ref = paper.get(key)
+        print(f"{key:<6}{stats[key]:>12,.1f}{(f'{ref:,.1f}' if ref else '-'):>12}")
     return EXIT_OK
 
 

@@ -130,6 +130,8 @@ class Cluster:
         self.leader_history: list[tuple[float, int, int]] = []  # (time, term, node) of each leader-elect
         self.elections = 0
         self.available = False
+        # Optional probe: called as (follower, leader, term) when a node first hears a new leader.
+        self.on_new_leader: Callable[[RaftNode, int, int], None] | None = None
 
     def bootstrap(self) -> None:
         """Start as a running cluster: the first member leads term 1, everyone follows.
@@ -385,7 +387,12 @@ class RaftNode:
         if len(self.votes) >= self.majority():
             self._become_leader_elect()
             return
-        self._ask_votes(self.term, prevote=False)
+        # Term and vote are persisted before anyone is asked (they survive a crash).
+        self.node.disk.write(self._vote_persisted, self.generation)
+
+    def _vote_persisted(self, gen: int) -> None:
+        if gen == self.generation and self.state == CANDIDATE and not self.prevoting:
+            self._ask_votes(self.term, prevote=False)
 
     def _ask_votes(self, term: int, prevote: bool) -> None:
         gen = self.generation
@@ -422,7 +429,15 @@ class RaftNode:
             self.voted_for = cand
             if self.state == FOLLOWER:
                 self._heard_from_leader()  # granting a vote resets the timer (Raft §5.2)
-        self.send(cand, MESSAGE_OVERHEAD, "on_vote", self.index, self.term, granted, False, gen)
+            # The vote is persisted before the answer leaves.
+            self.node.disk.write(self._send_vote, (cand, self.term, gen))
+            return
+        self.send(cand, MESSAGE_OVERHEAD, "on_vote", self.index, self.term, False, False, gen)
+
+    def _send_vote(self, job: tuple[int, int, int]) -> None:
+        cand, term, gen = job
+        if self.state != DOWN:
+            self.send(cand, MESSAGE_OVERHEAD, "on_vote", self.index, term, True, False, gen)
 
     def on_vote(self, voter: int, term: int, granted: bool, prevote: bool, gen: int) -> None:
         if self.state == DOWN:
@@ -631,6 +646,8 @@ class RaftNode:
         self._heard_from_leader()
         if new_leader:
             self.cluster.update_availability()
+            if self.cluster.on_new_leader is not None:
+                self.cluster.on_new_leader(self, leader, term)
         if self.pending and (new_leader or self.env.now - self._last_forward >= self.cluster.et):
             self._forward_pending()
         if prev > self.last_index() or self.log[prev].term != prev_term:
@@ -659,17 +676,25 @@ class RaftNode:
         if appended:
             self.node.disk.write(self._follower_durable, job)
         else:
-            self._follower_durable(job)
+            self._follower_reply(job)
 
     def _follower_durable(self, job: tuple[int, int, int, int, int]) -> None:
+        if self.state == DOWN or job[0] != self.generation:
+            return
+        self.durable_len = max(self.durable_len, min(job[3] + 1, len(self.log)))
+        self._follower_reply(job)
+
+    def _follower_reply(self, job: tuple[int, int, int, int, int]) -> None:
         my_gen, leader, gen, last_new, leader_commit = job
         if self.state == DOWN or my_gen != self.generation:
             return
-        self.durable_len = max(self.durable_len, min(last_new + 1, len(self.log)))
         if leader_commit > self.commit_index:
             self.commit_index = min(leader_commit, last_new)
             self._apply()
-        self.send(leader, MESSAGE_OVERHEAD, "on_append_reply", self.index, self.term, True, last_new, gen)
+        # Acknowledge only what is on disk: a duplicate append must not vouch for
+        # entries whose fsync is still pending.
+        match = min(last_new, self.durable_len - 1)
+        self.send(leader, MESSAGE_OVERHEAD, "on_append_reply", self.index, self.term, True, match, gen)
 
     def _truncate(self, index: int) -> None:
         for entry in self.log[index:]:

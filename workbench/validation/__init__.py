@@ -1,0 +1,1 @@
+"""Experiments that check the model against theory and published measurements."""
