@@ -77,7 +77,9 @@ class Client:
         self.index = index  # network endpoint
         self.cid = cid
         spec = world.scenario.clients
-        self.topology = topology
+        self.topology = topology  # members in order, then rehabs (last resort)
+        self.members_count = len(topology)
+        self.topology_etag = 0
         self.read_balance = spec.read_balance
         self.request_timeout = spec.request_timeout
         self.health = spec.health_check
@@ -103,7 +105,7 @@ class Client:
         if (op.kind != READ and op.kind != QUERY) or self.read_balance == "None":
             return self.preferred()
         topo = self.topology
-        n = len(topo)
+        n = self.members_count or len(topo)  # RoundRobin skips non-members
         first = op.session % n
         for k in range(n):
             node = topo[(first + k) % n]
@@ -136,10 +138,21 @@ class Client:
         if not self._timer_armed:
             self._arm()
 
+    def _refresh_topology(self, node: int) -> None:
+        """Every response carries the server's topology etag; a newer one is fetched
+        [spec §4.1]. Health checks and failure counters reset with it."""
+        topo = self.world.cluster.nodes[node].state_machine.databases[self.world.db_name]
+        if topo.etag > self.topology_etag:
+            self.topology_etag = topo.etag
+            self.topology = topo.client_view()
+            self.members_count = len(topo.members)
+            self.failures = dict.fromkeys(self.topology, 0)
+
     def on_response(self, attempt: Attempt, doc: Doc | None) -> None:
         if attempt.done:
             return
         attempt.done = True
+        self._refresh_topology(attempt.node)
         op = attempt.op
         world = self.world
         stale = False
@@ -161,6 +174,7 @@ class Client:
         if attempt.done:
             return
         attempt.done = True
+        self._refresh_topology(attempt.node)
         op = attempt.op
         world = self.world
         if not ok:
@@ -190,13 +204,13 @@ class Client:
 
     def _fail_over(self, attempt: Attempt, reason: int) -> None:
         node = attempt.node
-        self.failures[node] += 1
+        self.failures[node] = self.failures.get(node, 0) + 1
         if node not in self.checking:
             self.checking.add(node)
             self.env.process(self._health_check(node))
         op = attempt.op
         for candidate in self.topology:
-            if self.failures[candidate] == 0 and candidate not in op.tried:
+            if self.failures.get(candidate, 0) == 0 and candidate not in op.tried:
                 self._attempt(op, candidate)
                 return
         self.world.recorder.op(op, node, reason, -1, False, self.env.now)
@@ -226,12 +240,12 @@ class Client:
     def _health_check(self, node: int):
         delay = self.health.initial
         world = self.world
-        while self.failures[node] > 0:
+        while self.failures.get(node, 0) > 0:
             yield self.env.timeout(delay)
             world.network.send(self.index, node, self.overhead, world.nodes[node].receive_health_check, self)
             delay = min(delay + self.health.step, self.health.max)
         self.checking.discard(node)
 
     def on_health_ok(self, node: int) -> None:
-        if self.failures[node]:
+        if self.failures.get(node):
             self.failures[node] = 0

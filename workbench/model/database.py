@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 # Change-vector comparison results.
 EQUAL, NEWER, OLDER, CONFLICT = 0, 1, 2, 3
 
-HANDSHAKE, BATCH, HEARTBEAT = "handshake", "batch", "heartbeat"
+HANDSHAKE, BATCH, HEARTBEAT, SEED = "handshake", "batch", "heartbeat", "seed"
+NEEDS_SEED = "needs-seed"  # handshake answer of a new replica that has no data yet
 REFUSED = object()  # a reply meaning "connection refused / reset"
 
 
@@ -88,22 +89,25 @@ class Doc:
 class DatabaseInstance:
     """One copy of the database on one node. Documents, log and change vector are durable."""
 
-    def __init__(self, world: World, node_index: int, position: int, group: list[int]):
+    def __init__(self, world: World, node_index: int, group: list[int]):
         self.world = world
         self.node = world.nodes[node_index]
-        self.position = position  # this instance's entry in change vectors
-        self.group = group  # node indices of the members, in change-vector order
-        # Change vectors have one entry per member plus a last "RAFT" entry that
+        # Change vectors have one entry per cluster node (indexed by node, so a
+        # replica added later has its own entry) plus a last "RAFT" entry that
         # carries the Raft index of cluster-wide transactions [spec §3.4].
-        self.raft_position = len(group)
+        n_nodes = len(world.nodes)
+        self.position = node_index
+        self.group = group  # node indices this instance replicates with
+        self.raft_position = n_nodes
         self.docs: dict[int, Doc] = {}
         self.log: list[Doc] = []  # storage order; log[i].seq == i while current
         self.relay_at: list[float] = []  # earliest time log[i] may be forwarded
         self.own_etag = 0
-        self.db_cv = [0] * (len(group) + 1)
+        self.db_cv = [0] * (n_nodes + 1)
         self.last_from: dict[int, int] = {}  # source node -> log position it has sent up to
         self.channels: list[ReplicationChannel] = []
-        self.zero_cv = (0,) * (len(group) + 1)
+        self.seeded = True  # False for a new replica until its mentor sends a full copy
+        self.zero_cv = (0,) * (n_nodes + 1)
 
     # -- reads
     def read(self, key: int) -> Doc | None:
@@ -186,9 +190,39 @@ class DatabaseInstance:
         if raft_index > self.db_cv[self.raft_position]:
             self.db_cv[self.raft_position] = raft_index
 
-    def start_replication(self) -> None:
-        """(Re)open one outgoing channel per other member (after boot or restart)."""
-        self.channels = [ReplicationChannel(self.world, self, dst) for dst in self.group if dst != self.node.index]
+    def sync_channels(self, destinations: list[int]) -> None:
+        """Keep exactly one live outgoing channel per destination (after boot,
+        restart or a topology change); channels to others stop."""
+        keep = []
+        for ch in self.channels:
+            if ch.dst in destinations and ch.alive():
+                keep.append(ch)
+            else:
+                ch.stopped = True
+                ch.poke()
+        have = {ch.dst for ch in keep}
+        keep += [ReplicationChannel(self.world, self, d) for d in destinations if d not in have]
+        self.channels = keep
+
+    def snapshot_bytes(self) -> float:
+        """Size of a full copy: every document (the initial dataset included)."""
+        world = self.world
+        written = sum(d.size for d in self.docs.values())
+        untouched = world.scenario.workload.keys - len(self.docs)
+        return written + max(untouched, 0) * world.initial_size
+
+    def install_snapshot(self, docs: dict[int, Doc], db_cv: list[int]) -> None:
+        """Become a full copy of a mentor's data (seeding a new replica)."""
+        now = self.world.env.now
+        relay_at = now + self.world.replication.relay_delay
+        for doc in docs.values():
+            local = self.docs.get(doc.key)
+            if local is None or compare(doc.cv, local.cv) in (NEWER, CONFLICT):
+                self._store(_copy(doc), relay_at)
+        for i, x in enumerate(db_cv):
+            if x > self.db_cv[i]:
+                self.db_cv[i] = x
+        self.seeded = True
 
 
 def _copy(doc: Doc) -> Doc:
@@ -236,11 +270,13 @@ class ReplicationChannel:
         self.connected = False
         self.in_flight_request: int | None = None
         self.broken = False  # set when the destination resets an idle connection
+        self.stopped = False  # set when the topology no longer wants this channel
+        self.relay_free = False  # True towards a promotable this node mentors: no ripple hold
         self.process = self.env.process(self._run())
 
     # -- liveness
     def alive(self) -> bool:
-        return self.src.node.epoch == self.epoch and self.src.node.up
+        return self.src.node.epoch == self.epoch and self.src.node.up and not self.stopped
 
     def poke(self) -> None:
         if self.waiting and not self.wake.triggered:
@@ -271,6 +307,12 @@ class ReplicationChannel:
                 recorder.event("replication_connected", node=src_tag, detail=f"{src_tag}->{dst_tag}")
             was_connected = True
             backoff = cfg.reconnect_initial
+            if reply == NEEDS_SEED:
+                reply = yield from self._seed()
+                if not self.alive():
+                    return
+                if reply is None:
+                    continue
             self.cursor, dest_cv = reply
             self.dest_cv = dest_cv
             self.held.clear()
@@ -316,6 +358,27 @@ class ReplicationChannel:
                     last_contact = self.env.now
             self.connected = False
 
+    def _seed(self):
+        """Send a full copy at the throttled seeding rate, then carry on from there."""
+        world = self.world
+        src = self.src
+        size = src.snapshot_bytes()
+        recorder = world.recorder
+        recorder.event(
+            "seeding_started",
+            node=src.node.tag,
+            detail=f"{src.node.tag}->{world.nodes[self.dst].tag}, {size / 1e6:.1f} MB",
+        )
+        yield self.env.timeout(size / world.scenario.blueprint.observer.seeding_rate)
+        if not self.alive():
+            return None
+        snapshot = (dict(src.docs), list(src.db_cv), len(src.log))
+        reply = yield from self._request(SEED, snapshot)
+        if reply is not None:
+            recorder.event("seeding_done", node=src.node.tag, detail=f"{src.node.tag}->{world.nodes[self.dst].tag}")
+            reply = (snapshot[2], reply)
+        return reply
+
     def _safe_cursor(self) -> int:
         return self.held[0] if self.held else self.cursor
 
@@ -340,7 +403,7 @@ class ReplicationChannel:
         while cursor < end and len(items) < max_items and size < max_bytes:
             doc = log[cursor]
             if src.docs[doc.key] is doc and not covers(dest_cv, doc.cv):
-                if relay_at[cursor] > now:
+                if relay_at[cursor] > now and not self.relay_free:
                     held.append(cursor)
                 else:
                     items.append(doc)
@@ -355,7 +418,10 @@ class ReplicationChannel:
         rid = self.req_id
         self.reply = reply = self.env.event()
         world = self.world
-        size = world.repl_overhead + (sum(d.size for d in payload) if payload else 0.0)
+        if kind == SEED:
+            size = world.repl_overhead  # the bulk was paced by _seed
+        else:
+            size = world.repl_overhead + (sum(d.size for d in payload) if payload else 0.0)
         world.network.send(
             self.src.node.index,
             self.dst,

@@ -116,7 +116,8 @@ class FaultInjector:
             if ok:
                 text = f"{action.action} {action.name}"
                 if isinstance(action, CreateDatabaseAction):
-                    text += f" on {', '.join(result[1])}" if result[0] == "created" else " (already exists)"
+                    nodes = ", ".join(world.nodes[i].tag for i in result[1])
+                    text += f" on {nodes}" if result[0] == "created" else " (already exists)"
                 world.recorder.event(
                     "command_committed", node=via.tag, term=via.term, detail=f"{text}, index {index}, {took:.1f} ms"
                 )
@@ -141,4 +142,4 @@ class FaultInjector:
         net = world.network
         connected = [i for i in ordered if world.nodes[i].up and not net.cut[via][i]]
         others = [i for i in ordered if i not in connected]
-        return [world.nodes[i].tag for i in (connected + others)[:rf]]
+        return (connected + others)[:rf]

@@ -177,7 +177,7 @@ class Server(Node):
 
     # -- replication (server side)
     def receive_replication(self, channel: Any, kind: str, rid: int, payload: Any, safe_cursor: int) -> None:
-        from workbench.model.database import BATCH, HANDSHAKE, REFUSED
+        from workbench.model.database import BATCH, HANDSHAKE, NEEDS_SEED, REFUSED, SEED
 
         src = channel.src.node.index
         inst = self.instance
@@ -185,7 +185,15 @@ class Server(Node):
             self._reply_replication(channel, rid, REFUSED)
             return
         if kind == HANDSHAKE:
-            self._reply_replication(channel, rid, (inst.last_from.get(src, 0), list(inst.db_cv)))
+            if not inst.seeded:
+                self._reply_replication(channel, rid, NEEDS_SEED)
+            else:
+                self._reply_replication(channel, rid, (inst.last_from.get(src, 0), list(inst.db_cv)))
+        elif kind == SEED:
+            docs, db_cv, _position = payload
+            inst.install_snapshot(docs, db_cv)
+            inst.last_from[src] = _position
+            self._reply_replication(channel, rid, list(inst.db_cv))
         elif kind == BATCH:
             cost = 0.0
             sample = self.service_write
@@ -234,12 +242,12 @@ class Server(Node):
         super().restart()
         self.world.cluster.restart(self.index)
         if self.instance is not None:
-            self.instance.start_replication()
+            self.world.sync_channels(self.index)
 
     # -- client requests (server side)
     def receive_request(self, attempt: Any) -> None:
         world = self.world
-        if not self.up or self.instance is None:
+        if not self.up or self.instance is None or not self.instance.seeded:
             world.network.send(
                 self.index, attempt.client.index, world.client_overhead, attempt.client.on_reset, attempt
             )
@@ -304,6 +312,17 @@ class Server(Node):
         self.world.network.send(
             self.index, client.index, self.world.client_overhead, client.on_cluster_response, attempt, ok, index, result
         )
+
+    def report(self) -> tuple[int, ...]:
+        """What the maintenance worker reports: the database's change vector."""
+        inst = self.instance
+        return tuple(inst.db_cv) if inst is not None else self.world.zero_cv
+
+    def receive_report_request(self, observer: Any) -> None:
+        if self.up:
+            self.world.network.send(
+                self.index, observer.raft.index, 400.0, observer.on_report, self.index, self.report()
+            )
 
     def receive_health_check(self, client: Any) -> None:
         if self.up:

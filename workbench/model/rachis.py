@@ -64,14 +64,54 @@ class Entry:
         self.size = size
 
 
+class DbTopology:
+    """A database's topology record [spec §2.1]: ordered members, rehabs, promotables.
+
+    Node indices throughout. ``etag`` is the Raft index of the last change (what
+    clients compare); ``changed_at`` is when this node applied it."""
+
+    __slots__ = ("changed_at", "etag", "members", "mentors", "promotables", "rehabs", "rf")
+
+    def __init__(
+        self,
+        members: list[int],
+        rf: int,
+        rehabs: list[int] | None = None,
+        promotables: list[int] | None = None,
+        mentors: dict[int, int] | None = None,
+        etag: int = 0,
+        changed_at: float = -1e18,
+    ):
+        self.members = list(members)
+        self.rf = rf
+        self.rehabs = list(rehabs or [])
+        self.promotables = list(promotables or [])
+        self.mentors = dict(mentors or {})
+        self.etag = etag
+        self.changed_at = changed_at
+
+    def copy(self) -> DbTopology:
+        return DbTopology(
+            self.members, self.rf, self.rehabs, self.promotables, self.mentors, self.etag, self.changed_at
+        )
+
+    def all_nodes(self) -> list[int]:
+        return self.members + self.rehabs + self.promotables
+
+    def client_view(self) -> list[int]:
+        """What clients see: members in order, then rehabs; promotables are hidden."""
+        return self.members + self.rehabs
+
+
 class ClusterState:
     """The replicated state machine: what every node holds once it applied the log."""
 
-    def __init__(self, config: dict[int, str], databases: dict[str, list[str]]):
+    def __init__(self, config: dict[int, str], databases: dict[str, DbTopology]):
         self.config = dict(config)
-        self.databases = {name: list(nodes) for name, nodes in databases.items()}
+        self.databases = {name: topo.copy() for name, topo in databases.items()}
         self.indexes: set[str] = set()
         self.compare_exchange: dict[int, int] = {}  # key -> Raft index of its current value
+        self.now: Callable[[], float] = lambda: 0.0
 
     def apply(self, index: int, entry: Entry) -> Any:
         kind = entry.kind
@@ -80,9 +120,16 @@ class ClusterState:
         elif kind == "create_database":
             name, nodes = entry.payload
             if name in self.databases:
-                return ("exists", self.databases[name])
-            self.databases[name] = list(nodes)
+                return ("exists", self.databases[name].members)
+            self.databases[name] = DbTopology(nodes, len(nodes), etag=index, changed_at=self.now())
             return ("created", list(nodes))
+        elif kind == "topology":
+            name, topo = entry.payload
+            new = topo.copy()
+            new.etag = index
+            new.changed_at = self.now()
+            self.databases[name] = new
+            return ("ok", index)
         elif kind == "deploy_index":
             self.indexes.add(entry.payload)
         elif kind == "compare_exchange":
@@ -109,7 +156,7 @@ class Cluster:
         spec: ClusterSpec,
         roles: dict[int, str],
         streams: Streams,
-        databases: dict[str, list[str]] | None = None,
+        databases: dict[str, DbTopology] | None = None,
         on_apply: Callable[[RaftNode, int, Entry, Any], None] | None = None,
     ):
         self.host = host
@@ -132,6 +179,8 @@ class Cluster:
         self.available = False
         # Optional probe: called as (follower, leader, term) when a node first hears a new leader.
         self.on_new_leader: Callable[[RaftNode, int, int], None] | None = None
+        # Called when a node becomes Leader (its noop committed): starts the Cluster Observer.
+        self.on_leader: Callable[[RaftNode], object] | None = None
 
     def bootstrap(self) -> None:
         """Start as a running cluster: the first member leads term 1, everyone follows.
@@ -160,6 +209,8 @@ class Cluster:
         self.event("leader_elected", lead, 1, f"{lead.tag} leads term 1 (bootstrap)")
         self.update_availability()
         lead._leader_tick(lead.generation)
+        if self.on_leader is not None:
+            self.on_leader(lead)
 
     # -- events
     def event(self, kind: str, node: RaftNode | None = None, term: int | None = None, detail: str = "") -> None:
@@ -275,6 +326,7 @@ class RaftNode:
         self.log: list[Entry] = [Entry(0, "noop"), Entry(0, "config", dict(roles))]
         self.durable_len = len(self.log)
         self.state_machine = ClusterState(initial.config, initial.databases)
+        self.state_machine.now = lambda: self.env.now
         self.last_applied = 1
         # Volatile.
         self.state = FOLLOWER
@@ -600,6 +652,8 @@ class RaftNode:
                 self.state = LEADER
                 self.cluster.event("leader_elected", self, self.term, f"{self.tag} leads term {self.term}")
                 self.cluster.update_availability()
+                if self.cluster.on_leader is not None:
+                    self.cluster.on_leader(self)
             for peer, f in self.followers.items():
                 self._send_append(peer, f)  # tell followers the new commit index at once
 

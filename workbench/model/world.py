@@ -18,7 +18,8 @@ from workbench.model.faults import FaultInjector
 from workbench.model.kernel import Streams, events_scheduled
 from workbench.model.network import Location, Network
 from workbench.model.node import Server
-from workbench.model.rachis import Cluster, Entry, RaftNode
+from workbench.model.observer import Observer
+from workbench.model.rachis import Cluster, DbTopology, Entry, RaftNode
 from workbench.model.workload import OpenLoopWorkload
 from workbench.results import Recorder
 from workbench.scenario.schema import Scenario
@@ -73,13 +74,13 @@ class World:
         members = place_database(scenario, streams)
         self.members = members
         group = [self.node_by_tag[t].index for t in members]
-        self.position = {node: pos for pos, node in enumerate(group)}
-        self.raft_position = len(group)  # the RAFT entry of change vectors
+        self.position = {node.index: node.index for node in self.nodes}  # change-vector entry per node
+        self.raft_position = len(self.nodes)  # the RAFT entry of change vectors
         self.recorder = Recorder([n.tag for n in self.nodes], client_names, bp.database.name)
         self.recorder.now = lambda: self.env.now
         self.instances: list[DatabaseInstance] = []
-        for pos, node_index in enumerate(group):
-            inst = DatabaseInstance(self, node_index, pos, group)
+        for node_index in group:
+            inst = DatabaseInstance(self, node_index, group)
             self.nodes[node_index].instance = inst
             self.instances.append(inst)
 
@@ -88,10 +89,14 @@ class World:
             bp.cluster,
             {n.index: spec.role for n, spec in zip(self.nodes, bp.nodes, strict=True)},
             streams,
-            {bp.database.name: members},
+            {bp.database.name: DbTopology(group, bp.database.replication_factor)},
             on_apply=self._on_cluster_apply,
         )
         self.last_crashed: str | None = None
+        self.zero_cv = (0,) * (len(self.nodes) + 1)
+        self.db_name = bp.database.name
+        if bp.observer.enabled:
+            self.cluster.on_leader = lambda raft: Observer(self, raft)
 
         # Shared bookkeeping for metrics: the newest acknowledged write per key.
         self.acked: dict[int, tuple[int, int]] = {}
@@ -113,7 +118,46 @@ class World:
             msg = "database placed on the wrong number of nodes"
             raise WiringError(msg)
 
+    def sync_channels(self, node_index: int) -> None:
+        """Open the replication channels this node's view of the topology asks for."""
+        inst = self.nodes[node_index].instance
+        if inst is None:
+            return
+        topo = self.cluster.nodes[node_index].state_machine.databases[self.db_name]
+        mentees = [p for p in topo.promotables if topo.mentors.get(p) == node_index]
+        if node_index in topo.promotables:
+            destinations: list[int] = []  # a promotable only receives, from its mentor
+        else:
+            destinations = [n for n in topo.members + topo.rehabs if n != node_index] + mentees
+        inst.sync_channels(destinations)
+        for ch in inst.channels:
+            # A promotable has no other source, so nothing it needs is held back.
+            ch.relay_free = ch.dst in mentees
+
+    def _apply_topology(self, raft: RaftNode) -> None:
+        """A node applied a new topology of the simulated database: create or delete
+        its copy, and re-open its replication channels."""
+        node = self.nodes[raft.index]
+        topo = raft.state_machine.databases[self.db_name]
+        wanted = raft.index in topo.all_nodes()
+        if wanted and node.instance is None and node.up:
+            inst = DatabaseInstance(self, raft.index, topo.all_nodes())
+            inst.seeded = False
+            node.instance = inst
+            self.instances.append(inst)
+        elif not wanted and node.instance is not None:
+            inst = node.instance
+            inst.sync_channels([])
+            node.instance = None
+            self.instances.remove(inst)
+            self.recorder.event("replica_removed", node=node.tag, detail="its copy was deleted")
+        if node.up:
+            self.sync_channels(raft.index)
+
     def _on_cluster_apply(self, raft: RaftNode, index: int, entry: Entry, result: object) -> None:
+        if entry.kind == "topology" and entry.payload[0] == self.db_name:
+            self._apply_topology(raft)
+            return
         if entry.kind == "cluster_tx":
             instance = self.nodes[raft.index].instance
             if instance is not None:
@@ -127,7 +171,7 @@ class World:
         self.recorder.event("database_created", detail=f"members {', '.join(self.members)} (RF {len(self.members)})")
         self.cluster.bootstrap()
         for inst in self.instances:
-            inst.start_replication()
+            self.sync_channels(inst.node.index)
         self.workload.start()
         self.faults.start()
         self.env.process(self._sample())

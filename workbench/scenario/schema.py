@@ -113,6 +113,9 @@ class DatabaseSpec(Strict):
     name: str = "db"
     replication_factor: int = Field(3, ge=1)
     members: tuple[NodeTag, ...] | None = None
+    dynamic_distribution: bool = Field(
+        False, description="DynamicNodesDistribution: replace a replica that is down for add_replica_after"
+    )
 
 
 class ReplicationSpec(Strict):
@@ -153,6 +156,29 @@ class ClusterSpec(Strict):
     max_entries_per_append: int = Field(1024, ge=1)
 
 
+class ObserverSpec(Strict):
+    """The Cluster Observer (supervisor) on the leader [spec §2.2-2.4]."""
+
+    enabled: bool = True
+    worker_sample_period: Duration = Field("250 ms", description="Cluster.WorkerSamplePeriodInMs")
+    supervisor_sample_period: Duration = Field("500 ms", description="Cluster.SupervisorSamplePeriodInMs")
+    stabilization: Duration = Field("5 s", description="Cluster.StatsStabilizationTimeInSec")
+    rotate_preferred_after: Duration = Field("5 s", description="Cluster.TimeBeforeRotatingPreferredNodeInSec")
+    move_to_rehab_after: Duration = Field("60 s", description="Cluster.TimeBeforeMovingToRehabInSec")
+    add_replica_after: Duration = Field("15 min", description="Cluster.TimeBeforeAddingReplicaInSec")
+    promotion_position: Literal["append", "shuffle", "priority"] = Field(
+        "append",
+        description="Where a promoted node joins the member list: append (the book, 4.0), shuffle "
+        "(newer versions), or priority (follow priority_order)",
+    )
+    priority_order: tuple[NodeTag, ...] = ()
+    seeding_rate: Bandwidth = Field(
+        "50 MB/s",
+        description="Throttled rate at which a mentor seeds a new replica (RavenDB favours stability over "
+        "speed; the rate is an estimate, set your own)",
+    )
+
+
 class Blueprint(Strict):
     name: str
     description: str = ""
@@ -163,6 +189,7 @@ class Blueprint(Strict):
     database: DatabaseSpec = DatabaseSpec()
     replication: ReplicationSpec = ReplicationSpec()
     cluster: ClusterSpec = ClusterSpec()
+    observer: ObserverSpec = ObserverSpec()
 
 
 # ----------------------------------------------------------------------------- clients

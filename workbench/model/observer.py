@@ -1,0 +1,253 @@
+"""The Cluster Observer: the leader's supervisor of database groups [spec §2.2-2.4].
+
+It runs only on the leader and is rebuilt, with empty history, at every new
+term. Every ``worker_sample_period`` it polls each node for a report (the
+database's change vector); every ``supervisor_sample_period`` it looks at the
+simulated database and makes at most one topology change, as a Raft command.
+The first rule that fires wins:
+
+1. a member silent for longer than ``move_to_rehab_after`` (60 s) moves to rehab;
+2. the preferred member (``Members[0]``) silent for longer than
+   ``rotate_preferred_after`` (5 s) moves to the end of the list, if another
+   member is healthy;
+3. with fewer members than the replication factor, a rehab or promotable that
+   has caught up with its mentor (its change vector covers the mentor's from
+   the previous sample, and it answered the last two polls) is promoted; where
+   it joins the list follows ``promotion_position``;
+4. with no member left, the most up-to-date rehab is force-promoted;
+5. with dynamic distribution on, a rehab silent for ``add_replica_after``
+   (15 min) gets a replacement: a promotable on the fittest node (not in the
+   group, answering, hosting the fewest databases), seeded by one mentor;
+6. once the members reach the replication factor, every remaining rehab and
+   promotable is deleted (the loser of the race).
+
+Nothing is decided during the ``stabilization`` wait after the observer starts
+or after the database's last topology change. "Caught up" compares change
+vectors, where RavenDB compares the mentor's last-sent etag with its last etag:
+the same question asked of the same data.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import TYPE_CHECKING
+
+from workbench.model.database import covers
+from workbench.model.kernel import Timer
+from workbench.model.rachis import LEADER, DbTopology
+
+if TYPE_CHECKING:
+    from workbench.model.rachis import RaftNode
+    from workbench.model.world import World
+
+REPORT_BYTES = 400.0
+
+
+class Observer:
+    def __init__(self, world: World, raft: RaftNode):
+        self.world = world
+        self.env = world.env
+        self.raft = raft
+        self.spec = world.scenario.blueprint.observer
+        self.db = world.scenario.blueprint.database.name
+        self.generation = raft.generation
+        self.started = self.env.now
+        self.reports: dict[int, tuple[float, tuple[int, ...]]] = {}
+        self.previous: dict[int, tuple[float, tuple[int, ...]]] = {}
+        self.proposing = False
+        self.rng = world.streams.rng(f"observer.term{raft.term}")
+        Timer(self.env, 0.0, self._poll)
+        Timer(self.env, self.spec.supervisor_sample_period, self._analyse)
+
+    def alive(self) -> bool:
+        return self.raft.state == LEADER and self.raft.generation == self.generation
+
+    # ------------------------------------------------------------------ reports
+    def _poll(self) -> None:
+        if not self.alive():
+            return
+        world = self.world
+        me = self.raft.index
+        for node in world.nodes:
+            if node.index == me:
+                self.on_report(me, node.report())
+            else:
+                world.network.send(me, node.index, REPORT_BYTES, node.receive_report_request, self)
+        Timer(self.env, self.spec.worker_sample_period, self._poll)
+
+    def on_report(self, node: int, cv: tuple[int, ...] | None) -> None:
+        if not self.alive() or cv is None:
+            return
+        if node in self.reports:
+            self.previous[node] = self.reports[node]
+        self.reports[node] = (self.env.now, cv)
+
+    def silent_for(self, node: int) -> float:
+        last = self.reports.get(node)
+        return self.env.now - (last[0] if last is not None else self.started)
+
+    def _answering(self, node: int) -> bool:
+        """Reported in the current and the previous sample."""
+        period = self.spec.worker_sample_period
+        return node in self.previous and self.silent_for(node) <= 2 * period + 1e-9
+
+    # ------------------------------------------------------------------ decisions
+    def _analyse(self) -> None:
+        if not self.alive():
+            return
+        Timer(self.env, self.spec.supervisor_sample_period, self._analyse)
+        now = self.env.now
+        if now - self.started < self.spec.stabilization or self.proposing:
+            return
+        topo = self.raft.state_machine.databases.get(self.db)
+        if topo is None or now - topo.changed_at < self.spec.stabilization:
+            return
+        decision = self.decide(topo)
+        if decision is not None:
+            self._propose(*decision)
+
+    def decide(self, topo: DbTopology) -> tuple[DbTopology, str, str] | None:
+        spec = self.spec
+        world = self.world
+        tag = lambda i: world.nodes[i].tag  # noqa: E731
+        members = topo.members
+        healthy = [m for m in members if self.silent_for(m) <= spec.rotate_preferred_after]
+        for m in members:
+            silent = self.silent_for(m)
+            if silent > spec.move_to_rehab_after:
+                new = topo.copy()
+                new.members.remove(m)
+                new.rehabs.append(m)
+                if new.members:
+                    new.mentors[m] = self._mentor(m, new.members)
+                return new, "moved_to_rehab", f"{tag(m)} silent for {silent:.1f} s"
+            if m == members[0] and silent > spec.rotate_preferred_after and len(members) > 1 and healthy:
+                new = topo.copy()
+                new.members.remove(m)
+                new.members.append(m)
+                return (
+                    new,
+                    "preferred_rotated",
+                    f"{tag(m)} silent for {silent:.1f} s; preferred is now {tag(new.members[0])}",
+                )
+        if not members:
+            return self._force_promotion(topo)
+        if len(members) < topo.rf:
+            for candidate in topo.rehabs + topo.promotables:
+                mentor = topo.mentors.get(candidate)
+                if mentor not in members:
+                    mentor = self._mentor(candidate, members)
+                if self._caught_up(candidate, mentor):
+                    new = topo.copy()
+                    if candidate in new.rehabs:
+                        new.rehabs.remove(candidate)
+                    else:
+                        new.promotables.remove(candidate)
+                    new.mentors.pop(candidate, None)
+                    new.members = self._place(new.members, candidate)
+                    return new, "promoted", f"{tag(candidate)} caught up with {tag(mentor)}"
+        if len(members) >= topo.rf and (topo.rehabs or topo.promotables):
+            new = topo.copy()
+            gone = new.rehabs + new.promotables
+            new.rehabs, new.promotables = [], []
+            for g in gone:
+                new.mentors.pop(g, None)
+            return new, "replica_deleted", ", ".join(tag(g) for g in gone)
+        if world.scenario.blueprint.database.dynamic_distribution:
+            return self._replacement(topo)
+        return None
+
+    def _replacement(self, topo: DbTopology) -> tuple[DbTopology, str, str] | None:
+        spec = self.spec
+        bad = [r for r in topo.rehabs + topo.promotables if self.silent_for(r) > spec.add_replica_after]
+        responding = [n for n in topo.all_nodes() if n not in bad]
+        if not bad or len(responding) >= topo.rf or not topo.members:
+            return None
+        in_group = set(topo.all_nodes())
+        config = self.raft.state_machine_config()
+        hosting = {i: 0 for i in config}
+        for t in self.raft.state_machine.databases.values():
+            for n in t.all_nodes():
+                hosting[n] = hosting.get(n, 0) + 1
+        fit = [
+            i
+            for i, role in sorted(config.items())
+            if role in ("member", "watcher") and i not in in_group and self._answering(i)
+        ]
+        if not fit:
+            return None
+        target = min(fit, key=lambda i: (hosting.get(i, 0), i))
+        new = topo.copy()
+        new.promotables.append(target)
+        new.mentors[target] = self._mentor(target, new.members)
+        world = self.world
+        return (
+            new,
+            "replica_added",
+            (
+                f"{world.nodes[target].tag} replaces {', '.join(world.nodes[b].tag for b in bad)} "
+                f"(mentor {world.nodes[new.mentors[target]].tag})"
+            ),
+        )
+
+    def _force_promotion(self, topo: DbTopology) -> tuple[DbTopology, str, str] | None:
+        """No member left: promote the most up-to-date rehab (or promotable) that answers."""
+        candidates = [r for r in topo.rehabs if self._answering(r)] or [
+            p for p in topo.promotables if self._answering(p)
+        ]
+        if not candidates:
+            return None
+        best = max(candidates, key=lambda r: (sum(self.reports[r][1]), -r))
+        new = topo.copy()
+        if best in new.rehabs:
+            new.rehabs.remove(best)
+        else:
+            new.promotables.remove(best)
+        new.members = [best]
+        new.mentors = {n: best for n in new.rehabs + new.promotables}
+        return new, "forced_promotion", f"{self.world.nodes[best].tag} promoted with no member left; data may be lost"
+
+    # ------------------------------------------------------------------ helpers
+    def _mentor(self, candidate: int, members: list[int]) -> int:
+        ordered = sorted(members)
+        return ordered[zlib.crc32(f"{self.db}/{candidate}".encode()) % len(ordered)]
+
+    def _caught_up(self, candidate: int, mentor: int) -> bool:
+        if not self._answering(candidate) or mentor not in self.previous or mentor not in self.reports:
+            return False
+        (t_prev, mentor_prev), (t_now, _) = self.previous[mentor], self.reports[mentor]
+        if t_now - t_prev > 3 * self.spec.supervisor_sample_period:
+            return False
+        return covers(self.reports[candidate][1], mentor_prev)
+
+    def _place(self, members: list[int], node: int) -> list[int]:
+        policy = self.spec.promotion_position
+        out = [*members, node]
+        if policy == "shuffle":
+            order = self.rng.permutation(len(out))
+            out = [out[i] for i in order]
+        elif policy == "priority":
+            tags = {n.tag: n.index for n in self.world.nodes}
+            rank = {tags[t]: k for k, t in enumerate(self.spec.priority_order)}
+            out.sort(key=lambda i: rank.get(i, len(rank)))
+        return out
+
+    def _propose(self, new: DbTopology, kind: str, detail: str) -> None:
+        self.proposing = True
+        world = self.world
+
+        def done(outcome: tuple) -> None:
+            self.proposing = False
+            ok, index, _result = outcome
+            if ok:
+                world.recorder.event(kind, node=self.raft.tag, term=self.raft.term, detail=detail)
+                view = ", ".join(world.nodes[i].tag for i in new.members)
+                extra = f"; rehab {', '.join(world.nodes[i].tag for i in new.rehabs)}" if new.rehabs else ""
+                world.recorder.event(
+                    "topology_changed",
+                    node=self.raft.tag,
+                    term=self.raft.term,
+                    detail=f"members {view}{extra} (etag {index})",
+                )
+
+        self.raft.submit("topology", (self.db, new), 300.0, done)
