@@ -29,6 +29,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
             world.run(progress=_progress_bar(scenario))
         else:
             world.run()
+        world.finish()
     except Exception as exc:  # a failed run still returns its provenance
         error = f"{type(exc).__name__}: {exc}"
         error_trace = traceback.format_exc()

@@ -43,7 +43,7 @@ OPS_COLUMNS = [
     "version",
     "stale",
 ]
-EVENTS_COLUMNS = ["time_s", "kind", "node", "term", "database", "detail"]
+EVENTS_COLUMNS = ["time_s", "kind", "node", "term", "database", "detail", "value"]
 TIMESERIES_COLUMNS = ["time_s", "entity", "metric", "value"]
 REPLICATION_COLUMNS = ["write_id", "key", "origin", "destination", "committed_s", "applied_s", "lag_ms"]
 
@@ -66,7 +66,7 @@ class Recorder:
         self._outcome = array("b")
         self._version = array("q")
         self._stale = array("b")
-        self._events: list[tuple[float, str, str | None, int | None, str | None, str]] = []
+        self._events: list[tuple[float, str, str | None, int | None, str | None, str, float | None]] = []
         self._r_write = array("q")
         self._r_key = array("q")
         self._r_origin = array("i")
@@ -102,8 +102,16 @@ class Recorder:
         self._r_committed.append(doc.committed)
         self._r_applied.append(applied)
 
-    def event(self, kind: str, *, node: str | None = None, term: int | None = None, detail: str = "") -> None:
-        self._events.append((self.now(), kind, node, term, self.database, detail))
+    def event(
+        self,
+        kind: str,
+        *,
+        node: str | None = None,
+        term: int | None = None,
+        detail: str = "",
+        value: float | None = None,
+    ) -> None:
+        self._events.append((self.now(), kind, node, term, self.database, detail, value))
 
     def sample(self, time: float, entity: str, metric: str, value: float) -> None:
         e = self._entities.setdefault(entity, len(self._entities))
@@ -158,6 +166,7 @@ class Recorder:
         )
         events = pd.DataFrame(self._events, columns=EVENTS_COLUMNS)
         events["term"] = events["term"].astype("Int64")
+        events["value"] = events["value"].astype("float64")
         committed = pd.Series(self._r_committed, dtype="float64")
         applied = pd.Series(self._r_applied, dtype="float64")
         replication = pd.DataFrame(

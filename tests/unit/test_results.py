@@ -29,7 +29,7 @@ def test_tables_have_the_documented_columns(make_scenario):
         "start_s", "end_s", "latency_ms", "kind", "key", "client", "session",
         "node", "attempts", "outcome", "version", "stale",
     ]  # fmt: skip
-    assert list(result.events.columns) == ["time_s", "kind", "node", "term", "database", "detail"]
+    assert list(result.events.columns) == ["time_s", "kind", "node", "term", "database", "detail", "value"]
     assert list(result.timeseries.columns) == ["time_s", "entity", "metric", "value"]
     assert {"lag_ms", "origin", "destination"} <= set(result.replication.columns)
     assert set(result.timeseries["metric"].unique()) >= {"up", "cpu_utilisation", "cpu_queue", "unacked_writes"}

@@ -91,6 +91,10 @@ def summarise(result: Any) -> dict[str, Any]:
         "stale_read_fraction": stale,
         "replication_lag_ms": {k: lag[k] for k in ("count", "mean", "p50", "p99", "max")},
         "cluster": cluster,
+        "lost_writes": int((events["kind"] == "write_lost").sum()) if len(events) else 0,
+        "writes_missing_after_forced_promotion": (
+            int(events.loc[events["kind"] == "forced_promotion", "value"].sum()) if len(events) else 0
+        ),
         "conflicts": int((events["kind"] == "conflict").sum()) if len(events) else 0,
         "cluster_events": events["kind"].value_counts().sort_index().to_dict() if len(events) else {},
         "exception": prov.get("exception"),

@@ -161,6 +161,7 @@ class Client:
             version = op.write_id
             pos = world.position[doc.origin]
             world.acked[op.key] = (pos, doc.cv[pos])
+            world.acknowledged(op.key, pos, doc.cv[pos], op.write_id)
         elif op.kind == READ:
             version = doc.write_id if doc is not None else 0
             expect = op.expect
@@ -189,6 +190,7 @@ class Client:
                 version = -1  # the compare failed: the client must re-read and retry
         else:
             world.acked[op.key] = (world.raft_position, index)
+            world.acknowledged(op.key, world.raft_position, index, op.write_id)
         world.recorder.op(op, attempt.node, OK, version, False, self.env.now)
 
     def on_reset(self, attempt: Attempt) -> None:

@@ -240,8 +240,14 @@ class Observer:
             self.proposing = False
             ok, index, _result = outcome
             if ok:
-                world.recorder.event(kind, node=self.raft.tag, term=self.raft.term, detail=detail)
-                view = ", ".join(world.nodes[i].tag for i in new.members)
+                value = None
+                text = detail
+                if kind == "forced_promotion":
+                    # Acknowledged writes the promoted copy lacks: lost unless an old copy returns.
+                    value = float(world.missing_on(new.members[0]))
+                    text = f"{detail}; it lacks {int(value)} acknowledged writes"
+                world.recorder.event(kind, node=self.raft.tag, term=self.raft.term, detail=text, value=value)
+                view = ", ".join(world.nodes[i].tag for i in new.members) or "(none)"
                 extra = f"; rehab {', '.join(world.nodes[i].tag for i in new.rehabs)}" if new.rehabs else ""
                 world.recorder.event(
                     "topology_changed",

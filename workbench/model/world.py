@@ -8,6 +8,7 @@ before the first event fires.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 
 import simpy
@@ -101,6 +102,11 @@ class World:
         # Shared bookkeeping for metrics: the newest acknowledged write per key.
         self.acked: dict[int, tuple[int, int]] = {}
         self.write_counter = 0
+        # Every acknowledged write, to find the ones lost by the end of the run.
+        self._ack_key = array("q")
+        self._ack_pos = array("i")
+        self._ack_etag = array("q")
+        self._ack_write = array("q")
 
         n_nodes = len(self.nodes)
         self.clients = [Client(self, n_nodes + i, i, list(group)) for i in range(cspec.count)]
@@ -186,6 +192,42 @@ class World:
         for i in range(1, steps + 1):
             self.env.run(until=end * i / steps)
             progress(self.env.now)
+
+    def acknowledged(self, key: int, pos: int, etag: int, write_id: int) -> None:
+        self._ack_key.append(key)
+        self._ack_pos.append(pos)
+        self._ack_etag.append(etag)
+        self._ack_write.append(write_id)
+
+    def missing_on(self, node_index: int) -> int:
+        """Acknowledged writes that this node's copy does not hold (nor supersede)."""
+        inst = self.nodes[node_index].instance
+        docs = inst.docs if inst is not None else {}
+        missing = 0
+        for key, pos, etag in zip(self._ack_key, self._ack_pos, self._ack_etag, strict=True):
+            doc = docs.get(key)
+            if doc is None or doc.cv[pos] < etag:
+                missing += 1
+        return missing
+
+    def finish(self) -> None:
+        """End-of-run checks. A lost write is an acknowledged write that no copy of
+        the database holds, directly or through a later version that includes it
+        (its change vector covers the write's entry) [design.md, metrics]."""
+        instances = self.instances
+        lost = 0
+        for key, pos, etag, write_id in zip(self._ack_key, self._ack_pos, self._ack_etag, self._ack_write, strict=True):
+            held = False
+            for inst in instances:
+                doc = inst.docs.get(key)
+                if doc is not None and doc.cv[pos] >= etag:
+                    held = True
+                    break
+            if not held:
+                lost += 1
+                self.recorder.event("write_lost", detail=f"key {key}, write {write_id}")
+        if lost:
+            self.recorder.event("writes_lost", detail=f"{lost} acknowledged writes are on no copy")
 
     @property
     def events_processed(self) -> int:
