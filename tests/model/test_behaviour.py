@@ -177,3 +177,20 @@ def test_a_crash_loses_in_flight_requests_but_not_committed_documents(make_scena
     assert set(acked_on_a["version"]) <= stored
     retried = ops[ops["attempts"] > 1]
     assert len(retried) > 0 and (retried["outcome"] == "ok").all()
+
+
+def test_packet_loss_costs_tcp_retransmission_timeouts(make_scenario):
+    """Loss p on each of the request and the response: a read is delayed by at least one
+    RTO (200 ms) with probability 1 - (1 - p)^2 = 0.19 for p = 0.1."""
+    ops = run(
+        make_scenario(
+            blueprint={"extends": "three-node", "network": {"loss": 0.1}},
+            clients={"request_timeout": "12 h"},
+            workload={"mix": {"read": 1.0, "write": 0.0}},
+        )
+    ).ops
+    assert (ops["outcome"] == "ok").all()
+    delayed = (ops["latency_ms"] >= 200).mean()
+    # 5000 reads: the standard error of the fraction is about 0.006.
+    assert abs(delayed - 0.19) < 0.03
+    assert ((ops["latency_ms"] > 5) & (ops["latency_ms"] < 200)).sum() == 0

@@ -136,3 +136,42 @@ def test_promotion_position_follows_the_policy(make_scenario, policy, expected):
         )
     )
     assert _kinds(result, "topology_changed")["detail"].iloc[-1].startswith(expected)
+
+
+def test_a_lagging_member_goes_to_rehab(make_scenario):
+    """A member that answers but falls too far behind a peer (two samples running) is demoted."""
+    result = run(
+        make_scenario(
+            duration="30 s",
+            blueprint={
+                "extends": "five-node",
+                "database": {"members": ["A", "B", "C"]},
+                "network": {"links": [{"between": ["A", "B"], "latency": "2 s"}]},
+                "observer": {"max_change_vector_distance": 50},
+            },
+            workload={"rate": 200, "mix": {"read": 0.5, "write": 0.5}},
+        )
+    )
+    rehab = _kinds(result, "moved_to_rehab")
+    assert len(rehab) >= 1
+    assert rehab["detail"].iloc[0].startswith("B is") and "lagging" in rehab["detail"].iloc[0]
+
+
+def test_compare_exchange_claims_and_releases_keys(make_scenario):
+    """Put with index 0 claims a key; the holder deletes it with the index it got."""
+    result = run(
+        make_scenario(
+            blueprint={"extends": "three-node", "database": {"members": ["A", "B", "C"]}},
+            clients={"count": 1},
+            workload={"rate": 100, "keys": 5, "mix": {"read": 0.0, "write": 0.0, "compare_exchange": 1.0}},
+        )
+    )
+    ops = result.ops
+    assert (ops["outcome"] == "ok").all()
+    versions = ops["version"]
+    claims, releases, mismatches = (versions > 0).sum(), (versions == 0).sum(), (versions == -1).sum()
+    # One client alone mostly alternates claim (a Raft index) and release (0); a
+    # mismatch only when two of its operations on one key overlap in time.
+    assert claims > 300 and releases > 300
+    assert abs(claims - releases) <= mismatches + 5
+    assert mismatches < 0.05 * len(ops)

@@ -188,6 +188,8 @@ class Client:
             self.compare_exchange_index[op.key] = current
             if status != "ok":
                 version = -1  # the compare failed: the client must re-read and retry
+            elif current == 0:
+                version = 0  # a delete succeeded
         else:
             world.acked[op.key] = (world.raft_position, index)
             world.acknowledged(op.key, world.raft_position, index, op.write_id)

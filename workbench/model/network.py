@@ -56,6 +56,10 @@ class Network:
         self._busy_until = [[0.0] * n for _ in range(n)]
         self.bytes_sent = [[0.0] * n for _ in range(n)]
         self.cut = [[False] * n for _ in range(n)]
+        self.loss = spec.loss
+        self.rto = spec.retransmit_timeout
+        self._loss_rng = streams.rng("network.loss")
+        self.retransmissions = 0
 
     def send(self, src: int, dst: int, size: float, fn: Callable[..., Any], *args: Any) -> bool:
         """Deliver ``fn(*args)`` at ``dst`` after transfer and latency. False if dropped now."""
@@ -69,7 +73,14 @@ class Network:
         done = start + size * self._inv_bandwidth
         busy[dst] = done
         self.bytes_sent[src][dst] += size
-        Timer(self.env, done - now + self._latency[src][dst](), self._deliver, (src, dst, fn, args))
+        delay = done - now + self._latency[src][dst]()
+        if self.loss:
+            rto = self.rto
+            while self._loss_rng.random() < self.loss:
+                delay += rto  # TCP: the segment is resent after the RTO, which doubles each time
+                rto *= 2
+                self.retransmissions += 1
+        Timer(self.env, delay, self._deliver, (src, dst, fn, args))
         return True
 
     def _deliver(self, src: int, dst: int, fn: Callable[..., Any], args: tuple) -> None:

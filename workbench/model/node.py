@@ -290,7 +290,9 @@ class Server(Node):
         if op.kind == 3:
             payload, kind, size = (op.key, op.size, op.write_id), "cluster_tx", op.size
         else:
-            payload = (op.key, attempt.client.compare_exchange_index.get(op.key, 0))
+            # Claim-and-release: put a key the client does not hold, delete one it holds.
+            held = attempt.client.compare_exchange_index.get(op.key, 0)
+            payload = (op.key, held, held != 0)
             kind, size = "compare_exchange", 100.0
 
         def done(outcome: tuple) -> None:

@@ -130,6 +130,14 @@ class Observer:
                     "preferred_rotated",
                     f"{tag(m)} silent for {silent:.1f} s; preferred is now {tag(new.members[0])}",
                 )
+        lagging = self._lagging(members)
+        if lagging is not None and len(members) > 1:
+            m, distance = lagging
+            new = topo.copy()
+            new.members.remove(m)
+            new.rehabs.append(m)
+            new.mentors[m] = self._mentor(m, new.members)
+            return new, "moved_to_rehab", f"{tag(m)} is {distance} etags behind a peer (lagging)"
         if not members:
             return self._force_promotion(topo)
         if len(members) < topo.rf:
@@ -206,6 +214,23 @@ class Observer:
         new.members = [best]
         new.mentors = {n: best for n in new.rehabs + new.promotables}
         return new, "forced_promotion", f"{self.world.nodes[best].tag} promoted with no member left; data may be lost"
+
+    def _lagging(self, members: list[int]) -> tuple[int, int] | None:
+        """A member more than max_change_vector_distance etags behind a peer's own
+        entry, in the current and the previous sample [spec §2.3]."""
+        limit = self.spec.max_change_vector_distance
+
+        def behind(samples: dict[int, tuple[float, tuple[int, ...]]], m: int) -> int:
+            if m not in samples:
+                return 0
+            own = samples[m][1]
+            return max((samples[p][1][p] - own[p] for p in members if p != m and p in samples), default=0)
+
+        for m in members:
+            now, before = behind(self.reports, m), behind(self.previous, m)
+            if now > limit and before > limit:
+                return m, now
+        return None
 
     # ------------------------------------------------------------------ helpers
     def _mentor(self, candidate: int, members: list[int]) -> int:

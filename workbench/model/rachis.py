@@ -133,10 +133,15 @@ class ClusterState:
         elif kind == "deploy_index":
             self.indexes.add(entry.payload)
         elif kind == "compare_exchange":
-            key, expected = entry.payload
+            # Put with index 0 creates; put or delete with index i succeeds only if the
+            # current index is i [spec §6].
+            key, expected, delete = entry.payload
             current = self.compare_exchange.get(key, 0)
             if current != expected:
                 return ("mismatch", current)
+            if delete:
+                self.compare_exchange.pop(key, None)
+                return ("ok", 0)
             self.compare_exchange[key] = index
             return ("ok", index)
         return ("ok", index)

@@ -104,6 +104,14 @@ class NetworkSpec(Strict):
     cross_region: DurationDist = Field("lognormal(median=35 ms, sigma=0.1)")
     bandwidth: Bandwidth = Field("10 Gbit/s")
     links: tuple[LinkLatency, ...] = Field((), description="Per node-pair latencies that replace the defaults")
+    loss: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Packet loss probability. Traffic is TCP, so a lost packet is not dropped but "
+        "retransmitted after retransmit_timeout (doubling on repeated losses)",
+    )
+    retransmit_timeout: Duration = Field("200 ms", description="TCP minimum RTO (Linux TCP_RTO_MIN)")
 
 
 class DatabaseSpec(Strict):
@@ -166,6 +174,9 @@ class ObserverSpec(Strict):
     rotate_preferred_after: Duration = Field("5 s", description="Cluster.TimeBeforeRotatingPreferredNodeInSec")
     move_to_rehab_after: Duration = Field("60 s", description="Cluster.TimeBeforeMovingToRehabInSec")
     add_replica_after: Duration = Field("15 min", description="Cluster.TimeBeforeAddingReplicaInSec")
+    max_change_vector_distance: int = Field(
+        10_000, ge=1, description="Cluster.MaxChangeVectorDistance: a member this far behind a peer goes to rehab"
+    )
     promotion_position: Literal["append", "shuffle", "priority"] = Field(
         "append",
         description="Where a promoted node joins the member list: append (the book, 4.0), shuffle "

@@ -71,7 +71,7 @@ def run_schedule(
         live = [n for n in cluster.nodes if host.nodes[n.index].up]
         if live:
             node = live[int(rng.integers(0, len(live)))]
-            node.submit("compare_exchange", (int(rng.integers(0, 5)), 0), 100.0, lambda _r: None)
+            node.submit("compare_exchange", (int(rng.integers(0, 5)), 0, False), 100.0, lambda _r: None)
         if env.now + 0.01 < duration:
             Timer(env, 0.01, submit)
 
