@@ -32,9 +32,9 @@ schedules = st.lists(actions, max_size=14)
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _check(seed: int, schedule: list[Action], prevote: bool) -> None:
-    note(f"reproduce with run_schedule({seed}, {schedule!r}, prevote={prevote})")
-    cluster = run_schedule(seed, schedule, prevote=prevote)
+def _check(seed: int, schedule: list[Action], prevote: bool, **options) -> None:
+    note(f"reproduce with run_schedule({seed}, {schedule!r}, prevote={prevote}, **{options!r})")
+    cluster = run_schedule(seed, schedule, prevote=prevote, **options)
     check_safety(cluster)
     assert len(cluster.leader_history) >= 1
 
@@ -49,6 +49,19 @@ def test_safety_without_prevote(seed, schedule):
 @given(seed=st.integers(0, 2**32 - 1), schedule=schedules)
 def test_safety_with_prevote(seed, schedule):
     _check(seed, schedule, prevote=True)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), schedule=schedules)
+def test_safety_with_ravendb_timer_slow_disk_and_reordering(seed, schedule):
+    """RavenDB's deferring timer, fsyncs slower than a heartbeat, jittered latency."""
+    _check(seed, schedule, prevote=True, election_timer="ravendb", fsync=0.015, jitter=True)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), schedule=schedules)
+def test_safety_with_reset_timer_and_slow_disk(seed, schedule):
+    _check(seed, schedule, prevote=False, fsync=0.015, jitter=True)
 
 
 def test_logs_grow_and_elections_happen_under_faults():

@@ -35,6 +35,7 @@ class Op:
     __slots__ = (
         "attempts",
         "client",
+        "etag",
         "expect",
         "key",
         "kind",
@@ -56,6 +57,7 @@ class Op:
         self.tried: list[int] = []
         self.expect: tuple[int, int] | None = None  # (cv position, etag) of the newest acked write
         self.write_id = 0
+        self.etag = client.topology_etag  # the topology the operation started with
 
 
 class Attempt:
@@ -213,6 +215,10 @@ class Client:
             self.checking.add(node)
             self.env.process(self._health_check(node))
         op = attempt.op
+        if op.etag != self.topology_etag:
+            # The topology changed meanwhile: the operation's failed-node set resets [spec §4.3].
+            op.etag = self.topology_etag
+            op.tried = [node]
         for candidate in self.topology:
             if self.failures.get(candidate, 0) == 0 and candidate not in op.tried:
                 self._attempt(op, candidate)

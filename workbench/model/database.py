@@ -115,7 +115,12 @@ class DatabaseInstance:
 
     # -- writes
     def commit_local(self, key: int, size: float, write_id: int) -> Doc:
-        self.own_etag += 1
+        # A node's change-vector entry never reuses an etag, even across a copy that
+        # was deleted and re-created: RavenDB gives the new copy a new database id;
+        # continuing the node's sequence has the same effect on comparisons.
+        issued = self.world.etags_issued
+        self.own_etag = max(self.own_etag, issued[self.position]) + 1
+        issued[self.position] = self.own_etag
         self.db_cv[self.position] = self.own_etag
         now = self.world.env.now
         doc = Doc(key, tuple(self.db_cv), now, write_id, size, self.node.index, now)

@@ -43,7 +43,9 @@ class FaultInjector:
             options = [n.tag for n in world.cluster.nodes if n.state != "down" and n is not lead and n.role == "member"]
             return options[int(self.rng.integers(0, len(options)))] if options else None
         if ref == "preferred":
-            return world.members[0]
+            lead = world.cluster.leader()
+            view = (lead or world.cluster.nodes[0]).state_machine.databases[world.db_name]
+            return world.nodes[view.members[0]].tag if view.members else None
         if ref == "last_crashed":
             return world.last_crashed
         return ref

@@ -140,6 +140,21 @@ class Observer:
             return new, "moved_to_rehab", f"{tag(m)} is {distance} etags behind a peer (lagging)"
         if not members:
             return self._force_promotion(topo)
+        for candidate in topo.rehabs + topo.promotables:
+            mentor = topo.mentors.get(candidate)
+            if mentor not in members or not self._answering(mentor):
+                live = [m for m in members if self._answering(m)]
+                if live:
+                    # RavenDB picks the mentor from the current members (task hash); a
+                    # mentor that left or stopped answering is replaced.
+                    new = topo.copy()
+                    new.mentors[candidate] = self._mentor(candidate, live)
+                    if new.mentors[candidate] != mentor:
+                        return (
+                            new,
+                            "mentor_changed",
+                            f"{tag(candidate)} now catches up from {tag(new.mentors[candidate])}",
+                        )
         if len(members) < topo.rf:
             for candidate in topo.rehabs + topo.promotables:
                 mentor = topo.mentors.get(candidate)
@@ -238,7 +253,7 @@ class Observer:
         return ordered[zlib.crc32(f"{self.db}/{candidate}".encode()) % len(ordered)]
 
     def _caught_up(self, candidate: int, mentor: int) -> bool:
-        if not self._answering(candidate) or mentor not in self.previous or mentor not in self.reports:
+        if not self._answering(candidate) or not self._answering(mentor):
             return False
         (t_prev, mentor_prev), (t_now, _) = self.previous[mentor], self.reports[mentor]
         if t_now - t_prev > 3 * self.spec.supervisor_sample_period:
@@ -263,8 +278,8 @@ class Observer:
 
         def done(outcome: tuple) -> None:
             self.proposing = False
-            ok, index, _result = outcome
-            if ok:
+            ok, index, result = outcome
+            if ok and result[0] == "ok":
                 value = None
                 text = detail
                 if kind == "forced_promotion":
@@ -281,4 +296,4 @@ class Observer:
                     detail=f"members {view}{extra} (etag {index})",
                 )
 
-        self.raft.submit("topology", (self.db, new), 300.0, done)
+        self.raft.submit("topology", (self.db, new, new.etag), 300.0, done)

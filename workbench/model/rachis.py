@@ -124,7 +124,11 @@ class ClusterState:
             self.databases[name] = DbTopology(nodes, len(nodes), etag=index, changed_at=self.now())
             return ("created", list(nodes))
         elif kind == "topology":
-            name, topo = entry.payload
+            name, topo, expected_etag = entry.payload
+            current = self.databases.get(name)
+            if current is not None and current.etag != expected_etag:
+                # Decided on a stale record (e.g. by an old leader's observer): retried next round.
+                return ("conflict", current.etag)
             new = topo.copy()
             new.etag = index
             new.changed_at = self.now()
@@ -309,11 +313,12 @@ class Cluster:
 class Follower:
     """The leader's view of one peer (RavenDB's 'ambassador')."""
 
-    __slots__ = ("last_reply", "last_sent", "match", "next")
+    __slots__ = ("last_reply", "last_sent", "match", "next", "sent")
 
     def __init__(self, next_index: int, now: float):
         self.next = next_index
         self.match = 0
+        self.sent = next_index - 1  # highest index already sent and not known to be lost
         self.last_sent = -1e18
         self.last_reply = now
 
@@ -337,7 +342,9 @@ class RaftNode:
         self.state = FOLLOWER
         self.leader: int | None = None
         self.commit_index = 1
-        self.generation = 0  # bumps on every state change; stale timers and replies check it
+        self.generation = 0  # bumps on every state change; stale replies and callbacks check it
+        self.timer_gen = 0  # bumps whenever the election timer restarts; stale timers check it
+        self._synced: set[int] = set()  # log indexes fsynced beyond the durable prefix
         self.deferred = False
         self.timeout = cluster.draw_timeout()
         self.last_leader_contact = -1e18
@@ -378,12 +385,13 @@ class RaftNode:
     # ---------------------------------------------------------------- timers
     def _start_timer(self, extended: bool = False) -> None:
         self.generation += 1
+        self.timer_gen += 1
         self.timeout = self.cluster.draw_timeout(extended)
         self.deferred = False
-        Timer(self.env, self.timeout, self._tick, (self.generation,))
+        Timer(self.env, self.timeout, self._tick, (self.timer_gen,))
 
     def _tick(self, gen: int) -> None:
-        if gen != self.generation or self.state in (DOWN, LEADER, LEADER_ELECT):
+        if gen != self.timer_gen or self.state in (DOWN, LEADER, LEADER_ELECT):
             return
         if self.deferred:
             self.deferred = False
@@ -396,9 +404,9 @@ class RaftNode:
     def _heard_from_leader(self) -> None:
         self.last_leader_contact = self.env.now
         if self.cluster.spec.election_timer == "reset":
-            self.generation += 1
+            self.timer_gen += 1
             self.timeout = self.cluster.draw_timeout()
-            Timer(self.env, self.timeout, self._tick, (self.generation,))
+            Timer(self.env, self.timeout, self._tick, (self.timer_gen,))
         else:
             self.deferred = True
 
@@ -550,7 +558,9 @@ class RaftNode:
         hb = self.cluster.heartbeat
         for peer, f in self.followers.items():
             if now - f.last_sent >= hb - 1e-12:
-                self._send_append(peer, f)
+                # Entries in flight with no answer for two heartbeats are presumed lost.
+                stalled = f.sent > f.match and now - f.last_reply >= 2 * hb
+                self._send_append(peer, f, resend=stalled)
         # Vote of no confidence [spec §1.4]: step down without a majority's answers within ET.
         et = self.cluster.et
         heard = 1 + sum(
@@ -575,12 +585,19 @@ class RaftNode:
         else:
             self._start_election(extended=False)
 
-    def _send_append(self, peer: int, f: Follower) -> None:
-        prev = f.next - 1
-        if prev > self.last_index():
-            prev = self.last_index()
-            f.next = prev + 1
-        entries = self.log[f.next : f.next + self.cluster.spec.max_entries_per_append]
+    def _send_append(self, peer: int, f: Follower, resend: bool = False) -> None:
+        """Send what the follower has not been sent yet (entries are pipelined, one
+        copy in flight), or everything from ``next`` again when ``resend``."""
+        last = self.last_index()
+        if f.next > last + 1:
+            f.next = last + 1
+        if resend or f.sent < f.next - 1:
+            f.sent = f.next - 1
+        if f.sent > last:
+            f.sent = last
+        prev = f.sent
+        entries = self.log[prev + 1 : prev + 1 + self.cluster.spec.max_entries_per_append]
+        f.sent = prev + len(entries)
         size = MESSAGE_OVERHEAD + sum(e.size for e in entries)
         f.last_sent = self.env.now
         self.send(
@@ -604,17 +621,30 @@ class RaftNode:
         if entry.kind == "config":
             self.config_index = index
         gen = self.generation
-        self.node.disk.write(self._local_durable, (gen, index))
+        self.node.disk.write(self._local_durable, (gen, [(index, entry)]))
         return index
 
-    def _local_durable(self, job: tuple[int, int]) -> None:
-        gen, index = job
-        if index < len(self.log):
-            self.durable_len = max(self.durable_len, index + 1)
+    def _mark_durable(self, written: list[tuple[int, Entry]]) -> None:
+        """An fsync finished: the entries it wrote are durable if they are still in the log
+        at the same place (a truncation in between means it wrote something since replaced)."""
+        log = self.log
+        synced = self._synced
+        for index, entry in written:
+            if index < len(log) and log[index] is entry:
+                synced.add(index)
+        while self.durable_len in synced:
+            synced.discard(self.durable_len)
+            self.durable_len += 1
+
+    def _local_durable(self, job: tuple[int, list[tuple[int, Entry]]]) -> None:
+        gen, written = job
+        if self.state == DOWN:
+            return
+        self._mark_durable(written)
         if gen == self.generation and self.state in (LEADER, LEADER_ELECT):
             self._advance_commit()
             for peer, f in self.followers.items():
-                if f.next <= self.last_index() and f.next - 1 <= f.match:
+                if f.sent < self.last_index():
                     self._send_append(peer, f)
 
     def on_append_reply(self, peer: int, term: int, success: bool, match: int, gen: int) -> None:
@@ -633,12 +663,15 @@ class RaftNode:
             if match > f.match:
                 f.match = match
             f.next = max(f.next, match + 1)
+            if f.sent < f.match:
+                f.sent = f.match
             self._advance_commit()
             self._maybe_promote(peer, f)
+            if f.sent < self.last_index():
+                self._send_append(peer, f)
         else:
             f.next = max(1, min(f.next - 1, match + 1))
-        if f.next <= self.last_index():
-            self._send_append(peer, f)
+            self._send_append(peer, f, resend=True)
 
     def _advance_commit(self) -> None:
         voters = self.voters()
@@ -714,7 +747,7 @@ class RaftNode:
             self.send(leader, MESSAGE_OVERHEAD, "on_append_reply", self.index, self.term, False, hint, gen)
             return
         index = prev
-        appended = False
+        written: list[tuple[int, Entry]] = []
         for entry in entries:
             index += 1
             if index <= self.last_index():
@@ -729,26 +762,30 @@ class RaftNode:
                 self.cmd_index[entry.cmd_id] = index
             if entry.kind == "config":
                 self.config_index = index
-            appended = True
+            written.append((index, entry))
         last_new = prev + len(entries)
         job = (self.generation, leader, gen, last_new, leader_commit)
-        if appended:
-            self.node.disk.write(self._follower_durable, job)
+        if written:
+            self.node.disk.write(self._follower_durable, (job, written))
         else:
             self._follower_reply(job)
 
-    def _follower_durable(self, job: tuple[int, int, int, int, int]) -> None:
-        if self.state == DOWN or job[0] != self.generation:
+    def _follower_durable(self, work: tuple[tuple[int, int, int, int, int], list[tuple[int, Entry]]]) -> None:
+        job, written = work
+        if self.state == DOWN:
             return
-        self.durable_len = max(self.durable_len, min(job[3] + 1, len(self.log)))
+        self._mark_durable(written)
         self._follower_reply(job)
 
     def _follower_reply(self, job: tuple[int, int, int, int, int]) -> None:
         my_gen, leader, gen, last_new, leader_commit = job
         if self.state == DOWN or my_gen != self.generation:
             return
-        if leader_commit > self.commit_index:
-            self.commit_index = min(leader_commit, last_new)
+        # Apply only what is committed *and* on this node's disk, so the applied
+        # state never runs ahead of the log that survives a crash.
+        limit = min(leader_commit, last_new, self.durable_len - 1)
+        if limit > self.commit_index:
+            self.commit_index = limit
             self._apply()
         # Acknowledge only what is on disk: a duplicate append must not vouch for
         # entries whose fsync is still pending.
@@ -761,6 +798,7 @@ class RaftNode:
                 self.cmd_index.pop(entry.cmd_id, None)
         del self.log[index:]
         self.durable_len = min(self.durable_len, index)
+        self._synced = {i for i in self._synced if i < index}
         if self.config_index >= index:
             self.config_index = max(i for i in range(index) if self.log[i].kind == "config")
 

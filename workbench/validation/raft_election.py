@@ -26,7 +26,7 @@ from workbench.model.kernel import Streams
 from workbench.model.network import Location, Network
 from workbench.model.node import Node
 from workbench.model.rachis import Cluster, Entry
-from workbench.scenario.distributions import Constant, Sampler
+from workbench.scenario.distributions import Constant, Sampler, Uniform
 from workbench.scenario.schema import ClusterSpec, NetworkSpec
 
 # Figure 16, the 150-300 ms curve, read from the plotted points of the thesis'
@@ -52,11 +52,15 @@ class _Silent:
 class _Host:
     """Just enough of a world for the Raft layer: an environment, a network and nodes."""
 
-    def __init__(self, n: int, one_way: float, fsync: float, streams: Streams):
+    def __init__(self, n: int, one_way: float, fsync: float, streams: Streams, jitter: bool = False):
         self.env = simpy.Environment()
         self.recorder = _Silent()
         tags = [chr(ord("A") + i) for i in range(n)]
-        latency = Constant(one_way, text=f"{one_way * 1e3:g} ms")
+        latency = (
+            Uniform(one_way / 2, one_way * 1.5, text="jittered")  # reorders messages
+            if jitter
+            else Constant(one_way, text=f"{one_way * 1e3:g} ms")
+        )
         spec = NetworkSpec(same_zone=latency, same_region=latency, cross_region=latency)
         self.network = Network(self.env, spec, [Location(t, "dc1", "r1", "a") for t in tags], streams)
         disk = Constant(fsync, text=f"{fsync * 1e3:g} ms")

@@ -34,14 +34,17 @@ def run_schedule(
     one_way: float = 0.002,
     timeout_range: tuple[float, float] = (0.020, 0.040),
     prevote: bool = False,
+    election_timer: str = "reset",
+    fsync: float = 0.0005,
+    jitter: bool = False,
 ) -> Cluster:
     """Simulate ``actions`` on a fresh cluster; SafetyViolation propagates."""
     streams = Streams(seed)
-    host = _Host(servers, one_way, 0.0005, streams)
+    host = _Host(servers, one_way, fsync, streams, jitter=jitter)
     spec = ClusterSpec(
         election_timeout=f"{timeout_range[1]!r} s",
         timeout_range=(f"{timeout_range[0]!r} s", f"{timeout_range[1]!r} s"),
-        election_timer="reset",
+        election_timer=election_timer,
         heartbeat_interval=f"{timeout_range[0] / 2!r} s",
         prevote=prevote,
         operation_timeout="1 s",
