@@ -175,3 +175,39 @@ def test_compare_exchange_claims_and_releases_keys(make_scenario):
     assert claims > 300 and releases > 300
     assert abs(claims - releases) <= mismatches + 5
     assert mismatches < 0.05 * len(ops)
+
+
+def test_a_promotable_whose_mentor_dies_gets_a_new_mentor(make_scenario):
+    """Regression: mentors are re-chosen from the current members, so a replacement
+    replica is still seeded and promoted when its first mentor crashes."""
+    from workbench.model.kernel import Timer
+
+    scenario = make_scenario(
+        duration="200 s",
+        blueprint={
+            "extends": "five-node",
+            "database": {"members": ["A", "B", "C"], "dynamic_distribution": True},
+            "observer": {"add_replica_after": "20 s", "seeding_rate": "200 KB/s"},
+        },
+        workload={"rate": 50, "keys": 2000},
+        faults=[{"at": "10 s", "action": "crash", "node": "C"}],
+    )
+    world = World(scenario)
+    crashed = []
+
+    def crash_the_mentor() -> None:
+        topo = world.cluster.leader().state_machine.databases["db"]
+        if topo.promotables and not crashed:
+            mentor = topo.mentors[topo.promotables[0]]
+            world.nodes[mentor].crash()
+            crashed.append(world.nodes[mentor].tag)
+        Timer(world.env, 0.5, crash_the_mentor)
+
+    Timer(world.env, 1.0, crash_the_mentor)
+    world.run()
+    events = world.recorder.tables()["events"]
+    assert crashed and (events["kind"] == "mentor_changed").any()
+    promoted = events[events["kind"] == "promoted"]
+    assert len(promoted) >= 1 and not promoted["detail"].iloc[0].startswith(crashed[0])
+    topo = world.cluster.leader().state_machine.databases["db"]
+    assert len(topo.members) == 3
