@@ -197,6 +197,13 @@ class Client:
             world.acknowledged(op.key, world.raft_position, index, op.write_id)
         world.recorder.op(op, attempt.node, OK, version, False, self.env.now)
 
+    def on_write_timeout(self, attempt: Attempt, doc: Doc) -> None:
+        """Write assurance timed out: an error for the client, though the write is stored."""
+        if attempt.done:
+            return
+        attempt.done = True
+        self.world.recorder.op(attempt.op, attempt.node, TIMEOUT, attempt.op.write_id, False, self.env.now)
+
     def on_reset(self, attempt: Attempt) -> None:
         """Connection refused or reset by the node."""
         if attempt.done:

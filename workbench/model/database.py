@@ -18,6 +18,7 @@ version 0 (an empty change vector), so reads find documents from the start.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from workbench.model.kernel import Timer
@@ -107,6 +108,8 @@ class DatabaseInstance:
         self.last_from: dict[int, int] = {}  # source node -> log position it has sent up to
         self.channels: list[ReplicationChannel] = []
         self.seeded = True  # False for a new replica until its mentor sends a full copy
+        # Writes waiting for replication acknowledgements (write assurance).
+        self.waiters: list[list] = []
         self.zero_cv = (0,) * (n_nodes + 1)
 
     # -- reads
@@ -208,6 +211,34 @@ class DatabaseInstance:
         have = {ch.dst for ch in keep}
         keep += [ReplicationChannel(self.world, self, d) for d in destinations if d not in have]
         self.channels = keep
+
+    def wait_for_replicas(self, doc: Doc, needed: int, timeout: float, callback: Callable[[bool], None]) -> None:
+        """Call ``callback(True)`` once ``needed`` destinations acknowledged ``doc``,
+        or ``callback(False)`` after ``timeout`` [spec §3.6]."""
+        waiter = [doc.cv, needed, callback, False]
+        self.waiters.append(waiter)
+        Timer(self.world.env, timeout, self._waiter_timeout, (waiter,))
+        self.check_waiters()
+
+    def _waiter_timeout(self, waiter: list) -> None:
+        if not waiter[3]:
+            waiter[3] = True
+            self.waiters.remove(waiter)
+            waiter[2](False)
+
+    def check_waiters(self) -> None:
+        """Re-checked on every replication acknowledgement."""
+        if not self.waiters:
+            return
+        done = []
+        for waiter in self.waiters:
+            cv, needed = waiter[0], waiter[1]
+            if sum(1 for ch in self.channels if covers(ch.dest_cv, cv)) >= needed:
+                done.append(waiter)
+        for waiter in done:
+            waiter[3] = True
+            self.waiters.remove(waiter)
+            waiter[2](True)
 
     def snapshot_bytes(self) -> float:
         """Size of a full copy: every document (the initial dataset included)."""
@@ -332,6 +363,7 @@ class ReplicationChannel:
                     if reply is None:
                         break
                     self.dest_cv = reply
+                    self.src.check_waiters()
                     last_contact = self.env.now
                     continue
                 now = self.env.now
@@ -360,6 +392,7 @@ class ReplicationChannel:
                     if reply is None:
                         break
                     self.dest_cv = reply
+                    self.src.check_waiters()
                     last_contact = self.env.now
             self.connected = False
 

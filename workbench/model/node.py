@@ -280,8 +280,33 @@ class Server(Node):
 
     def _write_committed(self, attempt: Any) -> None:
         op = attempt.op
-        doc = self.instance.commit_local(op.key, op.size, op.write_id)
-        self._respond(attempt, doc, self.world.client_overhead)
+        inst = self.instance
+        doc = inst.commit_local(op.key, op.size, op.write_id)
+        assurance = self.world.scenario.clients.write_assurance
+        siblings = len(inst.channels)
+        if not assurance.replicas or siblings == 0:  # a database with no siblings ignores it
+            self._respond(attempt, doc, self.world.client_overhead)
+            return
+        # Majority is counted over the other members only: (siblings + 1) / 2 + 1 [spec §3.6];
+        # capped at the sibling count so a two-node group can still satisfy it (a model choice).
+        majority = min((siblings + 1) // 2 + 1, siblings)
+        needed = majority if assurance.replicas == "majority" else assurance.replicas
+        epoch = self.epoch
+
+        def replicated(ok: bool) -> None:
+            if self.epoch != epoch:
+                return
+            if ok or not assurance.throw_on_timeout:
+                self._respond(attempt, doc, self.world.client_overhead)
+            else:
+                # Not a distributed transaction: the write stays stored; the client gets an error.
+                self.in_flight.discard(attempt)
+                client = attempt.client
+                self.world.network.send(
+                    self.index, client.index, self.world.client_overhead, client.on_write_timeout, attempt, doc
+                )
+
+        inst.wait_for_replicas(doc, needed, assurance.timeout, replicated)
 
     def _cluster_cpu_done(self, attempt: Any) -> None:
         op = attempt.op

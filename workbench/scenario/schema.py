@@ -214,6 +214,17 @@ class HealthCheck(Strict):
     max: Duration = Field("5 s")
 
 
+class WriteAssurance(Strict):
+    """WaitForReplicationAfterSaveChanges [spec §3.6]: the server answers a write only
+    once ``replicas`` other members (or a majority of them) acknowledged it."""
+
+    replicas: int | Literal["majority"] = Field(
+        0, description="Other members that must hold the write; 0 turns assurance off"
+    )
+    timeout: Duration = Field("15 s", description="Conventions.WaitForReplicationAfterSaveChangesTimeout")
+    throw_on_timeout: bool = Field(True, description="On timeout: an error (the data stays stored) or silent success")
+
+
 class ClientSpec(Strict):
     """Application servers running RavenDB's RequestExecutor [spec §4]."""
 
@@ -227,6 +238,7 @@ class ClientSpec(Strict):
     )
     health_check: HealthCheck = HealthCheck()
     request_overhead: Size = Field("500 B", description="HTTP headers on every request and response")
+    write_assurance: WriteAssurance = WriteAssurance()
 
 
 # ----------------------------------------------------------------------------- workload
