@@ -68,3 +68,22 @@ def test_without_throw_the_write_succeeds_silently_after_the_timeout(make_scenar
     late = late[late["start_s"] > 6]
     assert (late["outcome"] == "ok").all()
     assert late["latency_ms"].between(2_000, 2_010).all()
+
+
+def test_the_books_case_a_down_write_on_b_for_one_replica(make_scenario):
+    """[spec §8.6] Node A is down; a write to B asks for 1 replica: stored on B, timeout after 15 s."""
+    scenario = make_scenario(
+        duration="40 s",
+        blueprint={"extends": "two-node", "database": {"members": ["A", "B"]}},
+        clients={"request_timeout": "12 h", "write_assurance": {"replicas": 1}},
+        workload={"rate": 20, "mix": {"read": 0.0, "write": 1.0}, "stop": "20 s"},
+        faults=[{"at": "5 s", "action": "crash", "node": "A"}],
+    )
+    world = World(scenario)
+    world.run()
+    ops = world.recorder.tables()["ops"]
+    late = ops[ops["start_s"] > 5.1]
+    assert len(late) > 100 and set(late["node"]) == {"B"}
+    assert (late["outcome"] == "timeout").all()
+    assert late["latency_ms"].between(15_000, 15_010).all()
+    assert set(late["version"]) <= {doc.write_id for doc in world.nodes[1].instance.log}
