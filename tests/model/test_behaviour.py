@@ -194,3 +194,29 @@ def test_packet_loss_costs_tcp_retransmission_timeouts(make_scenario):
     # 5000 reads: the standard error of the fraction is about 0.006.
     assert abs(delayed - 0.19) < 0.03
     assert ((ops["latency_ms"] > 5) & (ops["latency_ms"] < 200)).sum() == 0
+
+
+def test_an_operation_that_finds_every_node_down_ends_all_nodes_down(make_scenario):
+    result = run(
+        make_scenario(
+            duration="10 s",
+            faults=[{"at": "5 s", "action": "crash", "node": n} for n in ("A", "B", "C")],
+        )
+    )
+    late = result.ops[result.ops["start_s"] > 5.1]
+    assert len(late) > 1000 and (late["outcome"] == "all_nodes_down").all()
+    assert result.summary()["ops"]["all_nodes_down"] >= len(late)
+
+
+def test_session_context_sticks_each_context_to_one_node_for_reads_and_writes(make_scenario):
+    ops = run(
+        make_scenario(
+            clients={"count": 1, "load_balance": "UseSessionContext", "session_contexts": 12},
+            workload={"session_length": 5},
+        )
+    ).ops
+    # All operations of a session go to one node, writes included, and every member gets some.
+    per_session = ops.groupby("session")["node"].nunique()
+    assert (per_session == 1).all()
+    writes = ops[ops["kind"] == "write"]
+    assert set(writes["node"]) == {"A", "B", "C"}

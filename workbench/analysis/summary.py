@@ -83,6 +83,7 @@ def summarise(result: Any) -> dict[str, Any]:
             "ok": int(ok.sum()),
             "failed": int((ops["outcome"] != "ok").sum()),
             "timeout": int((ops["outcome"] == "timeout").sum()),
+            "all_nodes_down": int((ops["outcome"] == "all_nodes_down").sum()),
             "retried": int((ops["attempts"] > 1).sum()),
         },
         "throughput_ops_per_s": round(len(ops) / max(float(prov.get("sim_seconds", 0.0)) - warmup, 1e-9), 2),

@@ -1,19 +1,23 @@
-"""Clients: RavenDB's RequestExecutor, first cut [spec §4].
+"""Clients: RavenDB's RequestExecutor [spec §4].
 
 Node selection: writes go to the preferred node (the first in topology order
 whose failure counter is zero); reads follow ``ReadBalanceBehavior`` ``None``
 (preferred node) or ``RoundRobin`` (node ``session_id % N``, skipping failed
-nodes; balancing is per session, not per request).
+nodes; balancing is per session, not per request). ``UseSessionContext``
+hashes the session's context to a node for reads and writes, before either.
 
 Failover: a connection refused or reset, or no answer within the request
 timeout, marks the node failed (health checks start: 100 ms, +100 ms per try,
 capped at 5 s) and the operation retries on the next preferred node it has not
-tried. When every node has been tried the operation fails: outcome
-``timeout`` if the last attempt timed out, ``failed`` otherwise.
+tried; the set of tried nodes resets when the topology changes. When every node
+has been tried the operation ends with outcome ``all_nodes_down``. Outcome
+``timeout`` is a server that answered with a timeout error (no leader within
+the operation timeout, write assurance not met).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -25,8 +29,8 @@ if TYPE_CHECKING:
 
 READ, WRITE, QUERY, CLUSTER_TX, COMPARE_EXCHANGE = 0, 1, 2, 3, 4
 OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange")
-OK, FAILED, TIMEOUT = 0, 1, 2
-OUTCOMES = ("ok", "failed", "timeout")
+OK, FAILED, TIMEOUT, ALL_NODES_DOWN = 0, 1, 2, 3
+OUTCOMES = ("ok", "failed", "timeout", "all_nodes_down")
 
 
 class Op:
@@ -83,6 +87,11 @@ class Client:
         self.members_count = len(topology)
         self.topology_etag = 0
         self.read_balance = spec.read_balance
+        self.load_balance = spec.load_balance
+        self.lb_seed = spec.load_balancer_seed
+        self.n_contexts = spec.session_contexts
+        self.session_context = 0
+        self._contexts = world.streams.rng(f"client.{cid}.contexts")
         self.request_timeout = spec.request_timeout
         self.health = spec.health_check
         self.overhead = spec.request_overhead
@@ -104,6 +113,11 @@ class Client:
         return self.topology[0]
 
     def _choose(self, op: Op) -> int:
+        if self.load_balance == "UseSessionContext":
+            # hash(context, LoadBalancerContextSeed) mod N over the members [spec §4.2].
+            n = self.members_count or len(self.topology)
+            node = self.topology[zlib.crc32(f"{self.lb_seed}:{self.session_context}".encode()) % n]
+            return node if self.failures.get(node, 0) == 0 else self.preferred()
         if (op.kind != READ and op.kind != QUERY) or self.read_balance == "None":
             return self.preferred()
         topo = self.topology
@@ -120,6 +134,8 @@ class Client:
         if self.session_left == 0:
             self.session_id += 1
             self.session_left = self.session_length
+            if self.load_balance == "UseSessionContext":
+                self.session_context = int(self._contexts.integers(0, self.n_contexts))
         self.session_left -= 1
         op = Op(self, kind, key, size, self.session_id, self.env.now)
         if kind == READ:
@@ -230,7 +246,8 @@ class Client:
             if self.failures.get(candidate, 0) == 0 and candidate not in op.tried:
                 self._attempt(op, candidate)
                 return
-        self.world.recorder.op(op, node, reason, -1, False, self.env.now)
+        # Every node of the topology was tried: AllTopologyNodesDownException [spec §4.3].
+        self.world.recorder.op(op, node, ALL_NODES_DOWN, -1, False, self.env.now)
 
     # -- request timeouts: one timer per client, armed at the earliest deadline
     def _arm(self) -> None:

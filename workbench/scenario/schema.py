@@ -232,6 +232,15 @@ class ClientSpec(Strict):
     datacenter: str | None = Field(None, description="Defaults to the first data centre")
     zone: str | None = None
     read_balance: Literal["None", "RoundRobin"] = Field("None", description="ReadBalanceBehavior")
+    load_balance: Literal["None", "UseSessionContext"] = Field(
+        "None",
+        description="LoadBalanceBehavior: UseSessionContext hashes each session's context (a tenant or "
+        "user) to a node, for reads and writes, and takes precedence over read_balance",
+    )
+    session_contexts: int = Field(
+        100, ge=1, description="Distinct session contexts (tenants, users) for UseSessionContext"
+    )
+    load_balancer_seed: int = Field(0, description="LoadBalancerContextSeed")
     request_timeout: Duration = Field(
         "12 h",
         description="Per-request timeout. RavenDB sets none, so the HttpClient's 12 h applies [spec §4.3]",
