@@ -42,6 +42,7 @@ OPS_COLUMNS = [
     "outcome",
     "version",
     "stale",
+    "ryw_violation",
 ]
 EVENTS_COLUMNS = ["time_s", "kind", "node", "term", "database", "detail", "value"]
 TIMESERIES_COLUMNS = ["time_s", "entity", "metric", "value"]
@@ -81,7 +82,8 @@ class Recorder:
         self._metrics: dict[str, int] = {}
         self.now = lambda: 0.0
 
-    def op(self, op: Op, node: int, outcome: int, version: int, stale: bool, end: float) -> None:
+    def op(self, op: Op, node: int, outcome: int, version: int, flags: int, end: float) -> None:
+        """``flags``: bit 0 a stale read, bit 1 a read-your-writes violation."""
         self._start.append(op.start)
         self._end.append(end)
         self._kind.append(op.kind)
@@ -92,7 +94,7 @@ class Recorder:
         self._attempts.append(min(op.attempts, 127))
         self._outcome.append(outcome)
         self._version.append(version)
-        self._stale.append(stale)
+        self._stale.append(flags)
 
     def replicated(self, doc: Doc, destination: int, applied: float) -> None:
         self._r_write.append(doc.write_id)
@@ -161,7 +163,8 @@ class Recorder:
                 "attempts": pd.Series(self._attempts, dtype="int8"),
                 "outcome": pd.Categorical.from_codes(list(self._outcome), categories=list(OUTCOMES)),
                 "version": pd.Series(self._version, dtype="int64"),
-                "stale": pd.Series(self._stale, dtype="int8").astype(bool),
+                "stale": (pd.Series(self._stale, dtype="int8") & 1).astype(bool),
+                "ryw_violation": (pd.Series(self._stale, dtype="int8") & 2).astype(bool),
             }
         )
         events = pd.DataFrame(self._events, columns=EVENTS_COLUMNS)

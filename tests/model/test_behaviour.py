@@ -220,3 +220,27 @@ def test_session_context_sticks_each_context_to_one_node_for_reads_and_writes(ma
     assert (per_session == 1).all()
     writes = ops[ops["kind"] == "write"]
     assert set(writes["node"]) == {"A", "B", "C"}
+
+
+def test_read_your_writes_is_violated_only_when_reads_leave_the_writer(make_scenario):
+    """[spec §4.2] With RoundRobin a session reads from node session % 3 but writes to the
+    preferred node, so with slow replication it may miss its own write; with None it never does."""
+
+    def ryw(read_balance):
+        links = [{"between": pair, "latency": "50 ms"} for pair in (["A", "B"], ["A", "C"], ["B", "C"])]
+        ops = run(
+            make_scenario(
+                duration="20 s",
+                blueprint={"extends": "three-node", "network": {"links": links}},
+                clients={"read_balance": read_balance},
+                workload={"rate": 1000, "keys": 20, "mix": {"read": 0.6, "write": 0.4}, "session_length": 30},
+            )
+        ).ops
+        reads = ops[(ops["kind"] == "read") & (ops["outcome"] == "ok")]
+        return reads["ryw_violation"].mean(), reads
+
+    violations, reads = ryw("RoundRobin")
+    assert violations > 0.01
+    # A read-your-writes violation is also a stale read.
+    assert not (reads["ryw_violation"] & ~reads["stale"]).any()
+    assert ryw("None")[0] == 0

@@ -27,7 +27,7 @@ def test_tables_have_the_documented_columns(make_scenario):
     result = run(make_scenario(duration="2 s"))
     assert list(result.ops.columns) == [
         "start_s", "end_s", "latency_ms", "kind", "key", "client", "session",
-        "node", "attempts", "outcome", "version", "stale",
+        "node", "attempts", "outcome", "version", "stale", "ryw_violation",
     ]  # fmt: skip
     assert list(result.events.columns) == ["time_s", "kind", "node", "term", "database", "detail", "value"]
     assert list(result.timeseries.columns) == ["time_s", "entity", "metric", "value"]

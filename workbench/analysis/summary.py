@@ -53,6 +53,7 @@ def summarise(result: Any) -> dict[str, Any]:
         availability[kind] = round(float((sel & ok).sum() / n), 6) if n else None
     reads_ok = ops[(ops["kind"] == "read") & ok]
     stale = round(float(reads_ok["stale"].mean()), 6) if len(reads_ok) else None
+    ryw = round(float(reads_ok["ryw_violation"].mean()), 6) if len(reads_ok) else None
     repl = result.replication
     repl = repl[repl["committed_s"] >= warmup]
     lag = latency_stats(repl["lag_ms"])
@@ -90,6 +91,7 @@ def summarise(result: Any) -> dict[str, Any]:
         "latency_ms": by_kind,
         "availability": availability,
         "stale_read_fraction": stale,
+        "ryw_violation_fraction": ryw,
         "replication_lag_ms": {k: lag[k] for k in ("count", "mean", "p50", "p99", "max")},
         "cluster": cluster,
         "lost_writes": int((events["kind"] == "write_lost").sum()) if len(events) else 0,

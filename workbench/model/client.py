@@ -43,6 +43,7 @@ class Op:
         "expect",
         "key",
         "kind",
+        "own",
         "session",
         "size",
         "start",
@@ -61,6 +62,7 @@ class Op:
         self.tried: list[int] = []
         self.expect: tuple[int, int] | None = None  # (cv position, etag) of the newest acked write
         self.write_id = 0
+        self.own: tuple[int, int] | None = None  # (cv position, etag) of this session's last write of the key
         self.etag = client.topology_etag  # the topology the operation started with
 
 
@@ -91,6 +93,7 @@ class Client:
         self.lb_seed = spec.load_balancer_seed
         self.n_contexts = spec.session_contexts
         self.session_context = 0
+        self.session_writes = {}
         self._contexts = world.streams.rng(f"client.{cid}.contexts")
         self.request_timeout = spec.request_timeout
         self.health = spec.health_check
@@ -134,12 +137,14 @@ class Client:
         if self.session_left == 0:
             self.session_id += 1
             self.session_left = self.session_length
+            self.session_writes: dict[int, tuple[int, int]] = {}
             if self.load_balance == "UseSessionContext":
                 self.session_context = int(self._contexts.integers(0, self.n_contexts))
         self.session_left -= 1
         op = Op(self, kind, key, size, self.session_id, self.env.now)
         if kind == READ:
             op.expect = self.world.acked.get(key)
+            op.own = self.session_writes.get(key)
         elif kind in (WRITE, CLUSTER_TX):
             self.world.write_counter += 1
             op.write_id = self.world.write_counter
@@ -173,20 +178,23 @@ class Client:
         self._refresh_topology(attempt.node)
         op = attempt.op
         world = self.world
-        stale = False
+        flags = 0  # bit 0: stale read; bit 1: read-your-writes violation
         version = -1
         if op.kind == WRITE:
             version = op.write_id
             pos = world.position[doc.origin]
             world.acked[op.key] = (pos, doc.cv[pos])
             world.acknowledged(op.key, pos, doc.cv[pos], op.write_id)
+            if op.session == self.session_id:
+                self.session_writes[op.key] = (pos, doc.cv[pos])
         elif op.kind == READ:
             version = doc.write_id if doc is not None else 0
-            expect = op.expect
-            if expect is not None:
-                pos, etag = expect
-                stale = (doc.cv[pos] if doc is not None else 0) < etag
-        world.recorder.op(op, attempt.node, OK, version, stale, self.env.now)
+            for bit, expect in ((1, op.expect), (2, op.own)):
+                if expect is not None:
+                    pos, etag = expect
+                    if (doc.cv[pos] if doc is not None else 0) < etag:
+                        flags |= bit
+        world.recorder.op(op, attempt.node, OK, version, flags, self.env.now)
 
     def on_cluster_response(self, attempt: Attempt, ok: bool, index: int | None, result: object) -> None:
         """The answer to a cluster-wide operation (it went through the Raft log)."""

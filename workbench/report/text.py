@@ -49,7 +49,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines += [
         "",
         "availability  " + "  ".join(f"{k} {_pct(v)}" for k, v in avail.items() if v is not None),
-        f"stale reads   {_pct(summary['stale_read_fraction'])}    conflicts {summary['conflicts']}"
+        f"stale reads   {_pct(summary['stale_read_fraction'])}    read-your-writes violations "
+        f"{_pct(summary.get('ryw_violation_fraction'))}",
+        f"conflicts     {summary['conflicts']}"
         f"    lost writes {summary.get('lost_writes', 0)}",
     ]
     cl = summary.get("cluster")
