@@ -55,3 +55,21 @@ def test_a_failed_run_still_returns_its_provenance(make_scenario, monkeypatch):
     assert result.provenance["exception"] == "RuntimeError: boom"
     assert "Traceback" in result.provenance["traceback"]
     assert result.summary()["exception"] == "RuntimeError: boom"
+
+
+def test_timeseries_has_per_link_lag_and_bandwidth(make_scenario):
+    result = run(
+        make_scenario(
+            duration="20 s",
+            faults=[{"at": "5 s", "action": "crash", "node": "B"}, {"at": "12 s", "action": "restart", "node": "B"}],
+        )
+    )
+    ts = result.timeseries
+    lag = ts[(ts["entity"] == "replication.A->B") & (ts["metric"] == "lag_ms")].set_index("time_s")["value"]
+    # While B is down the oldest unacknowledged write on A ages second by second.
+    assert lag.loc[6.0] > 500 and lag.loc[11.0] > lag.loc[6.0] + 4000
+    assert lag.loc[3.0] < 50 and lag.iloc[-1] < 50  # caught up again after B returned
+    bps = ts[(ts["entity"] == "link.A->C") & (ts["metric"] == "bytes_per_s")]["value"]
+    assert (bps > 0).all() and len(bps) >= 19
+    cross = ts[(ts["entity"] == "network") & (ts["metric"] == "cross_dc_bytes")]["value"]
+    assert (cross == 0).all()  # one data centre

@@ -17,6 +17,7 @@ version 0 (an empty change vector), so reads find documents from the start.
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -108,6 +109,9 @@ class DatabaseInstance:
         self.last_from: dict[int, int] = {}  # source node -> log position it has sent up to
         self.channels: list[ReplicationChannel] = []
         self.seeded = True  # False for a new replica until its mentor sends a full copy
+        # Commit time of each local write, by etag (contiguous from first_etag), for lag sampling.
+        self.commit_times = array("d")
+        self.first_etag = 1
         # Writes waiting for replication acknowledgements (write assurance).
         self.waiters: list[list] = []
         self.zero_cv = (0,) * (n_nodes + 1)
@@ -124,6 +128,9 @@ class DatabaseInstance:
         issued = self.world.etags_issued
         self.own_etag = max(self.own_etag, issued[self.position]) + 1
         issued[self.position] = self.own_etag
+        if not self.commit_times:
+            self.first_etag = self.own_etag
+        self.commit_times.append(self.world.env.now)
         self.db_cv[self.position] = self.own_etag
         now = self.world.env.now
         doc = Doc(key, tuple(self.db_cv), now, write_id, size, self.node.index, now)
@@ -239,6 +246,14 @@ class DatabaseInstance:
             waiter[3] = True
             self.waiters.remove(waiter)
             waiter[2](True)
+
+    def replication_lag(self, dest_cv: list[int]) -> float:
+        """Age of the oldest local write a destination has not acknowledged (0 if none)."""
+        acked = dest_cv[self.position]
+        if acked >= self.own_etag or not self.commit_times:
+            return 0.0
+        oldest = max(acked + 1, self.first_etag) - self.first_etag
+        return self.world.env.now - self.commit_times[oldest]
 
     def snapshot_bytes(self) -> float:
         """Size of a full copy: every document (the initial dataset included)."""

@@ -240,7 +240,9 @@ class World:
         last_busy = [0.0] * len(self.nodes)
         net = self.network
         n_nodes = len(self.nodes)
-        last_bytes = [[0.0] * n_nodes for _ in range(n_nodes)]
+        n_points = len(net.endpoints)
+        last_bytes = [[0.0] * n_points for _ in range(n_points)]
+        dcs = [loc.datacenter for loc in net.endpoints]
         while True:
             yield self.env.timeout(interval)
             now = self.env.now
@@ -257,21 +259,24 @@ class World:
                 rec.sample(now, scope, "cpu_queue", float(len(node.cpu.queue)))
                 rec.sample(now, scope, "disk_queue", float(len(node.disk.pending)))
                 last_busy[node.index] = busy
-            for a in range(n_nodes):
-                for b in range(n_nodes):
-                    sent = net.bytes_sent[a][b]
-                    if sent != last_bytes[a][b]:
-                        rec.sample(
-                            now,
-                            f"link.{self.nodes[a].tag}->{self.nodes[b].tag}",
-                            "bytes_sent",
-                            sent - last_bytes[a][b],
-                        )
-                        last_bytes[a][b] = sent
+            cross_dc = 0.0
+            for a in range(n_points):
+                row, last_row = net.bytes_sent[a], last_bytes[a]
+                for b in range(n_points):
+                    delta = row[b] - last_row[b]
+                    if delta:
+                        if a < n_nodes and b < n_nodes:
+                            link = f"link.{self.nodes[a].tag}->{self.nodes[b].tag}"
+                            rec.sample(now, link, "bytes_per_s", delta / interval)
+                        if dcs[a] != dcs[b]:
+                            cross_dc += delta
+                        last_row[b] = row[b]
+            rec.sample(now, "network", "cross_dc_bytes", cross_dc)
             for inst in self.instances:
                 for ch in inst.channels:
                     scope = f"replication.{inst.node.tag}->{self.nodes[ch.dst].tag}"
                     # Own writes the destination has not acknowledged yet.
                     unacked = inst.own_etag - ch.dest_cv[inst.position]
                     rec.sample(now, scope, "unacked_writes", float(unacked))
+                    rec.sample(now, scope, "lag_ms", inst.replication_lag(ch.dest_cv) * 1e3)
                     rec.sample(now, scope, "connected", 1.0 if ch.connected else 0.0)
