@@ -98,10 +98,27 @@ def summarise(result: Any) -> dict[str, Any]:
         "writes_missing_after_forced_promotion": (
             int(events.loc[events["kind"] == "forced_promotion", "value"].sum()) if len(events) else 0
         ),
-        "conflicts": int((events["kind"] == "conflict").sum()) if len(events) else 0,
+        "conflicts": conflict_counts(events, ops),
         "cluster_events": events["kind"].value_counts().sort_index().to_dict() if len(events) else {},
         "exception": prov.get("exception"),
     }
+
+
+def conflict_counts(events: pd.DataFrame, ops: pd.DataFrame) -> dict[str, int]:
+    """Conflicts counted once per (key, winner, loser), whichever members met them, by how
+    they were resolved; ``lost_acknowledged`` counts losing writes that a client had seen
+    acknowledged (lost to resolution)."""
+    out = {"total": 0, "resolved_latest": 0, "resolved_cluster_tx": 0, "resolved_script": 0, "manual": 0}
+    if events.empty:
+        return {**out, "lost_acknowledged": 0}
+    unique = events[events["kind"] == "conflict"].drop_duplicates("detail")
+    out["total"] = len(unique)
+    out["resolved_latest"] = int(unique["detail"].str.endswith("(resolve to latest)").sum())
+    out["resolved_cluster_tx"] = int(unique["detail"].str.endswith("(cluster transaction wins)").sum())
+    acked = set(ops.loc[(ops["kind"] == "write") & (ops["outcome"] == "ok"), "version"].tolist())
+    losers = set(unique["value"].dropna().astype("int64").tolist())
+    out["lost_acknowledged"] = len(losers & acked)
+    return out
 
 
 def cluster_available_seconds(events: pd.DataFrame, start: float, end: float) -> float:

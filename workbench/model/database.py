@@ -133,7 +133,9 @@ class DatabaseInstance:
         self.commit_times.append(self.world.env.now)
         self.db_cv[self.position] = self.own_etag
         now = self.world.env.now
-        doc = Doc(key, tuple(self.db_cv), now, write_id, size, self.node.index, now)
+        # last-modified comes from this node's wall clock, skew included
+        modified = now + self.world.clock_skew[self.node.index]
+        doc = Doc(key, tuple(self.db_cv), modified, write_id, size, self.node.index, now)
         self._store(doc, now)
         return doc
 
@@ -178,10 +180,14 @@ class DatabaseInstance:
                 if incoming_wins:
                     world.recorder.replicated(item, self.node.index, now)
                 loser = local if incoming_wins else item
+                how = "cluster transaction wins" if winner.cluster_tx != loser.cluster_tx else "resolve to latest"
+                # Every member that meets the conflict logs it with the same detail; the
+                # analysis counts each (key, winner, loser) once. value = the losing write.
                 world.recorder.event(
                     "conflict",
                     node=self.node.tag,
-                    detail=(f"key {item.key}: write {winner.write_id} beat {loser.write_id} (resolve to latest)"),
+                    detail=f"key {item.key}: write {winner.write_id} beat {loser.write_id} ({how})",
+                    value=float(loser.write_id),
                 )
             for i, x in enumerate(item.cv):
                 if x > db_cv[i]:

@@ -96,6 +96,7 @@ class World:
         self.last_crashed: str | None = None
         self.zero_cv = (0,) * (len(self.nodes) + 1)
         self.etags_issued = [0] * len(self.nodes)  # highest etag each node's entry has used
+        self.clock_skew = [spec.clock_skew for spec in bp.nodes]
         self.db_name = bp.database.name
         if bp.observer.enabled:
             self.cluster.on_leader = lambda raft: Observer(self, raft)

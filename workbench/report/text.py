@@ -51,7 +51,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         "availability  " + "  ".join(f"{k} {_pct(v)}" for k, v in avail.items() if v is not None),
         f"stale reads   {_pct(summary['stale_read_fraction'])}    read-your-writes violations "
         f"{_pct(summary.get('ryw_violation_fraction'))}",
-        f"conflicts     {summary['conflicts']}    lost writes {summary.get('lost_writes', 0)}",
+        f"conflicts     {summary['conflicts']['total']} ({summary['conflicts']['lost_acknowledged']} acknowledged "
+        f"writes lost to resolution)    lost writes {summary.get('lost_writes', 0)}",
     ]
     cl = summary.get("cluster")
     if cl:

@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workbench.scenario.types import Bandwidth, Duration, DurationDist, Size, SizeDist
+from workbench.scenario.types import Bandwidth, Duration, DurationDist, SignedDuration, Size, SizeDist
 
 NodeTag = Annotated[str, Field(pattern=r"^[A-Z]{1,4}$", description="1-4 uppercase letters")]
 
@@ -50,6 +50,11 @@ class NodeSpec(Strict):
         "member",
         description="Cluster role [spec §1.2]: members vote and can lead; watchers never vote; "
         "promotables catch up on the Raft log, then the leader makes them members",
+    )
+    clock_skew: SignedDuration = Field(
+        "0 s",
+        description="How far this node's wall clock is ahead (or, negative, behind): it stamps "
+        "last-modified, so resolve-to-latest can pick the wrong 'latest' [spec §3.5]",
     )
 
 

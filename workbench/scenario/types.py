@@ -42,6 +42,24 @@ Duration = Annotated[
     PlainSerializer(format_duration, return_type=str),
     WithJsonSchema({"type": "string", "format": "duration", "examples": ["300 ms", "15 s"]}),
 ]
+
+
+def _signed_duration(value: object) -> float:
+    if isinstance(value, str) and value.strip().startswith("-"):
+        return -parse_quantity(value.strip()[1:], "duration")
+    return parse_quantity(value, "duration")
+
+
+def _format_signed(seconds: float) -> str:
+    return f"-{format_duration(-seconds)}" if seconds < 0 else format_duration(seconds)
+
+
+SignedDuration = Annotated[
+    float,
+    BeforeValidator(_signed_duration),
+    PlainSerializer(_format_signed, return_type=str),
+    WithJsonSchema({"type": "string", "format": "signed-duration", "examples": ["-20 ms", "150 ms"]}),
+]
 Size = Annotated[
     float,
     BeforeValidator(_quantity("size")),
