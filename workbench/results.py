@@ -127,23 +127,6 @@ class Recorder:
     def op_count(self) -> int:
         return len(self._start)
 
-    def nbytes(self) -> int:
-        """Memory held by the op buffers (for the results-memory benchmark)."""
-        bufs = (
-            self._start,
-            self._end,
-            self._kind,
-            self._key,
-            self._client,
-            self._session,
-            self._node,
-            self._attempts,
-            self._outcome,
-            self._version,
-            self._stale,
-        )
-        return sum(b.itemsize * len(b) for b in bufs)
-
     # -- tables
     def tables(self) -> dict[str, pd.DataFrame]:
         from workbench.model.client import OP_KINDS, OUTCOMES

@@ -198,8 +198,11 @@ def test_role_targets_resolve_when_the_action_fires(make_scenario):
         )
     )
     crashed = _events(result, "node_crashed")
-    first, second = crashed["node"].iloc[0], crashed["node"].iloc[1]
-    assert first == "A"
-    assert second != "A"  # the leader elected after the first crash
+    elected = _events(result, "leader_elected")
+    leader_at_8s = elected[elected["time_s"] < 8]["node"].iloc[-1]
+    assert list(crashed["node"]) == ["A", leader_at_8s, "A"]
+    assert leader_at_8s != "A"  # the leader elected after the first crash
     assert list(_events(result, "node_restarted")["node"]) == ["A"]
-    assert crashed["node"].iloc[-1] == "A" or crashed["detail"].iloc[-1] == "target preferred"
+    # At 9 s no rotation has happened yet, so the preferred node is still A (back since 4 s).
+    assert _events(result, "preferred_rotated")["time_s"].min() > 9
+    assert crashed["detail"].iloc[-1] == "target preferred"

@@ -182,7 +182,7 @@ class Client:
         version = -1
         if op.kind == WRITE:
             version = op.write_id
-            pos = world.position[doc.origin]
+            pos = doc.origin  # change vectors have one entry per node, indexed by node
             world.acked[op.key] = (pos, doc.cv[pos])
             world.acknowledged(op.key, pos, doc.cv[pos], op.write_id)
             if op.session == self.session_id:

@@ -91,7 +91,7 @@ class Doc:
 class DatabaseInstance:
     """One copy of the database on one node. Documents, log and change vector are durable."""
 
-    def __init__(self, world: World, node_index: int, group: list[int]):
+    def __init__(self, world: World, node_index: int):
         self.world = world
         self.node = world.nodes[node_index]
         # Change vectors have one entry per cluster node (indexed by node, so a
@@ -99,7 +99,6 @@ class DatabaseInstance:
         # carries the Raft index of cluster-wide transactions [spec §3.4].
         n_nodes = len(world.nodes)
         self.position = node_index
-        self.group = group  # node indices this instance replicates with
         self.raft_position = n_nodes
         self.docs: dict[int, Doc] = {}
         self.log: list[Doc] = []  # storage order; log[i].seq == i while current

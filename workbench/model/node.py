@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from workbench.model.database import BATCH, HANDSHAKE, NEEDS_SEED, REFUSED, SEED
 from workbench.model.kernel import Timer
 from workbench.scenario.distributions import Sampler
 
@@ -174,11 +175,10 @@ class Server(Node):
         self.service_read = streams.sampler(f"service.read.{tag}", svc.read)
         self.service_write = streams.sampler(f"service.write.{tag}", svc.write)
         self.service_query = streams.sampler(f"service.query.{tag}", svc.query)
+        self.write_assurance = world.scenario.clients.write_assurance
 
     # -- replication (server side)
     def receive_replication(self, channel: Any, kind: str, rid: int, payload: Any, safe_cursor: int) -> None:
-        from workbench.model.database import BATCH, HANDSHAKE, NEEDS_SEED, REFUSED, SEED
-
         src = channel.src.node.index
         inst = self.instance
         if not self.up or inst is None:
@@ -282,7 +282,7 @@ class Server(Node):
         op = attempt.op
         inst = self.instance
         doc = inst.commit_local(op.key, op.size, op.write_id)
-        assurance = self.world.scenario.clients.write_assurance
+        assurance = self.write_assurance
         siblings = len(inst.channels)
         if not assurance.replicas or siblings == 0:  # a database with no siblings ignores it
             self._respond(attempt, doc, self.world.client_overhead)

@@ -75,13 +75,12 @@ class World:
         members = place_database(scenario, streams)
         self.members = members
         group = [self.node_by_tag[t].index for t in members]
-        self.position = {node.index: node.index for node in self.nodes}  # change-vector entry per node
         self.raft_position = len(self.nodes)  # the RAFT entry of change vectors
         self.recorder = Recorder([n.tag for n in self.nodes], client_names, bp.database.name)
         self.recorder.now = lambda: self.env.now
         self.instances: list[DatabaseInstance] = []
         for node_index in group:
-            inst = DatabaseInstance(self, node_index, group)
+            inst = DatabaseInstance(self, node_index)
             self.nodes[node_index].instance = inst
             self.instances.append(inst)
 
@@ -149,7 +148,7 @@ class World:
         topo = raft.state_machine.databases[self.db_name]
         wanted = raft.index in topo.all_nodes()
         if wanted and node.instance is None and node.up:
-            inst = DatabaseInstance(self, raft.index, topo.all_nodes())
+            inst = DatabaseInstance(self, raft.index)
             inst.seeded = False
             node.instance = inst
             self.instances.append(inst)

@@ -49,7 +49,7 @@ class _Silent:
         return None
 
 
-class _Host:
+class RaftHost:
     """Just enough of a world for the Raft layer: an environment, a network and nodes."""
 
     def __init__(self, n: int, one_way: float, fsync: float, streams: Streams, jitter: bool = False):
@@ -81,7 +81,7 @@ class ElectionSetup:
 def election_trial(setup: ElectionSetup, seed: int) -> float:
     """One trial: seconds from the leader's crash until every survivor heard the new leader."""
     streams = Streams(seed)
-    host = _Host(setup.servers, setup.one_way_latency, setup.fsync, streams)
+    host = RaftHost(setup.servers, setup.one_way_latency, setup.fsync, streams)
     heartbeat = setup.timeout_min / 2
     spec = ClusterSpec(
         election_timeout=f"{setup.timeout_max!r} s",

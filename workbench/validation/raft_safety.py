@@ -14,7 +14,7 @@ from workbench.model import rachis as rachis_states
 from workbench.model.kernel import Streams, Timer
 from workbench.model.rachis import Cluster, RaftNode
 from workbench.scenario.schema import ClusterSpec
-from workbench.validation.raft_election import _Host
+from workbench.validation.raft_election import RaftHost
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def run_schedule(
 ) -> Cluster:
     """Simulate ``actions`` on a fresh cluster; SafetyViolation propagates."""
     streams = Streams(seed)
-    host = _Host(servers, one_way, fsync, streams, jitter=jitter)
+    host = RaftHost(servers, one_way, fsync, streams, jitter=jitter)
     spec = ClusterSpec(
         election_timeout=f"{timeout_range[1]!r} s",
         timeout_range=(f"{timeout_range[0]!r} s", f"{timeout_range[1]!r} s"),
