@@ -263,11 +263,18 @@ def test_members_matching_replication_factor() -> None:
     assert s.blueprint.database.members == ("A", "C")
 
 
+def test_collection_shares_must_sum_to_one() -> None:
+    err = fails(minimal(workload={"collections": {"users": 0.5, "carts": 0.4}}), r"add up to 1, they add up to 0\.9")
+    assert err.path == "workload.collections"
+    err = fails(minimal(workload={"collections": {"users": 1.0, "carts": 0.0}}), "must be above 0")
+    assert err.path == "workload.collections.carts"
+
+
 def test_mix_must_sum_to_one() -> None:
     fails(
         minimal(workload={"mix": {"read": 0.5, "write": 0.2}}),
-        r"workload\.mix: read \+ write \+ query \+ cluster_tx \+ compare_exchange must add up to 1, "
-        r"they add up to 0\.7",
+        r"workload\.mix: read \+ write \+ query \+ cluster_tx \+ compare_exchange \+ transaction must add up "
+        r"to 1, they add up to 0\.7",
     )
 
 

@@ -85,6 +85,7 @@ def summarise(result: Any) -> dict[str, Any]:
             "failed": int((ops["outcome"] != "ok").sum()),
             "timeout": int((ops["outcome"] == "timeout").sum()),
             "all_nodes_down": int((ops["outcome"] == "all_nodes_down").sum()),
+            "conflict": int((ops["outcome"] == "conflict").sum()),
             "retried": int((ops["attempts"] > 1).sum()),
         },
         "throughput_ops_per_s": round(len(ops) / max(float(prov.get("sim_seconds", 0.0)) - warmup, 1e-9), 2),
@@ -105,16 +106,28 @@ def summarise(result: Any) -> dict[str, Any]:
 
 
 def conflict_counts(events: pd.DataFrame, ops: pd.DataFrame) -> dict[str, int]:
-    """Conflicts counted once per (key, winner, loser), whichever members met them, by how
-    they were resolved; ``lost_acknowledged`` counts losing writes that a client had seen
-    acknowledged (lost to resolution)."""
-    out = {"total": 0, "resolved_latest": 0, "resolved_cluster_tx": 0, "resolved_script": 0, "manual": 0}
+    """Conflicts counted once per (key, versions), whichever members met them, by how they
+    were resolved: latest, cluster transaction, script merge, or left for manual resolution
+    (``manual``; ``resolved_manually`` counts the writes that later replaced a conflicted
+    document). ``lost_acknowledged`` counts losing writes that a client had seen
+    acknowledged (lost to resolution); a script merge and a manual conflict lose nothing."""
+    out = {
+        "total": 0,
+        "resolved_latest": 0,
+        "resolved_cluster_tx": 0,
+        "resolved_script": 0,
+        "manual": 0,
+        "resolved_manually": 0,
+    }
     if events.empty:
         return {**out, "lost_acknowledged": 0}
     unique = events[events["kind"] == "conflict"].drop_duplicates("detail")
     out["total"] = len(unique)
     out["resolved_latest"] = int(unique["detail"].str.endswith("(resolve to latest)").sum())
     out["resolved_cluster_tx"] = int(unique["detail"].str.endswith("(cluster transaction wins)").sum())
+    out["resolved_script"] = int(unique["detail"].str.endswith("(script)").sum())
+    out["manual"] = int(unique["detail"].str.endswith("(manual)").sum())
+    out["resolved_manually"] = int((events["kind"] == "conflict_resolved").sum())
     acked = set(ops.loc[(ops["kind"] == "write") & (ops["outcome"] == "ok"), "version"].tolist())
     losers = set(unique["value"].dropna().astype("int64").tolist())
     out["lost_acknowledged"] = len(losers & acked)

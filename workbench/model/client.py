@@ -12,7 +12,8 @@ capped at 5 s) and the operation retries on the next preferred node it has not
 tried; the set of tried nodes resets when the topology changes. When every node
 has been tried the operation ends with outcome ``all_nodes_down``. Outcome
 ``timeout`` is a server that answered with a timeout error (no leader within
-the operation timeout, write assurance not met).
+the operation timeout, write assurance not met); ``conflict`` is a read of a
+conflicted document (HTTP 409, no failover).
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
 
 READ, WRITE, QUERY, CLUSTER_TX, COMPARE_EXCHANGE = 0, 1, 2, 3, 4
 OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange")
-OK, FAILED, TIMEOUT, ALL_NODES_DOWN = 0, 1, 2, 3
-OUTCOMES = ("ok", "failed", "timeout", "all_nodes_down")
+OK, FAILED, TIMEOUT, ALL_NODES_DOWN, CONFLICT = 0, 1, 2, 3, 4
+OUTCOMES = ("ok", "failed", "timeout", "all_nodes_down", "conflict")
 
 
 class Op:
@@ -188,6 +189,10 @@ class Client:
             if op.session == self.session_id:
                 self.session_writes[op.key] = (pos, doc.cv[pos])
         elif op.kind == READ:
+            if doc is not None and doc.conflicts is not None:
+                # HTTP 409: the document is conflicted; no failover [spec §3.5, §4.3].
+                world.recorder.op(op, attempt.node, CONFLICT, -1, 0, self.env.now)
+                return
             version = doc.write_id if doc is not None else 0
             for bit, expect in ((1, op.expect), (2, op.own)):
                 if expect is not None:

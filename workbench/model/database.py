@@ -7,9 +7,9 @@ asynchronously by one :class:`ReplicationChannel` per destination, which sends
 what the destination's change vector does not cover, in batches within
 ``Replication.MaxItemsCount`` / ``MaxSizeToSendInMb`` [spec §3.1-3.2].
 
-First cut of conflicts (the replication issue refines them): concurrent
-versions are resolved to the latest last-modified time, ties by write id, and
-each resolution is recorded as a ``conflict`` event.
+Concurrent versions of a document are resolved by the database's conflict
+solver (see ``DatabaseInstance._resolve``); each conflict is recorded as a
+``conflict`` event.
 
 The database starts with every key of the workload present on every member at
 version 0 (an empty change vector), so reads find documents from the start.
@@ -64,7 +64,19 @@ def covers(cv: tuple[int, ...] | list[int], doc_cv: tuple[int, ...]) -> bool:
 class Doc:
     """One stored version of a document."""
 
-    __slots__ = ("cluster_tx", "committed", "cv", "key", "modified", "origin", "seq", "size", "write_id")
+    __slots__ = (
+        "cluster_tx",
+        "committed",
+        "conflicts",
+        "cv",
+        "key",
+        "modified",
+        "origin",
+        "seq",
+        "size",
+        "tx_end",
+        "write_id",
+    )
 
     def __init__(
         self,
@@ -86,6 +98,8 @@ class Doc:
         self.committed = committed  # commit time on the origin
         self.seq = -1  # position in the holder's storage log
         self.cluster_tx = cluster_tx  # written by a cluster-wide transaction: wins conflicts
+        self.conflicts: tuple[Doc, ...] | None = None  # the versions of a conflicted document (manual)
+        self.tx_end = -1  # log position of the last document of its transaction (batches keep it whole)
 
 
 class DatabaseInstance:
@@ -134,6 +148,7 @@ class DatabaseInstance:
         now = self.world.env.now
         # last-modified comes from this node's wall clock, skew included
         modified = now + self.world.clock_skew[self.node.index]
+        self._note_resolved(self.docs.get(key), write_id)
         doc = Doc(key, tuple(self.db_cv), modified, write_id, size, self.node.index, now)
         self._store(doc, now)
         return doc
@@ -159,38 +174,78 @@ class DatabaseInstance:
             rel = compare(item.cv, local_cv)
             if rel == NEWER:
                 self._store(_copy(item), relay_at)
-                world.recorder.replicated(item, self.node.index, now)
-            elif rel == CONFLICT and local is not None:
-                merged = tuple(max(x, y) for x, y in zip(item.cv, local_cv, strict=True))
-                incoming_wins = _wins(item, local)
-                winner = item if incoming_wins else local
-                resolved = Doc(
-                    item.key,
-                    merged,
-                    winner.modified,
-                    winner.write_id,
-                    winner.size,
-                    winner.origin,
-                    winner.committed,
-                    winner.cluster_tx,
-                )
-                # The resolution is a local change: forward it at once.
-                self._store(resolved, now)
-                if incoming_wins:
+                if item.conflicts is None:
                     world.recorder.replicated(item, self.node.index, now)
-                loser = local if incoming_wins else item
-                how = "cluster transaction wins" if winner.cluster_tx != loser.cluster_tx else "resolve to latest"
-                # Every member that meets the conflict logs it with the same detail; the
-                # analysis counts each (key, winner, loser) once. value = the losing write.
-                world.recorder.event(
-                    "conflict",
-                    node=self.node.tag,
-                    detail=f"key {item.key}: write {winner.write_id} beat {loser.write_id} ({how})",
-                    value=float(loser.write_id),
-                )
+            elif rel == CONFLICT and local is not None:
+                self._resolve(item, local, now)
             for i, x in enumerate(item.cv):
                 if x > db_cv[i]:
                     db_cv[i] = x
+
+    def _resolve(self, item: Doc, local: Doc, now: float) -> None:
+        """Two concurrent versions met here [spec §3.4-3.5]. In order: the same write
+        reached us by two paths (identical content, merged silently); a cluster
+        transaction's document wins; the collection's resolver script merges them
+        (its run time was charged to the batch); resolve-to-latest; or else the
+        document stays conflicted until a write resolves it (manual).
+
+        Every member that meets the conflict resolves it the same way, so their
+        copies converge; each logs the same detail and the analysis counts each
+        conflict once."""
+        world = self.world
+        key = item.key
+        merged = tuple(max(x, y) for x, y in zip(item.cv, local.cv, strict=True))
+        if item.write_id == local.write_id and item.conflicts is None and local.conflicts is None:
+            self._store(_with_cv(item if _wins(item, local) else local, merged), now)
+            return
+        recorder = world.recorder
+        if item.cluster_tx != local.cluster_tx or (world.script_cost(key) is None and world.resolve_to_latest):
+            incoming_wins = _wins(item, local)
+            winner, loser = (item, local) if incoming_wins else (local, item)
+            # The resolution is a local change: forward it at once.
+            self._store(_with_cv(winner, merged), now)
+            if incoming_wins and item.conflicts is None:
+                recorder.replicated(item, self.node.index, now)
+            how = "cluster transaction wins" if winner.cluster_tx != loser.cluster_tx else "resolve to latest"
+            recorder.event(
+                "conflict",
+                node=self.node.tag,
+                detail=f"key {key}: write {winner.write_id} beat {loser.write_id} ({how})",
+                value=float(loser.write_id),
+            )
+            return
+        versions = {v.write_id: v for v in (*_versions(local), *_versions(item))}
+        ids = sorted(versions)
+        newest = versions[ids[-1]]
+        listed = ", ".join(map(str, ids[:-1])) + f" and {ids[-1]}"
+        if world.script_cost(key) is not None:
+            # The script's merge holds every version's changes: nothing is lost.
+            doc = Doc(
+                key,
+                merged,
+                max(v.modified for v in versions.values()),
+                newest.write_id,
+                max(v.size for v in versions.values()),
+                newest.origin,
+                max(v.committed for v in versions.values()),
+            )
+            self._store(doc, now)
+            recorder.event("conflict", node=self.node.tag, detail=f"key {key}: writes {listed} merged (script)")
+            return
+        doc = Doc(key, merged, newest.modified, newest.write_id, newest.size, newest.origin, newest.committed)
+        doc.conflicts = tuple(versions[i] for i in ids)
+        self._store(doc, now)
+        if item.conflicts is None or local.conflicts is None or set(_ids(item)) != set(_ids(local)):
+            recorder.event("conflict", node=self.node.tag, detail=f"key {key}: writes {listed} in conflict (manual)")
+
+    def _note_resolved(self, old: Doc | None, write_id: int) -> None:
+        """A write on a conflicted document resolves the conflict (manual resolution)."""
+        if old is not None and old.conflicts is not None:
+            self.world.recorder.event(
+                "conflict_resolved",
+                node=self.node.tag,
+                detail=f"key {old.key}: write {write_id} replaced writes {', '.join(map(str, _ids(old)))}",
+            )
 
     def apply_cluster_tx(self, key: int, size: float, write_id: int, raft_index: int) -> None:
         """Apply a committed cluster-wide transaction's document [spec §6].
@@ -204,6 +259,7 @@ class DatabaseInstance:
         local = self.docs.get(key)
         cv = list(local.cv if local is not None else self.zero_cv)
         cv[self.raft_position] = max(cv[self.raft_position], raft_index)
+        self._note_resolved(local, write_id)
         doc = Doc(key, tuple(cv), now, write_id, size, self.node.index, now, cluster_tx=True)
         # Every member applies it from the log, so forwarding is only a fallback.
         self._store(doc, now + self.world.replication.relay_delay)
@@ -282,7 +338,21 @@ class DatabaseInstance:
 
 
 def _copy(doc: Doc) -> Doc:
-    return Doc(doc.key, doc.cv, doc.modified, doc.write_id, doc.size, doc.origin, doc.committed, doc.cluster_tx)
+    return _with_cv(doc, doc.cv)
+
+
+def _with_cv(doc: Doc, cv: tuple[int, ...]) -> Doc:
+    copy = Doc(doc.key, cv, doc.modified, doc.write_id, doc.size, doc.origin, doc.committed, doc.cluster_tx)
+    copy.conflicts = doc.conflicts
+    return copy
+
+
+def _versions(doc: Doc) -> tuple[Doc, ...]:
+    return doc.conflicts if doc.conflicts is not None else (doc,)
+
+
+def _ids(doc: Doc) -> list[int]:
+    return sorted(v.write_id for v in _versions(doc))
 
 
 def _wins(a: Doc, b: Doc) -> bool:

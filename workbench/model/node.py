@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from workbench.model.database import BATCH, HANDSHAKE, NEEDS_SEED, REFUSED, SEED
+from workbench.model.database import BATCH, CONFLICT, HANDSHAKE, NEEDS_SEED, REFUSED, SEED, compare
 from workbench.model.kernel import Timer
 from workbench.scenario.distributions import Sampler
 
@@ -206,6 +206,23 @@ class Server(Node):
             self._reply_replication(channel, rid, list(inst.db_cv))
 
     def _replication_cpu_done(self, job: tuple) -> None:
+        world = self.world
+        if world.has_scripts and self.instance is not None:
+            # Resolver scripts run inside the batch's transaction, so the batch waits for them.
+            docs = self.instance.docs
+            cost = 0.0
+            for item in job[2]:
+                local = docs.get(item.key)
+                if local is not None and local.write_id != item.write_id and compare(item.cv, local.cv) == CONFLICT:
+                    script = world.script_cost(item.key)
+                    if script is not None and item.cluster_tx == local.cluster_tx:
+                        cost += script
+            if cost > 0:
+                self.cpu.submit(cost, self._scripts_done, job)
+                return
+        self.disk.write(self._replication_committed, job)
+
+    def _scripts_done(self, job: tuple) -> None:
         self.disk.write(self._replication_committed, job)
 
     def _replication_committed(self, job: tuple) -> None:

@@ -9,6 +9,7 @@ before the first event fires.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable
 
 import simpy
@@ -97,6 +98,18 @@ class World:
         self.etags_issued = [0] * len(self.nodes)  # highest etag each node's entry has used
         self.clock_skew = [spec.clock_skew for spec in bp.nodes]
         self.db_name = bp.database.name
+        # Collections are contiguous key ranges; the conflict solver works per collection.
+        self.collection_names = list(wl.collections)
+        bounds, acc = [], 0.0
+        for share in wl.collections.values():
+            acc += share
+            bounds.append(round(acc * wl.keys))
+        bounds[-1] = wl.keys
+        self.collection_bounds = bounds
+        solver = bp.database.conflicts
+        self.resolve_to_latest = solver.resolve_to_latest
+        self._script_costs = [solver.scripts.get(name) for name in self.collection_names]
+        self.has_scripts = bool(solver.scripts)
         if bp.observer.enabled:
             self.cluster.on_leader = lambda raft: Observer(self, raft)
 
@@ -172,6 +185,15 @@ class World:
                 instance.apply_cluster_tx(key, size, write_id, index)
         elif entry.kind == "config" and raft.state in ("leader", "leader-elect"):
             self.recorder.event("command_committed", node=raft.tag, term=raft.term, detail=f"topology (index {index})")
+
+    def collection_of(self, key: int) -> str:
+        return self.collection_names[bisect_right(self.collection_bounds, key)]
+
+    def script_cost(self, key: int) -> float | None:
+        """Run time of the conflict resolver script of the key's collection (None: no script)."""
+        if not self.has_scripts:
+            return None
+        return self._script_costs[bisect_right(self.collection_bounds, key)]
 
     # -- running
     def start(self) -> None:

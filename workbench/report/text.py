@@ -51,8 +51,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         "availability  " + "  ".join(f"{k} {_pct(v)}" for k, v in avail.items() if v is not None),
         f"stale reads   {_pct(summary['stale_read_fraction'])}    read-your-writes violations "
         f"{_pct(summary.get('ryw_violation_fraction'))}",
-        f"conflicts     {summary['conflicts']['total']} ({summary['conflicts']['lost_acknowledged']} acknowledged "
-        f"writes lost to resolution)    lost writes {summary.get('lost_writes', 0)}",
+        _conflict_line(summary["conflicts"]) + f"    lost writes {summary.get('lost_writes', 0)}",
     ]
     cl = summary.get("cluster")
     if cl:
@@ -66,6 +65,23 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary.get("exception"):
         lines.append(f"RUN FAILED    {summary['exception']}")
     return "\n".join(lines)
+
+
+def _conflict_line(c: dict[str, Any]) -> str:
+    how = [
+        f"{c.get(k, 0)} {label}"
+        for k, label in (
+            ("resolved_latest", "to latest"),
+            ("resolved_cluster_tx", "to the cluster transaction"),
+            ("resolved_script", "merged by script"),
+            ("manual", "left for manual resolution"),
+        )
+        if c.get(k)
+    ]
+    text = f"conflicts     {c['total']}"
+    if how:
+        text += f" ({', '.join(how)})"
+    return text + f"; {c['lost_acknowledged']} acknowledged writes lost to resolution"
 
 
 def format_blueprints(rows: list[dict[str, Any]]) -> str:

@@ -435,12 +435,36 @@ def check_scenario(s: Scenario, source: str) -> None:
             f"data centre '{cdc.name}' has no zone '{s.clients.zone}'; its zones: {one_of(cdc.zones)}",
         )
     mix = s.workload.mix
-    total = mix.read + mix.write + mix.query + mix.cluster_tx + mix.compare_exchange
+    total = mix.read + mix.write + mix.query + mix.cluster_tx + mix.compare_exchange + mix.transaction
     if abs(total - 1.0) > 1e-6:
         fail(
             "workload.mix",
-            f"read + write + query + cluster_tx + compare_exchange must add up to 1, they add up to {total:g}",
+            "read + write + query + cluster_tx + compare_exchange + transaction must add up to 1, "
+            f"they add up to {total:g}",
         )
+    collections = s.workload.collections
+    if not collections:
+        fail("workload.collections", "name at least one collection, e.g. {docs: 1.0}")
+    for name, share in collections.items():
+        if not share > 0:
+            fail(f"workload.collections.{name}", f"a collection's share of the keys must be above 0, got {share!r}")
+    shares = sum(collections.values())
+    if abs(shares - 1.0) > 1e-6:
+        fail("workload.collections", f"the shares of the keys must add up to 1, they add up to {shares:g}")
+    if s.workload.transaction_documents > s.workload.keys and mix.transaction > 0:
+        fail(
+            "workload.transaction_documents",
+            f"a transaction writes {s.workload.transaction_documents} distinct documents, "
+            f"but there are only {s.workload.keys} keys",
+        )
+    for name, cost in db.conflicts.scripts.items():
+        if name not in collections:
+            fail(
+                f"blueprint.database.conflicts.scripts.{name}",
+                f"no collection '{name}'{did_you_mean(name, collections)}; workload.collections: {one_of(collections)}",
+            )
+        if cost < 0:
+            fail(f"blueprint.database.conflicts.scripts.{name}", "a script's run time cannot be negative")
     cl = bp.cluster
     if cl.timeout_range is not None and not 0 < cl.timeout_range[0] <= cl.timeout_range[1]:
         fail("blueprint.cluster.timeout_range", "needs 0 < min <= max, e.g. [150 ms, 300 ms]")

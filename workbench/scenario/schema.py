@@ -119,6 +119,22 @@ class NetworkSpec(Strict):
     retransmit_timeout: Duration = Field("200 ms", description="TCP minimum RTO (Linux TCP_RTO_MIN)")
 
 
+class ConflictResolution(Strict):
+    """The database's conflict solver [spec §3.5]. A cluster transaction's document
+    always wins; then a collection's resolver script merges the versions; then
+    resolve-to-latest, or else the document stays conflicted (reads answer 409)
+    until a write resolves it."""
+
+    resolve_to_latest: bool = Field(
+        True, description="ResolveToLatest (the default); false leaves conflicts for manual resolution"
+    )
+    scripts: dict[str, Duration] = Field(
+        default_factory=dict,
+        description="Per-collection resolver scripts: collection -> time the script takes to merge one "
+        "conflict (it delays the replication batch that met the conflict)",
+    )
+
+
 class DatabaseSpec(Strict):
     """The database group. ``members`` pins placement; otherwise it is chosen as
     the spec describes (§2.1: RF nodes from a random offset)."""
@@ -129,6 +145,7 @@ class DatabaseSpec(Strict):
     dynamic_distribution: bool = Field(
         False, description="DynamicNodesDistribution: replace a replica that is down for add_replica_after"
     )
+    conflicts: ConflictResolution = ConflictResolution()
 
 
 class ReplicationSpec(Strict):
@@ -264,6 +281,9 @@ class OpMix(Strict):
     query: float = Field(0.0, ge=0, le=1)
     cluster_tx: float = Field(0.0, ge=0, le=1, description="Cluster-wide transactions writing one document")
     compare_exchange: float = Field(0.0, ge=0, le=1, description="Compare-exchange puts")
+    transaction: float = Field(
+        0.0, ge=0, le=1, description="Multi-document transactions: one SaveChanges writing transaction_documents keys"
+    )
 
 
 class Workload(Strict):
@@ -272,6 +292,12 @@ class Workload(Strict):
     rate: float = Field(1000.0, gt=0, description="Operations per second, all clients together")
     mix: OpMix = OpMix()
     keys: int = Field(100_000, ge=1, description="Documents in the database (all present at t = 0)")
+    collections: dict[str, float] = Field(
+        default_factory=lambda: {"docs": 1.0},
+        description="Collections and the share of the keys in each (contiguous key ranges, in order); "
+        "conflict resolver scripts are per collection",
+    )
+    transaction_documents: int = Field(3, ge=1, description="Documents written by one multi-document transaction")
     key_popularity: Literal["uniform", "zipf"] = "uniform"
     zipf_exponent: float = Field(0.99, gt=0, description="s in P(rank k) ~ 1/k^s, for key_popularity zipf")
     document_size: SizeDist = Field("lognormal(median=2 KiB, sigma=0.6)")

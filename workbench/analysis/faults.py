@@ -1,0 +1,265 @@
+"""What each fault cost: a per-fault table of RTO, RPO, client errors and latency recovery.
+
+Pure functions over a run's ``ops`` and ``events`` tables (no SimPy here), so the
+same figures come out of a live run, a run loaded from disk, or a hand-built
+table in a test.
+
+Definitions (design.md, "What the metrics mean"; RTO/RPO for a fault):
+
+- A **fault** is a crash (``node_crashed`` of X until the next ``node_restarted``
+  of X) or a partition (``partition`` until the next ``healed``, or until a later
+  ``partition`` replaces it). A fault still active at the end lasts until run end.
+- A fault's **window** is ``[start_s, window_end_s)``: from the fault to the next
+  fault that starts later, or run end. Faults that fire at the same instant share
+  a window, since nothing can tell their effects apart. Per-window figures are
+  what happened while this fault was the latest thing to go wrong; a fault that
+  outlives its window (a crash followed by a partition) is not charged for what
+  the later fault did.
+- An **error** is an op that ended ``failed``, ``timeout`` or ``all_nodes_down``.
+  ``conflict`` (an HTTP 409 for a conflicted document) is an answer from a live
+  node, so it counts as a success here, like ``ok``.
+- An op is **disrupted** by a fault when it was in flight at the fault, or started
+  inside its window, and it ended in an error or needed more than one attempt
+  (a failover). A client is **affected** when it has a disrupted op.
+- **RTO**: for each affected client, the end of its first success (non-error op)
+  that ended at or after its earliest-ending disrupted op, i.e. the first success
+  once the client had seen the fault; a failover that ended ok is that success.
+  RTO is the latest of these, minus the fault's start. It is searched up to run
+  end (not just the window): recovery is recovery, whatever fault came next. A
+  client that never succeeds again makes RTO NaN and ``recovered`` False.
+- **RPO**: read from the ``rpo_writes`` / ``rpo_seconds`` events the model writes
+  right after the fault event; None when the model did not write them.
+- **p99 recovery**: successful ops are bucketed by start time into ``window_s``
+  windows from the fault on (by start, so a window reflects what a request issued
+  then went through); the figure is the start offset of the first window whose
+  p99 latency is at or below ``tolerance`` × the baseline p99, so 0.0 means latency
+  never left tolerance at this resolution. The baseline is successful ops that
+  started in the ``baseline_s`` before the fault and finished before it (ops in
+  flight at the fault are the fault's, not the baseline's). None without baseline
+  data; NaN when no window inside the fault's window gets back within tolerance.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ERROR_OUTCOMES = ("failed", "timeout", "all_nodes_down")
+FAULT_COLUMNS = [
+    "fault",
+    "target",
+    "start_s",
+    "end_s",
+    "duration_s",
+    "window_end_s",
+    "rpo_writes",
+    "rpo_seconds",
+    "client_errors",
+    "affected_clients",
+    "rto_s",
+    "recovered",
+    "p99_recovery_s",
+]
+_FAULT_STARTS = ("node_crashed", "partition")
+_DTYPES: dict[str, Any] = {
+    "start_s": float,
+    "end_s": float,
+    "duration_s": float,
+    "window_end_s": float,
+    "client_errors": "int64",
+    "affected_clients": "int64",
+    "rto_s": float,
+    "recovered": bool,
+}
+_FAULT_KINDS = (*_FAULT_STARTS, "node_restarted", "healed", "rpo_writes", "rpo_seconds")
+
+
+def fault_table(
+    ops: pd.DataFrame,
+    events: pd.DataFrame,
+    end_s: float,
+    *,
+    window_s: float = 1.0,
+    tolerance: float = 1.2,
+    baseline_s: float = 10.0,
+) -> pd.DataFrame:
+    """One row per fault (crash or partition), in the order they fired; columns :data:`FAULT_COLUMNS`.
+
+    ``end_s`` is the run's end (simulated seconds): faults still active then, and
+    the last fault's window, end there. ``window_s``, ``tolerance`` and ``baseline_s``
+    set the p99 latency recovery test (see the module docstring).
+    """
+    faults = _faults(events, end_s)
+    if not faults:
+        return _empty_table()
+    view = _OpsView(ops, end_s)
+    starts = np.array([f["start_s"] for f in faults], dtype=float)
+    rows = []
+    for fault in faults:
+        start = fault["start_s"]
+        later = starts[starts > start]
+        window_end = float(later.min()) if later.size else max(float(end_s), start)
+        rto, recovered, affected = view.rto(start, window_end)
+        rows.append(
+            {
+                **fault,
+                "window_end_s": window_end,
+                "client_errors": view.errors_between(start, window_end),
+                "affected_clients": affected,
+                "rto_s": rto,
+                "recovered": recovered,
+                "p99_recovery_s": view.p99_recovery(start, window_end, window_s, tolerance, baseline_s),
+            }
+        )
+    table = pd.DataFrame(rows, columns=FAULT_COLUMNS)
+    # Keep None (not measured) apart from NaN (measured, never recovered) in these columns.
+    for column in ("rpo_writes", "rpo_seconds", "p99_recovery_s"):
+        table[column] = pd.Series([row[column] for row in rows], dtype=object)
+    return table.astype(_DTYPES)
+
+
+def fault_summary(ops: pd.DataFrame, events: pd.DataFrame, end_s: float, **options: float) -> list[dict[str, Any]]:
+    """:func:`fault_table` as JSON-ready rows (NaN becomes None, floats rounded to 4 dp), for summary.json."""
+    table = fault_table(ops, events, end_s, **options)
+    return [{column: _json_value(value) for column, value in row.items()} for row in table.to_dict("records")]
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else round(float(value), 4)
+    return value
+
+
+def _empty_table() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype=_DTYPES.get(column, object)) for column in FAULT_COLUMNS})
+
+
+# -- faults from the event log
+
+
+def _faults(events: pd.DataFrame, end_s: float) -> list[dict[str, Any]]:
+    """Faults with their span and RPO, from the event log.
+
+    Only the fault-related events are looped over (a handful per fault); the log
+    itself can be long (conflicts, replication), so it is filtered vectorised first."""
+    if events.empty or "kind" not in events:
+        return []
+    ev = events[events["kind"].isin(_FAULT_KINDS)]
+    if ev.empty:
+        return []
+    ev = ev.sort_values("time_s", kind="stable")
+    times = ev["time_s"].to_numpy(dtype=float)
+    kinds = ev["kind"].astype(str).to_numpy()
+    nodes = _text(ev["node"])
+    details = _text(ev["detail"])
+    values = ev["value"].to_numpy(dtype=float)
+    fault_positions = [i for i, kind in enumerate(kinds) if kind in _FAULT_STARTS]
+    used: set[int] = set()
+    out = []
+    for n, i in enumerate(fault_positions):
+        if kinds[i] == "node_crashed":
+            fault, target = "crash", nodes[i]
+            ends = (j for j in range(i + 1, len(kinds)) if kinds[j] == "node_restarted" and nodes[j] == target)
+        else:
+            fault, target = "partition", details[i]
+            ends = (j for j in range(i + 1, len(kinds)) if kinds[j] in ("healed", "partition"))
+        stop = next(ends, None)
+        start = float(times[i])
+        end = max(min(float(times[stop]), float(end_s)) if stop is not None else float(end_s), start)
+        # The model writes the RPO events right after the fault event, before any other fault fires.
+        until = fault_positions[n + 1] if n + 1 < len(fault_positions) else len(kinds)
+        rpo: dict[str, float | int | None] = {}
+        for kind in ("rpo_writes", "rpo_seconds"):
+            j = next(
+                (
+                    j
+                    for j in range(i + 1, until)
+                    if kinds[j] == kind
+                    and j not in used
+                    and times[j] == times[i]
+                    and (fault == "partition" or nodes[j] in ("", target))
+                ),
+                None,
+            )
+            rpo[kind] = None
+            if j is not None and not math.isnan(values[j]):
+                used.add(j)
+                rpo[kind] = int(values[j]) if kind == "rpo_writes" else float(values[j])
+        out.append({"fault": fault, "target": target, "start_s": start, "end_s": end, "duration_s": end - start, **rpo})
+    return out
+
+
+def _text(column: pd.Series) -> np.ndarray:
+    """Strings, with None/NaN as "" (the model leaves ``node`` empty for cluster-wide events)."""
+    return column.astype(object).where(column.notna(), "").astype(str).to_numpy()
+
+
+# -- what the clients saw
+
+
+class _OpsView:
+    """The ops table as numpy arrays, prepared once so each fault costs a few vector passes."""
+
+    def __init__(self, ops: pd.DataFrame, end_s: float):
+        if ops.empty:
+            self.start = self.end = self.latency = np.empty(0, dtype=float)
+            self.client = np.empty(0, dtype=np.int64)
+            self.error = self.retried = np.empty(0, dtype=bool)
+        else:
+            self.start = ops["start_s"].to_numpy(dtype=float)
+            self.end = ops["end_s"].to_numpy(dtype=float)
+            self.latency = ops["latency_ms"].to_numpy(dtype=float)
+            self.client = pd.factorize(ops["client"])[0].astype(np.int64)
+            self.error = ops["outcome"].isin(ERROR_OUTCOMES).to_numpy(dtype=bool)
+            self.retried = ops["attempts"].to_numpy(dtype=np.int64) > 1
+        # Successes by client, each client's sorted by end: the RTO search is a binary search.
+        ok = ~self.error & (self.end <= end_s)
+        order = np.lexsort((self.end[ok], self.client[ok]))
+        self._ok_client = self.client[ok][order]
+        self._ok_end = self.end[ok][order]
+
+    def errors_between(self, start: float, stop: float) -> int:
+        return int((self.error & (self.end >= start) & (self.end < stop)).sum())
+
+    def rto(self, start: float, window_end: float) -> tuple[float, bool, int]:
+        """(RTO in s, recovered, affected clients) for a fault at ``start`` with window ``[start, window_end)``."""
+        in_flight = (self.start <= start) & (self.end > start)
+        started_inside = (self.start >= start) & (self.start < window_end)
+        disrupted = (in_flight | started_inside) & (self.error | self.retried)
+        if not disrupted.any():
+            return 0.0, True, 0
+        first_seen = pd.Series(self.end[disrupted]).groupby(self.client[disrupted]).min()
+        latest = start
+        for client, seen in first_seen.items():
+            lo, hi = np.searchsorted(self._ok_client, [client, client + 1])
+            ends = self._ok_end[lo:hi]
+            k = np.searchsorted(ends, seen, side="left")
+            if k == ends.size:
+                return math.nan, False, len(first_seen)
+            latest = max(latest, float(ends[k]))
+        return latest - start, True, len(first_seen)
+
+    def p99_recovery(
+        self, start: float, window_end: float, window_s: float, tolerance: float, baseline_s: float
+    ) -> float | None:
+        ok = ~self.error
+        base = ok & (self.start >= start - baseline_s) & (self.start < start) & (self.end <= start)
+        if not base.any():
+            return None
+        limit = tolerance * float(np.percentile(self.latency[base], 99))
+        after = ok & (self.start >= start) & (self.start < window_end)
+        if not after.any():
+            return math.nan
+        bucket = np.floor((self.start[after] - start) / window_s).astype(np.int64)
+        p99 = pd.Series(self.latency[after]).groupby(bucket).quantile(0.99)
+        within = p99.index[p99.to_numpy() <= limit]
+        return float(within.min() * window_s) if within.size else math.nan
