@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.analysis.faults import fault_summary
+
 PERCENTILES = {"p50": 50, "p95": 95, "p99": 99, "p999": 99.9}
 OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange")
 
@@ -96,16 +98,18 @@ def summarise(result: Any) -> dict[str, Any]:
         "replication_lag_ms": {k: lag[k] for k in ("count", "mean", "p50", "p99", "max")},
         "cluster": cluster,
         "lost_writes": int((events["kind"] == "write_lost").sum()) if len(events) else 0,
+        "lost_writes_by_cause": lost_writes_by_cause(events),
         "writes_missing_after_forced_promotion": (
             int(events.loc[events["kind"] == "forced_promotion", "value"].sum()) if len(events) else 0
         ),
-        "conflicts": conflict_counts(events, ops),
+        "conflicts": conflict_counts(events),
+        "faults": fault_summary(result.ops, events, end),
         "cluster_events": events["kind"].value_counts().sort_index().to_dict() if len(events) else {},
         "exception": prov.get("exception"),
     }
 
 
-def conflict_counts(events: pd.DataFrame, ops: pd.DataFrame) -> dict[str, int]:
+def conflict_counts(events: pd.DataFrame) -> dict[str, int]:
     """Conflicts counted once per (key, versions), whichever members met them, by how they
     were resolved: latest, cluster transaction, script merge, or left for manual resolution
     (``manual``; ``resolved_manually`` counts the writes that later replaced a conflicted
@@ -128,10 +132,18 @@ def conflict_counts(events: pd.DataFrame, ops: pd.DataFrame) -> dict[str, int]:
     out["resolved_script"] = int(unique["detail"].str.endswith("(script)").sum())
     out["manual"] = int(unique["detail"].str.endswith("(manual)").sum())
     out["resolved_manually"] = int((events["kind"] == "conflict_resolved").sum())
-    acked = set(ops.loc[(ops["kind"] == "write") & (ops["outcome"] == "ok"), "version"].tolist())
-    losers = set(unique["value"].dropna().astype("int64").tolist())
-    out["lost_acknowledged"] = len(losers & acked)
+    lost = events[events["kind"] == "write_lost"]
+    out["lost_acknowledged"] = int(lost["detail"].str.contains(": conflict resolution", regex=False).sum())
     return out
+
+
+def lost_writes_by_cause(events: pd.DataFrame) -> dict[str, int]:
+    """Acknowledged writes lost by the end of the run, by cause (the model's ``write_lost`` events)."""
+    if events.empty:
+        return {}
+    lost = events.loc[events["kind"] == "write_lost", "detail"]
+    causes = lost.str.split(": ", n=1).str[1].str.replace(r" \(.*\)$", "", regex=True)
+    return {str(k): int(v) for k, v in causes.value_counts().sort_index().items()}
 
 
 def cluster_available_seconds(events: pd.DataFrame, start: float, end: float) -> float:

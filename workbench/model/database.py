@@ -207,6 +207,8 @@ class DatabaseInstance:
             if incoming_wins and item.conflicts is None:
                 recorder.replicated(item, self.node.index, now)
             how = "cluster transaction wins" if winner.cluster_tx != loser.cluster_tx else "resolve to latest"
+            for version in _versions(loser):
+                world.resolution_losers.setdefault(version.write_id, (key, how))
             recorder.event(
                 "conflict",
                 node=self.node.tag,
@@ -260,6 +262,11 @@ class DatabaseInstance:
         cv = list(local.cv if local is not None else self.zero_cv)
         cv[self.raft_position] = max(cv[self.raft_position], raft_index)
         self._note_resolved(local, write_id)
+        if local is not None:
+            # The transaction was applied on top of these writes: they are superseded, not lost,
+            # even where a replica that saw them later resolves a conflict in its favour.
+            for version in _versions(local):
+                self.world.superseded_by_cluster_tx.add(version.write_id)
         doc = Doc(key, tuple(cv), now, write_id, size, self.node.index, now, cluster_tx=True)
         # Every member applies it from the log, so forwarding is only a fallback.
         self._store(doc, now + self.world.replication.relay_delay)

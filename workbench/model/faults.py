@@ -64,6 +64,7 @@ class FaultInjector:
                 node.crash()
                 world.last_crashed = tag
                 rec.event("node_crashed", node=node.tag, detail=f"target {fault.node}")
+                self._record_rpo(node.tag, [n.index for n in world.nodes if n.up])
             else:
                 rec.event("fault_skipped", node=node.tag, detail="crash: node already down")
         elif isinstance(fault, RestartFault):
@@ -83,12 +84,34 @@ class FaultInjector:
             text = " | ".join(",".join(g) for g in groups)
             rec.event("partition", detail=text)
             world.cluster.update_availability()
+            self._record_rpo(None, self._majority_side(groups))
         elif isinstance(fault, HealFault):
             world.network.heal()
             rec.event("healed")
             world.cluster.update_availability()
         elif isinstance(fault, CreateDatabaseAction | DeployIndexAction):
             self._cluster_command(fault)
+
+    def _record_rpo(self, target: str | None, survivors: list[int]) -> None:
+        """Data at risk when a fault hits: acknowledged writes on no surviving member."""
+        count, age = self.world.data_at_risk(survivors)
+        self.world.recorder.event("rpo_writes", node=target, value=float(count))
+        self.world.recorder.event("rpo_seconds", node=target, value=age)
+
+    def _majority_side(self, groups: list[list[str]]) -> list[int]:
+        """The side of a partition that keeps the cluster going: the group with a majority
+        of the voters (else the one holding the leader, else the largest); its live nodes
+        survive, the others are cut off."""
+        world = self.world
+        voters = {n.tag for n in world.cluster.nodes if n.role == "member"}
+        lead = world.cluster.leader()
+
+        def rank(group: list[str]) -> tuple[bool, bool, int]:
+            in_group = len(voters.intersection(group))
+            return (2 * in_group > len(voters), lead is not None and lead.tag in group, len(group))
+
+        side = max(groups, key=rank)
+        return [world.node_by_tag[t].index for t in side if world.node_by_tag[t].up]
 
     def _cluster_command(self, action: CreateDatabaseAction | DeployIndexAction) -> None:
         """An operator's command, sent to the leader if there is one, else to the first live node."""

@@ -121,6 +121,10 @@ class World:
         self._ack_pos = array("i")
         self._ack_etag = array("q")
         self._ack_write = array("q")
+        self._ack_time = array("d")
+        # Conflict losers (write id -> (key, how)), and writes a cluster transaction was applied over.
+        self.resolution_losers: dict[int, tuple[int, str]] = {}
+        self.superseded_by_cluster_tx: set[int] = set()
 
         n_nodes = len(self.nodes)
         self.clients = [Client(self, n_nodes + i, i, list(group)) for i in range(cspec.count)]
@@ -221,6 +225,24 @@ class World:
         self._ack_pos.append(pos)
         self._ack_etag.append(etag)
         self._ack_write.append(write_id)
+        self._ack_time.append(self.env.now)
+
+    def data_at_risk(self, survivors: list[int]) -> tuple[int, float]:
+        """RPO of a fault that hits now: acknowledged writes that no surviving node's copy
+        holds (directly or through a later version that includes them), and the age in
+        seconds of the oldest of them (0 if none) [design.md, metrics]."""
+        copies = [self.nodes[i].instance.docs for i in survivors if self.nodes[i].instance is not None]
+        now = self.env.now
+        count, oldest = 0, now
+        for key, pos, etag, at in zip(self._ack_key, self._ack_pos, self._ack_etag, self._ack_time, strict=True):
+            for docs in copies:
+                doc = docs.get(key)
+                if doc is not None and doc.cv[pos] >= etag:
+                    break
+            else:
+                count += 1
+                oldest = min(oldest, at)
+        return count, now - oldest
 
     def missing_on(self, node_index: int) -> int:
         """Acknowledged writes that this node's copy does not hold (nor supersede)."""
@@ -234,11 +256,24 @@ class World:
         return missing
 
     def finish(self) -> None:
-        """End-of-run checks. A lost write is an acknowledged write that no copy of
-        the database holds, directly or through a later version that includes it
-        (its change vector covers the write's entry) [design.md, metrics]."""
-        instances = self.instances
+        """End-of-run accounting: every acknowledged write is present, superseded by a later
+        write of the same key, or counted lost with its cause [design.md, metrics]:
+
+        - ``conflict resolution``: it lost a conflict (to the latest, or to a cluster
+          transaction not applied on top of it), so its content was discarded;
+        - ``no copy holds it``: no copy of the database holds it, directly or through a
+          later version that includes it (its change vector covers the write's entry),
+          e.g. a replica deleted before it passed its writes on."""
+        rec = self.recorder
         lost = 0
+        acked = set(self._ack_write)
+        for write_id, (key, how) in sorted(self.resolution_losers.items()):
+            if write_id in acked and write_id not in self.superseded_by_cluster_tx:
+                lost += 1
+                rec.event(
+                    "write_lost", detail=f"key {key}, write {write_id}: conflict resolution ({how})", value=write_id
+                )
+        instances = self.instances
         for key, pos, etag, write_id in zip(self._ack_key, self._ack_pos, self._ack_etag, self._ack_write, strict=True):
             held = False
             for inst in instances:
@@ -248,9 +283,9 @@ class World:
                     break
             if not held:
                 lost += 1
-                self.recorder.event("write_lost", detail=f"key {key}, write {write_id}")
+                rec.event("write_lost", detail=f"key {key}, write {write_id}: no copy holds it", value=write_id)
         if lost:
-            self.recorder.event("writes_lost", detail=f"{lost} acknowledged writes are on no copy")
+            rec.event("writes_lost", detail=f"{lost} acknowledged writes lost", value=lost)
 
     @property
     def events_processed(self) -> int:

@@ -51,13 +51,24 @@ def format_summary(summary: dict[str, Any]) -> str:
         "availability  " + "  ".join(f"{k} {_pct(v)}" for k, v in avail.items() if v is not None),
         f"stale reads   {_pct(summary['stale_read_fraction'])}    read-your-writes violations "
         f"{_pct(summary.get('ryw_violation_fraction'))}",
-        _conflict_line(summary["conflicts"]) + f"    lost writes {summary.get('lost_writes', 0)}",
+        _conflict_line(summary["conflicts"]),
+        f"lost writes   {summary.get('lost_writes', 0)}"
+        + "".join(f", {n} {cause}" for cause, n in (summary.get("lost_writes_by_cause") or {}).items()),
     ]
     cl = summary.get("cluster")
     if cl:
         lines.append(
             f"cluster       availability {_pct(cl['availability'])}, {cl['elections']} elections, "
             f"{_fmt(cl['leaderless_seconds'], 3)} s without a quorum leader"
+        )
+    for f in summary.get("faults") or []:
+        rto = "not recovered" if not f["recovered"] else f"RTO {_fmt(f['rto_s'], 3)} s"
+        rpo = (
+            "" if f["rpo_writes"] is None else f", RPO {f['rpo_writes']} writes ({_fmt(f['rpo_seconds'], 3)} s of data)"
+        )
+        lines.append(
+            f"fault         {f['fault']} {f['target']} at {_fmt(f['start_s'], 1)} s: {rto}{rpo}, "
+            f"{f['client_errors']} client errors, {f['affected_clients']} clients affected"
         )
     events = summary.get("cluster_events") or {}
     if events:
