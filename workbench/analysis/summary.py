@@ -16,7 +16,7 @@ import pandas as pd
 from workbench.analysis.faults import fault_summary
 
 PERCENTILES = {"p50": 50, "p95": 95, "p99": 99, "p999": 99.9}
-OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange")
+OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange", "transaction")
 
 
 def latency_stats(latency_ms: pd.Series) -> dict[str, float | None]:

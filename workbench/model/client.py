@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from workbench.model.database import Doc
     from workbench.model.world import World
 
-READ, WRITE, QUERY, CLUSTER_TX, COMPARE_EXCHANGE = 0, 1, 2, 3, 4
-OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange")
+READ, WRITE, QUERY, CLUSTER_TX, COMPARE_EXCHANGE, TRANSACTION = 0, 1, 2, 3, 4, 5
+OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange", "transaction")
 OK, FAILED, TIMEOUT, ALL_NODES_DOWN, CONFLICT = 0, 1, 2, 3, 4
 OUTCOMES = ("ok", "failed", "timeout", "all_nodes_down", "conflict")
 
@@ -146,7 +146,7 @@ class Client:
         if kind == READ:
             op.expect = self.world.acked.get(key)
             op.own = self.session_writes.get(key)
-        elif kind in (WRITE, CLUSTER_TX):
+        elif kind in (WRITE, CLUSTER_TX, TRANSACTION):
             self.world.write_counter += 1
             op.write_id = self.world.write_counter
         self._attempt(op, self._choose(op))
@@ -156,7 +156,10 @@ class Client:
         op.tried.append(node)
         attempt = Attempt(op, node)
         world = self.world
-        size = self.overhead + (op.size if op.kind in (WRITE, CLUSTER_TX) else 0.0)
+        if op.kind == TRANSACTION:
+            size = self.overhead + op.size * self.world.transaction_documents
+        else:
+            size = self.overhead + (op.size if op.kind in (WRITE, CLUSTER_TX) else 0.0)
         world.network.send(self.index, node, size, world.nodes[node].receive_request, attempt)
         self._deadlines.append((self.env.now + self.request_timeout, attempt))
         if not self._timer_armed:
@@ -188,6 +191,14 @@ class Client:
             world.acknowledged(op.key, pos, doc.cv[pos], op.write_id)
             if op.session == self.session_id:
                 self.session_writes[op.key] = (pos, doc.cv[pos])
+        elif op.kind == TRANSACTION:
+            version = op.write_id
+            for d in doc:  # every document the transaction wrote
+                pos = d.origin
+                world.acked[d.key] = (pos, d.cv[pos])
+                world.acknowledged(d.key, pos, d.cv[pos], op.write_id)
+                if op.session == self.session_id:
+                    self.session_writes[d.key] = (pos, d.cv[pos])
         elif op.kind == READ:
             if doc is not None and doc.conflicts is not None:
                 # HTTP 409: the document is conflicted; no failover [spec §3.5, §4.3].

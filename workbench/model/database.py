@@ -153,6 +153,15 @@ class DatabaseInstance:
         self._store(doc, now)
         return doc
 
+    def commit_transaction(self, keys: list[int], size: float, write_id: int) -> list[Doc]:
+        """Several documents in one transaction: each gets its own etag; all of them
+        carry the log position of the last, so replication never splits them [spec §3.3]."""
+        docs = [self.commit_local(key, size, write_id) for key in keys]
+        end = docs[-1].seq
+        for doc in docs:
+            doc.tx_end = end
+        return docs
+
     def _store(self, doc: Doc, relay_at: float) -> None:
         doc.seq = len(self.log)
         self.log.append(doc)
@@ -208,7 +217,7 @@ class DatabaseInstance:
                 recorder.replicated(item, self.node.index, now)
             how = "cluster transaction wins" if winner.cluster_tx != loser.cluster_tx else "resolve to latest"
             for version in _versions(loser):
-                world.resolution_losers.setdefault(version.write_id, (key, how))
+                world.resolution_losers.setdefault((version.write_id, key), how)
             recorder.event(
                 "conflict",
                 node=self.node.tag,
@@ -266,7 +275,7 @@ class DatabaseInstance:
             # The transaction was applied on top of these writes: they are superseded, not lost,
             # even where a replica that saw them later resolves a conflict in its favour.
             for version in _versions(local):
-                self.world.superseded_by_cluster_tx.add(version.write_id)
+                self.world.superseded_by_cluster_tx.add((version.write_id, key))
         doc = Doc(key, tuple(cv), now, write_id, size, self.node.index, now, cluster_tx=True)
         # Every member applies it from the log, so forwarding is only a fallback.
         self._store(doc, now + self.world.replication.relay_delay)
@@ -544,6 +553,14 @@ class ReplicationChannel:
                     items.append(doc)
                     size += doc.size
             cursor += 1
+        if items and items[-1].tx_end >= cursor:
+            # The batch is extended to include the whole transaction of its last item [spec §3.3].
+            tx_end = items[-1].tx_end
+            while cursor <= tx_end:
+                doc = log[cursor]
+                if src.docs[doc.key] is doc and not covers(dest_cv, doc.cv):
+                    items.append(doc)
+                cursor += 1
         self.cursor = cursor
         return items
 

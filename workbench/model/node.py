@@ -277,6 +277,11 @@ class Server(Node):
             self.cpu.submit(self.service_write(), self._write_cpu_done, attempt)
         elif kind == 2:  # query
             self.cpu.submit(self.service_query(), self._query_done, attempt)
+        elif kind == 5:  # multi-document transaction: one SaveChanges, one fsync
+            cost = 0.0
+            for _ in range(self.world.transaction_documents):
+                cost += self.service_write()
+            self.cpu.submit(cost, self._write_cpu_done, attempt)
         else:  # cluster_tx, compare_exchange: through the Raft log
             self.cpu.submit(self.service_write(), self._cluster_cpu_done, attempt)
 
@@ -298,11 +303,15 @@ class Server(Node):
     def _write_committed(self, attempt: Any) -> None:
         op = attempt.op
         inst = self.instance
-        doc = inst.commit_local(op.key, op.size, op.write_id)
+        if op.kind == 5:
+            docs = inst.commit_transaction(self.world.transaction_keys(op.key), op.size, op.write_id)
+            doc, answer = docs[-1], docs
+        else:
+            doc = answer = inst.commit_local(op.key, op.size, op.write_id)
         assurance = self.write_assurance
         siblings = len(inst.channels)
         if not assurance.replicas or siblings == 0:  # a database with no siblings ignores it
-            self._respond(attempt, doc, self.world.client_overhead)
+            self._respond(attempt, answer, self.world.client_overhead)
             return
         # Majority is counted over the other members only: (siblings + 1) / 2 + 1 [spec §3.6];
         # capped at the sibling count so a two-node group can still satisfy it (a model choice).
@@ -314,7 +323,7 @@ class Server(Node):
             if self.epoch != epoch:
                 return
             if ok or not assurance.throw_on_timeout:
-                self._respond(attempt, doc, self.world.client_overhead)
+                self._respond(attempt, answer, self.world.client_overhead)
             else:
                 # Not a distributed transaction: the write stays stored; the client gets an error.
                 self.in_flight.discard(attempt)

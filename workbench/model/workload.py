@@ -41,7 +41,7 @@ class OpenLoopWorkload:
         self._sizes = streams.rng("workload.sizes")
         self._clients = streams.rng("workload.clients")
         mix = spec.mix
-        self._thresholds = np.cumsum([mix.read, mix.write, mix.query, mix.cluster_tx])
+        self._thresholds = np.cumsum([mix.read, mix.write, mix.query, mix.cluster_tx, mix.compare_exchange])
         self._cdf = zipf_cdf(spec.keys, spec.zipf_exponent) if spec.key_popularity == "zipf" else None
         self._buf: list[tuple[float, int, int, float, int]] = []
         self._i = 0
@@ -53,7 +53,7 @@ class OpenLoopWorkload:
     def _refill(self) -> None:
         spec = self.spec
         gaps = self._gaps.exponential(1.0 / spec.rate, BLOCK)
-        kinds = np.minimum(np.searchsorted(self._thresholds, self._kinds.random(BLOCK), side="right"), 4)
+        kinds = np.minimum(np.searchsorted(self._thresholds, self._kinds.random(BLOCK), side="right"), 5)
         if self._cdf is None:
             keys = self._keys.integers(0, spec.keys, BLOCK)
         else:

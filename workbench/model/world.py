@@ -58,6 +58,8 @@ class World:
         wl = scenario.workload
         self.initial_size = wl.document_size.mean()
         self.query_response_size = wl.query_results * self.initial_size
+        self.transaction_documents = wl.transaction_documents
+        self.n_keys = wl.keys
 
         # Endpoints: nodes first, then clients.
         dcs = {dc.name: dc for dc in bp.datacenters}
@@ -122,9 +124,9 @@ class World:
         self._ack_etag = array("q")
         self._ack_write = array("q")
         self._ack_time = array("d")
-        # Conflict losers (write id -> (key, how)), and writes a cluster transaction was applied over.
-        self.resolution_losers: dict[int, tuple[int, str]] = {}
-        self.superseded_by_cluster_tx: set[int] = set()
+        # Conflict losers ((write id, key) -> how), and writes a cluster transaction was applied over.
+        self.resolution_losers: dict[tuple[int, int], str] = {}
+        self.superseded_by_cluster_tx: set[tuple[int, int]] = set()
 
         n_nodes = len(self.nodes)
         self.clients = [Client(self, n_nodes + i, i, list(group)) for i in range(cspec.count)]
@@ -189,6 +191,10 @@ class World:
                 instance.apply_cluster_tx(key, size, write_id, index)
         elif entry.kind == "config" and raft.state in ("leader", "leader-elect"):
             self.recorder.event("command_committed", node=raft.tag, term=raft.term, detail=f"topology (index {index})")
+
+    def transaction_keys(self, first: int) -> list[int]:
+        """A multi-document transaction writes consecutive keys (an order and its lines)."""
+        return [(first + i) % self.n_keys for i in range(self.transaction_documents)]
 
     def collection_of(self, key: int) -> str:
         return self.collection_names[bisect_right(self.collection_bounds, key)]
@@ -266,9 +272,9 @@ class World:
           e.g. a replica deleted before it passed its writes on."""
         rec = self.recorder
         lost = 0
-        acked = set(self._ack_write)
-        for write_id, (key, how) in sorted(self.resolution_losers.items()):
-            if write_id in acked and write_id not in self.superseded_by_cluster_tx:
+        acked = set(zip(self._ack_write, self._ack_key, strict=True))
+        for (write_id, key), how in sorted(self.resolution_losers.items()):
+            if (write_id, key) in acked and (write_id, key) not in self.superseded_by_cluster_tx:
                 lost += 1
                 rec.event(
                     "write_lost", detail=f"key {key}, write {write_id}: conflict resolution ({how})", value=write_id
