@@ -103,6 +103,7 @@ def summarise(result: Any) -> dict[str, Any]:
             int(events.loc[events["kind"] == "forced_promotion", "value"].sum()) if len(events) else 0
         ),
         "conflicts": conflict_counts(events),
+        "speed_test_reads": speed_test_reads(result.timeseries),
         "faults": fault_summary(result.ops, events, end),
         "cluster_events": events["kind"].value_counts().sort_index().to_dict() if len(events) else {},
         "exception": prov.get("exception"),
@@ -135,6 +136,15 @@ def conflict_counts(events: pd.DataFrame) -> dict[str, int]:
     lost = events[events["kind"] == "write_lost"]
     out["lost_acknowledged"] = int(lost["detail"].str.contains(": conflict resolution", regex=False).sum())
     return out
+
+
+def speed_test_reads(timeseries: pd.DataFrame) -> dict[str, int]:
+    """FastestNode's extra load: speed-test copies of reads received per node (sampled counts)."""
+    if timeseries.empty:
+        return {}
+    rows = timeseries[timeseries["metric"] == "speed_test_requests"]
+    totals = rows.groupby("entity", observed=True)["value"].sum()
+    return {str(entity).removeprefix("node."): int(v) for entity, v in totals.items() if v}
 
 
 def lost_writes_by_cause(events: pd.DataFrame) -> dict[str, int]:

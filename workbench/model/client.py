@@ -45,6 +45,7 @@ class Op:
         "key",
         "kind",
         "own",
+        "race",
         "session",
         "size",
         "start",
@@ -65,18 +66,20 @@ class Op:
         self.write_id = 0
         self.own: tuple[int, int] | None = None  # (cv position, etag) of this session's last write of the key
         self.etag = client.topology_etag  # the topology the operation started with
+        self.race: list[bool] | None = None  # FastestNode speed test: [decided] shared by the copies
 
 
 class Attempt:
     """One request of an operation to one node."""
 
-    __slots__ = ("client", "done", "node", "op")
+    __slots__ = ("client", "done", "node", "op", "probe")
 
-    def __init__(self, op: Op, node: int):
+    def __init__(self, op: Op, node: int, probe: bool = False):
         self.op = op
         self.client = op.client
         self.node = node
         self.done = False
+        self.probe = probe  # a speed-test copy of a read: only its timing matters
 
 
 class Client:
@@ -107,6 +110,15 @@ class Client:
         self._deadlines: deque[tuple[float, Attempt]] = deque()
         self.compare_exchange_index: dict[int, int] = {}  # key -> last Raft index seen
         self._timer_armed = False
+        # FastestNode [spec §4.2]: the speed test runs on the initial topology.
+        self.speed_test_interval = spec.speed_test_interval
+        self.fastest: int | None = None
+        self.speed_test = False
+        self._speed_gen = 0
+        self._scores: dict[int, int] = {}
+        self._races = 0
+        if self.read_balance == "FastestNode":
+            self._start_speed_test()
 
     # -- node selection
     def preferred(self) -> int:
@@ -123,6 +135,11 @@ class Client:
             node = self.topology[zlib.crc32(f"{self.lb_seed}:{self.session_context}".encode()) % n]
             return node if self.failures.get(node, 0) == 0 else self.preferred()
         if (op.kind != READ and op.kind != QUERY) or self.read_balance == "None":
+            return self.preferred()
+        if self.read_balance == "FastestNode":
+            fastest = self.fastest
+            if fastest is not None and self.failures.get(fastest, 0) == 0:
+                return fastest
             return self.preferred()
         topo = self.topology
         n = self.members_count or len(topo)  # RoundRobin skips non-members
@@ -149,7 +166,58 @@ class Client:
         elif kind in (WRITE, CLUSTER_TX, TRANSACTION):
             self.world.write_counter += 1
             op.write_id = self.world.write_counter
-        self._attempt(op, self._choose(op))
+        node = self._choose(op)
+        self._attempt(op, node)
+        if self.speed_test and (kind == READ or kind == QUERY):
+            self._race(op, node)
+
+    # -- FastestNode speed test [spec §4.2]
+    def _start_speed_test(self) -> None:
+        self._speed_gen += 1
+        self.speed_test = True
+        self._scores = {}
+        self._races = 0
+
+    def _race(self, op: Op, chosen: int) -> None:
+        """Send copies of the read to every other eligible member; the first answer scores."""
+        op.race = [False]
+        world = self.world
+        size = self.overhead
+        for node in self.topology[: self.members_count]:
+            if node != chosen and self.failures.get(node, 0) == 0:
+                world.network.send(self.index, node, size, world.nodes[node].receive_request, Attempt(op, node, True))
+
+    def _finish_race(self, op: Op, node: int) -> None:
+        op.race[0] = True
+        if not self.speed_test:
+            return
+        scores = self._scores
+        scores[node] = scores.get(node, 0) + 1
+        self._races += 1
+        if scores[node] >= 10:
+            self._select_fastest(node)
+        elif self._races >= self.members_count * 10:
+            self._select_fastest(max(scores, key=lambda n: (scores[n], -n)))
+
+    def _select_fastest(self, node: int) -> None:
+        self.fastest = node
+        self.speed_test = False
+        world = self.world
+        world.recorder.event(
+            "fastest_node_selected",
+            node=world.nodes[node].tag,
+            detail=f"client{self.cid + 1} after {self._races} races",
+        )
+        Timer(self.env, self.speed_test_interval, self._speed_test_due, (self._speed_gen,))
+
+    def _speed_test_due(self, generation: int) -> None:
+        if generation == self._speed_gen:
+            self._start_speed_test()
+
+    def on_probe_response(self, attempt: Attempt) -> None:
+        op = attempt.op
+        if op.race is not None and not op.race[0]:
+            self._finish_race(op, attempt.node)
 
     def _attempt(self, op: Op, node: int) -> None:
         op.attempts += 1
@@ -174,13 +242,19 @@ class Client:
             self.topology = topo.client_view()
             self.members_count = len(topo.members)
             self.failures = dict.fromkeys(self.topology, 0)
+            if self.read_balance == "FastestNode":
+                self._start_speed_test()  # after every topology change
 
     def on_response(self, attempt: Attempt, doc: Doc | None) -> None:
         if attempt.done:
             return
         attempt.done = True
-        self._refresh_topology(attempt.node)
         op = attempt.op
+        if op.race is not None and not op.race[0]:
+            self._finish_race(op, attempt.node)
+        if attempt.probe:
+            return
+        self._refresh_topology(attempt.node)
         world = self.world
         flags = 0  # bit 0: stale read; bit 1: read-your-writes violation
         version = -1
@@ -249,6 +323,8 @@ class Client:
         if attempt.done:
             return
         attempt.done = True
+        if attempt.probe:
+            return  # a failed speed-test copy just does not score
         self._fail_over(attempt, FAILED)
 
     def _on_timeout(self, attempt: Attempt) -> None:
@@ -258,6 +334,8 @@ class Client:
     def _fail_over(self, attempt: Attempt, reason: int) -> None:
         node = attempt.node
         self.failures[node] = self.failures.get(node, 0) + 1
+        if node == self.fastest and self.read_balance == "FastestNode" and not self.speed_test:
+            self._start_speed_test()  # the fastest node failed: test again, preferred node meanwhile
         if node not in self.checking:
             self.checking.add(node)
             self.env.process(self._health_check(node))

@@ -176,6 +176,8 @@ class Server(Node):
         self.service_write = streams.sampler(f"service.write.{tag}", svc.write)
         self.service_query = streams.sampler(f"service.query.{tag}", svc.query)
         self.write_assurance = world.scenario.clients.write_assurance
+        self.requests = 0  # client requests received, speed-test copies included
+        self.speed_test_requests = 0
 
     # -- replication (server side)
     def receive_replication(self, channel: Any, kind: str, rid: int, payload: Any, safe_cursor: int) -> None:
@@ -270,6 +272,9 @@ class Server(Node):
             )
             return
         self.in_flight.add(attempt)
+        self.requests += 1
+        if attempt.probe:
+            self.speed_test_requests += 1
         kind = attempt.op.kind
         if kind == 0:  # read
             self.cpu.submit(self.service_read(), self._read_done, attempt)

@@ -68,9 +68,15 @@ class World:
             for n in bp.nodes
         ]
         cspec = scenario.clients
-        cdc = dcs[cspec.datacenter or bp.datacenters[0].name]
-        client_names = [f"client{i + 1}" for i in range(cspec.count)]
-        locations += [Location(name, cdc.name, cdc.region, cspec.zone or cdc.zones[0]) for name in client_names]
+        if cspec.placement:
+            sites = [(g.datacenter, g.zone) for g in cspec.placement for _ in range(g.count)]
+        else:
+            sites = [(cspec.datacenter or bp.datacenters[0].name, cspec.zone)] * cspec.count
+        client_names = [f"client{i + 1}" for i in range(len(sites))]
+        locations += [
+            Location(name, dc, dcs[dc].region, zone or dcs[dc].zones[0])
+            for name, (dc, zone) in zip(client_names, sites, strict=True)
+        ]
         self.network = Network(self.env, bp.network, locations, streams)
         self.nodes = [Server(self, i, n.tag, bp.hardware, streams) for i, n in enumerate(bp.nodes)]
         self.node_by_tag = {n.tag: n for n in self.nodes}
@@ -129,7 +135,7 @@ class World:
         self.superseded_by_cluster_tx: set[tuple[int, int]] = set()
 
         n_nodes = len(self.nodes)
-        self.clients = [Client(self, n_nodes + i, i, list(group)) for i in range(cspec.count)]
+        self.clients = [Client(self, n_nodes + i, i, list(group)) for i in range(len(client_names))]
         self.workload = OpenLoopWorkload(self, streams)
         self.faults = FaultInjector(self)
         self._check_wiring()
@@ -301,6 +307,7 @@ class World:
         interval = self.scenario.sample_interval
         rec = self.recorder
         last_busy = [0.0] * len(self.nodes)
+        last_requests = [(0, 0)] * len(self.nodes)
         net = self.network
         n_nodes = len(self.nodes)
         n_points = len(net.endpoints)
@@ -322,6 +329,11 @@ class World:
                 rec.sample(now, scope, "cpu_queue", float(len(node.cpu.queue)))
                 rec.sample(now, scope, "disk_queue", float(len(node.disk.pending)))
                 last_busy[node.index] = busy
+                requests, probes = last_requests[node.index]
+                rec.sample(now, scope, "requests", float(node.requests - requests))
+                if node.speed_test_requests:
+                    rec.sample(now, scope, "speed_test_requests", float(node.speed_test_requests - probes))
+                last_requests[node.index] = (node.requests, node.speed_test_requests)
             cross_dc = 0.0
             for a in range(n_points):
                 row, last_row = net.bytes_sent[a], last_bytes[a]

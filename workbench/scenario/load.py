@@ -423,6 +423,26 @@ def check_scenario(s: Scenario, source: str) -> None:
                 f"{len(db.members)} members listed but replication_factor is {db.replication_factor}; "
                 "list exactly that many",
             )
+    if s.clients.placement:
+        clash = sorted({"count", "datacenter", "zone"} & s.clients.model_fields_set)
+        if clash:
+            fail(
+                f"clients.{clash[0]}",
+                "clients.placement already says where the clients are and how many; "
+                f"remove clients.{clash[0]} or the placement",
+            )
+        for i, group in enumerate(s.clients.placement):
+            if group.datacenter not in dcs:
+                fail(
+                    f"clients.placement[{i}].datacenter",
+                    f"no data centre '{group.datacenter}'{did_you_mean(group.datacenter, dcs)}; known: {one_of(dcs)}",
+                )
+            if group.zone is not None and group.zone not in dcs[group.datacenter].zones:
+                fail(
+                    f"clients.placement[{i}].zone",
+                    f"data centre '{group.datacenter}' has no zone '{group.zone}'; "
+                    f"its zones: {one_of(dcs[group.datacenter].zones)}",
+                )
     if s.clients.datacenter is not None and s.clients.datacenter not in dcs:
         fail(
             "clients.datacenter",

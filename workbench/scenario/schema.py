@@ -247,13 +247,31 @@ class WriteAssurance(Strict):
     throw_on_timeout: bool = Field(True, description="On timeout: an error (the data stays stored) or silent success")
 
 
+class ClientGroup(Strict):
+    """Application servers in one data centre (and zone)."""
+
+    datacenter: str
+    zone: str | None = Field(None, description="Defaults to the data centre's first zone")
+    count: int = Field(1, ge=1)
+
+
 class ClientSpec(Strict):
     """Application servers running RavenDB's RequestExecutor [spec §4]."""
 
     count: int = Field(4, ge=1)
     datacenter: str | None = Field(None, description="Defaults to the first data centre")
     zone: str | None = None
-    read_balance: Literal["None", "RoundRobin"] = Field("None", description="ReadBalanceBehavior")
+    placement: tuple[ClientGroup, ...] = Field(
+        (),
+        description="Clients spread over data centres, e.g. [{datacenter: east, count: 2}, "
+        "{datacenter: west, count: 2}]; replaces count, datacenter and zone",
+    )
+    read_balance: Literal["None", "RoundRobin", "FastestNode"] = Field(
+        "None",
+        description="ReadBalanceBehavior. FastestNode: a speed test sends reads to every node until one "
+        "wins 10 races, repeated every speed_test_interval and after topology changes",
+    )
+    speed_test_interval: Duration = Field("1 min", description="FastestNode: time between speed tests")
     load_balance: Literal["None", "UseSessionContext"] = Field(
         "None",
         description="LoadBalanceBehavior: UseSessionContext hashes each session's context (a tenant or "
