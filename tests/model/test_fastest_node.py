@@ -81,6 +81,6 @@ def test_the_speed_test_sends_every_read_to_every_node_and_the_nodes_count_it():
 
 
 def test_placement_and_count_together_are_rejected():
-    with pytest.raises(WorkbenchInputError, match="clients.placement already says") as err:
+    with pytest.raises(WorkbenchInputError, match=r"clients\.placement already says") as err:
         _geo(count=4)
     assert err.value.path == "clients.count"

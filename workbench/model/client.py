@@ -168,7 +168,7 @@ class Client:
             op.write_id = self.world.write_counter
         node = self._choose(op)
         self._attempt(op, node)
-        if self.speed_test and (kind == READ or kind == QUERY):
+        if self.speed_test and kind in (READ, QUERY):
             self._race(op, node)
 
     # -- FastestNode speed test [spec §4.2]
