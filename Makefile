@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint lab clean
+.PHONY: install demo test lint lab clean fuzz
 
 install: $(STAMP)
 
@@ -21,6 +21,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+fuzz: $(STAMP)
+	WORKBENCH_FUZZ=1 $(BIN)/python -m pytest tests/properties
 
 lint: $(STAMP)
 	$(BIN)/ruff check workbench tests

@@ -179,7 +179,7 @@ def test_bad_literal_suggests() -> None:
     fails(
         minimal(clients={"read_balance": "RoundRobn"}),
         r"clients\.read_balance: 'RoundRobn' is not allowed \(did you mean 'RoundRobin'\?\); "
-        r"allowed: 'None' or 'RoundRobin'",
+        r"allowed: 'None', 'RoundRobin' or 'FastestNode'",
     )
 
 

@@ -682,7 +682,9 @@ class RaftNode:
         )
         if len(matches) < self.majority():
             return
-        candidate = matches[len(matches) - self.majority()]
+        # RavenDB's leader writes an entry to its own log before it counts as committed, so
+        # the leader never applies (and answers for) an entry a crash could take from it.
+        candidate = min(matches[len(matches) - self.majority()], self.durable_len - 1)
         if candidate > self.commit_index and self.log[candidate].term == self.term:
             self.commit_index = candidate
             self._apply()
