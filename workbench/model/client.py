@@ -10,7 +10,17 @@ Failover: a connection refused or reset, or no answer within the request
 timeout, marks the node failed (health checks start: 100 ms, +100 ms per try,
 capped at 5 s) and the operation retries on the next preferred node it has not
 tried; the set of tried nodes resets when the topology changes. When every node
-has been tried the operation ends with outcome ``all_nodes_down``. Outcome
+has been tried the operation ends with outcome ``all_nodes_down``. A 503 (a
+copy with no data yet) is handled like a dead node. A 410 (the database is not
+on that node) marks the node failed too; when every node answered 410 the client
+forces a topology update from the last of them (60 s timeout) and retries once,
+without further failover. Health checks read the database, so a node without a
+usable copy never passes one.
+
+``FastestNode`` runs a speed test: each read is also sent to every other member;
+the first answer scores; the first node to 10 points (or the best after N×10
+races) serves this client's reads until the next test, one minute later, after a
+topology change, or as soon as it fails. Outcome
 ``timeout`` is a server that answered with a timeout error (no leader within
 the operation timeout, write assurance not met); ``conflict`` is a read of a
 conflicted document (HTTP 409, no failover).
@@ -26,10 +36,13 @@ from workbench.model.kernel import Timer
 
 if TYPE_CHECKING:
     from workbench.model.database import Doc
+    from workbench.model.rachis import DbTopology
     from workbench.model.world import World
 
 READ, WRITE, QUERY, CLUSTER_TX, COMPARE_EXCHANGE, TRANSACTION = 0, 1, 2, 3, 4, 5
 OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange", "transaction")
+# A 410 on every node forces a topology update with this timeout [spec §4.3].
+GONE_TOPOLOGY_TIMEOUT = 60.0
 OK, FAILED, TIMEOUT, ALL_NODES_DOWN, CONFLICT = 0, 1, 2, 3, 4
 OUTCOMES = ("ok", "failed", "timeout", "all_nodes_down", "conflict")
 
@@ -46,6 +59,7 @@ class Op:
         "kind",
         "own",
         "race",
+        "refreshed",
         "session",
         "size",
         "start",
@@ -67,6 +81,7 @@ class Op:
         self.own: tuple[int, int] | None = None  # (cv position, etag) of this session's last write of the key
         self.etag = client.topology_etag  # the topology the operation started with
         self.race: list[bool] | None = None  # FastestNode speed test: [decided] shared by the copies
+        self.refreshed = False  # a 410 on every node forced a topology update: one last retry
 
 
 class Attempt:
@@ -238,12 +253,15 @@ class Client:
         [spec §4.1]. Health checks and failure counters reset with it."""
         topo = self.world.cluster.nodes[node].state_machine.databases[self.world.db_name]
         if topo.etag > self.topology_etag:
-            self.topology_etag = topo.etag
-            self.topology = topo.client_view()
-            self.members_count = len(topo.members)
-            self.failures = dict.fromkeys(self.topology, 0)
-            if self.read_balance == "FastestNode":
-                self._start_speed_test()  # after every topology change
+            self._install_topology(topo)
+
+    def _install_topology(self, topo: DbTopology) -> None:
+        self.topology_etag = topo.etag
+        self.topology = topo.client_view()
+        self.members_count = len(topo.members)
+        self.failures = dict.fromkeys(self.topology, 0)
+        if self.read_balance == "FastestNode":
+            self._start_speed_test()  # after every topology change
 
     def on_response(self, attempt: Attempt, doc: Doc | None) -> None:
         if attempt.done:
@@ -327,19 +345,61 @@ class Client:
             return  # a failed speed-test copy just does not score
         self._fail_over(attempt, FAILED)
 
+    def on_unavailable(self, attempt: Attempt) -> None:
+        """HTTP 503: handled like a node that is down [spec §4.3]."""
+        self.on_reset(attempt)
+
+    def on_gone(self, attempt: Attempt) -> None:
+        """HTTP 410: the database is not on that node. Mark it failed and try the next
+        node; once every node was tried, force a topology update (60 s timeout) from
+        the node that answered 410 and retry once more [spec §4.3]."""
+        if attempt.done:
+            return
+        attempt.done = True
+        if attempt.probe:
+            return
+        node = attempt.node
+        op = attempt.op
+        self._mark_failed(node)
+        if op.refreshed:
+            self.world.recorder.op(op, node, FAILED, -1, 0, self.env.now)
+            return
+        if self._retry_elsewhere(op, node):
+            return
+        op.refreshed = True
+        request = [op, False]
+        world = self.world
+        world.network.send(self.index, node, self.overhead, world.nodes[node].receive_topology_request, self, request)
+        Timer(self.env, GONE_TOPOLOGY_TIMEOUT, self._topology_timeout, (request, node))
+
+    def on_topology(self, request: list, topo: DbTopology) -> None:
+        if request[1]:
+            return
+        request[1] = True
+        op = request[0]
+        self._install_topology(topo)  # forced: whatever its etag
+        op.etag = self.topology_etag
+        op.tried = []
+        self._attempt(op, self._choose(op))
+
+    def _topology_timeout(self, request: list, node: int) -> None:
+        if not request[1]:
+            request[1] = True
+            self.world.recorder.op(request[0], node, ALL_NODES_DOWN, -1, 0, self.env.now)
+
     def _on_timeout(self, attempt: Attempt) -> None:
         attempt.done = True
         self._fail_over(attempt, TIMEOUT)
 
-    def _fail_over(self, attempt: Attempt, reason: int) -> None:
-        node = attempt.node
+    def _mark_failed(self, node: int) -> None:
         self.failures[node] = self.failures.get(node, 0) + 1
         if node == self.fastest and self.read_balance == "FastestNode" and not self.speed_test:
             self._start_speed_test()  # the fastest node failed: test again, preferred node meanwhile
         if node not in self.checking:
             self.checking.add(node)
             self.env.process(self._health_check(node))
-        op = attempt.op
+
+    def _retry_elsewhere(self, op: Op, node: int) -> bool:
         if op.etag != self.topology_etag:
             # The topology changed meanwhile: the operation's failed-node set resets [spec §4.3].
             op.etag = self.topology_etag
@@ -347,9 +407,20 @@ class Client:
         for candidate in self.topology:
             if self.failures.get(candidate, 0) == 0 and candidate not in op.tried:
                 self._attempt(op, candidate)
-                return
-        # Every node of the topology was tried: AllTopologyNodesDownException [spec §4.3].
-        self.world.recorder.op(op, node, ALL_NODES_DOWN, -1, False, self.env.now)
+                return True
+        return False
+
+    def _fail_over(self, attempt: Attempt, reason: int) -> None:
+        node = attempt.node
+        self._mark_failed(node)
+        op = attempt.op
+        if op.refreshed:
+            # The retry after a forced topology update does not fail over again [spec §4.3].
+            self.world.recorder.op(op, node, reason, -1, 0, self.env.now)
+            return
+        if not self._retry_elsewhere(op, node):
+            # Every node of the topology was tried: AllTopologyNodesDownException [spec §4.3].
+            self.world.recorder.op(op, node, ALL_NODES_DOWN, -1, 0, self.env.now)
 
     # -- request timeouts: one timer per client, armed at the earliest deadline
     def _arm(self) -> None:

@@ -266,10 +266,17 @@ class Server(Node):
     # -- client requests (server side)
     def receive_request(self, attempt: Any) -> None:
         world = self.world
-        if not self.up or self.instance is None or not self.instance.seeded:
-            world.network.send(
-                self.index, attempt.client.index, world.client_overhead, attempt.client.on_reset, attempt
-            )
+        client = attempt.client
+        if not self.up:
+            world.network.send(self.index, client.index, world.client_overhead, client.on_reset, attempt)
+            return
+        if self.instance is None:
+            # 410 Gone: the database is not (or no longer) on this node [spec §4.3].
+            world.network.send(self.index, client.index, world.client_overhead, client.on_gone, attempt)
+            return
+        if not self.instance.seeded:
+            # 503: the copy exists but holds no data yet; the client fails over as for a dead node.
+            world.network.send(self.index, client.index, world.client_overhead, client.on_unavailable, attempt)
             return
         self.in_flight.add(attempt)
         self.requests += 1
@@ -371,6 +378,14 @@ class Server(Node):
             self.index, client.index, self.world.client_overhead, client.on_cluster_response, attempt, ok, index, result
         )
 
+    def receive_topology_request(self, client: Any, request: Any) -> None:
+        """Any live node answers with its cluster's view of the database topology."""
+        if self.up:
+            topo = self.world.cluster.nodes[self.index].state_machine.databases[self.world.db_name]
+            self.world.network.send(
+                self.index, client.index, self.world.client_overhead, client.on_topology, request, topo.copy()
+            )
+
     def report(self) -> tuple[int, ...]:
         """What the maintenance worker reports: the database's change vector."""
         inst = self.instance
@@ -383,7 +398,8 @@ class Server(Node):
             )
 
     def receive_health_check(self, client: Any) -> None:
-        if self.up:
+        """The check reads the database's statistics, so a node without a usable copy fails it."""
+        if self.up and self.instance is not None and self.instance.seeded:
             self.world.network.send(
                 self.index, client.index, self.world.client_overhead, client.on_health_ok, self.index
             )
