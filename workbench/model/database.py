@@ -72,6 +72,7 @@ class Doc:
         "key",
         "modified",
         "origin",
+        "resolver",
         "seq",
         "size",
         "tx_end",
@@ -100,6 +101,7 @@ class Doc:
         self.cluster_tx = cluster_tx  # written by a cluster-wide transaction: wins conflicts
         self.conflicts: tuple[Doc, ...] | None = None  # the versions of a conflicted document (manual)
         self.tx_end = -1  # log position of the last document of its transaction (batches keep it whole)
+        self.resolver = -1  # the node whose conflict resolution produced this version, if any
 
 
 class DatabaseInstance:
@@ -148,8 +150,15 @@ class DatabaseInstance:
         now = self.world.env.now
         # last-modified comes from this node's wall clock, skew included
         modified = now + self.world.clock_skew[self.node.index]
-        self._note_resolved(self.docs.get(key), write_id)
-        doc = Doc(key, tuple(self.db_cv), modified, write_id, size, self.node.index, now)
+        local = self.docs.get(key)
+        self._note_resolved(local, write_id)
+        # The document's own history with this node's entry bumped (RavenDB's
+        # TryUpdateChangeVector), not the database's whole vector: a document must not
+        # claim to include writes of other documents, or a destination whose vector it
+        # raised would be skipped for writes it never received.
+        cv = list(local.cv if local is not None else self.zero_cv)
+        cv[self.position] = self.own_etag
+        doc = Doc(key, tuple(cv), modified, write_id, size, self.node.index, now)
         self._store(doc, now)
         return doc
 
@@ -204,15 +213,16 @@ class DatabaseInstance:
         world = self.world
         key = item.key
         merged = tuple(max(x, y) for x, y in zip(item.cv, local.cv, strict=True))
+        me = self.node.index
         if item.write_id == local.write_id and item.conflicts is None and local.conflicts is None:
-            self._store(_with_cv(item if _wins(item, local) else local, merged), now)
+            self._store(_resolved(item if _wins(item, local) else local, merged, me), now)
             return
         recorder = world.recorder
         if item.cluster_tx != local.cluster_tx or (world.script_cost(key) is None and world.resolve_to_latest):
             incoming_wins = _wins(item, local)
             winner, loser = (item, local) if incoming_wins else (local, item)
             # The resolution is a local change: forward it at once.
-            self._store(_with_cv(winner, merged), now)
+            self._store(_resolved(winner, merged, me), now)
             if incoming_wins and item.conflicts is None:
                 recorder.replicated(item, self.node.index, now)
             how = "cluster transaction wins" if winner.cluster_tx != loser.cluster_tx else "resolve to latest"
@@ -240,11 +250,13 @@ class DatabaseInstance:
                 newest.origin,
                 max(v.committed for v in versions.values()),
             )
+            doc.resolver = me
             self._store(doc, now)
             recorder.event("conflict", node=self.node.tag, detail=f"key {key}: writes {listed} merged (script)")
             return
         doc = Doc(key, merged, newest.modified, newest.write_id, newest.size, newest.origin, newest.committed)
         doc.conflicts = tuple(versions[i] for i in ids)
+        doc.resolver = me
         self._store(doc, now)
         if item.conflicts is None or local.conflicts is None or set(_ids(item)) != set(_ids(local)):
             recorder.event("conflict", node=self.node.tag, detail=f"key {key}: writes {listed} in conflict (manual)")
@@ -360,6 +372,13 @@ def _copy(doc: Doc) -> Doc:
 def _with_cv(doc: Doc, cv: tuple[int, ...]) -> Doc:
     copy = Doc(doc.key, cv, doc.modified, doc.write_id, doc.size, doc.origin, doc.committed, doc.cluster_tx)
     copy.conflicts = doc.conflicts
+    copy.resolver = doc.resolver
+    return copy
+
+
+def _resolved(doc: Doc, cv: tuple[int, ...], resolver: int) -> Doc:
+    copy = _with_cv(doc, cv)
+    copy.resolver = resolver
     return copy
 
 
@@ -544,9 +563,15 @@ class ReplicationChannel:
                 size += doc.size
         cursor = self.cursor
         end = len(log)
+        # A node always sends its own changes, writes and conflict resolutions alike (the
+        # destination drops what it already has); only relayed versions are skipped when
+        # the destination's vector covers them. The vector can run ahead of what arrived (a
+        # resolved conflict merges the losers' entries into it), and skipping an origin's
+        # own changes on that basis could leave a member without them for good.
+        own = src.node.index
         while cursor < end and len(items) < max_items and size < max_bytes:
             doc = log[cursor]
-            if src.docs[doc.key] is doc and not covers(dest_cv, doc.cv):
+            if src.docs[doc.key] is doc and (doc.origin == own or doc.resolver == own or not covers(dest_cv, doc.cv)):
                 if relay_at[cursor] > now and not self.relay_free:
                     held.append(cursor)
                 else:
@@ -558,7 +583,9 @@ class ReplicationChannel:
             tx_end = items[-1].tx_end
             while cursor <= tx_end:
                 doc = log[cursor]
-                if src.docs[doc.key] is doc and not covers(dest_cv, doc.cv):
+                if src.docs[doc.key] is doc and (
+                    doc.origin == own or doc.resolver == own or not covers(dest_cv, doc.cv)
+                ):
                     items.append(doc)
                 cursor += 1
         self.cursor = cursor
