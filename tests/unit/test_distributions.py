@@ -19,6 +19,7 @@ from workbench.scenario.distributions import (
     Sampler,
     TruncatedNormal,
     Uniform,
+    Weibull,
     parse_distribution,
 )
 
@@ -75,6 +76,8 @@ CASES = [
     ("lognormal(mean=40 ms, sigma=0.3)", "duration", LogNormal, 40e-3),
     ("lognormal(median=2 KiB, sigma=0.6)", "size", LogNormal, 2048 * math.exp(0.6**2 / 2)),
     ("pareto(0.235 ms, 10)", "duration", Pareto, 10 * 0.235e-3 / 9),
+    ("weibull(30 d, 1.5)", "duration", Weibull, 30 * 86400 * math.gamma(1 + 1 / 1.5)),
+    ("weibull(2 h, 0.7)", "duration", Weibull, 2 * 3600 * math.gamma(1 + 1 / 0.7)),
     (
         "mixture(0.9: pareto(0.235 ms, 10), 0.1: exponential(0.6 ms))",
         "duration",
@@ -257,7 +260,7 @@ def test_unknown_name_suggests_and_lists_known() -> None:
     expected = (
         "'expnential(1 ms)' is not a valid distribution: unknown distribution 'expnential' "
         "(did you mean 'exponential'?); known: constant, uniform, exponential, normal, "
-        "lognormal, pareto, mixture, empirical"
+        "lognormal, pareto, weibull, mixture, empirical"
     )
     with pytest.raises(ValueError, match=re.escape(expected)):
         parse_distribution("expnential(1 ms)")

@@ -10,6 +10,7 @@ times, fsync, document sizes, think times, fault timings)::
     normal(10 ms, 2 ms)                    mean, standard deviation; truncated at 0
     lognormal(median=40 ms, sigma=0.3)     also lognormal(mean=..., sigma=...)
     pareto(0.235 ms, 10)                   scale (minimum), shape
+    weibull(30 d, 1.5)                     scale, shape (shape > 1: wear-out; < 1: infant mortality)
     mixture(0.9: pareto(0.235 ms, 10), 0.1: exponential(0.6 ms))
     empirical(1 ms, 2 ms, 2 ms, 9 ms)      resample from a list
     empirical(file=latency.csv, column=rtt, unit=ms)
@@ -148,6 +149,21 @@ class Pareto(Distribution):
 
 
 @dataclass(frozen=True, eq=False)
+class Weibull(Distribution):
+    """Weibull with ``scale`` (the 63rd percentile) and ``shape`` k; k = 1 is exponential."""
+
+    scale: float
+    shape: float
+    text: str = ""
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.weibull(self.shape, n) * self.scale
+
+    def mean(self) -> float:
+        return self.scale * math.gamma(1.0 + 1.0 / self.shape)
+
+
+@dataclass(frozen=True, eq=False)
 class Mixture(Distribution):
     weights: tuple[float, ...]
     components: tuple[Distribution, ...]
@@ -225,6 +241,7 @@ SIGNATURES: dict[str, str] = {
     "normal": "normal(MEAN, SD)",
     "lognormal": "lognormal(median=VALUE, sigma=NUMBER) or lognormal(mean=VALUE, sigma=NUMBER)",
     "pareto": "pareto(SCALE, SHAPE)",
+    "weibull": "weibull(SCALE, SHAPE)",
     "mixture": "mixture(WEIGHT: DIST, WEIGHT: DIST, ...)",
     "empirical": "empirical(VALUE, VALUE, ...) or empirical(file=PATH, column=NAME, unit=UNIT)",
 }
@@ -366,7 +383,9 @@ class _Parser:
 
     def simple(self, name: str, kind: str) -> Distribution:
         def value(key: str | None, index: int) -> float:
-            unitless = key in ("sigma", "shape") or (name in ("pareto", "lognormal") and key is None and index == 1)
+            unitless = key in ("sigma", "shape") or (
+                name in ("pareto", "lognormal", "weibull") and key is None and index == 1
+            )
             return self.quantity("number" if unitless else kind)
 
         args = self._args(value)
@@ -404,6 +423,15 @@ class _Parser:
                 msg = f"pareto needs SCALE > 0 and SHAPE > 0: {sig}"
                 raise ValueError(msg)
             return Pareto(scale, shape)
+        if name == "weibull":
+            if kw or len(pos) != 2:
+                msg = f"weibull takes 2 arguments: {sig}"
+                raise ValueError(msg)
+            scale, shape = pos
+            if shape <= 0 or scale <= 0:
+                msg = f"weibull needs SCALE > 0 and SHAPE > 0: {sig}"
+                raise ValueError(msg)
+            return Weibull(scale, shape)
         # lognormal
         if pos or set(kw) not in ({"median", "sigma"}, {"mean", "sigma"}):
             msg = f"lognormal takes keyword arguments: {sig}"
