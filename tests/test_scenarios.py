@@ -187,7 +187,7 @@ def test_bad_fault_action_suggests() -> None:
     fails(
         minimal(faults=[{"at": "1 s", "action": "crsh", "node": "A"}]),
         r"faults\[0\]\.action: unknown action 'crsh' \(did you mean 'crash'\?\); "
-        r"allowed: crash, restart, partition, heal",
+        r"allowed: crash, restart, shutdown, pause, partition, heal, degrade_link",
     )
 
 
@@ -212,15 +212,45 @@ def test_restart_names_unknown_node() -> None:
 def test_partition_group_with_unknown_node() -> None:
     fails(
         minimal(faults=[{"at": "1 s", "action": "partition", "groups": [["A"], ["B", "Z"]]}]),
-        r"faults\[0\]\.groups\[1\]\[1\]: no node 'Z'; nodes: A, B, C",
+        r"faults\[0\]\.groups\[1\]\[1\]: 'Z' is not a node, client or data centre; nodes: A, B, C; "
+        r"clients: client1\.\.client4; data centres: dc1",
     )
 
 
 def test_partition_node_in_two_groups() -> None:
     fails(
         minimal(faults=[{"at": "1 s", "action": "partition", "groups": [["A", "B"], ["B", "C"]]}]),
-        r"faults\[0\]\.groups\[1\]\[0\]: node 'B' is in two groups",
+        r"faults\[0\]\.groups\[1\]\[0\]: 'B' is in two groups",
     )
+
+
+def test_fault_needs_a_time_or_a_trigger() -> None:
+    err = fails(minimal(faults=[{"action": "crash", "node": "A"}]), r"say when the crash happens")
+    assert err.path == "faults[0].at"
+    err = fails(minimal(faults=[{"at": "1 s", "after": "leader_elected", "action": "heal"}]), "not both")
+    assert err.path == "faults[0].after"
+
+
+def test_trigger_event_must_be_known() -> None:
+    err = fails(
+        minimal(faults=[{"after": "leader_elect + 5 s", "action": "heal"}]),
+        r"'leader_elect' is not an event a fault can follow \(did you mean 'leader_elected'\?\)",
+    )
+    assert err.path == "faults[0].after.event"
+
+
+def test_trigger_parses_event_and_delay() -> None:
+    s = scenario_from_dict(minimal(faults=[{"after": "leader_elected + 5 s", "action": "heal"}]))
+    assert s.faults[0].after.event == "leader_elected" and s.faults[0].after.delay == 5.0
+
+
+def test_slow_disk_needs_factor_or_fsync() -> None:
+    fails(minimal(faults=[{"at": "1 s", "action": "slow_disk", "node": "A"}]), "exactly one of factor")
+
+
+def test_datacenter_must_exist() -> None:
+    err = fails(minimal(faults=[{"at": "1 s", "action": "datacenter_down", "datacenter": "dc2"}]), "no data centre")
+    assert err.path == "faults[0].datacenter"
 
 
 def test_valid_partition_and_heal() -> None:

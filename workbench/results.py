@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import platform
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,6 +69,8 @@ class Recorder:
         self._version = array("q")
         self._stale = array("b")
         self._events: list[tuple[float, str, str | None, int | None, str | None, str, float | None]] = []
+        # Called with (kind, node) after each event: fault triggers ("after: leader_elected + 5 s").
+        self.listeners: list[Callable[[str, str | None], None]] = []
         self._r_write = array("q")
         self._r_key = array("q")
         self._r_origin = array("i")
@@ -114,6 +117,8 @@ class Recorder:
         value: float | None = None,
     ) -> None:
         self._events.append((self.now(), kind, node, term, self.database, detail, value))
+        for listener in self.listeners:
+            listener(kind, node)
 
     def sample(self, time: float, entity: str, metric: str, value: float) -> None:
         e = self._entities.setdefault(entity, len(self._entities))

@@ -45,7 +45,23 @@ def _events(*rows: tuple) -> pd.DataFrame:
     return pd.DataFrame(list(rows), columns=EVENTS_COLUMNS)
 
 
-CRASH_A = _events(_ev(1.0, "leader_elected", "A"), _ev(5.0, "node_crashed", "A"))
+def _start(time_s: float, fid: int, detail: str, node: str | None = None) -> tuple:
+    """What the model writes when fault ``fid`` hits (see workbench.model.faults)."""
+    return _ev(time_s, "fault_started", node, detail, float(fid))
+
+
+def _end(time_s: float, fid: int, node: str | None = None) -> tuple:
+    return _ev(time_s, "fault_ended", node, value=float(fid))
+
+
+def _rpo(time_s: float, fid: int, writes: float, seconds: float) -> list[tuple]:
+    return [
+        _ev(time_s, "rpo_writes", detail=f"fault {fid}", value=writes),
+        _ev(time_s, "rpo_seconds", detail=f"fault {fid}", value=seconds),
+    ]
+
+
+CRASH_A = _events(_ev(1.0, "leader_elected", "A"), _ev(5.0, "node_crashed", "A"), _start(5.0, 1, "crash A", "A"))
 
 
 def test_a_failover_that_ended_ok_is_the_recovery():
@@ -103,11 +119,11 @@ def test_a_client_that_never_succeeds_again_leaves_the_fault_unrecovered():
 
 def test_a_crash_lasts_until_that_node_restarts_or_the_run_ends():
     events = _events(
-        _ev(2.0, "node_crashed", "A"),
-        _ev(3.0, "node_crashed", "B"),
-        _ev(4.0, "node_restarted", "B"),
-        _ev(6.0, "node_restarted", "A"),
-        _ev(7.0, "node_crashed", "C"),
+        _start(2.0, 1, "crash A"),
+        _start(3.0, 2, "crash B"),
+        _end(4.0, 2),
+        _end(6.0, 1),
+        _start(7.0, 3, "crash C"),
     )
     table = fault_table(_ops(), events, end_s=10.0)
     assert table[["target", "start_s", "end_s", "duration_s"]].values.tolist() == [
@@ -120,11 +136,13 @@ def test_a_crash_lasts_until_that_node_restarts_or_the_run_ends():
 
 
 def test_a_new_partition_replaces_the_one_before():
+    # The model ends a partition when another replaces it.
     events = _events(
-        _ev(2.0, "partition", detail="A | B,C"),
-        _ev(4.0, "partition", detail="B | A,C"),
-        _ev(6.0, "healed"),
-        _ev(8.0, "partition", detail="C | A,B"),
+        _start(2.0, 1, "partition A | B,C"),
+        _end(4.0, 1),
+        _start(4.0, 2, "partition B | A,C"),
+        _end(6.0, 2),
+        _start(8.0, 3, "partition C | A,B"),
     )
     ops = _ops(_op(2.5, 3.0, outcome="failed"), _op(4.5, 5.0, outcome="failed"), _op(5.5, 6.5, outcome="failed"))
     table = fault_table(ops, events, end_s=10.0)
@@ -138,7 +156,7 @@ def test_a_new_partition_replaces_the_one_before():
 
 
 def test_faults_at_the_same_instant_share_their_window():
-    events = _events(_ev(5.0, "node_crashed", "A"), _ev(5.0, "node_crashed", "B"))
+    events = _events(_start(5.0, 1, "crash A"), _start(5.0, 2, "crash B"))
     ops = _ops(_op(5.1, 5.2, outcome="failed"), _op(5.3, 5.4))
     table = fault_table(ops, events, end_s=10.0)
     assert table["window_end_s"].tolist() == [10.0, 10.0]
@@ -148,16 +166,13 @@ def test_faults_at_the_same_instant_share_their_window():
 
 def test_rpo_comes_from_the_events_written_with_the_fault():
     events = _events(
-        _ev(5.0, "node_crashed", "A"),
-        _ev(5.0, "rpo_writes", "A", value=3.0),
-        _ev(5.0, "rpo_seconds", "A", value=0.25),
-        _ev(5.0, "node_crashed", "B"),
-        _ev(5.0, "rpo_writes", "B", value=1.0),
-        _ev(5.0, "rpo_seconds", "B", value=0.0),
-        _ev(6.0, "partition", detail="C | A,B"),
-        _ev(6.0, "rpo_writes", value=0.0),
-        _ev(6.0, "rpo_seconds", value=0.0),
-        _ev(7.0, "node_crashed", "C"),  # this model version wrote no RPO for it
+        _start(5.0, 1, "crash A"),
+        *_rpo(5.0, 1, 3.0, 0.25),
+        _start(5.0, 2, "crash B"),
+        *_rpo(5.0, 2, 1.0, 0.0),
+        _start(6.0, 3, "partition C | A,B"),
+        *_rpo(6.0, 3, 0.0, 0.0),
+        _start(7.0, 4, "slow_disk C"),  # puts no data at risk: no RPO
     )
     table = fault_table(_ops(), events, end_s=10.0)
     assert table["rpo_writes"].tolist() == [3, 1, 0, None]

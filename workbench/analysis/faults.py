@@ -6,9 +6,11 @@ table in a test.
 
 Definitions (design.md, "What the metrics mean"; RTO/RPO for a fault):
 
-- A **fault** is a crash (``node_crashed`` of X until the next ``node_restarted``
-  of X) or a partition (``partition`` until the next ``healed``, or until a later
-  ``partition`` replaces it). A fault still active at the end lasts until run end.
+- A **fault** is whatever the fault plan did (crash, shutdown, pause, partition,
+  degraded link, dark data centre, slow or full disk, a rolling restart's or a
+  random failure's outage): from its ``fault_started`` event to the
+  ``fault_ended`` event with the same id (a restart, a heal, the end of its
+  duration). A fault still active at the end lasts until run end.
 - A fault's **window** is ``[start_s, window_end_s)``: from the fault to the next
   fault that starts later, or run end. Faults that fire at the same instant share
   a window, since nothing can tell their effects apart. Per-window figures are
@@ -28,7 +30,8 @@ Definitions (design.md, "What the metrics mean"; RTO/RPO for a fault):
   end (not just the window): recovery is recovery, whatever fault came next. A
   client that never succeeds again makes RTO NaN and ``recovered`` False.
 - **RPO**: read from the ``rpo_writes`` / ``rpo_seconds`` events the model writes
-  right after the fault event; None when the model did not write them.
+  when the fault hits (acknowledged writes on no surviving member, and the age of
+  the oldest); None for faults that put no data at risk (a slow link or disk).
 - **p99 recovery**: successful ops are bucketed by start time into ``window_s``
   windows from the fault on (by start, so a window reflects what a request issued
   then went through); the figure is the start offset of the first window whose
@@ -63,7 +66,6 @@ FAULT_COLUMNS = [
     "recovered",
     "p99_recovery_s",
 ]
-_FAULT_STARTS = ("node_crashed", "partition")
 _DTYPES: dict[str, Any] = {
     "start_s": float,
     "end_s": float,
@@ -74,7 +76,7 @@ _DTYPES: dict[str, Any] = {
     "rto_s": float,
     "recovered": bool,
 }
-_FAULT_KINDS = (*_FAULT_STARTS, "node_restarted", "healed", "rpo_writes", "rpo_seconds")
+_FAULT_KINDS = ("fault_started", "fault_ended", "rpo_writes", "rpo_seconds")
 
 
 def fault_table(
@@ -149,52 +151,49 @@ def _empty_table() -> pd.DataFrame:
 def _faults(events: pd.DataFrame, end_s: float) -> list[dict[str, Any]]:
     """Faults with their span and RPO, from the event log.
 
-    Only the fault-related events are looped over (a handful per fault); the log
-    itself can be long (conflicts, replication), so it is filtered vectorised first."""
+    The model records ``fault_started`` (detail ``ACTION TARGET``, value = the fault's
+    id) and ``fault_ended`` (same id) for every fault, and ``rpo_writes`` /
+    ``rpo_seconds`` with detail ``fault ID`` when one hits. The log can be long
+    (conflicts, replication), so it is filtered vectorised first."""
     if events.empty or "kind" not in events:
         return []
     ev = events[events["kind"].isin(_FAULT_KINDS)]
     if ev.empty:
         return []
     ev = ev.sort_values("time_s", kind="stable")
-    times = ev["time_s"].to_numpy(dtype=float)
-    kinds = ev["kind"].astype(str).to_numpy()
-    nodes = _text(ev["node"])
-    details = _text(ev["detail"])
-    values = ev["value"].to_numpy(dtype=float)
-    fault_positions = [i for i, kind in enumerate(kinds) if kind in _FAULT_STARTS]
-    used: set[int] = set()
+    ended: dict[int, float] = {}
+    rpo: dict[tuple[int, str], float] = {}
+    starts = []
+    for time_s, kind, detail, value in zip(
+        ev["time_s"].to_numpy(dtype=float), ev["kind"].astype(str), _text(ev["detail"]), ev["value"], strict=True
+    ):
+        if kind == "fault_started":
+            starts.append((float(time_s), detail, int(value)))
+        elif kind == "fault_ended":
+            ended.setdefault(int(value), float(time_s))
+        elif detail.startswith("fault ") and value is not None and not math.isnan(value):
+            rpo[(int(detail.split()[1]), kind)] = float(value)
     out = []
-    for n, i in enumerate(fault_positions):
-        if kinds[i] == "node_crashed":
-            fault, target = "crash", nodes[i]
-            ends = (j for j in range(i + 1, len(kinds)) if kinds[j] == "node_restarted" and nodes[j] == target)
-        else:
-            fault, target = "partition", details[i]
-            ends = (j for j in range(i + 1, len(kinds)) if kinds[j] in ("healed", "partition"))
-        stop = next(ends, None)
-        start = float(times[i])
-        end = max(min(float(times[stop]), float(end_s)) if stop is not None else float(end_s), start)
-        # The model writes the RPO events right after the fault event, before any other fault fires.
-        until = fault_positions[n + 1] if n + 1 < len(fault_positions) else len(kinds)
-        rpo: dict[str, float | int | None] = {}
-        for kind in ("rpo_writes", "rpo_seconds"):
-            j = next(
-                (
-                    j
-                    for j in range(i + 1, until)
-                    if kinds[j] == kind
-                    and j not in used
-                    and times[j] == times[i]
-                    and (fault == "partition" or nodes[j] in ("", target))
-                ),
-                None,
-            )
-            rpo[kind] = None
-            if j is not None and not math.isnan(values[j]):
-                used.add(j)
-                rpo[kind] = int(values[j]) if kind == "rpo_writes" else float(values[j])
-        out.append({"fault": fault, "target": target, "start_s": start, "end_s": end, "duration_s": end - start, **rpo})
+    for start, detail, fid in starts:
+        fault, _, target = detail.partition(" ")
+        if fault == "crash" and target.startswith("(disk lost)"):
+            fault, target = "crash (disk lost)", target.removeprefix("(disk lost)").strip()
+        for label in ("rolling restart", "random failure", "random datacenter failure"):
+            if detail.startswith(label):
+                fault, target = label, detail.removeprefix(label).strip()
+        end = max(min(ended.get(fid, float(end_s)), float(end_s)), start)
+        writes = rpo.get((fid, "rpo_writes"))
+        out.append(
+            {
+                "fault": fault,
+                "target": target,
+                "start_s": start,
+                "end_s": end,
+                "duration_s": end - start,
+                "rpo_writes": None if writes is None else int(writes),
+                "rpo_seconds": rpo.get((fid, "rpo_seconds")),
+            }
+        )
     return out
 
 

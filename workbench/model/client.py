@@ -125,6 +125,8 @@ class Client:
         self._deadlines: deque[tuple[float, Attempt]] = deque()
         self.compare_exchange_index: dict[int, int] = {}  # key -> last Raft index seen
         self._timer_armed = False
+        self.up = True
+        self.not_issued = 0
         # FastestNode [spec §4.2]: the speed test runs on the initial topology.
         self.speed_test_interval = spec.speed_test_interval
         self.fastest: int | None = None
@@ -167,6 +169,9 @@ class Client:
 
     # -- operations
     def submit(self, kind: int, key: int, size: float) -> None:
+        if not self.up:
+            self.not_issued += 1  # the application server is down (its data centre is dark)
+            return
         if self.session_left == 0:
             self.session_id += 1
             self.session_left = self.session_length

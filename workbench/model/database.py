@@ -121,7 +121,9 @@ class DatabaseInstance:
         self.relay_at: list[float] = []  # earliest time log[i] may be forwarded
         self.own_etag = 0
         self.db_cv = [0] * (n_nodes + 1)
-        self.last_from: dict[int, int] = {}  # source node -> log position it has sent up to
+        self.last_from: dict[int, int] = {}  # source copy (incarnation) -> log position it has sent up to
+        world.copies_created += 1
+        self.incarnation = world.copies_created
         self.channels: list[ReplicationChannel] = []
         self.seeded = True  # False for a new replica until its mentor sends a full copy
         # Commit time of each local write, by etag (contiguous from first_etag), for lag sampling.

@@ -1,37 +1,102 @@
-"""Fault plan, first cut: timed crash, restart, partition and heal actions.
+"""The fault plan: scripted actions, maintenance plans and random failures.
 
 Faults change the world, not the callers: a crash is a node state, a partition
-is a link state. Every action lands in the ``events`` table.
+a set of cut links, a pause a frozen endpoint, a dark data centre a cut layer
+plus stopped nodes and application servers. Every action lands in ``events``:
+its own event (``node_crashed``, ``partition``, ...) plus ``fault_started`` /
+``fault_ended`` carrying the fault's id in ``value``, and, when a fault hits,
+``rpo_writes`` / ``rpo_seconds`` (data at risk) with ``detail`` ``fault N``.
+
+Timing: ``at: 30 s``, or ``after: EVENT + DELAY`` — the first EVENT recorded
+once the previous entry of the plan has fired (from the start for the first
+entry), plus DELAY. Plans (``rolling_restart``, ``random_failures``,
+``random_datacenter_failures``) start at ``at`` (default 0).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from workbench.model.kernel import Timer
 from workbench.scenario.schema import (
+    ClockSkewFault,
     CrashFault,
     CreateDatabaseAction,
+    DatacenterDownFault,
+    DatacenterUpFault,
+    DegradeLinkFault,
     DeployIndexAction,
+    FillDiskFault,
+    FreeDiskFault,
     HealFault,
+    MoveToEndAction,
     PartitionFault,
+    PauseFault,
+    RandomDatacenterFailures,
+    RandomFailures,
     RestartFault,
+    RestoreLinkFault,
+    RollingRestartPlan,
+    ShutdownFault,
+    SlowDiskFault,
 )
 
 if TYPE_CHECKING:
     from workbench.model.world import World
 
 
+class _Scaled:
+    """An fsync sampler slowed by a factor."""
+
+    __slots__ = ("factor", "sampler")
+
+    def __init__(self, sampler: Callable[[], float], factor: float):
+        self.sampler = sampler
+        self.factor = factor
+
+    def __call__(self) -> float:
+        return self.sampler() * self.factor
+
+
 class FaultInjector:
     def __init__(self, world: World):
         self.world = world
+        self.env = world.env
         self.rng = world.streams.rng("faults")
         self.placement_rng = world.streams.rng("placement.actions")
+        self.plan = list(world.scenario.faults)
+        self._waiting: list[int] = []  # plan entries armed and waiting for their trigger event
+        self._ids = 0
+        self.active: dict[tuple, int] = {}  # what a later action undoes -> the fault's id
+        self._dc_stopped: dict[str, list[int]] = {}
 
+    # ------------------------------------------------------------------ timing
     def start(self) -> None:
-        for fault in self.world.scenario.faults:
-            Timer(self.world.env, fault.at, self._fire, (fault,))
+        for i, fault in enumerate(self.plan):
+            if fault.after is None:
+                Timer(self.env, fault.at or 0.0, self._fire, (i,))
+        self._arm_next(-1)
+        self.world.recorder.listeners.append(self._on_event)
 
+    def _arm_next(self, i: int) -> None:
+        j = i + 1
+        if j < len(self.plan) and self.plan[j].after is not None:
+            self._waiting.append(j)
+
+    def _on_event(self, kind: str, _node: str | None) -> None:
+        if not self._waiting:
+            return
+        for j in [j for j in self._waiting if self.plan[j].after.event == kind]:
+            self._waiting.remove(j)
+            Timer(self.env, self.plan[j].after.delay, self._fire, (j,))
+
+    def _fire(self, i: int) -> None:
+        self._dispatch(self.plan[i], i)
+        # Armed only now, so the events this action itself caused do not trigger the next.
+        self._arm_next(i)
+
+    # ------------------------------------------------------------------ bookkeeping
     def resolve(self, ref: str) -> str | None:
         """A node tag, or a role resolved now: leader, follower, preferred, last_crashed."""
         world = self.world
@@ -50,75 +115,308 @@ class FaultInjector:
             return world.last_crashed
         return ref
 
-    def _fire(self, fault: object) -> None:
+    def _begin(self, label: str, target: str | None, key: tuple, node: str | None = None, rpo: bool = True) -> int:
+        """Record a fault's start; ``key`` names what a later action (or its duration) undoes."""
+        self._ids += 1
+        fid = self._ids
+        previous = self.active.pop(key, None)
+        if previous is not None:
+            self._record_end(previous, node)
+        self.active[key] = fid
+        self.world.recorder.event("fault_started", node=node, detail=f"{label} {target or ''}".strip(), value=fid)
+        if rpo:
+            count, age = self.world.data_at_risk(self.world.surviving_nodes())
+            self.world.recorder.event("rpo_writes", node=node, detail=f"fault {fid}", value=float(count))
+            self.world.recorder.event("rpo_seconds", node=node, detail=f"fault {fid}", value=age)
+        return fid
+
+    def _end(self, key: tuple, node: str | None = None) -> None:
+        fid = self.active.pop(key, None)
+        if fid is not None:
+            self._record_end(fid, node)
+
+    def _record_end(self, fid: int, node: str | None) -> None:
+        self.world.recorder.event("fault_ended", node=node, value=fid)
+
+    def _later(self, duration: float | None, fn: Callable[..., None], *args: Any) -> None:
+        if duration is not None:
+            Timer(self.env, duration, fn, args)
+
+    def _skip(self, action: str, why: str, node: str | None = None) -> None:
+        self.world.recorder.event("fault_skipped", node=node, detail=f"{action}: {why}")
+
+    def _node(self, fault: Any) -> Any:
+        tag = self.resolve(fault.node)
+        if tag is None:
+            self._skip(fault.action, f"no node is '{fault.node}' right now")
+            return None
+        return self.world.node_by_tag[tag]
+
+    def endpoints(self, ref: str) -> list[int]:
+        """Network endpoints named by a node tag, a client name or a data centre."""
+        world = self.world
+        if ref in world.node_by_tag:
+            return [world.node_by_tag[ref].index]
+        net = world.network
+        if ref in net.index and ref not in {dc.name for dc in world.scenario.blueprint.datacenters}:
+            return [net.index[ref]]
+        return [i for i, loc in enumerate(net.endpoints) if loc.datacenter == ref]
+
+    # ------------------------------------------------------------------ actions
+    def _dispatch(self, fault: Any, i: int) -> None:
         world = self.world
         rec = world.recorder
-        if isinstance(fault, CrashFault | RestartFault):
-            tag = self.resolve(fault.node)
-            if tag is None:
-                rec.event("fault_skipped", detail=f"{fault.action}: no node is '{fault.node}' right now")
-                return
         if isinstance(fault, CrashFault):
-            node = world.node_by_tag[tag]
-            if node.up:
-                node.crash()
-                world.last_crashed = tag
-                rec.event("node_crashed", node=node.tag, detail=f"target {fault.node}")
-                self._record_rpo(node.tag, [n.index for n in world.nodes if n.up])
-            else:
-                rec.event("fault_skipped", node=node.tag, detail="crash: node already down")
+            node = self._node(fault)
+            if node is not None:
+                self.crash(node, f"target {fault.node}", wipe=fault.wipe_disk)
+                self._later(fault.duration, self.restart, node)
         elif isinstance(fault, RestartFault):
-            node = world.node_by_tag[tag]
-            if not node.up:
-                node.restart()
-                rec.event("node_restarted", node=node.tag)
-            else:
-                rec.event("fault_skipped", node=node.tag, detail="restart: node already up")
+            node = self._node(fault)
+            if node is not None:
+                self.restart(node)
+        elif isinstance(fault, ShutdownFault):
+            node = self._node(fault)
+            if node is not None:
+                self.shutdown(node, fault.grace)
+                self._later(fault.duration, self.restart, node)
+        elif isinstance(fault, PauseFault):
+            node = self._node(fault)
+            if node is not None:
+                self.pause(node, fault.duration)
         elif isinstance(fault, PartitionFault):
-            listed = {t for g in fault.groups for t in g}
-            groups = [list(g) for g in fault.groups]
-            rest = [n.tag for n in world.nodes if n.tag not in listed]
-            if rest:
-                groups.append(rest)
-            world.network.partition([[world.node_by_tag[t].index for t in g] for g in groups])
-            text = " | ".join(",".join(g) for g in groups)
-            rec.event("partition", detail=text)
-            world.cluster.update_availability()
-            self._record_rpo(None, self._majority_side(groups))
+            self.partition(fault)
         elif isinstance(fault, HealFault):
-            world.network.heal()
-            rec.event("healed")
-            world.cluster.update_availability()
+            self.heal()
+        elif isinstance(fault, DegradeLinkFault):
+            self.degrade(fault, i)
+        elif isinstance(fault, RestoreLinkFault):
+            self.restore(fault.between)
+        elif isinstance(fault, DatacenterDownFault):
+            self.datacenter_down(fault.datacenter)
+            self._later(fault.duration, self.datacenter_up, fault.datacenter)
+        elif isinstance(fault, DatacenterUpFault):
+            self.datacenter_up(fault.datacenter)
+        elif isinstance(fault, SlowDiskFault):
+            node = self._node(fault)
+            if node is not None:
+                self.slow_disk(node, fault, i)
+        elif isinstance(fault, FillDiskFault):
+            node = self._node(fault)
+            if node is not None:
+                node.fill_disk()
+                self._begin("fill_disk", node.tag, ("disk_full", node.tag), node.tag)
+                self._later(fault.duration, self.free_disk, node)
+        elif isinstance(fault, FreeDiskFault):
+            node = self._node(fault)
+            if node is not None:
+                self.free_disk(node)
+        elif isinstance(fault, ClockSkewFault):
+            node = self._node(fault)
+            if node is not None:
+                world.clock_skew[node.index] = fault.skew
+                rec.event("clock_skewed", node=node.tag, detail=f"{fault.skew:+g} s", value=fault.skew)
+                if fault.skew:
+                    self._begin("clock_skew", node.tag, ("clock", node.tag), node.tag, rpo=False)
+                else:
+                    self._end(("clock", node.tag), node.tag)
+        elif isinstance(fault, MoveToEndAction):
+            node = self._node(fault)
+            if node is not None:
+                self.move_to_end(node)
+        elif isinstance(fault, RollingRestartPlan):
+            self.env.process(self._rolling_restart(fault))
+        elif isinstance(fault, RandomFailures):
+            tags = fault.nodes or [n.tag for n in world.nodes]
+            for tag in tags:
+                self.env.process(self._random_node(world.node_by_tag[tag], fault))
+        elif isinstance(fault, RandomDatacenterFailures):
+            names = fault.datacenters or [dc.name for dc in world.scenario.blueprint.datacenters]
+            for name in names:
+                self.env.process(self._random_datacenter(name, fault))
         elif isinstance(fault, CreateDatabaseAction | DeployIndexAction):
             self._cluster_command(fault)
 
-    def _record_rpo(self, target: str | None, survivors: list[int]) -> None:
-        """Data at risk when a fault hits: acknowledged writes on no surviving member."""
-        count, age = self.world.data_at_risk(survivors)
-        self.world.recorder.event("rpo_writes", node=target, value=float(count))
-        self.world.recorder.event("rpo_seconds", node=target, value=age)
-
-    def _majority_side(self, groups: list[list[str]]) -> list[int]:
-        """The side of a partition that keeps the cluster going: the group with a majority
-        of the voters (else the one holding the leader, else the largest); its live nodes
-        survive, the others are cut off."""
+    def crash(self, node: Any, why: str, wipe: bool = False, label: str = "crash") -> None:
         world = self.world
-        voters = {n.tag for n in world.cluster.nodes if n.role == "member"}
-        lead = world.cluster.leader()
+        if not node.up:
+            self._skip("crash", "node already down", node.tag)
+            return
+        node.crash()
+        node.wiped = wipe
+        world.last_crashed = node.tag
+        world.recorder.event("node_crashed", node=node.tag, detail=why + (", disk lost" if wipe else ""))
+        self._begin(label + (" (disk lost)" if wipe else ""), node.tag, ("node", node.tag), node.tag)
 
-        def rank(group: list[str]) -> tuple[bool, bool, int]:
-            in_group = len(voters.intersection(group))
-            return (2 * in_group > len(voters), lead is not None and lead.tag in group, len(group))
+    def restart(self, node: Any) -> None:
+        if node.up:
+            self._skip("restart", "node already up", node.tag)
+            return
+        node.restart()
+        self.world.recorder.event("node_restarted", node=node.tag)
+        self._end(("node", node.tag), node.tag)
 
-        side = max(groups, key=rank)
-        return [world.node_by_tag[t].index for t in side if world.node_by_tag[t].up]
+    def shutdown(self, node: Any, grace: float, label: str = "shutdown") -> None:
+        if not node.up or not node.accepting:
+            self._skip("shutdown", "node already down", node.tag)
+            return
+        self.world.last_crashed = node.tag
+        self.world.recorder.event("node_shutdown", node=node.tag, detail=f"graceful, grace {grace:g} s")
+        node.accepting = False  # before the RPO: it no longer counts as a survivor
+        self._begin(label, node.tag, ("node", node.tag), node.tag)
+        self.env.process(node.shutdown(grace))
+
+    def pause(self, node: Any, duration: float) -> None:
+        net = self.world.network
+        net.pause(node.index, self.env.now + duration)
+        self.world.recorder.event("node_paused", node=node.tag, detail=f"for {duration:g} s")
+        self._begin("pause", node.tag, ("pause", node.tag), node.tag)
+        Timer(self.env, duration, self._resume, (node,))
+
+    def _resume(self, node: Any) -> None:
+        if self.world.network.paused_until[node.index] <= self.env.now + 1e-12:
+            self.world.network.resume(node.index)
+            self.world.recorder.event("node_resumed", node=node.tag)
+            self._end(("pause", node.tag), node.tag)
+
+    def partition(self, fault: PartitionFault) -> None:
+        world = self.world
+        groups = [sorted({e for ref in group for e in self.endpoints(ref)}) for group in fault.groups]
+        listed = {e for g in groups for e in g}
+        rest = [n.index for n in world.nodes if n.index not in listed]
+        if rest:
+            groups.append(rest)
+        world.network.partition(groups, one_way=fault.one_way)
+        names = world.network.endpoints
+        text = (" -/-> " if fault.one_way else " | ").join(",".join(names[e].name for e in g) for g in groups)
+        world.recorder.event("partition", detail=text)
+        world.cluster.update_availability()
+        self._begin("partition", text, ("partition",))
+        self._later(fault.duration, self.heal)
+
+    def heal(self) -> None:
+        world = self.world
+        world.network.heal()
+        world.recorder.event("healed")
+        world.cluster.update_availability()
+        self._end(("partition",))
+
+    def _pairs(self, between: tuple[str, str]) -> list[tuple[int, int]]:
+        a, b = (self.endpoints(ref) for ref in between)
+        return [(x, y) for x in a for y in b if x != y] + [(y, x) for x in a for y in b if x != y]
+
+    def degrade(self, fault: DegradeLinkFault, i: int) -> None:
+        pairs = self._pairs(fault.between)
+        self.world.network.degrade(pairs, fault.latency, fault.loss, fault.bandwidth, stream=f"faults.link.{i}")
+        text = f"{fault.between[0]}<->{fault.between[1]}"
+        what = [f"latency {fault.latency}" if fault.latency is not None else ""]
+        what += [f"loss {fault.loss:g}" if fault.loss is not None else ""]
+        what += [f"bandwidth {fault.bandwidth:g} B/s" if fault.bandwidth is not None else ""]
+        self.world.recorder.event("link_degraded", detail=f"{text}: {', '.join(w for w in what if w)}")
+        self._begin("degrade_link", text, ("link", *sorted(fault.between)), rpo=False)
+        self._later(fault.duration, self.restore, fault.between)
+
+    def restore(self, between: tuple[str, str]) -> None:
+        self.world.network.restore(self._pairs(between))
+        self.world.recorder.event("link_restored", detail=f"{between[0]}<->{between[1]}")
+        self._end(("link", *sorted(between)))
+
+    def datacenter_down(self, name: str, label: str = "datacenter_down") -> None:
+        world = self.world
+        if name in self._dc_stopped:
+            self._skip("datacenter_down", f"{name} is already down")
+            return
+        members = self.endpoints(name)
+        # Cut first: the stopped nodes' connection resets must not reach anyone.
+        world.network.isolate(f"dc:{name}", members)
+        stopped = [n.index for n in world.nodes if n.index in members and n.up]
+        for index in stopped:
+            world.nodes[index].crash()
+        self._dc_stopped[name] = stopped
+        for client in world.clients:
+            if client.index in members:
+                client.up = False
+        world.recorder.event(
+            "datacenter_down", detail=f"{name}: nodes {', '.join(world.nodes[i].tag for i in stopped)}"
+        )
+        world.cluster.update_availability()
+        self._begin(label, name, ("dc", name))
+
+    def datacenter_up(self, name: str) -> None:
+        world = self.world
+        if name not in self._dc_stopped:
+            self._skip("datacenter_up", f"{name} is not down")
+            return
+        world.network.isolate(f"dc:{name}", [])
+        for index in self._dc_stopped.pop(name, []):
+            if not world.nodes[index].up:
+                world.nodes[index].restart()
+        members = set(self.endpoints(name))
+        for client in world.clients:
+            if client.index in members:
+                client.up = True
+        world.recorder.event("datacenter_up", detail=name)
+        world.cluster.update_availability()
+        self._end(("dc", name))
+
+    def slow_disk(self, node: Any, fault: SlowDiskFault, i: int) -> None:
+        if fault.factor is not None:
+            sampler: Callable[[], float] = _Scaled(node._normal_fsync, fault.factor)
+            what = f"fsync x{fault.factor:g}"
+        else:
+            sampler = self.world.streams.sampler(f"faults.disk.{i}", fault.fsync)
+            what = f"fsync {fault.fsync}"
+        node.slow_disk(sampler)
+        self.world.recorder.event("disk_slowed", node=node.tag, detail=what)
+        self._begin("slow_disk", node.tag, ("disk_slow", node.tag), node.tag, rpo=False)
+        self._later(fault.duration, self._restore_disk, node)
+
+    def _restore_disk(self, node: Any) -> None:
+        node.restore_disk()
+        self.world.recorder.event("disk_restored", node=node.tag)
+        self._end(("disk_slow", node.tag), node.tag)
+
+    def free_disk(self, node: Any) -> None:
+        node.free_disk()
+        self._end(("disk_full", node.tag), node.tag)
+
+    # ------------------------------------------------------------------ operator commands
+    def move_to_end(self, node: Any, done: Callable[[bool], None] | None = None) -> None:
+        """Move a member to the end of the database's member list, through Raft."""
+        world = self.world
+        via = self._command_node()
+        if via is None:
+            world.recorder.event("command_failed", detail=f"move_to_end {node.tag}: every node is down")
+            return
+        topo = via.state_machine.databases[world.db_name]
+        if node.index not in topo.members or topo.members[-1] == node.index:
+            world.recorder.event("command_skipped", detail=f"move_to_end {node.tag}: already last or not a member")
+            return
+        new = topo.copy()
+        new.members.remove(node.index)
+        new.members.append(node.index)
+
+        def committed(outcome: tuple) -> None:
+            ok, index, result = outcome
+            if ok and result[0] == "ok":
+                order = ", ".join(world.nodes[i].tag for i in new.members)
+                world.recorder.event(
+                    "topology_changed", node=via.tag, term=via.term, detail=f"members {order} (etag {index})"
+                )
+            else:
+                world.recorder.event("command_failed", node=via.tag, detail=f"move_to_end {node.tag}: {result}")
+
+        via.submit("topology", (world.db_name, new, topo.etag), 300.0, committed)
+
+    def _command_node(self) -> Any:
+        cluster = self.world.cluster
+        lead = cluster.leader()
+        return lead if lead is not None else next((n for n in cluster.nodes if n.state != "down"), None)
 
     def _cluster_command(self, action: CreateDatabaseAction | DeployIndexAction) -> None:
         """An operator's command, sent to the leader if there is one, else to the first live node."""
         world = self.world
-        cluster = world.cluster
-        lead = cluster.leader()
-        via = lead if lead is not None else next((n for n in cluster.nodes if n.state != "down"), None)
+        via = self._command_node()
         if via is None:
             world.recorder.event("command_failed", detail=f"{action.action} {action.name}: every node is down")
             return
@@ -168,3 +466,54 @@ class FaultInjector:
         connected = [i for i in ordered if world.nodes[i].up and not net.cut[via][i]]
         others = [i for i in ordered if i not in connected]
         return (connected + others)[:rf]
+
+    # ------------------------------------------------------------------ plans
+    def _rolling_restart(self, plan: RollingRestartPlan):
+        """One node at a time [spec §8.16]: optionally drain it (move it to the end of the
+        member list and wait for clients to refresh), stop it, wait, restart it, wait."""
+        world = self.world
+        tags = plan.nodes or [n.tag for n in world.nodes]
+        world.recorder.event("maintenance_started", detail=f"rolling restart of {', '.join(tags)}")
+        for tag in tags:
+            node = world.node_by_tag[tag]
+            if plan.drain:
+                self.move_to_end(node)
+                yield self.env.timeout(plan.drain_wait)
+            if plan.graceful:
+                self.shutdown(node, grace=5.0, label="rolling restart")
+            else:
+                self.crash(node, "rolling restart", label="rolling restart")
+            yield self.env.timeout(plan.downtime)
+            while node.up:  # a graceful stop still finishing its in-flight work
+                yield self.env.timeout(0.01)
+            self.restart(node)
+            yield self.env.timeout(plan.gap)
+        world.recorder.event("maintenance_done", detail="rolling restart")
+
+    def _random_node(self, node: Any, plan: RandomFailures):
+        """Alternating renewal: up for a time-to-failure draw, down for a time-to-repair draw."""
+        streams = self.world.streams
+        ttf = streams.sampler(f"faults.random.{node.tag}.ttf", plan.time_to_failure)
+        ttr = streams.sampler(f"faults.random.{node.tag}.ttr", plan.time_to_repair)
+        until = plan.until if plan.until is not None else float("inf")
+        while True:
+            yield self.env.timeout(ttf())
+            if self.env.now >= until:
+                return
+            self.crash(node, "random failure", wipe=plan.wipe_disk, label="random failure")
+            yield self.env.timeout(ttr())
+            if not node.up:
+                self.restart(node)
+
+    def _random_datacenter(self, name: str, plan: RandomDatacenterFailures):
+        streams = self.world.streams
+        ttf = streams.sampler(f"faults.random.dc.{name}.ttf", plan.time_to_failure)
+        ttr = streams.sampler(f"faults.random.dc.{name}.ttr", plan.time_to_repair)
+        until = plan.until if plan.until is not None else float("inf")
+        while True:
+            yield self.env.timeout(ttf())
+            if self.env.now >= until:
+                return
+            self.datacenter_down(name, label="random datacenter failure")
+            yield self.env.timeout(ttr())
+            self.datacenter_up(name)

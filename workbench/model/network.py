@@ -5,6 +5,8 @@ transfer time = size / bandwidth, serialised per directed link), then travels
 for a latency drawn from the distribution of the pair's class (same zone, same
 region, cross region). A partition is a link state: a message sent over a cut
 link, or still in flight when it is cut, is dropped. Bytes are counted per link.
+Faults can degrade a link (latency, loss, bandwidth), cut links one way, take a
+data centre dark, or pause an endpoint.
 """
 
 from __future__ import annotations
@@ -39,27 +41,41 @@ def pair_class(a: Location, b: Location) -> str:
 
 
 class Network:
-    """All endpoints (nodes first, then clients) and the links between them."""
+    """All endpoints (nodes first, then clients) and the links between them.
+
+    Link state is per directed pair: a latency sampler, the time per byte, a
+    segment-loss probability. Cuts come in named layers (the current partition,
+    each data centre that is down), so healing a partition leaves a dark data
+    centre dark. A paused endpoint neither sends nor handles anything until it
+    resumes: what it sends waits, what reaches it is handled on resume.
+    """
 
     def __init__(self, env: simpy.Environment, spec: NetworkSpec, endpoints: list[Location], streams: Streams):
         self.env = env
         self.endpoints = endpoints
+        self.streams = streams
         n = len(endpoints)
         samplers = {cls: streams.sampler(f"network.{cls}", getattr(spec, cls)) for cls in PAIR_CLASSES}
         self._latency = [[samplers[pair_class(a, b)] for b in endpoints] for a in endpoints]
-        index = {loc.name: i for i, loc in enumerate(endpoints)}
+        self.index = {loc.name: i for i, loc in enumerate(endpoints)}
         for link in spec.links:
-            a, b = (index[t] for t in link.between)
+            a, b = (self.index[t] for t in link.between)
             sampler = streams.sampler(f"network.link.{link.between[0]}-{link.between[1]}", link.latency)
             self._latency[a][b] = self._latency[b][a] = sampler
-        self._inv_bandwidth = 1.0 / spec.bandwidth
+        inv = 1.0 / spec.bandwidth
+        self._inv_bw = [[inv] * n for _ in range(n)]
+        self._loss = [[spec.loss] * n for _ in range(n)]
+        self.any_loss = spec.loss > 0
         self._busy_until = [[0.0] * n for _ in range(n)]
         self.bytes_sent = [[0.0] * n for _ in range(n)]
         self.cut = [[False] * n for _ in range(n)]
-        self.loss = spec.loss
+        self._layers: dict[str, set[tuple[int, int]]] = {}
+        self.paused_until = [0.0] * n
+        self.pauses = 0  # endpoints paused right now: the hot path checks this one number
         self.rto = spec.retransmit_timeout
         self._loss_rng = streams.rng("network.loss")
         self.retransmissions = 0
+        self._saved: dict[tuple[int, int], tuple] = {}
 
     def send(self, src: int, dst: int, size: float, fn: Callable[..., Any], *args: Any) -> bool:
         """Deliver ``fn(*args)`` at ``dst`` after transfer and latency. False if dropped now."""
@@ -70,39 +86,112 @@ class Network:
         start = busy[dst]
         if start < now:
             start = now
-        done = start + size * self._inv_bandwidth
+        if self.pauses and self.paused_until[src] > start:
+            start = self.paused_until[src]  # a frozen process sends nothing until it resumes
+        done = start + size * self._inv_bw[src][dst]
         busy[dst] = done
         self.bytes_sent[src][dst] += size
         delay = done - now + self._latency[src][dst]()
-        if self.loss:
-            rto = self.rto
-            while self._loss_rng.random() < self.loss:
-                delay += rto  # TCP: the segment is resent after the RTO, which doubles each time
-                rto *= 2
-                self.retransmissions += 1
+        if self.any_loss:
+            loss = self._loss[src][dst]
+            if loss:
+                rto = self.rto
+                while self._loss_rng.random() < loss:
+                    delay += rto  # TCP: the segment is resent after the RTO, which doubles each time
+                    rto *= 2
+                    self.retransmissions += 1
         Timer(self.env, delay, self._deliver, (src, dst, fn, args))
         return True
 
     def _deliver(self, src: int, dst: int, fn: Callable[..., Any], args: tuple) -> None:
         if self.cut[src][dst]:
             return
+        if self.pauses and self.paused_until[dst] > self.env.now:
+            # Queued in the socket until the process resumes.
+            Timer(self.env, self.paused_until[dst] - self.env.now, self._deliver, (src, dst, fn, args))
+            return
         fn(*args)
 
     def reachable(self, src: int, dst: int) -> bool:
         return not self.cut[src][dst]
 
-    def partition(self, groups: list[list[int]]) -> None:
-        """Cut every link between endpoints of different groups (both directions)."""
-        group_of: dict[int, int] = {}
-        for g, members in enumerate(groups):
-            for m in members:
-                group_of[m] = g
-        for a, ga in group_of.items():
-            for b, gb in group_of.items():
-                if ga != gb:
-                    self.cut[a][b] = True
-
-    def heal(self) -> None:
-        for row in self.cut:
+    # -- cuts
+    def set_layer(self, name: str, pairs: set[tuple[int, int]]) -> None:
+        """Replace one named layer of cut directed links, and rebuild the cut matrix."""
+        if pairs:
+            self._layers[name] = pairs
+        else:
+            self._layers.pop(name, None)
+        cut = self.cut
+        for row in cut:
             for j in range(len(row)):
                 row[j] = False
+        for layer in self._layers.values():
+            for a, b in layer:
+                cut[a][b] = True
+
+    def partition(self, groups: list[list[int]], one_way: bool = False) -> None:
+        """Cut every link between endpoints of different groups (both directions), or with
+        ``one_way`` only the links from the first group to the others. Replaces the
+        previous partition."""
+        pairs: set[tuple[int, int]] = set()
+        for g, members in enumerate(groups):
+            for h, others in enumerate(groups):
+                if g == h or (one_way and g != 0):
+                    continue
+                pairs.update((a, b) for a in members for b in others)
+        self.set_layer("partition", pairs)
+
+    def heal(self) -> None:
+        """End the partition (data centres that are down stay cut off)."""
+        self.set_layer("partition", set())
+
+    def isolate(self, name: str, members: list[int]) -> None:
+        """Cut every link into and out of ``members`` (a data centre going dark)."""
+        inside = set(members)
+        pairs = {
+            (a, b)
+            for a in range(len(self.endpoints))
+            for b in range(len(self.endpoints))
+            if (a in inside) != (b in inside)
+        }
+        self.set_layer(name, pairs)
+
+    # -- degraded links
+    def degrade(
+        self,
+        pairs: list[tuple[int, int]],
+        latency: Any = None,
+        loss: float | None = None,
+        bandwidth: float | None = None,
+        stream: str = "network.degraded",
+    ) -> None:
+        """Change the given directed links; ``restore`` puts back what they had before."""
+        sampler = self.streams.sampler(stream, latency) if latency is not None else None
+        for a, b in pairs:
+            self._saved.setdefault((a, b), (self._latency[a][b], self._inv_bw[a][b], self._loss[a][b]))
+            if sampler is not None:
+                self._latency[a][b] = sampler
+            if bandwidth is not None:
+                self._inv_bw[a][b] = 1.0 / bandwidth
+            if loss is not None:
+                self._loss[a][b] = loss
+                self.any_loss = self.any_loss or loss > 0
+
+    def restore(self, pairs: list[tuple[int, int]]) -> None:
+        for pair in pairs:
+            saved = self._saved.pop(pair, None)
+            if saved is not None:
+                a, b = pair
+                self._latency[a][b], self._inv_bw[a][b], self._loss[a][b] = saved
+
+    # -- pauses
+    def pause(self, endpoint: int, until: float) -> None:
+        if self.paused_until[endpoint] <= self.env.now:
+            self.pauses += 1
+        self.paused_until[endpoint] = max(self.paused_until[endpoint], until)
+
+    def resume(self, endpoint: int) -> None:
+        if self.paused_until[endpoint] > 0:
+            self.pauses -= 1
+        self.paused_until[endpoint] = 0.0

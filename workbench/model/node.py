@@ -11,16 +11,22 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import simpy
 
-from workbench.model.database import BATCH, CONFLICT, HANDSHAKE, NEEDS_SEED, REFUSED, SEED, compare
+from workbench.model.database import (
+    BATCH,
+    CONFLICT,
+    HANDSHAKE,
+    NEEDS_SEED,
+    REFUSED,
+    SEED,
+    DatabaseInstance,
+    compare,
+)
 from workbench.model.kernel import Timer
 from workbench.scenario.distributions import Sampler
-
-if TYPE_CHECKING:
-    from workbench.model.database import DatabaseInstance
 
 
 class WorkerPool:
@@ -178,23 +184,30 @@ class Server(Node):
         self.write_assurance = world.scenario.clients.write_assurance
         self.requests = 0  # client requests received, speed-test copies included
         self.speed_test_requests = 0
+        self.accepting = True  # False while a graceful shutdown drains
+        self.wiped = False  # the disk was lost: the copy restarts empty
+        self.disk_full = False
+        self._normal_fsync = self.disk._fsync
 
     # -- replication (server side)
     def receive_replication(self, channel: Any, kind: str, rid: int, payload: Any, safe_cursor: int) -> None:
         src = channel.src.node.index
+        # Positions are per copy of the source (RavenDB keys them by database id): a source
+        # that lost its disk, or whose copy was deleted and re-created, starts again at 0.
+        copy_id = channel.src.incarnation
         inst = self.instance
-        if not self.up or inst is None:
+        if not self.up or inst is None or not self.accepting or self.disk_full:
             self._reply_replication(channel, rid, REFUSED)
             return
         if kind == HANDSHAKE:
             if not inst.seeded:
                 self._reply_replication(channel, rid, NEEDS_SEED)
             else:
-                self._reply_replication(channel, rid, (inst.last_from.get(src, 0), list(inst.db_cv)))
+                self._reply_replication(channel, rid, (inst.last_from.get(copy_id, 0), list(inst.db_cv)))
         elif kind == SEED:
             docs, db_cv, _position = payload
             inst.install_snapshot(docs, db_cv)
-            inst.last_from[src] = _position
+            inst.last_from[copy_id] = _position
             self._reply_replication(channel, rid, list(inst.db_cv))
         elif kind == BATCH:
             cost = 0.0
@@ -203,8 +216,8 @@ class Server(Node):
                 cost += sample()
             self.cpu.submit(cost, self._replication_cpu_done, (channel, rid, payload, safe_cursor, src))
         else:  # heartbeat
-            if safe_cursor > inst.last_from.get(src, 0):
-                inst.last_from[src] = safe_cursor
+            if safe_cursor > inst.last_from.get(copy_id, 0):
+                inst.last_from[copy_id] = safe_cursor
             self._reply_replication(channel, rid, list(inst.db_cv))
 
     def _replication_cpu_done(self, job: tuple) -> None:
@@ -231,8 +244,9 @@ class Server(Node):
         channel, rid, payload, safe_cursor, src = job
         inst = self.instance
         inst.apply_incoming(payload, src)
-        if safe_cursor > inst.last_from.get(src, 0):
-            inst.last_from[src] = safe_cursor
+        copy_id = channel.src.incarnation
+        if safe_cursor > inst.last_from.get(copy_id, 0):
+            inst.last_from[copy_id] = safe_cursor
         self._reply_replication(channel, rid, list(inst.db_cv))
 
     def _reply_replication(self, channel: Any, rid: int, value: Any) -> None:
@@ -259,22 +273,66 @@ class Server(Node):
 
     def restart(self) -> None:
         super().restart()
-        self.world.cluster.restart(self.index)
+        self.accepting = True
+        world = self.world
+        if self.wiped:
+            self.wiped = False
+            if self.instance is not None:
+                # Amnesia: the copy comes back empty; every peer's handshake now finds it at
+                # position 0 and sends it everything again. (The Raft state is kept: in RavenDB
+                # a node with a lost disk must be removed and re-added to the cluster, an
+                # operator procedure this model does not run.)
+                fresh = DatabaseInstance(world, self.index)
+                world.instances[world.instances.index(self.instance)] = fresh
+                self.instance = fresh
+                world.recorder.event("disk_wiped", node=self.tag, detail="the database copy restarts empty")
+        world.cluster.restart(self.index)
+        if self.instance is not None and not self.disk_full:
+            world.sync_channels(self.index)
+
+    def shutdown(self, grace: float) -> Any:
+        """Graceful stop (a SimPy process): refuse new work, let requests in flight and
+        pending disk writes finish (at most ``grace``), then stop."""
+        self.accepting = False
+        deadline = self.env.now + grace
+        while (self.in_flight or self.disk.busy or self.disk.pending) and self.env.now < deadline:
+            yield self.env.timeout(0.01)
+        if self.up:
+            self.crash()
+
+    # -- disk faults
+    def fill_disk(self) -> None:
+        """Writes fail and the database faults: it answers 503, stops replicating and
+        reports no status, so the observer treats it as silent [spec §2.3]."""
+        self.disk_full = True
         if self.instance is not None:
+            self.instance.sync_channels([])
+            self.world.recorder.event("database_faulted", node=self.tag, detail="disk full")
+
+    def free_disk(self) -> None:
+        self.disk_full = False
+        if self.instance is not None and self.up:
             self.world.sync_channels(self.index)
+            self.world.recorder.event("database_recovered", node=self.tag, detail="disk space freed")
+
+    def slow_disk(self, fsync: Any) -> None:
+        self.disk._fsync = fsync
+
+    def restore_disk(self) -> None:
+        self.disk._fsync = self._normal_fsync
 
     # -- client requests (server side)
     def receive_request(self, attempt: Any) -> None:
         world = self.world
         client = attempt.client
-        if not self.up:
+        if not self.up or not self.accepting:
             world.network.send(self.index, client.index, world.client_overhead, client.on_reset, attempt)
             return
         if self.instance is None:
             # 410 Gone: the database is not (or no longer) on this node [spec §4.3].
             world.network.send(self.index, client.index, world.client_overhead, client.on_gone, attempt)
             return
-        if not self.instance.seeded:
+        if not self.instance.seeded or self.disk_full:
             # 503: the copy exists but holds no data yet; the client fails over as for a dead node.
             world.network.send(self.index, client.index, world.client_overhead, client.on_unavailable, attempt)
             return
@@ -386,8 +444,11 @@ class Server(Node):
                 self.index, client.index, self.world.client_overhead, client.on_topology, request, topo.copy()
             )
 
-    def report(self) -> tuple[int, ...]:
-        """What the maintenance worker reports: the database's change vector."""
+    def report(self) -> tuple[int, ...] | None:
+        """What the maintenance worker reports: the database's change vector (nothing
+        for a faulted database)."""
+        if self.disk_full:
+            return None
         inst = self.instance
         return tuple(inst.db_cv) if inst is not None else self.world.zero_cv
 
@@ -399,7 +460,7 @@ class Server(Node):
 
     def receive_health_check(self, client: Any) -> None:
         """The check reads the database's statistics, so a node without a usable copy fails it."""
-        if self.up and self.instance is not None and self.instance.seeded:
+        if self.up and self.accepting and self.instance is not None and self.instance.seeded and not self.disk_full:
             self.world.network.send(
                 self.index, client.index, self.world.client_overhead, client.on_health_ok, self.index
             )

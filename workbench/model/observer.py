@@ -97,6 +97,8 @@ class Observer:
             return
         Timer(self.env, self.spec.supervisor_sample_period, self._analyse)
         now = self.env.now
+        if self.world.network.paused_until[self.raft.index] > now:
+            return  # the leader's process is frozen (a pause fault): no decisions
         if now - self.started < self.spec.stabilization or self.proposing:
             return
         topo = self.raft.state_machine.databases.get(self.db)

@@ -49,6 +49,7 @@ class World:
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
         self.env = simpy.Environment()
+        self.copies_created = 0  # database copies ever made: each gets its own id
         streams = Streams(scenario.seed)
         self.streams = streams
         bp = scenario.blueprint
@@ -238,6 +239,40 @@ class World:
         self._ack_etag.append(etag)
         self._ack_write.append(write_id)
         self._ack_time.append(self.env.now)
+
+    def surviving_nodes(self) -> list[int]:
+        """The nodes that keep the system going right now: up, answering (not paused,
+        stopping or faulted), and on the side of any partition that holds most voters
+        (ties: the leader's side, then the larger side)."""
+        net = self.network
+        now = self.env.now
+        alive = [
+            n.index for n in self.nodes if n.up and n.accepting and not n.disk_full and net.paused_until[n.index] <= now
+        ]
+        sides: list[list[int]] = []
+        seen: set[int] = set()
+        for a in alive:
+            if a in seen:
+                continue
+            side, stack = [a], [a]
+            seen.add(a)
+            while stack:
+                x = stack.pop()
+                for b in alive:
+                    if b not in seen and not net.cut[x][b] and not net.cut[b][x]:
+                        seen.add(b)
+                        side.append(b)
+                        stack.append(b)
+            sides.append(side)
+        if not sides:
+            return []
+        voters = {n.index for n in self.cluster.nodes if n.role == "member"}
+        lead = self.cluster.leader()
+
+        def rank(side: list[int]) -> tuple[int, bool, int]:
+            return (len(voters.intersection(side)), lead is not None and lead.index in side, len(side))
+
+        return sorted(max(sides, key=rank))
 
     def data_at_risk(self, survivors: list[int]) -> tuple[int, float]:
         """RPO of a fault that hits now: acknowledged writes that no surviving node's copy

@@ -21,11 +21,14 @@ from workbench.blueprints import blueprint_names, load_blueprint_data
 from workbench.errors import WorkbenchInputError, did_you_mean, one_of
 from workbench.scenario.schema import (
     FAULT_ACTIONS,
+    PLANS,
     ROLE_TARGETS,
-    CrashFault,
+    DegradeLinkFault,
     PartitionFault,
     RestartFault,
+    RestoreLinkFault,
     Scenario,
+    SlowDiskFault,
 )
 from workbench.scenario.units import format_duration
 
@@ -507,36 +510,80 @@ def check_scenario(s: Scenario, source: str) -> None:
             "workload.stop",
             f"{format_duration(s.workload.stop)} is after the end of the run ({format_duration(s.duration)})",
         )
+    check_faults(s, fail)
+
+
+def check_faults(s: Scenario, fail: Any) -> None:
+    """The fault plan: timing, and every node, client and data centre it names."""
+    bp = s.blueprint
+    tags = [n.tag for n in bp.nodes]
+    dcs = [dc.name for dc in bp.datacenters]
+    n_clients = sum(g.count for g in s.clients.placement) if s.clients.placement else s.clients.count
+    clients = [f"client{i + 1}" for i in range(n_clients)]
+    endpoints = [*tags, *clients, *dcs]
+
+    def node_ref(path: str, ref: str, *, restart: bool = False) -> None:
+        if ref == "last_crashed" and not restart:
+            fail(path, "'last_crashed' is for restart; name a tag or a role (leader, follower, preferred)")
+        if restart and ref in ROLE_TARGETS:
+            fail(path, f"restart a node by tag or 'last_crashed', not '{ref}'")
+        if ref not in tags and ref not in (*ROLE_TARGETS, "last_crashed"):
+            fail(path, f"no node '{ref}'{did_you_mean(ref, tags)}; nodes: {one_of(tags)}")
+
+    def endpoint_ref(path: str, ref: str) -> None:
+        if ref not in endpoints:
+            fail(
+                path,
+                f"'{ref}' is not a node, client or data centre{did_you_mean(ref, endpoints)}; "
+                f"nodes: {one_of(tags)}; clients: client1..client{n_clients}; data centres: {one_of(dcs)}",
+            )
+
+    def dc_ref(path: str, ref: str) -> None:
+        if ref not in dcs:
+            fail(path, f"no data centre '{ref}'{did_you_mean(ref, dcs)}; known: {one_of(dcs)}")
+
     for i, fault in enumerate(s.faults):
-        if fault.at > s.duration:
+        here = f"faults[{i}]"
+        if fault.at is not None and fault.after is not None:
+            fail(f"{here}.after", "give either 'at' or 'after', not both")
+        if fault.at is None and fault.after is None and fault.action not in PLANS:
+            fail(f"{here}.at", f"say when the {fault.action} happens: 'at: 30 s' or 'after: leader_elected + 5 s'")
+        if fault.at is not None and fault.at > s.duration:
             fail(
-                f"faults[{i}].at",
+                f"{here}.at",
                 f"{format_duration(fault.at)} is after the end of the run ({format_duration(s.duration)}), "
-                "so it would never happen; "
-                "move it earlier or lengthen duration",
+                "so it would never happen; move it earlier or lengthen duration",
             )
-        if isinstance(fault, RestartFault) and fault.node in ROLE_TARGETS:
-            fail(f"faults[{i}].node", f"restart a node by tag or 'last_crashed', not '{fault.node}'")
-        if isinstance(fault, CrashFault) and fault.node == "last_crashed":
-            fail(f"faults[{i}].node", "'last_crashed' is for restart; crash a tag or a role (leader, ...)")
-        if (
-            isinstance(fault, CrashFault | RestartFault)
-            and fault.node not in tags
-            and fault.node not in (*ROLE_TARGETS, "last_crashed")
-        ):
-            fail(
-                f"faults[{i}].node",
-                f"no node '{fault.node}'{did_you_mean(fault.node, tags)}; nodes: {one_of(tags)}",
-            )
+        node = getattr(fault, "node", None)
+        if node is not None:
+            node_ref(f"{here}.node", node, restart=isinstance(fault, RestartFault))
+        for field in ("nodes",):
+            for j, tag in enumerate(getattr(fault, field, None) or ()):
+                if tag not in tags:
+                    fail(f"{here}.{field}[{j}]", f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}")
+        if getattr(fault, "datacenter", None) is not None:
+            dc_ref(f"{here}.datacenter", fault.datacenter)
+        for j, dc in enumerate(getattr(fault, "datacenters", None) or ()):
+            dc_ref(f"{here}.datacenters[{j}]", dc)
         if isinstance(fault, PartitionFault):
             seen: set[str] = set()
             for g, group in enumerate(fault.groups):
-                for j, tag in enumerate(group):
-                    if tag not in tags:
-                        fail(
-                            f"faults[{i}].groups[{g}][{j}]",
-                            f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}",
-                        )
-                    if tag in seen:
-                        fail(f"faults[{i}].groups[{g}][{j}]", f"node '{tag}' is in two groups")
-                    seen.add(tag)
+                for j, ref in enumerate(group):
+                    endpoint_ref(f"{here}.groups[{g}][{j}]", ref)
+                    if ref in seen:
+                        fail(f"{here}.groups[{g}][{j}]", f"'{ref}' is in two groups")
+                    seen.add(ref)
+        if isinstance(fault, DegradeLinkFault | RestoreLinkFault):
+            for j, ref in enumerate(fault.between):
+                endpoint_ref(f"{here}.between[{j}]", ref)
+            if fault.between[0] == fault.between[1]:
+                fail(f"{here}.between", f"a link joins two different endpoints, got {fault.between[0]} twice")
+        if (
+            isinstance(fault, DegradeLinkFault)
+            and fault.latency is None
+            and fault.loss is None
+            and (fault.bandwidth is None)
+        ):
+            fail(here, "degrade_link needs at least one of latency, loss or bandwidth")
+        if isinstance(fault, SlowDiskFault) and (fault.factor is None) == (fault.fsync is None):
+            fail(here, "slow_disk needs exactly one of factor (e.g. 10) or fsync (a distribution, e.g. 50 ms)")

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from workbench.errors import did_you_mean
 from workbench.scenario.types import Bandwidth, Duration, DurationDist, SignedDuration, Size, SizeDist
 
 NodeTag = Annotated[str, Field(pattern=r"^[A-Z]{1,4}$", description="1-4 uppercase letters")]
@@ -329,9 +330,71 @@ class Workload(Strict):
 
 # ----------------------------------------------------------------------------- faults
 
+# Events a fault can be timed after (``after: leader_elected + 5 s``).
+TRIGGER_EVENTS = (
+    "leader_elected",
+    "leader_lost",
+    "election_started",
+    "stepped_down",
+    "cluster_available",
+    "cluster_unavailable",
+    "node_crashed",
+    "node_restarted",
+    "node_paused",
+    "node_resumed",
+    "partition",
+    "healed",
+    "preferred_rotated",
+    "moved_to_rehab",
+    "promoted",
+    "forced_promotion",
+    "replica_added",
+    "replica_deleted",
+    "topology_changed",
+    "conflict",
+    "replication_connected",
+    "replication_disconnected",
+    "seeding_done",
+    "database_faulted",
+    "fault_started",
+    "fault_ended",
+)
+
+
+class Trigger(Strict):
+    """``EVENT + DELAY``: the first ``EVENT`` recorded once the previous fault in the
+    plan has fired (from the start for the first fault), plus ``DELAY``."""
+
+    event: str
+    delay: Duration = Field("0 s")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            event, _, delay = value.partition("+")
+            return {"event": event.strip(), "delay": delay.strip() or "0 s"}
+        return value
+
+    @field_validator("event")
+    @classmethod
+    def _known_event(cls, event: str) -> str:
+        if event not in TRIGGER_EVENTS:
+            msg = (
+                f"'{event}' is not an event a fault can follow{did_you_mean(event, TRIGGER_EVENTS)}; "
+                f"known: {', '.join(TRIGGER_EVENTS)}"
+            )
+            raise ValueError(msg)
+        return event
+
 
 class _FaultBase(Strict):
-    at: Duration
+    at: Duration | None = Field(None, description="When the action fires (or use after)")
+    after: Trigger | None = Field(None, description="Fire after an event: 'leader_elected + 5 s'")
+
+
+class _Lasting(_FaultBase):
+    duration: Duration | None = Field(None, description="Undo the fault after this long (default: it lasts)")
 
 
 ROLE_TARGETS = ("leader", "follower", "preferred")
@@ -344,19 +407,121 @@ NodeRef = Annotated[
         "last_crashed (restart only)",
     ),
 ]
+EndpointRef = Annotated[
+    str, Field(min_length=1, description="A node tag, a client name (client1, ...) or a data centre name")
+]
 
 
-class CrashFault(_FaultBase):
-    """The RavenDB process dies: in-flight work is lost, the disk is kept.
-    Peers and clients get 'connection refused' until it restarts."""
+class CrashFault(_Lasting):
+    """The RavenDB process dies: in-flight work is lost. Peers and clients get
+    'connection refused' until it restarts. ``wipe_disk``: the disk is lost too
+    (amnesia): the database copy restarts empty and every peer re-sends it everything."""
 
     action: Literal["crash"]
     node: NodeRef
+    wipe_disk: bool = False
 
 
 class RestartFault(_FaultBase):
     action: Literal["restart"]
     node: NodeRef
+
+
+class ShutdownFault(_Lasting):
+    """Graceful shutdown: new requests are refused, requests in flight and pending disk
+    writes finish (up to ``grace``), then the process stops."""
+
+    action: Literal["shutdown"]
+    node: NodeRef
+    grace: Duration = Field("5 s", description="Longest wait for in-flight work before stopping anyway")
+
+
+class PauseFault(_FaultBase):
+    """The process freezes (a long GC pause, a VM stall): it sends and handles nothing
+    for ``duration``, then carries on with its state; what arrived meanwhile is handled
+    then. Timers that came due during the pause act at once on resume (a model
+    simplification: their messages leave when the pause ends)."""
+
+    action: Literal["pause"]
+    node: NodeRef
+    duration: Duration
+
+
+class PartitionFault(_Lasting):
+    """Endpoints in different groups cannot reach each other. Groups list node tags,
+    client names and data-centre names; nodes not listed form one more group, and
+    clients not listed reach everyone. ``one_way``: only traffic *from* the first group
+    to the others is cut; the other direction still flows. A new partition replaces
+    the previous one; ``heal`` ends it."""
+
+    action: Literal["partition"]
+    groups: tuple[tuple[EndpointRef, ...], ...] = Field(min_length=1)
+    one_way: bool = False
+
+
+class HealFault(_FaultBase):
+    action: Literal["heal"]
+
+
+class DegradeLinkFault(_Lasting):
+    """Degrade the links between two endpoints (nodes, clients or whole data centres),
+    both directions: new latency distribution, packet loss, bandwidth."""
+
+    action: Literal["degrade_link"]
+    between: tuple[EndpointRef, EndpointRef]
+    latency: DurationDist | None = None
+    loss: float | None = Field(None, ge=0, lt=1, description="Probability that a segment is lost")
+    bandwidth: Bandwidth | None = None
+
+
+class RestoreLinkFault(_FaultBase):
+    action: Literal["restore_link"]
+    between: tuple[EndpointRef, EndpointRef]
+
+
+class DatacenterDownFault(_Lasting):
+    """A whole data centre goes dark: its nodes stop without a word to anyone (no
+    connection resets cross the cut), its links go silent, and the application servers
+    there stop issuing requests."""
+
+    action: Literal["datacenter_down"]
+    datacenter: str
+
+
+class DatacenterUpFault(_FaultBase):
+    action: Literal["datacenter_up"]
+    datacenter: str
+
+
+class SlowDiskFault(_Lasting):
+    """The node's disk gets slower: fsync times multiplied by ``factor`` or drawn from ``fsync``."""
+
+    action: Literal["slow_disk"]
+    node: NodeRef
+    factor: float | None = Field(None, gt=0)
+    fsync: DurationDist | None = None
+
+
+class FillDiskFault(_Lasting):
+    """The disk fills: the database faults [spec §2.3: 'something as simple as a full
+    disk can fault the database']: requests answer 503, replication stops, the node
+    reports no status, so the observer rotates it (5 s) and moves it to rehab (60 s)."""
+
+    action: Literal["fill_disk"]
+    node: NodeRef
+
+
+class FreeDiskFault(_FaultBase):
+    action: Literal["free_disk"]
+    node: NodeRef
+
+
+class ClockSkewFault(_FaultBase):
+    """Set a node's clock offset (used for last-modified, so resolve-to-latest)."""
+
+    action: Literal["clock_skew"]
+    node: NodeRef
+    skew: SignedDuration
 
 
 class CreateDatabaseAction(_FaultBase):
@@ -374,23 +539,98 @@ class DeployIndexAction(_FaultBase):
     name: str
 
 
-class PartitionFault(_FaultBase):
-    """Nodes in different groups cannot reach each other; nodes not listed form
-    one more group. Clients keep reaching every node."""
+class MoveToEndAction(_FaultBase):
+    """An operator moves a node to the end of the database's member list (a Raft
+    topology command), so clients stop preferring it [spec §8.16]."""
 
-    action: Literal["partition"]
-    groups: tuple[tuple[NodeTag, ...], ...] = Field(min_length=1)
+    action: Literal["move_to_end"]
+    node: NodeRef
 
 
-class HealFault(_FaultBase):
-    action: Literal["heal"]
+class RollingRestartPlan(_FaultBase):
+    """Maintenance: restart nodes one at a time [spec §8.16]. With ``drain`` each node is
+    first moved to the end of the member list and the plan waits ``drain_wait`` for
+    clients to refresh their topology; then the node shuts down (gracefully unless
+    ``graceful`` is false), stays down for ``downtime``, restarts, and the plan waits
+    ``gap`` before the next node."""
+
+    action: Literal["rolling_restart"]
+    nodes: tuple[NodeTag, ...] | None = Field(None, description="Order of restarts (default: every node)")
+    downtime: Duration = Field("30 s")
+    gap: Duration = Field("30 s", description="Wait after a node is back before taking the next one down")
+    drain: bool = False
+    drain_wait: Duration = Field("5 s", description="Time for clients to pick up the new member order")
+    graceful: bool = True
+
+
+class RandomFailures(_FaultBase):
+    """Independent node failures: each node fails after a time-to-failure draw and is
+    repaired after a time-to-repair draw, again and again (an alternating renewal process)."""
+
+    action: Literal["random_failures"]
+    nodes: tuple[NodeTag, ...] | None = Field(None, description="Default: every node")
+    time_to_failure: DurationDist
+    time_to_repair: DurationDist
+    wipe_disk: bool = False
+    until: Duration | None = Field(None, description="No new failures after this time")
+
+
+class RandomDatacenterFailures(_FaultBase):
+    """Correlated failures: a whole data centre fails and comes back, again and again."""
+
+    action: Literal["random_datacenter_failures"]
+    datacenters: tuple[str, ...] | None = Field(None, description="Default: every data centre")
+    time_to_failure: DurationDist
+    time_to_repair: DurationDist
+    until: Duration | None = None
 
 
 Fault = Annotated[
-    CrashFault | RestartFault | PartitionFault | HealFault | CreateDatabaseAction | DeployIndexAction,
+    CrashFault
+    | RestartFault
+    | ShutdownFault
+    | PauseFault
+    | PartitionFault
+    | HealFault
+    | DegradeLinkFault
+    | RestoreLinkFault
+    | DatacenterDownFault
+    | DatacenterUpFault
+    | SlowDiskFault
+    | FillDiskFault
+    | FreeDiskFault
+    | ClockSkewFault
+    | CreateDatabaseAction
+    | DeployIndexAction
+    | MoveToEndAction
+    | RollingRestartPlan
+    | RandomFailures
+    | RandomDatacenterFailures,
     Field(discriminator="action"),
 ]
-FAULT_ACTIONS = ("crash", "restart", "partition", "heal", "create_database", "deploy_index")
+FAULT_ACTIONS = (
+    "crash",
+    "restart",
+    "shutdown",
+    "pause",
+    "partition",
+    "heal",
+    "degrade_link",
+    "restore_link",
+    "datacenter_down",
+    "datacenter_up",
+    "slow_disk",
+    "fill_disk",
+    "free_disk",
+    "clock_skew",
+    "create_database",
+    "deploy_index",
+    "move_to_end",
+    "rolling_restart",
+    "random_failures",
+    "random_datacenter_failures",
+)
+PLANS = ("rolling_restart", "random_failures", "random_datacenter_failures")
 
 
 # ----------------------------------------------------------------------------- scenario
