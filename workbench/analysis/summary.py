@@ -89,6 +89,9 @@ def summarise(result: Any) -> dict[str, Any]:
             "all_nodes_down": int((ops["outcome"] == "all_nodes_down").sum()),
             "conflict": int((ops["outcome"] == "conflict").sum()),
             "retried": int((ops["attempts"] > 1).sum()),
+            # Requests that failed, whether or not a retry on another node then succeeded: the
+            # RequestExecutor's failed-request events, which applications see in their logs.
+            "failed_requests": int((ops["attempts"] - (ops["outcome"] == "ok")).sum()),
         },
         "throughput_ops_per_s": round(len(ops) / max(float(prov.get("sim_seconds", 0.0)) - warmup, 1e-9), 2),
         "latency_ms": by_kind,
