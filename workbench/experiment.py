@@ -6,6 +6,7 @@ import time
 import traceback
 from datetime import UTC, datetime
 
+from workbench.errors import WorkbenchInputError
 from workbench.model.world import World
 from workbench.results import Recorder, RunResult, environment_info
 from workbench.scenario.schema import Scenario
@@ -17,6 +18,9 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
     With ``progress=True`` a tqdm bar tracks simulated time (in notebooks it
     renders as a widget). An exception inside the model does not escape: the
     result carries it in ``provenance["exception"]`` with whatever was recorded.
+    Bad input found while running (a malformed row of a replayed trace) is the
+    exception: it raises :class:`~workbench.errors.WorkbenchInputError`, like bad
+    input found when the scenario was loaded.
     """
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
@@ -30,6 +34,8 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         else:
             world.run()
         world.finish()
+    except WorkbenchInputError:
+        raise  # bad input found mid-run (a trace row): the caller's input error, not a failed run
     except Exception as exc:  # a failed run still returns its provenance
         error = f"{type(exc).__name__}: {exc}"
         error_trace = traceback.format_exc()

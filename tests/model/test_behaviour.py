@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from workbench import run
 from workbench.model.world import World
+from workbench.scenario import scenario_from_dict
 
 ONE_MS = "1 ms"
 
@@ -244,3 +246,38 @@ def test_read_your_writes_is_violated_only_when_reads_leave_the_writer(make_scen
     # A read-your-writes violation is also a stale read.
     assert not (reads["ryw_violation"] & ~reads["stale"]).any()
     assert ryw("None")[0] == 0
+
+
+def test_region_pair_latencies_apply_to_every_endpoint_in_those_regions():
+    scenario = scenario_from_dict(
+        {
+            "name": "regions",
+            "blueprint": {
+                "name": "three-regions",
+                "datacenters": [
+                    {"name": "nv", "region": "us-east-1"},
+                    {"name": "oh", "region": "us-east-2"},
+                    {"name": "ca", "region": "us-west-1"},
+                ],
+                "nodes": [
+                    {"tag": "A", "datacenter": "nv"},
+                    {"tag": "B", "datacenter": "oh"},
+                    {"tag": "C", "datacenter": "ca"},
+                ],
+                "network": {
+                    "cross_region": "99 ms",
+                    "regions": [{"between": ["us-east-1", "us-east-2"], "latency": "15 ms"}],
+                    "links": [{"between": ["B", "C"], "latency": "26 ms"}],
+                },
+            },
+            "clients": {"placement": [{"datacenter": "oh", "count": 1}]},
+        },
+        source="<test>",
+    )
+    world = World(scenario)
+    lat = world.network._latency
+    a, b, c, client = 0, 1, 2, 3
+    assert lat[a][b]() == lat[b][a]() == 0.015
+    assert lat[client][a]() == 0.015  # clients in those regions too
+    assert lat[b][c]() == pytest.approx(0.026)  # a node-pair link wins over its regions
+    assert lat[a][c]() == lat[client][c]() == 0.099  # other pairs keep cross_region

@@ -168,10 +168,12 @@ class Client:
         return topo[0]
 
     # -- operations
-    def submit(self, kind: int, key: int, size: float) -> None:
+    def submit(self, kind: int, key: int, size: float) -> Op | None:
+        """Issue an operation; returns it (a closed-loop workload waits for it), or None
+        when the application server is down."""
         if not self.up:
             self.not_issued += 1  # the application server is down (its data centre is dark)
-            return
+            return None
         if self.session_left == 0:
             self.session_id += 1
             self.session_left = self.session_length
@@ -190,6 +192,7 @@ class Client:
         self._attempt(op, node)
         if self.speed_test and kind in (READ, QUERY):
             self._race(op, node)
+        return op
 
     # -- FastestNode speed test [spec §4.2]
     def _start_speed_test(self) -> None:
@@ -249,7 +252,12 @@ class Client:
         else:
             size = self.overhead + (op.size if op.kind in (WRITE, CLUSTER_TX) else 0.0)
         world.network.send(self.index, node, size, world.nodes[node].receive_request, attempt)
-        self._deadlines.append((self.env.now + self.request_timeout, attempt))
+        deadlines = self._deadlines
+        # Answered attempts leave from the front; with a long timeout (12 h by default) the
+        # timer rarely fires, so this is what keeps the queue short.
+        while deadlines and deadlines[0][1].done:
+            deadlines.popleft()
+        deadlines.append((self.env.now + self.request_timeout, attempt))
         if not self._timer_armed:
             self._arm()
 

@@ -58,6 +58,13 @@ class Network:
         samplers = {cls: streams.sampler(f"network.{cls}", getattr(spec, cls)) for cls in PAIR_CLASSES}
         self._latency = [[samplers[pair_class(a, b)] for b in endpoints] for a in endpoints]
         self.index = {loc.name: i for i, loc in enumerate(endpoints)}
+        for pair in spec.regions:
+            r1, r2 = pair.between
+            sampler = streams.sampler(f"network.region.{r1}-{r2}", pair.latency)
+            for i, a in enumerate(endpoints):
+                for j, b in enumerate(endpoints):
+                    if (a.region, b.region) in ((r1, r2), (r2, r1)):
+                        self._latency[i][j] = sampler
         for link in spec.links:
             a, b = (self.index[t] for t in link.between)
             sampler = streams.sampler(f"network.link.{link.between[0]}-{link.between[1]}", link.latency)

@@ -22,7 +22,7 @@ from workbench.model.network import Location, Network
 from workbench.model.node import Server
 from workbench.model.observer import Observer
 from workbench.model.rachis import Cluster, DbTopology, Entry, RaftNode
-from workbench.model.workload import OpenLoopWorkload
+from workbench.model.workload import make_workload
 from workbench.results import Recorder
 from workbench.scenario.schema import Scenario
 
@@ -137,7 +137,7 @@ class World:
 
         n_nodes = len(self.nodes)
         self.clients = [Client(self, n_nodes + i, i, list(group)) for i in range(len(client_names))]
-        self.workload = OpenLoopWorkload(self, streams)
+        self.workload = make_workload(self, streams)
         self.faults = FaultInjector(self)
         self._check_wiring()
 

@@ -101,3 +101,71 @@ def format_blueprints(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         out.append(f"{r['name']:<{width}}  {r['nodes']} nodes, RF {r['replication_factor']}  {r['summary']}")
     return "\n".join(out)
+
+
+def format_blueprint(bp: Any, clients: Any = None) -> str:
+    """One blueprint: its notes, then a drawing of its layout in text, region by region.
+
+    ``bp`` is a validated :class:`~workbench.scenario.schema.Blueprint`; ``clients`` the
+    client settings it suggests (a :class:`ClientSpec`), if any."""
+    members = set(bp.database.members or ())
+    lines = [f"{bp.name}: {' '.join(bp.description.split())}", ""]
+    for label, text in (
+        ("purpose", bp.purpose),
+        ("layout", bp.layout),
+        ("failure", bp.failure),
+        ("trade-offs", bp.tradeoffs),
+    ):
+        if text:
+            lines += _wrapped(f"{label:<11}", " ".join(text.split()))
+    lines.append("")
+    placed: dict[tuple[str, str], int] = {}
+    if clients is not None:
+        groups = clients.placement or ()
+        for g in groups:
+            key = (g.datacenter, g.zone or "")
+            placed[key] = placed.get(key, 0) + g.count
+    regions: dict[str, list[Any]] = {}
+    for dc in bp.datacenters:
+        regions.setdefault(dc.region, []).append(dc)
+    for region, dcs in regions.items():
+        lines.append(f"region {region}")
+        for dc in dcs:
+            lines.append(f"  data centre {dc.name}")
+            for zone in dc.zones:
+                nodes = [n for n in bp.nodes if n.datacenter == dc.name and (n.zone or dc.zones[0]) == zone]
+                boxes = " ".join(_node_box(n, members) for n in nodes)
+                users = placed.get((dc.name, zone), 0) + (placed.get((dc.name, ""), 0) if zone == dc.zones[0] else 0)
+                extra = f"   + {users} client{'s' if users != 1 else ''}" if users else ""
+                lines.append(f"    zone {zone}: {boxes or '(no nodes)'}{extra}")
+    lines.append("")
+    lines.append("legend: [A] voting member, (A) watcher, * holds a pinned copy of the database")
+    db = bp.database
+    where = ", ".join(db.members) if db.members else "placed from a random offset (spec §2.1)"
+    lines.append(f"database {db.name}: RF {db.replication_factor}, {where}")
+    cl = bp.cluster
+    lines.append(
+        f"cluster: election timeout {cl.election_timeout * 1e3:g} ms, pre-vote {'on' if cl.prevote else 'off'}"
+    )
+    net = bp.network
+    lines.append("one-way latency:")
+    lines.append(f"  same zone {net.same_zone}; same region {net.same_region}; other regions {net.cross_region}")
+    for pair in net.regions:
+        lines.append(f"  {pair.between[0]} <-> {pair.between[1]}: {pair.latency}")
+    for link in net.links:
+        lines.append(f"  {link.between[0]} <-> {link.between[1]}: {link.latency}")
+    if clients is not None and clients.read_balance != "None":
+        lines.append(f"clients: read balance {clients.read_balance}")
+    return "\n".join(lines)
+
+
+def _node_box(node: Any, members: set[str]) -> str:
+    tag = node.tag + ("*" if node.tag in members else "")
+    return f"({tag})" if node.role == "watcher" else f"[{tag}]"
+
+
+def _wrapped(label: str, text: str, width: int = 100) -> list[str]:
+    import textwrap
+
+    body = textwrap.wrap(text, width - len(label)) or [""]
+    return [label + body[0]] + [" " * len(label) + rest for rest in body[1:]]

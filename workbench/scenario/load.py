@@ -20,9 +20,11 @@ from pydantic import BaseModel, ValidationError
 from workbench.blueprints import blueprint_names, load_blueprint_data
 from workbench.errors import WorkbenchInputError, did_you_mean, one_of
 from workbench.scenario.schema import (
+    ARRIVAL_FIELDS,
     FAULT_ACTIONS,
     PLANS,
     ROLE_TARGETS,
+    Arrivals,
     DegradeLinkFault,
     PartitionFault,
     RestartFault,
@@ -30,6 +32,7 @@ from workbench.scenario.schema import (
     Scenario,
     SlowDiskFault,
 )
+from workbench.scenario.trace import check_trace_file
 from workbench.scenario.units import format_duration
 
 Overrides = Mapping[str, Any] | Iterable[str] | None
@@ -103,11 +106,16 @@ def scenario_from_dict(
     for path, value, _label in pairs:
         if path == "blueprint":
             data["blueprint"] = value
+    suggested = None
     if "blueprint" in data:
         data["blueprint"] = resolve_blueprint(data["blueprint"], source)
+        if isinstance(data["blueprint"], dict):
+            suggested = data["blueprint"].pop("clients", None)
     for path, value, label in pairs:
         if path != "blueprint":
             set_path(data, path, value, source=label)
+    if isinstance(suggested, Mapping):
+        data["clients"] = _clients_over(suggested, data.get("clients"))
 
     context = {"base_dir": str(base_dir) if base_dir is not None else None}
     try:
@@ -124,6 +132,19 @@ def scenario_from_dict(
 
 
 # ----------------------------------------------------------------------------- blueprints
+
+
+def _clients_over(suggested: Mapping[str, Any], given: Any) -> Any:
+    """The scenario's clients merged over the ones its blueprint suggests. Saying where
+    the clients are (count, datacenter, zone or placement) replaces the suggested placement."""
+    if given is None:
+        return dict(suggested)
+    if not isinstance(given, Mapping):
+        return given  # validation reports it
+    base = dict(suggested)
+    if any(key in given for key in ("count", "datacenter", "zone", "placement")):
+        base.pop("placement", None)
+    return _deep_merge(base, given)
 
 
 def resolve_blueprint(value: Any, source: str) -> dict[str, Any]:
@@ -392,6 +413,17 @@ def check_scenario(s: Scenario, source: str) -> None:
                 f"blueprint.nodes[{i}].zone",
                 f"data centre '{node.datacenter}' has no zone '{node.zone}'; its zones: {one_of(zones)}",
             )
+    regions = sorted({dc.region for dc in bp.datacenters})
+    for i, pair in enumerate(bp.network.regions):
+        for j, region in enumerate(pair.between):
+            if region not in regions:
+                fail(
+                    f"blueprint.network.regions[{i}].between[{j}]",
+                    f"no data centre is in region '{region}'{did_you_mean(region, regions)}; "
+                    f"regions: {one_of(regions)}",
+                )
+        if pair.between[0] == pair.between[1]:
+            fail(f"blueprint.network.regions[{i}].between", "name two different regions (same_region covers one)")
     for i, link in enumerate(bp.network.links):
         for j, tag in enumerate(link.between):
             if tag not in tags:
@@ -480,6 +512,7 @@ def check_scenario(s: Scenario, source: str) -> None:
             f"a transaction writes {s.workload.transaction_documents} distinct documents, "
             f"but there are only {s.workload.keys} keys",
         )
+    check_workload(s, fail)
     for name, cost in db.conflicts.scripts.items():
         if name not in collections:
             fail(
@@ -511,6 +544,81 @@ def check_scenario(s: Scenario, source: str) -> None:
             f"{format_duration(s.workload.stop)} is after the end of the run ({format_duration(s.duration)})",
         )
     check_faults(s, fail)
+
+
+def check_workload(s: Scenario, fail: Any) -> None:
+    """Arrivals (each kind's settings, the trace file's header) and key popularity."""
+    wl = s.workload
+    a = wl.arrivals
+    here = "workload.arrivals"
+    defaults = Arrivals().model_dump(mode="json")
+    given = a.model_dump(mode="json")
+    owner = {name: kind for kind, names in ARRIVAL_FIELDS.items() for name in names}
+    for name in ARRIVAL_FIELDS["poisson"] + tuple(owner):
+        if name not in ARRIVAL_FIELDS[a.kind] and given[name] != defaults[name]:
+            fail(
+                f"{here}.{name}",
+                f"{name} is a setting of kind {owner[name]}, but kind is {a.kind}; "
+                f"remove it or set kind: {owner[name]}",
+            )
+    if a.kind == "diurnal":
+        for name, example in (("peak", 3000), ("trough", 300)):
+            if getattr(a, name) is None:
+                fail(f"{here}.{name}", f"diurnal arrivals need a {name} rate in operations per second, e.g. {example}")
+        if a.trough > a.peak:
+            fail(f"{here}.trough", f"the trough ({a.trough:g}/s) is above the peak ({a.peak:g}/s)")
+        if a.period <= 0:
+            fail(f"{here}.period", "must be longer than 0 s, e.g. 24 h (or 10 min to compress a day)")
+    elif a.kind == "bursts":
+        if not a.bursts and a.random_bursts is None:
+            fail(
+                f"{here}.bursts",
+                "bursts arrivals need bursts, e.g. [{at: 30 s, duration: 10 s, multiplier: 5}], or random_bursts",
+            )
+        for i, burst in enumerate(a.bursts):
+            if burst.duration <= 0:
+                fail(f"{here}.bursts[{i}].duration", "must be longer than 0 s")
+            if burst.at >= s.duration:
+                fail(
+                    f"{here}.bursts[{i}].at",
+                    f"{format_duration(burst.at)} is not before the end of the run ({format_duration(s.duration)}), "
+                    "so the burst would never happen",
+                )
+        rb = a.random_bursts
+        if rb is not None:
+            if not rb.every.mean() > 0:
+                fail(f"{here}.random_bursts.every", f"'{rb.every.text}' must average more than 0 s between bursts")
+            if not rb.duration.mean() > 0:
+                fail(f"{here}.random_bursts.duration", f"'{rb.duration.text}' must average more than 0 s")
+    elif a.kind == "closed":
+        if a.users is None:
+            fail(f"{here}.users", "closed-loop arrivals need a number of users, e.g. users: 50")
+    elif a.kind == "trace":
+        if a.file is None:
+            fail(f"{here}.file", "trace arrivals need a file, e.g. file: traces/sample.csv (relative to the scenario)")
+        try:
+            check_trace_file(a.file)
+        except WorkbenchInputError as err:
+            fail(f"{here}.file", str(err))
+        if a.window.end is not None and a.window.end <= a.window.start:
+            fail(
+                f"{here}.window.end",
+                f"{format_duration(a.window.end)} is not after window.start ({format_duration(a.window.start)})",
+            )
+    for name, section in (("hotspot", wl.hotspot), ("tenants", wl.tenants)):
+        if wl.key_popularity != name and section.model_dump(mode="json") != type(section)().model_dump(mode="json"):
+            fail(
+                f"workload.{name}",
+                f"applies to key_popularity: {name}, but key_popularity is {wl.key_popularity}; "
+                f"remove it or set key_popularity: {name}",
+            )
+    if wl.key_popularity == "hotspot" and wl.hotspot.hot_keys(wl.keys) >= wl.keys:
+        fail(
+            "workload.hotspot.keys",
+            f"{wl.hotspot.keys:g} of {wl.keys} keys leaves no cold keys; use a smaller fraction or more keys",
+        )
+    if wl.key_popularity == "tenants" and wl.tenants.count > wl.keys:
+        fail("workload.tenants.count", f"{wl.tenants.count} tenants need at least as many keys; there are {wl.keys}")
 
 
 def check_faults(s: Scenario, fail: Any) -> None:

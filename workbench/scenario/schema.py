@@ -111,6 +111,14 @@ class LinkLatency(Strict):
     latency: DurationDist
 
 
+class RegionLatency(Strict):
+    """The one-way latency between two regions (both directions, every node and client
+    in them), replacing ``cross_region``: real WAN distances differ per pair."""
+
+    between: tuple[str, str]
+    latency: DurationDist
+
+
 class NetworkSpec(Strict):
     """One-way latency by pair class, plus link bandwidth.
 
@@ -124,6 +132,9 @@ class NetworkSpec(Strict):
     same_region: DurationDist = Field("lognormal(median=0.5 ms, sigma=0.3)")
     cross_region: DurationDist = Field("lognormal(median=35 ms, sigma=0.1)")
     bandwidth: Bandwidth = Field("10 Gbit/s")
+    regions: tuple[RegionLatency, ...] = Field(
+        (), description="Per region-pair latencies that replace cross_region (applied before links)"
+    )
     links: tuple[LinkLatency, ...] = Field((), description="Per node-pair latencies that replace the defaults")
     loss: float = Field(
         0.0,
@@ -229,8 +240,17 @@ class ObserverSpec(Strict):
 
 
 class Blueprint(Strict):
+    """A topology: data centres, nodes, hardware, network, the database group and the
+    cluster's settings, with the catalogue's notes on what it is for [spec §7]. A
+    blueprint file may also carry a ``clients`` section: the clients it is meant to be
+    run with (placement, read balance); the scenario's ``clients`` is merged over it."""
+
     name: str
     description: str = ""
+    purpose: str = Field("", description="What the layout is for")
+    layout: str = Field("", description="Where the nodes and the database copies are")
+    failure: str = Field("", description="What happens when parts of it fail")
+    tradeoffs: str = Field("", description="What it costs and what it gives up")
     datacenters: tuple[Datacenter, ...] = Field(min_length=1)
     nodes: tuple[NodeSpec, ...] = Field(min_length=1)
     hardware: Hardware = Hardware()
@@ -460,6 +480,10 @@ class Hotspot(Strict):
 
     keys: float = Field(0.2, gt=0, lt=1, description="Fraction of the keys that are hot")
     share: float = Field(0.8, ge=0, le=1, description="Fraction of the accesses that go to the hot keys")
+
+    def hot_keys(self, keys: int) -> int:
+        """How many of ``keys`` are hot: the fraction, rounded, at least one."""
+        return max(1, round(self.keys * keys))
 
 
 class Tenants(Strict):

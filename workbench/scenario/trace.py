@@ -1,0 +1,632 @@
+"""Trace files: recorded traffic for the workload to replay (CSV or Parquet).
+
+One row per operation; the columns (``docs/traces.md`` has the details)::
+
+    t          seconds from the start of the trace (or use timestamp)
+    timestamp  ISO-8601 or epoch seconds; time zero is the first row
+    op         read, write, query, transaction, cluster_tx, compare_exchange
+    key        document number, 0 <= key < workload.keys
+    size       bytes (optional; else drawn from workload.document_size)
+    client     client3 or a number (optional): which application server sends it
+    session    any value (optional): rows with the same value share a RavenDB session
+    region     a data centre or region name (optional): a client placed there sends it
+
+The file is read in chunks (``pyarrow.csv.open_csv`` / ``ParquetFile.iter_batches``),
+so a trace of any length replays in bounded memory: only the chunk being replayed is
+held. Every row is checked as it is read; a bad one is reported with the file, its line
+(CSV: 1-based line of the file, the header is line 1; Parquet: 1-based row) and its
+column, or counted and passed over with ``on_error: skip``. The header is checked
+when the scenario is loaded (:func:`check_trace_file`), so a wrong file fails fast.
+
+Checks and conversions are vectorised per chunk (pyarrow compute and numpy); a fast
+path casts a whole column at once and only a column that fails falls back to finding
+the bad rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from workbench.errors import WorkbenchInputError, did_you_mean
+
+# Op names in the model's op-kind order (workbench.model.client.OP_KINDS).
+TRACE_OPS = ("read", "write", "query", "cluster_tx", "compare_exchange", "transaction")
+COLUMNS = ("t", "timestamp", "op", "key", "size", "client", "session", "region")
+CSV_BLOCK_BYTES = 1 << 20  # a CSV chunk: about 30-50 thousand rows
+PARQUET_BATCH_ROWS = 65_536
+HEADER_BYTES = 1 << 16  # enough for any sane header line
+
+_INT = r"^[+-]?\d+$"
+_FLOAT = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+_COMPRESSED = (".gz", ".bz2", ".zst", ".lz4")
+
+
+class TraceError(WorkbenchInputError):
+    """A problem in a trace file, at a line (or Parquet row) and column when there is one."""
+
+    def __init__(self, message: str, *, source: str, line: int | None = None, column: str | None = None):
+        self.line = line
+        self.column = column
+        super().__init__(message, source=source)
+
+
+def trace_format(path: str | Path) -> str:
+    """``csv`` or ``parquet``, from the file name (``.csv``, ``.csv.gz``, ``.parquet``, ``.pq``)."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSED:
+        suffixes = suffixes[:-1]
+    fmt = _FORMATS.get(suffixes[-1]) if suffixes else None
+    if fmt is None:
+        msg = f"cannot tell the format of {Path(path).name}: name it .csv (optionally .csv.gz) or .parquet"
+        raise TraceError(msg, source=str(path))
+    return fmt
+
+
+def read_header(path: str | Path) -> list[str]:
+    """The column names, read without reading the rows."""
+    source = str(path)
+    fmt = trace_format(path)
+    if not Path(path).is_file():
+        msg = "no such trace file (a relative path is taken from the scenario file's folder)"
+        raise TraceError(msg, source=source)
+    try:
+        if fmt == "parquet":
+            return list(pq.read_schema(source).names)
+        with pa.input_stream(source, compression="detect") as stream:
+            head = stream.read(HEADER_BYTES)
+    except (OSError, pa.ArrowException) as exc:
+        msg = f"cannot read the trace: {exc}"
+        raise TraceError(msg, source=source) from None
+    first = head.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        msg = "line 1: the header is not UTF-8 text; is this a CSV file?"
+        raise TraceError(msg, source=source, line=1) from None
+    return next(csv.reader([text]), [])
+
+
+def check_header(names: list[str], source: str, *, csv_file: bool = True) -> None:
+    """Every column known and unique, a time column, op and key present."""
+    where = "line 1" if csv_file else "schema"
+    line = 1 if csv_file else None
+    hint = "t (or timestamp), op, key, and optionally size, client, session, region"
+    if not names or names == [""]:
+        msg = f"{where}: no header; the first line must name the columns: {hint}"
+        raise TraceError(msg, source=source, line=line)
+    for i, name in enumerate(names):
+        if name not in COLUMNS:
+            msg = (
+                f"{where}, column {i + 1} {name!r}: unknown column{did_you_mean(name, COLUMNS)}; "
+                f"allowed: {', '.join(COLUMNS)}"
+            )
+            raise TraceError(msg, source=source, line=line, column=name)
+        if names.index(name) != i:
+            msg = f"{where}, column {i + 1} {name!r}: column {name!r} appears twice"
+            raise TraceError(msg, source=source, line=line, column=name)
+    if "t" in names and "timestamp" in names:
+        msg = f"{where}: give either t (seconds from the start) or timestamp, not both"
+        raise TraceError(msg, source=source, line=line)
+    if "t" not in names and "timestamp" not in names:
+        msg = (
+            f"{where}: no time column; add t (seconds from the start) or timestamp (ISO-8601 or epoch seconds); "
+            f"columns: {hint}"
+        )
+        raise TraceError(msg, source=source, line=line)
+    for required in ("op", "key"):
+        if required not in names:
+            msg = f"{where}: no {required!r} column; columns: {hint}"
+            raise TraceError(msg, source=source, line=line, column=required)
+
+
+def check_trace_file(path: str | Path) -> list[str]:
+    """Load-time check: the file exists, its format is known and its header is right."""
+    names = read_header(path)
+    check_header(names, str(path), csv_file=trace_format(path) == "csv")
+    return names
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+@dataclass
+class TraceChunk:
+    """The good rows of one chunk, in file order."""
+
+    time: np.ndarray  # float64, trace seconds after time zero
+    kind: np.ndarray  # int64 op kind (TRACE_OPS order)
+    key: np.ndarray  # int64
+    size: np.ndarray | None  # float64 bytes, NaN where not given; None: no size column
+    client: np.ndarray | None  # int64 client index, -1 where not given
+    region: np.ndarray | None  # int64 index into region_groups, -1 where not given
+    session: list[str | None] | None  # session value, None where not given
+    session_hash: np.ndarray | None  # int64 stable hash of the session value
+
+
+@dataclass
+class _Check:
+    column: str
+    bad: np.ndarray
+    describe: Callable[[int], str]
+
+
+class TraceReader:
+    """Streams a trace file as :class:`TraceChunk` s of checked rows.
+
+    ``clients``: how many clients the scenario has (client names are client1..clientN).
+    ``region_clients``: data-centre and region names -> the clients placed there.
+    Each call of :meth:`chunks` is one pass over the file (the replay loops by calling
+    it again). ``skipped`` counts bad rows passed over (``on_error: skip``).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        keys: int,
+        clients: int,
+        region_clients: dict[str, tuple[int, ...]],
+        on_error: str = "fail",
+        block_bytes: int | None = None,
+        batch_rows: int | None = None,
+    ):
+        self.path = str(path)
+        self.format = trace_format(path)
+        self.names = check_trace_file(path)
+        self.keys = keys
+        self.n_clients = clients
+        self.region_names = list(region_clients)
+        self.region_groups = [region_clients[name] for name in self.region_names]
+        self.on_error = on_error
+        self.block_bytes = block_bytes or CSV_BLOCK_BYTES
+        self.batch_rows = batch_rows or PARQUET_BATCH_ROWS
+        self.skipped = 0
+        self.passes = 0  # calls of chunks() so far
+        self.examples: list[str] = []  # the first few skipped rows, for the event
+        self.time_column = "t" if "t" in self.names else "timestamp"
+
+    # -- errors
+    def _message(self, line: int, column: str | None, problem: str) -> str:
+        unit = "line" if self.format == "csv" else "row"
+        return f"{unit} {line}" + (f", column {column!r}" if column else "") + f": {problem}"
+
+    # -- one pass over the file
+    def chunks(self) -> Iterator[TraceChunk]:
+        self.passes += 1
+        state = _PassState()
+        batches = self._csv_batches() if self.format == "csv" else self._parquet_batches()
+        for batch, lines, invalid in batches:
+            chunk = self._check(batch, lines, invalid, state)
+            if chunk is not None and len(chunk.time):
+                yield chunk
+
+    def _csv_batches(self) -> Iterator[tuple[pa.RecordBatch, np.ndarray, list[tuple[int, str]]]]:
+        # Rows with the wrong number of values are reported by the parser with their physical
+        # line number and left out of the batch; the line numbers of the rows that remain
+        # are the lines not taken by them (blank lines stay in as empty rows: see _check).
+        invalid: list[tuple[int, str]] = []
+
+        def on_invalid(row: pacsv.InvalidRow) -> str:
+            line = row.number if row.number is not None else -1
+            problem = f"{row.actual_columns} values, but the header has {row.expected_columns} columns"
+            invalid.append((line, problem))
+            return "skip"
+
+        try:
+            reader = pacsv.open_csv(
+                self.path,
+                read_options=pacsv.ReadOptions(use_threads=False, block_size=self.block_bytes),
+                parse_options=pacsv.ParseOptions(ignore_empty_lines=False, invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(self.names, pa.string()), strings_can_be_null=False
+                ),
+            )
+        except (OSError, pa.ArrowException) as exc:
+            msg = f"cannot read the trace: {exc}"
+            raise TraceError(msg, source=self.path) from None
+        next_line = 2
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except (OSError, pa.ArrowException) as exc:
+                msg = f"after line {next_line - 1}: cannot parse the CSV: {exc}"
+                raise TraceError(msg, source=self.path, line=next_line) from None
+            invalid.sort()
+            pending = np.array([line for line, _ in invalid if line >= next_line], dtype=np.int64)
+            # The g-th row of the batch is the g-th line from next_line that is not an invalid row.
+            before = pending - next_line - np.arange(len(pending))
+            g = np.arange(batch.num_rows, dtype=np.int64)
+            lines = next_line + g + np.searchsorted(before, g, side="right")
+            last = int(lines[-1]) if len(lines) else next_line - 1
+            due = [item for item in invalid if item[0] <= last]
+            invalid[:] = [item for item in invalid if item[0] > last]
+            next_line = last + 1
+            yield batch, lines, due
+        if invalid:
+            yield (
+                pa.RecordBatch.from_pydict(dict.fromkeys(self.names, pa.array([], pa.string()))),
+                np.array([]),
+                invalid,
+            )
+
+    def _parquet_batches(self) -> Iterator[tuple[pa.RecordBatch, np.ndarray, list]]:
+        try:
+            source = pq.ParquetFile(self.path)
+            batches = source.iter_batches(batch_size=self.batch_rows)
+        except (OSError, pa.ArrowException) as exc:
+            msg = f"cannot read the trace: {exc}"
+            raise TraceError(msg, source=self.path) from None
+        row = 1
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except (OSError, pa.ArrowException) as exc:
+                msg = f"after row {row - 1}: cannot read the Parquet file: {exc}"
+                raise TraceError(msg, source=self.path, line=row) from None
+            lines = np.arange(row, row + batch.num_rows, dtype=np.int64)
+            row += batch.num_rows
+            yield batch, lines, []
+
+    # -- checking one batch
+    def _check(
+        self, batch: pa.RecordBatch, lines: np.ndarray, invalid: list[tuple[int, str]], state: _PassState
+    ) -> TraceChunk | None:
+        n = batch.num_rows
+        cols = {name: batch.column(name) for name in self.names}
+        if self.format == "csv" and n:
+            cols = {name: pc.utf8_trim_whitespace(col) for name, col in cols.items()}
+            # A blank line is a row of empty values; it is not an error, and not a row.
+            blank = np.ones(n, dtype=bool)
+            for col in cols.values():
+                blank &= _empty(col)
+            if blank.any():
+                keep = pa.array(~blank)
+                cols = {name: pc.filter(col, keep) for name, col in cols.items()}
+                lines = lines[~blank]
+                n = len(lines)
+        checks: list[_Check] = []
+        out: dict[str, object] = {}
+        time_raw = None
+        for name in self.names:
+            col = cols[name]
+            if name == "t":
+                values, bad, why = _floats(col, name, required=True)
+                negative = ~bad & (values < 0)
+                checks.append(_Check(name, bad, why))
+                checks.append(_Check(name, negative, lambda i, v=values: f"negative time {v[i]:g} s"))
+                time_raw = values
+            elif name == "timestamp":
+                values, bad, why = _timestamps(col)
+                checks.append(_Check(name, bad, why))
+                time_raw = values
+            elif name == "op":
+                kinds, bad, why = _ops(col)
+                checks.append(_Check(name, bad, why))
+                out["kind"] = kinds
+            elif name == "key":
+                keys, bad, why = _ints(col, name)
+                checks.append(_Check(name, bad, why))
+                outside = ~bad & ((keys < 0) | (keys >= self.keys))
+                checks.append(
+                    _Check(
+                        name,
+                        outside,
+                        lambda i, k=keys: f"key {k[i]} is outside the key space [0, {self.keys}) (workload.keys)",
+                    )
+                )
+                out["key"] = keys
+            elif name == "size":
+                sizes, bad, why = _floats(col, name, required=False)
+                negative = ~bad & (sizes < 0)
+                checks.append(_Check(name, bad, why))
+                checks.append(_Check(name, negative, lambda i, v=sizes: f"negative size {v[i]:g}"))
+                out["size"] = sizes
+            elif name == "client":
+                clients, bad, why = self._clients(col)
+                checks.append(_Check(name, bad, why))
+                out["client"] = clients
+            elif name == "region":
+                regions, bad, why = self._regions(col)
+                checks.append(_Check(name, bad, why))
+                out["region"] = regions
+            elif name == "session":
+                out["session"], out["session_hash"] = _sessions(col)
+        assert time_raw is not None
+        # Time: relative to time zero, and never backwards (compared with the last good row).
+        other_bad = np.zeros(n, dtype=bool)
+        for check in checks:
+            other_bad |= check.bad
+        time_ok = ~other_bad
+        if self.time_column == "timestamp":
+            if state.zero is None and time_ok.any():
+                state.zero = int(time_raw[np.argmax(time_ok)])
+            zero = state.zero if state.zero is not None else 0
+            times = (time_raw - zero) / 1e9
+        else:
+            times = time_raw
+        candidates = np.where(time_ok, times, -np.inf)
+        prior = np.maximum.accumulate(np.concatenate(([state.last], candidates)))[:-1]
+        backwards = time_ok & (times < prior)
+        col_raw = cols[self.time_column]
+        checks.append(
+            _Check(
+                self.time_column,
+                backwards,
+                lambda i: f"time goes backwards: {_show(col_raw, i)} is before an earlier row's time",
+            )
+        )
+        bad = other_bad | backwards
+        order = {name: i for i, name in enumerate(self.names)}
+        checks.sort(key=lambda c: order[c.column])  # report a row's first bad column, left to right
+        self._report(checks, bad, lines, invalid)
+        good = ~bad
+        if good.any():
+            state.last = max(state.last, float(times[good].max()))
+        session = out.get("session")
+        return TraceChunk(
+            time=times[good],
+            kind=out["kind"][good],
+            key=out["key"][good],
+            size=out["size"][good] if "size" in out else None,
+            client=out["client"][good] if "client" in out else None,
+            region=out["region"][good] if "region" in out else None,
+            session=[s for s, ok in zip(session, good.tolist(), strict=True) if ok] if session is not None else None,
+            session_hash=out["session_hash"][good] if "session_hash" in out else None,
+        )
+
+    def _report(self, checks: list[_Check], bad: np.ndarray, lines: np.ndarray, invalid: list[tuple[int, str]]) -> None:
+        """Fail on the chunk's first bad row (in file order), or count them all."""
+        rows = np.flatnonzero(bad)
+        if not len(rows) and not invalid:
+            return
+        wanted = 1 if self.on_error == "fail" else max(0, 3 - len(self.examples))
+        found: list[tuple[int, str | None, str]] = [(line, None, problem) for line, problem in invalid[:wanted]]
+        for i in rows[:wanted].tolist():
+            check = next(c for c in checks if c.bad[i])  # the row's first bad column, left to right
+            found.append((int(lines[i]), check.column, check.describe(i)))
+        found.sort(key=lambda item: item[0])
+        if self.on_error == "fail":
+            line, column, problem = found[0]
+            message = self._message(line, column, problem) + " (or set workload.arrivals.on_error: skip)"
+            raise TraceError(message, source=self.path, line=line, column=column)
+        if self.passes == 1:  # a looping replay reads the same bad rows again: count them once
+            self.skipped += len(rows) + len(invalid)
+            self.examples.extend(self._message(*item) for item in found[:wanted])
+
+    # -- columns that need the scenario
+    def _clients(self, col: pa.Array) -> tuple[np.ndarray, np.ndarray, Callable[[int], str]]:
+        n_clients = self.n_clients
+
+        def to_index(value: object) -> int:
+            if value is None or value == "":
+                return -1
+            if isinstance(value, int) or (isinstance(value, str) and value.lstrip("+").isdigit()):
+                # A number is any application-server id: it is spread over the clients.
+                return int(value) % n_clients
+            if isinstance(value, str) and value.startswith("client") and value[6:].isdigit():
+                number = int(value[6:])
+                return number - 1 if 1 <= number <= n_clients else -2
+            return -2
+
+        values, bad = _by_value(col, to_index)
+        return (
+            values,
+            bad,
+            lambda i: (
+                f"{_show(col, i)} is not a client: write client1..client{n_clients} or a number "
+                f"(taken modulo {n_clients})"
+            ),
+        )
+
+    def _regions(self, col: pa.Array) -> tuple[np.ndarray, np.ndarray, Callable[[int], str]]:
+        index = {name: i for i, name in enumerate(self.region_names)}
+
+        def to_group(value: object) -> int:
+            if value is None or value == "":
+                return -1
+            group = index.get(str(value))
+            if group is None or not self.region_groups[group]:
+                return -2
+            return group
+
+        def why(i: int) -> str:
+            value = col[i].as_py()
+            if str(value) in index:
+                return f"no client is placed in {value!r} (clients.placement)"
+            known = ", ".join(self.region_names)
+            return f"no data centre or region {value!r}{did_you_mean(str(value), self.region_names)}; known: {known}"
+
+        values, bad = _by_value(col, to_group)
+        return values, bad, why
+
+
+@dataclass
+class _PassState:
+    zero: int | None = None  # timestamp of the first good row (ns)
+    last: float = -np.inf  # time of the last good row
+
+
+# ----------------------------------------------------------------------------- column conversions
+
+
+def _is_text(col: pa.Array) -> bool:
+    return pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_dictionary(col.type)
+
+
+def _as_text(col: pa.Array) -> pa.Array:
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    return col if pa.types.is_string(col.type) else col.cast(pa.string())
+
+
+def _empty(col: pa.Array) -> np.ndarray:
+    """Missing: null, or an empty string."""
+    missing = col.is_null()
+    if _is_text(col):
+        missing = pc.or_(missing, pc.equal(_as_text(col), ""))
+    return missing.fill_null(True).to_numpy(zero_copy_only=False)
+
+
+def _show(col: pa.Array, i: int) -> str:
+    value = col[i].as_py()
+    return "an empty value" if value is None or value == "" else repr(value)
+
+
+def _cast(col: pa.Array, to: pa.DataType, pattern: str) -> pa.Array:
+    """Cast text to numbers: the whole column at once, or (when some value does not
+    parse) the values that match ``pattern``, with nulls for the rest."""
+    try:
+        return col.cast(to)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        ok = pc.match_substring_regex(col, pattern).fill_null(False)
+        try:
+            return pc.if_else(ok, col, pa.scalar(None, pa.string())).cast(to)
+        except pa.ArrowInvalid:  # e.g. an integer beyond int64
+            return pa.nulls(len(col), to)
+
+
+def _floats(col: pa.Array, name: str, *, required: bool) -> tuple[np.ndarray, np.ndarray, Callable[[int], str]]:
+    """Float values (NaN where missing); bad: unparsable, not finite, or missing when required."""
+    missing = _empty(col)
+    if _is_text(col):
+        text = _as_text(col)
+        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+        numbers = _cast(text, pa.float64(), _FLOAT)
+    elif pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        numbers = col.cast(pa.float64())
+    else:
+        numbers = pa.nulls(len(col), pa.float64())
+        missing = np.zeros(len(col), dtype=bool)
+    values = numbers.fill_null(np.nan).to_numpy(zero_copy_only=False)
+    bad = ~np.isfinite(values) & ~missing
+    if required:
+        bad |= missing
+
+    def why(i: int) -> str:
+        if missing[i]:
+            return "a value is required here"
+        return f"{_show(col, i)} is not a number" + (" of seconds" if name == "t" else "")
+
+    return values, bad, why
+
+
+def _ints(col: pa.Array, name: str) -> tuple[np.ndarray, np.ndarray, Callable[[int], str]]:
+    """Integer values (0 where bad); bad: missing, unparsable or not a whole number."""
+    missing = _empty(col)
+    if _is_text(col):
+        numbers = _cast(_as_text(col), pa.int64(), _INT)
+        parsed = ~numbers.is_null().to_numpy(zero_copy_only=False)
+        values = numbers.fill_null(0).to_numpy(zero_copy_only=False)
+    elif pa.types.is_integer(col.type):
+        parsed = ~missing
+        values = col.cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+    elif pa.types.is_floating(col.type):
+        floats = col.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
+        parsed = np.isfinite(floats) & (floats == np.round(floats)) & (np.abs(floats) < 2**62)
+        values = np.where(parsed, floats, 0).astype(np.int64)
+    else:
+        parsed = np.zeros(len(col), dtype=bool)
+        values = np.zeros(len(col), dtype=np.int64)
+    bad = ~parsed
+
+    def why(i: int) -> str:
+        if missing[i]:
+            return "a value is required here"
+        return f"{_show(col, i)} is not a whole number"
+
+    return values, bad, why
+
+
+def _timestamps(col: pa.Array) -> tuple[np.ndarray, np.ndarray, Callable[[int], str]]:
+    """Nanoseconds since the epoch (int64): ISO-8601 text (naive means UTC) or epoch seconds."""
+    n = len(col)
+    missing = _empty(col)
+    if pa.types.is_timestamp(col.type):
+        ns = col.cast(pa.timestamp("ns")).cast(pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+        return ns, missing, lambda i: "a value is required here"
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+        seconds = col.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
+        ok = np.isfinite(seconds)
+        ns = np.where(ok, np.round(seconds * 1e9), 0).astype(np.int64)
+        return ns, ~ok, lambda i: "a value is required here" if missing[i] else f"{_show(col, i)} is not a time"
+    if not _is_text(col):
+        return np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool), lambda i: f"{_show(col, i)} is not a time"
+    text = _as_text(col)
+    epoch = pc.match_substring_regex(text, _FLOAT).fill_null(False).to_numpy(zero_copy_only=False)
+    ns = np.zeros(n, dtype=np.int64)
+    ok = np.zeros(n, dtype=bool)
+    if epoch.any():
+        seconds = _cast(pc.filter(text, pa.array(epoch)), pa.float64(), _FLOAT)
+        seconds = seconds.fill_null(np.nan).to_numpy(zero_copy_only=False)
+        fine = np.isfinite(seconds)
+        ns[epoch] = np.where(fine, np.round(seconds * 1e9), 0).astype(np.int64)
+        ok[epoch] = fine
+    iso = ~epoch & ~missing
+    if iso.any():
+        import pandas as pd
+
+        parsed = pd.to_datetime(
+            pd.Series(pc.filter(text, pa.array(iso)).to_pylist()), format="ISO8601", utc=True, errors="coerce"
+        )
+        fine = parsed.notna().to_numpy()
+        ns[iso] = np.where(fine, parsed.to_numpy(dtype="datetime64[ns]").astype(np.int64), 0)
+        ok[iso] = fine
+
+    def why(i: int) -> str:
+        if missing[i]:
+            return "a value is required here"
+        return f"{_show(col, i)} is not a time: write ISO-8601 (2024-05-01T12:00:00.250Z) or epoch seconds"
+
+    return ns, ~ok, why
+
+
+def _ops(col: pa.Array) -> tuple[np.ndarray, np.ndarray, Callable[[int], str]]:
+    codes = {name: i for i, name in enumerate(TRACE_OPS)}
+    values, bad = _by_value(col, lambda v: codes.get(v, -2) if isinstance(v, str) and v else -2)
+
+    def why(i: int) -> str:
+        value = col[i].as_py()
+        if value is None or value == "":
+            return "a value is required here"
+        return f"unknown op {value!r}{did_you_mean(str(value), TRACE_OPS)}; allowed: {', '.join(TRACE_OPS)}"
+
+    return values, bad, why
+
+
+def _by_value(col: pa.Array, convert: Callable[[object], int]) -> tuple[np.ndarray, np.ndarray]:
+    """Map each distinct value once (columns like op and client have few), then spread
+    the results over the rows. ``convert`` returns -1 for 'not given', -2 for bad."""
+    if len(col) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    encoded = col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(col)
+    table = np.array([convert(v) for v in encoded.dictionary.to_pylist()] + [-1], dtype=np.int64)
+    indices = encoded.indices.fill_null(len(table) - 1).to_numpy(zero_copy_only=False)
+    values = table[indices]
+    bad = values == -2
+    return np.where(bad, -1, values), bad
+
+
+def _sessions(col: pa.Array) -> tuple[list[str | None], np.ndarray]:
+    """Session values as text (None where not given) and a stable hash of each."""
+    text = _as_text(col) if _is_text(col) else col.cast(pa.string())
+    encoded = pc.dictionary_encode(text)
+    names = [None if v == "" else v for v in encoded.dictionary.to_pylist()]
+    hashes = np.array([zlib.crc32(v.encode()) if v is not None else -1 for v in names] + [-1], dtype=np.int64)
+    indices = encoded.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)
+    lookup = np.array([*names, None], dtype=object)
+    return lookup[indices].tolist(), hashes[indices]
