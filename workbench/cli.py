@@ -2,6 +2,12 @@
 
     workbench run SCENARIO [--seed N] [--duration D] [--set PATH=VALUE ...] [--json] [--out DIR]
     workbench blueprints [NAME] [--json]
+    workbench compare SCENARIO|STUDY [--blueprints a,b,c] [--replications R] [--set ...] [--json] [--out DIR]
+    workbench sweep STUDY [--replications R] [--out DIR]
+    workbench capacity SCENARIO --slo 'p99_write_ms<=50' [--slo ...] [--range LOW HIGH] [--target RATE]
+
+Studies run in parallel: --workers N local processes (default one per core), --serial,
+or Dask: --scheduler tcp://HOST:PORT for an existing cluster, --dask-local N for a local one.
 
 Exit codes: 0 success, 1 the simulation itself failed, 2 bad input (a one-line
 reason on stderr, never a traceback).
@@ -66,9 +72,54 @@ def build_parser() -> argparse.ArgumentParser:
     raft.add_argument("--json", action="store_true", help="print the distribution as one JSON object")
 
     bps = sub.add_parser("blueprints", help="list the built-in topology blueprints")
-    bps.add_argument("name", nargs="?", help="show one blueprint in full")
+    bps.add_argument("name", nargs="?", help="show one blueprint: its notes and a drawing of its layout")
     bps.add_argument("--json", action="store_true", help="print JSON")
+
+    cmp = sub.add_parser("compare", help="run variants side by side, replicated, with confidence intervals")
+    cmp.add_argument("study", help="a scenario file (vary it with --blueprints) or a study file with variants")
+    cmp.add_argument("--blueprints", help="comma-separated blueprints to compare, e.g. three-node,five-node")
+    cmp.add_argument("--replications", type=int, help="runs per variant (default 5, or the study's)")
+    cmp.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    cmp.add_argument("--json", action="store_true", help="print the table as JSON")
+    cmp.add_argument("--out", type=Path, help="write runs.parquet, the table, and every run's tables here")
+    _executor_args(cmp)
+
+    swp = sub.add_parser("sweep", help="run a study's grid of factors and write one Parquet row per run")
+    swp.add_argument("study", help="a study file with a grid (and optionally variants)")
+    swp.add_argument("--replications", type=int, help="runs per grid point (default: the study's)")
+    swp.add_argument("--out", type=Path, help="output directory (default outputs/sweep-NAME)")
+    _executor_args(swp)
+
+    cap = sub.add_parser("capacity", help="find the highest load that meets service-level objectives")
+    cap.add_argument("scenario", help="scenario file (its blueprint, workload mix and faults)")
+    cap.add_argument("--slo", action="append", required=True, help="an objective, e.g. 'p99_write_ms<=50' (repeatable)")
+    cap.add_argument("--range", nargs=2, type=float, metavar=("LOW", "HIGH"), default=(100.0, 100_000.0))
+    cap.add_argument("--target", type=float, help="report the headroom at this load (ops/s)")
+    cap.add_argument("--tolerance", type=float, default=0.05, help="stop when the bracket is this tight (default 5%%)")
+    cap.add_argument("--replications", type=int, default=3, help="runs per load (default 3)")
+    cap.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    cap.add_argument("--json", action="store_true")
+    _executor_args(cap)
     return parser
+
+
+def _executor_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
+    group.add_argument("--serial", action="store_true", help="run one after another in this process")
+    group.add_argument("--scheduler", help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+    group.add_argument("--dask-local", type=int, metavar="N", help="run on a local Dask cluster of N workers")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", default=True)
+
+
+def _executor(args: argparse.Namespace) -> dict:
+    if args.serial:
+        return {"executor": "serial"}
+    if args.scheduler or args.dask_local:
+        return {"executor": "dask", "scheduler": args.scheduler, "dask_local": args.dask_local}
+    if args.workers is not None and args.workers < 1:
+        raise WorkbenchInputError(f"--workers must be at least 1, got {args.workers}", source="workbench")
+    return {"executor": "processes", "workers": args.workers}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,6 +129,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "compare":
+            return _compare(args)
+        if args.command == "sweep":
+            return _sweep(args)
+        if args.command == "capacity":
+            return _capacity(args)
         return _blueprints(args)
     except WorkbenchInputError as err:
         print(f"workbench: error: {err}", file=sys.stderr)
@@ -181,7 +238,16 @@ def _blueprints(args: argparse.Namespace) -> int:
             msg = f"'{args.name}' is not a built-in blueprint{hint}; known: {one_of(names)}"
             raise WorkbenchInputError(msg, source="workbench blueprints")
         data = load_blueprint_data(args.name)
-        print(json.dumps(data, indent=2) if args.json else yaml.safe_dump(data, sort_keys=False).rstrip())
+        if args.json:
+            print(json.dumps(data, indent=2))
+            return EXIT_OK
+        from workbench.report.text import format_blueprint
+        from workbench.scenario import scenario_from_dict
+
+        scenario = scenario_from_dict({"name": args.name, "blueprint": args.name}, source=f"blueprint {args.name}")
+        print(format_blueprint(scenario.blueprint, scenario.clients if "clients" in data else None))
+        print("\nAs YAML (use it with 'blueprint: NAME', or 'blueprint: {extends: NAME, ...}'):\n")
+        print(yaml.safe_dump(data, sort_keys=False).rstrip())
         return EXIT_OK
     rows = []
     for name in names:
@@ -198,6 +264,105 @@ def _blueprints(args: argparse.Namespace) -> int:
         )
     print(json.dumps(rows, indent=2) if args.json else format_blueprints(rows))
     return EXIT_OK
+
+
+def _overrides(pairs: list[str]) -> dict:
+    from workbench.scenario.load import parse_overrides
+
+    return {path: value for path, value, _ in parse_overrides(pairs)}
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from workbench.study import compare_specs, compare_table, format_compare, load_study, run_specs, study_from_scenario
+
+    if args.replications is not None and args.replications < 1:
+        raise WorkbenchInputError("--replications must be at least 1", source="workbench compare")
+    if args.blueprints:
+        names = [n.strip() for n in args.blueprints.split(",") if n.strip()]
+        study = study_from_scenario(
+            args.study, blueprints=names, replications=args.replications or 5, overrides=_overrides(args.overrides)
+        )
+    else:
+        if args.overrides:
+            raise WorkbenchInputError(
+                "--set works with a scenario and --blueprints; put it in the study's variants",
+                source="workbench compare",
+            )
+        study = load_study(args.study, replications=args.replications)
+    rows = run_specs(
+        study, compare_specs(study), out_dir=args.out, progress=args.progress and not args.json, **_executor(args)
+    )
+    table = compare_table(rows)
+    if args.out is not None:
+        _write_rows(rows, args.out)
+        table.to_csv(args.out / "compare.csv")
+    if args.json:
+        print(table.drop(columns="key").to_json(orient="index"))
+    else:
+        print(f"{study.name}: {len(study.variants)} variants x {study.replications} replications, mean ± 95 % CI\n")
+        print(format_compare(table))
+        if args.out is not None:
+            print(f"\nRuns written to {args.out}/")
+    return EXIT_OK
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from workbench.study import load_study, run_specs, sweep_specs
+
+    if args.replications is not None and args.replications < 1:
+        raise WorkbenchInputError("--replications must be at least 1", source="workbench sweep")
+    study = load_study(args.study, replications=args.replications)
+    if not study.grid and not study.variants:
+        raise WorkbenchInputError("a sweep needs a 'grid' (or 'variants') in the study file", source=args.study)
+    out = args.out or Path("outputs") / f"sweep-{study.name}"
+    rows = run_specs(study, sweep_specs(study), progress=args.progress, **_executor(args))
+    path = _write_rows(rows, out)
+    print(f"{len(rows)} runs of {study.name} written to {path}")
+    return EXIT_OK
+
+
+def _capacity(args: argparse.Namespace) -> int:
+    from workbench.study import find_capacity, study_from_scenario
+
+    low, high = args.range
+    if not 0 < low < high:
+        raise WorkbenchInputError(f"--range needs 0 < LOW < HIGH, got {low:g} {high:g}", source="workbench capacity")
+    study = study_from_scenario(args.scenario, replications=args.replications, overrides=_overrides(args.overrides))
+    result = find_capacity(
+        study,
+        args.slo,
+        low=low,
+        high=high,
+        target=args.target,
+        tolerance=args.tolerance,
+        progress=args.progress and not args.json,
+        **_executor(args),
+    )
+    if args.json:
+        print(json.dumps(result.as_dict(), default=str))
+        return EXIT_OK
+    print(f"{study.name}: objectives {', '.join(result.objectives)} ({study.replications} runs per load)\n")
+    print(result.points.to_string(index=False, float_format=lambda x: f"{x:,.4g}"))
+    print()
+    if result.max_rate is None:
+        print(f"No load from {low:g} ops/s up meets the objectives.")
+        return EXIT_OK
+    print(f"Highest load meeting every objective: {result.max_rate:,.0f} ops/s")
+    if result.bottleneck:
+        print(f"Bottleneck there: {result.bottleneck} at {result.bottleneck_mean:.0%} utilisation")
+    if result.headroom is not None:
+        print(f"Headroom at {result.target:,.0f} ops/s: {result.headroom:+.0%}")
+    return EXIT_OK
+
+
+def _write_rows(rows, out: Path) -> Path:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "runs.parquet"
+        rows.to_parquet(path, index=False)
+    except OSError as exc:
+        raise WorkbenchInputError(f"cannot write results: {exc}", source=f"--out {out}") from None
+    return path
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ class Disk:
     """One fsync at a time; writes that arrive meanwhile share the next fsync
     (group commit, as RavenDB's transaction merger batches concurrent writes)."""
 
-    __slots__ = ("_fsync", "busy", "env", "epoch", "fsyncs", "max_batch", "pending", "writes")
+    __slots__ = ("_fsync", "busy", "busy_s", "env", "epoch", "fsyncs", "max_batch", "pending", "writes")
 
     def __init__(self, env: simpy.Environment, fsync: Sampler, max_batch: int):
         self.env = env
@@ -97,6 +97,7 @@ class Disk:
         self.epoch = 0
         self.fsyncs = 0
         self.writes = 0
+        self.busy_s = 0.0
 
     def write(self, fn: Callable[[Any], None], arg: Any) -> None:
         self.pending.append((fn, arg))
@@ -111,7 +112,9 @@ class Disk:
         else:
             batch = [pending.popleft() for _ in range(self.max_batch)]
         self.busy = True
-        Timer(self.env, self._fsync(), self._done, (batch, self.epoch))
+        took = self._fsync()
+        self.busy_s += took  # fsync time started (for utilisation; a crash may cut the last one short)
+        Timer(self.env, took, self._done, (batch, self.epoch))
 
     def _done(self, batch: list[tuple[Callable[[Any], None], Any]], epoch: int) -> None:
         if epoch != self.epoch:

@@ -342,6 +342,7 @@ class World:
         interval = self.scenario.sample_interval
         rec = self.recorder
         last_busy = [0.0] * len(self.nodes)
+        last_disk = [0.0] * len(self.nodes)
         last_requests = [(0, 0)] * len(self.nodes)
         net = self.network
         n_nodes = len(self.nodes)
@@ -363,6 +364,10 @@ class World:
                 )
                 rec.sample(now, scope, "cpu_queue", float(len(node.cpu.queue)))
                 rec.sample(now, scope, "disk_queue", float(len(node.disk.pending)))
+                rec.sample(
+                    now, scope, "disk_utilisation", min((node.disk.busy_s - last_disk[node.index]) / interval, 1.0)
+                )
+                last_disk[node.index] = node.disk.busy_s
                 last_busy[node.index] = busy
                 requests, probes = last_requests[node.index]
                 rec.sample(now, scope, "requests", float(node.requests - requests))
@@ -378,6 +383,7 @@ class World:
                         if a < n_nodes and b < n_nodes:
                             link = f"link.{self.nodes[a].tag}->{self.nodes[b].tag}"
                             rec.sample(now, link, "bytes_per_s", delta / interval)
+                            rec.sample(now, link, "utilisation", delta * net._inv_bw[a][b] / interval)
                         if dcs[a] != dcs[b]:
                             cross_dc += delta
                         last_row[b] = row[b]

@@ -109,7 +109,7 @@ def format_blueprint(bp: Any, clients: Any = None) -> str:
     ``bp`` is a validated :class:`~workbench.scenario.schema.Blueprint`; ``clients`` the
     client settings it suggests (a :class:`ClientSpec`), if any."""
     members = set(bp.database.members or ())
-    lines = [f"{bp.name}: {' '.join(bp.description.split())}", ""]
+    lines = [bp.name, *_wrapped("  ", " ".join(bp.description.split())), ""]
     for label, text in (
         ("purpose", bp.purpose),
         ("layout", bp.layout),
@@ -149,7 +149,8 @@ def format_blueprint(bp: Any, clients: Any = None) -> str:
     )
     net = bp.network
     lines.append("one-way latency:")
-    lines.append(f"  same zone {net.same_zone}; same region {net.same_region}; other regions {net.cross_region}")
+    lines.append(f"  same zone {net.same_zone}; same region {net.same_region}")
+    lines.append(f"  other regions {net.cross_region}")
     for pair in net.regions:
         lines.append(f"  {pair.between[0]} <-> {pair.between[1]}: {pair.latency}")
     for link in net.links:

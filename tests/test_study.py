@@ -1,0 +1,157 @@
+"""Studies: compare, sweep and capacity, on every executor, with common random numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench.cli import main
+from workbench.errors import WorkbenchInputError
+from workbench.study import (
+    Study,
+    compare_specs,
+    compare_table,
+    format_compare,
+    load_study,
+    run_specs,
+    sweep_specs,
+)
+
+BASE = {
+    "name": "small",
+    "seed": 11,
+    "duration": "8 s",
+    "warmup": "1 s",
+    "blueprint": "three-node",
+    "clients": {"count": 2},
+    "workload": {"rate": 200, "keys": 500},
+    "faults": [{"at": "4 s", "action": "crash", "node": "preferred", "duration": "2 s"}],
+}
+
+
+def _study(**kw) -> Study:
+    defaults = {
+        "name": "t",
+        "base": BASE,
+        "source": "<test>",
+        "base_dir": None,
+        "replications": 2,
+        "variants": (("three", (("blueprint", "three-node"),)), ("five", (("blueprint", "five-node"),))),
+    }
+    return Study(**{**defaults, **kw})
+
+
+def test_every_executor_gives_the_same_rows():
+    study = _study()
+    specs = compare_specs(study)
+    serial = run_specs(study, specs, executor="serial", progress=False)
+    processes = run_specs(study, specs, executor="processes", workers=2, progress=False)
+    dask = run_specs(study, specs, executor="dask", dask_local=1, progress=False)
+    pd.testing.assert_frame_equal(serial, processes)
+    pd.testing.assert_frame_equal(serial, dask)
+    assert len(serial) == 4 and "wall_seconds" not in serial
+
+
+def test_replications_use_common_random_numbers_across_variants():
+    study = _study()
+    rows = run_specs(study, compare_specs(study), executor="serial", progress=False)
+    assert list(rows["seed"]) == [11, 11, 12, 12]
+    # Same seed, same arrivals: both variants saw exactly as many operations.
+    by_rep = rows.groupby("replication")["ops.total"].nunique()
+    assert (by_rep == 1).all()
+    assert (
+        rows.loc[rows["replication"] == 0, "ops.total"].iloc[0]
+        != rows.loc[rows["replication"] == 1, "ops.total"].iloc[0]
+    )
+
+
+def test_compare_table_has_each_variant_with_confidence_intervals_and_fault_figures():
+    study = _study(replications=3)
+    rows = run_specs(study, compare_specs(study), executor="processes", workers=2, progress=False)
+    table = compare_table(rows)
+    assert list(table.columns) == ["key", "three", "five"]
+    nodes = table.loc["nodes"]
+    assert nodes["three"][0] == 3 and nodes["five"][0] == 5
+    mean, half = table.loc["write p99 (ms)", "three"]
+    assert mean > 0 and half > 0  # three replications: a real interval
+    assert any(label.startswith("fault 1: crash") and label.endswith("RTO (s)") for label in table.index)
+    text = format_compare(table)
+    assert "±" in text and "three" in text.splitlines()[0]
+
+
+def test_sweep_runs_every_grid_point_and_names_the_factors(tmp_path: Path):
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text(
+        json.dumps(
+            {
+                "name": "grid",
+                "scenario": {**BASE, "faults": []},
+                "replications": 2,
+                "grid": {"workload.rate": [100, 300], "clients.read_balance": ["None", "RoundRobin"]},
+            }
+        )
+    )
+    study = load_study(study_file)
+    specs = sweep_specs(study)
+    assert len(specs) == 8
+    rows = run_specs(study, specs, executor="serial", progress=False)
+    assert set(rows["factor.workload.rate"]) == {100, 300}
+    assert set(rows["factor.clients.read_balance"]) == {"None", "RoundRobin"}
+    # The offered load shows in the throughput.
+    fast = rows[rows["factor.workload.rate"] == 300]["throughput_ops_per_s"].mean()
+    slow = rows[rows["factor.workload.rate"] == 100]["throughput_ops_per_s"].mean()
+    assert fast == pytest.approx(3 * slow, rel=0.15)
+    # And through the CLI, one Parquet row per run.
+    out = tmp_path / "out"
+    assert main(["sweep", str(study_file), "--out", str(out), "--workers", "2", "--no-progress"]) == 0
+    written = pd.read_parquet(out / "runs.parquet")
+    pd.testing.assert_frame_equal(written.reset_index(drop=True), rows.reset_index(drop=True), check_dtype=False)
+
+
+def test_a_bad_variant_is_reported_before_anything_runs(tmp_path: Path):
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text(
+        json.dumps({"scenario": BASE, "variants": [{"name": "x", "set": {"blueprint": "nine-node"}}]})
+    )
+    with pytest.raises(WorkbenchInputError, match=r"'nine-node' is not a built-in blueprint.*\(variant 'x'\)"):
+        load_study(study_file)
+
+
+def test_compare_cli_side_by_side(tmp_path: Path, capsys):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(json.dumps(BASE))
+    out = tmp_path / "cmp"
+    code = main(
+        [
+            "compare",
+            str(scenario),
+            "--blueprints",
+            "three-node,five-node-rf2",
+            "--replications",
+            "2",
+            "--serial",
+            "--no-progress",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "three-node" in text and "five-node-rf2" in text and "write p99 (ms)" in text
+    assert (out / "runs.parquet").exists() and (out / "compare.csv").exists()
+    assert (out / "three-node" / "rep1" / "ops.parquet").exists()
+
+
+def test_capacity_cli_rejects_a_bad_objective(capsys):
+    assert main(["capacity", "scenarios/quickstart.yaml", "--slo", "p99 write below 50"]) == 2
+    assert "is not an objective" in capsys.readouterr().err
+
+
+def test_blueprints_cli_draws_the_layout(capsys):
+    assert main(["blueprints", "geo-stretched"]) == 0
+    text = capsys.readouterr().out
+    assert "region us-east-1" in text and "zone a: [A*] [B]   + 2 clients" in text
+    assert "us-east-1 <-> us-west-1" in text
