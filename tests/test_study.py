@@ -155,3 +155,45 @@ def test_blueprints_cli_draws_the_layout(capsys):
     text = capsys.readouterr().out
     assert "region us-east-1" in text and "zone a: [A*] [B]   + 2 clients" in text
     assert "us-east-1 <-> us-west-1" in text
+
+
+def test_two_variants_receive_identical_arrival_times_and_keys(tmp_path: Path):
+    """Common random numbers: replication r of every variant draws the same workload."""
+    study = _study(base={**BASE, "faults": []}, replications=1)
+    run_specs(study, compare_specs(study), executor="serial", progress=False, out_dir=tmp_path)
+    from workbench.results import RunResult
+
+    three = RunResult.from_dir(tmp_path / "three" / "rep0").ops.sort_values(["start_s", "client"])
+    five = RunResult.from_dir(tmp_path / "five" / "rep0").ops.sort_values(["start_s", "client"])
+    cols = ["start_s", "key", "kind", "client"]
+    pd.testing.assert_frame_equal(three[cols].reset_index(drop=True), five[cols].reset_index(drop=True))
+
+
+def test_confidence_intervals_shrink_with_replications_and_a_variant_matches_itself():
+    same = (("blueprint", "three-node"),)
+    few = _study(base={**BASE, "faults": []}, replications=3, variants=(("a", same), ("b", same)))
+    many = _study(base={**BASE, "faults": []}, replications=12, variants=(("a", same), ("b", same)))
+    few_rows = run_specs(few, compare_specs(few), executor="processes", workers=2, progress=False)
+    many_rows = run_specs(many, compare_specs(many), executor="processes", workers=2, progress=False)
+    metric = "write p99 (ms)"
+    assert compare_table(many_rows).at[metric, "a"][1] < compare_table(few_rows).at[metric, "a"][1]
+    # Compared with itself, a variant shows no difference at all: same seeds, same model, same rows.
+    a = many_rows[many_rows["variant"] == "a"].drop(columns=["run", "variant"]).reset_index(drop=True)
+    b = many_rows[many_rows["variant"] == "b"].drop(columns=["run", "variant"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_sweep_gives_identical_rows_serially_on_processes_and_on_dask():
+    study = _study(
+        base={**BASE, "faults": []},
+        variants=(),
+        grid=(("workload.rate", (100, 200)), ("clients.read_balance", ("None", "RoundRobin"))),
+        replications=1,
+    )
+    specs = sweep_specs(study)
+    serial = run_specs(study, specs, executor="serial", progress=False)
+    processes = run_specs(study, specs, executor="processes", workers=2, progress=False)
+    dask = run_specs(study, specs, executor="dask", dask_local=2, progress=False)
+    pd.testing.assert_frame_equal(serial, processes)
+    pd.testing.assert_frame_equal(serial, dask)
+    assert len(serial) == 4

@@ -5,6 +5,7 @@
     workbench compare SCENARIO|STUDY [--blueprints a,b,c] [--replications R] [--set ...] [--json] [--out DIR]
     workbench sweep STUDY [--replications R] [--out DIR]
     workbench capacity SCENARIO --slo 'p99_write_ms<=50' [--slo ...] [--range LOW HIGH] [--target RATE]
+    workbench report STUDY -o report.html [--format html|md]
 
 Studies run in parallel: --workers N local processes (default one per core), --serial,
 or Dask: --scheduler tcp://HOST:PORT for an existing cluster, --dask-local N for a local one.
@@ -100,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
     cap.add_argument("--json", action="store_true")
     _executor_args(cap)
+
+    rpt = sub.add_parser("report", help="run a study and write a self-contained capacity report")
+    rpt.add_argument("study", help="a study file (variants, optionally a capacity section) or a scenario file")
+    rpt.add_argument("-o", "--output", type=Path, required=True, help="report file, e.g. report.html or report.md")
+    rpt.add_argument("--format", choices=["html", "md"], help="default: from the file's extension (html)")
+    rpt.add_argument("--replications", type=int, help="runs per variant (default: the study's)")
+    _executor_args(rpt)
     return parser
 
 
@@ -135,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _sweep(args)
         if args.command == "capacity":
             return _capacity(args)
+        if args.command == "report":
+            return _report(args)
         return _blueprints(args)
     except WorkbenchInputError as err:
         print(f"workbench: error: {err}", file=sys.stderr)
@@ -347,7 +357,10 @@ def _capacity(args: argparse.Namespace) -> int:
     if result.max_rate is None:
         print(f"No load from {low:g} ops/s up meets the objectives.")
         return EXIT_OK
-    print(f"Highest load meeting every objective: {result.max_rate:,.0f} ops/s")
+    if result.capped:
+        print(f"Every load searched met the objectives, up to {result.max_rate:,.0f} ops/s: widen --range.")
+    else:
+        print(f"Highest load meeting every objective: {result.max_rate:,.0f} ops/s")
     if result.bottleneck:
         print(f"Bottleneck there: {result.bottleneck} at {result.bottleneck_mean:.0%} utilisation")
     if result.headroom is not None:
@@ -363,6 +376,27 @@ def _write_rows(rows, out: Path) -> Path:
     except OSError as exc:
         raise WorkbenchInputError(f"cannot write results: {exc}", source=f"--out {out}") from None
     return path
+
+
+def _report(args: argparse.Namespace) -> int:
+    from workbench.report.study_report import build_report, render_html, render_markdown
+    from workbench.study import load_study
+
+    if args.replications is not None and args.replications < 1:
+        raise WorkbenchInputError("--replications must be at least 1", source="workbench report")
+    fmt = args.format or ("md" if args.output.suffix.lower() in (".md", ".markdown") else "html")
+    study = load_study(args.study, replications=args.replications)
+    report = build_report(study, progress=args.progress, **_executor(args))
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "md":
+            render_markdown(report, args.output)
+        else:
+            args.output.write_text(render_html(report), encoding="utf-8")
+    except OSError as exc:
+        raise WorkbenchInputError(f"cannot write the report: {exc}", source=f"-o {args.output}") from None
+    print(f"Report written to {args.output}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -345,6 +345,8 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+MAX_LISTED_FAULTS = 6  # beyond this many faults a run's RTO/RPO are summarised
+
 COMPARE_METRICS: tuple[tuple[str, str], ...] = (
     ("nodes", "nodes"),
     ("copies", "database copies"),
@@ -370,6 +372,22 @@ def compare_table(rows: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
         {c for c in rows.columns if c.startswith("faults.") and c.endswith((".rto_s", ".rpo_writes"))},
         key=lambda c: (int(c.split(".")[1]), c),
     )
+    if len(fault_columns) > 2 * MAX_LISTED_FAULTS:
+        # Many faults (random failures): per-run aggregates instead of one line per fault.
+        rows = rows.copy()
+        rto = rows[[c for c in fault_columns if c.endswith(".rto_s")]].apply(pd.to_numeric, errors="coerce")
+        rpo = rows[[c for c in fault_columns if c.endswith(".rpo_writes")]].apply(pd.to_numeric, errors="coerce")
+        rows["faults.count"] = rto.notna().sum(axis=1)
+        rows["faults.rto_mean"] = rto.mean(axis=1)
+        rows["faults.rto_max"] = rto.max(axis=1)
+        rows["faults.rpo_total"] = rpo.sum(axis=1)
+        metrics += [
+            ("faults.count", "faults"),
+            ("faults.rto_mean", "RTO, mean over faults (s)"),
+            ("faults.rto_max", "RTO, worst fault (s)"),
+            ("faults.rpo_total", "RPO, writes at risk over all faults"),
+        ]
+        fault_columns = []
     for column in fault_columns:
         _, i, what = column.split(".")
         kind = rows[f"faults.{i}.fault"].iloc[0] if f"faults.{i}.fault" in rows else "fault"
@@ -469,6 +487,7 @@ class CapacityResult:
     headroom: float | None = None
     bottleneck: str | None = None
     bottleneck_mean: float | None = None
+    capped: bool = False  # every load up to the top of the range met the objectives
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -478,6 +497,7 @@ class CapacityResult:
             "headroom": self.headroom,
             "bottleneck": self.bottleneck,
             "bottleneck_utilisation": self.bottleneck_mean,
+            "capped": self.capped,
             "points": self.points.to_dict("records"),
         }
 
@@ -491,6 +511,7 @@ def find_capacity(
     target: float | None = None,
     tolerance: float = 0.05,
     progress: bool = True,
+    factors: tuple[tuple[str, Any], ...] = (),
     **executor: Any,
 ) -> CapacityResult:
     """The highest ``workload.rate`` in ``[low, high]`` at which the mean over the study's
@@ -509,7 +530,7 @@ def find_capacity(
         rate = float(round(rate, 6))
         if rate not in cache:
             specs = [
-                RunSpec(r, f"rate={rate:g}", (("workload.rate", rate),), r, study.base_seed + r)
+                RunSpec(r, f"rate={rate:g}", (*factors, ("workload.rate", rate)), r, study.base_seed + r)
                 for r in range(study.replications)
             ]
             rows = run_specs(study, specs, progress=progress, **executor)
@@ -539,6 +560,7 @@ def find_capacity(
             else:
                 hi = mid
     result = CapacityResult(best, _points(cache, slos), [s.text for s in slos], target)
+    result.capped = best is not None and best >= high
     if best is not None:
         at_best = cache[float(round(best, 6))]
         result.bottleneck = at_best.get("utilisation.bottleneck")

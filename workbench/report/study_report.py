@@ -1,0 +1,341 @@
+"""The capacity report: one study, run and written up for people who will not open a notebook.
+
+``build_report`` runs the study's comparison (and its capacity search, if the
+study has a ``capacity`` section), then ``render_html`` writes one
+self-contained file: Vega, Vega-Lite and Vega-Embed inlined from vl-convert, the
+chart specs embedded as JSON, no network address anywhere, every piece of user
+text escaped. ``render_markdown`` writes Markdown with SVG charts beside it.
+
+Study ``capacity`` section::
+
+    capacity:
+      objectives: ["p99_write_ms<=50", "availability>=99.9%"]
+      range: [200, 20000]        # ops/s searched
+      target: 3000               # headroom reported at this load
+      replications: 2            # per load (default: the study's)
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from workbench import __version__
+from workbench.analysis.capacity import parse_slo
+from workbench.errors import WorkbenchInputError
+from workbench.results import RunResult
+from workbench.study import (
+    CapacityResult,
+    Study,
+    compare_specs,
+    compare_table,
+    find_capacity,
+    run_specs,
+)
+
+
+@dataclass
+class Report:
+    study: Study
+    rows: pd.DataFrame
+    table: pd.DataFrame
+    results: dict[str, RunResult]
+    capacity: dict[str, CapacityResult] = field(default_factory=dict)
+    objectives: list[str] = field(default_factory=list)
+    target: float | None = None
+    findings: list[str] = field(default_factory=list)
+
+
+def build_report(study: Study, *, progress: bool = True, **executor: Any) -> Report:
+    """Run the comparison (every variant, every replication) and the capacity search."""
+    variants = study.variants or ((study.name, ()),)
+    study = Study(**{**study.__dict__, "variants": tuple(variants)})
+    with tempfile.TemporaryDirectory(prefix="workbench-report-") as tmp:
+        rows = run_specs(study, compare_specs(study), out_dir=tmp, progress=progress, **executor)
+        results = {}
+        for name, _ in variants:
+            slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "base"
+            results[name] = RunResult.from_dir(Path(tmp) / slug / "rep0")
+    report = Report(study, rows, compare_table(rows), results)
+    spec = study.extra.get("capacity")
+    if spec:
+        objectives, low, high, target, reps = _capacity_spec(spec, study)
+        report.objectives, report.target = objectives, target
+        sub = Study(**{**study.__dict__, "replications": reps})
+        for name, factors in variants:
+            report.capacity[name] = find_capacity(
+                sub, objectives, low=low, high=high, target=target, factors=factors, progress=progress, **executor
+            )
+    report.findings = findings(report)
+    return report
+
+
+def _capacity_spec(spec: Any, study: Study) -> tuple[list[str], float, float, float | None, int]:
+    where = "capacity"
+    if not isinstance(spec, dict):
+        raise WorkbenchInputError(
+            "capacity needs objectives, range and optionally target", source=study.source, path=where
+        )
+    objectives = spec.get("objectives") or []
+    if not objectives or not all(isinstance(o, str) for o in objectives):
+        msg = "list the objectives, e.g. objectives: ['p99_write_ms<=50', 'availability>=99.9%']"
+        raise WorkbenchInputError(msg, source=study.source, path=f"{where}.objectives")
+    for text in objectives:
+        parse_slo(text)
+    bounds = spec.get("range", [100, 100_000])
+    if not (isinstance(bounds, list) and len(bounds) == 2 and 0 < float(bounds[0]) < float(bounds[1])):
+        raise WorkbenchInputError(
+            "range is [LOW, HIGH] in ops/s with 0 < LOW < HIGH", source=study.source, path=f"{where}.range"
+        )
+    target = spec.get("target")
+    reps = int(spec.get("replications", study.replications))
+    return objectives, float(bounds[0]), float(bounds[1]), float(target) if target is not None else None, reps
+
+
+def findings(report: Report) -> list[str]:
+    """Plain sentences written from the numbers (no judgement the numbers do not carry)."""
+    out: list[str] = []
+    rows = report.rows
+    nodes = rows.groupby("variant", sort=False)["nodes"].first()
+    if report.capacity:
+        meeting = {n: c for n, c in report.capacity.items() if c.max_rate is not None}
+        if report.target is not None:
+            ok = [n for n, c in meeting.items() if c.max_rate >= report.target]
+            if ok:
+                cheapest = min(ok, key=lambda n: (nodes.get(n, math.inf), -meeting[n].max_rate))
+                cap = meeting[cheapest]
+                room = f"at least {cap.headroom:+.0%}" if cap.capped else f"{cap.headroom:+.0%}"
+                out.append(
+                    f"{cheapest} meets {', '.join(report.objectives)} at {report.target:,.0f} ops/s with the "
+                    f"fewest nodes ({int(nodes[cheapest])}), with {room} headroom."
+                )
+            else:
+                out.append(f"No variant meets {', '.join(report.objectives)} at {report.target:,.0f} ops/s.")
+        for name, cap in report.capacity.items():
+            if cap.max_rate is None:
+                out.append(f"{name} misses the objectives even at the lowest load searched.")
+            else:
+                neck = (
+                    f"; its bottleneck there is {cap.bottleneck} at {cap.bottleneck_mean:.0%}" if cap.bottleneck else ""
+                )
+                reach = (
+                    f"at every load searched, up to {cap.max_rate:,.0f} ops/s (search a wider range to find its limit)"
+                    if cap.capped
+                    else f"up to about {cap.max_rate:,.0f} ops/s"
+                )
+                out.append(f"{name} holds the objectives {reach}{neck}.")
+    table = report.table
+    for metric, better in (("write p99 (ms)", min), ("read p99 (ms)", min)):
+        if metric not in table.index:
+            continue
+        cells = {v: table.at[metric, v] for v in table.columns if v != "key" and table.at[metric, v] is not None}
+        if len(cells) < 2:
+            continue
+        best = better(cells, key=lambda v: cells[v][0])
+        others = [v for v in cells if v != best]
+        apart = [v for v in others if _separated(cells[best], cells[v])]
+        if apart:
+            out.append(
+                f"{best} has the lowest {metric.replace(' (ms)', '')} ({cells[best][0]:.2f} ms); the difference from "
+                f"{', '.join(apart)} is larger than the 95 % intervals."
+            )
+        else:
+            out.append(f"The {metric.replace(' (ms)', '')} of the variants cannot be told apart at these replications.")
+    for metric in ("lost writes", "conflicts"):
+        if metric in table.index:
+            lost = {v: table.at[metric, v][0] for v in table.columns if v != "key" and table.at[metric, v] is not None}
+            bad = {v: x for v, x in lost.items() if x > 0}
+            if bad:
+                text = ", ".join(f"{v} ({x:,.1f} per run)" for v, x in bad.items())
+                out.append(f"{metric.capitalize()}: {text}.")
+    return out
+
+
+def _separated(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    (ma, ha), (mb, hb) = a, b
+    ha = 0.0 if math.isnan(ha) else ha
+    hb = 0.0 if math.isnan(hb) else hb
+    return abs(ma - mb) > ha + hb
+
+
+# ----------------------------------------------------------------------------- charts
+
+
+def charts(report: Report) -> list[tuple[str, Any]]:
+    from workbench import charts as ch
+
+    out: list[tuple[str, Any]] = [
+        ("Latency distributions", ch.latency_cdf(report.results)),
+        ("Availability around each fault", ch.availability_timeline(report.results)),
+    ]
+    if report.capacity:
+        latency = next((parse_slo(o) for o in report.objectives if "ms" in o or "latency" in o), None)
+        metric = latency.metric if latency is not None else "p99_write_ms"
+        points = {n: c.points for n, c in report.capacity.items() if metric in c.points}
+        if points:
+            out.append(("Capacity", ch.capacity_curve(points, metric, latency.value if latency else None)))
+    return out
+
+
+# ----------------------------------------------------------------------------- HTML
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;
+color:#222}
+h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.9em}td,th{padding:.25em .6em;border-bottom:1px solid #eee;text-align:right}
+th:first-child,td:first-child{text-align:left}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:.8em}
+.chart{margin:1em 0}.muted{color:#666}
+"""
+
+
+def render_html(report: Report) -> str:
+    """One self-contained HTML file (works offline; no network address in it)."""
+    import vl_convert as vlc
+
+    from workbench.charts import spec
+
+    e = html.escape
+    study = report.study
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{e(study.name)}: workbench report</title>",
+        f"<style>{_STYLE}</style>",
+        f"<script>{_offline(vlc.javascript_bundle())}</script>",
+        "</head><body>",
+        f"<h1>{e(study.name)}</h1>",
+    ]
+    description = study.extra.get("description") or study.base.get("description") or ""
+    if description:
+        parts.append(f"<p>{e(str(description))}</p>")
+    parts.append(
+        f'<p class="muted">{len(report.results)} variants × {study.replications} replications with common random '
+        f"numbers; means with 95 % confidence intervals.</p>"
+    )
+    parts.append("<h2>Findings</h2><ul>" + "".join(f"<li>{e(f)}</li>" for f in report.findings) + "</ul>")
+    parts.append("<h2>Comparison</h2>" + _table_html(report.table))
+    for i, (title, chart) in enumerate(charts(report)):
+        payload = json.dumps(spec(chart)).replace("</", "<\\/")
+        parts.append(f"<h2>{e(title)}</h2>")
+        parts.append(f'<div class="chart" id="chart-{i}"></div>')
+        parts.append(f'<script type="application/json" id="spec-{i}">{payload}</script>')
+    if report.capacity:
+        parts.append("<h2>Capacity search</h2>")
+        for name, cap in report.capacity.items():
+            parts.append(f"<h3>{e(name)}</h3>")
+            parts.append(_frame_html(cap.points))
+    parts.append("<h2>Provenance</h2>")
+    seeds = sorted(set(report.rows["seed"]))
+    parts.append(
+        f"<p>workbench {e(__version__)}; seeds {e(', '.join(map(str, seeds)))}; "
+        f"variants: {e(', '.join(report.results))}.</p>"
+    )
+    scenario_yaml = yaml.safe_dump(study.base, sort_keys=False)
+    parts.append(f"<h3>Scenario</h3><pre>{e(scenario_yaml)}</pre>")
+    if study.variants:
+        variants_yaml = yaml.safe_dump([{"name": n, "set": dict(f)} for n, f in study.variants], sort_keys=False)
+        parts.append(f"<h3>Variants</h3><pre>{e(variants_yaml)}</pre>")
+    parts.append(
+        "<script>document.querySelectorAll('script[type=\"application/json\"]').forEach(function(s){"
+        "var id=s.id.replace('spec-','chart-');"
+        "vegaEmbed('#'+id, JSON.parse(s.textContent), {renderer:'svg', actions:false});});</script>"
+    )
+    parts.append("</body></html>")
+    text = "\n".join(parts)
+    return text
+
+
+def _offline(bundle: str) -> str:
+    """The bundle mentions web addresses only inside string literals and comments (SVG
+    namespaces, links in error messages); writing their slashes as ``\\/`` keeps the same
+    strings at run time and leaves no address in the file."""
+    bundle = bundle.replace("</script", "<\\/script")
+    return re.sub(r"(https?):(//)", lambda m: m.group(1) + ":\\/\\/", bundle)
+
+
+def _table_html(table: pd.DataFrame) -> str:
+    from workbench.study import _fmt_ci
+
+    variants = [c for c in table.columns if c != "key"]
+    e = html.escape
+    head = "<tr><th></th>" + "".join(f"<th>{e(str(v))}</th>" for v in variants) + "</tr>"
+    body = "".join(
+        "<tr><td>"
+        + e(str(metric))
+        + "</td>"
+        + "".join(f"<td>{e(_fmt_ci(table.at[metric, v]))}</td>" for v in variants)
+        + "</tr>"
+        for metric in table.index
+    )
+    return f"<table>{head}{body}</table>"
+
+
+def _frame_html(frame: pd.DataFrame) -> str:
+    e = html.escape
+    head = "<tr>" + "".join(f"<th>{e(str(c))}</th>" for c in frame.columns) + "</tr>"
+    rows = []
+    for record in frame.itertuples(index=False):
+        cells = "".join(f"<td>{e(_cell(v))}</td>" for v in record)
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:,.4g}"
+    return str(value)
+
+
+# ----------------------------------------------------------------------------- Markdown
+
+
+def render_markdown(report: Report, path: Path) -> Path:
+    """``path`` (a .md file) plus one SVG per chart beside it."""
+    import vl_convert as vlc
+
+    from workbench.charts import spec
+    from workbench.study import _fmt_ci
+
+    study = report.study
+    lines = [f"# {_md(study.name)}", ""]
+    description = study.extra.get("description") or study.base.get("description") or ""
+    if description:
+        lines += [_md(str(description)), ""]
+    lines += ["## Findings", ""] + [f"- {_md(f)}" for f in report.findings] + ["", "## Comparison", ""]
+    variants = [c for c in report.table.columns if c != "key"]
+    lines.append("| | " + " | ".join(_md(v) for v in variants) + " |")
+    lines.append("|---" * (len(variants) + 1) + "|")
+    for metric in report.table.index:
+        cells = " | ".join(_fmt_ci(report.table.at[metric, v]) for v in variants)
+        lines.append(f"| {_md(str(metric))} | {cells} |")
+    stem = path.with_suffix("")
+    for i, (title, chart) in enumerate(charts(report)):
+        svg = vlc.vegalite_to_svg(spec(chart))
+        chart_path = stem.parent / f"{stem.name}-chart{i + 1}.svg"
+        chart_path.write_text(svg, encoding="utf-8")
+        lines += ["", f"## {_md(title)}", "", f"![{_md(title)}]({chart_path.name})"]
+    lines += [
+        "",
+        "## Provenance",
+        "",
+        f"workbench {__version__}; seeds {', '.join(map(str, sorted(set(report.rows['seed']))))}",
+        "",
+    ]
+    lines += ["```yaml", yaml.safe_dump(study.base, sort_keys=False).replace("```", "'''"), "```"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _md(text: str) -> str:
+    """Markdown-safe: HTML escaped, table pipes and emphasis characters neutralised."""
+    return html.escape(text).replace("|", "\\|").replace("*", "\\*").replace("_", "\\_").replace("`", "\\`")
