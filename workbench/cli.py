@@ -363,6 +363,11 @@ def _capacity(args: argparse.Namespace) -> int:
         print(f"Highest load meeting every objective: {result.max_rate:,.0f} ops/s")
     if result.bottleneck:
         print(f"Bottleneck there: {result.bottleneck} at {result.bottleneck_mean:.0%} utilisation")
+        if result.bottleneck.startswith("disk."):
+            print(
+                "  (a disk with group commit can be busy all the time and still absorb more writes per fsync; "
+                "it saturates when batches reach blueprint.hardware.max_writes_per_fsync)"
+            )
     if result.headroom is not None:
         print(f"Headroom at {result.target:,.0f} ops/s: {result.headroom:+.0%}")
     return EXIT_OK

@@ -6,6 +6,11 @@ warm-up: each node's request workers (``cpu_utilisation``), each node's disk (sh
 of time spent in fsync, ``disk_utilisation``), and each directed link between
 nodes (bytes sent / bandwidth, ``utilisation``). The bottleneck is the resource
 with the highest mean utilisation.
+
+A disk's utilisation is the share of time an fsync is in progress. With group
+commit a disk can be busy all the time and still take more writes per fsync, so
+a disk near 100 % is where latency starts to rise with load, not a hard limit:
+the hard limit is when batches reach ``max_writes_per_fsync``.
 """
 
 from __future__ import annotations
