@@ -1,13 +1,20 @@
 """Altair chart builders over run results and study tables.
 
-Each builder aggregates before it charts (quantiles, per-second windows), so a
-chart never carries more than a few thousand rows whatever the run's size.
-Colours are fixed per variant and per node in the order given, so the same
-blueprint has the same colour in every chart of a report.
+Each builder aggregates before it charts (quantiles, time windows, per-link
+bins), so a chart never carries more than a few thousand rows whatever the
+run's size. Each chart has a pure ``*_data`` helper next to it that returns the
+table it draws, so tests (and curious readers) can check the aggregation.
+
+Colours are fixed: a variant (blueprint) gets its colour from its position in
+the comparison, a node gets its colour from its tag (A is always the first
+palette colour, B the second, ...), and node and database states have one
+colour each, so the same thing looks the same in every chart of a report.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import altair as alt
@@ -15,14 +22,145 @@ import numpy as np
 import pandas as pd
 
 from workbench.analysis.faults import fault_table
+from workbench.analysis.staleness import t_visibility
+from workbench.analysis.summary import latency_over_time
 
 # Tableau 10: distinct, colour-blind-friendly enough, and the same everywhere.
 PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f"]
 QUANTILES = np.concatenate([np.linspace(0, 0.9, 46), np.linspace(0.9, 0.999, 50), [0.9995, 1.0]])
+# Most windows a time-based chart draws, per series: long runs get wider windows.
+MAX_WINDOWS = 400
+KIND_COLORS = {
+    "read": "#4e79a7",
+    "write": "#e15759",
+    "query": "#59a14f",
+    "cluster_tx": "#b07aa1",
+    "compare_exchange": "#9c755f",
+    "transaction": "#f28e2b",
+}
+STATE_COLORS = {
+    # cluster lane
+    "leader": "#e15759",
+    "follower": "#4e79a7",
+    "watcher": "#76b7b2",
+    "down": "#333333",
+    "shut down": "#777777",
+    "paused": "#bab0ac",
+    # database lane
+    "preferred": "#f28e2b",
+    "member": "#59a14f",
+    "rehab": "#edc948",
+    "promotable": "#b07aa1",
+}
+RESOLUTION_COLORS = {
+    "latest": "#4e79a7",
+    "cluster transaction": "#b07aa1",
+    "script": "#59a14f",
+    "manual": "#e15759",
+    "other": "#9c755f",
+}
+
+
+# ----------------------------------------------------------------------------- colours
+
+
+def node_color(tag: str) -> str:
+    """The fixed colour of a node tag: A is the first palette colour, B the second, ..."""
+    index = ord(tag.upper()) - ord("A") if len(tag) == 1 and tag.isalpha() else sum(ord(c) for c in tag)
+    return PALETTE[index % len(PALETTE)]
+
+
+def node_scale(tags: Iterable[str]) -> alt.Scale:
+    """A colour scale giving every node tag its fixed colour."""
+    domain = sorted(set(tags))
+    return alt.Scale(domain=domain, range=[node_color(t) for t in domain])
+
+
+def variant_scale(names: Iterable[str]) -> alt.Scale:
+    """A colour scale giving variants (blueprints) palette colours in the order given."""
+    names = list(dict.fromkeys(names))
+    return alt.Scale(domain=names, range=[PALETTE[i % len(PALETTE)] for i in range(len(names))])
 
 
 def _scale(names: list[str]) -> alt.Scale:
-    return alt.Scale(domain=names, range=[PALETTE[i % len(PALETTE)] for i in range(len(names))])
+    return variant_scale(names)
+
+
+def _fixed_scale(colors: Mapping[str, str], present: Iterable[str] | None = None) -> alt.Scale:
+    domain = [k for k in colors if present is None or k in set(present)]
+    return alt.Scale(domain=domain, range=[colors[k] for k in domain])
+
+
+def _label(metric: str) -> str:
+    """An axis title with its unit, from a metric's name (``p99_write_ms``, ``latency_ms.write.p99``)."""
+    if "_ms" in metric:
+        return f"{metric} (ms)"
+    if metric.startswith("availability") or "fraction" in metric:
+        return f"{metric} (%)"
+    if "_s" in metric:
+        return f"{metric} (s)"
+    return metric
+
+
+def _end_s(result: Any) -> float:
+    end = float(result.provenance.get("sim_seconds", 0.0) or 0.0)
+    if end <= 0 and not result.ops.empty:
+        end = float(result.ops["end_s"].max())
+    return end
+
+
+def _window(result: Any, window_s: float, max_windows: int = MAX_WINDOWS) -> float:
+    """``window_s``, widened so that the run has at most ``max_windows`` windows."""
+    end = _end_s(result)
+    return max(float(window_s), end / max_windows) if end > 0 else float(window_s)
+
+
+def _time_x(field: str, result: Any) -> alt.X:
+    """A time axis in seconds over the whole run, so stacked timelines line up."""
+    return alt.X(field, title="time (s)", scale=alt.Scale(domain=[0, _end_s(result)], nice=False))
+
+
+def _members(result: Any) -> list[str]:
+    nodes = result.provenance.get("scenario", {}).get("blueprint", {}).get("nodes", [])
+    tags = [n["tag"] for n in nodes if isinstance(n, Mapping) and "tag" in n]
+    return tags or list(result.provenance.get("members", []))
+
+
+# ----------------------------------------------------------------------------- faults
+
+
+def fault_spans(result: Any) -> pd.DataFrame:
+    """The fault plan's periods of a run: fault, target, start_s, end_s and a label (one row per fault)."""
+    faults = fault_table(result.ops, result.events, _end_s(result))
+    if faults.empty:
+        return pd.DataFrame(columns=["fault", "target", "start_s", "end_s", "label"])
+    spans = faults[["fault", "target", "start_s", "end_s"]].copy()
+    spans["label"] = spans["fault"] + " " + spans["target"].astype(str)
+    return spans.reset_index(drop=True)
+
+
+def _fault_layer(result: Any | None) -> list[Any]:
+    if result is None:
+        return []
+    spans = fault_spans(result)
+    if spans.empty:
+        return []
+    return [
+        alt.Chart(spans)
+        .mark_rect(opacity=0.15, color="#888")
+        .encode(
+            x="start_s:Q",
+            x2="end_s:Q",
+            tooltip=[
+                alt.Tooltip("label:N", title="fault"),
+                alt.Tooltip("start_s:Q", title="from (s)", format=".2f"),
+                alt.Tooltip("end_s:Q", title="to (s)", format=".2f"),
+            ],
+        )
+    ]
+
+
+# ----------------------------------------------------------------------------- latency
 
 
 def latency_cdf_data(results: dict[str, Any], kinds: tuple[str, ...] = ("read", "write")) -> pd.DataFrame:
@@ -48,11 +186,11 @@ def latency_cdf(results: dict[str, Any], kinds: tuple[str, ...] = ("read", "writ
     data = latency_cdf_data(results, kinds)
     names = list(results)
     return (
-        alt.Chart(data, title="Latency distribution (successful operations)")
+        alt.Chart(data)
         .mark_line(interpolate="step-after")
         .encode(
             x=alt.X("latency_ms:Q", scale=alt.Scale(type="log"), title="latency (ms, log scale)"),
-            y=alt.Y("fraction:Q", title="fraction of operations", axis=alt.Axis(format="%")),
+            y=alt.Y("fraction:Q", title="fraction of operations (%)", axis=alt.Axis(format="%")),
             color=alt.Color("variant:N", scale=_scale(names), title="variant"),
             tooltip=[
                 "variant",
@@ -63,17 +201,73 @@ def latency_cdf(results: dict[str, Any], kinds: tuple[str, ...] = ("read", "writ
         )
         .properties(width=320, height=220)
         .facet(column=alt.Column("kind:N", title=None))
+        .properties(title="Latency distribution (successful operations)")
     )
 
 
+def latency_timeline_data(
+    result: Any, window_s: float = 1.0, kinds: tuple[str, ...] = ("read", "write")
+) -> pd.DataFrame:
+    """p50 and p99 latency per time window and op kind, long format (window_s, kind, quantile, latency_ms).
+
+    The window widens so that a long run has at most :data:`MAX_WINDOWS` windows."""
+    table = latency_over_time(result, _window(result, window_s))
+    table = table[table["kind"].astype(str).isin(kinds)]
+    if table.empty:
+        return pd.DataFrame(columns=["window_s", "kind", "ops", "errors", "quantile", "latency_ms"])
+    long = table.melt(
+        id_vars=["window_s", "kind", "ops", "errors"],
+        value_vars=["p50_ms", "p99_ms"],
+        var_name="quantile",
+        value_name="latency_ms",
+    )
+    long["quantile"] = long["quantile"].str.removesuffix("_ms")
+    long["kind"] = long["kind"].astype(str)
+    return long.dropna(subset=["latency_ms"]).reset_index(drop=True)
+
+
+def latency_timeline(result: Any, window_s: float = 1.0, kinds: tuple[str, ...] = ("read", "write")) -> alt.LayerChart:
+    """p50 (dashed) and p99 (solid) latency over time per op kind, with the faults' periods shaded."""
+    data = latency_timeline_data(result, window_s, kinds)
+    lines = (
+        alt.Chart(data)
+        .mark_line()
+        .encode(
+            x=_time_x("window_s:Q", result),
+            y=alt.Y("latency_ms:Q", title="latency (ms, log scale)", scale=alt.Scale(type="log")),
+            color=alt.Color("kind:N", scale=_fixed_scale(KIND_COLORS, data["kind"]), title="op kind"),
+            strokeDash=alt.StrokeDash(
+                "quantile:N", scale=alt.Scale(domain=["p50", "p99"], range=[[4, 3], [1, 0]]), title="quantile"
+            ),
+            tooltip=[
+                "kind:N",
+                "quantile:N",
+                alt.Tooltip("window_s:Q", title="window from (s)"),
+                alt.Tooltip("latency_ms:Q", format=".2f", title="latency (ms)"),
+                alt.Tooltip("ops:Q", title="operations"),
+                alt.Tooltip("errors:Q", title="errors"),
+            ],
+        )
+    )
+    return alt.layer(*_fault_layer(result), lines).properties(
+        width=680, height=240, title="Latency over time (p50 dashed, p99 solid; shaded: faults)"
+    )
+
+
+# ----------------------------------------------------------------------------- availability
+
+
 def availability_data(results: dict[str, Any], window_s: float = 1.0) -> pd.DataFrame:
-    """Share of operations that succeeded per time window and variant."""
+    """Share of operations that succeeded per time window and variant.
+
+    The window widens so that a long run has at most :data:`MAX_WINDOWS` windows."""
     frames = []
     for name, result in results.items():
         ops = result.ops
         if ops.empty:
             continue
-        window = (ops["start_s"] // window_s) * window_s
+        width = _window(result, window_s)
+        window = (ops["start_s"] // width) * width
         ok = ops["outcome"].isin(["ok", "conflict"])
         table = ok.groupby(window).agg(["mean", "size"]).reset_index()
         table.columns = ["time_s", "availability", "ops"]
@@ -83,7 +277,7 @@ def availability_data(results: dict[str, Any], window_s: float = 1.0) -> pd.Data
 
 
 def availability_timeline(results: dict[str, Any], window_s: float = 1.0) -> alt.LayerChart:
-    """Availability per second by variant, with each fault's period shaded."""
+    """Availability per window by variant, with each fault's period shaded."""
     names = list(results)
     data = availability_data(results, window_s)
     line = (
@@ -91,25 +285,463 @@ def availability_timeline(results: dict[str, Any], window_s: float = 1.0) -> alt
         .mark_line()
         .encode(
             x=alt.X("time_s:Q", title="time (s)"),
-            y=alt.Y("availability:Q", title="operations that succeeded", axis=alt.Axis(format="%")),
+            y=alt.Y("availability:Q", title="operations that succeeded (%)", axis=alt.Axis(format="%")),
             color=alt.Color("variant:N", scale=_scale(names), title="variant"),
             tooltip=["variant", "time_s", alt.Tooltip("availability:Q", format=".2%"), "ops"],
         )
     )
     first = next(iter(results.values()), None)
-    layers: list[Any] = []
-    if first is not None:
-        end = float(first.provenance.get("sim_seconds", 0.0))
-        faults = fault_table(first.ops, first.events, end)
-        if not faults.empty:
-            spans = faults[["fault", "target", "start_s", "end_s"]].copy()
-            spans["label"] = spans["fault"] + " " + spans["target"].astype(str)
-            layers.append(
-                alt.Chart(spans)
-                .mark_rect(opacity=0.15, color="#888")
-                .encode(x="start_s:Q", x2="end_s:Q", tooltip=["label", "start_s", "end_s"])
-            )
-    return alt.layer(*layers, line).properties(width=680, height=220, title="Availability over time (shaded: faults)")
+    return alt.layer(*_fault_layer(first), line).properties(
+        width=680, height=220, title="Availability over time (shaded: faults)"
+    )
+
+
+# ----------------------------------------------------------------------------- node states
+
+
+def _tags(text: str) -> list[str]:
+    return [t for t in re.split(r"[,\s]+", text.strip()) if re.fullmatch(r"[A-Z]{1,4}", t)]
+
+
+def _topology(detail: str) -> dict[str, str]:
+    """Database states from a ``topology_changed`` / ``database_created`` detail:
+    ``members B, C, A; rehab D (etag 5)`` -> {B: preferred, C: member, A: member, D: rehab}."""
+    text = re.sub(r"\((etag|RF)[^)]*\)", "", detail)
+    states: dict[str, str] = {}
+    for part in text.split(";"):
+        word, _, rest = part.strip().partition(" ")
+        tags = _tags(rest)
+        if word == "members":
+            for i, tag in enumerate(tags):
+                states[tag] = "preferred" if i == 0 else "member"
+        elif word in ("rehab", "promotable", "promotables"):
+            for tag in tags:
+                states[tag] = "rehab" if word == "rehab" else "promotable"
+    return states
+
+
+class _Lanes:
+    """Open intervals per (node, lane), closed as states change."""
+
+    def __init__(self) -> None:
+        self.open: dict[tuple[str, str], tuple[str, float]] = {}
+        self.rows: list[dict[str, Any]] = []
+
+    def set(self, node: str, lane: str, state: str | None, time_s: float) -> None:
+        current = self.open.get((node, lane))
+        if current is not None and current[0] == state:
+            return
+        if current is not None:
+            self.rows.append({"node": node, "lane": lane, "state": current[0], "start_s": current[1], "end_s": time_s})
+            del self.open[(node, lane)]
+        if state is not None:
+            self.open[(node, lane)] = (state, time_s)
+
+    def close(self, end_s: float) -> list[dict[str, Any]]:
+        for node, lane in list(self.open):
+            self.set(node, lane, None, end_s)
+        return self.rows
+
+
+def node_states(result: Any) -> pd.DataFrame:
+    """Intervals of each node's states, derived from the events table: one row per interval.
+
+    Columns: node, lane (``cluster``: leader / follower / watcher / down / shut down /
+    paused; ``database``: preferred / member / rehab / promotable), state, start_s, end_s.
+    The database lane follows the group's topology (``database_created``,
+    ``topology_changed``); a node outside the group has no database bar."""
+    end = _end_s(result)
+    tags = _members(result)
+    nodes = result.provenance.get("scenario", {}).get("blueprint", {}).get("nodes", [])
+    watchers = {n["tag"] for n in nodes if isinstance(n, Mapping) and n.get("role") == "watcher"}
+    promotables = {n["tag"] for n in nodes if isinstance(n, Mapping) and n.get("role") == "promotable"}
+    lanes = _Lanes()
+    process = dict.fromkeys(tags, "up")
+    leader: str | None = None
+
+    def role(tag: str) -> str:
+        if process.get(tag, "up") != "up":
+            return process[tag]
+        if tag == leader:
+            return "leader"
+        if tag in watchers:
+            return "watcher"
+        return "promotable" if tag in promotables else "follower"
+
+    for tag in tags:
+        lanes.set(tag, "cluster", role(tag), 0.0)
+    dc_down: dict[str, list[str]] = {}
+    events = result.events
+    if not events.empty:
+        for time_s, kind, node, detail in zip(
+            events["time_s"].to_numpy(dtype=float),
+            events["kind"].astype(str),
+            events["node"],
+            events["detail"].fillna("").astype(str),
+            strict=True,
+        ):
+            node = None if node is None or (isinstance(node, float) and np.isnan(node)) else str(node)
+            changed: set[str] = set()
+            if kind == "node_crashed" and node:
+                process[node], changed = "down", {node}
+            elif kind == "node_shutdown" and node:
+                process[node], changed = "shut down", {node}
+            elif kind == "node_paused" and node:
+                process[node], changed = "paused", {node}
+            elif kind in ("node_restarted", "node_resumed") and node:
+                process[node], changed = "up", {node}
+            elif kind == "datacenter_down":
+                name, _, rest = detail.partition(":")
+                dc_down[name.strip()] = _tags(rest.replace("nodes", ""))
+                for tag in dc_down[name.strip()]:
+                    process[tag] = "down"
+                changed = set(dc_down[name.strip()])
+            elif kind == "datacenter_up":
+                for tag in dc_down.pop(detail.strip(), []):
+                    process[tag] = "up"
+                    changed.add(tag)
+            elif kind == "leader_elected" and node:
+                changed = {node} | ({leader} if leader else set())
+                leader = node
+            elif kind == "stepped_down" and node and node == leader:
+                leader, changed = None, {node}
+            elif kind == "promoted" and node:
+                promoted = _tags(detail.split(" caught up")[0])
+                promotables.difference_update(promoted)
+                changed = set(promoted)
+            elif kind in ("topology_changed", "database_created"):
+                states = _topology(detail)
+                for tag in set(tags) | set(states):
+                    lanes.set(tag, "database", states.get(tag), float(time_s))
+            if kind == "node_crashed" and node == leader:
+                leader = None
+            for tag in changed:
+                lanes.set(tag, "cluster", role(tag), float(time_s))
+    rows = lanes.close(end)
+    table = pd.DataFrame(rows, columns=["node", "lane", "state", "start_s", "end_s"])
+    table = table[table["end_s"] > table["start_s"]]
+    return table.sort_values(["node", "lane", "start_s"], kind="stable").reset_index(drop=True)
+
+
+def node_state_timeline(result: Any) -> alt.LayerChart:
+    """A Gantt chart of each node's cluster role and database state over the run, faults shaded."""
+    data = node_states(result).copy()
+    data["row"] = data["node"] + " · " + data["lane"]
+    order = [f"{t} · {lane}" for t in sorted(set(data["node"])) for lane in ("cluster", "database")]
+    order = [r for r in order if r in set(data["row"])]
+    bars = (
+        alt.Chart(data)
+        .mark_bar(height={"band": 0.8})
+        .encode(
+            x=_time_x("start_s:Q", result),
+            x2="end_s:Q",
+            y=alt.Y("row:N", sort=order, title="node · lane"),
+            color=alt.Color("state:N", scale=_fixed_scale(STATE_COLORS, data["state"]), title="state"),
+            tooltip=[
+                "node:N",
+                "lane:N",
+                "state:N",
+                alt.Tooltip("start_s:Q", title="from (s)", format=".2f"),
+                alt.Tooltip("end_s:Q", title="to (s)", format=".2f"),
+            ],
+        )
+    )
+    return alt.layer(*_fault_layer(result), bars).properties(
+        width=680, height=max(120, 22 * len(order)), title="Node states over time (shaded: faults)"
+    )
+
+
+# ----------------------------------------------------------------------------- replication
+
+
+def replication_lag_data(result: Any, max_bins: int = 60) -> pd.DataFrame:
+    """The largest sampled replication lag per link and time bin (at most ``max_bins`` bins per link).
+
+    From the timeseries rows of entity ``replication.X->Y``, metric ``lag_ms``."""
+    ts = result.timeseries
+    rows = ts[(ts["metric"] == "lag_ms") & ts["entity"].astype(str).str.startswith("replication.")]
+    if rows.empty:
+        return pd.DataFrame(columns=["link", "origin", "time_s", "time_end_s", "lag_ms"])
+    end = max(_end_s(result), float(rows["time_s"].max()))
+    width = max(end / max_bins, 1e-9)
+    start = (rows["time_s"] // width).clip(upper=max_bins - 1) * width
+    link = rows["entity"].astype(str).str.removeprefix("replication.")
+    table = (
+        pd.DataFrame({"link": link.to_numpy(), "time_s": start.to_numpy(), "lag_ms": rows["value"].to_numpy()})
+        .groupby(["link", "time_s"])["lag_ms"]
+        .max()
+        .reset_index()
+    )
+    table["time_end_s"] = table["time_s"] + width
+    table["origin"] = table["link"].str.split("->").str[0]
+    table["link"] = table["link"].str.replace("->", " → ", regex=False)
+    return table[["link", "origin", "time_s", "time_end_s", "lag_ms"]]
+
+
+def replication_lag_heatmap(result: Any, max_bins: int = 60) -> alt.Chart:
+    """Replication lag per link (origin → destination) over time: the worst sample per bin."""
+    data = replication_lag_data(result, max_bins)
+    return (
+        alt.Chart(data)
+        .mark_rect()
+        .encode(
+            x=_time_x("time_s:Q", result),
+            x2="time_end_s:Q",
+            y=alt.Y("link:N", title="replication link (origin → destination)", sort="ascending"),
+            color=alt.Color("lag_ms:Q", title="lag (ms)", scale=alt.Scale(type="symlog", scheme="orangered")),
+            tooltip=[
+                "link:N",
+                alt.Tooltip("time_s:Q", title="from (s)", format=".1f"),
+                alt.Tooltip("lag_ms:Q", title="worst lag (ms)", format=",.1f"),
+            ],
+        )
+        .properties(width=680, height=max(120, 16 * data["link"].nunique()), title="Replication lag per link (ms)")
+    )
+
+
+# ----------------------------------------------------------------------------- staleness
+
+T_VISIBILITY_EDGES_MS = [0, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 60000]
+
+
+def t_visibility_data(results: dict[str, Any], edges_ms: list[float] | None = None) -> pd.DataFrame:
+    """P(consistent read) per bin of time since the key's latest acknowledged write, per variant."""
+    frames = []
+    for name, result in results.items():
+        table = t_visibility(result.ops, edges_ms or T_VISIBILITY_EDGES_MS)
+        table = table[table["reads"] > 0].copy()
+        table["variant"] = name
+        frames.append(table)
+    if not frames:
+        return pd.DataFrame(columns=["variant", "t_ms", "reads", "p_consistent"])
+    data = pd.concat(frames, ignore_index=True)
+    data["p_consistent"] = data["p_consistent"].astype(float)
+    return data[["variant", "t_ms", "reads", "p_consistent"]]
+
+
+def t_visibility_curve(results: dict[str, Any], edges_ms: list[float] | None = None) -> alt.Chart:
+    """The t-visibility curve (PBS): how likely a read is consistent, t ms after the latest write.
+
+    A point's size is the number of reads in its bin: small points are noisy."""
+    data = t_visibility_data(results, edges_ms)
+    return (
+        alt.Chart(data, title="t-visibility: consistent reads against time since the write")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X(
+                "t_ms:Q", title="time since the write was acknowledged (ms, log scale)", scale=alt.Scale(type="log")
+            ),
+            y=alt.Y("p_consistent:Q", title="consistent reads (%)", axis=alt.Axis(format="%")),
+            color=alt.Color("variant:N", scale=_scale(list(results)), title="variant"),
+            size=alt.Size("reads:Q", title="reads in the bin (count)", scale=alt.Scale(type="sqrt")),
+            tooltip=[
+                "variant",
+                alt.Tooltip("t_ms:Q", title="t (ms)", format=",.1f"),
+                alt.Tooltip("p_consistent:Q", title="consistent", format=".2%"),
+                alt.Tooltip("reads:Q", title="reads"),
+            ],
+        )
+        .properties(width=680, height=240)
+    )
+
+
+# ----------------------------------------------------------------------------- conflicts
+
+
+def _resolution(detail: str) -> str:
+    for suffix, label in (
+        ("(resolve to latest)", "latest"),
+        ("(cluster transaction wins)", "cluster transaction"),
+        ("(script)", "script"),
+        ("(manual)", "manual"),
+    ):
+        if detail.endswith(suffix):
+            return label
+    return "other"
+
+
+def conflicts_data(result: Any, window_s: float | None = None) -> pd.DataFrame:
+    """Conflicts (each counted once, whichever members met it) per time window and resolution,
+    stacked: ``y0``/``y1`` are each resolution's bottom and top in its window. The default
+    window is a hundredth of the run (at least 1 s)."""
+    columns = ["time_s", "time_end_s", "resolution", "conflicts", "y0", "y1"]
+    events = result.events
+    conflicts = events[events["kind"] == "conflict"].drop_duplicates("detail") if not events.empty else events
+    if conflicts.empty:
+        return pd.DataFrame(columns=columns)
+    width = _conflict_window(result, window_s)
+    table = (
+        pd.DataFrame(
+            {
+                "time_s": (conflicts["time_s"] // width) * width,
+                "resolution": conflicts["detail"].astype(str).map(_resolution),
+            }
+        )
+        .groupby(["time_s", "resolution"])
+        .size()
+        .rename("conflicts")
+        .reset_index()
+    )
+    table["time_end_s"] = table["time_s"] + width
+    table["y1"] = table.groupby("time_s")["conflicts"].cumsum()
+    table["y0"] = table["y1"] - table["conflicts"]
+    return table[columns]
+
+
+def _conflict_window(result: Any, window_s: float | None) -> float:
+    return _window(result, window_s if window_s is not None else max(1.0, _end_s(result) / 100), 200)
+
+
+def conflicts_timeline(result: Any, window_s: float | None = None) -> alt.LayerChart:
+    """Conflicts per time window, stacked by how they were resolved; faults shaded."""
+    data = conflicts_data(result, window_s)
+    width = _conflict_window(result, window_s)
+    bars = (
+        alt.Chart(data)
+        .mark_rect()
+        .encode(
+            x=_time_x("time_s:Q", result),
+            x2="time_end_s:Q",
+            y=alt.Y("y0:Q", title=f"conflicts per {width:g} s (count)"),
+            y2="y1:Q",
+            color=alt.Color(
+                "resolution:N", scale=_fixed_scale(RESOLUTION_COLORS, data["resolution"]), title="resolved"
+            ),
+            tooltip=[
+                "resolution:N",
+                alt.Tooltip("time_s:Q", title="from (s)", format=".1f"),
+                alt.Tooltip("conflicts:Q", title="conflicts"),
+            ],
+        )
+    )
+    return alt.layer(*_fault_layer(result), bars).properties(
+        width=680, height=200, title="Conflicts over time (shaded: faults)"
+    )
+
+
+# ----------------------------------------------------------------------------- cluster replay
+
+
+def cluster_layout(result: Any) -> pd.DataFrame:
+    """Where each node is drawn: one column per data centre, its nodes stacked (node, datacenter, x, y)."""
+    blueprint = result.provenance.get("scenario", {}).get("blueprint", {})
+    nodes = [dict(n) for n in blueprint.get("nodes", []) if isinstance(n, Mapping) and "tag" in n]
+    if not nodes:
+        nodes = [{"tag": t} for t in result.provenance.get("members", [])]
+    for node in nodes:
+        node.setdefault("datacenter", "data centre")
+    dcs = list(dict.fromkeys([d["name"] for d in blueprint.get("datacenters", [])] + [n["datacenter"] for n in nodes]))
+    rows, count = [], dict.fromkeys(dcs, 0)
+    for node in nodes:
+        dc = node["datacenter"]
+        rows.append({"node": node["tag"], "datacenter": dc, "x": float(dcs.index(dc)), "y": float(count[dc])})
+        count[dc] += 1
+    return pd.DataFrame(rows, columns=["node", "datacenter", "x", "y"])
+
+
+def cluster_replay_data(result: Any, max_bins: int = 60) -> dict[str, pd.DataFrame]:
+    """The tables the replay draws: ``nodes`` (state intervals with positions), ``links`` (lag bins with
+    both ends' positions), ``faults`` (spans with labels) and ``datacenters`` (label positions)."""
+    layout = cluster_layout(result)
+    states = node_states(result).merge(layout, on="node", how="inner")
+    lag = replication_lag_data(result, max_bins)
+    ends = lag["link"].str.split(" → ", regex=False)
+    lag = lag.assign(destination=ends.str[1])
+    pos = layout.set_index("node")
+    lag = lag[lag["origin"].isin(pos.index) & lag["destination"].isin(pos.index)].copy()
+    # Offset each direction a little, so A → B and B → A are two lines.
+    lag["x"] = lag["origin"].map(pos["x"]).astype(float) + 0.04
+    lag["y"] = lag["origin"].map(pos["y"]).astype(float) + 0.04
+    lag["x2"] = lag["destination"].map(pos["x"]).astype(float) - 0.04
+    lag["y2"] = lag["destination"].map(pos["y"]).astype(float) - 0.04
+    dcs = layout.groupby("datacenter", sort=False)["x"].first().reset_index()
+    dcs["y"] = -0.8
+    return {"nodes": states, "links": lag, "faults": fault_spans(result), "datacenters": dcs}
+
+
+def cluster_replay(result: Any, max_bins: int = 60) -> alt.LayerChart:
+    """The cluster at a moment chosen with a time slider: nodes by data centre, each node's cluster role
+    (fill) and database state (ring), replication lag per link (line colour) and the faults under way."""
+    data = cluster_replay_data(result, max_bins)
+    end = _end_s(result)
+    t = alt.param(
+        name="t", value=0, bind=alt.binding_range(min=0, max=max(end, 1.0), step=max(end / 300, 0.01), name="time (s) ")
+    )
+    at_t = "datum.start_s <= t && t < datum.end_s"
+    x = alt.X("x:Q", axis=None, scale=alt.Scale(domain=[-0.7, max(data["datacenters"]["x"].max(), 0) + 0.7]))
+    y = alt.Y("y:Q", axis=None, scale=alt.Scale(domain=[-1.2, max(data["nodes"]["y"].max(), 0) + 0.8], reverse=True))
+    links = (
+        alt.Chart(data["links"])
+        .mark_rule(strokeWidth=3)
+        .encode(
+            x=x,
+            y=y,
+            x2="x2:Q",
+            y2="y2:Q",
+            color=alt.Color(
+                "lag_ms:Q", title="replication lag (ms)", scale=alt.Scale(type="symlog", scheme="orangered")
+            ),
+            tooltip=["link:N", alt.Tooltip("lag_ms:Q", title="worst lag (ms)", format=",.1f")],
+        )
+        .transform_filter("datum.time_s <= t && t < datum.time_end_s")
+    )
+    nodes = data["nodes"]
+    cluster = (
+        alt.Chart(nodes[nodes["lane"] == "cluster"])
+        .mark_circle(size=1400, opacity=1)
+        .encode(
+            x=x,
+            y=y,
+            fill=alt.Fill(
+                "state:N",
+                title="cluster role",
+                scale=_fixed_scale(STATE_COLORS, nodes.loc[nodes["lane"] == "cluster", "state"]),
+            ),
+            tooltip=["node:N", "datacenter:N", alt.Tooltip("state:N", title="cluster role")],
+        )
+        .transform_filter(at_t)
+    )
+    database = (
+        alt.Chart(nodes[nodes["lane"] == "database"])
+        .mark_point(size=2600, strokeWidth=5, filled=False)
+        .encode(
+            x=x,
+            y=y,
+            stroke=alt.Stroke(
+                "state:N",
+                title="database state",
+                scale=_fixed_scale(STATE_COLORS, nodes.loc[nodes["lane"] == "database", "state"]),
+            ),
+            tooltip=["node:N", alt.Tooltip("state:N", title="database state")],
+        )
+        .transform_filter(at_t)
+    )
+    tags = (
+        alt.Chart(cluster_layout(result))
+        .mark_text(fontSize=16, fontWeight="bold", color="white")
+        .encode(x=x, y=y, text="node:N")
+    )
+    dcs = alt.Chart(data["datacenters"]).mark_text(fontSize=13, color="#555").encode(x=x, y=y, text="datacenter:N")
+    faults = (
+        alt.Chart(data["faults"])
+        .mark_text(align="left", fontSize=12, color="#c00")
+        .encode(x=alt.value(5), y=alt.Y("py:Q", scale=None), text="text:N")
+        .transform_filter(at_t)
+        .transform_window(row="row_number()")
+        .transform_calculate(text="'fault: ' + datum.label", py="datum.row * 15 - 5")
+    )
+    layers = [links, cluster, database, tags, dcs]
+    if not data["faults"].empty:
+        layers.append(faults)
+    return (
+        alt.layer(*layers)
+        .add_params(t)
+        .resolve_scale(color="independent", fill="independent", stroke="independent")
+        .properties(width=560, height=320, title="Cluster replay: move the time slider (s)")
+    )
+
+
+# ----------------------------------------------------------------------------- capacity
 
 
 def capacity_curve(points: dict[str, pd.DataFrame], metric: str, limit: float | None = None) -> alt.LayerChart:
@@ -127,7 +759,7 @@ def capacity_curve(points: dict[str, pd.DataFrame], metric: str, limit: float | 
         .mark_line(point=True)
         .encode(
             x=alt.X("throughput:Q", title="throughput (ops/s)"),
-            y=alt.Y("value:Q", title=metric, scale=alt.Scale(type="log")),
+            y=alt.Y("value:Q", title=_label(metric) + ", log scale", scale=alt.Scale(type="log")),
             color=alt.Color("variant:N", scale=_scale(names), title="variant"),
             tooltip=[
                 "variant",
@@ -141,6 +773,75 @@ def capacity_curve(points: dict[str, pd.DataFrame], metric: str, limit: float | 
     if limit is not None:
         layers.append(alt.Chart(pd.DataFrame({"limit": [limit]})).mark_rule(strokeDash=[4, 4]).encode(y="limit:Q"))
     return alt.layer(*layers).properties(width=680, height=260, title=f"Capacity: {metric} against throughput")
+
+
+# ----------------------------------------------------------------------------- Pareto
+
+
+def pareto_data(
+    rows: pd.DataFrame,
+    latency: str = "latency_ms.write.p99",
+    availability: str = "availability.write",
+    cost: str = "nodes",
+) -> pd.DataFrame:
+    """One row per variant (means over replications) with ``cost``, ``latency_ms``, ``availability``
+    and ``pareto``: True when no other variant is at least as good on all three and better on one
+    (fewer nodes, lower latency, higher availability)."""
+    missing = [c for c in ("variant", latency, availability, cost) if c not in rows.columns]
+    if missing:
+        msg = f"the comparison rows have no column {', '.join(missing)}; columns include {', '.join(rows.columns[:12])}"
+        raise KeyError(msg)
+    table = rows[["variant", cost, latency, availability]].copy()
+    for column in (cost, latency, availability):
+        table[column] = pd.to_numeric(table[column], errors="coerce")
+    order = list(dict.fromkeys(table["variant"]))
+    data = table.groupby("variant", sort=False).agg(
+        cost=(cost, "mean"), latency_ms=(latency, "mean"), availability=(availability, "mean"), runs=(cost, "size")
+    )
+    data = data.reindex(order).reset_index()
+    values = data[["cost", "latency_ms", "availability"]].to_numpy(dtype=float)
+    better = values * np.array([1.0, 1.0, -1.0])  # lower is better on every column
+
+    def dominated(i: int) -> bool:
+        others = np.delete(better, i, axis=0)
+        return bool(np.any(np.all(others <= better[i], axis=1) & np.any(others < better[i], axis=1)))
+
+    data["pareto"] = [not dominated(i) for i in range(len(data))]
+    data["label"] = data["variant"] + " (" + data["cost"].map(lambda c: f"{c:g}") + f" {cost})"
+    return data
+
+
+def pareto_chart(
+    rows: pd.DataFrame,
+    latency: str = "latency_ms.write.p99",
+    availability: str = "availability.write",
+    cost: str = "nodes",
+) -> alt.LayerChart:
+    """Cost (point size), latency (x) and availability (y) per variant; Pareto-optimal variants filled."""
+    data = pareto_data(rows, latency, availability, cost)
+    base = alt.Chart(data).encode(
+        x=alt.X("latency_ms:Q", title=_label(latency), scale=alt.Scale(zero=False)),
+        y=alt.Y("availability:Q", title=_label(availability), axis=alt.Axis(format=".2%"), scale=alt.Scale(zero=False)),
+    )
+    points = base.mark_point(size=40, strokeWidth=2).encode(
+        color=alt.Color("variant:N", scale=_scale(list(data["variant"])), title="variant"),
+        size=alt.Size("cost:Q", title=f"cost ({cost})", scale=alt.Scale(range=[80, 600])),
+        fill=alt.condition(
+            "datum.pareto", alt.Color("variant:N", scale=_scale(list(data["variant"]))), alt.value(None)
+        ),
+        tooltip=[
+            "variant",
+            alt.Tooltip("cost:Q", title=cost),
+            alt.Tooltip("latency_ms:Q", title=_label(latency), format=".2f"),
+            alt.Tooltip("availability:Q", title=availability, format=".3%"),
+            alt.Tooltip("pareto:N", title="Pareto-optimal"),
+            alt.Tooltip("runs:Q", title="replications"),
+        ],
+    )
+    labels = base.mark_text(align="left", dx=12, dy=-8, fontSize=11).encode(text="label:N")
+    return alt.layer(points, labels).properties(
+        width=560, height=320, title="Trade-offs: latency, availability and cost (filled: Pareto-optimal)"
+    )
 
 
 def spec(chart: Any) -> dict[str, Any]:

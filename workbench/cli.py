@@ -6,6 +6,15 @@
     workbench sweep STUDY [--replications R] [--out DIR]
     workbench capacity SCENARIO --slo 'p99_write_ms<=50' [--slo ...] [--range LOW HIGH] [--target RATE]
     workbench report STUDY -o report.html [--format html|md]
+    workbench validate [NAME ...] [--quick] [--json] [--list]   # model-against-theory checks; no NAME: all
+    workbench validate raft-election [--trials N] [--timeout-range 150-300ms] [--one-way-latency D] [--fsync D]
+                                     [--prevote on|off] [--seed N]   # the Raft paper's experiment, its distribution
+    workbench bench [--quick] [--json] [--horizon D]            # speed and memory (also python -m benchmarks)
+
+validate exits 1 if any check fails. NAME is a check from the registry in
+workbench/validation/checks.py (mm1, mmc, md1, availability-1, availability-3,
+availability-5, raft-election, t-visibility) or 'all'. Any of the experiment
+options turns 'validate raft-election' into that experiment alone, as before.
 
 Studies run in parallel: --workers N local processes (default one per core), --serial,
 or Dask: --scheduler tcp://HOST:PORT for an existing cluster, --dask-local N for a local one.
@@ -56,21 +65,32 @@ def build_parser() -> argparse.ArgumentParser:
     prog.add_argument("--progress", dest="progress", action="store_true", default=None, help="show a progress bar")
     prog.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
 
-    val = sub.add_parser("validate", help="check the model against theory and published results")
-    checks = val.add_subparsers(dest="check", required=True, parser_class=_Parser)
-    raft = checks.add_parser(
-        "raft-election",
-        help="the leader-election experiment of the Raft paper (Figure 16)",
-        description="Crash the leader of a 5-server cluster many times and measure the time until the "
-        "survivors hear a new leader (Ongaro & Ousterhout, USENIX ATC 2014, Figure 16).",
+    val = sub.add_parser(
+        "validate",
+        help="check the model against theory and published results",
+        description="Run model-against-theory checks and print expected vs simulated figures with confidence "
+        "intervals; exit 1 if any check fails. 'raft-election' with any experiment option runs that experiment "
+        "alone and prints its distribution.",
     )
-    raft.add_argument("--timeout-range", default="150-300ms", help="election timeout range, e.g. 150-300ms")
-    raft.add_argument("--trials", type=int, default=1000, help="number of trials (default 1000)")
-    raft.add_argument("--one-way-latency", default="7.5ms", help="one-way network latency (default 7.5ms)")
-    raft.add_argument("--fsync", default="0ms", help="time to persist a vote or an entry (default 0ms)")
-    raft.add_argument("--prevote", choices=["on", "off"], default="off", help="trial elections (default off)")
-    raft.add_argument("--seed", type=int, default=1)
-    raft.add_argument("--json", action="store_true", help="print the distribution as one JSON object")
+    val.add_argument("names", nargs="*", metavar="NAME", help="checks to run (default: all; see --list)")
+    val.add_argument("--list", action="store_true", help="list the checks and exit")
+    val.add_argument("--quick", action="store_true", help="small settings (seconds, as the test suite runs them)")
+    val.add_argument("--json", action="store_true", help="print the rows (or the distribution) as JSON")
+    raft = val.add_argument_group(
+        "raft-election experiment (the leader-election experiment of the Raft paper, Figure 16)",
+        "Given with the single name raft-election, these run that experiment and print its distribution.",
+    )
+    raft.add_argument("--timeout-range", help="election timeout range, e.g. 150-300ms (default)")
+    raft.add_argument("--trials", type=int, help="number of trials (default 1000)")
+    raft.add_argument("--one-way-latency", help="one-way network latency (default 7.5ms)")
+    raft.add_argument("--fsync", help="time to persist a vote or an entry (default 0ms)")
+    raft.add_argument("--prevote", choices=["on", "off"], help="trial elections (default off)")
+    raft.add_argument("--seed", type=int, help="default 1")
+
+    bench = sub.add_parser("bench", help="measure the simulator's speed and memory (benchmarks/)")
+    bench.add_argument("--quick", action="store_true", help="tiny settings, a few seconds")
+    bench.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    bench.add_argument("--horizon", help="simulated time of the long-horizon run, e.g. '365 d' (default 1 d)")
 
     bps = sub.add_parser("blueprints", help="list the built-in topology blueprints")
     bps.add_argument("name", nargs="?", help="show one blueprint: its notes and a drawing of its layout")
@@ -137,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "bench":
+            return _bench(args)
         if args.command == "compare":
             return _compare(args)
         if args.command == "sweep":
@@ -190,7 +212,33 @@ def _duration_arg(text: str, option: str) -> float:
         raise WorkbenchInputError(str(exc), source=option) from None
 
 
+_RAFT_OPTIONS = ("timeout_range", "trials", "one_way_latency", "fsync", "prevote", "seed")
+
+
 def _validate(args: argparse.Namespace) -> int:
+    from workbench.validation.checks import CHECKS, format_rows, resolve, run_checks
+
+    experiment = [name for name in _RAFT_OPTIONS if getattr(args, name) is not None]
+    if experiment:
+        if args.names != ["raft-election"] or args.quick or args.list:
+            flag = "--" + experiment[0].replace("_", "-")
+            msg = f"{flag} configures the Raft experiment: use it as 'workbench validate raft-election {flag} ...'"
+            raise WorkbenchInputError(msg, source="workbench validate")
+        return _raft_experiment(args)
+    if args.list:
+        for check in CHECKS.values():
+            print(f"{check.name:<16}{check.title} ({check.source})")
+        return EXIT_OK
+    rows = run_checks(resolve(args.names), quick=args.quick)
+    print(json.dumps(rows) if args.json else format_rows(rows))
+    failed = sorted({r["check"] for r in rows if not r["passed"]})
+    if failed:
+        print(f"workbench: failed: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    return EXIT_OK
+
+
+def _raft_experiment(args: argparse.Namespace) -> int:
     from workbench.validation.raft_election import (
         PAPER_150_300_MS,
         ElectionSetup,
@@ -198,30 +246,32 @@ def _validate(args: argparse.Namespace) -> int:
         summarise_downtimes,
     )
 
-    text = args.timeout_range.replace(" ", "")
+    timeout_range = args.timeout_range or "150-300ms"
+    trials = 1000 if args.trials is None else args.trials
+    text = timeout_range.replace(" ", "")
     low_text, sep, high_text = text.partition("-")
     unit = "".join(ch for ch in high_text if ch.isalpha()) or "ms"
     if not sep or not low_text:
-        msg = f"'{args.timeout_range}' is not a range; write it like 150-300ms"
+        msg = f"'{timeout_range}' is not a range; write it like 150-300ms"
         raise WorkbenchInputError(msg, source="--timeout-range")
     if not any(ch.isalpha() for ch in low_text):
         low_text += unit
     low = _duration_arg(low_text, "--timeout-range")
     high = _duration_arg(high_text, "--timeout-range")
     if not 0 < low <= high:
-        msg = f"'{args.timeout_range}' needs 0 < min <= max"
+        msg = f"'{timeout_range}' needs 0 < min <= max"
         raise WorkbenchInputError(msg, source="--timeout-range")
-    if args.trials < 1:
-        msg = f"{args.trials} trials: run at least one"
+    if trials < 1:
+        msg = f"{trials} trials: run at least one"
         raise WorkbenchInputError(msg, source="--trials")
     setup = ElectionSetup(
         timeout_min=low,
         timeout_max=high,
-        one_way_latency=_duration_arg(args.one_way_latency, "--one-way-latency"),
-        fsync=_duration_arg(args.fsync, "--fsync"),
+        one_way_latency=_duration_arg(args.one_way_latency or "7.5ms", "--one-way-latency"),
+        fsync=_duration_arg(args.fsync or "0ms", "--fsync"),
         prevote=args.prevote == "on",
     )
-    stats = summarise_downtimes(run_election_experiment(setup, args.trials, args.seed))
+    stats = summarise_downtimes(run_election_experiment(setup, trials, 1 if args.seed is None else args.seed))
     if args.json:
         print(json.dumps(stats))
         return EXIT_OK
@@ -231,6 +281,17 @@ def _validate(args: argparse.Namespace) -> int:
     for key in ("p10", "p25", "p50", "p75", "p90", "p99", "max", "mean"):
         ref = paper.get(key)
         print(f"{key:<6}{stats[key]:>12,.1f}{(f'{ref:,.1f}' if ref else '-'):>12}")
+    return EXIT_OK
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from workbench.validation.speed import format_report, run_benchmarks
+
+    horizon = _duration_arg(args.horizon, "--horizon") if args.horizon else None
+    if horizon is not None and horizon <= 0:
+        raise WorkbenchInputError(f"'{args.horizon}' must be longer than zero", source="--horizon")
+    report = run_benchmarks(quick=args.quick, horizon_s=horizon)
+    print(json.dumps(report) if args.json else format_report(report))
     return EXIT_OK
 
 

@@ -2,87 +2,39 @@
 
 One node, Poisson arrivals, exponential service, zero network latency: the
 node's worker pool is an M/M/c queue, so the mean response time must match
-W = C(c, a) / (c·μ - λ) + 1/μ (Erlang C; c = 1 gives M/M/1's 1/(μ - λ)).
-Deterministic service must match M/D/1 (Pollaczek-Khinchine).
+W = C(c, a) / (c·μ - λ) + 1/μ (Erlang C; c = 1 gives M/M/1's 1/(μ - λ)) and the
+probability of waiting must be the Erlang C probability itself. Deterministic
+service must match M/D/1 (Pollaczek-Khinchine; P(wait) = ρ).
 
-Tolerance: the simulated mean comes with a 99 % confidence interval from
-batch means (20 batches, warm-up removed); theory must fall inside it.
+Tolerance: the simulated figures come with 99 % confidence intervals from batch
+means (20 batches over 900 s, 60 s warm-up removed); theory must fall inside.
+The computation is the ``workbench validate`` registry's
+(``workbench.validation.checks``), here with its quick settings.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
-from scipy import stats
 
-from workbench import run, scenario_from_dict
-
-
-def erlang_c(c: int, lam: float, mu: float) -> float:
-    """Probability that an arrival waits in an M/M/c queue."""
-    a = lam / mu
-    rho = a / c
-    top = a**c / math.factorial(c) / (1 - rho)
-    return top / (sum(a**k / math.factorial(k) for k in range(c)) + top)
+from workbench.validation.checks import CHECKS, erlang_c, md1_response_time, mmc_response_time
 
 
-def mmc_response_time(c: int, lam: float, mu: float) -> float:
-    return erlang_c(c, lam, mu) / (c * mu - lam) + 1 / mu
+def test_theory_reduces_to_the_textbook_single_server_cases():
+    assert erlang_c(1, 70.0, 100.0) == pytest.approx(0.7)  # one server: P(wait) = ρ
+    assert mmc_response_time(1, 70.0, 100.0) == pytest.approx(1 / 30)
+    assert md1_response_time(70.0, 0.010) == pytest.approx(0.7 * 0.010 / 0.6 + 0.010)
+    assert math.isclose(erlang_c(4, 300.0, 100.0), 0.5094, abs_tol=1e-4)
 
 
-def md1_response_time(lam: float, service: float) -> float:
-    rho = lam * service
-    return rho * service / (2 * (1 - rho)) + service
-
-
-def single_node(workers: int, rate: float, service: str, duration: str = "900 s"):
-    return scenario_from_dict(
-        {
-            "name": "queueing",
-            "seed": 11,
-            "duration": duration,
-            "warmup": "60 s",
-            "blueprint": {
-                "extends": "single-node",
-                "network": {"same_zone": "0 ms"},
-                "hardware": {"workers": workers, "service": {"read": service}},
-            },
-            "clients": {"count": 1, "request_overhead": "0 B"},
-            "workload": {"rate": rate, "mix": {"read": 1.0, "write": 0.0}},
-        }
-    )
-
-
-def batch_means_ci(start: np.ndarray, latency: np.ndarray, batches: int = 20, level: float = 0.99):
-    order = np.argsort(start)
-    chunks = np.array_split(latency[order], batches)
-    means = np.array([c.mean() for c in chunks])
-    half = stats.t.ppf(0.5 + level / 2, batches - 1) * means.std(ddof=1) / math.sqrt(batches)
-    return means.mean(), half
-
-
-def _simulated(scenario):
-    result = run(scenario)
-    ops = result.ops[result.ops["start_s"] >= 60]
-    assert (ops["outcome"] == "ok").all()
-    return batch_means_ci(ops["start_s"].to_numpy(), ops["latency_ms"].to_numpy() / 1e3)
-
-
-@pytest.mark.parametrize(("workers", "rate"), [(1, 70.0), (4, 300.0)])
-def test_mean_response_time_matches_erlang_c(workers: int, rate: float):
-    mu = 100.0  # exponential service, mean 10 ms
-    mean, half = _simulated(single_node(workers, rate, "exponential(10 ms)"))
-    expected = mmc_response_time(workers, rate, mu)
-    assert abs(mean - expected) <= half, (
-        f"M/M/{workers}: simulated {mean * 1e3:.2f} ± {half * 1e3:.2f} ms, theory {expected * 1e3:.2f} ms"
-    )
-
-
-def test_mean_response_time_matches_md1():
-    mean, half = _simulated(single_node(1, 70.0, "10 ms"))
-    expected = md1_response_time(70.0, 0.010)
-    assert abs(mean - expected) <= half, (
-        f"M/D/1: simulated {mean * 1e3:.2f} ± {half * 1e3:.2f} ms, theory {expected * 1e3:.2f} ms"
+@pytest.mark.parametrize("name", ["mm1", "mmc", "md1"])
+def test_response_time_and_probability_of_waiting_match_theory(name: str):
+    rows = CHECKS[name].run(True)
+    assert {r["metric"] for r in rows} == {"mean response time", "P(wait > 0)"}
+    failed = [r for r in rows if not r["passed"]]
+    assert not failed, "; ".join(
+        f"{r['metric']}: simulated {r['simulated']:.4g} in [{r['ci_low']:.4g}, {r['ci_high']:.4g}], "
+        f"theory {r['expected']:.4g}"
+        for r in failed
     )

@@ -79,3 +79,12 @@ def test_downtime_grows_with_the_timeout_range():
     fast = summarise_downtimes(run_election_experiment(ElectionSetup(0.050, 0.100), trials=300))
     slow = summarise_downtimes(run_election_experiment(ElectionSetup(0.150, 0.300), trials=300))
     assert fast["p50"] < slow["p50"]
+
+
+def test_the_validate_registry_check_passes():
+    """``workbench validate raft-election`` applies the tolerances above to both setups."""
+    from workbench.validation.checks import CHECKS
+
+    rows = CHECKS["raft-election"].run(True)
+    assert len(rows) == 14
+    assert all(r["passed"] for r in rows), [r for r in rows if not r["passed"]]

@@ -1,0 +1,1 @@
+"""Benchmarks: run on purpose, never as timed unit tests (``python -m benchmarks``)."""

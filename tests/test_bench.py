@@ -1,0 +1,46 @@
+"""The benchmark runner's report, on tiny settings (its figures are the machine's, not tested)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_report_has_every_section() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["settings"] == "quick"
+    hot, naive = report["hot_path"], report["naive"]
+    for part in (hot, naive):
+        assert part["ops"] > 0 and part["events"] > part["ops"]
+        assert part["ops_per_wall_second"] > 0 and part["events_per_wall_second"] > 0
+    assert hot["peak_rss_mib"] > 0
+    assert report["ratio_ops_per_second"] > 0
+    horizon = report["long_horizon"]
+    assert {"wall_seconds", "wall_seconds_per_sim_year", "cluster_availability", "cluster_availability_theory"} <= set(
+        horizon
+    )
+    assert 0 <= horizon["cluster_availability"] <= 1 and horizon["probe_ops"] > 0
+    memory = report["results_memory"]
+    assert memory["ops"] == hot["ops"]
+    # 11 columns of 1-8 bytes: about 52 bytes an operation, before any over-allocation.
+    assert 40 <= memory["recorder_bytes_per_op"] <= 120
+    assert memory["dataframe_bytes_per_op"] > 0
+
+
+def test_bad_horizon_is_an_input_error() -> None:
+    from workbench.cli import main
+
+    assert main(["bench", "--quick", "--horizon", "0 s"]) == 2

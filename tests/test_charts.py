@@ -1,0 +1,280 @@
+"""Chart builders: each builds and serialises, aggregates before charting, keeps colours fixed,
+and labels its axes with units."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench import charts as ch
+from workbench import load_scenario, run
+
+ROOT = Path(__file__).parents[1]
+MAX_ROWS = 5000
+
+
+@pytest.fixture(scope="module")
+def rehab() -> Any:
+    """The book's cascading rehab: crashes, rehab, a forced promotion, conflicts (about 2 s)."""
+    result = run(load_scenario(ROOT / "scenarios" / "cascading-rehab.yaml"))
+    assert result.ok
+    return result
+
+
+@pytest.fixture(scope="module")
+def long_run() -> Any:
+    """A synthetic hour-long result with 300,000 operations and 2,000 conflicts."""
+    rng = np.random.default_rng(1)
+    n = 300_000
+    start = np.sort(rng.uniform(0, 3600, n))
+    latency = rng.lognormal(0, 0.5, n)
+    ops = pd.DataFrame(
+        {
+            "start_s": start,
+            "end_s": start + latency / 1e3,
+            "latency_ms": latency,
+            "kind": pd.Categorical(rng.choice(["read", "write"], n)),
+            "key": rng.integers(0, 1000, n),
+            "client": pd.Categorical(rng.choice(["client1", "client2"], n)),
+            "session": np.arange(n) // 10,
+            "node": pd.Categorical(rng.choice(["A", "B", "C"], n)),
+            "attempts": np.ones(n, dtype="int8"),
+            "outcome": pd.Categorical(rng.choice(["ok", "failed"], n, p=[0.999, 0.001])),
+            "version": np.arange(n),
+            "stale": rng.random(n) < 0.01,
+            "ryw_violation": np.zeros(n, dtype=bool),
+        }
+    )
+    times = np.arange(0, 3600, 1.0)
+    links = [f"replication.{a}->{b}" for a in "ABC" for b in "ABC" if a != b]
+    timeseries = pd.DataFrame(
+        {
+            "time_s": np.tile(times, len(links)),
+            "entity": np.repeat(links, len(times)),
+            "metric": "lag_ms",
+            "value": rng.exponential(5, len(times) * len(links)),
+        }
+    )
+    conflict_times = np.sort(rng.uniform(0, 3600, 2000))
+    events = pd.DataFrame(
+        {
+            "time_s": np.concatenate([[0.0, 100.0, 200.0], conflict_times]),
+            "kind": ["leader_elected", "node_crashed", "node_restarted"] + ["conflict"] * 2000,
+            "node": ["A", "B", "B"] + ["C"] * 2000,
+            "term": pd.array([1, None, None] + [None] * 2000, dtype="Int64"),
+            "database": "db",
+            "detail": ["A leads term 1", "target B", ""] + [f"doc {i} (resolve to latest)" for i in range(2000)],
+            "value": np.nan,
+        }
+    )
+    provenance = {
+        "sim_seconds": 3600.0,
+        "members": ["A", "B", "C"],
+        "scenario": {"blueprint": {"nodes": [{"tag": t} for t in "ABC"]}},
+    }
+    return SimpleNamespace(ops=ops, events=events, timeseries=timeseries, replication=None, provenance=provenance)
+
+
+def _rows_table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "variant": ["three-node", "three-node", "five-node", "five-node", "bad"],
+            "nodes": [3, 3, 5, 5, 5],
+            "latency_ms.write.p99": [3.0, 3.2, 2.5, 2.7, 4.0],
+            "availability.write": [0.999, 0.998, 0.9995, 0.9999, 0.99],
+        }
+    )
+
+
+def _charts(result: Any) -> dict[str, Any]:
+    return {
+        "latency_cdf": ch.latency_cdf({"x": result}),
+        "latency_timeline": ch.latency_timeline(result),
+        "availability_timeline": ch.availability_timeline({"x": result}),
+        "node_state_timeline": ch.node_state_timeline(result),
+        "replication_lag_heatmap": ch.replication_lag_heatmap(result),
+        "t_visibility_curve": ch.t_visibility_curve({"x": result}),
+        "conflicts_timeline": ch.conflicts_timeline(result),
+        "pareto_chart": ch.pareto_chart(_rows_table()),
+        "cluster_replay": ch.cluster_replay(result),
+        "capacity_curve": ch.capacity_curve(
+            {"x": pd.DataFrame({"throughput": [100, 200], "p99_write_ms": [2.0, 5.0], "meets": [True, False]})},
+            "p99_write_ms",
+            4.0,
+        ),
+    }
+
+
+def _walk(node: Any) -> Any:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def _data_rows(spec: dict[str, Any]) -> int:
+    return sum(len(rows) for rows in spec.get("datasets", {}).values())
+
+
+def test_every_chart_builds_and_round_trips(rehab: Any) -> None:
+    for name, chart in _charts(rehab).items():
+        spec = ch.spec(chart)
+        assert "$schema" not in spec, name
+        json.loads(json.dumps(spec))  # serialisable
+        assert _data_rows(spec) > 0, name
+
+
+def test_charts_have_titles_and_units_on_quantitative_axes(rehab: Any) -> None:
+    for name, chart in _charts(rehab).items():
+        spec = ch.spec(chart)
+        assert spec.get("title"), name
+        for node in _walk(spec):
+            encoding = node.get("encoding") if isinstance(node.get("encoding"), dict) else None
+            for channel in ("x", "y"):
+                enc = (encoding or {}).get(channel)
+                if isinstance(enc, dict) and enc.get("type") == "quantitative" and "title" in enc:
+                    assert "(" in enc["title"] and ")" in enc["title"], f"{name}: {channel} title {enc['title']!r}"
+
+
+def test_long_runs_are_aggregated_before_charting(long_run: Any) -> None:
+    for name, chart in _charts(long_run).items():
+        rows = _data_rows(ch.spec(chart))
+        assert 0 < rows <= MAX_ROWS, f"{name}: {rows} rows"
+    assert len(ch.latency_timeline_data(long_run)) <= 2 * 2 * ch.MAX_WINDOWS
+    assert len(ch.availability_data({"x": long_run})) <= ch.MAX_WINDOWS
+    assert len(ch.replication_lag_data(long_run, max_bins=60)) == 6 * 60
+    conflicts = ch.conflicts_data(long_run)
+    assert conflicts["conflicts"].sum() == 2000 and len(conflicts) <= 200
+
+
+def test_node_states_follow_the_events(rehab: Any) -> None:
+    states = ch.node_states(rehab)
+    a = states[(states["node"] == "A") & (states["lane"] == "cluster")]
+    assert list(a["state"]) == ["leader", "down", "follower"]
+    assert a["start_s"].iloc[1] == pytest.approx(100.05)
+    b_db = states[(states["node"] == "B") & (states["lane"] == "database")]
+    assert list(b_db["state"]) == ["member", "rehab", "preferred"]  # forced promotion from rehab
+    c = states[(states["node"] == "C") & (states["lane"] == "cluster")]
+    assert list(c["state"]) == ["follower", "leader"]
+    assert (states["end_s"] > states["start_s"]).all()
+    # Intervals of a lane never overlap, and every lane ends at run end.
+    for _, lane in states.groupby(["node", "lane"]):
+        assert (lane["start_s"].to_numpy()[1:] >= lane["end_s"].to_numpy()[:-1] - 1e-9).all()
+    assert states.groupby(["node", "lane"])["end_s"].max().eq(260.0).all()
+
+
+def test_topology_details_parse() -> None:
+    assert ch._topology("members B, C, A; rehab D (etag 5)") == {
+        "B": "preferred",
+        "C": "member",
+        "A": "member",
+        "D": "rehab",
+    }
+    assert ch._topology("members (none); rehab B, A (etag 5)") == {"B": "rehab", "A": "rehab"}
+    assert ch._topology("members A, B (RF 2)") == {"A": "preferred", "B": "member"}
+
+
+def test_node_and_variant_colours_are_fixed() -> None:
+    assert ch.node_color("A") == ch.PALETTE[0]
+    assert ch.node_color("C") == ch.PALETTE[2]
+    scale = ch.node_scale(["C", "A"]).to_dict()
+    assert scale["domain"] == ["A", "C"] and scale["range"] == [ch.PALETTE[0], ch.PALETTE[2]]
+    variants = ch.variant_scale(["five-node", "three-node"]).to_dict()
+    assert variants["range"][:2] == ch.PALETTE[:2]
+
+
+def _variant_colours(spec: dict[str, Any]) -> dict[str, str]:
+    for node in _walk(spec):
+        color = node.get("color")
+        if isinstance(color, dict) and color.get("field") == "variant" and "scale" in color:
+            return dict(zip(color["scale"]["domain"], color["scale"]["range"], strict=True))
+    return {}
+
+
+def test_a_variant_keeps_its_colour_across_charts(rehab: Any) -> None:
+    results = {"three-node": rehab, "five-node": rehab}
+    cdf = _variant_colours(ch.spec(ch.latency_cdf(results)))
+    availability = _variant_colours(ch.spec(ch.availability_timeline(results)))
+    visibility = _variant_colours(ch.spec(ch.t_visibility_curve(results)))
+    assert cdf == availability == visibility == {"three-node": ch.PALETTE[0], "five-node": ch.PALETTE[1]}
+
+
+def test_pareto_marks_the_non_dominated_variants() -> None:
+    data = ch.pareto_data(_rows_table())
+    assert list(data["variant"]) == ["three-node", "five-node", "bad"]
+    assert data.set_index("variant")["pareto"].to_dict() == {"three-node": True, "five-node": True, "bad": False}
+    assert data.loc[0, "latency_ms"] == pytest.approx(3.1)
+    with pytest.raises(KeyError, match="no column"):
+        ch.pareto_data(_rows_table(), latency="latency_ms.read.p99")
+
+
+def test_fault_spans_and_t_visibility(rehab: Any) -> None:
+    spans = ch.fault_spans(rehab)
+    assert list(spans["label"]) == ["crash B", "crash A"]
+    curve = ch.t_visibility_data({"x": rehab})
+    assert curve["p_consistent"].between(0, 1).all() and (curve["reads"] > 0).all()
+
+
+def test_notebook_renderer_is_offline() -> None:
+    import altair as alt
+
+    import workbench.notebook as nb
+
+    assert alt.renderers.active == nb.RENDERER
+    chart = ch.pareto_chart(_rows_table())
+    first = nb.offline_html(ch.spec(chart), include_bundle=True, element_id="c1")
+    later = nb.offline_html(ch.spec(chart), include_bundle=False, element_id="c2")
+    for html in (first, later):
+        assert "http://" not in html and "https://" not in html
+    assert "window.vegaEmbed=" in first and "window.vegaEmbed=" not in later
+    assert len(later) < 20_000
+    bundle = alt.renderers.get()(ch.spec(chart))
+    assert "text/html" in bundle
+
+
+def test_cluster_replay_places_nodes_by_data_centre(rehab: Any) -> None:
+    layout = ch.cluster_layout(rehab)
+    assert list(layout["node"]) == ["A", "B", "C"]
+    assert layout["x"].nunique() == 1 and list(layout["y"]) == [0.0, 1.0, 2.0]
+    data = ch.cluster_replay_data(rehab)
+    assert set(data["links"]["link"]) == {"A → B", "B → A"}
+    assert data["links"][["x", "y", "x2", "y2"]].notna().all().all()
+    spec = ch.spec(ch.cluster_replay(rehab))
+    assert spec["params"][0]["name"] == "t" and spec["params"][0]["bind"]["max"] == pytest.approx(260.0)
+
+
+def test_offline_charts_draw_in_headless_chromium(rehab: Any, tmp_path: Path) -> None:
+    """Two notebook outputs, the first carrying the bundle: both draw as SVG with no network."""
+    import os
+    import shutil
+    import subprocess
+
+    import workbench.notebook as nb
+
+    browser = shutil.which("chromium")
+    if browser is None:
+        if os.environ.get("WORKBENCH_REQUIRE_CHROMIUM"):
+            pytest.fail("chromium is required here but is not on PATH")
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
+    first = nb.offline_html(ch.spec(ch.node_state_timeline(rehab)), include_bundle=True, element_id="c1")
+    second = nb.offline_html(ch.spec(ch.cluster_replay(rehab)), include_bundle=False, element_id="c2")
+    page = tmp_path / "outputs.html"
+    page.write_text(f"<!doctype html><html><body>{first}{second}</body></html>", encoding="utf-8")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+    dom = subprocess.run(
+        [browser, *flags, "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert dom.count('class="marks"') == 2
