@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
+CDN = re.compile(r"(cdn\.jsdelivr|unpkg\.com|cdnjs|https?:\\?/\\?/cdn\.)", re.IGNORECASE)
+# A script, stylesheet or image fetched from the network: src="http..." or href="http..." (JSON-escaped quotes too).
+REMOTE_SOURCE = re.compile(r"(src|href)=\\?[\"']https?:", re.IGNORECASE)
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").rglob("*.ipynb"))
 
 
@@ -26,6 +31,10 @@ def test_notebook_executes(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         if out.output_type == "error"
     ]
     assert not errors
+    # Workshops have bad Wi-Fi: no output may load anything from a CDN or any web address.
+    outputs = json.dumps([cell.get("outputs", []) for cell in nb.cells if cell.cell_type == "code"])
+    assert not CDN.search(outputs), CDN.search(outputs).group(0)
+    assert not REMOTE_SOURCE.search(outputs), REMOTE_SOURCE.search(outputs).group(0)
 
 
 def test_notebooks_are_committed_without_outputs() -> None:
