@@ -250,6 +250,13 @@ def test_cluster_replay_places_nodes_by_data_centre(rehab: Any) -> None:
     assert data["links"][["x", "y", "x2", "y2"]].notna().all().all()
     spec = ch.spec(ch.cluster_replay(rehab))
     assert spec["params"][0]["name"] == "t" and spec["params"][0]["bind"]["max"] == pytest.approx(260.0)
+    # Operations per node and moment: the replay shows who answered and where requests failed.
+    ops = data["ops"]
+    assert len(ops) <= 60 * 3 and set(ops["node"]) <= {"A", "B", "C"}
+    served = ops.groupby("node")["ops_per_s"].sum()
+    assert served.sum() > 0
+    total = (ops["ops_per_s"] * (ops["time_end_s"] - ops["time_s"])).sum()
+    assert total == pytest.approx(len(rehab.ops))
 
 
 def test_offline_charts_draw_in_headless_chromium(rehab: Any, tmp_path: Path) -> None:

@@ -656,12 +656,37 @@ def cluster_replay_data(result: Any, max_bins: int = 60) -> dict[str, pd.DataFra
     lag["y2"] = lag["destination"].map(pos["y"]).astype(float) - 0.04
     dcs = layout.groupby("datacenter", sort=False)["x"].first().reset_index()
     dcs["y"] = -0.8
-    return {"nodes": states, "links": lag, "faults": fault_spans(result), "datacenters": dcs}
+    ops = replay_ops_data(result, max_bins).merge(layout, on="node", how="inner")
+    return {"nodes": states, "links": lag, "faults": fault_spans(result), "datacenters": dcs, "ops": ops}
+
+
+def replay_ops_data(result: Any, max_bins: int = 60) -> pd.DataFrame:
+    """Operations per node and time bin: how many it answered and how many ended in an error there
+    (the node an operation last tried), as rates per second; at most ``max_bins`` bins per node."""
+    ops = result.ops
+    columns = ["node", "time_s", "time_end_s", "ops_per_s", "failing_per_s"]
+    if ops.empty:
+        return pd.DataFrame(columns=columns)
+    end = max(_end_s(result), float(ops["start_s"].max()))
+    width = max(end / max_bins, 1e-9)
+    start = (ops["start_s"] // width).clip(upper=max_bins - 1) * width
+    failing = ops["outcome"].isin(["failed", "timeout", "all_nodes_down"])
+    table = (
+        pd.DataFrame({"node": ops["node"].astype(str).to_numpy(), "time_s": start.to_numpy(), "failing": failing})
+        .groupby(["node", "time_s"])["failing"]
+        .agg(["size", "sum"])
+        .reset_index()
+    )
+    table["time_end_s"] = table["time_s"] + width
+    table["ops_per_s"] = table["size"] / width
+    table["failing_per_s"] = table["sum"] / width
+    return table[columns]
 
 
 def cluster_replay(result: Any, max_bins: int = 60) -> alt.LayerChart:
     """The cluster at a moment chosen with a time slider: nodes by data centre, each node's cluster role
-    (fill) and database state (ring), replication lag per link (line colour) and the faults under way."""
+    (fill) and database state (ring), replication lag per link (line colour), the operations each node
+    answered and those failing there, and the faults under way."""
     data = cluster_replay_data(result, max_bins)
     end = _end_s(result)
     t = alt.param(
@@ -722,6 +747,16 @@ def cluster_replay(result: Any, max_bins: int = 60) -> alt.LayerChart:
         .encode(x=x, y=y, text="node:N")
     )
     dcs = alt.Chart(data["datacenters"]).mark_text(fontSize=13, color="#555").encode(x=x, y=y, text="datacenter:N")
+    ops = (
+        alt.Chart(data["ops"])
+        .mark_text(fontSize=11, dy=34, color="#333")
+        .encode(x=x, y=y, text="label:N", tooltip=["node:N", "label:N"])
+        .transform_filter("datum.time_s <= t && t < datum.time_end_s")
+        .transform_calculate(
+            label="format(datum.ops_per_s, ',.0f') + ' ops/s'"
+            " + (datum.failing_per_s > 0 ? ', ' + format(datum.failing_per_s, ',.0f') + ' failing' : '')"
+        )
+    )
     faults = (
         alt.Chart(data["faults"])
         .mark_text(align="left", fontSize=12, color="#c00")
@@ -731,6 +766,8 @@ def cluster_replay(result: Any, max_bins: int = 60) -> alt.LayerChart:
         .transform_calculate(text="'fault: ' + datum.label", py="datum.row * 15 - 5")
     )
     layers = [links, cluster, database, tags, dcs]
+    if not data["ops"].empty:
+        layers.append(ops)
     if not data["faults"].empty:
         layers.append(faults)
     return (
