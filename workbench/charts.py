@@ -82,10 +82,6 @@ def variant_scale(names: Iterable[str]) -> alt.Scale:
     return alt.Scale(domain=names, range=[PALETTE[i % len(PALETTE)] for i in range(len(names))])
 
 
-def _scale(names: list[str]) -> alt.Scale:
-    return variant_scale(names)
-
-
 def _fixed_scale(colors: Mapping[str, str], present: Iterable[str] | None = None) -> alt.Scale:
     domain = [k for k in colors if present is None or k in set(present)]
     return alt.Scale(domain=domain, range=[colors[k] for k in domain])
@@ -191,7 +187,7 @@ def latency_cdf(results: dict[str, Any], kinds: tuple[str, ...] = ("read", "writ
         .encode(
             x=alt.X("latency_ms:Q", scale=alt.Scale(type="log"), title="latency (ms, log scale)"),
             y=alt.Y("fraction:Q", title="fraction of operations (%)", axis=alt.Axis(format="%")),
-            color=alt.Color("variant:N", scale=_scale(names), title="variant"),
+            color=alt.Color("variant:N", scale=variant_scale(names), title="variant"),
             tooltip=[
                 "variant",
                 "kind",
@@ -286,7 +282,7 @@ def availability_timeline(results: dict[str, Any], window_s: float = 1.0) -> alt
         .encode(
             x=alt.X("time_s:Q", title="time (s)"),
             y=alt.Y("availability:Q", title="operations that succeeded (%)", axis=alt.Axis(format="%")),
-            color=alt.Color("variant:N", scale=_scale(names), title="variant"),
+            color=alt.Color("variant:N", scale=variant_scale(names), title="variant"),
             tooltip=["variant", "time_s", alt.Tooltip("availability:Q", format=".2%"), "ops"],
         )
     )
@@ -532,7 +528,7 @@ def t_visibility_curve(results: dict[str, Any], edges_ms: list[float] | None = N
                 "t_ms:Q", title="time since the write was acknowledged (ms, log scale)", scale=alt.Scale(type="log")
             ),
             y=alt.Y("p_consistent:Q", title="consistent reads (%)", axis=alt.Axis(format="%")),
-            color=alt.Color("variant:N", scale=_scale(list(results)), title="variant"),
+            color=alt.Color("variant:N", scale=variant_scale(list(results)), title="variant"),
             size=alt.Size("reads:Q", title="reads in the bin (count)", scale=alt.Scale(type="sqrt")),
             tooltip=[
                 "variant",
@@ -797,7 +793,7 @@ def capacity_curve(points: dict[str, pd.DataFrame], metric: str, limit: float | 
         .encode(
             x=alt.X("throughput:Q", title="throughput (ops/s)"),
             y=alt.Y("value:Q", title=_label(metric) + ", log scale", scale=alt.Scale(type="log")),
-            color=alt.Color("variant:N", scale=_scale(names), title="variant"),
+            color=alt.Color("variant:N", scale=variant_scale(names), title="variant"),
             tooltip=[
                 "variant",
                 alt.Tooltip("throughput:Q", format=",.0f"),
@@ -861,10 +857,10 @@ def pareto_chart(
         y=alt.Y("availability:Q", title=_label(availability), axis=alt.Axis(format=".2%"), scale=alt.Scale(zero=False)),
     )
     points = base.mark_point(size=40, strokeWidth=2).encode(
-        color=alt.Color("variant:N", scale=_scale(list(data["variant"])), title="variant"),
+        color=alt.Color("variant:N", scale=variant_scale(list(data["variant"])), title="variant"),
         size=alt.Size("cost:Q", title=f"cost ({cost})", scale=alt.Scale(range=[80, 600])),
         fill=alt.condition(
-            "datum.pareto", alt.Color("variant:N", scale=_scale(list(data["variant"]))), alt.value(None)
+            "datum.pareto", alt.Color("variant:N", scale=variant_scale(list(data["variant"]))), alt.value(None)
         ),
         tooltip=[
             "variant",

@@ -577,7 +577,7 @@ def _mean_row(rows: pd.DataFrame) -> dict[str, Any]:
     for column in rows.columns:
         values = rows[column]
         numeric = pd.to_numeric(values, errors="coerce")
-        if (numeric.notna().any() and values.dtype != object) or (numeric.notna().all() and len(values)):
+        if numeric.notna().any() and numeric.notna().sum() == values.notna().sum():
             out[column] = float(numeric.mean())
         else:
             mode = values.dropna().mode()

@@ -220,7 +220,8 @@ class DatabaseInstance:
             self._store(_resolved(item if _wins(item, local) else local, merged, me), now)
             return
         recorder = world.recorder
-        if item.cluster_tx != local.cluster_tx or (world.script_cost(key) is None and world.resolve_to_latest):
+        script = world.script_cost(key)
+        if item.cluster_tx != local.cluster_tx or (script is None and world.resolve_to_latest):
             incoming_wins = _wins(item, local)
             winner, loser = (item, local) if incoming_wins else (local, item)
             # The resolution is a local change: forward it at once.
@@ -241,7 +242,7 @@ class DatabaseInstance:
         ids = sorted(versions)
         newest = versions[ids[-1]]
         listed = ", ".join(map(str, ids[:-1])) + f" and {ids[-1]}"
-        if world.script_cost(key) is not None:
+        if script is not None:
             # The script's merge holds every version's changes: nothing is lost.
             doc = Doc(
                 key,

@@ -229,11 +229,28 @@ class FaultInjector:
         elif isinstance(fault, RandomFailures):
             tags = fault.nodes or [n.tag for n in world.nodes]
             for tag in tags:
-                self.env.process(self._random_node(world.node_by_tag[tag], fault))
+                node = world.node_by_tag[tag]
+                self.env.process(
+                    self._alternate(
+                        f"faults.random.{tag}",
+                        fault,
+                        lambda node=node, wipe=fault.wipe_disk: self.crash(
+                            node, "random failure", wipe=wipe, label="random failure"
+                        ),
+                        lambda node=node: node.up or self.restart(node),
+                    )
+                )
         elif isinstance(fault, RandomDatacenterFailures):
             names = fault.datacenters or [dc.name for dc in world.scenario.blueprint.datacenters]
             for name in names:
-                self.env.process(self._random_datacenter(name, fault))
+                self.env.process(
+                    self._alternate(
+                        f"faults.random.dc.{name}",
+                        fault,
+                        lambda name=name: self.datacenter_down(name, label="random datacenter failure"),
+                        lambda name=name: self.datacenter_up(name),
+                    )
+                )
         elif isinstance(fault, CreateDatabaseAction | DeployIndexAction):
             self._cluster_command(fault)
 
@@ -490,30 +507,17 @@ class FaultInjector:
             yield self.env.timeout(plan.gap)
         world.recorder.event("maintenance_done", detail="rolling restart")
 
-    def _random_node(self, node: Any, plan: RandomFailures):
-        """Alternating renewal: up for a time-to-failure draw, down for a time-to-repair draw."""
+    def _alternate(self, stream: str, plan: Any, fail: Callable[[], None], repair: Callable[[], None]):
+        """Alternating renewal: up for a time-to-failure draw, down for a time-to-repair draw,
+        until ``plan.until``. One process per failing thing (a node or a data centre)."""
         streams = self.world.streams
-        ttf = streams.sampler(f"faults.random.{node.tag}.ttf", plan.time_to_failure)
-        ttr = streams.sampler(f"faults.random.{node.tag}.ttr", plan.time_to_repair)
+        ttf = streams.sampler(f"{stream}.ttf", plan.time_to_failure)
+        ttr = streams.sampler(f"{stream}.ttr", plan.time_to_repair)
         until = plan.until if plan.until is not None else float("inf")
         while True:
             yield self.env.timeout(ttf())
             if self.env.now >= until:
                 return
-            self.crash(node, "random failure", wipe=plan.wipe_disk, label="random failure")
+            fail()
             yield self.env.timeout(ttr())
-            if not node.up:
-                self.restart(node)
-
-    def _random_datacenter(self, name: str, plan: RandomDatacenterFailures):
-        streams = self.world.streams
-        ttf = streams.sampler(f"faults.random.dc.{name}.ttf", plan.time_to_failure)
-        ttr = streams.sampler(f"faults.random.dc.{name}.ttr", plan.time_to_repair)
-        until = plan.until if plan.until is not None else float("inf")
-        while True:
-            yield self.env.timeout(ttf())
-            if self.env.now >= until:
-                return
-            self.datacenter_down(name, label="random datacenter failure")
-            yield self.env.timeout(ttr())
-            self.datacenter_up(name)
+            repair()

@@ -279,28 +279,27 @@ class World:
         holds (directly or through a later version that includes them), and the age in
         seconds of the oldest of them (0 if none) [design.md, metrics]."""
         copies = [self.nodes[i].instance.docs for i in survivors if self.nodes[i].instance is not None]
+        missing = self._unheld(copies)
         now = self.env.now
-        count, oldest = 0, now
-        for key, pos, etag, at in zip(self._ack_key, self._ack_pos, self._ack_etag, self._ack_time, strict=True):
+        return len(missing), now - min((self._ack_time[i] for i in missing), default=now)
+
+    def _unheld(self, copies: list[dict]) -> list[int]:
+        """Positions of the acknowledged writes that none of ``copies`` holds, directly or
+        through a later version whose change vector includes them."""
+        missing = []
+        for i, (key, pos, etag) in enumerate(zip(self._ack_key, self._ack_pos, self._ack_etag, strict=True)):
             for docs in copies:
                 doc = docs.get(key)
                 if doc is not None and doc.cv[pos] >= etag:
                     break
             else:
-                count += 1
-                oldest = min(oldest, at)
-        return count, now - oldest
+                missing.append(i)
+        return missing
 
     def missing_on(self, node_index: int) -> int:
         """Acknowledged writes that this node's copy does not hold (nor supersede)."""
         inst = self.nodes[node_index].instance
-        docs = inst.docs if inst is not None else {}
-        missing = 0
-        for key, pos, etag in zip(self._ack_key, self._ack_pos, self._ack_etag, strict=True):
-            doc = docs.get(key)
-            if doc is None or doc.cv[pos] < etag:
-                missing += 1
-        return missing
+        return len(self._unheld([inst.docs] if inst is not None else []))
 
     def finish(self) -> None:
         """End-of-run accounting: every acknowledged write is present, superseded by a later
@@ -320,17 +319,10 @@ class World:
                 rec.event(
                     "write_lost", detail=f"key {key}, write {write_id}: conflict resolution ({how})", value=write_id
                 )
-        instances = self.instances
-        for key, pos, etag, write_id in zip(self._ack_key, self._ack_pos, self._ack_etag, self._ack_write, strict=True):
-            held = False
-            for inst in instances:
-                doc = inst.docs.get(key)
-                if doc is not None and doc.cv[pos] >= etag:
-                    held = True
-                    break
-            if not held:
-                lost += 1
-                rec.event("write_lost", detail=f"key {key}, write {write_id}: no copy holds it", value=write_id)
+        for i in self._unheld([inst.docs for inst in self.instances]):
+            key, write_id = self._ack_key[i], self._ack_write[i]
+            lost += 1
+            rec.event("write_lost", detail=f"key {key}, write {write_id}: no copy holds it", value=write_id)
         if lost:
             rec.event("writes_lost", detail=f"{lost} acknowledged writes lost", value=lost)
 

@@ -665,10 +665,9 @@ def check_faults(s: Scenario, fail: Any) -> None:
         node = getattr(fault, "node", None)
         if node is not None:
             node_ref(f"{here}.node", node, restart=isinstance(fault, RestartFault))
-        for field in ("nodes",):
-            for j, tag in enumerate(getattr(fault, field, None) or ()):
-                if tag not in tags:
-                    fail(f"{here}.{field}[{j}]", f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}")
+        for j, tag in enumerate(getattr(fault, "nodes", None) or ()):
+            if tag not in tags:
+                fail(f"{here}.nodes[{j}]", f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}")
         if getattr(fault, "datacenter", None) is not None:
             dc_ref(f"{here}.datacenter", fault.datacenter)
         for j, dc in enumerate(getattr(fault, "datacenters", None) or ()):
