@@ -38,6 +38,13 @@ def test_quick_report_has_every_section() -> None:
     # 11 columns of 1-8 bytes: about 52 bytes an operation, before any over-allocation.
     assert 40 <= memory["recorder_bytes_per_op"] <= 120
     assert memory["dataframe_bytes_per_op"] > 0
+    # A day of an idle cluster is almost all skipped ahead (Quiescence), not simulated beat by beat.
+    assert horizon["sim_days"] == 1 and horizon["idle_elided_share"] > 0.9
+    # Each of issue 8's targets is reported with its measured figure and a verdict.
+    targets = report["targets"]
+    assert set(targets) == {"hot_path_ops_per_second", "ratio_to_naive", "year_wall_seconds", "bytes_per_op"}
+    assert all(isinstance(t["met"], bool) and t["measured"] > 0 for t in targets.values())
+    assert targets["bytes_per_op"]["met"]
 
 
 def test_bad_horizon_is_an_input_error() -> None:

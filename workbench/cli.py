@@ -90,7 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure the simulator's speed and memory (benchmarks/)")
     bench.add_argument("--quick", action="store_true", help="tiny settings, a few seconds")
     bench.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    bench.add_argument("--horizon", help="simulated time of the long-horizon run, e.g. '365 d' (default 1 d)")
+    bench.add_argument(
+        "--horizon",
+        help="simulated time of the long-horizon run, e.g. '30 d' (default 365 d, or 1 d with --quick)",
+    )
 
     bps = sub.add_parser("blueprints", help="list the built-in topology blueprints")
     bps.add_argument("name", nargs="?", help="show one blueprint: its notes and a drawing of its layout")

@@ -49,6 +49,9 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         "wall_seconds": wall,
         "sim_seconds": world.env.now if world is not None else 0.0,
         "events_processed": world.events_processed if world is not None else 0,
+        # Idle elision (Quiescence): simulated time skipped ahead, and how often it parked.
+        "idle_elided_seconds": world.quiet.elided_seconds if world is not None else 0.0,
+        "idle_parks": world.quiet.parks if world is not None else 0,
         "members": world.members if world is not None else [],
         "environment": environment_info(),
         "exception": error,

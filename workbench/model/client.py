@@ -181,13 +181,14 @@ class Client:
             if self.load_balance == "UseSessionContext":
                 self.session_context = int(self._contexts.integers(0, self.n_contexts))
         self.session_left -= 1
-        op = Op(self, kind, key, size, self.session_id, self.env.now)
+        op = Op(self, kind, key, size, self.session_id, self.env._now)  # type: ignore[attr-defined]
         if kind == READ:
             op.expect = self.world.acked.get(key)
             op.own = self.session_writes.get(key)
         elif kind in (WRITE, CLUSTER_TX, TRANSACTION):
-            self.world.write_counter += 1
-            op.write_id = self.world.write_counter
+            world = self.world
+            world.write_counter += 1
+            op.write_id = world.write_counter
         node = self._choose(op)
         self._attempt(op, node)
         if self.speed_test and kind in (READ, QUERY):
@@ -247,17 +248,18 @@ class Client:
         op.tried.append(node)
         attempt = Attempt(op, node)
         world = self.world
-        if op.kind == TRANSACTION:
-            size = self.overhead + op.size * self.world.transaction_documents
+        kind = op.kind
+        if kind == TRANSACTION:
+            size = self.overhead + op.size * world.transaction_documents
         else:
-            size = self.overhead + (op.size if op.kind in (WRITE, CLUSTER_TX) else 0.0)
+            size = self.overhead + (op.size if kind in (WRITE, CLUSTER_TX) else 0.0)
         world.network.send(self.index, node, size, world.nodes[node].receive_request, attempt)
         deadlines = self._deadlines
         # Answered attempts leave from the front; with a long timeout (12 h by default) the
         # timer rarely fires, so this is what keeps the queue short.
         while deadlines and deadlines[0][1].done:
             deadlines.popleft()
-        deadlines.append((self.env.now + self.request_timeout, attempt))
+        deadlines.append((self.env._now + self.request_timeout, attempt))  # type: ignore[attr-defined]
         if not self._timer_armed:
             self._arm()
 
@@ -285,18 +287,22 @@ class Client:
             self._finish_race(op, attempt.node)
         if attempt.probe:
             return
-        self._refresh_topology(attempt.node)
         world = self.world
+        # _refresh_topology inlined (once per response): a newer topology etag is fetched.
+        topo = world.cluster.nodes[attempt.node].state_machine.databases[world.db_name]
+        if topo.etag > self.topology_etag:
+            self._install_topology(topo)
         flags = 0  # bit 0: stale read; bit 1: read-your-writes violation
         version = -1
-        if op.kind == WRITE:
+        kind = op.kind
+        if kind == WRITE:
             version = op.write_id
             pos = doc.origin  # change vectors have one entry per node, indexed by node
             world.acked[op.key] = (pos, doc.cv[pos])
             world.acknowledged(op.key, pos, doc.cv[pos], op.write_id)
             if op.session == self.session_id:
                 self.session_writes[op.key] = (pos, doc.cv[pos])
-        elif op.kind == TRANSACTION:
+        elif kind == TRANSACTION:
             version = op.write_id
             for d in doc:  # every document the transaction wrote
                 pos = d.origin
@@ -304,18 +310,28 @@ class Client:
                 world.acknowledged(d.key, pos, d.cv[pos], op.write_id)
                 if op.session == self.session_id:
                     self.session_writes[d.key] = (pos, d.cv[pos])
-        elif op.kind == READ:
-            if doc is not None and doc.conflicts is not None:
-                # HTTP 409: the document is conflicted; no failover [spec §3.5, §4.3].
-                world.recorder.op(op, attempt.node, CONFLICT, -1, 0, self.env.now)
-                return
-            version = doc.write_id if doc is not None else 0
-            for bit, expect in ((1, op.expect), (2, op.own)):
-                if expect is not None:
-                    pos, etag = expect
-                    if (doc.cv[pos] if doc is not None else 0) < etag:
-                        flags |= bit
-        world.recorder.op(op, attempt.node, OK, version, flags, self.env.now)
+        elif kind == READ:
+            if doc is None:
+                version = 0
+                # A missing document counts as etag 0 at every change-vector position.
+                if op.expect is not None and op.expect[1] > 0:
+                    flags |= 1
+                if op.own is not None and op.own[1] > 0:
+                    flags |= 2
+            else:
+                if doc.conflicts is not None:
+                    # HTTP 409: the document is conflicted; no failover [spec §3.5, §4.3].
+                    world.recorder.op(op, attempt.node, CONFLICT, -1, 0, self.env.now)
+                    return
+                version = doc.write_id
+                cv = doc.cv
+                expect = op.expect  # (cv position, etag) of the newest acknowledged write
+                if expect is not None and cv[expect[0]] < expect[1]:
+                    flags |= 1
+                own = op.own  # the same for this session's own last write of the key
+                if own is not None and cv[own[0]] < own[1]:
+                    flags |= 2
+        world.recorder.op(op, attempt.node, OK, version, flags, self.env._now)  # type: ignore[attr-defined]
 
     def on_cluster_response(self, attempt: Attempt, ok: bool, index: int | None, result: object) -> None:
         """The answer to a cluster-wide operation (it went through the Raft log)."""

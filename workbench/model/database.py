@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from workbench.model.kernel import Timer
+from workbench.model.kernel import Grid, Timer
 
 if TYPE_CHECKING:
     from workbench.model.world import World
@@ -149,6 +149,8 @@ class DatabaseInstance:
             self.first_etag = self.own_etag
         self.commit_times.append(self.world.env.now)
         self.db_cv[self.position] = self.own_etag
+        if self.world.quiet.parked:
+            self.world.quiet.on_write()
         now = self.world.env.now
         # last-modified comes from this node's wall clock, skew included
         modified = now + self.world.clock_skew[self.node.index]
@@ -404,13 +406,14 @@ def _wins(a: Doc, b: Doc) -> bool:
 class ReplicationChannel:
     """Outgoing replication from one instance to one destination node.
 
-    A long-lived SimPy process: handshake (the destination answers with the
-    position it last received from us and its change vector), then batches of
-    everything not covered, one batch in flight, each acknowledged with the
-    destination's change vector. Idle channels send a heartbeat every
-    ``heartbeat_interval``. An unanswered request (``tcp_timeout``) or a reset
-    breaks the connection; reconnects back off from ``reconnect_initial`` by
-    ``reconnect_factor`` up to ``reconnect_max`` [spec §3.2].
+    A long-lived connection, written as a callback state machine (a generator
+    process per channel cost a SimPy step for every reply and wake-up): handshake
+    (the destination answers with the position it last received from us and its
+    change vector), then batches of everything not covered, one batch in flight,
+    each acknowledged with the destination's change vector. Idle channels send a
+    keep-alive every ``heartbeat_interval``. An unanswered request
+    (``tcp_timeout``) or a reset breaks the connection; reconnects back off from
+    ``reconnect_initial`` by ``reconnect_factor`` up to ``reconnect_max`` [spec §3.2].
 
     Ripple prevention: versions this instance received by replication are held
     for ``relay_delay`` before being forwarded, and dropped if by then the
@@ -428,122 +431,198 @@ class ReplicationChannel:
         self.held: deque[int] = deque()  # log positions waiting for relay_at
         self.dest_cv: list[int] = list(src.zero_cv)
         self.req_id = 0
-        self.reply = self.env.event()
-        self.waiting = False
-        self.wake = self.env.event()
-        self.connected = False
         self.in_flight_request: int | None = None
+        self._then: Callable[[Any], None] | None = None  # what to do with the in-flight request's reply
+        self._request_timer: Timer | None = None
+        self.waiting = False  # idle, until new data, a held version's relay time or a keep-alive
+        self.connected = False
+        self.was_connected: bool | None = None
+        self.backoff = self.cfg.reconnect_initial
         self.broken = False  # set when the destination resets an idle connection
         self.stopped = False  # set when the topology no longer wants this channel
         self.relay_free = False  # True towards a promotable this node mentors: no ripple hold
-        self.process = self.env.process(self._run())
+        self.last_contact = 0.0  # the last answered request: keep-alives are due interval after it
+        self._due = 0.0  # when the keep-alive of the current idle wait is due
+        self.keepalive: Timer | None = None  # ends the idle wait for a keep-alive (or a held relay)
+        self.keepalive_parked = False  # idle, with keep-alives skipped while the cluster is parked
+        # Opened after the topology change that asked for it has been applied.
+        Timer(self.env, 0.0, self._handshake)
 
     # -- liveness
     def alive(self) -> bool:
         return self.src.node.epoch == self.epoch and self.src.node.up and not self.stopped
 
     def poke(self) -> None:
-        if self.waiting and not self.wake.triggered:
-            self.wake.succeed()
+        """New data, a stop or a reset: end the idle wait once the current event is done
+        (all of a transaction's documents are stored before the batch is collected)."""
+        if self.waiting:
+            self._stop_waiting()
+            Timer(self.env, 0.0, self._woken)
 
-    # -- the loop
-    def _run(self):
+    def _stop_waiting(self) -> None:
+        self.waiting = False
+        self.keepalive_parked = False
+        if self.keepalive is not None:
+            self.keepalive.cancel()
+            self.keepalive = None
+
+    # -- connecting
+    def _handshake(self) -> None:
+        if self.alive():
+            self._request(HANDSHAKE, None, self._on_handshake)
+
+    def _on_handshake(self, reply: Any) -> None:
+        if not self.alive():
+            return
         cfg = self.cfg
         recorder = self.world.recorder
-        src_tag = self.src.node.tag
-        dst_tag = self.world.nodes[self.dst].tag
-        backoff = cfg.reconnect_initial
-        was_connected = None
-        while True:
-            reply = yield from self._request(HANDSHAKE, None)
-            if not self.alive():
-                return
-            if reply is None:
-                if was_connected is not False:
-                    recorder.event("replication_disconnected", node=src_tag, detail=f"{src_tag}->{dst_tag}")
-                was_connected = False
-                yield self.env.timeout(backoff)
-                if not self.alive():
-                    return
-                backoff = min(backoff * cfg.reconnect_factor, cfg.reconnect_max)
-                continue
-            if was_connected is False:
-                recorder.event("replication_connected", node=src_tag, detail=f"{src_tag}->{dst_tag}")
-            was_connected = True
-            backoff = cfg.reconnect_initial
-            if reply == NEEDS_SEED:
-                reply = yield from self._seed()
-                if not self.alive():
-                    return
-                if reply is None:
-                    continue
-            self.cursor, dest_cv = reply
-            self.dest_cv = dest_cv
-            self.held.clear()
-            last_contact = self.env.now
-            self.connected = True
-            while True:
-                batch = self._collect()
-                if batch:
-                    reply = yield from self._request(BATCH, batch)
-                    if not self.alive():
-                        return
-                    if reply is None:
-                        break
-                    self.dest_cv = reply
-                    self.src.check_waiters()
-                    last_contact = self.env.now
-                    continue
-                now = self.env.now
-                heartbeat_due = last_contact + cfg.heartbeat_interval
-                wait = heartbeat_due - now
-                if self.held:
-                    wait = min(wait, self.src.relay_at[self.held[0]] - now)
-                if wait > 0:
-                    self.wake = self.env.event()
-                    self.waiting = True
-                    timer = Timer(self.env, wait, self.poke)
-                    yield self.wake
-                    self.waiting = False
-                    timer.cancel()
-                    if not self.alive():
-                        return
-                    if self.broken:
-                        self.broken = False
-                        break
-                # Compare against the same sum the wait was computed from, so
-                # float rounding can never leave the loop spinning without a yield.
-                if self.env.now >= heartbeat_due:
-                    reply = yield from self._request(HEARTBEAT, None)
-                    if not self.alive():
-                        return
-                    if reply is None:
-                        break
-                    self.dest_cv = reply
-                    self.src.check_waiters()
-                    last_contact = self.env.now
-            self.connected = False
+        if reply is None:
+            if self.was_connected is not False:
+                recorder.event("replication_disconnected", node=self.src.node.tag, detail=self._link())
+            self.was_connected = False
+            Timer(self.env, self.backoff, self._reconnect)
+            return
+        if self.was_connected is False:
+            recorder.event("replication_connected", node=self.src.node.tag, detail=self._link())
+        self.was_connected = True
+        self.backoff = cfg.reconnect_initial
+        if reply == NEEDS_SEED:
+            self._seed()
+        else:
+            self._open(reply)
 
-    def _seed(self):
+    def _reconnect(self) -> None:
+        if self.alive():
+            cfg = self.cfg
+            self.backoff = min(self.backoff * cfg.reconnect_factor, cfg.reconnect_max)
+            self._handshake()
+
+    def _link(self) -> str:
+        return f"{self.src.node.tag}->{self.world.nodes[self.dst].tag}"
+
+    def _seed(self) -> None:
         """Send a full copy at the throttled seeding rate, then carry on from there."""
-        world = self.world
-        src = self.src
-        size = src.snapshot_bytes()
-        recorder = world.recorder
-        recorder.event(
-            "seeding_started",
-            node=src.node.tag,
-            detail=f"{src.node.tag}->{world.nodes[self.dst].tag}, {size / 1e6:.1f} MB",
+        size = self.src.snapshot_bytes()
+        self.world.recorder.event(
+            "seeding_started", node=self.src.node.tag, detail=f"{self._link()}, {size / 1e6:.1f} MB"
         )
-        yield self.env.timeout(size / world.scenario.blueprint.observer.seeding_rate)
+        Timer(self.env, size / self.world.scenario.blueprint.observer.seeding_rate, self._send_seed)
+
+    def _send_seed(self) -> None:
         if not self.alive():
-            return None
+            return
+        src = self.src
         snapshot = (dict(src.docs), list(src.db_cv), len(src.log))
-        reply = yield from self._request(SEED, snapshot)
-        if reply is not None:
-            recorder.event("seeding_done", node=src.node.tag, detail=f"{src.node.tag}->{world.nodes[self.dst].tag}")
-            reply = (snapshot[2], reply)
-        return reply
+        self._request(SEED, snapshot, lambda reply: self._on_seeded(reply, snapshot[2]))
+
+    def _on_seeded(self, reply: Any, position: int) -> None:
+        if not self.alive():
+            return
+        if reply is None:
+            self._handshake()
+            return
+        self.world.recorder.event("seeding_done", node=self.src.node.tag, detail=self._link())
+        self._open((position, reply))
+
+    def _open(self, reply: tuple[int, list[int]]) -> None:
+        self.cursor, self.dest_cv = reply
+        self.held.clear()
+        self.last_contact = self.env.now
+        self.connected = True
+        self._next()
+
+    def _disconnect(self) -> None:
+        """The connection broke: handshake again at once (the handshake's failures back off)."""
+        self.connected = False
+        self._handshake()
+
+    # -- connected
+    def _next(self) -> None:
+        """Send the next batch, or wait for data, a held version's relay time or a keep-alive."""
+        while True:
+            batch = self._collect()
+            if batch:
+                self._request(BATCH, batch, self._on_acknowledged)
+                return
+            now = self.env.now
+            self._due = due = self.last_contact + self.cfg.heartbeat_interval
+            wait = due - now
+            if self.held:
+                wait = min(wait, self.src.relay_at[self.held[0]] - now)
+            if wait > 0:
+                self.waiting = True
+                if self.world.quiet.parked and not self.held:
+                    self.keepalive_parked = True  # resumed on its grid when the cluster wakes
+                else:
+                    self.keepalive = Timer(self.env, wait, self._wait_over)
+                return
+            if now >= due:
+                self._request(HEARTBEAT, None, self._on_acknowledged)
+                return
+            # else a held version's relay time has come: collect again
+
+    def _wait_over(self) -> None:
+        if self.waiting:
+            self.keepalive = None
+            self._stop_waiting()
+            self._woken()
+
+    def _woken(self) -> None:
+        if not self.alive():
+            return
+        if self.broken:
+            self.broken = False
+            self._disconnect()
+            return
+        # Compared with the very sum the wait was computed from: float rounding can never
+        # leave the channel waking without sending.
+        if self.env.now >= self._due:
+            self._request(HEARTBEAT, None, self._on_acknowledged)
+        else:
+            self._next()
+
+    def _on_acknowledged(self, reply: Any) -> None:
+        """A batch's or a keep-alive's answer: the destination's change vector."""
+        if not self.alive():
+            return
+        if reply is None:
+            self._disconnect()
+            return
+        self.dest_cv = reply
+        self.src.check_waiters()
+        self.last_contact = self.env.now
+        self._next()
+
+    # -- quiescence: keep-alives skipped while the cluster is parked
+    def park_keepalive(self) -> None:
+        if self.waiting and self.keepalive is not None and not self.held:
+            self.keepalive.cancel()
+            self.keepalive = None
+            self.keepalive_parked = True
+
+    def resume_keepalive(self) -> None:
+        """Put the keep-alives back on their grid. Each skipped one would have renewed the
+        contact, told the destination our position and brought back its vector."""
+        if not self.keepalive_parked or not self.waiting:
+            return
+        self.keepalive_parked = False
+        now = self.env.now
+        interval = self.cfg.heartbeat_interval
+        grid = Grid(self.last_contact + interval, interval)
+        skipped = grid.catch_up(now)
+        due = grid.at()
+        node = self.world.nodes[self.dst]
+        inst = node.instance
+        if skipped and (not node.up or inst is None or not node.accepting or node.disk_full):
+            due = now  # the first skipped keep-alive would have been refused: send it now
+        elif skipped:
+            self.last_contact = due - interval
+            copy_id = self.src.incarnation
+            inst.last_from[copy_id] = max(inst.last_from.get(copy_id, 0), self._safe_cursor())
+            self.dest_cv = list(inst.db_cv)
+            self.src.check_waiters()
+        self._due = self.last_contact + interval
+        self.keepalive = Timer(self.env, due - now, self._wait_over)
 
     def _safe_cursor(self) -> int:
         return self.held[0] if self.held else self.cursor
@@ -594,11 +673,10 @@ class ReplicationChannel:
         self.cursor = cursor
         return items
 
-    def _request(self, kind: str, payload: Any):
-        """Send one request and wait for its reply; None on reset or timeout."""
+    def _request(self, kind: str, payload: Any, then: Callable[[Any], None]) -> None:
+        """Send one request; ``then(reply)`` follows, with None on reset or timeout."""
         self.req_id += 1
         rid = self.req_id
-        self.reply = reply = self.env.event()
         world = self.world
         if kind == SEED:
             size = world.repl_overhead  # the bulk was paced by _seed
@@ -615,12 +693,9 @@ class ReplicationChannel:
             payload,
             self._safe_cursor(),
         )
-        timer = Timer(self.env, self.cfg.tcp_timeout, self._answer, (rid, None))
+        self._then = then
+        self._request_timer = Timer(self.env, self.cfg.tcp_timeout, self._answer, (rid, None))
         self.in_flight_request = rid
-        value = yield reply
-        timer.cancel()
-        self.in_flight_request = None
-        return None if value is REFUSED else value
 
     def connection_reset(self) -> None:
         """The destination's process died: the TCP connection breaks at once."""
@@ -631,5 +706,9 @@ class ReplicationChannel:
             self.poke()
 
     def _answer(self, rid: int, value: Any) -> None:
-        if rid == self.req_id and not self.reply.triggered:
-            self.reply.succeed(value)
+        if rid != self.in_flight_request:
+            return  # a late answer to a request that already timed out or was reset
+        self.in_flight_request = None
+        self._request_timer.cancel()
+        then, self._then = self._then, None
+        then(None if value is REFUSED else value)

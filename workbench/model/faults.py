@@ -75,7 +75,7 @@ class FaultInjector:
     def start(self) -> None:
         for i, fault in enumerate(self.plan):
             if fault.after is None:
-                Timer(self.env, fault.at or 0.0, self._fire, (i,))
+                self._at(fault.at or 0.0, self._fire, i)
         self._arm_next(-1)
         self.world.recorder.listeners.append(self._on_event)
 
@@ -89,7 +89,17 @@ class FaultInjector:
             return
         for j in [j for j in self._waiting if self.plan[j].after.event == kind]:
             self._waiting.remove(j)
-            Timer(self.env, self.plan[j].after.delay, self._fire, (j,))
+            self._at(self.plan[j].after.delay, self._fire, j)
+
+    def _at(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
+        """Schedule a fault-plan step; the idle cluster is woken ahead of it (Quiescence)."""
+        self.world.quiet.expect(delay)
+        Timer(self.env, delay, fn, args)
+
+    def _sleep(self, delay: float) -> Any:
+        """``yield self._sleep(d)`` in a plan's process: a timeout the idle cluster wakes for."""
+        self.world.quiet.expect(delay)
+        return self.env.timeout(delay)
 
     def _fire(self, i: int) -> None:
         self._dispatch(self.plan[i], i)
@@ -140,7 +150,7 @@ class FaultInjector:
 
     def _later(self, duration: float | None, fn: Callable[..., None], *args: Any) -> None:
         if duration is not None:
-            Timer(self.env, duration, fn, args)
+            self._at(duration, fn, *args)
 
     def _skip(self, action: str, why: str, node: str | None = None) -> None:
         self.world.recorder.event("fault_skipped", node=node, detail=f"{action}: {why}")
@@ -165,6 +175,7 @@ class FaultInjector:
     # ------------------------------------------------------------------ actions
     def _dispatch(self, fault: Any, i: int) -> None:
         world = self.world
+        world.quiet.wake()  # woken ahead already; this covers a fault with no lookahead
         rec = world.recorder
         if isinstance(fault, CrashFault):
             node = self._node(fault)
@@ -288,7 +299,7 @@ class FaultInjector:
         net.pause(node.index, self.env.now + duration)
         self.world.recorder.event("node_paused", node=node.tag, detail=f"for {duration:g} s")
         self._begin("pause", node.tag, ("pause", node.tag), node.tag)
-        Timer(self.env, duration, self._resume, (node,))
+        self._at(duration, self._resume, node)
 
     def _resume(self, node: Any) -> None:
         if self.world.network.paused_until[node.index] <= self.env.now + 1e-12:
@@ -495,16 +506,16 @@ class FaultInjector:
             node = world.node_by_tag[tag]
             if plan.drain:
                 self.move_to_end(node)
-                yield self.env.timeout(plan.drain_wait)
+                yield self._sleep(plan.drain_wait)
             if plan.graceful:
                 self.shutdown(node, grace=5.0, label="rolling restart")
             else:
                 self.crash(node, "rolling restart", label="rolling restart")
-            yield self.env.timeout(plan.downtime)
+            yield self._sleep(plan.downtime)
             while node.up:  # a graceful stop still finishing its in-flight work
                 yield self.env.timeout(0.01)
             self.restart(node)
-            yield self.env.timeout(plan.gap)
+            yield self._sleep(plan.gap)
         world.recorder.event("maintenance_done", detail="rolling restart")
 
     def _alternate(self, stream: str, plan: Any, fail: Callable[[], None], repair: Callable[[], None]):
@@ -515,9 +526,9 @@ class FaultInjector:
         ttr = streams.sampler(f"{stream}.ttr", plan.time_to_repair)
         until = plan.until if plan.until is not None else float("inf")
         while True:
-            yield self.env.timeout(ttf())
+            yield self._sleep(ttf())
             if self.env.now >= until:
                 return
             fail()
-            yield self.env.timeout(ttr())
+            yield self._sleep(ttr())
             repair()

@@ -9,9 +9,10 @@ lets one core simulate tens of thousands of client operations per second.
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable
-from heapq import heappush
+from heapq import heapify, heappush
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,19 @@ def _noop(*_args: Any) -> None:
     return None
 
 
+# Every timer's callback list: ``Environment.step`` only iterates it and then sets the
+# timer's own attribute to None, so one shared tuple saves a list allocation per timer.
+_FIRE = (_fire,)
+
+
+# Cancelled timers stay in the event queue until their time comes (a heap cannot drop an
+# entry cheaply), and the replication channels cancel one or two 15-second timers per
+# request: left alone, the queue holds ~16k dead entries on the hot path, and every push
+# and pop pays for its depth. Once at least this many are dead, and they are at least
+# half the queue, it is rebuilt without them.
+COMPACT_AFTER = 1024
+
+
 class Timer:
     """A callback scheduled ``delay`` seconds from now; ``cancel()`` makes it a no-op.
 
@@ -59,18 +73,66 @@ class Timer:
     (``callbacks`` and ``_ok``), without the cost of a full ``Event``.
     """
 
-    __slots__ = ("_ok", "args", "callbacks", "fn")
+    __slots__ = ("args", "callbacks", "env", "fn")
+    _ok = True  # a class constant: a timer never fails, and step() only reads it
 
     def __init__(self, env: simpy.Environment, delay: float, fn: Callable[..., Any], args: tuple = ()):
-        self._ok = True
-        self.callbacks = [_fire]
+        self.callbacks = _FIRE
         self.fn = fn
         self.args = args
+        self.env = env
         # Environment.schedule inlined: this line runs for every message in the model.
         heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))  # type: ignore[attr-defined]
 
     def cancel(self) -> None:
+        if self.fn is _noop or self.callbacks is None:
+            self.fn = _noop
+            return  # cancelled before, or already fired (step() cleared its callbacks): not queued
         self.fn = _noop
+        env = self.env
+        try:
+            dead = env._dead_timers + 1  # type: ignore[attr-defined]
+        except AttributeError:  # the environment's first cancelled timer
+            dead = 1
+        queue = env._queue  # type: ignore[attr-defined]
+        if dead >= COMPACT_AFTER and 2 * dead >= len(queue):
+            _drop_cancelled(queue)
+            dead = 0
+        env._dead_timers = dead  # type: ignore[attr-defined]
+
+
+def _drop_cancelled(queue: list) -> None:
+    """Rebuild the event queue without its cancelled timers, in place.
+
+    Nothing else changes: an entry's key (time, priority, event id) is unique, so the
+    queue pops the remaining events in exactly the order it would have; and the event
+    count (``events_scheduled``) is taken when an event is scheduled, not when it fires.
+    """
+    queue[:] = [entry for entry in queue if not (type(entry[3]) is Timer and entry[3].fn is _noop)]
+    heapify(queue)
+
+
+class Recurring:
+    """A reusable timer for a callback with at most one firing pending at a time (an arrival
+    process re-armed from its own callback): no object and no argument tuple per firing.
+
+    ``fn`` is the event's own callback, so it receives this object as its one argument.
+    Scheduling it again while a firing is pending would make that firing fail in SimPy.
+    """
+
+    __slots__ = ("_callbacks", "callbacks", "env")
+    _ok = True
+
+    def __init__(self, env: simpy.Environment, fn: Callable[[Recurring], None]):
+        self.env = env
+        self._callbacks = (fn,)
+        self.callbacks: tuple | None = None
+
+    def schedule(self, delay: float) -> None:
+        """Fire ``delay`` seconds from now (the same queue entry a :class:`Timer` would make)."""
+        self.callbacks = self._callbacks
+        env = self.env
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))  # type: ignore[attr-defined]
 
 
 def _check_simpy_internals() -> None:
@@ -90,3 +152,36 @@ def events_scheduled(env: simpy.Environment) -> int:
     eid = env._eid  # type: ignore[attr-defined]
     value = next(eid)
     return value
+
+
+class Grid:
+    """The instants ``anchor + k * period`` of a periodic timer, computed rather than
+    accumulated (no drift from adding ``period`` over and over), so that a timer stopped
+    while the cluster is idle (Quiescence) resumes on exactly the instants it would have
+    reached. ``Timer(env, grid.at() - env.now, ...)`` lands exactly on ``grid.at()`` once
+    ``env.now`` is at least half of it (the subtraction is then exact)."""
+
+    __slots__ = ("anchor", "k", "period")
+
+    def __init__(self, anchor: float, period: float, k: int = 0):
+        self.anchor = anchor
+        self.period = period
+        self.k = k
+
+    def at(self) -> float:
+        return self.anchor + self.k * self.period
+
+    def step(self) -> float:
+        self.k += 1
+        return self.anchor + self.k * self.period
+
+    def catch_up(self, now: float) -> int:
+        """Move to the first instant at or after ``now``; returns how many were passed."""
+        if self.at() >= now:
+            return 0
+        k = max(self.k, math.ceil((now - self.anchor) / self.period))
+        while self.anchor + k * self.period < now:  # the division can round down
+            k += 1
+        skipped = k - self.k
+        self.k = k
+        return skipped

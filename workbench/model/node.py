@@ -1,8 +1,8 @@
 """A server: request workers (CPU), a group-committing disk, and up/down state.
 
 Both resources are callback queues rather than ``simpy.Resource``: a job is a
-(service time, callback, argument) triple, and completions are :class:`Timer`
-events. A crash bumps the node's *epoch*; work scheduled under an older epoch
+(service time, callback, argument) triple, and completions are timer-like events
+(:class:`_Job`). A crash bumps the node's *epoch*; work scheduled under an older epoch
 is silently dropped when it completes, which is how a crash loses in-flight
 requests and unflushed writes while the disk (committed data) survives.
 """
@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from heapq import heappush
 from typing import Any
 
 import simpy
+from simpy.events import NORMAL
 
 from workbench.model.database import (
     BATCH,
@@ -25,14 +27,33 @@ from workbench.model.database import (
     DatabaseInstance,
     compare,
 )
-from workbench.model.kernel import Timer
 from workbench.scenario.distributions import Sampler
+
+
+class _Job:
+    """Work in service on a :class:`WorkerPool` or a :class:`Disk`, scheduled as its own event.
+
+    A :class:`~workbench.model.kernel.Timer` inlined: built with ``object.__new__`` and
+    attribute stores, and firing calls the resource's completion with the job itself, so
+    each completion costs one Python call and no argument tuple.
+    """
+
+    __slots__ = ("arg", "callbacks", "epoch", "fn")
+    _ok = True  # never fails: Environment.step only reads it
+
+    arg: Any
+    callbacks: tuple | None
+    epoch: int
+    fn: Any
+
+
+_new_job = object.__new__
 
 
 class WorkerPool:
     """``capacity`` identical workers, FIFO queue: an M/G/c station."""
 
-    __slots__ = ("_area", "_t", "busy", "capacity", "completed", "env", "epoch", "queue")
+    __slots__ = ("_area", "_done_callbacks", "_t", "busy", "capacity", "completed", "env", "epoch", "queue")
 
     def __init__(self, env: simpy.Environment, capacity: int):
         self.env = env
@@ -43,30 +64,48 @@ class WorkerPool:
         self.completed = 0
         self._area = 0.0  # integral of busy workers over time
         self._t = 0.0
+        self._done_callbacks = (self._done,)  # shared by every job (step() never mutates it)
+
+    def _serve(self, service: float, fn: Callable[[Any], None], arg: Any, epoch: int) -> None:
+        job = _new_job(_Job)
+        job.callbacks = self._done_callbacks
+        job.fn = fn
+        job.arg = arg
+        job.epoch = epoch
+        env = self.env
+        heappush(env._queue, (env._now + service, NORMAL, next(env._eid), job))  # type: ignore[attr-defined]
 
     def submit(self, service: float, fn: Callable[[Any], None], arg: Any) -> None:
         if self.busy < self.capacity:
-            now = self.env.now
+            now = self.env._now  # type: ignore[attr-defined]
             self._area += self.busy * (now - self._t)
             self._t = now
             self.busy += 1
-            Timer(self.env, service, self._done, (fn, arg, self.epoch))
+            # _serve inlined: once per request and per replication batch.
+            job = _new_job(_Job)
+            job.callbacks = self._done_callbacks
+            job.fn = fn
+            job.arg = arg
+            job.epoch = self.epoch
+            env = self.env
+            heappush(env._queue, (now + service, NORMAL, next(env._eid), job))  # type: ignore[attr-defined]
         else:
             self.queue.append((service, fn, arg))
 
-    def _done(self, fn: Callable[[Any], None], arg: Any, epoch: int) -> None:
+    def _done(self, job: _Job) -> None:
+        epoch = job.epoch
         if epoch != self.epoch:
             return
         self.completed += 1
         if self.queue:
             service, nfn, narg = self.queue.popleft()
-            Timer(self.env, service, self._done, (nfn, narg, epoch))
+            self._serve(service, nfn, narg, epoch)
         else:
-            now = self.env.now
+            now = self.env._now  # type: ignore[attr-defined]
             self._area += self.busy * (now - self._t)
             self._t = now
             self.busy -= 1
-        fn(arg)
+        job.fn(job.arg)
 
     def busy_time(self) -> float:
         """Worker-seconds of service delivered so far (for utilisation)."""
@@ -86,7 +125,18 @@ class Disk:
     """One fsync at a time; writes that arrive meanwhile share the next fsync
     (group commit, as RavenDB's transaction merger batches concurrent writes)."""
 
-    __slots__ = ("_fsync", "busy", "busy_s", "env", "epoch", "fsyncs", "max_batch", "pending", "writes")
+    __slots__ = (
+        "_done_callbacks",
+        "_fsync",
+        "busy",
+        "busy_s",
+        "env",
+        "epoch",
+        "fsyncs",
+        "max_batch",
+        "pending",
+        "writes",
+    )
 
     def __init__(self, env: simpy.Environment, fsync: Sampler, max_batch: int):
         self.env = env
@@ -98,6 +148,7 @@ class Disk:
         self.fsyncs = 0
         self.writes = 0
         self.busy_s = 0.0
+        self._done_callbacks = (self._done,)
 
     def write(self, fn: Callable[[Any], None], arg: Any) -> None:
         self.pending.append((fn, arg))
@@ -114,11 +165,17 @@ class Disk:
         self.busy = True
         took = self._fsync()
         self.busy_s += took  # fsync time started (for utilisation; a crash may cut the last one short)
-        Timer(self.env, took, self._done, (batch, self.epoch))
+        job = _new_job(_Job)
+        job.callbacks = self._done_callbacks
+        job.arg = batch
+        job.epoch = self.epoch
+        env = self.env
+        heappush(env._queue, (env._now + took, NORMAL, next(env._eid), job))  # type: ignore[attr-defined]
 
-    def _done(self, batch: list[tuple[Callable[[Any], None], Any]], epoch: int) -> None:
-        if epoch != self.epoch:
+    def _done(self, job: _Job) -> None:
+        if job.epoch != self.epoch:
             return
+        batch: list[tuple[Callable[[Any], None], Any]] = job.arg
         self.fsyncs += 1
         self.writes += len(batch)
         self.busy = False

@@ -29,11 +29,12 @@ the same question asked of the same data.
 
 from __future__ import annotations
 
+import math
 import zlib
 from typing import TYPE_CHECKING
 
 from workbench.model.database import covers
-from workbench.model.kernel import Timer
+from workbench.model.kernel import Grid, Timer
 from workbench.model.rachis import LEADER, DbTopology
 
 if TYPE_CHECKING:
@@ -56,6 +57,11 @@ class Observer:
         self.previous: dict[int, tuple[float, tuple[int, ...]]] = {}
         self.proposing = False
         self.rng = world.streams.rng(f"observer.term{raft.term}")
+        # Both loops run on exact grids; each stops where it is while the cluster is parked
+        # (Quiescence) and resumes on the same grid.
+        self.poll_grid = Grid(self.started, self.spec.worker_sample_period)
+        self.analyse_grid = Grid(self.started, self.spec.supervisor_sample_period, 1)
+        self.poll_parked = self.analyse_parked = False
         Timer(self.env, 0.0, self._poll)
         Timer(self.env, self.spec.supervisor_sample_period, self._analyse)
 
@@ -67,13 +73,16 @@ class Observer:
         if not self.alive():
             return
         world = self.world
+        if world.quiet.parked:
+            self.poll_parked = True
+            return
         me = self.raft.index
         for node in world.nodes:
             if node.index == me:
                 self.on_report(me, node.report())
             else:
                 world.network.send(me, node.index, REPORT_BYTES, node.receive_report_request, self)
-        Timer(self.env, self.spec.worker_sample_period, self._poll)
+        Timer(self.env, self.poll_grid.step() - self.env.now, self._poll)
 
     def on_report(self, node: int, cv: tuple[int, ...] | None) -> None:
         if not self.alive() or cv is None:
@@ -95,7 +104,10 @@ class Observer:
     def _analyse(self) -> None:
         if not self.alive():
             return
-        Timer(self.env, self.spec.supervisor_sample_period, self._analyse)
+        if self.world.quiet.parked:
+            self.analyse_parked = True
+            return
+        Timer(self.env, self.analyse_grid.step() - self.env.now, self._analyse)
         now = self.env.now
         if self.world.network.paused_until[self.raft.index] > now:
             return  # the leader's process is frozen (a pause fault): no decisions
@@ -248,6 +260,77 @@ class Observer:
             if now > limit and before > limit:
                 return m, now
         return None
+
+    # ------------------------------------------------------------------ quiescence
+    def idle_until(self) -> float | None:
+        """None if a decision may come soon; otherwise the time until which every rule
+        stays quiet while the reports stay as they are (inf: until something changes)."""
+        if not self.alive() or self.proposing:
+            return None
+        spec = self.spec
+        now = self.env.now
+        if now - self.started < spec.stabilization:
+            return None
+        topo = self.raft.state_machine.databases.get(self.db)
+        if topo is None:
+            return math.inf
+        members = topo.members
+        if not members or now - topo.changed_at < spec.stabilization:
+            return None
+        nodes = self.world.nodes
+        for m in members:
+            # Answering now and able to keep answering: a member that just went silent is
+            # about to be rotated or moved to rehab.
+            if not (self._answering(m) and nodes[m].up and nodes[m].report() is not None):
+                return None
+        if self._lagging(members) is not None:
+            return None
+        extras = topo.rehabs + topo.promotables
+        if extras and len(members) >= topo.rf:
+            return None  # the extra copies are about to be deleted
+        due = math.inf
+        for c in extras:
+            if self._answering(c) or (nodes[c].up and nodes[c].report() is not None):
+                return None  # catching up: it may be promoted
+            mentor = topo.mentors.get(c)
+            if mentor not in members:
+                return None  # its mentor is about to change
+            if self.world.scenario.blueprint.database.dynamic_distribution:
+                last = self.reports.get(c)
+                replace_at = (last[0] if last is not None else self.started) + spec.add_replica_after
+                if replace_at <= now:
+                    if self._replacement(topo) is not None:
+                        return None
+                else:
+                    due = min(due, replace_at)
+        return due
+
+    def resume(self) -> None:
+        """The cluster wakes: restart both sampling loops on their grids. Every node that
+        would have answered the skipped polls holds the last two, with its vector as now."""
+        if not self.alive():
+            return
+        now = self.env.now
+        period = self.spec.worker_sample_period
+        if self.poll_parked:
+            self.poll_parked = False
+            skipped = self.poll_grid.catch_up(now)
+            if skipped:
+                last = self.poll_grid.at() - period
+                for node in self.world.nodes:
+                    cv = node.report() if node.up else None
+                    if cv is None:
+                        continue
+                    if skipped >= 2:
+                        self.previous[node.index] = (last - period, cv)
+                    elif node.index in self.reports:
+                        self.previous[node.index] = self.reports[node.index]
+                    self.reports[node.index] = (last, cv)
+            Timer(self.env, self.poll_grid.at() - now, self._poll)
+        if self.analyse_parked:
+            self.analyse_parked = False
+            self.analyse_grid.catch_up(now)
+            Timer(self.env, self.analyse_grid.at() - now, self._analyse)
 
     # ------------------------------------------------------------------ helpers
     def _mentor(self, candidate: int, members: list[int]) -> int:

@@ -39,7 +39,7 @@ import itertools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from workbench.model.kernel import Streams, Timer
+from workbench.model.kernel import Grid, Streams, Timer
 
 if TYPE_CHECKING:
     from workbench.scenario.schema import ClusterSpec
@@ -190,6 +190,8 @@ class Cluster:
         self.on_new_leader: Callable[[RaftNode, int, int], None] | None = None
         # Called when a node becomes Leader (its noop committed): starts the Cluster Observer.
         self.on_leader: Callable[[RaftNode], object] | None = None
+        # The model's Quiescence (idle elision); None in the stand-alone election experiment.
+        self.quiet: Any = None
 
     def bootstrap(self) -> None:
         """Start as a running cluster: the first member leads term 1, everyone follows.
@@ -355,6 +357,12 @@ class RaftNode:
         self.cmd_index: dict[int, int] = {}  # cmd_id -> log index
         self.config_index = 1  # log index of the newest configuration entry
         self._last_forward = -1e18
+        # Periodic timers run on exact grids, so one stopped while the cluster is parked
+        # (Quiescence) resumes on the very instants it would have reached.
+        self.timer_grid = Grid(0.0, 1.0)  # the election timer's ticks
+        self.tick_parked = False  # the election timer stopped while the cluster is parked
+        self.beat_grid = Grid(0.0, 1.0)  # the leader's heartbeat ticks
+        self._beat_gen = -1  # the leadership (generation) that beat_grid belongs to
         self._start_timer()
 
     # ---------------------------------------------------------------- helpers
@@ -388,18 +396,42 @@ class RaftNode:
         self.timer_gen += 1
         self.timeout = self.cluster.draw_timeout(extended)
         self.deferred = False
+        self.timer_grid = Grid(self.env.now, self.timeout, 1)
         Timer(self.env, self.timeout, self._tick, (self.timer_gen,))
 
     def _tick(self, gen: int) -> None:
         if gen != self.timer_gen or self.state in (DOWN, LEADER, LEADER_ELECT):
             return
+        quiet = self.cluster.quiet
+        if quiet is not None and quiet.parked:
+            # Steady: a heartbeat arrived in this period and deferred it. The timer
+            # stops here and resumes on the same grid when the cluster wakes.
+            self.deferred = False
+            self.timer_grid.k += 1
+            self.tick_parked = True
+            return
         if self.deferred:
             self.deferred = False
             if self.cluster.spec.election_timer == "reset":
                 return  # the heartbeat already started a fresh timer
-            Timer(self.env, self.timeout, self._tick, (gen,))
+            Timer(self.env, self.timer_grid.step() - self.env.now, self._tick, (gen,))
             return
         self._on_timeout()
+
+    def resume_timer(self, heard_at: float | None) -> None:
+        """The cluster wakes: restart a stopped election timer on its grid; a heartbeat
+        skipped at ``heard_at`` defers the period it fell in, as a real one would."""
+        now = self.env.now
+        grid = self.timer_grid
+        if self.tick_parked:
+            self.tick_parked = False
+            self.deferred = False  # the last skipped tick found a heartbeat and cleared it
+            grid.catch_up(now)
+            Timer(self.env, grid.at() - now, self._tick, (self.timer_gen,))
+        if heard_at is not None:
+            self.last_leader_contact = max(self.last_leader_contact, heard_at)
+            if heard_at > grid.at() - grid.period:
+                self.deferred = True
 
     def _heard_from_leader(self) -> None:
         self.last_leader_contact = self.env.now
@@ -576,7 +608,32 @@ class RaftNode:
             self.cluster.update_availability()
             self._on_timeout_after_step_down()
             return
-        Timer(self.env, hb, self._leader_tick, (gen,))
+        if self._beat_gen != gen:  # the first tick of this leadership anchors the grid
+            self._beat_gen = gen
+            self.beat_grid = Grid(now, hb)
+        self.beat_grid.step()
+        quiet = self.cluster.quiet
+        if quiet is not None and quiet.try_park(self):
+            return  # nothing can change: the ticks resume on this grid when the cluster wakes
+        Timer(self.env, self.beat_grid.at() - now, self._leader_tick, (gen,))
+
+    def resume_ticks(self, parked_at: float) -> float | None:
+        """The cluster wakes: restart the heartbeat ticks on their grid. Returns the time of
+        the last skipped heartbeat round (None if none was skipped), after crediting each
+        live follower with that round's append and reply."""
+        now = self.env.now
+        grid = self.beat_grid
+        grid.catch_up(now)
+        Timer(self.env, grid.at() - now, self._leader_tick, (self.generation,))
+        last_round = grid.at() - grid.period
+        if last_round <= parked_at:
+            return None
+        nodes = self.cluster.nodes
+        for peer, f in self.followers.items():
+            if nodes[peer].state != DOWN:
+                f.last_sent = last_round
+                f.last_reply = max(f.last_reply, last_round)
+        return last_round
 
     def _on_timeout_after_step_down(self) -> None:
         # RavenDB's leader steps down to Candidate and runs an election at once.
@@ -823,6 +880,8 @@ class RaftNode:
     def submit(self, kind: str, payload: Any, size: float, callback: Callable[[Any], None]) -> None:
         """Run a cluster command; ``callback((ok, index, result))`` once it is applied
         here, or ``callback((False, None, "timeout"))`` after ``operation_timeout``."""
+        if self.cluster.quiet is not None:
+            self.cluster.quiet.wake()
         cmd_id = next(self.cluster.cmd_ids)
         entry = Entry(self.term, kind, payload, cmd_id, size)
         self.pending[cmd_id] = (entry, callback, self.env.now)

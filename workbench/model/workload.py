@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench.model.client import OP_KINDS
-from workbench.model.kernel import Streams, Timer
+from workbench.model.kernel import Recurring, Streams, Timer
 from workbench.scenario.distributions import Exponential, Sampler, Uniform
 from workbench.scenario.trace import TRACE_OPS, TraceError, TraceReader
 from workbench.scenario.units import format_duration
@@ -197,6 +197,8 @@ class PoissonArrivals(Generator):
         self._rng = streams.rng("workload.arrivals")
         self._gaps: list[float] = []
         self._g = 0
+        # One arrival is pending at a time: a single reusable timer (the hot path's busiest).
+        self._timer = Recurring(self.env, self._arrive)
 
     def start(self) -> None:
         self._schedule_next()
@@ -207,10 +209,10 @@ class PoissonArrivals(Generator):
             self._g = 0
         gap = self._gaps[self._g]
         self._g += 1
-        if self.env.now + gap < self.until:
-            Timer(self.env, gap, self._arrive)
+        if self.env._now + gap < self.until:  # type: ignore[attr-defined]
+            self._timer.schedule(gap)
 
-    def _arrive(self) -> None:
+    def _arrive(self, _timer: Recurring | None = None) -> None:
         self.generated += 1
         self.ops.issue()
         self._schedule_next()

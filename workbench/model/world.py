@@ -21,6 +21,7 @@ from workbench.model.kernel import Streams, events_scheduled
 from workbench.model.network import Location, Network
 from workbench.model.node import Server
 from workbench.model.observer import Observer
+from workbench.model.quiescence import Quiescence
 from workbench.model.rachis import Cluster, DbTopology, Entry, RaftNode
 from workbench.model.workload import make_workload
 from workbench.results import Recorder
@@ -119,8 +120,11 @@ class World:
         self.resolve_to_latest = solver.resolve_to_latest
         self._script_costs = [solver.scripts.get(name) for name in self.collection_names]
         self.has_scripts = bool(solver.scripts)
+        self.observer: Observer | None = None  # the current leader's
         if bp.observer.enabled:
-            self.cluster.on_leader = lambda raft: Observer(self, raft)
+            self.cluster.on_leader = self._start_observer
+        self.quiet = Quiescence(self)
+        self.cluster.quiet = self.quiet
 
         # Shared bookkeeping for metrics: the newest acknowledged write per key.
         self.acked: dict[int, tuple[int, int]] = {}
@@ -140,6 +144,9 @@ class World:
         self.workload = make_workload(self, streams)
         self.faults = FaultInjector(self)
         self._check_wiring()
+
+    def _start_observer(self, raft: RaftNode) -> None:
+        self.observer = Observer(self, raft)
 
     def _check_wiring(self) -> None:
         for client in self.clients:
@@ -310,6 +317,7 @@ class World:
         - ``no copy holds it``: no copy of the database holds it, directly or through a
           later version that includes it (its change vector covers the write's entry),
           e.g. a replica deleted before it passed its writes on."""
+        self.quiet.finish()
         rec = self.recorder
         lost = 0
         acked = set(zip(self._ack_write, self._ack_key, strict=True))
@@ -344,6 +352,7 @@ class World:
         while True:
             yield self.env.timeout(interval)
             now = self.env.now
+            self.quiet.credit_bytes()
             for node in self.nodes:
                 scope = f"node.{node.tag}"
                 busy = node.cpu.busy_time()

@@ -31,6 +31,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 
@@ -51,6 +52,10 @@ class Distribution:
     def mean(self) -> float:
         raise NotImplementedError
 
+    def upper(self, tail: float) -> float:
+        """A value exceeded with probability at most ``tail`` (the support's maximum when bounded)."""
+        raise NotImplementedError
+
     def __str__(self) -> str:
         return self.text
 
@@ -66,6 +71,9 @@ class Constant(Distribution):
     def mean(self) -> float:
         return self.value
 
+    def upper(self, tail: float) -> float:
+        return self.value
+
 
 @dataclass(frozen=True, eq=False)
 class Uniform(Distribution):
@@ -79,6 +87,9 @@ class Uniform(Distribution):
     def mean(self) -> float:
         return (self.low + self.high) / 2
 
+    def upper(self, tail: float) -> float:
+        return self.high
+
 
 @dataclass(frozen=True, eq=False)
 class Exponential(Distribution):
@@ -90,6 +101,9 @@ class Exponential(Distribution):
 
     def mean(self) -> float:
         return self.mean_value
+
+    def upper(self, tail: float) -> float:
+        return self.mean_value * math.log(1.0 / tail)
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,6 +130,9 @@ class TruncatedNormal(Distribution):
         tail = 0.5 * math.erfc(a / math.sqrt(2))
         return self.mu + self.sd * pdf / tail
 
+    def upper(self, tail: float) -> float:
+        return self.mu + self.sd * NormalDist().inv_cdf(1.0 - tail)  # slightly above: truncation only lowers it
+
 
 @dataclass(frozen=True, eq=False)
 class LogNormal(Distribution):
@@ -130,6 +147,9 @@ class LogNormal(Distribution):
 
     def mean(self) -> float:
         return math.exp(self.mu + self.sigma**2 / 2)
+
+    def upper(self, tail: float) -> float:
+        return math.exp(self.mu + self.sigma * NormalDist().inv_cdf(1.0 - tail))
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,6 +167,9 @@ class Pareto(Distribution):
     def mean(self) -> float:
         return math.inf if self.shape <= 1 else self.shape * self.scale / (self.shape - 1)
 
+    def upper(self, tail: float) -> float:
+        return self.scale * tail ** (-1.0 / self.shape)
+
 
 @dataclass(frozen=True, eq=False)
 class Weibull(Distribution):
@@ -161,6 +184,9 @@ class Weibull(Distribution):
 
     def mean(self) -> float:
         return self.scale * math.gamma(1.0 + 1.0 / self.shape)
+
+    def upper(self, tail: float) -> float:
+        return self.scale * math.log(1.0 / tail) ** (1.0 / self.shape)
 
 
 @dataclass(frozen=True, eq=False)
@@ -181,6 +207,9 @@ class Mixture(Distribution):
     def mean(self) -> float:
         return sum(w * c.mean() for w, c in zip(self.weights, self.components, strict=True))
 
+    def upper(self, tail: float) -> float:
+        return max(c.upper(tail) for w, c in zip(self.weights, self.components, strict=True) if w > 0)
+
 
 @dataclass(frozen=True, eq=False)
 class Empirical(Distribution):
@@ -192,6 +221,9 @@ class Empirical(Distribution):
 
     def mean(self) -> float:
         return float(np.mean(self.values))
+
+    def upper(self, tail: float) -> float:
+        return max(self.values)
 
 
 class Sampler:
@@ -210,6 +242,10 @@ class Sampler:
         self._buf: list[float] = []
         self._i = 0
         self.constant = dist.value if isinstance(dist, Constant) else None
+
+    @property
+    def dist(self) -> Distribution:
+        return self._dist
 
     def __call__(self) -> float:
         i = self._i

@@ -841,6 +841,11 @@ class Scenario(Strict):
     duration: Duration = Field("60 s")
     warmup: Duration = Field("0 s", description="Operations that start earlier are left out of the summary")
     sample_interval: Duration = Field("1 s", description="Period of the timeseries samples")
+    elide_idle: bool = Field(
+        True,
+        description="Skip ahead while the cluster is idle and steady: heartbeats, observer samples and "
+        "replication keep-alives that cannot change anything are not simulated one by one (docs/speed.md)",
+    )
     blueprint: Blueprint
     clients: ClientSpec = ClientSpec()
     workload: Workload = Workload()

@@ -1,0 +1,153 @@
+"""Idle elision (Quiescence): skipping ahead must not change what the cluster decides.
+
+The issue-8 requirement: over a one-hour run with faults, the elided and the fully
+simulated run give the same leader timeline and the same rehab and promotion
+decisions. The elided run draws fewer latencies (it sends fewer messages), so times
+may differ by a few latency draws; the decisions, their nodes and terms may not.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from workbench import run, scenario_from_dict
+from workbench.model.kernel import Grid
+from workbench.model.world import World
+
+DECISIONS = [
+    "leader_elected",
+    "stepped_down",
+    "election_started",
+    "moved_to_rehab",
+    "promoted",
+    "preferred_rotated",
+    "topology_changed",
+    "replica_added",
+    "replica_deleted",
+    "forced_promotion",
+    "mentor_changed",
+    "node_crashed",
+    "node_restarted",
+]
+
+
+def _hour_with_faults(elide: bool, seed: int = 1) -> dict:
+    return {
+        "name": "quiescence",
+        "seed": seed,
+        "duration": "1 h",
+        "sample_interval": "10 s",
+        "elide_idle": elide,
+        "blueprint": "five-node",
+        "clients": {"count": 2},
+        "workload": {"rate": 5, "mix": {"read": 0.7, "write": 0.3}},
+        "faults": [
+            {"action": "crash", "node": "leader", "at": "5 min", "duration": "30 s"},
+            {"action": "crash", "node": "follower", "at": "12 min", "duration": "3 min"},
+            {"action": "partition", "groups": [["A", "B"], ["C", "D", "E"]], "at": "25 min", "duration": "40 s"},
+            {"action": "crash", "node": "preferred", "at": "35 min", "duration": "20 min"},
+            {"action": "degrade_link", "between": ["A", "B"], "latency": "constant(400 ms)", "at": "58 min"},
+            {
+                "action": "random_failures",
+                "time_to_failure": "exponential(2 h)",
+                "time_to_repair": "exponential(5 min)",
+            },
+        ],
+    }
+
+
+def _decisions(result) -> pd.DataFrame:
+    ev = result.events
+    return ev[ev["kind"].isin(DECISIONS)][["time_s", "kind", "node", "term"]].reset_index(drop=True)
+
+
+@pytest.mark.parametrize("seed", [1, 4])
+def test_elided_and_full_runs_decide_the_same(seed: int) -> None:
+    full = run(scenario_from_dict(_hour_with_faults(False, seed), source="<test>"))
+    elided = run(scenario_from_dict(_hour_with_faults(True, seed), source="<test>"))
+    assert full.ok and elided.ok
+    a, b = _decisions(full), _decisions(elided)
+    assert len(a) >= 15  # the plan did exercise elections, rehabs and promotions
+    assert {"leader_elected", "moved_to_rehab", "promoted"} <= set(a["kind"])
+    pd.testing.assert_frame_equal(a[["kind", "node", "term"]], b[["kind", "node", "term"]])
+    # Times agree to within a few message latencies (the elided run drew fewer of them).
+    assert (a["time_s"] - b["time_s"]).abs().max() < 0.01
+    # And the elided run did skip most of the hour, with far fewer events.
+    assert full.provenance["idle_elided_seconds"] == 0
+    assert elided.provenance["idle_elided_seconds"] > 0.6 * 3600
+    assert elided.provenance["events_processed"] < 0.6 * full.provenance["events_processed"]
+    # The workload is untouched: the same operations arrive and succeed.
+    assert len(full.ops) == len(elided.ops)
+    assert (full.ops["outcome"] == "ok").sum() == pytest.approx((elided.ops["outcome"] == "ok").sum(), abs=5)
+
+
+def test_skipped_messages_still_count_on_the_links() -> None:
+    """Bytes that parked heartbeats, samples and keep-alives would carry are credited."""
+    spec = {
+        "name": "idle",
+        "duration": "10 min",
+        "sample_interval": "1 min",
+        "blueprint": "three-node",
+        "workload": {"rate": 0.1},
+    }
+    totals = []
+    for elide in (False, True):
+        result = run(scenario_from_dict({**spec, "elide_idle": elide}, source="<test>"))
+        ts = result.timeseries
+        links = ts[ts["entity"].str.startswith("link.") & (ts["metric"] == "bytes_per_s")]
+        totals.append(links["value"].sum())
+    assert result.provenance["idle_elided_seconds"] > 500
+    assert totals[1] == pytest.approx(totals[0], rel=0.02)
+
+
+def _world(**changes) -> World:
+    spec = {"name": "w", "duration": "2 min", "blueprint": "three-node", "workload": {"rate": 0.1}, **changes}
+    world = World(scenario_from_dict(spec, source="<test>"))
+    world.start()
+    return world
+
+
+def test_an_idle_cluster_parks_and_a_fault_plan_wakes_it_ahead() -> None:
+    world = _world(faults=[{"action": "crash", "node": "leader", "at": "90 s"}])
+    world.env.run(until=60)
+    assert world.quiet.parked
+    lookahead = world.quiet.lookahead
+    world.env.run(until=90 - lookahead + 0.01)
+    assert not world.quiet.parked  # awake before the crash, so it is simulated, not reconstructed
+    world.env.run(until=89.99)
+    assert not world.quiet.parked
+
+
+def test_no_parking_when_a_latency_could_outlast_a_timer() -> None:
+    slow = {"network": {"same_zone": "lognormal(median=60ms, sigma=0.3)"}}
+    world = _world(blueprint={"extends": "three-node", **slow})
+    world.env.run(until=60)
+    assert world.quiet.parks == 0
+    fast = _world()
+    fast.env.run(until=60)
+    assert fast.quiet.parks >= 1
+
+
+def test_a_raft_command_and_the_lag_budget_wake_the_cluster() -> None:
+    world = _world()
+    world.env.run(until=30)
+    assert world.quiet.parked
+    world.cluster.nodes[0].submit("compare_exchange", (1, 0, False), 100.0, lambda _outcome: None)
+    assert not world.quiet.parked
+    world.env.run(until=60)
+    assert world.quiet.parked
+    world.quiet.writes_left = 2
+    world.quiet.on_write()
+    assert world.quiet.parked
+    world.quiet.on_write()
+    assert not world.quiet.parked
+
+
+def test_grid_catches_up_onto_the_same_instants() -> None:
+    grid = Grid(0.3, 0.1)
+    accumulated = [Grid(0.3, 0.1, k).at() for k in range(1, 40)]
+    assert grid.catch_up(1.2) == 9
+    assert grid.at() in accumulated and grid.at() >= 1.2
+    assert grid.catch_up(1.2) == 0
+    assert grid.catch_up(1.2000001) == 1
