@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.analysis.backups import backup_summary
+from workbench.analysis.etl import etl_summary
 from workbench.analysis.faults import fault_summary
 
 PERCENTILES = {"p50": 50, "p95": 95, "p99": 99, "p999": 99.9}
@@ -108,6 +110,8 @@ def summarise(result: Any) -> dict[str, Any]:
         "conflicts": conflict_counts(events),
         "speed_test_reads": speed_test_reads(result.timeseries),
         "faults": fault_summary(result.ops, events, end),
+        "backups": backup_summary(result),
+        "etl": etl_summary(result),
         "cluster_events": events["kind"].value_counts().sort_index().to_dict() if len(events) else {},
         "exception": prov.get("exception"),
     }

@@ -17,6 +17,7 @@ version 0 (an empty change vector), so reads find documents from the start.
 
 from __future__ import annotations
 
+import operator
 from array import array
 from collections import deque
 from collections.abc import Callable
@@ -33,32 +34,24 @@ EQUAL, NEWER, OLDER, CONFLICT = 0, 1, 2, 3
 HANDSHAKE, BATCH, HEARTBEAT, SEED = "handshake", "batch", "heartbeat", "seed"
 NEEDS_SEED = "needs-seed"  # handshake answer of a new replica that has no data yet
 REFUSED = object()  # a reply meaning "connection refused / reset"
+_ge, _le = operator.ge, operator.le
 
 
 def compare(a: tuple[int, ...], b: tuple[int, ...]) -> int:
     """Compare change vector ``a`` with ``b``: EQUAL, NEWER (a ⊒ b), OLDER, or CONFLICT."""
-    ge = le = True
-    for x, y in zip(a, b, strict=True):
-        if x > y:
-            le = False
-        elif x < y:
-            ge = False
-    if ge and le:
+    # map() over operator functions runs in C: about twice as fast as a Python loop here.
+    if a == b:
         return EQUAL
-    if ge:
+    if all(map(_ge, a, b)):
         return NEWER
-    if le:
+    if all(map(_le, a, b)):
         return OLDER
     return CONFLICT
 
 
 def covers(cv: tuple[int, ...] | list[int], doc_cv: tuple[int, ...]) -> bool:
     """True if a database change vector ``cv`` already includes ``doc_cv``."""
-    # An explicit loop: this runs per item per batch, and all() over a generator is slower.
-    for x, y in zip(cv, doc_cv, strict=True):  # noqa: SIM110
-        if x < y:
-            return False
-    return True
+    return all(map(_ge, cv, doc_cv))
 
 
 class Doc:
@@ -125,6 +118,8 @@ class DatabaseInstance:
         world.copies_created += 1
         self.incarnation = world.copies_created
         self.channels: list[ReplicationChannel] = []
+        # Called after every stored version (ongoing tasks that follow the log, e.g. ETL).
+        self.watchers: list[Callable[[], None]] = []
         self.seeded = True  # False for a new replica until its mentor sends a full copy
         # Commit time of each local write, by etag (contiguous from first_etag), for lag sampling.
         self.commit_times = array("d")
@@ -180,9 +175,16 @@ class DatabaseInstance:
         self.log.append(doc)
         self.relay_at.append(relay_at)
         self.docs[doc.key] = doc
+        relayed = relay_at > self.world.env._now  # type: ignore[attr-defined]
         for ch in self.channels:
             if ch.waiting:
-                ch.poke()
+                if relayed and not ch.relay_free:
+                    ch.expect(relay_at)
+                else:
+                    ch.poke()
+        if self.watchers:
+            for watcher in self.watchers:
+                watcher()
 
     def apply_incoming(self, items: list[Doc], source: int) -> None:
         """Store replicated versions that are newer than ours; resolve concurrent ones."""
@@ -444,6 +446,7 @@ class ReplicationChannel:
         self.last_contact = 0.0  # the last answered request: keep-alives are due interval after it
         self._due = 0.0  # when the keep-alive of the current idle wait is due
         self.keepalive: Timer | None = None  # ends the idle wait for a keep-alive (or a held relay)
+        self._wake_at = 0.0  # when ``keepalive`` fires
         self.keepalive_parked = False  # idle, with keep-alives skipped while the cluster is parked
         # Opened after the topology change that asked for it has been applied.
         Timer(self.env, 0.0, self._handshake)
@@ -458,6 +461,17 @@ class ReplicationChannel:
         if self.waiting:
             self._stop_waiting()
             Timer(self.env, 0.0, self._woken)
+
+    def expect(self, when: float) -> None:
+        """A relayed version was stored: it may not leave before ``when`` (ripple
+        prevention), so the idle wait need only end by then, not at once. Waking now
+        would only move it to ``held``; the scan after the wait finds it just the same."""
+        if self.keepalive_parked:
+            self.poke()
+        elif self.keepalive is not None and self._wake_at > when:
+            self.keepalive.cancel()
+            self._wake_at = when
+            self.keepalive = Timer(self.env, when - self.env.now, self._wait_over)
 
     def _stop_waiting(self) -> None:
         self.waiting = False
@@ -554,6 +568,7 @@ class ReplicationChannel:
                 if self.world.quiet.parked and not self.held:
                     self.keepalive_parked = True  # resumed on its grid when the cluster wakes
                 else:
+                    self._wake_at = now + wait
                     self.keepalive = Timer(self.env, wait, self._wait_over)
                 return
             if now >= due:
@@ -595,7 +610,8 @@ class ReplicationChannel:
 
     # -- quiescence: keep-alives skipped while the cluster is parked
     def park_keepalive(self) -> None:
-        if self.waiting and self.keepalive is not None and not self.held:
+        # Not while versions wait to be relayed, in ``held`` or not yet scanned.
+        if self.waiting and self.keepalive is not None and not self.held and self.cursor == len(self.src.log):
             self.keepalive.cancel()
             self.keepalive = None
             self.keepalive_parked = True
@@ -622,6 +638,7 @@ class ReplicationChannel:
             self.dest_cv = list(inst.db_cv)
             self.src.check_waiters()
         self._due = self.last_contact + interval
+        self._wake_at = due
         self.keepalive = Timer(self.env, due - now, self._wait_over)
 
     def _safe_cursor(self) -> int:

@@ -27,6 +27,8 @@ from workbench.scenario.schema import (
     DatacenterUpFault,
     DegradeLinkFault,
     DeployIndexAction,
+    ExternalDownFault,
+    ExternalUpFault,
     FillDiskFault,
     FreeDiskFault,
     HealFault,
@@ -208,6 +210,11 @@ class FaultInjector:
             self._later(fault.duration, self.datacenter_up, fault.datacenter)
         elif isinstance(fault, DatacenterUpFault):
             self.datacenter_up(fault.datacenter)
+        elif isinstance(fault, ExternalDownFault):
+            self.external_down(fault.system)
+            self._later(fault.duration, self.external_up, fault.system)
+        elif isinstance(fault, ExternalUpFault):
+            self.external_up(fault.system)
         elif isinstance(fault, SlowDiskFault):
             node = self._node(fault)
             if node is not None:
@@ -369,6 +376,24 @@ class FaultInjector:
         )
         world.cluster.update_availability()
         self._begin(label, name, ("dc", name))
+
+    def external_down(self, name: str) -> None:
+        system = self.world.externals[name]
+        if not system.up:
+            self._skip("external_down", f"{name} is already down")
+            return
+        system.go_down()
+        self.world.recorder.event("external_down", detail=name)
+        self._begin("external_down", name, ("external", name), rpo=False)
+
+    def external_up(self, name: str) -> None:
+        system = self.world.externals[name]
+        if system.up:
+            self._skip("external_up", f"{name} is not down")
+            return
+        system.come_up()
+        self.world.recorder.event("external_up", detail=name)
+        self._end(("external", name))
 
     def datacenter_up(self, name: str) -> None:
         world = self.world

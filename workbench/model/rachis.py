@@ -111,6 +111,7 @@ class ClusterState:
         self.databases = {name: topo.copy() for name, topo in databases.items()}
         self.indexes: set[str] = set()
         self.compare_exchange: dict[int, int] = {}  # key -> Raft index of its current value
+        self.task_states: dict[str, Any] = {}  # ongoing task -> its last persisted progress
         self.now: Callable[[], float] = lambda: 0.0
 
     def apply(self, index: int, entry: Entry) -> Any:
@@ -136,6 +137,9 @@ class ClusterState:
             return ("ok", index)
         elif kind == "deploy_index":
             self.indexes.add(entry.payload)
+        elif kind == "task_state":
+            name, value = entry.payload
+            self.task_states[name] = value
         elif kind == "compare_exchange":
             # Put with index 0 creates; put or delete with index i succeeds only if the
             # current index is i [spec §6].
@@ -192,6 +196,8 @@ class Cluster:
         self.on_leader: Callable[[RaftNode], object] | None = None
         # The model's Quiescence (idle elision); None in the stand-alone election experiment.
         self.quiet: Any = None
+        # Called when a node's Rachis state changes in a way that decides who runs tasks.
+        self.on_state_change: Callable[[RaftNode], None] | None = None
 
     def bootstrap(self) -> None:
         """Start as a running cluster: the first member leads term 1, everyone follows.
@@ -303,13 +309,20 @@ class Cluster:
             for i in range(len(known), index + 1):
                 known.append(node.log[i].term)
 
+    def state_changed(self, node: RaftNode) -> None:
+        """A node became candidate, leader, or heard a new leader: its tasks' owner may change."""
+        if self.on_state_change is not None:
+            self.on_state_change(node)
+
     # -- crashes
     def crash(self, index: int) -> None:
         self.nodes[index].crash()
         self.update_availability()
+        self.state_changed(self.nodes[index])
 
     def restart(self, index: int) -> None:
         self.nodes[index].restart()
+        self.state_changed(self.nodes[index])
 
 
 class Follower:
@@ -357,6 +370,7 @@ class RaftNode:
         self.cmd_index: dict[int, int] = {}  # cmd_id -> log index
         self.config_index = 1  # log index of the newest configuration entry
         self._last_forward = -1e18
+        self.leader_commit_seen = 0  # the leader's commit index in the last append heard
         # Periodic timers run on exact grids, so one stopped while the cluster is parked
         # (Quiescence) resumes on the very instants it would have reached.
         self.timer_grid = Grid(0.0, 1.0)  # the election timer's ticks
@@ -458,11 +472,14 @@ class RaftNode:
 
     # ---------------------------------------------------------------- elections
     def _become_candidate(self, extended: bool) -> None:
+        was = self.state
         self.state = CANDIDATE
         self.leader = None
         self.followers = {}
         self.votes = {self.index}
         self._start_timer(extended)
+        if was != CANDIDATE:
+            self.cluster.state_changed(self)
 
     def _start_prevote(self, extended: bool) -> None:
         self._become_candidate(extended)
@@ -582,6 +599,7 @@ class RaftNode:
         for entry, _callback, _since in list(self.pending.values()):
             self.accept(entry)  # commands this node was holding for a leader
         self._leader_tick(self.generation)
+        self.cluster.state_changed(self)
 
     def _leader_tick(self, gen: int) -> None:
         if gen != self.generation or self.state not in (LEADER, LEADER_ELECT):
@@ -794,11 +812,14 @@ class RaftNode:
             self._step_down(term)
         new_leader = self.leader != leader
         self.leader = leader
+        if leader_commit > self.leader_commit_seen:
+            self.leader_commit_seen = leader_commit
         self._heard_from_leader()
         if new_leader:
             self.cluster.update_availability()
             if self.cluster.on_new_leader is not None:
                 self.cluster.on_new_leader(self, leader, term)
+            self.cluster.state_changed(self)
         if self.pending and (new_leader or self.env.now - self._last_forward >= self.cluster.et):
             self._forward_pending()
         if prev > self.last_index() or self.log[prev].term != prev_term:
@@ -864,6 +885,7 @@ class RaftNode:
     # ---------------------------------------------------------------- applying
     def _apply(self) -> None:
         cluster = self.cluster
+        behind = self.last_applied < self.leader_commit_seen
         while self.last_applied < self.commit_index:
             self.last_applied += 1
             idx = self.last_applied
@@ -875,6 +897,12 @@ class RaftNode:
             if entry.cmd_id is not None and entry.cmd_id in self.pending:
                 _, callback, _ = self.pending.pop(entry.cmd_id)
                 callback((True, idx, result))
+        if behind and self.last_applied >= self.leader_commit_seen:
+            cluster.state_changed(self)  # caught up with its leader: its view of the tasks is current
+
+    def caught_up(self) -> bool:
+        """A follower has applied everything its leader had committed when it last heard it."""
+        return self.state != FOLLOWER or self.last_applied >= self.leader_commit_seen
 
     # ---------------------------------------------------------------- commands
     def submit(self, kind: str, payload: Any, size: float, callback: Callable[[Any], None]) -> None:

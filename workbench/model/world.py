@@ -16,6 +16,7 @@ import simpy
 
 from workbench.model.client import Client
 from workbench.model.database import DatabaseInstance
+from workbench.model.external import ExternalSystem
 from workbench.model.faults import FaultInjector
 from workbench.model.kernel import Streams, events_scheduled
 from workbench.model.network import Location, Network
@@ -23,6 +24,7 @@ from workbench.model.node import Server
 from workbench.model.observer import Observer
 from workbench.model.quiescence import Quiescence
 from workbench.model.rachis import Cluster, DbTopology, Entry, RaftNode
+from workbench.model.tasks import Tasks, make_task
 from workbench.model.workload import make_workload
 from workbench.results import Recorder
 from workbench.scenario.schema import Scenario
@@ -79,6 +81,11 @@ class World:
             Location(name, dc, dcs[dc].region, zone or dcs[dc].zones[0])
             for name, (dc, zone) in zip(client_names, sites, strict=True)
         ]
+        # External systems (ETL destinations) come last.
+        first_external = len(locations)
+        for x in bp.externals:
+            dc = dcs[x.datacenter or bp.datacenters[0].name]
+            locations.append(Location(x.name, dc.name, dc.region, x.zone or dc.zones[0]))
         self.network = Network(self.env, bp.network, locations, streams)
         self.nodes = [Server(self, i, n.tag, bp.hardware, streams) for i, n in enumerate(bp.nodes)]
         self.node_by_tag = {n.tag: n for n in self.nodes}
@@ -142,6 +149,11 @@ class World:
         n_nodes = len(self.nodes)
         self.clients = [Client(self, n_nodes + i, i, list(group)) for i in range(len(client_names))]
         self.workload = make_workload(self, streams)
+        self.externals = {
+            x.name: ExternalSystem(self, x, first_external + i) for i, x in enumerate(bp.externals)
+        }
+        self.tasks = Tasks(self, [make_task(self, spec) for spec in bp.database.tasks])
+        self.cluster.on_state_change = lambda raft: self.tasks.reassess(raft.index)
         self.faults = FaultInjector(self)
         self._check_wiring()
 
@@ -197,6 +209,7 @@ class World:
     def _on_cluster_apply(self, raft: RaftNode, index: int, entry: Entry, result: object) -> None:
         if entry.kind == "topology" and entry.payload[0] == self.db_name:
             self._apply_topology(raft)
+            self.tasks.reassess(raft.index)
             return
         if entry.kind == "cluster_tx":
             instance = self.nodes[raft.index].instance
@@ -225,6 +238,7 @@ class World:
         self.cluster.bootstrap()
         for inst in self.instances:
             self.sync_channels(inst.node.index)
+        self.tasks.reassess_all()
         self.workload.start()
         self.faults.start()
         self.env.process(self._sample())

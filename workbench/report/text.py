@@ -15,6 +15,27 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
+def _cell(value: Any) -> str:
+    """A table cell of at most 8 characters: large values get a k or M suffix."""
+    if isinstance(value, int | float) and abs(value) >= 100_000:
+        return f"{value / 1e3:,.0f}k" if abs(value) < 10_000_000 else f"{value / 1e6:,.1f}M"
+    return _fmt(value)
+
+
+def _lag(ms: float | None) -> str:
+    if ms is None:
+        return "-"
+    return f"{ms:,.1f} ms" if ms < 10_000 else _duration(ms / 1e3)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.2f} h"
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.3f} %"
 
@@ -37,13 +58,13 @@ def format_summary(summary: dict[str, Any]) -> str:
         if not s["count"]:
             continue
         lines.append(
-            f"{kind:<14}{_fmt(s['count']):>9}{_fmt(s['mean']):>9}{_fmt(s['p50']):>9}{_fmt(s['p95']):>9}"
-            f"{_fmt(s['p99']):>9}{_fmt(s['p999']):>9}{_fmt(s['max']):>9}"
+            f"{kind:<14}{_cell(s['count']):>9}{_cell(s['mean']):>9}{_cell(s['p50']):>9}{_cell(s['p95']):>9}"
+            f"{_cell(s['p99']):>9}{_cell(s['p999']):>9}{_cell(s['max']):>9}"
         )
     lag = summary["replication_lag_ms"]
     lines.append(
-        f"{'replication':<14}{_fmt(lag['count']):>9}{_fmt(lag['mean']):>9}{_fmt(lag['p50']):>9}{'':>9}"
-        f"{_fmt(lag['p99']):>9}{'':>9}{_fmt(lag['max']):>9}"
+        f"{'replication':<14}{_cell(lag['count']):>9}{_cell(lag['mean']):>9}{_cell(lag['p50']):>9}{'':>9}"
+        f"{_cell(lag['p99']):>9}{'':>9}{_cell(lag['max']):>9}"
     )
     avail = summary["availability"]
     lines += [
@@ -70,6 +91,31 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"fault         {f['fault']} {f['target']} at {_fmt(f['start_s'], 1)} s: {rto}{rpo}, "
             f"{f['client_errors']} client errors, {f['affected_clients']} clients affected"
         )
+    backups = summary.get("backups")
+    if backups:
+        line = (
+            f"backups       {backups['completed']} done ({backups['full']} full, {backups['incremental']} "
+            f"incremental), {backups['failed']} failed"
+        )
+        if backups.get("worst_rpo_s") is not None:
+            restore = backups["restore"]
+            line += (
+                f"; worst RPO {_duration(backups['worst_rpo_s'])} ({backups['worst_rpo_writes']} writes); "
+                f"restoring the newest takes {_duration(restore['total_s'])} ({restore['files']} files)"
+            )
+        lines.append(line)
+    for name, etl in (summary.get("etl") or {}).items():
+        lag = etl["lag_ms"]
+        line = (
+            f"etl           {name}: {_fmt(etl['documents_loaded'])} loaded, lag p50 {_lag(lag['p50'])} "
+            f"p99 {_lag(lag['p99'])}, backlog max {_fmt(int(etl['max_backlog']))}"
+        )
+        if etl["fallback_retries"]:
+            line += f", {etl['fallback_retries']} fallback retries"
+        drains = [o["time_to_drain_s"] for o in etl["outages"] if o.get("time_to_drain_s") is not None]
+        if drains:
+            line += f", drained {_duration(max(drains))} after the worst outage"
+        lines.append(line)
     events = summary.get("cluster_events") or {}
     if events:
         lines.append("events        " + ", ".join(f"{k} {v}" for k, v in events.items()))

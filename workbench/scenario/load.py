@@ -8,6 +8,7 @@ the bad value and what is allowed.
 from __future__ import annotations
 
 import copy
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -513,6 +514,7 @@ def check_scenario(s: Scenario, source: str) -> None:
             f"but there are only {s.workload.keys} keys",
         )
     check_workload(s, fail)
+    check_tasks(s, fail)
     for name, cost in db.conflicts.scripts.items():
         if name not in collections:
             fail(
@@ -621,6 +623,55 @@ def check_workload(s: Scenario, fail: Any) -> None:
         fail("workload.tenants.count", f"{wl.tenants.count} tenants need at least as many keys; there are {wl.keys}")
 
 
+def check_tasks(s: Scenario, fail: Any) -> None:
+    """Ongoing tasks and the external systems they write to."""
+    bp = s.blueprint
+    tags = [n.tag for n in bp.nodes]
+    dcs = {dc.name: dc for dc in bp.datacenters}
+    systems = [x.name for x in bp.externals]
+    for i, system in enumerate(bp.externals):
+        here = f"blueprint.externals[{i}]"
+        if systems.count(system.name) > 1:
+            fail(f"{here}.name", f"external system '{system.name}' is defined twice")
+        if system.name in tags or system.name in dcs or re.fullmatch(r"client\d+", system.name):
+            fail(f"{here}.name", f"'{system.name}' is already a node, data centre or client name; pick another")
+        if system.datacenter is not None and system.datacenter not in dcs:
+            fail(
+                f"{here}.datacenter",
+                f"no data centre '{system.datacenter}'{did_you_mean(system.datacenter, dcs)}; known: {one_of(dcs)}",
+            )
+        dc = dcs[system.datacenter or bp.datacenters[0].name]
+        if system.zone is not None and system.zone not in dc.zones:
+            fail(f"{here}.zone", f"data centre '{dc.name}' has no zone '{system.zone}'; its zones: {one_of(dc.zones)}")
+    names = [t.name for t in bp.database.tasks]
+    collections = list(s.workload.collections)
+    for i, task in enumerate(bp.database.tasks):
+        here = f"blueprint.database.tasks[{i}]"
+        if names.count(task.name) > 1:
+            fail(f"{here}.name", f"task name '{task.name}' is used twice; task names must be unique")
+        if task.mentor is not None and task.mentor not in tags:
+            fail(f"{here}.mentor", f"no node '{task.mentor}'{did_you_mean(task.mentor, tags)}; nodes: {one_of(tags)}")
+        for j, name in enumerate(getattr(task, "collections", None) or ()):
+            if name not in collections:
+                fail(
+                    f"{here}.collections[{j}]",
+                    f"no collection '{name}'{did_you_mean(name, collections)}; workload.collections: "
+                    f"{one_of(collections)}",
+                )
+        if task.kind == "sql_etl" and task.destination not in systems:
+            hint = f"; known: {one_of(systems)}" if systems else "; define it under blueprint.externals"
+            fail(
+                f"{here}.destination",
+                f"no external system '{task.destination}'{did_you_mean(task.destination, systems)}{hint}",
+            )
+        if task.kind == "backup" and task.incremental_every is not None and task.incremental_every >= task.full_every:
+            fail(
+                f"{here}.incremental_every",
+                "incremental backups come between full ones: make incremental_every shorter than full_every, "
+                "or set it to null",
+            )
+
+
 def check_faults(s: Scenario, fail: Any) -> None:
     """The fault plan: timing, and every node, client and data centre it names."""
     bp = s.blueprint
@@ -670,6 +721,14 @@ def check_faults(s: Scenario, fail: Any) -> None:
                 fail(f"{here}.nodes[{j}]", f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}")
         if getattr(fault, "datacenter", None) is not None:
             dc_ref(f"{here}.datacenter", fault.datacenter)
+        system = getattr(fault, "system", None)
+        if system is not None and system not in [x.name for x in bp.externals]:
+            known = [x.name for x in bp.externals]
+            fail(
+                f"{here}.system",
+                f"no external system '{system}'{did_you_mean(system, known)}"
+                + (f"; known: {one_of(known)}" if known else "; blueprint.externals is empty"),
+            )
         for j, dc in enumerate(getattr(fault, "datacenters", None) or ()):
             dc_ref(f"{here}.datacenters[{j}]", dc)
         if isinstance(fault, PartitionFault):

@@ -162,6 +162,85 @@ class ConflictResolution(Strict):
     )
 
 
+# ----------------------------------------------------------------------------- ongoing tasks
+
+
+class EtlBatchLimits(Strict):
+    """What one ETL batch may extract [spec §5.2, D-etl]."""
+
+    max_documents: int = Field(8192, ge=1, description="ETL.MaxNumberOfExtractedDocuments")
+    max_size: Size = Field("64 MB", description="ETL.MaxBatchSizeInMb")
+    extract_timeout: Duration = Field("30 s", description="ETL.ExtractAndTransformTimeoutInSec")
+
+
+class _TaskBase(Strict):
+    name: str = Field(min_length=1)
+    mentor: NodeTag | None = Field(
+        None, description="MentorNode: the preferred responsible node while it is a member (a 'sticky' task)"
+    )
+
+
+class SqlEtlTask(_TaskBase):
+    """SQL ETL [spec §5.2]: push the collections' documents to a relational database.
+
+    An update is a DELETE + INSERT in one destination transaction, so a batch sent twice
+    leaves one row per document. An unreachable destination puts the task in fallback
+    mode (retry after 5 s, doubling per consecutive error up to 900 s); it resumes where
+    it left off. A document the destination rejects raises an alert and is skipped."""
+
+    kind: Literal["sql_etl"]
+    destination: str = Field(description="The name of an external system in blueprint.externals")
+    collections: tuple[str, ...] | None = Field(None, description="Collections extracted (default: all)")
+    transform_cost: DurationDist = Field(
+        "50 us", description="CPU time of the transform script per document (an engineering estimate)"
+    )
+    batch: EtlBatchLimits = EtlBatchLimits()
+    fallback_initial: Duration = Field("5 s", description="First retry after the destination fails")
+    fallback_max: Duration = Field("900 s", description="ETL.MaxFallbackTimeInSec")
+    reject_probability: float = Field(
+        0.0, ge=0.0, le=1.0, description="Share of documents the destination rejects (bad row): alert and skip"
+    )
+
+
+class BackupTask(_TaskBase):
+    """A periodic backup [spec §5.5]: the schedule is cluster-wide, the responsible node
+    runs it; incrementals chain only onto the same node's full backup, so a new owner
+    starts with a full one unless its own last full is still within schedule."""
+
+    kind: Literal["backup"]
+    full_every: Duration = Field("24 h", description="Period of full backups")
+    incremental_every: Duration | None = Field("4 h", description="Period of incremental backups (none: off)")
+    first_at: Duration = Field("0 s", description="Time of the first (full) backup from the start of the run")
+    backup_type: Literal["logical", "snapshot"] = Field(
+        "logical", description="logical (JSON; restore re-indexes) or snapshot (binary, fast restore)"
+    )
+    write_rate: Bandwidth = Field(
+        "200 MB/s", description="Rate a backup is written at (an engineering estimate for a cloud volume)"
+    )
+    restore_rate: Bandwidth = Field(
+        "400 MB/s",
+        description="Rate of each restore phase, copy then import: 250 GB takes >= 20 min [spec §5.5]",
+    )
+
+
+OngoingTask = Annotated[SqlEtlTask | BackupTask, Field(discriminator="kind")]
+
+
+class ExternalSystem(Strict):
+    """A system outside the cluster that a task writes to: a relational database for SQL
+    ETL. It has its own latency (from where it is placed), throughput and outages (the
+    fault plan's ``external_down``)."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["sql"] = "sql"
+    datacenter: str | None = Field(None, description="Where it runs (default: the first data centre)")
+    zone: str | None = None
+    row_cost: DurationDist = Field(
+        "0.2 ms", description="Time to apply one row (DELETE + INSERT, indexed id column; an estimate)"
+    )
+    commit_cost: DurationDist = Field("5 ms", description="Time to commit one batch's transaction (an estimate)")
+
+
 class DatabaseSpec(Strict):
     """The database group. ``members`` pins placement; otherwise it is chosen as
     the spec describes (§2.1: RF nodes from a random offset)."""
@@ -173,6 +252,9 @@ class DatabaseSpec(Strict):
         False, description="DynamicNodesDistribution: replace a replica that is down for add_replica_after"
     )
     conflicts: ConflictResolution = ConflictResolution()
+    tasks: tuple[OngoingTask, ...] = Field(
+        (), description="Ongoing tasks (SQL ETL, backups); each has one responsible node [spec §5]"
+    )
 
 
 class ReplicationSpec(Strict):
@@ -259,6 +341,9 @@ class Blueprint(Strict):
     replication: ReplicationSpec = ReplicationSpec()
     cluster: ClusterSpec = ClusterSpec()
     observer: ObserverSpec = ObserverSpec()
+    externals: tuple[ExternalSystem, ...] = Field(
+        (), description="Systems outside the cluster that ongoing tasks write to"
+    )
 
 
 # ----------------------------------------------------------------------------- clients
@@ -556,6 +641,12 @@ TRIGGER_EVENTS = (
     "database_faulted",
     "fault_started",
     "fault_ended",
+    "external_down",
+    "external_up",
+    "task_assigned",
+    "task_moved",
+    "task_paused",
+    "task_resumed",
 )
 
 
@@ -691,6 +782,18 @@ class DatacenterUpFault(_FaultBase):
     datacenter: str
 
 
+class ExternalDownFault(_Lasting):
+    """An external system (an ETL destination) goes down: every request to it fails."""
+
+    action: Literal["external_down"]
+    system: str
+
+
+class ExternalUpFault(_FaultBase):
+    action: Literal["external_up"]
+    system: str
+
+
 class SlowDiskFault(_Lasting):
     """The node's disk gets slower: fsync times multiplied by ``factor`` or drawn from ``fsync``."""
 
@@ -794,6 +897,8 @@ Fault = Annotated[
     | RestoreLinkFault
     | DatacenterDownFault
     | DatacenterUpFault
+    | ExternalDownFault
+    | ExternalUpFault
     | SlowDiskFault
     | FillDiskFault
     | FreeDiskFault
@@ -817,6 +922,8 @@ FAULT_ACTIONS = (
     "restore_link",
     "datacenter_down",
     "datacenter_up",
+    "external_down",
+    "external_up",
     "slow_disk",
     "fill_disk",
     "free_disk",

@@ -1,0 +1,209 @@
+"""Ongoing tasks and their responsible node [spec §5.1].
+
+Every node that hosts the database answers "whose task is it?" from its *own* view:
+its Rachis state and the topology it has applied. A node runs a task exactly when its
+answer is itself, so during a partition two nodes can each believe they own a task
+(the book's backups during a partition), and a node with no leader (a candidate)
+owns nothing, except a backup that stays with its last node.
+
+``whose_task_is_it`` follows ``DatabaseTopology.WhoseTaskIsIt``:
+
+1. a candidate answers nobody, and so (in the model) does a follower that has not
+   heard a leader yet or not yet applied what its leader had committed, e.g. just after
+   a restart, while its topology may be stale;
+2. a mentor node that is a member gets the task (a "sticky" task);
+3. otherwise jump consistent hash of the task key over the sorted group (members,
+   promotables, rehabs); a pick that is not a member is removed, the key re-mixed,
+   and the hash tried again;
+4. a resource-intensive task (a backup) avoids the preferred node, Members[0], when
+   there is more than one member.
+
+Newer versions keep a backup on its last node while that node is still a member
+(``keepTaskOnOriginalMemberNode``); the model follows the book instead [B17]: when
+the original node is back and caught up, ownership returns to it. A task therefore
+moves only when the topology changes (its node moved to rehab, about 60 s after it
+went silent) and the new owner resumes from the last progress persisted in the
+cluster (a Raft command, ``task_state``).
+
+Events: ``task_assigned`` (first owner), ``task_moved`` (a different node starts it),
+``task_paused`` (no node runs it any more: its node has no leader, is down or lost
+its copy; not for a hand-over, where the old owner stops a moment before the new one
+applies the same topology), ``task_resumed`` (the same node starts it again).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from workbench.model.rachis import CANDIDATE, DOWN, FOLLOWER, DbTopology
+
+if TYPE_CHECKING:
+    from workbench.model.rachis import RaftNode
+    from workbench.model.world import World
+
+MASK64 = (1 << 64) - 1
+
+
+def task_key(name: str) -> int:
+    """A stable 64-bit key for a task name (RavenDB hashes the task's key the same way)."""
+    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def remix(key: int) -> int:
+    """A new 64-bit key from an old one (splitmix64's finaliser), for the retry in step 3."""
+    key = (key ^ (key >> 30)) * 0xBF58476D1CE4E5B9 & MASK64
+    key = (key ^ (key >> 27)) * 0x94D049BB133111EB & MASK64
+    return key ^ (key >> 31)
+
+
+def jump_hash(key: int, buckets: int) -> int:
+    """Jump consistent hash (Lamping and Veach, 2014): a bucket in [0, buckets)."""
+    b, j = -1, 0
+    while j < buckets:
+        b = j
+        key = (key * 2862933555777941757 + 1) & MASK64
+        j = int((b + 1) * ((1 << 31) / ((key >> 33) + 1)))
+    return b
+
+
+def whose_task_is_it(
+    state: str, topo: DbTopology | None, key: int, mentor: int | None = None, resource_intensive: bool = False
+) -> int | None:
+    """The node that should run a task, as a node in Rachis ``state`` with ``topo`` sees it."""
+    if state in (CANDIDATE, DOWN) or topo is None or not topo.members:
+        return None
+    members = topo.members
+    if mentor is not None and mentor in members:
+        return mentor
+    group = sorted(topo.all_nodes())
+    if resource_intensive and len(members) > 1:
+        group.remove(members[0])
+    while group:
+        pick = group[jump_hash(key, len(group))]
+        if pick in members:
+            return pick
+        group.remove(pick)
+        key = remix(key)
+    return None
+
+
+class Task:
+    """One ongoing task: which nodes run it, and the events when that changes.
+
+    Subclasses implement ``start(node)`` and ``stop(node)`` (what running means for
+    them) and may set ``resource_intensive`` and ``keep_without_leader``."""
+
+    resource_intensive = False
+    keep_without_leader = False  # a backup keeps running on its last node with no leader
+
+    def __init__(self, world: World, spec: Any):
+        self.world = world
+        self.env = world.env
+        self.spec = spec
+        self.name = spec.name
+        self.key = task_key(spec.name)
+        self.mentor = world.node_by_tag[spec.mentor].index if spec.mentor is not None else None
+        self.running: set[int] = set()  # nodes running it right now (two during a partition)
+        self.last_runner: int | None = None
+        self.progress_commands = 0
+
+    # -- ownership
+    def owner_seen_by(self, raft: RaftNode) -> int | None:
+        if raft.state == FOLLOWER and (raft.leader is None or not raft.caught_up()):
+            # No leader heard yet (just restarted), or the log not yet caught up with it: its
+            # view of the topology may be stale, and it runs no task until it is current.
+            return None
+        topo = raft.state_machine.databases.get(self.world.db_name)
+        return whose_task_is_it(raft.state, topo, self.key, self.mentor, self.resource_intensive)
+
+    def reassess(self, index: int) -> None:
+        """Node ``index``'s view changed (topology applied, Rachis state, crash, restart)."""
+        world = self.world
+        node = world.nodes[index]
+        raft = world.cluster.nodes[index]
+        hosts = node.up and node.instance is not None
+        owner = self.owner_seen_by(raft) if hosts else None
+        if owner is None and hosts and index in self.running and self.keep_without_leader and raft.state != DOWN:
+            owner = index  # "we don't want to stop the backup process" [spec §5.1]
+        if owner == index and index not in self.running:
+            self._start(index)
+        elif owner != index and index in self.running:
+            self._stop(index, raft, node)
+
+    def _start(self, index: int) -> None:
+        tag = self.world.nodes[index].tag
+        previous = self.last_runner
+        if previous is None:
+            kind, detail = "task_assigned", f"{self.name} on {tag}"
+        elif previous == index:
+            kind, detail = "task_resumed", f"{self.name} on {tag}"
+        else:
+            kind, detail = "task_moved", f"{self.name} from {self.world.nodes[previous].tag} to {tag}"
+        self.running.add(index)
+        self.last_runner = index
+        self.world.recorder.event(kind, node=tag, detail=detail)
+        self.start(index)
+
+    def _stop(self, index: int, raft: RaftNode, node: Any) -> None:
+        self.running.discard(index)
+        self.stop(index)
+        if not self.running:
+            if not node.up:
+                why = "its node is down"
+            elif node.instance is None:
+                why = "its node lost its copy"
+            elif raft.state == CANDIDATE or raft.leader is None:
+                why = "its node has no leader"
+            else:
+                return  # handed over: the new owner records task_moved when it starts
+            self.world.recorder.event("task_paused", node=node.tag, detail=f"{self.name}: {why}")
+
+    # -- progress kept in the cluster (RavenDB persists task state through Raft)
+    def persist(self, index: int, value: Any) -> None:
+        """Record progress from node ``index``: a Raft command; lost if the node has no leader."""
+        self.progress_commands += 1
+        raft = self.world.cluster.nodes[index]
+        raft.submit("task_state", (self.name, value), 200.0, _ignore)
+
+    def persisted(self, index: int) -> Any:
+        """The last progress that node ``index`` has applied (None: never run)."""
+        return self.world.cluster.nodes[index].state_machine.task_states.get(self.name)
+
+    # -- subclasses
+    def start(self, index: int) -> None:
+        raise NotImplementedError
+
+    def stop(self, index: int) -> None:
+        raise NotImplementedError
+
+
+def _ignore(_outcome: Any) -> None:
+    return None
+
+
+class Tasks:
+    """Every ongoing task of the database, re-assessed whenever a node's view changes."""
+
+    def __init__(self, world: World, tasks: list[Task]):
+        self.world = world
+        self.tasks = tasks
+
+    def reassess(self, index: int) -> None:
+        for task in self.tasks:
+            task.reassess(index)
+
+    def reassess_all(self) -> None:
+        for index in range(len(self.world.nodes)):
+            self.reassess(index)
+
+
+def make_task(world: World, spec: Any) -> Task:
+    """The model of one task of the scenario, by its kind."""
+    if spec.kind == "sql_etl":
+        from workbench.model.etl import SqlEtl
+
+        return SqlEtl(world, spec)
+    from workbench.model.backup import Backup
+
+    return Backup(world, spec)
