@@ -37,6 +37,14 @@ def test_backup_handoff_summary_shows_backups_and_rpo() -> None:
 
 def test_no_tasks_no_task_lines() -> None:
     summary = summarise(run(load_scenario(SCENARIOS / "quickstart.yaml")))
-    assert summary["backups"] == {} and summary["etl"] == {}
+    assert summary["backups"] == {} and summary["etl"] == {} and summary["subscriptions"] == {}
     text = format_summary(summary)
     assert "backups " not in text and "etl " not in text
+
+
+def test_subscription_failover_summary() -> None:
+    summary = summarise(run(load_scenario(SCENARIOS / "subscription-failover.yaml")))
+    sub = summary["subscriptions"]["orders"]
+    assert sub["docs_processed"] > 500 and sub["gave_up"] == 0
+    assert 60 <= sub["failover_gap_s"] <= 75  # rehab grace + observer + Raft + the worker's 5 s retries
+    assert "subscription  orders:" in format_summary(summary)

@@ -16,6 +16,7 @@ import pandas as pd
 from workbench.analysis.backups import backup_summary
 from workbench.analysis.etl import etl_summary
 from workbench.analysis.faults import fault_summary
+from workbench.analysis.subscriptions import subscription_summary
 
 PERCENTILES = {"p50": 50, "p95": 95, "p99": 99, "p999": 99.9}
 OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange", "transaction")
@@ -112,6 +113,11 @@ def summarise(result: Any) -> dict[str, Any]:
         "faults": fault_summary(result.ops, events, end),
         "backups": backup_summary(result),
         "etl": etl_summary(result),
+        "subscriptions": {
+            task["name"]: subscription_summary(result, task["name"])
+            for task in scenario.get("blueprint", {}).get("database", {}).get("tasks", ())
+            if task.get("kind") == "subscription"
+        },
         "cluster_events": events["kind"].value_counts().sort_index().to_dict() if len(events) else {},
         "exception": prov.get("exception"),
     }

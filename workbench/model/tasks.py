@@ -204,6 +204,10 @@ def make_task(world: World, spec: Any) -> Task:
         from workbench.model.etl import SqlEtl
 
         return SqlEtl(world, spec)
-    from workbench.model.backup import Backup
+    if spec.kind == "backup":
+        from workbench.model.backup import Backup
 
-    return Backup(world, spec)
+        return Backup(world, spec)
+    from workbench.model.subscription import Subscription
+
+    return Subscription(world, spec)

@@ -116,6 +116,14 @@ def format_summary(summary: dict[str, Any]) -> str:
         if drains:
             line += f", drained {_duration(max(drains))} after the worst outage"
         lines.append(line)
+    for name, sub in (summary.get("subscriptions") or {}).items():
+        if not sub:
+            continue
+        lines.append(
+            f"subscription  {name}: {_fmt(sub['docs_processed'])} processed in {_fmt(sub['batches'])} batches, "
+            f"{_fmt(sub['duplicates'])} duplicates, longest gap with a backlog {_duration(sub['failover_gap_s'])}, "
+            f"lag p99 {_lag(sub['lag_ms']['p99'])}"
+        )
     events = summary.get("cluster_events") or {}
     if events:
         lines.append("events        " + ", ".join(f"{k} {v}" for k, v in events.items()))

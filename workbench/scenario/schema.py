@@ -223,7 +223,31 @@ class BackupTask(_TaskBase):
     )
 
 
-OngoingTask = Annotated[SqlEtlTask | BackupTask, Field(discriminator="kind")]
+class SubscriptionTask(_TaskBase):
+    """A data subscription [spec §4.4, §5.6]: worker clients hold a connection to the
+    responsible node and process batches at least once."""
+
+    kind: Literal["subscription"]
+    collections: tuple[str, ...] | None = Field(None, description="Collections the subscription covers")
+    workers: int = Field(1, ge=1, description="Worker clients competing for the subscription")
+    strategy: Literal["OpenIfFree", "TakeOver", "WaitForFree"] = Field(
+        "OpenIfFree",
+        description="OpenIfFree: refused while another worker holds it; TakeOver: evicts the holder (a second "
+        "TakeOver loses); WaitForFree: retries every `retry` (a hot standby)",
+    )
+    worker_strategies: tuple[Literal["OpenIfFree", "TakeOver", "WaitForFree"], ...] | None = Field(
+        None, description="A strategy per worker, in order (cycled), instead of `strategy`"
+    )
+    start_spacing: Duration = Field(
+        "1 s", description="Worker k first connects k x this after the start (an assumption: a fixed start order)"
+    )
+    max_docs_per_batch: int = Field(4096, ge=1, description="MaxDocsPerBatch")
+    retry: Duration = Field("5 s", description="TimeToWaitBeforeConnectionRetry")
+    max_erroneous_period: Duration = Field("5 min", description="MaxErroneousPeriod")
+    processing_cost: DurationDist = Field("1 ms", description="The worker's time per document")
+
+
+OngoingTask = Annotated[SqlEtlTask | BackupTask | SubscriptionTask, Field(discriminator="kind")]
 
 
 class ExternalSystem(Strict):
@@ -253,7 +277,7 @@ class DatabaseSpec(Strict):
     )
     conflicts: ConflictResolution = ConflictResolution()
     tasks: tuple[OngoingTask, ...] = Field(
-        (), description="Ongoing tasks (SQL ETL, backups); each has one responsible node [spec §5]"
+        (), description="Ongoing tasks (SQL ETL, backups, subscriptions); each has one responsible node [spec §5]"
     )
 
 
