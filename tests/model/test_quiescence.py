@@ -151,3 +151,43 @@ def test_grid_catches_up_onto_the_same_instants() -> None:
     assert grid.at() in accumulated and grid.at() >= 1.2
     assert grid.catch_up(1.2) == 0
     assert grid.catch_up(1.2000001) == 1
+
+
+def test_a_graceful_shutdown_ending_while_idle_still_elects_a_new_leader() -> None:
+    """The shutdown's crash comes from inside the model, after the fault fired: the cluster
+    must be awake for it (a parked cluster would never notice the leader is gone)."""
+    spec = {
+        "name": "drain",
+        "seed": 2,
+        "duration": "5 min",
+        "blueprint": "three-node",
+        "workload": {"rate": 0.5, "mix": {"read": 0.0, "write": 1.0}},
+        "faults": [
+            {"action": "slow_disk", "node": "A", "fsync": "constant(4 s)", "at": "60 s"},
+            {"action": "shutdown", "node": "A", "at": "120 s", "grace": "5 s"},
+        ],
+    }
+    elected = []
+    for elide in (False, True):
+        result = run(scenario_from_dict({**spec, "elide_idle": elide}, source="<test>"))
+        ev = result.events[result.events["kind"] == "leader_elected"]
+        elected.append([(node, term) for node, term in zip(ev["node"], ev["term"], strict=True)])
+        assert (ev["time_s"].between(125, 127)).sum() == 1
+    assert elected[0] == elected[1] and len(elected[0]) == 2
+
+
+def test_a_second_degraded_link_is_judged_afresh() -> None:
+    """The latency bound is cached per sampler. The cache must hold the sampler itself: keyed
+    by id(), a restored link's freed sampler could hand its id (and its bound) to the next."""
+    from workbench.scenario.distributions import Constant
+
+    world = _world()
+    world.env.run(until=30)
+    b, c = world.node_by_tag["B"].index, world.node_by_tag["C"].index
+    world.network.degrade([(b, c)], latency=Constant(0.001))
+    assert world.quiet._network_steady()
+    fast = world.network._latency[b][c]
+    assert any(key is fast for key in world.quiet._upper)  # alive, so its id cannot be reused
+    world.network.restore([(b, c)])
+    world.network.degrade([(b, c)], latency=Constant(3.0))
+    assert not world.quiet._network_steady()

@@ -131,8 +131,16 @@ class Backup(Task):
         if self.owed is not None and self.owed[1]:
             full = True  # a full slot nobody served stays a full one
         self.owed = (due, full)
-        for index in sorted(self.running):
-            self._launch(index)
+        running = sorted(self.running)
+        if running and all(index in self.writing for index in running):
+            # Every owner is still writing its previous backup: this slot is skipped, not
+            # owed (a later owner would otherwise make a stale backup for it).
+            for index in running:
+                self._launch(index)  # records backup_skipped
+            self.owed = None
+        else:
+            for index in running:
+                self._launch(index)
         nxt, nxt_full = self._advance()
         Timer(self.env, nxt - self.env.now, self._due, (nxt, nxt_full))
 

@@ -96,6 +96,11 @@ class _Run:
         self.inst: DatabaseInstance = node.instance
         self.cv: list[int] = list(self.inst.zero_cv)
         self.cursor = 0  # next log position to extract from
+        # Log positions before this were stored before the run started: only there does the
+        # persisted vector decide what is already loaded. A version stored during the run is
+        # always loaded: per-document vectors can cover a version that never arrived (an
+        # origin's writes can arrive out of order), so "covered" does not mean "loaded".
+        self.filter_end = 0
         self.pending: set[int] = set()  # document ids with a version not yet loaded
         self.state = SCHEDULED
         self.stopped = False
@@ -142,10 +147,12 @@ class SqlEtl(Task):
             run.cv = list(cv)
             if incarnation == inst.incarnation and cursor <= len(inst.log):
                 run.cursor = cursor  # its own copy: carry on from its log position
+            else:
+                run.filter_end = len(inst.log)
         log, docs, pending = inst.log, inst.docs, run.pending
         for pos in range(run.cursor, len(log)):
             doc = log[pos]
-            if docs[doc.key] is doc and self._wanted(doc, run.cv):
+            if docs[doc.key] is doc and self._wanted(doc, run.cv if pos < run.filter_end else None):
                 pending.add(doc.key)
         inst.watchers.append(run.watcher)
         self.runs[index] = run
@@ -174,13 +181,13 @@ class SqlEtl(Task):
         node = run.node
         return not run.stopped and node.epoch == run.epoch and node.up and node.instance is run.inst
 
-    def _wanted(self, doc: Doc, cv: list[int]) -> bool:
-        """A version this task loads and has not loaded yet."""
+    def _wanted(self, doc: Doc, cv: list[int] | None) -> bool:
+        """A version this task loads and has not loaded yet (by ``cv``, when given)."""
         if doc.conflicts is not None:
             return False  # in conflict: extracted once resolved
         if self.collections is not None and self.world.collection_of(doc.key) not in self.collections:
             return False
-        return not covers(cv, doc.cv)
+        return cv is None or not covers(cv, doc.cv)
 
     def _bad(self, doc: Doc) -> bool:
         if self.reject_probability <= 0.0:
@@ -197,7 +204,7 @@ class SqlEtl(Task):
     def _on_data(self, run: _Run) -> None:
         """Watcher: the instance stored a version (the last of its log)."""
         doc = run.inst.log[-1]
-        if self._wanted(doc, run.cv):
+        if self._wanted(doc, None):
             run.pending.add(doc.key)
         if run.state == IDLE:
             # Once the current event is done: a transaction's documents are all stored first.
@@ -213,14 +220,14 @@ class SqlEtl(Task):
         run.timer = None
         inst = run.inst
         log, docs, cv = inst.log, inst.docs, run.cv
-        cursor, end = run.cursor, len(log)
+        cursor, end, filter_end = run.cursor, len(log), run.filter_end
         items: list[Doc] = []
         size = cost = 0.0
         transform = self.transform
         while cursor < end and len(items) < self.max_documents and size < self.max_size and cost < self.extract_timeout:
             doc = log[cursor]
             cursor += 1
-            if docs[doc.key] is doc and self._wanted(doc, cv):
+            if docs[doc.key] is doc and self._wanted(doc, cv if cursor <= filter_end else None):
                 items.append(doc)
                 size += doc.size
                 cost += transform()

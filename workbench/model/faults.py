@@ -223,6 +223,7 @@ class FaultInjector:
             node = self._node(fault)
             if node is not None:
                 node.fill_disk()
+                self.world.tasks.reassess(node.index)
                 self._begin("fill_disk", node.tag, ("disk_full", node.tag), node.tag)
                 self._later(fault.duration, self.free_disk, node)
         elif isinstance(fault, FreeDiskFault):
@@ -431,6 +432,7 @@ class FaultInjector:
 
     def free_disk(self, node: Any) -> None:
         node.free_disk()
+        self.world.tasks.reassess(node.index)
         self._end(("disk_full", node.tag), node.tag)
 
     # ------------------------------------------------------------------ operator commands

@@ -95,7 +95,7 @@ class Quiescence:
         self._leader: RaftNode | None = None
         self._leader_gen = -1
         self._expected: list[float] = []  # times of faults still to fire
-        self._upper: dict[int, float] = {}  # id(latency sampler) -> its upper tail
+        self._upper: dict[object, float] = {}  # latency sampler -> its upper tail (kept alive: no id reuse)
         self._rates: list[tuple[int, int, float]] = []  # (src, dst, bytes/s) the skipped messages carry
         self._credited_at = 0.0
 
@@ -161,9 +161,9 @@ class Quiescence:
                 if cut[j] or loss[j] > 0:
                     return False
                 sampler = latency[j]
-                tail = upper.get(id(sampler))
+                tail = upper.get(sampler)
                 if tail is None:
-                    tail = upper[id(sampler)] = sampler.dist.upper(LATENCY_TAIL)
+                    tail = upper[sampler] = sampler.dist.upper(LATENCY_TAIL)
                 if tail > bound:
                     return False
         return True
@@ -171,6 +171,8 @@ class Quiescence:
     def _raft_steady(self, lead: RaftNode) -> bool:
         if lead.state != LEADER or lead.pending:
             return False
+        if not all(node.accepting for node in self.world.nodes if node.up):
+            return False  # a graceful shutdown is draining: it ends in a crash the model schedules itself
         last = lead.last_index()
         if lead.commit_index != last or lead.last_applied != last or lead.durable_len != len(lead.log):
             return False

@@ -316,11 +316,17 @@ class Cluster:
 
     # -- crashes
     def crash(self, index: int) -> None:
+        # A crash can come from inside the model too (a graceful shutdown's end), not only
+        # from a fault the idle cluster was woken for.
+        if self.quiet is not None:
+            self.quiet.wake()
         self.nodes[index].crash()
         self.update_availability()
         self.state_changed(self.nodes[index])
 
     def restart(self, index: int) -> None:
+        if self.quiet is not None:
+            self.quiet.wake()
         self.nodes[index].restart()
         self.state_changed(self.nodes[index])
 
@@ -581,6 +587,7 @@ class RaftNode:
             self.followers = {}
             self.leader = None
             self._start_timer()
+            self.cluster.state_changed(self)  # no leader now: its tasks stop until it hears one
         if was_leader or self.cluster.available:
             self.cluster.update_availability()
 

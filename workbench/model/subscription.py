@@ -130,6 +130,10 @@ class _Run:
         self.inst: DatabaseInstance = node.instance
         self.cv: tuple[int, ...] = self.inst.zero_cv  # acknowledged (persisted) progress
         self.cursor = 0  # log position the acknowledged progress reaches
+        # Before this position (the log at the start, when resuming from another copy's
+        # progress) the persisted vector decides what was processed; a version stored during
+        # the run is always sent: a per-document vector can cover a version that never arrived.
+        self.filter_end = 0
         self.holder: _Worker | None = None
         self.holder_conn = 0
         self.batch: tuple[int, list[Doc], int, tuple[int, ...]] | None = None  # (id, docs, end, cv) in flight
@@ -184,6 +188,8 @@ class Subscription(Task):
             run.cv = tuple(cv)
             if incarnation == run.inst.incarnation and cursor <= len(run.inst.log):
                 run.cursor = cursor  # its own copy: carry on from its log position
+            else:
+                run.filter_end = len(run.inst.log)
         run.inst.watchers.append(run.watcher)
         self.runs[index] = run
 
@@ -209,6 +215,16 @@ class Subscription(Task):
                 self._to_worker(run, run.holder, run.holder_conn, "moved", owner)
             else:
                 self._to_worker(run, run.holder, run.holder_conn, "closed", None)
+
+    def reassess(self, index: int) -> None:
+        super().reassess(index)
+        run = self.runs.get(index)
+        if run is not None and run.lame and not self._alive(run):
+            # A run left waiting for its last batch's acknowledgement has already left
+            # ``running``, so the framework will not stop it: a crash ends it here.
+            self._end_run(run)
+            if run.holder is not None:
+                self._to_worker(run, run.holder, run.holder_conn, "reset", None)
 
     # ================================================================ helpers
     def _alive(self, run: _Run) -> bool:
@@ -491,14 +507,14 @@ class Subscription(Task):
             return
         inst = run.inst
         log, docs, cv = inst.log, inst.docs, run.cv
-        cursor, end = run.cursor, len(log)
+        cursor, end, filter_end = run.cursor, len(log), run.filter_end
         items: list[Doc] = []
         new_cv = list(cv)
         size = 0.0
         while cursor < end and len(items) < self.batch_limit:
             doc = log[cursor]
             cursor += 1
-            if docs[doc.key] is doc and self._wanted(doc) and not covers(cv, doc.cv):
+            if docs[doc.key] is doc and self._wanted(doc) and (cursor > filter_end or not covers(cv, doc.cv)):
                 items.append(doc)
                 size += doc.size
                 for i, x in enumerate(doc.cv):

@@ -122,7 +122,8 @@ class Task:
         world = self.world
         node = world.nodes[index]
         raft = world.cluster.nodes[index]
-        hosts = node.up and node.instance is not None
+        # A faulted database (a full disk) runs nothing.
+        hosts = node.up and node.instance is not None and not node.disk_full
         owner = self.owner_seen_by(raft) if hosts else None
         if owner is None and hosts and index in self.running and self.keep_without_leader and raft.state != DOWN:
             owner = index  # "we don't want to stop the backup process" [spec §5.1]
@@ -153,6 +154,8 @@ class Task:
                 why = "its node is down"
             elif node.instance is None:
                 why = "its node lost its copy"
+            elif node.disk_full:
+                why = "its database is faulted (disk full)"
             elif raft.state == CANDIDATE or raft.leader is None:
                 why = "its node has no leader"
             else:
