@@ -285,3 +285,23 @@ def test_offline_charts_draw_in_headless_chromium(rehab: Any, tmp_path: Path) ->
         check=True,
     ).stdout
     assert dom.count('class="marks"') == 2
+
+
+def test_task_charts_follow_the_task_events() -> None:
+    """Who ran a task (from task events) and its marks (backups), and an ETL backlog that
+    rises during the SQL server's outage and is binned before charting."""
+    backups = run(load_scenario(ROOT / "scenarios" / "backup-handoff.yaml"))
+    owners = ch.task_owners(backups)
+    assert list(owners["node"]) == ["C", "A", "C"]
+    assert owners["start_s"].iloc[0] == 0 and 43_255 < owners["start_s"].iloc[1] < 43_320
+    assert owners["end_s"].iloc[0] == 43_200  # C's crash: nothing ran it until A took over
+    marks = ch.task_marks(backups)
+    assert list(marks["mark"]).count("full backup") == 2 and len(marks) == 6
+    json.loads(ch.task_timeline(backups).to_json())
+    etl = run(load_scenario(ROOT / "scenarios" / "etl-outage.yaml"))
+    backlog = ch.task_backlog_data(etl)
+    assert len(backlog) <= ch.MAX_WINDOWS
+    during = backlog[(backlog["time_s"] > 130) & (backlog["time_s"] < 700)]["backlog"]
+    assert during.is_monotonic_increasing and during.max() > 1000
+    assert backlog[backlog["time_s"] > 800]["backlog"].max() <= 5  # drained: only the batch in flight
+    json.loads(ch.task_backlog(etl).to_json())

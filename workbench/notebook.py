@@ -20,9 +20,12 @@ from typing import Any
 import altair as alt
 
 from workbench import load_scenario, run, scenario_from_dict
+from workbench.analysis.backups import backup_table
+from workbench.analysis.etl import etl_summary
 from workbench.analysis.faults import fault_table
 from workbench.analysis.staleness import t_visibility
-from workbench.analysis.summary import latency_over_time, latency_table
+from workbench.analysis.subscriptions import subscription_summary
+from workbench.analysis.summary import latency_over_time, latency_table, summarise
 from workbench.blueprints import blueprint_names, load_blueprint_data
 from workbench.charts import (
     availability_timeline,
@@ -37,6 +40,9 @@ from workbench.charts import (
     pareto_chart,
     replication_lag_heatmap,
     t_visibility_curve,
+    task_backlog,
+    task_owners,
+    task_timeline,
 )
 
 RENDERER = "workbench"
@@ -107,10 +113,12 @@ use_offline()
 __all__ = [
     "alt",
     "availability_timeline",
+    "backup_table",
     "blueprint_names",
     "capacity_curve",
     "cluster_replay",
     "conflicts_timeline",
+    "etl_summary",
     "fault_spans",
     "fault_table",
     "latency_cdf",
@@ -126,8 +134,13 @@ __all__ = [
     "replication_lag_heatmap",
     "run",
     "scenario_from_dict",
+    "subscription_summary",
+    "summarise",
     "t_visibility",
     "t_visibility_curve",
+    "task_backlog",
+    "task_owners",
+    "task_timeline",
     "use_offline",
     "use_svg",
 ]
