@@ -197,6 +197,13 @@ def test_blueprints_show_one() -> None:
     assert [n["tag"] for n in data["nodes"]] == ["A", "B", "C"]
 
 
+def test_blueprint_drawing_shows_external_systems_and_tasks() -> None:
+    proc = workbench("blueprints", "write-behind-sql")
+    assert proc.returncode == 0, proc.stderr
+    assert "zone a: [A] [B] [C] {reporting-sql}" in proc.stdout
+    assert "task orders-to-reporting: SQL ETL of every collection to reporting-sql" in proc.stdout
+
+
 def test_blueprints_misspelt_name() -> None:
     line = assert_one_line_error(workbench("blueprints", "thre-node"))
     assert "did you mean 'three-node'" in line

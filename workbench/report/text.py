@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from workbench.scenario.units import format_duration
+
 
 def _fmt(value: Any, digits: int = 2) -> str:
     if value is None:
@@ -189,14 +191,24 @@ def format_blueprint(bp: Any, clients: Any = None) -> str:
             for zone in dc.zones:
                 nodes = [n for n in bp.nodes if n.datacenter == dc.name and (n.zone or dc.zones[0]) == zone]
                 boxes = " ".join(_node_box(n, members) for n in nodes)
+                systems = [
+                    x.name
+                    for x in bp.externals
+                    if (x.datacenter or bp.datacenters[0].name) == dc.name and (x.zone or dc.zones[0]) == zone
+                ]
+                if systems:
+                    boxes = " ".join([boxes, *(f"{{{name}}}" for name in systems)]).strip()
                 users = placed.get((dc.name, zone), 0) + (placed.get((dc.name, ""), 0) if zone == dc.zones[0] else 0)
                 extra = f"   + {users} client{'s' if users != 1 else ''}" if users else ""
                 lines.append(f"    zone {zone}: {boxes or '(no nodes)'}{extra}")
     lines.append("")
-    lines.append("legend: [A] voting member, (A) watcher, * holds a pinned copy of the database")
+    legend = "legend: [A] voting member, (A) watcher, * holds a pinned copy of the database"
+    lines.append(legend + (", {name} external system" if bp.externals else ""))
     db = bp.database
     where = ", ".join(db.members) if db.members else "placed from a random offset (spec §2.1)"
     lines.append(f"database {db.name}: RF {db.replication_factor}, {where}")
+    for task in db.tasks:
+        lines.append(f"task {task.name}: {_task_text(task)}")
     cl = bp.cluster
     lines.append(
         f"cluster: election timeout {cl.election_timeout * 1e3:g} ms, pre-vote {'on' if cl.prevote else 'off'}"
@@ -212,6 +224,18 @@ def format_blueprint(bp: Any, clients: Any = None) -> str:
     if clients is not None and clients.read_balance != "None":
         lines.append(f"clients: read balance {clients.read_balance}")
     return "\n".join(lines)
+
+
+def _task_text(task: Any) -> str:
+    sticky = f", mentor {task.mentor}" if task.mentor else ""
+    if task.kind == "sql_etl":
+        what = ", ".join(task.collections) if task.collections else "every collection"
+        return f"SQL ETL of {what} to {task.destination}{sticky}"
+    if task.kind == "backup":
+        inc = f", incremental every {format_duration(task.incremental_every)}" if task.incremental_every else ""
+        return f"{task.backup_type} backup, full every {format_duration(task.full_every)}{inc}{sticky}"
+    what = ", ".join(task.collections) if task.collections else "every collection"
+    return f"subscription to {what}, {task.workers} worker(s), {task.strategy}{sticky}"
 
 
 def _node_box(node: Any, members: set[str]) -> str:
