@@ -1,8 +1,10 @@
 """Recording during a run, and the result of a run.
 
-The :class:`Recorder` appends to typed columnar buffers (``array.array``) while
-the model runs: no DataFrame and no per-row object on the hot path. At the end
-it builds the tables that :class:`RunResult` holds:
+The :class:`Recorder` fills typed columnar buffers (``array.array``) while the
+model runs: no DataFrame on the hot path. An operation is one tuple, appended to a
+short list that numpy moves into the op columns every :data:`OP_CHUNK` rows (one
+append per operation rather than eleven ``array`` appends, each of which parses its
+argument). At the end it builds the tables that :class:`RunResult` holds:
 
 ``ops``          one row per client operation
 ``events``       one row per cluster event (crashes, partitions, conflicts, ...)
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -48,6 +51,8 @@ OPS_COLUMNS = [
 EVENTS_COLUMNS = ["time_s", "kind", "node", "term", "database", "detail", "value"]
 TIMESERIES_COLUMNS = ["time_s", "entity", "metric", "value"]
 REPLICATION_COLUMNS = ["write_id", "key", "origin", "destination", "committed_s", "applied_s", "lag_ms"]
+# Recorded operations wait as one tuple each until this many, then move into the columns.
+OP_CHUNK = 4096
 
 
 class Recorder:
@@ -68,6 +73,21 @@ class Recorder:
         self._outcome = array("b")
         self._version = array("q")
         self._stale = array("b")
+        # In the order of an op row (see op()); _flush_ops moves _op_rows into them.
+        self._op_columns = (
+            self._start,
+            self._end,
+            self._kind,
+            self._key,
+            self._client,
+            self._session,
+            self._node,
+            self._attempts,
+            self._outcome,
+            self._version,
+            self._stale,
+        )
+        self._op_rows: list[tuple] = []
         self._events: list[tuple[float, str, str | None, int | None, str | None, str, float | None]] = []
         # Called with (kind, node) after each event: fault triggers ("after: leader_elected + 5 s").
         self.listeners: list[Callable[[str, str | None], None]] = []
@@ -87,17 +107,26 @@ class Recorder:
 
     def op(self, op: Op, node: int, outcome: int, version: int, flags: int, end: float) -> None:
         """``flags``: bit 0 a stale read, bit 1 a read-your-writes violation."""
-        self._start.append(op.start)
-        self._end.append(end)
-        self._kind.append(op.kind)
-        self._key.append(op.key)
-        self._client.append(op.client.cid)
-        self._session.append(op.session)
-        self._node.append(node)
-        self._attempts.append(min(op.attempts, 127))
-        self._outcome.append(outcome)
-        self._version.append(version)
-        self._stale.append(flags)
+        rows = self._op_rows
+        rows.append(
+            (op.start, end, op.kind, op.key, op.client.cid, op.session, node, op.attempts, outcome, version, flags)
+        )
+        if len(rows) >= OP_CHUNK:
+            self._flush_ops()
+
+    def _flush_ops(self) -> None:
+        """Move the buffered op rows into the column buffers (numpy converts each column)."""
+        rows = self._op_rows
+        if not rows:
+            return
+        table = np.array(rows, dtype=object)
+        for j, column in enumerate(self._op_columns):
+            values = table[:, j]
+            if j == 7:  # attempts, an int8 column: capped
+                values = np.minimum(values.astype(np.int64), 127)
+            values = values.astype(column.typecode)
+            column.frombytes(values.tobytes())
+        rows.clear()
 
     def replicated(self, doc: Doc, destination: int, applied: float) -> None:
         self._r_write.append(doc.write_id)
@@ -130,12 +159,14 @@ class Recorder:
 
     @property
     def op_count(self) -> int:
+        self._flush_ops()  # so the column buffers hold every recorded operation
         return len(self._start)
 
     # -- tables
     def tables(self) -> dict[str, pd.DataFrame]:
         from workbench.model.client import OP_KINDS, OUTCOMES
 
+        self._flush_ops()
         start = pd.Series(self._start, dtype="float64")
         end = pd.Series(self._end, dtype="float64")
         ops = pd.DataFrame(

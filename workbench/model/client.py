@@ -48,7 +48,11 @@ OUTCOMES = ("ok", "failed", "timeout", "all_nodes_down", "conflict")
 
 
 class Op:
-    """One client operation, across all its attempts."""
+    """One client operation, across all its attempts.
+
+    ``Client.submit`` builds operations and their first attempt without calling
+    ``__init__`` (the hot path): a field added here must be set there too.
+    """
 
     __slots__ = (
         "attempts",
@@ -87,7 +91,7 @@ class Op:
 class Attempt:
     """One request of an operation to one node."""
 
-    __slots__ = ("client", "done", "node", "op", "probe")
+    __slots__ = ("client", "deadline", "done", "node", "op", "probe")
 
     def __init__(self, op: Op, node: int, probe: bool = False):
         self.op = op
@@ -95,6 +99,10 @@ class Attempt:
         self.node = node
         self.done = False
         self.probe = probe  # a speed-test copy of a read: only its timing matters
+        self.deadline = 0.0  # when the request times out (set when it is sent)
+
+
+_new = object.__new__
 
 
 class Client:
@@ -107,8 +115,9 @@ class Client:
         self.topology = topology  # members in order, then rehabs (last resort)
         self.members_count = len(topology)
         self.topology_etag = 0
-        self.read_balance = spec.read_balance
-        self.load_balance = spec.load_balance
+        self._read_balance = spec.read_balance
+        self._load_balance = spec.load_balance
+        self._set_pick()
         self.lb_seed = spec.load_balancer_seed
         self.n_contexts = spec.session_contexts
         self.session_context = 0
@@ -122,7 +131,7 @@ class Client:
         self.session_length = world.scenario.workload.session_length
         self.session_id = 0
         self.session_left = 0
-        self._deadlines: deque[tuple[float, Attempt]] = deque()
+        self._deadlines: deque[Attempt] = deque()  # in order of their deadlines
         self.compare_exchange_index: dict[int, int] = {}  # key -> last Raft index seen
         self._timer_armed = False
         self.up = True
@@ -134,10 +143,37 @@ class Client:
         self._speed_gen = 0
         self._scores: dict[int, int] = {}
         self._races = 0
-        if self.read_balance == "FastestNode":
+        if self._read_balance == "FastestNode":
             self._start_speed_test()
 
     # -- node selection
+    @property
+    def read_balance(self) -> str:
+        return self._read_balance
+
+    @read_balance.setter
+    def read_balance(self, value: str) -> None:
+        self._read_balance = value
+        self._set_pick()
+
+    @property
+    def load_balance(self) -> str:
+        return self._load_balance
+
+    @load_balance.setter
+    def load_balance(self, value: str) -> None:
+        self._load_balance = value
+        self._set_pick()
+
+    def _set_pick(self) -> None:
+        """How submit() picks a node: 0 RoundRobin reads and preferred-node writes, 1 the
+        preferred node for everything, 2 through _choose (UseSessionContext, FastestNode)."""
+        read_balance, load_balance = self._read_balance, self._load_balance
+        if load_balance == "UseSessionContext" or read_balance == "FastestNode":
+            self._pick = 2
+        else:
+            self._pick = 0 if read_balance == "RoundRobin" else 1
+
     def preferred(self) -> int:
         failures = self.failures
         for node in self.topology:
@@ -146,14 +182,14 @@ class Client:
         return self.topology[0]
 
     def _choose(self, op: Op) -> int:
-        if self.load_balance == "UseSessionContext":
+        if self._load_balance == "UseSessionContext":
             # hash(context, LoadBalancerContextSeed) mod N over the members [spec §4.2].
             n = self.members_count or len(self.topology)
             node = self.topology[zlib.crc32(f"{self.lb_seed}:{self.session_context}".encode()) % n]
             return node if self.failures.get(node, 0) == 0 else self.preferred()
-        if (op.kind != READ and op.kind != QUERY) or self.read_balance == "None":
+        if (op.kind != READ and op.kind != QUERY) or self._read_balance == "None":
             return self.preferred()
-        if self.read_balance == "FastestNode":
+        if self._read_balance == "FastestNode":
             fastest = self.fastest
             if fastest is not None and self.failures.get(fastest, 0) == 0:
                 return fastest
@@ -178,19 +214,63 @@ class Client:
             self.session_id += 1
             self.session_left = self.session_length
             self.session_writes: dict[int, tuple[int, int]] = {}
-            if self.load_balance == "UseSessionContext":
+            if self._load_balance == "UseSessionContext":
                 self.session_context = int(self._contexts.integers(0, self.n_contexts))
         self.session_left -= 1
-        op = Op(self, kind, key, size, self.session_id, self.env._now)  # type: ignore[attr-defined]
+        # Op.__init__ inlined: once per operation.
+        op = _new(Op)
+        op.client = self
+        op.kind = kind
+        op.key = key
+        op.size = size
+        op.session = session = self.session_id
+        op.start = self.env._now  # type: ignore[attr-defined]
+        op.expect = None
+        op.write_id = 0
+        op.own = None
+        op.etag = self.topology_etag
+        op.race = None
+        op.refreshed = False
+        world = self.world
         if kind == READ:
-            op.expect = self.world.acked.get(key)
+            op.expect = world.acked.get(key)
             op.own = self.session_writes.get(key)
         elif kind in (WRITE, CLUSTER_TX, TRANSACTION):
-            world = self.world
             world.write_counter += 1
             op.write_id = world.write_counter
-        node = self._choose(op)
-        self._attempt(op, node)
+        # _choose inlined for the common cases: the first candidate has not failed.
+        pick = self._pick
+        if pick == 2:
+            node = self._choose(op)
+        else:
+            topo = self.topology
+            # RoundRobin reads go to session % members; the rest to the first (preferred) node.
+            rr = pick == 0 and kind in (READ, QUERY)
+            node = topo[session % (self.members_count or len(topo))] if rr else topo[0]
+            if self.failures[node]:
+                node = self._choose(op)
+        # The first attempt (_attempt inlined): almost every operation has only this one.
+        op.attempts = 1
+        op.tried = [node]
+        attempt = _new(Attempt)
+        attempt.op = op
+        attempt.client = self
+        attempt.node = node
+        attempt.done = False
+        attempt.probe = False
+        if kind == TRANSACTION:
+            size = self.overhead + size * world.transaction_documents
+        else:
+            size = self.overhead + (size if kind in (WRITE, CLUSTER_TX) else 0.0)
+        world.network.send(self.index, node, size, world.nodes[node].receive_request, attempt)
+        # _expect_answer inlined.
+        attempt.deadline = op.start + self.request_timeout
+        deadlines = self._deadlines
+        while deadlines and deadlines[0].done:
+            deadlines.popleft()
+        deadlines.append(attempt)
+        if not self._timer_armed:
+            self._arm()
         if self.speed_test and kind in (READ, QUERY):
             self._race(op, node)
         return op
@@ -254,12 +334,17 @@ class Client:
         else:
             size = self.overhead + (op.size if kind in (WRITE, CLUSTER_TX) else 0.0)
         world.network.send(self.index, node, size, world.nodes[node].receive_request, attempt)
+        self._expect_answer(attempt)
+
+    def _expect_answer(self, attempt: Attempt) -> None:
+        """Start the attempt's request timeout."""
+        attempt.deadline = self.env._now + self.request_timeout  # type: ignore[attr-defined]
         deadlines = self._deadlines
         # Answered attempts leave from the front; with a long timeout (12 h by default) the
         # timer rarely fires, so this is what keeps the queue short.
-        while deadlines and deadlines[0][1].done:
+        while deadlines and deadlines[0].done:
             deadlines.popleft()
-        deadlines.append((self.env._now + self.request_timeout, attempt))  # type: ignore[attr-defined]
+        deadlines.append(attempt)
         if not self._timer_armed:
             self._arm()
 
@@ -275,7 +360,7 @@ class Client:
         self.topology = topo.client_view()
         self.members_count = len(topo.members)
         self.failures = dict.fromkeys(self.topology, 0)
-        if self.read_balance == "FastestNode":
+        if self._read_balance == "FastestNode":
             self._start_speed_test()  # after every topology change
 
     def on_response(self, attempt: Attempt, doc: Doc | None) -> None:
@@ -283,34 +368,20 @@ class Client:
             return
         attempt.done = True
         op = attempt.op
-        if op.race is not None and not op.race[0]:
-            self._finish_race(op, attempt.node)
+        node = attempt.node
+        race = op.race
+        if race is not None and not race[0]:
+            self._finish_race(op, node)
         if attempt.probe:
             return
         world = self.world
         # _refresh_topology inlined (once per response): a newer topology etag is fetched.
-        topo = world.cluster.nodes[attempt.node].state_machine.databases[world.db_name]
+        topo = world.cluster.nodes[node].state_machine.databases[world.db_name]
         if topo.etag > self.topology_etag:
             self._install_topology(topo)
         flags = 0  # bit 0: stale read; bit 1: read-your-writes violation
-        version = -1
         kind = op.kind
-        if kind == WRITE:
-            version = op.write_id
-            pos = doc.origin  # change vectors have one entry per node, indexed by node
-            world.acked[op.key] = (pos, doc.cv[pos])
-            world.acknowledged(op.key, pos, doc.cv[pos], op.write_id)
-            if op.session == self.session_id:
-                self.session_writes[op.key] = (pos, doc.cv[pos])
-        elif kind == TRANSACTION:
-            version = op.write_id
-            for d in doc:  # every document the transaction wrote
-                pos = d.origin
-                world.acked[d.key] = (pos, d.cv[pos])
-                world.acknowledged(d.key, pos, d.cv[pos], op.write_id)
-                if op.session == self.session_id:
-                    self.session_writes[d.key] = (pos, d.cv[pos])
-        elif kind == READ:
+        if kind == READ:  # the common case first
             if doc is None:
                 version = 0
                 # A missing document counts as etag 0 at every change-vector position.
@@ -321,7 +392,7 @@ class Client:
             else:
                 if doc.conflicts is not None:
                     # HTTP 409: the document is conflicted; no failover [spec §3.5, §4.3].
-                    world.recorder.op(op, attempt.node, CONFLICT, -1, 0, self.env.now)
+                    world.recorder.op(op, node, CONFLICT, -1, 0, self.env.now)
                     return
                 version = doc.write_id
                 cv = doc.cv
@@ -331,7 +402,26 @@ class Client:
                 own = op.own  # the same for this session's own last write of the key
                 if own is not None and cv[own[0]] < own[1]:
                     flags |= 2
-        world.recorder.op(op, attempt.node, OK, version, flags, self.env._now)  # type: ignore[attr-defined]
+        elif kind == WRITE:
+            version = op.write_id
+            pos = doc.origin  # change vectors have one entry per node, indexed by node
+            key = op.key
+            acked = (pos, doc.cv[pos])
+            world.acked[key] = acked
+            world.acknowledged(key, pos, acked[1], version)
+            if op.session == self.session_id:
+                self.session_writes[key] = acked
+        elif kind == TRANSACTION:
+            version = op.write_id
+            for d in doc:  # every document the transaction wrote
+                pos = d.origin
+                world.acked[d.key] = (pos, d.cv[pos])
+                world.acknowledged(d.key, pos, d.cv[pos], op.write_id)
+                if op.session == self.session_id:
+                    self.session_writes[d.key] = (pos, d.cv[pos])
+        else:
+            version = -1
+        world.recorder.op(op, node, OK, version, flags, self.env._now)  # type: ignore[attr-defined]
 
     def on_cluster_response(self, attempt: Attempt, ok: bool, index: int | None, result: object) -> None:
         """The answer to a cluster-wide operation (it went through the Raft log)."""
@@ -422,7 +512,7 @@ class Client:
 
     def _mark_failed(self, node: int) -> None:
         self.failures[node] = self.failures.get(node, 0) + 1
-        if node == self.fastest and self.read_balance == "FastestNode" and not self.speed_test:
+        if node == self.fastest and self._read_balance == "FastestNode" and not self.speed_test:
             self._start_speed_test()  # the fastest node failed: test again, preferred node meanwhile
         if node not in self.checking:
             self.checking.add(node)
@@ -454,19 +544,19 @@ class Client:
     # -- request timeouts: one timer per client, armed at the earliest deadline
     def _arm(self) -> None:
         deadlines = self._deadlines
-        while deadlines and deadlines[0][1].done:
+        while deadlines and deadlines[0].done:
             deadlines.popleft()
         if deadlines:
             self._timer_armed = True
-            Timer(self.env, deadlines[0][0] - self.env.now, self._check_deadlines)
+            Timer(self.env, deadlines[0].deadline - self.env.now, self._check_deadlines)
         else:
             self._timer_armed = False
 
     def _check_deadlines(self) -> None:
         now = self.env.now
         deadlines = self._deadlines
-        while deadlines and (deadlines[0][1].done or deadlines[0][0] <= now):
-            _, attempt = deadlines.popleft()
+        while deadlines and (deadlines[0].done or deadlines[0].deadline <= now):
+            attempt = deadlines.popleft()
             if not attempt.done:
                 self._on_timeout(attempt)
         self._timer_armed = False

@@ -38,10 +38,10 @@ class _Message:
     one Python call fewer per message when sent, and one fewer when delivered.
     """
 
-    __slots__ = ("args", "callbacks", "dst", "fn", "src")
+    __slots__ = ("args", "callbacks", "cut", "dst", "fn")
     _ok = True  # never fails: Environment.step only reads it
 
-    src: int
+    cut: list[bool]  # the source's row of the cut matrix (changed in place, so always current)
     dst: int
     fn: Callable[..., Any]
     args: tuple
@@ -126,7 +126,15 @@ class Network:
         done = start + size * inv_bw[dst]
         busy[dst] = done
         sent[dst] += size
-        delay = done - now + latency[dst]()
+        # Sampler.__call__ inlined (the common case: a value left in its buffer).
+        sampler = latency[dst]
+        i = sampler._i
+        buf = sampler._buf
+        if i < len(buf):
+            sampler._i = i + 1
+            delay = done - now + buf[i]
+        else:
+            delay = done - now + sampler()
         if self.any_loss:
             loss = self._loss[src][dst]
             if loss:
@@ -138,7 +146,7 @@ class Network:
         # A Timer, inlined: the message is its own event, and firing it is the delivery.
         msg = _new_message(_Message)
         msg.callbacks = self._arrive_callbacks
-        msg.src = src
+        msg.cut = cut
         msg.dst = dst
         msg.fn = fn
         msg.args = args
@@ -146,7 +154,7 @@ class Network:
         return True
 
     def _arrive(self, msg: _Message) -> None:
-        if self.cut[msg.src][msg.dst]:
+        if msg.cut[msg.dst]:
             return  # the link was cut while the message was in flight
         if self.pauses:
             env = self.env

@@ -272,8 +272,16 @@ class Server(Node):
         elif kind == BATCH:
             cost = 0.0
             sample = self.service_write
-            for _ in payload:
-                cost += sample()
+            # Sampler.__call__ inlined (values left in its buffer).
+            i = sample._i
+            buf = sample._buf
+            if i + len(payload) <= len(buf):
+                for value in buf[i : i + len(payload)]:
+                    cost += value
+                sample._i = i + len(payload)
+            else:
+                for _ in payload:
+                    cost += sample()
             self.cpu.submit(cost, self._replication_cpu_done, (channel, rid, payload, safe_cursor, src))
         else:  # heartbeat
             if safe_cursor > inst.last_from.get(copy_id, 0):
@@ -295,7 +303,11 @@ class Server(Node):
             if cost > 0:
                 self.cpu.submit(cost, self._scripts_done, job)
                 return
-        self.disk.write(self._replication_committed, job)
+        # Disk.write inlined.
+        disk = self.disk
+        disk.pending.append((self._replication_committed, job))
+        if not disk.busy:
+            disk._start()
 
     def _scripts_done(self, job: tuple) -> None:
         self.disk.write(self._replication_committed, job)
@@ -307,7 +319,10 @@ class Server(Node):
         copy_id = channel.src.incarnation
         if safe_cursor > inst.last_from.get(copy_id, 0):
             inst.last_from[copy_id] = safe_cursor
-        self._reply_replication(channel, rid, list(inst.db_cv))
+        world = self.world
+        world.network.send(
+            self.index, channel.src.node.index, world.repl_overhead, channel._answer, rid, list(inst.db_cv)
+        )
 
     def _reply_replication(self, channel: Any, rid: int, value: Any) -> None:
         self.world.network.send(
@@ -383,18 +398,9 @@ class Server(Node):
 
     # -- client requests (server side)
     def receive_request(self, attempt: Any) -> None:
-        world = self.world
-        client = attempt.client
-        if not self.up or not self.accepting:
-            world.network.send(self.index, client.index, world.client_overhead, client.on_reset, attempt)
-            return
-        if self.instance is None:
-            # 410 Gone: the database is not (or no longer) on this node [spec §4.3].
-            world.network.send(self.index, client.index, world.client_overhead, client.on_gone, attempt)
-            return
-        if not self.instance.seeded or self.disk_full:
-            # 503: the copy exists but holds no data yet; the client fails over as for a dead node.
-            world.network.send(self.index, client.index, world.client_overhead, client.on_unavailable, attempt)
+        inst = self.instance
+        if not self.up or not self.accepting or inst is None or not inst.seeded or self.disk_full:
+            self._refuse(attempt)
             return
         self.in_flight.add(attempt)
         self.requests += 1
@@ -402,33 +408,82 @@ class Server(Node):
             self.speed_test_requests += 1
         kind = attempt.op.kind
         if kind == 0:  # read
-            self.cpu.submit(self.service_read(), self._read_done, attempt)
+            sampler, done = self.service_read, self._read_done
         elif kind == 1:  # write
-            self.cpu.submit(self.service_write(), self._write_cpu_done, attempt)
+            sampler, done = self.service_write, self._write_cpu_done
         elif kind == 2:  # query
-            self.cpu.submit(self.service_query(), self._query_done, attempt)
+            sampler, done = self.service_query, self._query_done
         elif kind == 5:  # multi-document transaction: one SaveChanges, one fsync
             cost = 0.0
             for _ in range(self.world.transaction_documents):
                 cost += self.service_write()
             self.cpu.submit(cost, self._write_cpu_done, attempt)
+            return
         else:  # cluster_tx, compare_exchange: through the Raft log
             self.cpu.submit(self.service_write(), self._cluster_cpu_done, attempt)
+            return
+        # Sampler.__call__ inlined (a value left in its buffer): once per request.
+        i = sampler._i
+        buf = sampler._buf
+        if i < len(buf):
+            sampler._i = i + 1
+            service = buf[i]
+        else:
+            service = sampler()
+        # WorkerPool.submit inlined for the common case (a worker free).
+        cpu = self.cpu
+        busy = cpu.busy
+        if busy < cpu.capacity:
+            env = self.env
+            now = env._now  # type: ignore[attr-defined]
+            cpu._area += busy * (now - cpu._t)
+            cpu._t = now
+            cpu.busy = busy + 1
+            job = _new_job(_Job)
+            job.callbacks = cpu._done_callbacks
+            job.fn = done
+            job.arg = attempt
+            job.epoch = cpu.epoch
+            heappush(env._queue, (now + service, NORMAL, next(env._eid), job))  # type: ignore[attr-defined]
+        else:
+            cpu.queue.append((service, done, attempt))
+
+    def _refuse(self, attempt: Any) -> None:
+        """A request this node cannot serve: reset, 410 or 503."""
+        world = self.world
+        client = attempt.client
+        if not self.up or not self.accepting:
+            world.network.send(self.index, client.index, world.client_overhead, client.on_reset, attempt)
+        elif self.instance is None:
+            # 410 Gone: the database is not (or no longer) on this node [spec §4.3].
+            world.network.send(self.index, client.index, world.client_overhead, client.on_gone, attempt)
+        else:
+            # 503: the copy exists but holds no data yet (or the disk is full); the client
+            # fails over as for a dead node.
+            world.network.send(self.index, client.index, world.client_overhead, client.on_unavailable, attempt)
 
     def _respond(self, attempt: Any, doc: Any, size: float) -> None:
         self.in_flight.discard(attempt)
         self.world.network.send(self.index, attempt.client.index, size, attempt.client.on_response, attempt, doc)
 
     def _read_done(self, attempt: Any) -> None:
-        doc = self.instance.read(attempt.op.key)
-        size = self.world.client_overhead + (doc.size if doc is not None else self.world.initial_size)
-        self._respond(attempt, doc, size)
+        # DatabaseInstance.read and _respond inlined: once per read.
+        doc = self.instance.docs.get(attempt.op.key)
+        world = self.world
+        size = world.client_overhead + (doc.size if doc is not None else world.initial_size)
+        self.in_flight.discard(attempt)
+        client = attempt.client
+        world.network.send(self.index, client.index, size, client.on_response, attempt, doc)
 
     def _query_done(self, attempt: Any) -> None:
         self._respond(attempt, None, self.world.client_overhead + self.world.query_response_size)
 
     def _write_cpu_done(self, attempt: Any) -> None:
-        self.disk.write(self._write_committed, attempt)
+        # Disk.write inlined.
+        disk = self.disk
+        disk.pending.append((self._write_committed, attempt))
+        if not disk.busy:
+            disk._start()
 
     def _write_committed(self, attempt: Any) -> None:
         op = attempt.op
@@ -441,7 +496,11 @@ class Server(Node):
         assurance = self.write_assurance
         siblings = len(inst.channels)
         if not assurance.replicas or siblings == 0:  # a database with no siblings ignores it
-            self._respond(attempt, answer, self.world.client_overhead)
+            # _respond inlined.
+            self.in_flight.discard(attempt)
+            client = attempt.client
+            world = self.world
+            world.network.send(self.index, client.index, world.client_overhead, client.on_response, attempt, answer)
             return
         # Majority is counted over the other members only: (siblings + 1) / 2 + 1 [spec §3.6];
         # capped at the sibling count so a two-node group can still satisfy it (a model choice).

@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import itertools
 import math
+from heapq import heappush
 from typing import TYPE_CHECKING
 
 import numpy as np
+from simpy.events import NORMAL
 
 from workbench.model.client import OP_KINDS
 from workbench.model.kernel import Recurring, Streams, Timer
@@ -214,8 +216,31 @@ class PoissonArrivals(Generator):
 
     def _arrive(self, _timer: Recurring | None = None) -> None:
         self.generated += 1
-        self.ops.issue()
-        self._schedule_next()
+        # OpSource.issue inlined: the hot path's busiest caller.
+        ops = self.ops
+        i = ops._i
+        if i >= len(ops._buf):
+            ops._refill()
+            i = 0
+        kind, key, size, drawn = ops._buf[i]
+        ops._i = i + 1
+        client = ops.clients[drawn]
+        if ops._tenanted:
+            key = ops._tenant_key(client, key)
+        client.submit(kind, key, size)
+        # _schedule_next and Recurring.schedule inlined.
+        g = self._g
+        if g >= len(self._gaps):
+            self._gaps = self._rng.exponential(1.0 / self.spec.rate, BLOCK).tolist()
+            g = 0
+        gap = self._gaps[g]
+        self._g = g + 1
+        env = self.env
+        now = env._now  # type: ignore[attr-defined]
+        if now + gap < self.until:
+            timer = self._timer
+            timer.callbacks = timer._callbacks
+            heappush(env._queue, (now + gap, NORMAL, next(env._eid), timer))  # type: ignore[attr-defined]
 
 
 class ConstantArrivals(Generator):
