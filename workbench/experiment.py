@@ -13,7 +13,13 @@ from workbench.scenario.schema import Scenario
 
 
 def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
-    """Simulate ``scenario`` and return its :class:`RunResult`.
+    """Simulate ``scenario`` and return its :class:`RunResult` (see :func:`run_world`)."""
+    return run_world(scenario, progress=progress)[1]
+
+
+def run_world(scenario: Scenario, *, progress: bool = False) -> tuple[World | None, RunResult]:
+    """Simulate ``scenario``; return the model as it ended (None if it could not be built)
+    and its :class:`RunResult`, for tests and notebooks that look inside the model.
 
     With ``progress=True`` a tqdm bar tracks simulated time (in notebooks it
     renders as a widget). An exception inside the model does not escape: the
@@ -57,7 +63,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
         "exception": error,
         "traceback": error_trace,
     }
-    return RunResult(**tables, provenance=provenance)
+    return world, RunResult(**tables, provenance=provenance)
 
 
 def _progress_bar(scenario: Scenario):

@@ -6,12 +6,12 @@ from __future__ import annotations
 from workbench.model.world import World
 
 
-def _world(make_scenario, **workload):
+def _world(make_scenario, read_balance: str = "None", **workload):
     # The database lives on A and B only; C is a cluster node without a copy.
     scenario = make_scenario(
         duration="3 s",
         blueprint={"database": {"members": ["A", "B"], "replication_factor": 2}},
-        clients={"count": 1},
+        clients={"count": 1, "read_balance": read_balance},
         workload={"rate": 20, **workload},
     )
     world = World(scenario)
@@ -39,9 +39,8 @@ def test_410_on_every_known_node_forces_a_topology_update_and_one_retry(make_sce
 def test_a_node_without_the_database_stays_failed_because_its_health_check_fails(make_scenario):
     """With RoundRobin, sessions mapped to C get 410 once and fail over; C never
     passes a health check (the check reads the database), so it stays out."""
-    world = _world(make_scenario, mix={"read": 1.0, "write": 0.0})
+    world = _world(make_scenario, read_balance="RoundRobin", mix={"read": 1.0, "write": 0.0})
     client = world.clients[0]
-    client.read_balance = "RoundRobin"
     c = world.node_by_tag["C"].index
     client.topology.append(c)
     client.members_count = 3

@@ -10,6 +10,7 @@ import pytest
 
 from workbench import scenario_from_dict
 from workbench.analysis.etl import etl_summary
+from workbench.experiment import run_world
 from workbench.model.world import World
 from workbench.results import RunResult
 
@@ -45,11 +46,8 @@ def _spec(duration: str, faults: list[dict], *, rate: float = 40, stop: str | No
 
 
 def _simulate(spec: dict) -> tuple[World, RunResult]:
-    scenario = scenario_from_dict(spec, source="<test>")
-    world = World(scenario)
-    world.run()
-    world.finish()
-    result = RunResult(**world.recorder.tables(), provenance={"scenario": scenario.model_dump(mode="json")})
+    world, result = run_world(scenario_from_dict(spec, source="<test>"))
+    assert world is not None and result.ok, result.provenance["exception"]
     return world, result
 
 

@@ -115,9 +115,9 @@ class Client:
         self.topology = topology  # members in order, then rehabs (last resort)
         self.members_count = len(topology)
         self.topology_etag = 0
-        self._read_balance = spec.read_balance
-        self._load_balance = spec.load_balance
-        self._set_pick()
+        self.read_balance = spec.read_balance
+        self.load_balance = spec.load_balance
+        self._pick = self._pick_kind()
         self.lb_seed = spec.load_balancer_seed
         self.n_contexts = spec.session_contexts
         self.session_context = 0
@@ -143,36 +143,16 @@ class Client:
         self._speed_gen = 0
         self._scores: dict[int, int] = {}
         self._races = 0
-        if self._read_balance == "FastestNode":
+        if self.read_balance == "FastestNode":
             self._start_speed_test()
 
     # -- node selection
-    @property
-    def read_balance(self) -> str:
-        return self._read_balance
-
-    @read_balance.setter
-    def read_balance(self, value: str) -> None:
-        self._read_balance = value
-        self._set_pick()
-
-    @property
-    def load_balance(self) -> str:
-        return self._load_balance
-
-    @load_balance.setter
-    def load_balance(self, value: str) -> None:
-        self._load_balance = value
-        self._set_pick()
-
-    def _set_pick(self) -> None:
+    def _pick_kind(self) -> int:
         """How submit() picks a node: 0 RoundRobin reads and preferred-node writes, 1 the
         preferred node for everything, 2 through _choose (UseSessionContext, FastestNode)."""
-        read_balance, load_balance = self._read_balance, self._load_balance
-        if load_balance == "UseSessionContext" or read_balance == "FastestNode":
-            self._pick = 2
-        else:
-            self._pick = 0 if read_balance == "RoundRobin" else 1
+        if self.load_balance == "UseSessionContext" or self.read_balance == "FastestNode":
+            return 2
+        return 0 if self.read_balance == "RoundRobin" else 1
 
     def preferred(self) -> int:
         failures = self.failures
@@ -182,14 +162,14 @@ class Client:
         return self.topology[0]
 
     def _choose(self, op: Op) -> int:
-        if self._load_balance == "UseSessionContext":
+        if self.load_balance == "UseSessionContext":
             # hash(context, LoadBalancerContextSeed) mod N over the members [spec §4.2].
             n = self.members_count or len(self.topology)
             node = self.topology[zlib.crc32(f"{self.lb_seed}:{self.session_context}".encode()) % n]
             return node if self.failures.get(node, 0) == 0 else self.preferred()
-        if (op.kind != READ and op.kind != QUERY) or self._read_balance == "None":
+        if (op.kind != READ and op.kind != QUERY) or self.read_balance == "None":
             return self.preferred()
-        if self._read_balance == "FastestNode":
+        if self.read_balance == "FastestNode":
             fastest = self.fastest
             if fastest is not None and self.failures.get(fastest, 0) == 0:
                 return fastest
@@ -214,7 +194,7 @@ class Client:
             self.session_id += 1
             self.session_left = self.session_length
             self.session_writes: dict[int, tuple[int, int]] = {}
-            if self._load_balance == "UseSessionContext":
+            if self.load_balance == "UseSessionContext":
                 self.session_context = int(self._contexts.integers(0, self.n_contexts))
         self.session_left -= 1
         # Op.__init__ inlined: once per operation.
@@ -360,7 +340,7 @@ class Client:
         self.topology = topo.client_view()
         self.members_count = len(topo.members)
         self.failures = dict.fromkeys(self.topology, 0)
-        if self._read_balance == "FastestNode":
+        if self.read_balance == "FastestNode":
             self._start_speed_test()  # after every topology change
 
     def on_response(self, attempt: Attempt, doc: Doc | None) -> None:
@@ -512,7 +492,7 @@ class Client:
 
     def _mark_failed(self, node: int) -> None:
         self.failures[node] = self.failures.get(node, 0) + 1
-        if node == self.fastest and self._read_balance == "FastestNode" and not self.speed_test:
+        if node == self.fastest and self.read_balance == "FastestNode" and not self.speed_test:
             self._start_speed_test()  # the fastest node failed: test again, preferred node meanwhile
         if node not in self.checking:
             self.checking.add(node)

@@ -15,9 +15,9 @@ data; it never polls):
 4. *Persist progress*: a Raft command (``Task.persist``) with the change vector covering
    what was loaded, and the log position reached, then on to the next batch.
 
-Progress is a change vector: a version whose change vector it covers was loaded (or
-superseded). A node resuming its own copy also gets back its log position; any other
-node scans its log from the start and skips what the vector covers, so a new owner
+Progress is a change vector and a log position (``tasks.LogRun``). A node resuming its
+own copy gets back its log position; any other node scans its log from the start and
+skips what the vector covers (only what it held at the start: see ``LogRun``), so a new owner
 resumes where the previous one persisted its progress [spec §5.1: "the new owner resumes
 from the last progress persisted for the task"]. A batch loaded but not yet persisted is
 sent again by the next owner (at least once); the destination keeps one row per document
@@ -64,13 +64,12 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from workbench.model.database import covers
 from workbench.model.external import LoadOutcome, LoadRequest
 from workbench.model.kernel import Timer
-from workbench.model.tasks import Task
+from workbench.model.tasks import LogRun, Task
 
 if TYPE_CHECKING:
-    from workbench.model.database import DatabaseInstance, Doc
+    from workbench.model.database import Doc
     from workbench.model.world import World
 
 LOAD_TIMEOUT = 30.0  # seconds: the ADO.NET default command timeout (an engineering choice)
@@ -84,26 +83,13 @@ LOAD = "load"  # waiting for the destination's answer
 FALLBACK = "fallback"  # waiting to retry after an error
 
 
-class _Run:
+class _Run(LogRun):
     """The task running on one node, from one start to its stop."""
 
     def __init__(self, task: SqlEtl, index: int):
-        node = task.world.nodes[index]
-        self.index = index
-        self.node = node
-        self.tag = node.tag
-        self.epoch = node.epoch
-        self.inst: DatabaseInstance = node.instance
-        self.cv: list[int] = list(self.inst.zero_cv)
-        self.cursor = 0  # next log position to extract from
-        # Log positions before this were stored before the run started: only there does the
-        # persisted vector decide what is already loaded. A version stored during the run is
-        # always loaded: per-document vectors can cover a version that never arrived (an
-        # origin's writes can arrive out of order), so "covered" does not mean "loaded".
-        self.filter_end = 0
+        super().__init__(task.world, index)
         self.pending: set[int] = set()  # document ids with a version not yet loaded
         self.state = SCHEDULED
-        self.stopped = False
         self.errors = 0  # consecutive load errors
         self.failing_since = 0.0
         self.draining = True  # report etl_caught_up when the backlog is next empty
@@ -140,19 +126,12 @@ class SqlEtl(Task):
     # -- the framework
     def start(self, index: int) -> None:
         run = _Run(self, index)
+        run.resume(self.persisted(index))
         inst = run.inst
-        state = self.persisted(index)
-        if state is not None:
-            cv, incarnation, cursor = state
-            run.cv = list(cv)
-            if incarnation == inst.incarnation and cursor <= len(inst.log):
-                run.cursor = cursor  # its own copy: carry on from its log position
-            else:
-                run.filter_end = len(inst.log)
         log, docs, pending = inst.log, inst.docs, run.pending
         for pos in range(run.cursor, len(log)):
             doc = log[pos]
-            if docs[doc.key] is doc and self._wanted(doc, run.cv if pos < run.filter_end else None):
+            if docs[doc.key] is doc and self._wanted(doc) and not run.done_before(doc, pos):
                 pending.add(doc.key)
         inst.watchers.append(run.watcher)
         self.runs[index] = run
@@ -177,17 +156,11 @@ class SqlEtl(Task):
             run.inst.watchers.remove(run.watcher)
 
     # -- helpers
-    def _alive(self, run: _Run) -> bool:
-        node = run.node
-        return not run.stopped and node.epoch == run.epoch and node.up and node.instance is run.inst
-
-    def _wanted(self, doc: Doc, cv: list[int] | None) -> bool:
-        """A version this task loads and has not loaded yet (by ``cv``, when given)."""
+    def _wanted(self, doc: Doc) -> bool:
+        """A version of a collection this task loads (a conflicted one waits for its resolution)."""
         if doc.conflicts is not None:
-            return False  # in conflict: extracted once resolved
-        if self.collections is not None and self.world.collection_of(doc.key) not in self.collections:
             return False
-        return cv is None or not covers(cv, doc.cv)
+        return self.collections is None or self.world.collection_of(doc.key) in self.collections
 
     def _bad(self, doc: Doc) -> bool:
         if self.reject_probability <= 0.0:
@@ -204,7 +177,7 @@ class SqlEtl(Task):
     def _on_data(self, run: _Run) -> None:
         """Watcher: the instance stored a version (the last of its log)."""
         doc = run.inst.log[-1]
-        if self._wanted(doc, None):
+        if self._wanted(doc):
             run.pending.add(doc.key)
         if run.state == IDLE:
             # Once the current event is done: a transaction's documents are all stored first.
@@ -215,22 +188,22 @@ class SqlEtl(Task):
 
     # -- extract and transform
     def _next(self, run: _Run) -> None:
-        if not self._alive(run) or run.state != SCHEDULED:
+        if not run.alive() or run.state != SCHEDULED:
             return
         run.timer = None
         inst = run.inst
-        log, docs, cv = inst.log, inst.docs, run.cv
-        cursor, end, filter_end = run.cursor, len(log), run.filter_end
+        log, docs = inst.log, inst.docs
+        cursor, end = run.cursor, len(log)
         items: list[Doc] = []
         size = cost = 0.0
         transform = self.transform
         while cursor < end and len(items) < self.max_documents and size < self.max_size and cost < self.extract_timeout:
             doc = log[cursor]
-            cursor += 1
-            if docs[doc.key] is doc and self._wanted(doc, cv if cursor <= filter_end else None):
+            if docs[doc.key] is doc and self._wanted(doc) and not run.done_before(doc, cursor):
                 items.append(doc)
                 size += doc.size
                 cost += transform()
+            cursor += 1
         if not items:
             run.cursor = cursor  # nothing in that stretch is for this task
             run.state = IDLE
@@ -250,7 +223,7 @@ class SqlEtl(Task):
     # -- load
     def _transformed(self, job: tuple[_Run, list[Doc], int, float]) -> None:
         run, items, end, size = job
-        if not self._alive(run):
+        if not run.alive():
             return
         run.request += 1
         rid = run.request
@@ -267,7 +240,7 @@ class SqlEtl(Task):
         run.timer = Timer(self.env, LOAD_TIMEOUT, self._answered, (run, rid, items, end, None))
 
     def _answered(self, run: _Run, rid: int, items: list[Doc], end: int, outcome: LoadOutcome | None) -> None:
-        if rid != run.request or run.state != LOAD or not self._alive(run):
+        if rid != run.request or run.state != LOAD or not run.alive():
             return  # a late answer (timed out already), or the run is over: ignored
         run.request += 1
         if run.timer is not None:
@@ -338,7 +311,7 @@ class SqlEtl(Task):
         run.timer = Timer(self.env, wait, self._retry, (run,))
 
     def _retry(self, run: _Run) -> None:
-        if self._alive(run) and run.state == FALLBACK:
+        if run.alive() and run.state == FALLBACK:
             run.timer = None
             run.state = SCHEDULED
             self._next(run)

@@ -27,6 +27,7 @@ from workbench.model.database import (
     DatabaseInstance,
     compare,
 )
+from workbench.model.observer import REPORT_BYTES
 from workbench.scenario.distributions import Sampler
 
 
@@ -574,7 +575,7 @@ class Server(Node):
     def receive_report_request(self, observer: Any) -> None:
         if self.up:
             self.world.network.send(
-                self.index, observer.raft.index, 400.0, observer.on_report, self.index, self.report()
+                self.index, observer.raft.index, REPORT_BYTES, observer.on_report, self.index, self.report()
             )
 
     def receive_health_check(self, client: Any) -> None:

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from workbench.model.rachis import RaftNode
     from workbench.model.world import World
 
-REPORT_BYTES = 400.0
+REPORT_BYTES = 400.0  # the observer's request and each node's report
 
 
 class Observer:

@@ -56,6 +56,7 @@ from heapq import heappop, heappush
 from typing import TYPE_CHECKING
 
 from workbench.model.kernel import Timer
+from workbench.model.observer import REPORT_BYTES
 from workbench.model.rachis import DOWN, FOLLOWER, LEADER, MESSAGE_OVERHEAD
 
 if TYPE_CHECKING:
@@ -63,7 +64,6 @@ if TYPE_CHECKING:
     from workbench.model.world import World
 
 LATENCY_TAIL = 1e-9  # a latency this unlikely is treated as one that cannot happen
-REPORT_BYTES = 400.0  # the observer's request and each node's report
 
 
 class Quiescence:

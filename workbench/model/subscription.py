@@ -73,9 +73,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from workbench.model.database import covers
 from workbench.model.kernel import Timer
-from workbench.model.tasks import Task
+from workbench.model.tasks import LogRun, Task
 
 if TYPE_CHECKING:
     from workbench.model.database import DatabaseInstance, Doc
@@ -118,29 +117,18 @@ class _Worker:
         self.process = world.streams.sampler(f"subscription.{task.name}.{self.name}", task.spec.processing_cost)
 
 
-class _Run:
-    """The subscription on one node, from a start to its stop."""
+class _Run(LogRun):
+    """The subscription on one node, from a start to its stop; ``cv`` and ``cursor`` are
+    the acknowledged (persisted) progress."""
 
     def __init__(self, task: Subscription, index: int):
-        node = task.world.nodes[index]
-        self.index = index
-        self.node = node
-        self.tag = node.tag
-        self.epoch = node.epoch
-        self.inst: DatabaseInstance = node.instance
-        self.cv: tuple[int, ...] = self.inst.zero_cv  # acknowledged (persisted) progress
-        self.cursor = 0  # log position the acknowledged progress reaches
-        # Before this position (the log at the start, when resuming from another copy's
-        # progress) the persisted vector decides what was processed; a version stored during
-        # the run is always sent: a per-document vector can cover a version that never arrived.
-        self.filter_end = 0
+        super().__init__(task.world, index)
         self.holder: _Worker | None = None
         self.holder_conn = 0
         self.batch: tuple[int, list[Doc], int, tuple[int, ...]] | None = None  # (id, docs, end, cv) in flight
         self.batches = 0
         self.idle = False  # connected and caught up: the watcher wakes it
         self.lame = False  # no leader: only the batch in flight may still finish (its ack will fail)
-        self.stopped = False
         self.watcher = lambda: task._on_data(self)
 
 
@@ -177,19 +165,12 @@ class Subscription(Task):
     # ================================================================ the framework
     def start(self, index: int) -> None:
         run = self.runs.get(index)
-        if run is not None and self._alive(run):
+        if run is not None and run.alive():
             run.lame = False  # the leader is back before the batch in flight was acknowledged
             return
         run = _Run(self, index)
         self._watch(run.inst)
-        state = self.persisted(index)
-        if state is not None:
-            cv, incarnation, cursor = state
-            run.cv = tuple(cv)
-            if incarnation == run.inst.incarnation and cursor <= len(run.inst.log):
-                run.cursor = cursor  # its own copy: carry on from its log position
-            else:
-                run.filter_end = len(run.inst.log)
+        run.resume(self.persisted(index))
         run.inst.watchers.append(run.watcher)
         self.runs[index] = run
 
@@ -219,7 +200,7 @@ class Subscription(Task):
     def reassess(self, index: int) -> None:
         super().reassess(index)
         run = self.runs.get(index)
-        if run is not None and run.lame and not self._alive(run):
+        if run is not None and run.lame and not run.alive():
             # A run left waiting for its last batch's acknowledgement has already left
             # ``running``, so the framework will not stop it: a crash ends it here.
             self._end_run(run)
@@ -227,10 +208,6 @@ class Subscription(Task):
                 self._to_worker(run, run.holder, run.holder_conn, "reset", None)
 
     # ================================================================ helpers
-    def _alive(self, run: _Run) -> bool:
-        node = run.node
-        return not run.stopped and node.epoch == run.epoch and node.up and node.instance is run.inst
-
     def _end_run(self, run: _Run) -> None:
         run.stopped = True
         if self.runs.get(run.index) is run:
@@ -466,7 +443,7 @@ class Subscription(Task):
             self._answer(index, w, conn, "error", f"the database is not on {node.tag}")
             return
         run = self.runs.get(index)
-        if run is not None and self._alive(run) and not run.lame:
+        if run is not None and run.alive() and not run.lame:
             self._accept(run, w, conn)
             return
         owner = self.owner_seen_by(self.world.cluster.nodes[index])
@@ -503,18 +480,18 @@ class Subscription(Task):
             Timer(self.env, 0.0, self._next, (run,))
 
     def _next(self, run: _Run) -> None:
-        if not self._alive(run) or run.lame or run.holder is None or run.batch is not None:
+        if not run.alive() or run.lame or run.holder is None or run.batch is not None:
             return
         inst = run.inst
-        log, docs, cv = inst.log, inst.docs, run.cv
-        cursor, end, filter_end = run.cursor, len(log), run.filter_end
+        log, docs = inst.log, inst.docs
+        cursor, end = run.cursor, len(log)
         items: list[Doc] = []
-        new_cv = list(cv)
+        new_cv = list(run.cv)
         size = 0.0
         while cursor < end and len(items) < self.batch_limit:
             doc = log[cursor]
             cursor += 1
-            if docs[doc.key] is doc and self._wanted(doc) and (cursor > filter_end or not covers(cv, doc.cv)):
+            if docs[doc.key] is doc and self._wanted(doc) and not run.done_before(doc, cursor - 1):
                 items.append(doc)
                 size += doc.size
                 for i, x in enumerate(doc.cv):
@@ -531,7 +508,7 @@ class Subscription(Task):
     def _on_ack(self, index: int, w: _Worker, conn: int, bid: int) -> None:
         """A worker's acknowledgement reached node ``index``: persist the progress through Raft."""
         run = self.runs.get(index)
-        if run is None or not self._alive(run) or run.holder is not w or run.holder_conn != conn:
+        if run is None or not run.alive() or run.holder is not w or run.holder_conn != conn:
             node = self.world.nodes[index]
             if node.up:
                 self._answer(index, w, conn, "aborted", "the connection is gone")
@@ -547,7 +524,7 @@ class Subscription(Task):
         )
 
     def _persisted(self, run: _Run, w: _Worker, conn: int, bid: int, outcome: tuple) -> None:
-        if not self._alive(run) or run.holder is not w or run.holder_conn != conn:
+        if not run.alive() or run.holder is not w or run.holder_conn != conn:
             return  # crashed (the worker got a reset), or the connection was replaced
         if run.batch is None or run.batch[0] != bid:
             return
@@ -583,7 +560,7 @@ class Subscription(Task):
     def _check_cut(self, run: _Run, w: _Worker, conn: int) -> None:
         if run.holder is not w or run.holder_conn != conn or not self._cut(run.index, w):
             return
-        if self._alive(run):
+        if run.alive():
             self._drop(run)
             if run.lame:
                 self._end_run(run)

@@ -36,9 +36,11 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from workbench.model.database import covers
 from workbench.model.rachis import CANDIDATE, DOWN, FOLLOWER, DbTopology
 
 if TYPE_CHECKING:
+    from workbench.model.database import Doc
     from workbench.model.rachis import RaftNode
     from workbench.model.world import World
 
@@ -179,6 +181,48 @@ class Task:
 
     def stop(self, index: int) -> None:
         raise NotImplementedError
+
+
+class LogRun:
+    """A task running on one node that follows its copy's storage log (ETL, subscriptions),
+    from one start to its stop. Its progress is persisted as (change vector, copy
+    incarnation, log position)."""
+
+    def __init__(self, world: World, index: int):
+        node = world.nodes[index]
+        self.index = index
+        self.node = node
+        self.tag = node.tag
+        self.epoch = node.epoch
+        self.inst = node.instance
+        self.cv: list[int] | tuple[int, ...] = list(self.inst.zero_cv)  # what the progress covers
+        self.cursor = 0  # next log position to read
+        # Log positions before this were stored before the run started: only there does the
+        # persisted vector decide what is already done. A version stored during the run is
+        # always taken: per-document vectors can cover a version that never arrived (an
+        # origin's writes can arrive out of order), so "covered" does not mean "done".
+        self.filter_end = 0
+        self.stopped = False
+
+    def resume(self, state: tuple | None) -> None:
+        """Start from persisted progress: its own copy carries on from its log position;
+        another copy reads its whole log, skipping what the vector covers."""
+        if state is None:
+            return
+        cv, incarnation, cursor = state
+        self.cv = list(cv)
+        if incarnation == self.inst.incarnation and cursor <= len(self.inst.log):
+            self.cursor = cursor
+        else:
+            self.filter_end = len(self.inst.log)
+
+    def done_before(self, doc: Doc, position: int) -> bool:
+        """The version at log ``position`` was handled before this run started."""
+        return position < self.filter_end and covers(self.cv, doc.cv)
+
+    def alive(self) -> bool:
+        node = self.node
+        return not self.stopped and node.epoch == self.epoch and node.up and node.instance is self.inst
 
 
 def _ignore(_outcome: Any) -> None:
