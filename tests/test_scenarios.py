@@ -77,7 +77,9 @@ def test_blueprint_catalogue() -> None:
 def test_every_blueprint_loads(name: str) -> None:
     s = scenario_from_dict({"name": "x", "blueprint": name})
     assert s.blueprint.name == name
-    assert s.blueprint.database.replication_factor <= len(s.blueprint.nodes)
+    clusters = getattr(s.blueprint, "clusters", None) or [s.blueprint]
+    for c in clusters:
+        assert c.database.replication_factor <= len(c.nodes)
 
 
 # ----------------------------------------------------------------------------- file-level errors
@@ -116,7 +118,7 @@ def test_misspelt_blueprint_name(tmp_path: Path) -> None:
     path = write(tmp_path, "name: x\nblueprint: thre-node\n")
     expected = (
         f"{path}: blueprint: 'thre-node' is not a built-in blueprint (did you mean 'three-node'?); "
-        "known: five-node, five-node-rf2, five-node-watchers, geo-stretched, read-scale, seven-node-watchers, "
+        "known: cluster-per-region, five-node, five-node-rf2, five-node-watchers, geo-stretched, read-scale, seven-node-watchers, "
         "single-node, three-node, two-node, write-behind-sql"
     )
     with pytest.raises(WorkbenchInputError, match=re.escape(expected)):
@@ -131,7 +133,7 @@ def test_misspelt_blueprint_in_extends() -> None:
 
 
 def test_blueprint_of_the_wrong_type() -> None:
-    fails(minimal(blueprint=5), r"blueprint: 5 is not a blueprint; name a built-in one \(five-node, ")
+    fails(minimal(blueprint=5), r"blueprint: 5 is not a blueprint; name a built-in one \(cluster-per-region, five-node, ")
 
 
 def test_bad_yaml_names_the_line(tmp_path: Path) -> None:

@@ -301,7 +301,7 @@ def _bench(args: argparse.Namespace) -> int:
 def _blueprints(args: argparse.Namespace) -> int:
     import yaml
 
-    from workbench.blueprints import blueprint_names, load_blueprint_data
+    from workbench.blueprints import blueprint_names, is_deployment, load_blueprint_data, node_count
     from workbench.errors import did_you_mean, one_of
     from workbench.report.text import format_blueprints
 
@@ -315,11 +315,14 @@ def _blueprints(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(data, indent=2))
             return EXIT_OK
-        from workbench.report.text import format_blueprint
+        from workbench.report.text import format_blueprint, format_deployment
         from workbench.scenario import scenario_from_dict
 
         scenario = scenario_from_dict({"name": args.name, "blueprint": args.name}, source=f"blueprint {args.name}")
-        print(format_blueprint(scenario.blueprint, scenario.clients if "clients" in data else None))
+        if is_deployment(data):
+            print(format_deployment(scenario.blueprint, scenario.clients if "clients" in data else None))
+        else:
+            print(format_blueprint(scenario.blueprint, scenario.clients if "clients" in data else None))
         print("\nAs YAML (use it with 'blueprint: NAME', or 'blueprint: {extends: NAME, ...}'):\n")
         print(yaml.safe_dump(data, sort_keys=False).rstrip())
         return EXIT_OK
@@ -330,8 +333,11 @@ def _blueprints(args: argparse.Namespace) -> int:
         rows.append(
             {
                 "name": name,
-                "nodes": len(data.get("nodes", [])),
-                "replication_factor": data.get("database", {}).get("replication_factor", 3),
+                "nodes": node_count(data),
+                "clusters": len(data["clusters"]) if is_deployment(data) else 1,
+                "replication_factor": (data["clusters"][0] if is_deployment(data) else data)
+                .get("database", {})
+                .get("replication_factor", 3),
                 "summary": description.split(". ")[0].rstrip(".") + ".",
                 "description": description,
             }

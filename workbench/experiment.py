@@ -7,9 +7,10 @@ import traceback
 from datetime import UTC, datetime
 
 from workbench.errors import WorkbenchInputError
+from workbench.model.deployment import Deployment
 from workbench.model.world import World
 from workbench.results import Recorder, RunResult, environment_info
-from workbench.scenario.schema import Scenario
+from workbench.scenario.schema import DeploymentScenario, Scenario
 
 
 def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
@@ -17,7 +18,7 @@ def run(scenario: Scenario, *, progress: bool = False) -> RunResult:
     return run_world(scenario, progress=progress)[1]
 
 
-def run_world(scenario: Scenario, *, progress: bool = False) -> tuple[World | None, RunResult]:
+def run_world(scenario: Scenario, *, progress: bool = False) -> tuple[World | Deployment | None, RunResult]:
     """Simulate ``scenario``; return the model as it ended (None if it could not be built)
     and its :class:`RunResult`, for tests and notebooks that look inside the model.
 
@@ -30,11 +31,11 @@ def run_world(scenario: Scenario, *, progress: bool = False) -> tuple[World | No
     """
     started = datetime.now(UTC).isoformat(timespec="seconds")
     t0 = time.perf_counter()
-    world: World | None = None
+    world: World | Deployment | None = None
     error: str | None = None
     error_trace: str | None = None
     try:
-        world = World(scenario)
+        world = Deployment(scenario) if isinstance(scenario, DeploymentScenario) else World(scenario)
         if progress:
             world.run(progress=_progress_bar(scenario))
         else:
@@ -46,8 +47,11 @@ def run_world(scenario: Scenario, *, progress: bool = False) -> tuple[World | No
         error = f"{type(exc).__name__}: {exc}"
         error_trace = traceback.format_exc()
     wall = time.perf_counter() - t0
-    recorder = world.recorder if world is not None else Recorder([], [], scenario.blueprint.database.name)
-    tables = recorder.tables()
+    if isinstance(world, Deployment):
+        tables = world.tables()
+    else:
+        recorder = world.recorder if world is not None else Recorder([], [], _database_name(scenario))
+        tables = recorder.tables()
     provenance = {
         "scenario": scenario.model_dump(mode="json"),
         "seed": scenario.seed,
@@ -56,14 +60,20 @@ def run_world(scenario: Scenario, *, progress: bool = False) -> tuple[World | No
         "sim_seconds": world.env.now if world is not None else 0.0,
         "events_processed": world.events_processed if world is not None else 0,
         # Idle elision (Quiescence): simulated time skipped ahead, and how often it parked.
-        "idle_elided_seconds": world.quiet.elided_seconds if world is not None else 0.0,
-        "idle_parks": world.quiet.parks if world is not None else 0,
+        "idle_elided_seconds": world.quiet.elided_seconds if isinstance(world, World) else 0.0,
+        "idle_parks": world.quiet.parks if isinstance(world, World) else 0,
         "members": world.members if world is not None else [],
         "environment": environment_info(),
         "exception": error,
         "traceback": error_trace,
     }
     return world, RunResult(**tables, provenance=provenance)
+
+
+def _database_name(scenario: Scenario) -> str:
+    if isinstance(scenario, DeploymentScenario):
+        return scenario.blueprint.clusters[0].database.name
+    return scenario.blueprint.database.name
 
 
 def _progress_bar(scenario: Scenario):

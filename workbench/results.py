@@ -58,8 +58,13 @@ OP_CHUNK = 4096
 class Recorder:
     """Append-only columnar buffers, filled by the model."""
 
-    def __init__(self, node_tags: list[str], client_names: list[str], database: str):
+    def __init__(
+        self, node_tags: list[str], client_names: list[str], database: str, origin_tags: list[str] | None = None
+    ):
         self.node_tags = node_tags
+        # A version's origin is its change-vector entry; in a deployment of several
+        # clusters those span every cluster's nodes.
+        self.origin_tags = origin_tags if origin_tags is not None else node_tags
         self.client_names = client_names
         self.database = database
         self._start = array("d")
@@ -195,7 +200,7 @@ class Recorder:
             {
                 "write_id": pd.Series(self._r_write, dtype="int64"),
                 "key": pd.Series(self._r_key, dtype="int64"),
-                "origin": pd.Categorical.from_codes(list(self._r_origin), categories=self.node_tags),
+                "origin": pd.Categorical.from_codes(list(self._r_origin), categories=self.origin_tags),
                 "destination": pd.Categorical.from_codes(list(self._r_dest), categories=self.node_tags),
                 "committed_s": committed,
                 "applied_s": applied,

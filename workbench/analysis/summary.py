@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.analysis.backups import backup_summary
+from workbench.analysis.deployment import is_deployment, link_summary, per_cluster, region_outage
 from workbench.analysis.etl import etl_summary
 from workbench.analysis.faults import fault_summary
 from workbench.analysis.subscriptions import subscription_summary
@@ -75,6 +76,21 @@ def summarise(result: Any) -> dict[str, Any]:
         "availability": round(available_s / window, 6) if window > 0 else None,
         "op_latency_ms": {k: v for k, v in latency_stats(cluster_ops["latency_ms"]).items() if k in ("p50", "p99")},
     }
+    members = prov.get("members", [])
+    extra: dict[str, Any] = {}
+    faults = fault_summary(result.ops, events, end)
+    if is_deployment(result):
+        # Several clusters: consensus and faults are per cluster; the headline is the worst.
+        per = per_cluster(result, warmup, end)
+        extra = {"clusters": per, "links": link_summary(result)}
+        worst = min(per.values(), key=lambda c: c["leader_availability"] or 0.0)
+        cluster["availability"] = worst["leader_availability"]
+        cluster["leaderless_seconds"] = round(window * (1 - (worst["leader_availability"] or 0.0)), 3)
+        faults = [row for c in per.values() for row in c["faults"]]
+        members = [f"{name}: {', '.join(tags)}" for name, tags in dict(members).items()]
+    outage = region_outage(result)
+    if outage is not None:
+        extra["region_outage"] = outage
     return {
         "scenario": scenario.get("name"),
         "blueprint": scenario.get("blueprint", {}).get("name"),
@@ -83,7 +99,7 @@ def summarise(result: Any) -> dict[str, Any]:
         "wall_seconds": round(float(prov.get("wall_seconds", 0.0)), 3),
         "events": int(prov.get("events_processed", 0)),
         "warmup_seconds": warmup,
-        "members": prov.get("members", []),
+        "members": members,
         "ops": {
             "total": len(ops),
             "ok": int(ok.sum()),
@@ -110,7 +126,7 @@ def summarise(result: Any) -> dict[str, Any]:
         ),
         "conflicts": conflict_counts(events),
         "speed_test_reads": speed_test_reads(result.timeseries),
-        "faults": fault_summary(result.ops, events, end),
+        "faults": faults,
         "backups": backup_summary(result),
         "etl": etl_summary(result),
         "subscriptions": {
@@ -119,6 +135,7 @@ def summarise(result: Any) -> dict[str, Any]:
             if task.get("kind") == "subscription"
         },
         "cluster_events": events["kind"].value_counts().sort_index().to_dict() if len(events) else {},
+        **extra,
         "exception": prov.get("exception"),
     }
 

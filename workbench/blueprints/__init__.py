@@ -1,6 +1,7 @@
 """The built-in topology catalogue, shipped as YAML package data.
 
-Each file is a complete blueprint (see :class:`workbench.scenario.schema.Blueprint`).
+Each file is a complete blueprint (see :class:`workbench.scenario.schema.Blueprint`), or
+a deployment of several clusters (``clusters:``, :class:`~workbench.scenario.schema.Deployment`).
 A scenario names one (``blueprint: three-node``), or extends one
 (``blueprint: {extends: three-node, database: {replication_factor: 2}}``).
 """
@@ -18,10 +19,25 @@ def _files() -> dict[str, Any]:
     return {p.name.removesuffix(".yaml"): p for p in root.iterdir() if p.name.endswith(".yaml")}
 
 
-def blueprint_names() -> list[str]:
-    """Names of the built-in blueprints, in catalogue order (smallest first)."""
+def node_count(data: dict[str, Any]) -> int:
+    """Nodes in a blueprint mapping (a deployment's: every cluster's)."""
+    if "clusters" in data:
+        return sum(len(c.get("nodes", [])) for c in data["clusters"])
+    return len(data.get("nodes", []))
+
+
+def is_deployment(data: dict[str, Any]) -> bool:
+    """A deployment of several clusters (``clusters:``) rather than one cluster."""
+    return "clusters" in data
+
+
+def blueprint_names(kind: str | None = None) -> list[str]:
+    """Names of the built-in blueprints, in catalogue order (one cluster first, smallest
+    first). ``kind``: ``"cluster"`` or ``"deployment"`` keeps only those."""
     data = {name: load_blueprint_data(name) for name in _files()}
-    return sorted(data, key=lambda n: (len(data[n].get("nodes", [])), n))
+    if kind is not None:
+        data = {n: d for n, d in data.items() if is_deployment(d) == (kind == "deployment")}
+    return sorted(data, key=lambda n: (is_deployment(data[n]), node_count(data[n]), n))
 
 
 def load_blueprint_data(name: str) -> dict[str, Any]:

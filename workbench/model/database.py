@@ -88,13 +88,13 @@ class Doc:
         self.modified = modified  # wall clock of the origin node at the write
         self.write_id = write_id  # unique id of the client write that produced it
         self.size = size
-        self.origin = origin  # node index where the write was made
+        self.origin = origin  # change-vector entry of the node where the write was made (its index)
         self.committed = committed  # commit time on the origin
         self.seq = -1  # position in the holder's storage log
         self.cluster_tx = cluster_tx  # written by a cluster-wide transaction: wins conflicts
         self.conflicts: tuple[Doc, ...] | None = None  # the versions of a conflicted document (manual)
         self.tx_end = -1  # log position of the last document of its transaction (batches keep it whole)
-        self.resolver = -1  # the node whose conflict resolution produced this version, if any
+        self.resolver = -1  # entry of the node whose conflict resolution produced this version, if any
 
 
 class DatabaseInstance:
@@ -105,15 +105,15 @@ class DatabaseInstance:
         self.node = world.nodes[node_index]
         # Change vectors have one entry per cluster node (indexed by node, so a
         # replica added later has its own entry) plus a last "RAFT" entry that
-        # carries the Raft index of cluster-wide transactions [spec §3.4].
-        n_nodes = len(world.nodes)
-        self.position = node_index
-        self.raft_position = n_nodes
+        # carries the Raft index of cluster-wide transactions [spec §3.4]. In a
+        # deployment of several clusters the entries span all of them (World.cv_base).
+        self.position = world.cv_base + node_index
+        self.raft_position = world.raft_position
         self.docs: dict[int, Doc] = {}
         self.log: list[Doc] = []  # storage order; log[i].seq == i while current
         self.relay_at: list[float] = []  # earliest time log[i] may be forwarded
         self.own_etag = 0
-        self.db_cv = [0] * (n_nodes + 1)
+        self.db_cv = [0] * world.cv_width
         self.last_from: dict[int, int] = {}  # source copy (incarnation) -> log position it has sent up to
         world.copies_created += 1
         self.incarnation = world.copies_created
@@ -126,7 +126,7 @@ class DatabaseInstance:
         self.first_etag = 1
         # Writes waiting for replication acknowledgements (write assurance).
         self.waiters: list[list] = []
-        self.zero_cv = (0,) * (n_nodes + 1)
+        self.zero_cv = world.zero_cv
 
     # -- reads
     def read(self, key: int) -> Doc | None:
@@ -157,7 +157,7 @@ class DatabaseInstance:
         # raised would be skipped for writes it never received.
         cv = list(local.cv if local is not None else self.zero_cv)
         cv[self.position] = self.own_etag
-        doc = Doc(key, tuple(cv), modified, write_id, size, self.node.index, now)
+        doc = Doc(key, tuple(cv), modified, write_id, size, self.position, now)
         self._store(doc, now)
         return doc
 
@@ -219,7 +219,7 @@ class DatabaseInstance:
         world = self.world
         key = item.key
         merged = tuple(max(x, y) for x, y in zip(item.cv, local.cv, strict=True))
-        me = self.node.index
+        me = self.position
         if item.write_id == local.write_id and item.conflicts is None and local.conflicts is None:
             self._store(_resolved(item if _wins(item, local) else local, merged, me), now)
             return
@@ -295,7 +295,7 @@ class DatabaseInstance:
             # even where a replica that saw them later resolves a conflict in its favour.
             for version in _versions(local):
                 self.world.superseded_by_cluster_tx.add((version.write_id, key))
-        doc = Doc(key, tuple(cv), now, write_id, size, self.node.index, now, cluster_tx=True)
+        doc = Doc(key, tuple(cv), now, write_id, size, self.position, now, cluster_tx=True)
         # Every member applies it from the log, so forwarding is only a fallback.
         self._store(doc, now + self.world.replication.relay_delay)
         if raft_index > self.db_cv[self.raft_position]:
@@ -667,7 +667,7 @@ class ReplicationChannel:
         # the destination's vector covers them. The vector can run ahead of what arrived (a
         # resolved conflict merges the losers' entries into it), and skipping an origin's
         # own changes on that basis could leave a member without them for good.
-        own = src.node.index
+        own = src.position
         while cursor < end and len(items) < max_items and size < max_bytes:
             doc = log[cursor]
             if src.docs[doc.key] is doc and (doc.origin == own or doc.resolver == own or not covers(dest_cv, doc.cv)):

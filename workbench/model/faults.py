@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from workbench.model.kernel import Timer
+from workbench.model.workload import reroute
 from workbench.scenario.schema import (
     ClockSkewFault,
     CrashFault,
@@ -37,6 +38,7 @@ from workbench.scenario.schema import (
     PauseFault,
     RandomDatacenterFailures,
     RandomFailures,
+    RerouteAction,
     RestartFault,
     RestoreLinkFault,
     RollingRestartPlan,
@@ -197,6 +199,12 @@ class FaultInjector:
             node = self._node(fault)
             if node is not None:
                 self.pause(node, fault.duration)
+        elif isinstance(fault, RerouteAction):
+            rec.event(
+                "reroute_requested",
+                detail=f"{fault.from_datacenter} -> {fault.to_datacenter}, effective in {fault.delay:g} s",
+            )
+            self._at(fault.delay, self.reroute, fault.from_datacenter, fault.to_datacenter)
         elif isinstance(fault, PartitionFault):
             self.partition(fault)
         elif isinstance(fault, HealFault):
@@ -412,6 +420,17 @@ class FaultInjector:
         world.recorder.event("datacenter_up", detail=name)
         world.cluster.update_availability()
         self._end(("dc", name))
+
+    def reroute(self, from_datacenter: str, to_datacenter: str) -> None:
+        world = self.world
+        endpoints = world.network.endpoints
+        targets = [c for c in world.clients if endpoints[c.index].datacenter == to_datacenter]
+        moved = reroute(world, from_datacenter, targets)
+        world.recorder.event(
+            "rerouted",
+            detail=f"{len(moved)} application servers in {from_datacenter} now use those in {to_datacenter}",
+            value=float(len(moved)),
+        )
 
     def slow_disk(self, node: Any, fault: SlowDiskFault, i: int) -> None:
         if fault.factor is not None:

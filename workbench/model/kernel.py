@@ -31,11 +31,15 @@ class Streams:
     with the same seed see the same arrivals (common random numbers).
     """
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, prefix: str = ""):
         self.seed = int(seed)
+        # Several clusters in one deployment draw from their own streams ("east/..."), so
+        # two identical clusters do not fail or receive load in lockstep.
+        self.prefix = prefix
         self.names: list[str] = []
 
     def rng(self, name: str) -> np.random.Generator:
+        name = self.prefix + name
         self.names.append(name)
         key = zlib.crc32(name.encode("utf-8"))
         seq = np.random.SeedSequence(entropy=self.seed, spawn_key=(key,))

@@ -175,6 +175,23 @@ class OpSource:
         self._t = 0
 
 
+def reroute(world: World, from_datacenter: str, targets: list[Client]) -> list[Client]:
+    """Operations drawn for ``world``'s clients in ``from_datacenter`` are issued by
+    ``targets`` instead, in turn (an application rerouted by DNS or a load balancer).
+    Returns the clients moved away. Open-loop arrivals only (checked when loading)."""
+    ops: OpSource = world.workload.ops  # type: ignore[attr-defined]
+    endpoints = world.network.endpoints
+    moved = [c for c in world.clients if endpoints[c.index].datacenter == from_datacenter]
+    clients = list(ops.clients)
+    for k, client in enumerate(moved):
+        clients[client.cid] = targets[k % len(targets)]
+    ops.clients = clients
+    if ops._tenanted:
+        need = max(t.cid for t in targets) + 1
+        ops.tenant_of += [0] * max(0, need - len(ops.tenant_of))
+    return moved
+
+
 class Generator:
     """Base of the workloads: the stop time and a count of arrivals issued."""
 

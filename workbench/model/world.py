@@ -11,6 +11,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import simpy
 
@@ -48,12 +49,27 @@ class WiringError(RuntimeError):
     """The model was built inconsistently (a bug, not bad input)."""
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where one cluster of a deployment (``workbench.model.deployment``) sits among the
+    others: its name, its nodes' entries in the deployment-wide change vectors, and the
+    first write id it hands out (write ids are unique across the deployment)."""
+
+    cluster: str
+    cv_base: int  # entry of its first node
+    cv_width: int  # one entry per node of every cluster, then one RAFT entry per cluster
+    raft_position: int  # its RAFT entry
+    first_write_id: int
+    cv_tags: tuple[str, ...]  # the node of each entry, qualified ("east/A"), for the replication table
+
+
 class World:
-    def __init__(self, scenario: Scenario):
+    def __init__(self, scenario: Scenario, env: simpy.Environment | None = None, placement: Placement | None = None):
         self.scenario = scenario
-        self.env = simpy.Environment()
+        self.env = env if env is not None else simpy.Environment()
+        self.placement = placement
         self.copies_created = 0  # database copies ever made: each gets its own id
-        streams = Streams(scenario.seed)
+        streams = Streams(scenario.seed, f"{placement.cluster}/" if placement is not None else "")
         self.streams = streams
         bp = scenario.blueprint
         self.replication = bp.replication
@@ -93,8 +109,20 @@ class World:
         members = place_database(scenario, streams)
         self.members = members
         group = [self.node_by_tag[t].index for t in members]
-        self.raft_position = len(self.nodes)  # the RAFT entry of change vectors
-        self.recorder = Recorder([n.tag for n in self.nodes], client_names, bp.database.name)
+        # Change vectors: one entry per node (its index), then the RAFT entry. In a
+        # deployment they span every cluster's nodes (Placement), so versions can cross.
+        if placement is None:
+            self.cv_base, self.cv_width, self.raft_position = 0, len(self.nodes) + 1, len(self.nodes)
+        else:
+            self.cv_base, self.cv_width = placement.cv_base, placement.cv_width
+            self.raft_position = placement.raft_position
+        self.zero_cv = (0,) * self.cv_width
+        self.recorder = Recorder(
+            [n.tag for n in self.nodes],
+            client_names,
+            bp.database.name,
+            origin_tags=list(placement.cv_tags) if placement is not None else None,
+        )
         self.recorder.now = lambda: self.env.now
         self.instances: list[DatabaseInstance] = []
         for node_index in group:
@@ -111,8 +139,9 @@ class World:
             on_apply=self._on_cluster_apply,
         )
         self.last_crashed: str | None = None
-        self.zero_cv = (0,) * (len(self.nodes) + 1)
-        self.etags_issued = [0] * len(self.nodes)  # highest etag each node's entry has used
+        # In a deployment: the live copies in the other clusters (Deployment sets it).
+        self.foreign_copies: Callable[[World], list[dict]] | None = None
+        self.etags_issued = [0] * self.cv_width  # highest etag each node's entry has used
         self.clock_skew = [spec.clock_skew for spec in bp.nodes]
         self.db_name = bp.database.name
         # Collections are contiguous key ranges; the conflict solver works per collection.
@@ -135,7 +164,7 @@ class World:
 
         # Shared bookkeeping for metrics: the newest acknowledged write per key.
         self.acked: dict[int, tuple[int, int]] = {}
-        self.write_counter = 0
+        self.write_counter = placement.first_write_id if placement is not None else 0
         # Every acknowledged write, to find the ones lost by the end of the run.
         self._ack_key = array("q")
         self._ack_pos = array("i")
@@ -149,9 +178,7 @@ class World:
         n_nodes = len(self.nodes)
         self.clients = [Client(self, n_nodes + i, i, list(group)) for i in range(len(client_names))]
         self.workload = make_workload(self, streams)
-        self.externals = {
-            x.name: ExternalSystem(self, x, first_external + i) for i, x in enumerate(bp.externals)
-        }
+        self.externals = {x.name: ExternalSystem(self, x, first_external + i) for i, x in enumerate(bp.externals)}
         self.tasks = Tasks(self, [make_task(self, spec) for spec in bp.database.tasks])
         self.cluster.on_state_change = lambda raft: self.tasks.reassess(raft.index)
         self.faults = FaultInjector(self)
@@ -300,6 +327,8 @@ class World:
         holds (directly or through a later version that includes them), and the age in
         seconds of the oldest of them (0 if none) [design.md, metrics]."""
         copies = [self.nodes[i].instance.docs for i in survivors if self.nodes[i].instance is not None]
+        if self.foreign_copies is not None:
+            copies += self.foreign_copies(self)  # other clusters of a deployment hold them too
         missing = self._unheld(copies)
         now = self.env.now
         return len(missing), now - min((self._ack_time[i] for i in missing), default=now)
@@ -347,6 +376,14 @@ class World:
             rec.event("write_lost", detail=f"key {key}, write {write_id}: no copy holds it", value=write_id)
         if lost:
             rec.event("writes_lost", detail=f"{lost} acknowledged writes lost", value=lost)
+        unserved = sum(c.not_issued for c in self.clients)
+        if unserved:
+            # Operations whose application server was down (a dark data centre): no client saw them.
+            rec.event(
+                "requests_unserved",
+                detail=f"{unserved} operations arrived at an application server that was down",
+                value=float(unserved),
+            )
 
     @property
     def events_processed(self) -> int:

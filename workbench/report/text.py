@@ -21,6 +21,8 @@ def _cell(value: Any) -> str:
     """A table cell of at most 8 characters: large values get a k or M suffix."""
     if isinstance(value, int | float) and abs(value) >= 100_000:
         return f"{value / 1e3:,.0f}k" if abs(value) < 10_000_000 else f"{value / 1e6:,.1f}M"
+    if isinstance(value, float) and abs(value) >= 10_000:
+        return f"{value:,.0f}"  # no room for decimals
     return _fmt(value)
 
 
@@ -84,14 +86,36 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"cluster       availability {_pct(cl['availability'])}, {cl['elections']} elections, "
             f"{_fmt(cl['leaderless_seconds'], 3)} s without a quorum leader"
         )
+    for name, c in (summary.get("clusters") or {}).items():
+        lines.append(
+            f"cluster       {name}: {_fmt(c['ops'])} ops, availability {_pct(c['availability'])}, write p50/p99 "
+            f"{_fmt(c['write_latency_ms']['p50'])}/{_fmt(c['write_latency_ms']['p99'])} ms, leader "
+            f"{_pct(c['leader_availability'])}, {c['conflicts']} conflicts"
+        )
+    for name, link in (summary.get("links") or {}).items():
+        lag = link["lag_ms"]
+        lines.append(
+            f"link          {name}: lag p50 {_lag(lag['p50'])} p99 {_lag(lag['p99'])} max {_lag(lag['max'])}, "
+            f"{link['connections']} connections, {link['failures']} failures"
+        )
     for f in summary.get("faults") or []:
         rto = "not recovered" if not f["recovered"] else f"RTO {_fmt(f['rto_s'], 3)} s"
         rpo = (
             "" if f["rpo_writes"] is None else f", RPO {f['rpo_writes']} writes ({_fmt(f['rpo_seconds'], 3)} s of data)"
         )
+        where = f"[{f['cluster']}] " if "cluster" in f else ""
         lines.append(
-            f"fault         {f['fault']} {f['target']} at {_fmt(f['start_s'], 1)} s: {rto}{rpo}, "
+            f"fault         {where}{f['fault']} {f['target']} at {_fmt(f['start_s'], 1)} s: {rto}{rpo}, "
             f"{f['client_errors']} client errors, {f['affected_clients']} clients affected"
+        )
+    outage = summary.get("region_outage")
+    if outage:
+        users = "never" if outage["users_rto_s"] is None else f"after {_fmt(outage['users_rto_s'], 1)} s"
+        lines.append(
+            f"region out    {outage['datacenter']}: its users served again {users} "
+            f"({_fmt(outage['requests_unserved'])} requests unserved), RPO {outage['rpo_writes']} writes "
+            f"({_fmt(outage['rpo_seconds'], 3)} s), {_fmt(outage['errors_during'])} errors elsewhere, write p99 "
+            f"{_fmt(outage['write_latency_before_ms']['p99'])} -> {_fmt(outage['write_latency_during_ms']['p99'])} ms"
         )
     backups = summary.get("backups")
     if backups:
@@ -155,7 +179,9 @@ def format_blueprints(rows: list[dict[str, Any]]) -> str:
     width = max(len(r["name"]) for r in rows)
     out = []
     for r in rows:
-        out.append(f"{r['name']:<{width}}  {r['nodes']} nodes, RF {r['replication_factor']}  {r['summary']}")
+        clusters = f"{r['clusters']} clusters, " if r.get("clusters", 1) > 1 else ""
+        size = f"{clusters}{r['nodes']} nodes, RF {r['replication_factor']}"
+        out.append(f"{r['name']:<{width}}  {size:<{len('3 clusters, 12 nodes, RF 3')}}  {r['summary']}")
     return "\n".join(out)
 
 
@@ -224,6 +250,71 @@ def format_blueprint(bp: Any, clients: Any = None) -> str:
     if clients is not None and clients.read_balance != "None":
         lines.append(f"clients: read balance {clients.read_balance}")
     return "\n".join(lines)
+
+
+def format_deployment(dep: Any, clients: Any = None) -> str:
+    """A deployment of several clusters: its notes, each region's data centres with every
+    cluster's nodes there, the databases, and the links between clusters."""
+    lines = [dep.name, *_wrapped("  ", " ".join(dep.description.split())), ""]
+    for label, text in (
+        ("purpose", dep.purpose),
+        ("layout", dep.layout),
+        ("failure", dep.failure),
+        ("trade-offs", dep.tradeoffs),
+    ):
+        if text:
+            lines += _wrapped(f"{label:<11}", " ".join(text.split()))
+    lines.append("")
+    placed: dict[str, int] = {}
+    for g in (clients.placement or ()) if clients is not None else ():
+        placed[g.datacenter] = placed.get(g.datacenter, 0) + g.count
+    regions: dict[str, list[Any]] = {}
+    for dc in dep.datacenters:
+        regions.setdefault(dc.region, []).append(dc)
+    for region, dcs in regions.items():
+        lines.append(f"region {region}")
+        for dc in dcs:
+            users = placed.get(dc.name, 0)
+            extra = f"   + {users} client{'s' if users != 1 else ''}" if users else ""
+            lines.append(f"  data centre {dc.name}{extra}")
+            for c in dep.clusters:
+                nodes = [n for n in c.nodes if n.datacenter == dc.name]
+                if nodes:
+                    members = set(c.database.members or ())
+                    lines.append(f"    cluster {c.name}: {' '.join(_node_box(n, members) for n in nodes)}")
+    lines.append("")
+    lines.append("legend: [A] voting member, (A) watcher, * holds a pinned copy of the database")
+    for c in dep.clusters:
+        db = c.database
+        where = ", ".join(db.members) if db.members else "placed from a random offset (spec §2.1)"
+        lines.append(f"cluster {c.name}: database {db.name}, RF {db.replication_factor}, {where}")
+        for task in db.tasks:
+            lines.append(f"  task {task.name}: {_task_text(task)}")
+    lines.append("links between clusters (clients never fail over across them):")
+    for link in dep.links:
+        lines.append(f"  {link.name}: {_link_text(link)}")
+    if not dep.links:
+        lines.append("  (none)")
+    net = dep.network
+    lines.append("one-way latency:")
+    lines.append(f"  same zone {net.same_zone}; same region {net.same_region}")
+    lines.append(f"  other regions {net.cross_region}")
+    for pair in net.regions:
+        lines.append(f"  {pair.between[0]} <-> {pair.between[1]}: {pair.latency}")
+    return "\n".join(lines)
+
+
+def _link_text(link: Any) -> str:
+    delay = f", delayed {format_duration(link.delay)}" if getattr(link, "delay", 0.0) else ""
+    what = ""
+    if getattr(link, "collections", None):
+        what = f" ({', '.join(link.collections)})"
+    if link.kind == "external_replication":
+        return f"external replication {link.source} -> {link.destination}{delay}"
+    if link.kind == "hub_sink":
+        arrow = {"hub_to_sink": "->", "sink_to_hub": "<-", "both": "<->"}[link.mode]
+        return f"hub/sink: hub {link.hub} {arrow} sink {link.sink}{what}{delay} (the sink connects)"
+    return f"RavenDB ETL {link.source} -> {link.destination}{what}"
 
 
 def _task_text(task: Any) -> str:

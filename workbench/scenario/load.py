@@ -23,10 +23,12 @@ from workbench.errors import WorkbenchInputError, did_you_mean, one_of
 from workbench.scenario.schema import (
     ARRIVAL_FIELDS,
     FAULT_ACTIONS,
+    LINK_KINDS,
     PLANS,
     ROLE_TARGETS,
     Arrivals,
     DegradeLinkFault,
+    DeploymentScenario,
     PartitionFault,
     RestartFault,
     RestoreLinkFault,
@@ -119,12 +121,21 @@ def scenario_from_dict(
         data["clients"] = _clients_over(suggested, data.get("clients"))
 
     context = {"base_dir": str(base_dir) if base_dir is not None else None}
+    # A blueprint with clusters is a deployment of several clusters (workbench.scenario.deployment).
+    root = (
+        DeploymentScenario
+        if isinstance(data.get("blueprint"), Mapping) and "clusters" in data["blueprint"]
+        else Scenario
+    )
     try:
-        scenario = Scenario.model_validate(data, context=context)
+        scenario = root.model_validate(data, context=context)
     except ValidationError as exc:
-        raise _convert(exc, source, pairs) from None
+        raise _convert(exc, source, pairs, root) from None
     try:
-        check_scenario(scenario, source)
+        if isinstance(scenario, DeploymentScenario):
+            check_deployment(scenario, source)
+        else:
+            check_scenario(scenario, source)
     except WorkbenchInputError as err:
         raise WorkbenchInputError(
             err.message, source=_source_for(err.path or "", source, pairs), path=err.path
@@ -289,10 +300,10 @@ def _element_type(tp: Any) -> Any:
     return None
 
 
-def describe_loc(loc: tuple[Any, ...]) -> tuple[str, list[str] | None]:
+def describe_loc(loc: tuple[Any, ...], root: type[BaseModel] | None = None) -> tuple[str, list[str] | None]:
     """Format a pydantic error location as ``faults[0].node`` and return the keys
     allowed where the last element sits (for unknown-key errors)."""
-    tp: Any = Scenario
+    tp: Any = root or Scenario
     path = ""
     allowed: list[str] | None = None
     for el in loc:
@@ -319,19 +330,21 @@ def describe_loc(loc: tuple[Any, ...]) -> tuple[str, list[str] | None]:
 
 
 def _tag_of(model: type[BaseModel]) -> str | None:
-    field = model.model_fields.get("action")
+    field = model.model_fields.get("action") or model.model_fields.get("kind")
     if field is None:
         return None
     args = typing.get_args(field.annotation)
     return args[0] if args else None
 
 
-def _convert(exc: ValidationError, source: str, pairs: list[tuple[str, Any, str]]) -> WorkbenchInputError:
+def _convert(
+    exc: ValidationError, source: str, pairs: list[tuple[str, Any, str]], root: type[BaseModel] | None = None
+) -> WorkbenchInputError:
     errors = exc.errors(include_url=False)
     # A misspelt key usually also leaves a required key missing; the unknown key
     # (with its did-you-mean) is the one that tells the user what to fix.
     err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    path, allowed = describe_loc(tuple(err["loc"]))
+    path, allowed = describe_loc(tuple(err["loc"]), root)
     kind = err["type"]
     value = err.get("input")
     if kind == "extra_forbidden":
@@ -342,6 +355,12 @@ def _convert(exc: ValidationError, source: str, pairs: list[tuple[str, Any, str]
             message += f"; allowed keys{' in ' + parent if parent else ''}: {', '.join(allowed)}"
     elif kind == "missing":
         message = "required but missing"
+    elif kind == "union_tag_invalid" and path.startswith("blueprint.links"):
+        tag = err.get("ctx", {}).get("tag", value)
+        message = f"unknown kind '{tag}'{did_you_mean(str(tag), LINK_KINDS)}; allowed: {', '.join(LINK_KINDS)}"
+        path = f"{path}.kind"
+    elif kind == "union_tag_not_found" and path.startswith("blueprint.links"):
+        message = f"each link needs a 'kind', one of: {', '.join(LINK_KINDS)}"
     elif kind == "union_tag_invalid":
         tag = err.get("ctx", {}).get("tag", value)
         message = f"unknown action '{tag}'{did_you_mean(str(tag), FAULT_ACTIONS)}; allowed: {', '.join(FAULT_ACTIONS)}"
@@ -713,6 +732,20 @@ def check_faults(s: Scenario, fail: Any) -> None:
                 f"{format_duration(fault.at)} is after the end of the run ({format_duration(s.duration)}), "
                 "so it would never happen; move it earlier or lengthen duration",
             )
+        if fault.cluster is not None:
+            fail(f"{here}.cluster", "'cluster' is for deployments of several clusters; this blueprint is one cluster")
+        if fault.action == "reroute":
+            placed = [g.datacenter for g in s.clients.placement] or [s.clients.datacenter or dcs[0]]
+            for end in ("from_datacenter", "to_datacenter"):
+                dc_ref(f"{here}.{end}", getattr(fault, end))
+            if fault.from_datacenter == fault.to_datacenter:
+                fail(f"{here}.to_datacenter", "reroute to another data centre than the one it comes from")
+            if fault.to_datacenter not in placed:
+                fail(
+                    f"{here}.to_datacenter",
+                    f"no clients in '{fault.to_datacenter}' to take the load; "
+                    f"clients are in {one_of(sorted(set(placed)))}",
+                )
         node = getattr(fault, "node", None)
         if node is not None:
             node_ref(f"{here}.node", node, restart=isinstance(fault, RestartFault))
@@ -753,3 +786,36 @@ def check_faults(s: Scenario, fail: Any) -> None:
             fail(here, "degrade_link needs at least one of latency, loss or bandwidth")
         if isinstance(fault, SlowDiskFault) and (fault.factor is None) == (fault.fsync is None):
             fail(here, "slow_disk needs exactly one of factor (e.g. 10) or fsync (a distribution, e.g. 50 ms)")
+
+
+def check_deployment(s: DeploymentScenario, source: str) -> None:
+    """A deployment: its own rules, then each cluster's scenario checked like any scenario,
+    with errors named by the deployment's field paths."""
+    from workbench.scenario.deployment import part_path, split
+
+    parts = split(s, source)
+    for part in parts:
+        try:
+            check_scenario(part.scenario, source)
+        except WorkbenchInputError as err:
+            path = part_path(part, err.path or "")
+            raise WorkbenchInputError(f"cluster '{part.name}': {err.message}", source=source, path=path) from None
+    dcs = [dc.name for dc in s.blueprint.datacenters]
+    placed = {dc for part in parts if part.clients for dc in (g.datacenter for g in part.scenario.clients.placement)}
+    for i, fault in enumerate(s.faults):
+        if fault.action != "reroute":
+            continue
+        here = f"faults[{i}]"
+        for end in ("from_datacenter", "to_datacenter"):
+            ref = getattr(fault, end)
+            if ref not in dcs:
+                fail_at = f"{here}.{end}"
+                raise WorkbenchInputError(
+                    f"no data centre '{ref}'{did_you_mean(ref, dcs)}; known: {one_of(dcs)}", source=source, path=fail_at
+                )
+        if fault.from_datacenter == fault.to_datacenter:
+            msg = "reroute to another data centre than the one it comes from"
+            raise WorkbenchInputError(msg, source=source, path=f"{here}.to_datacenter")
+        if fault.to_datacenter not in placed:
+            msg = f"no clients in '{fault.to_datacenter}' to take the load; clients are in {one_of(sorted(placed))}"
+            raise WorkbenchInputError(msg, source=source, path=f"{here}.to_datacenter")

@@ -370,6 +370,107 @@ class Blueprint(Strict):
     )
 
 
+# ----------------------------------------------------------------------------- deployments
+
+ClusterName = Annotated[
+    str, Field(pattern=r"^[a-z][a-z0-9-]{0,31}$", description="Lowercase letters, digits and dashes, e.g. 'east'")
+]
+
+
+class DeploymentCluster(Strict):
+    """One cluster of a deployment: like a blueprint's nodes, database and settings; the
+    data centres and the network belong to the deployment, which all its clusters share."""
+
+    name: ClusterName
+    nodes: tuple[NodeSpec, ...] = Field(min_length=1)
+    hardware: Hardware = Hardware()
+    database: DatabaseSpec = DatabaseSpec()
+    replication: ReplicationSpec = ReplicationSpec()
+    cluster: ClusterSpec = ClusterSpec()
+    observer: ObserverSpec = ObserverSpec()
+    externals: tuple[ExternalSystem, ...] = ()
+
+
+class _LinkBase(Strict):
+    name: str = Field(min_length=1)
+    delay: Duration = Field(
+        "0 s",
+        description="DelayReplicationFor: a version is sent only once it is this old (a lagged copy "
+        "that still holds the data from before a bad update) [spec §5.3]",
+    )
+
+
+class ExternalReplicationLink(_LinkBase):
+    """External replication [spec §5.3]: one-way, database-wide, from a database group in
+    one cluster to the same database in another. One source node is responsible (the
+    task framework, §5.1: it pauses while the source cluster has no leader); it connects
+    to the destination cluster's nodes in their order and fails over to the next.
+    Bidirectional flow is two links, one each way."""
+
+    kind: Literal["external_replication"]
+    source: ClusterName
+    destination: ClusterName
+    mentor: NodeTag | None = Field(None, description="MentorNode on the source cluster")
+
+
+class HubSinkLink(_LinkBase):
+    """Hub/sink (pull) replication [spec §5.4]: a task of the *sink* cluster connects to
+    the hub's nodes in order (preferred node first) and, per ``mode``, receives the hub's
+    changes, sends its own, or both. Reconnecting is always the sink's job."""
+
+    kind: Literal["hub_sink"]
+    hub: ClusterName
+    sink: ClusterName
+    mode: Literal["hub_to_sink", "sink_to_hub", "both"] = "hub_to_sink"
+    mentor: NodeTag | None = Field(None, description="MentorNode on the sink cluster")
+    collections: tuple[str, ...] | None = Field(
+        None, description="Per-path filtering (5.1+): only these collections flow (default: all)"
+    )
+
+
+class RavenEtlLink(Strict):
+    """RavenDB ETL [spec §5.2] from a database in one cluster to one in another: push-only
+    and overwriting; the destination stores each document as a new local write (its
+    change vector has only the destination's entry), so there are never conflicts."""
+
+    kind: Literal["ravendb_etl"]
+    name: str = Field(min_length=1)
+    source: ClusterName
+    destination: ClusterName
+    mentor: NodeTag | None = Field(None, description="MentorNode on the source cluster")
+    collections: tuple[str, ...] | None = Field(None, description="Collections extracted (default: all)")
+    transform_cost: DurationDist = Field(
+        "50 us", description="CPU time to transform one document (JavaScript loadTo), an estimate"
+    )
+    batch: EtlBatchLimits = EtlBatchLimits()
+    fallback_initial: Duration = Field("5 s", description="First retry after the destination fails")
+    fallback_max: Duration = Field("900 s", description="ETL.MaxFallbackTimeInSec")
+
+
+ClusterLink = Annotated[ExternalReplicationLink | HubSinkLink | RavenEtlLink, Field(discriminator="kind")]
+LINK_KINDS = ("external_replication", "hub_sink", "ravendb_etl")
+
+
+class Deployment(Strict):
+    """Several clusters, each with its own consensus and database group, joined only by
+    ongoing tasks: external replication, hub/sink and RavenDB ETL [spec §7.8, §7.9, §7.11].
+    Clients never fail over across clusters; rerouting an application is a fault-plan
+    action (``reroute``)."""
+
+    name: str
+    description: str = ""
+    purpose: str = Field("", description="What the layout is for")
+    layout: str = Field("", description="Where the clusters, nodes and database copies are")
+    failure: str = Field("", description="What happens when parts of it fail")
+    tradeoffs: str = Field("", description="What it costs and what it gives up")
+    datacenters: tuple[Datacenter, ...] = Field(min_length=1)
+    network: NetworkSpec = NetworkSpec()
+    clusters: tuple[DeploymentCluster, ...] = Field(min_length=1)
+    links: tuple[ClusterLink, ...] = Field(
+        (), description="Tasks between clusters: external replication, hub/sink, RavenDB ETL"
+    )
+
+
 # ----------------------------------------------------------------------------- clients
 
 
@@ -704,6 +805,11 @@ class Trigger(Strict):
 class _FaultBase(Strict):
     at: Duration | None = Field(None, description="When the action fires (or use after)")
     after: Trigger | None = Field(None, description="Fire after an event: 'leader_elected + 5 s'")
+    cluster: str | None = Field(
+        None,
+        description="In a deployment of several clusters: the cluster whose nodes the action names "
+        "(data-centre actions need none: they hit every cluster there)",
+    )
 
 
 class _Lasting(_FaultBase):
@@ -818,6 +924,19 @@ class ExternalUpFault(_FaultBase):
     system: str
 
 
+class RerouteAction(_FaultBase):
+    """The operator points the applications of one data centre at another's (DNS or a load
+    balancer): after ``delay`` the operations that would have come from the clients in
+    ``from_datacenter`` are issued by the clients in ``to_datacenter`` instead, to the
+    database those clients use (in a deployment, possibly another cluster's: clients never
+    fail over across clusters on their own [spec §5.3, §7.8])."""
+
+    action: Literal["reroute"]
+    from_datacenter: str
+    to_datacenter: str
+    delay: Duration = Field("60 s", description="Until the change takes effect (a DNS TTL, an estimate)")
+
+
 class SlowDiskFault(_Lasting):
     """The node's disk gets slower: fsync times multiplied by ``factor`` or drawn from ``fsync``."""
 
@@ -923,6 +1042,7 @@ Fault = Annotated[
     | DatacenterUpFault
     | ExternalDownFault
     | ExternalUpFault
+    | RerouteAction
     | SlowDiskFault
     | FillDiskFault
     | FreeDiskFault
@@ -948,6 +1068,7 @@ FAULT_ACTIONS = (
     "datacenter_up",
     "external_down",
     "external_up",
+    "reroute",
     "slow_disk",
     "fill_disk",
     "free_disk",
@@ -981,3 +1102,11 @@ class Scenario(Strict):
     clients: ClientSpec = ClientSpec()
     workload: Workload = Workload()
     faults: tuple[Fault, ...] = ()
+
+
+class DeploymentScenario(Scenario):
+    """A scenario whose blueprint is a deployment of several clusters. Each cluster runs
+    the clients placed in its data centres, with its share of the workload's rate; the
+    fault plan names a cluster for node actions."""
+
+    blueprint: Deployment  # type: ignore[assignment]

@@ -83,7 +83,7 @@ class ConfigPanel:
     """The widgets for one configuration: blueprint, clients, workload, write assurance, faults."""
 
     def __init__(self, title: str = "configuration", blueprint: str = "three-node", duration_s: int = 60) -> None:
-        names = blueprint_names()
+        names = blueprint_names("cluster")  # deployments of several clusters run from notebooks and the CLI
         style = {"description_width": "9em"}
         layout = w.Layout(width="30em")
         self.title = title

@@ -1,0 +1,152 @@
+"""Figures for runs of several clusters (a deployment) and for region outages.
+
+Pure functions over a run's tables. A deployment's tables carry a ``cluster`` column
+(``workbench.model.deployment``); a single cluster's do not, and each function here
+treats that as one cluster.
+
+- :func:`per_cluster`: each cluster's operations, availability and latency, its
+  consensus (leader) availability, and its faults (RTO, RPO) on its own clients.
+- :func:`link_summary`: each task between clusters: connections, failures, how long the
+  receiving side lags (source commit to stored there), versions stored.
+- :func:`region_outage`: what a dark data centre cost: how long its users had no service
+  (until rerouted or back: the users' RTO), data at risk when it went dark (RPO, counted
+  against every live copy in any cluster), errors elsewhere, and write and read latency
+  before and during the outage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.analysis.faults import ERROR_OUTCOMES, fault_summary
+
+
+def is_deployment(result: Any) -> bool:
+    return "cluster" in result.ops.columns
+
+
+def clusters(result: Any) -> list[str]:
+    if not is_deployment(result):
+        return []
+    return list(result.provenance.get("members", {}) or result.events["cluster"].unique())
+
+
+def _latency(ops: pd.DataFrame, kind: str) -> dict[str, float | None]:
+    sel = ops[(ops["kind"] == kind) & (ops["outcome"] == "ok")]["latency_ms"]
+    if sel.empty:
+        return {"p50": None, "p99": None}
+    return {"p50": round(float(sel.quantile(0.5)), 4), "p99": round(float(sel.quantile(0.99)), 4)}
+
+
+def per_cluster(result: Any, warmup_s: float, end_s: float) -> dict[str, dict[str, Any]]:
+    """Each cluster's figures (see the module description)."""
+    from workbench.analysis.summary import cluster_available_seconds
+
+    out: dict[str, dict[str, Any]] = {}
+    window = max(end_s - warmup_s, 0.0)
+    for name in clusters(result):
+        ops = result.ops[(result.ops["cluster"] == name) & (result.ops["start_s"] >= warmup_s)]
+        events = result.events[result.events["cluster"] == name]
+        ok = ops["outcome"] == "ok"
+        available = cluster_available_seconds(events, warmup_s, end_s)
+        out[name] = {
+            "ops": len(ops),
+            "availability": round(float(ok.mean()), 6) if len(ops) else None,
+            "read_latency_ms": _latency(ops, "read"),
+            "write_latency_ms": _latency(ops, "write"),
+            "leader_availability": round(available / window, 6) if window > 0 else None,
+            "elections": int((events["kind"] == "election_started").sum()),
+            "faults": [
+                {"cluster": name, **row}
+                for row in fault_summary(result.ops[result.ops["cluster"] == name], events, end_s)
+            ],
+            "lost_writes": int((events["kind"] == "write_lost").sum()),
+            "conflicts": int((events["kind"] == "conflict").sum()),
+        }
+    return out
+
+
+def link_summary(result: Any) -> dict[str, dict[str, Any]]:
+    """Each task between clusters, by name (see the module description)."""
+    events = result.events
+    links = events[events["kind"].isin(["link_connected", "link_failed"])]
+    names = sorted({str(d).split(":")[0] for d in links["detail"]})
+    ts = result.timeseries
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        mine = links[links["detail"].str.startswith(f"{name}:")]
+        lag = ts[(ts["entity"] == f"link.{name}") & (ts["metric"] == "link_lag_ms")]["value"]
+        backlog = ts[(ts["entity"] == f"link.{name}") & (ts["metric"] == "link_backlog")]["value"]
+        out[name] = {
+            "connections": int((mine["kind"] == "link_connected").sum()),
+            "failures": int((mine["kind"] == "link_failed").sum()),
+            "versions_stored": len(lag),
+            "lag_ms": {
+                "p50": round(float(lag.quantile(0.5)), 3) if len(lag) else None,
+                "p99": round(float(lag.quantile(0.99)), 3) if len(lag) else None,
+                "max": round(float(lag.max()), 3) if len(lag) else None,
+            },
+            "max_backlog": float(backlog.max()) if len(backlog) else 0.0,
+        }
+    return out
+
+
+def region_outage(result: Any, datacenter: str | None = None) -> dict[str, Any] | None:
+    """The first ``datacenter_down`` (of ``datacenter``, if given): see the module description.
+    None if the run has none."""
+    events = result.events
+    downs = events[events["kind"] == "datacenter_down"]
+    if datacenter is not None:
+        downs = downs[downs["detail"].str.startswith(f"{datacenter}:")]
+    if downs.empty:
+        return None
+    start = float(downs["time_s"].min())
+    dc = str(downs.iloc[0]["detail"]).split(":")[0]
+    end_s = float(result.provenance.get("sim_seconds", 0.0))
+    ups = events[(events["kind"] == "datacenter_up") & (events["detail"] == dc) & (events["time_s"] >= start)]
+    back = float(ups["time_s"].min()) if len(ups) else end_s
+    rerouted = events[
+        (events["kind"] == "rerouted")
+        & events["detail"].str.contains(f" in {dc} now use", regex=False)
+        & (events["time_s"] >= start)
+    ]
+    served_again = min(float(rerouted["time_s"].min()) if len(rerouted) else np.inf, back)
+    unserved = events[events["kind"] == "requests_unserved"]
+    # Data at risk: the fault ids of this data centre's outage, in every cluster that recorded it.
+    started = events[(events["kind"] == "fault_started") & (events["detail"] == f"datacenter_down {dc}")]
+    rpo_writes, rpo_seconds = 0.0, 0.0
+    for _, row in started.iterrows():
+        same = events["cluster"] == row["cluster"] if "cluster" in events.columns else True
+        tag = f"fault {int(row['value'])}"
+        w = events[same & (events["kind"] == "rpo_writes") & (events["detail"] == tag)]["value"]
+        s = events[same & (events["kind"] == "rpo_seconds") & (events["detail"] == tag)]["value"]
+        rpo_writes += float(w.sum())
+        rpo_seconds = max(rpo_seconds, float(s.max()) if len(s) else 0.0)
+    ops = result.ops
+    before = ops[(ops["end_s"] <= start) & (ops["start_s"] >= max(0.0, start - 60.0))]
+    during = ops[(ops["start_s"] >= start) & (ops["start_s"] < back)]
+    errors = during[during["outcome"].isin(ERROR_OUTCOMES)]
+    # Clients elsewhere: back to success after the outage (their first ok after their last error).
+    others_rto = 0.0
+    for _client, mine in errors.groupby("client", observed=True):
+        last_error = float(mine["end_s"].max())
+        ok = ops[(ops["client"] == _client) & (ops["outcome"] == "ok") & (ops["end_s"] >= last_error)]
+        others_rto = max(others_rto, (float(ok["end_s"].min()) if len(ok) else np.inf) - start)
+    return {
+        "datacenter": dc,
+        "start_s": start,
+        "back_s": back,
+        "users_rto_s": round(served_again - start, 3) if np.isfinite(served_again) else None,
+        "others_rto_s": round(others_rto, 3) if np.isfinite(others_rto) else None,
+        "rpo_writes": int(rpo_writes),
+        "rpo_seconds": round(rpo_seconds, 4),
+        "requests_unserved": int(unserved["value"].sum()) if len(unserved) else 0,
+        "errors_during": len(errors),
+        "write_latency_before_ms": _latency(before, "write"),
+        "write_latency_during_ms": _latency(during, "write"),
+        "read_latency_before_ms": _latency(before, "read"),
+        "read_latency_during_ms": _latency(during, "read"),
+    }

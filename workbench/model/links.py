@@ -1,0 +1,556 @@
+"""Tasks between clusters: external replication, hub/sink replication and RavenDB ETL
+[spec §5.2, §5.3, §5.4, §7.8, §7.9, §7.11].
+
+Each is an ongoing task of one cluster (``tasks.Task``: one responsible node, chosen by
+``WhoseTaskIsIt``; nothing runs while that cluster has no leader; a new owner about 60 s
+after the old one went silent). Its traffic crosses the deployment's *bridge*, a network
+over every node of every cluster (``deployment.Deployment``), so a dark data centre or a
+cut between data centres stops it like any other traffic.
+
+A **stream** carries one database's changes from a *sender* copy in one cluster to a
+*receiver* copy in another, one batch at a time, in the sender's storage order:
+
+1. *Handshake*: the receiver answers with the log position it last received from this
+   sender copy (RavenDB keeps it per source database id) and its database change vector.
+2. *Batches*: current versions the receiver's vector does not cover, up to the sender
+   cluster's replication limits (``Replication.MaxItemsCount``, ``MaxSizeToSendInMb``). With
+   ``delay`` (``DelayReplicationFor``) a version leaves only once its last-modified time
+   is that old; the stream waits for the first that is not [spec §5.3].
+3. The receiver spends ``service.write`` per document on its CPU, commits on its disk and
+   answers with its vector. Replication stores each version as the protocol does
+   (conflicts resolved by the *receiver's* policy [spec §5.3, §7.8]); from there the
+   receiver's own cluster replicates it to its other members. RavenDB ETL instead writes
+   each document as a new local write (the destination's vector entry only: never a
+   conflict [spec §5.2]).
+4. No answer within the sender cluster's ``tcp_timeout``, a refusal, or a node that went
+   down ends the stream; the task reconnects to the next node in the other cluster's
+   list (failover on the destination side [spec §5.3, §5.4]) after a back-off:
+   ``reconnect_initial`` × ``reconnect_factor``ⁿ up to ``reconnect_max`` for replication,
+   ``fallback_initial`` doubling to ``fallback_max`` for ETL [spec §5.2, §3.2].
+
+**External replication** [spec §5.3]: the source cluster's responsible node sends its own
+copy to a node of the destination cluster (the destination's database nodes in its member
+order). **Hub/sink** [spec §5.4]: the *sink* cluster's responsible node connects to the
+hub's nodes in their member order (the preferred node first) and, per ``mode``, the hub
+node streams its copy to the sink node, the sink node streams to the hub node, or both;
+reconnecting is always the sink's job. **RavenDB ETL**: the source's responsible node
+transforms (``transform_cost`` per document on its CPU) and loads into the destination;
+its progress is persisted in the source cluster (``Task.persist``), because the
+destination sees an ordinary client.
+
+Records (entity ``link.<name>``): events ``link_connected`` (a stream's handshake
+answered: node -> node), ``link_failed`` (why, and the back-off, value: seconds) and
+``link_caught_up`` (nothing left to send after a (re)connection; value: seconds since it
+began); timeseries ``link_backlog`` (versions not yet sent, as the sender sees them, at
+each batch) and ``link_lag_ms`` (per version stored at the receiver: from its commit at
+the origin to its commit there).
+
+Departures from RavenDB (docs/multi-cluster.md):
+
+- no keep-alive on an idle stream: a receiver that died is noticed by the next batch's
+  timeout, not by the 15 s heartbeat;
+- the destination node list is read from the destination cluster's current topology at
+  each connection (RavenDB fetches it from the URLs of the connection string);
+- a version held back by ``delay`` blocks the versions stored after it (storage order
+  is kept, as RavenDB's delayed replication does with its etag order);
+- hub/sink per-path filtering is by collection (``collections``), certificates are not
+  modelled.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from workbench.model.database import covers
+from workbench.model.kernel import Timer
+from workbench.model.tasks import LogRun, Task
+
+if TYPE_CHECKING:
+    from workbench.model.database import DatabaseInstance, Doc
+    from workbench.model.deployment import Deployment
+    from workbench.model.world import World
+
+HANDSHAKE_BYTES = 300.0
+REFUSED = "refused"
+
+
+def database_nodes(world: World) -> list[int]:
+    """The nodes of ``world``'s database in its member order (preferred first), then rehabs,
+    as the most up-to-date node of that cluster sees them: a connection string's URL list."""
+    best = max(world.cluster.nodes, key=lambda r: (r.commit_index, -r.index))
+    topo = best.state_machine.databases.get(world.db_name)
+    if topo is None:
+        return [inst.node.index for inst in world.instances]
+    return [*topo.members, *topo.rehabs]
+
+
+class Stream:
+    """One connection carrying a database's changes from a sender copy to a receiver copy
+    in another cluster (see the module's description). ``owner.stream_failed(self, why)``
+    hears when it breaks; ``owner.stream_progress(self, ...)`` after each batch (ETL)."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        owner: Any,
+        sender: tuple[World, int],
+        receiver: tuple[World, int],
+        *,
+        delay: float = 0.0,
+        collections: frozenset[str] | None = None,
+        etl: bool = False,
+        start: LogRun | None = None,
+    ):
+        self.dep = deployment
+        self.env = deployment.env
+        self.owner = owner
+        self.entity = f"link.{owner.name}"
+        self.src_world, src = sender
+        self.dst_world, dst = receiver
+        self.src_node = self.src_world.nodes[src]
+        self.dst_node = self.dst_world.nodes[dst]
+        self.src_epoch = self.src_node.epoch
+        self.inst: DatabaseInstance = self.src_node.instance
+        self.src_point = self.src_world.cv_base + src  # bridge endpoints
+        self.dst_point = self.dst_world.cv_base + dst
+        self.source_key = (self.src_world.placement.cluster, self.inst.incarnation)
+        cfg = self.src_world.replication
+        self.max_items = cfg.max_batch_items
+        self.max_bytes = cfg.max_batch_size
+        self.timeout = cfg.tcp_timeout
+        self.delay = delay
+        self.collections = collections
+        self.etl = etl
+        self.run = start  # ETL: the persisted progress (cursor, vector, start-of-run filter)
+        self.cursor = start.cursor if start is not None else 0
+        self.dest_cv: list[int] | tuple[int, ...] = self.inst.zero_cv
+        self.connected = False
+        self.closed = False
+        self.request = 0
+        self.in_flight = False
+        self.timer: Timer | None = None
+        self.began = self.env.now
+        self.draining = True
+        self._watcher = self._on_data
+        self.inst.watchers.append(self._watcher)
+        self._send(HANDSHAKE_BYTES, _receive_handshake, None)
+
+    @property
+    def label(self) -> str:
+        src, dst = self.src_world.placement.cluster, self.dst_world.placement.cluster
+        return f"{src}/{self.src_node.tag} -> {dst}/{self.dst_node.tag}"
+
+    # -- life
+    def alive(self) -> bool:
+        node = self.src_node
+        return not self.closed and node.up and node.epoch == self.src_epoch and node.instance is self.inst
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.request += 1
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self._watcher in self.inst.watchers:
+            self.inst.watchers.remove(self._watcher)
+
+    def _broken(self, why: str) -> None:
+        if self.closed:
+            return
+        self.close()
+        self.owner.stream_failed(self, why)
+
+    # -- transport
+    def _send(self, size: float, handler: Any, payload: Any) -> None:
+        self.request += 1
+        rid = self.request
+        self.in_flight = True
+        self.dep.bridge.send(self.src_point, self.dst_point, size, handler, self, rid, payload)
+        self.timer = Timer(self.env, self.timeout, self._timed_out, (rid,))
+
+    def _timed_out(self, rid: int) -> None:
+        if rid == self.request and not self.closed:
+            self._broken(
+                f"no answer from {self.dst_world.placement.cluster}/{self.dst_node.tag} within {self.timeout:g} s"
+            )
+
+    def answer(self, rid: int, reply: Any) -> None:
+        """The receiver's answer arrived back at the sender."""
+        if rid != self.request or self.closed:
+            return
+        if not self.alive():
+            self._broken("the sending node went down")
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.in_flight = False
+        if reply == REFUSED:
+            self._broken(f"{self.dst_world.placement.cluster}/{self.dst_node.tag} refused")
+            return
+        if not self.connected:
+            self.connected = True
+            position, dest_cv = reply
+            if not self.etl:
+                self.cursor = max(self.cursor, position)
+                self.dest_cv = dest_cv
+            self.dep.event(self.src_world, "link_connected", self.src_node.tag, f"{self.owner.name}: {self.label}")
+            self.owner.stream_connected(self)
+        else:
+            end, dest_cv, items = reply
+            if not self.etl:
+                self.dest_cv = dest_cv
+            self.cursor = end
+            self.owner.stream_progress(self, items, end)
+        self._next()
+
+    # -- sending
+    def _on_data(self) -> None:
+        if self.connected and not self.in_flight and self.timer is None and self.alive():
+            self.timer = Timer(self.env, 0.0, self._wake)  # once the current event is done
+
+    def _wake(self) -> None:
+        self.timer = None
+        if not self.in_flight and self.alive():
+            self._next()
+
+    def _wanted(self, doc: Doc, position: int) -> bool:
+        if self.inst.docs[doc.key] is not doc:
+            return False  # an older version: the current one comes later in the log
+        if self.collections is not None and self.src_world.collection_of(doc.key) not in self.collections:
+            return False
+        if self.etl:
+            return doc.conflicts is None and not self.run.done_before(doc, position)
+        return not covers(self.dest_cv, doc.cv)
+
+    def _next(self) -> None:
+        if not self.alive():
+            self._broken("the sending node went down")
+            return
+        log = self.inst.log
+        end = len(log)
+        cursor = self.cursor
+        now = self.env.now
+        items: list[Doc] = []
+        size = 0.0
+        wait_until = None
+        delay = self.delay
+        while cursor < end and len(items) < self.max_items and size < self.max_bytes:
+            doc = log[cursor]
+            if self._wanted(doc, cursor):
+                if delay and doc.modified + delay > now:
+                    wait_until = doc.modified + delay
+                    break
+                items.append(doc)
+                size += doc.size
+            cursor += 1
+        if items and items[-1].tx_end >= cursor and wait_until is None:
+            while cursor <= items[-1].tx_end and cursor < end:  # a transaction is never split [spec §3.3]
+                doc = log[cursor]
+                if self._wanted(doc, cursor):
+                    items.append(doc)
+                    size += doc.size
+                cursor += 1
+        self.dep.sample(self.src_world, now, self.entity, "link_backlog", float(self._backlog(cursor) + len(items)))
+        if not items:
+            self.cursor = cursor
+            if self.draining and wait_until is None:
+                self.draining = False
+                self.dep.event(
+                    self.src_world,
+                    "link_caught_up",
+                    self.src_node.tag,
+                    f"{self.owner.name}: nothing left to send ({self.label})",
+                    value=now - self.began,
+                )
+            if wait_until is not None:
+                self.timer = Timer(self.env, wait_until - now, self._wake)
+            return
+        if self.etl:
+            cost = sum(self.owner.transform() for _ in items)
+            self.in_flight = True
+            self.src_node.cpu.submit(cost, self._transformed, (items, cursor, size))
+            return
+        self._send(self.dep.repl_overhead + size, _receive_batch, (items, cursor))
+
+    def _transformed(self, job: tuple[list[Doc], int, float]) -> None:
+        items, cursor, size = job
+        if not self.alive():
+            self._broken("the sending node went down")
+            return
+        self._send(self.dep.repl_overhead + size, _receive_batch, (items, cursor))
+
+    def _backlog(self, cursor: int) -> int:
+        log = self.inst.log
+        return sum(1 for pos in range(cursor, len(log)) if self._wanted(log[pos], pos))
+
+
+# -- the receiving side (runs on a node of the other cluster)
+
+
+def _receive_handshake(stream: Stream, rid: int, _payload: Any) -> None:
+    node = stream.dst_node
+    inst = node.instance
+    if not node.up or inst is None or not node.accepting or node.disk_full or not inst.seeded:
+        _reply(stream, rid, REFUSED)
+        return
+    _reply(stream, rid, (inst.last_from.get(stream.source_key, 0), list(inst.db_cv)))
+
+
+def _receive_batch(stream: Stream, rid: int, payload: tuple[list[Doc], int]) -> None:
+    node = stream.dst_node
+    inst = node.instance
+    if not node.up or inst is None or not node.accepting or node.disk_full:
+        _reply(stream, rid, REFUSED)
+        return
+    items, _end = payload
+    cost = 0.0
+    for _ in items:
+        cost += node.service_write()
+    node.cpu.submit(cost, _batch_processed, (stream, rid, payload, node.epoch))
+
+
+def _batch_processed(job: tuple) -> None:
+    stream, _rid, _payload, epoch = job
+    node = stream.dst_node
+    if node.epoch != epoch:
+        return
+    node.disk.write(_batch_committed, job)
+
+
+def _batch_committed(job: tuple) -> None:
+    stream, rid, payload, epoch = job
+    node = stream.dst_node
+    inst = node.instance
+    if node.epoch != epoch or inst is None:
+        return
+    items, end = payload
+    world = stream.dst_world
+    now = world.env.now
+    recorder = world.recorder
+    entity = stream.entity
+    if stream.etl:
+        for doc in items:
+            local = inst.docs.get(doc.key)
+            if local is not None and local.write_id == doc.write_id:
+                continue  # sent again after a failover: the same row, overwritten by id
+            inst.commit_local(doc.key, doc.size, doc.write_id)
+            recorder.sample(now, entity, "link_lag_ms", (now - doc.committed) * 1e3)
+    else:
+        before = {doc.key: inst.docs.get(doc.key) for doc in items}
+        inst.apply_incoming(items, -1)
+        for doc in items:
+            if inst.docs.get(doc.key) is not before[doc.key] and inst.docs[doc.key].write_id == doc.write_id:
+                recorder.sample(now, entity, "link_lag_ms", (now - doc.committed) * 1e3)
+        if end > inst.last_from.get(stream.source_key, 0):
+            inst.last_from[stream.source_key] = end
+    _reply(stream, rid, (end, list(inst.db_cv), items))
+
+
+def _reply(stream: Stream, rid: int, value: Any) -> None:
+    size = HANDSHAKE_BYTES if value == REFUSED or not isinstance(value, tuple) or len(value) == 2 else 200.0
+    stream.dep.bridge.send(stream.dst_point, stream.src_point, size, stream.answer, rid, value)
+
+
+# -- the tasks
+
+
+class _Connection:
+    """A task's run on its responsible node: the streams it keeps open, the node of the
+    other cluster it talks to, and the back-off after a failure."""
+
+    def __init__(self, index: int, epoch: int):
+        self.index = index
+        self.epoch = epoch
+        self.streams: list[Stream] = []
+        self.peer_position = 0  # index into the other cluster's node list
+        self.errors = 0
+        self.stopped = False
+        self.timer: Timer | None = None
+        self.run: LogRun | None = None  # ETL only
+
+
+class _LinkTask(Task):
+    """Shared by the three kinds: connect, fail over to the next node of the other cluster
+    after a back-off, and stop when the framework says so."""
+
+    def __init__(self, deployment: Deployment, world: World, spec: Any, peer: World):
+        super().__init__(world, spec)
+        self.dep = deployment
+        self.peer = peer  # the other cluster
+        self.runs: dict[int, _Connection] = {}
+        self.delay = getattr(spec, "delay", 0.0)
+        cfg = world.replication
+        self.backoff_initial = cfg.reconnect_initial
+        self.backoff_factor = cfg.reconnect_factor
+        self.backoff_max = cfg.reconnect_max
+        self.connections = 0
+        self.failures = 0
+
+    # -- the framework
+    def start(self, index: int) -> None:
+        conn = _Connection(index, self.world.nodes[index].epoch)
+        self.runs[index] = conn
+        self._connect(conn)
+
+    def stop(self, index: int) -> None:
+        conn = self.runs.pop(index, None)
+        if conn is None:
+            return
+        conn.stopped = True
+        if conn.timer is not None:
+            conn.timer.cancel()
+        for stream in conn.streams:
+            stream.close()
+        conn.streams = []
+
+    # -- connections
+    def _connect(self, conn: _Connection) -> None:
+        conn.timer = None
+        if conn.stopped:
+            return
+        peers = database_nodes(self.peer)
+        if not peers:
+            self._retry(conn, f"cluster '{self.peer.placement.cluster}' has no database node")
+            return
+        peer = peers[conn.peer_position % len(peers)]
+        self.connections += 1
+        conn.streams = self.open_streams(conn, peer)
+
+    def stream_connected(self, stream: Stream) -> None:
+        for conn in self.runs.values():
+            if stream in conn.streams:
+                conn.errors = 0
+
+    def stream_progress(self, stream: Stream, items: list[Doc], end: int) -> None:
+        return None
+
+    def stream_failed(self, stream: Stream, why: str) -> None:
+        for conn in list(self.runs.values()):
+            if stream in conn.streams:
+                for other in conn.streams:
+                    other.close()
+                conn.streams = []
+                conn.peer_position += 1  # the next node of the other cluster's list
+                self._retry(conn, why)
+
+    def _retry(self, conn: _Connection, why: str) -> None:
+        conn.errors += 1
+        self.failures += 1
+        wait = self.backoff(conn.errors)
+        self.dep.event(
+            self.world,
+            "link_failed",
+            self.world.nodes[conn.index].tag,
+            f"{self.name}: {why}; retry in {wait:g} s",
+            value=wait,
+        )
+        conn.timer = Timer(self.env, wait, self._connect, (conn,))
+
+    def backoff(self, errors: int) -> float:
+        return min(self.backoff_initial * self.backoff_factor ** min(errors - 1, 60), self.backoff_max)
+
+    def open_streams(self, conn: _Connection, peer: int) -> list[Stream]:
+        raise NotImplementedError
+
+
+class ExternalReplication(_LinkTask):
+    """External replication [spec §5.3], a task of the source cluster."""
+
+    def open_streams(self, conn: _Connection, peer: int) -> list[Stream]:
+        return [Stream(self.dep, self, (self.world, conn.index), (self.peer, peer), delay=self.delay)]
+
+
+class HubSink(_LinkTask):
+    """Hub/sink replication [spec §5.4], a task of the sink cluster (``world``); ``peer``
+    is the hub."""
+
+    def __init__(self, deployment: Deployment, world: World, spec: Any, peer: World):
+        super().__init__(deployment, world, spec, peer)
+        self.mode = spec.mode
+        self.collections = frozenset(spec.collections) if spec.collections else None
+
+    def open_streams(self, conn: _Connection, peer: int) -> list[Stream]:
+        streams = []
+        if self.mode in ("hub_to_sink", "both"):
+            streams.append(
+                Stream(
+                    self.dep,
+                    self,
+                    (self.peer, peer),
+                    (self.world, conn.index),
+                    delay=self.delay,
+                    collections=self.collections,
+                )
+            )
+        if self.mode in ("sink_to_hub", "both"):
+            streams.append(
+                Stream(
+                    self.dep,
+                    self,
+                    (self.world, conn.index),
+                    (self.peer, peer),
+                    delay=self.delay,
+                    collections=self.collections,
+                )
+            )
+        return streams
+
+
+class RavenEtl(_LinkTask):
+    """RavenDB ETL to a database in another cluster [spec §5.2], a task of the source."""
+
+    def __init__(self, deployment: Deployment, world: World, spec: Any, peer: World):
+        super().__init__(deployment, world, spec, peer)
+        self.collections = frozenset(spec.collections) if spec.collections else None
+        self.transform = world.streams.sampler(f"etl.{spec.name}.transform", spec.transform_cost)
+        self.backoff_initial = spec.fallback_initial
+        self.backoff_factor = 2.0
+        self.backoff_max = spec.fallback_max
+        self.loaded = 0
+
+    def open_streams(self, conn: _Connection, peer: int) -> list[Stream]:
+        if conn.run is None or not conn.run.alive():
+            conn.run = LogRun(self.world, conn.index)
+            conn.run.resume(self.persisted(conn.index))
+        return [
+            Stream(
+                self.dep,
+                self,
+                (self.world, conn.index),
+                (self.peer, peer),
+                collections=self.collections,
+                etl=True,
+                start=conn.run,
+            )
+        ]
+
+    def stream_progress(self, stream: Stream, items: list[Doc], end: int) -> None:
+        run = stream.run
+        cv = run.cv
+        for doc in items:
+            for i, x in enumerate(doc.cv):
+                if x > cv[i]:
+                    cv[i] = x
+        run.cursor = end
+        self.loaded += len(items)
+        self.persist(run.index, (tuple(cv), run.inst.incarnation, end))
+
+    def stop(self, index: int) -> None:
+        conn = self.runs.get(index)
+        if conn is not None and conn.run is not None:
+            conn.run.stopped = True
+        super().stop(index)
+
+
+def make_link(deployment: Deployment, spec: Any) -> tuple[World, Task]:
+    """The task of one link, and the cluster it belongs to."""
+    worlds = deployment.worlds
+    if spec.kind == "hub_sink":
+        world = worlds[spec.sink]
+        return world, HubSink(deployment, world, spec, worlds[spec.hub])
+    world = worlds[spec.source]
+    kind = ExternalReplication if spec.kind == "external_replication" else RavenEtl
+    return world, kind(deployment, world, spec, worlds[spec.destination])

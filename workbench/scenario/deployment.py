@@ -1,0 +1,258 @@
+"""A deployment scenario split into one scenario per cluster [spec §7.8, §7.9, §7.11].
+
+Each cluster of a deployment runs as its own model (``workbench.model.world.World``) on
+one shared clock. Its scenario is the deployment's, narrowed to that cluster:
+
+- the blueprint: the cluster's nodes, database and settings, with the deployment's data
+  centres and network (so a data centre going dark means the same in every cluster);
+- the clients placed in the data centres where the cluster has nodes (applications point
+  only at their local cluster [spec §7.8]); a cluster with none gets one application
+  server that issues nothing (an off-site replica, say);
+- the workload, with its rate (or closed-loop users) shared out in proportion to the
+  clients; the key space is the same everywhere (the clusters hold the same documents);
+- the faults: those naming the cluster, and every data-centre action (``datacenter_down``,
+  ``datacenter_up``, a partition or degraded link between data centres, ``heal``), which
+  each cluster applies to its own nodes and the deployment to the links between clusters.
+  ``reroute`` is the deployment's (it moves load between clusters).
+
+The split is checked like any scenario; an error names the deployment's own field path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.errors import WorkbenchInputError, did_you_mean, one_of
+from workbench.scenario.schema import (
+    Blueprint,
+    ClientGroup,
+    ClientSpec,
+    DeploymentScenario,
+    Scenario,
+)
+
+# Actions on data centres rather than nodes: every cluster applies them to its own part.
+DATACENTRE_ACTIONS = ("datacenter_down", "datacenter_up", "heal")
+# Not (yet) meaningful across clusters: each cluster would draw its own random times.
+NOT_IN_DEPLOYMENTS = ("random_datacenter_failures",)
+
+
+@dataclass(frozen=True)
+class ClusterPart:
+    """One cluster's scenario, and where its pieces came from in the deployment's."""
+
+    name: str
+    index: int
+    scenario: Scenario
+    fault_origin: tuple[int, ...]  # faults[j] of the part is faults[fault_origin[j]] of the deployment
+    client_origin: tuple[int, ...]  # clients.placement[j] likewise
+    clients: int  # application servers that issue operations (0: the idle stand-in)
+
+
+def is_datacentre_fault(fault: Any, datacentres: set[str]) -> bool:
+    """True for an action that names only data centres (or none: heal)."""
+    if fault.action in DATACENTRE_ACTIONS:
+        return True
+    if fault.action == "partition":
+        return all(ref in datacentres for group in fault.groups for ref in group)
+    if fault.action in ("degrade_link", "restore_link"):
+        return all(ref in datacentres for ref in fault.between)
+    return False
+
+
+def split(s: DeploymentScenario, source: str = "<scenario>") -> list[ClusterPart]:
+    """One scenario per cluster. Raises WorkbenchInputError with the deployment's path."""
+
+    def fail(path: str, message: str) -> None:
+        raise WorkbenchInputError(message, source=source, path=path)
+
+    dep = s.blueprint
+    names = [c.name for c in dep.clusters]
+    for i, name in enumerate(names):
+        if names.count(name) > 1:
+            fail(f"blueprint.clusters[{i}].name", f"cluster '{name}' is defined twice")
+    dcs = {dc.name for dc in dep.datacenters}
+    link_names = [link.name for link in dep.links]
+    for i, link in enumerate(dep.links):
+        here = f"blueprint.links[{i}]"
+        if link_names.count(link.name) > 1:
+            fail(f"{here}.name", f"link '{link.name}' is defined twice; names must be unique")
+        ends = ("hub", "sink") if link.kind == "hub_sink" else ("source", "destination")
+        for end in ends:
+            ref = getattr(link, end)
+            if ref not in names:
+                fail(f"{here}.{end}", f"no cluster '{ref}'{did_you_mean(ref, names)}; clusters: {one_of(names)}")
+        if getattr(link, ends[0]) == getattr(link, ends[1]):
+            fail(f"{here}.{ends[1]}", f"a {link.kind} link joins two different clusters")
+        owner = dep.clusters[names.index(link.sink if link.kind == "hub_sink" else link.source)]
+        tags = [n.tag for n in owner.nodes]
+        if link.mentor is not None and link.mentor not in tags:
+            fail(
+                f"{here}.mentor",
+                f"cluster '{owner.name}' has no node '{link.mentor}'{did_you_mean(link.mentor, tags)}; "
+                f"its nodes: {one_of(tags)}",
+            )
+
+    # Which cluster serves each data centre's applications.
+    serving: dict[str, str] = {}
+    for c in dep.clusters:
+        for node in c.nodes:
+            serving.setdefault(node.datacenter, c.name)
+    groups: dict[str, list[tuple[int, ClientGroup]]] = {name: [] for name in names}
+    if s.clients.placement:
+        placed = list(enumerate(s.clients.placement))
+    else:
+        dc = s.clients.datacenter or dep.datacenters[0].name
+        placed = [(-1, ClientGroup(datacenter=dc, zone=s.clients.zone, count=s.clients.count))]
+    for i, group in placed:
+        path = f"clients.placement[{i}].datacenter" if i >= 0 else "clients.datacenter"
+        if group.datacenter not in dcs:
+            continue  # the per-cluster check names it
+        owner_name = serving.get(group.datacenter)
+        if owner_name is None:
+            fail(
+                path,
+                f"no cluster has nodes in data centre '{group.datacenter}'; applications use their local "
+                f"cluster [spec §7.8]: place them in {one_of(sorted(serving))}",
+            )
+        groups[owner_name].append((i, group))
+    total = sum(g.count for gs in groups.values() for _i, g in gs)
+
+    wl = s.workload
+    if wl.arrivals.kind == "trace":
+        fail("workload.arrivals.kind", "a trace cannot be replayed against a deployment of several clusters yet")
+
+    parts = []
+    for index, c in enumerate(dep.clusters):
+        mine = groups[c.name]
+        count = sum(g.count for _i, g in mine)
+        share = count / total if total else 0.0
+        faults, origin = [], []
+        here_dcs = {n.datacenter for n in c.nodes} | {g.datacenter for _i, g in mine}
+        partitioned = False
+        for j, fault in enumerate(s.faults):
+            if fault.action in NOT_IN_DEPLOYMENTS:
+                fail(f"faults[{j}].action", f"{fault.action} is not supported in a deployment of several clusters")
+            if fault.action == "reroute":
+                continue
+            if fault.cluster is None:
+                if is_datacentre_fault(fault, dcs):
+                    if fault.after is not None:
+                        fail(
+                            f"faults[{j}].after",
+                            "a data-centre action in a deployment needs 'at': each cluster has its own events",
+                        )
+                    # Only the clusters with something there see it (and record it).
+                    if (fault.action == "heal" and partitioned) or _touches(fault, here_dcs):
+                        partitioned = partitioned or fault.action == "partition"
+                        faults.append(fault)
+                        origin.append(j)
+                    continue
+                if fault.action in ("external_down", "external_up"):
+                    hosts = [x.name for x in c.externals]
+                    if fault.system in hosts:
+                        faults.append(fault)
+                        origin.append(j)
+                    continue
+                if len(names) > 1:
+                    fail(
+                        f"faults[{j}].cluster",
+                        f"say which cluster the {fault.action} is for, one of: {one_of(names)}",
+                    )
+            elif fault.cluster not in names:
+                fail(
+                    f"faults[{j}].cluster",
+                    f"no cluster '{fault.cluster}'{did_you_mean(fault.cluster, names)}; clusters: {one_of(names)}",
+                )
+            elif fault.cluster != c.name:
+                continue
+            faults.append(fault.model_copy(update={"cluster": None}))
+            origin.append(j)
+        workload = wl
+        if count:
+            workload = _share(wl, share)
+            values = {**dict(s.clients), "placement": tuple(g for _i, g in mine), "count": count}
+            values.update(datacenter=None, zone=None)
+            given = (set(s.clients.model_fields_set) - {"count", "datacenter", "zone"}) | {"placement"}
+            clients = ClientSpec.model_construct(_fields_set=given, **values)
+        else:
+            # No application here: one client that issues nothing, so the model stays whole.
+            first_dc = c.nodes[0].datacenter
+            clients = ClientSpec(count=1, datacenter=first_dc, read_balance="None")
+            workload = wl.model_copy(
+                update={"stop": 0.0, "arrivals": wl.arrivals.model_copy(update={"kind": "poisson"})}
+            )
+        blueprint = Blueprint(
+            name=f"{dep.name}/{c.name}",
+            description=dep.description,
+            datacenters=dep.datacenters,
+            network=dep.network,
+            nodes=c.nodes,
+            hardware=c.hardware,
+            database=c.database,
+            replication=c.replication,
+            cluster=c.cluster,
+            observer=c.observer,
+            externals=c.externals,
+        )
+        # Built from validated parts (durations are already seconds), so not validated again.
+        scenario = Scenario.model_construct(
+            name=f"{s.name}/{c.name}",
+            description=s.description,
+            seed=s.seed,
+            duration=s.duration,
+            warmup=s.warmup,
+            sample_interval=s.sample_interval,
+            elide_idle=s.elide_idle,
+            blueprint=blueprint,
+            clients=clients,
+            workload=workload,
+            faults=tuple(faults),
+        )
+        parts.append(ClusterPart(c.name, index, scenario, tuple(origin), tuple(i for i, _g in mine if i >= 0), count))
+    return parts
+
+
+def _touches(fault: Any, datacentres: set[str]) -> bool:
+    """The data-centre action names one of ``datacentres``."""
+    if fault.action in ("datacenter_down", "datacenter_up"):
+        return fault.datacenter in datacentres
+    if fault.action == "partition":
+        return any(ref in datacentres for group in fault.groups for ref in group)
+    return any(ref in datacentres for ref in fault.between)
+
+
+def _share(wl: Any, share: float) -> Any:
+    """The workload with its load scaled to one cluster's share of the clients."""
+    a = wl.arrivals
+    if a.kind == "closed":
+        users = max(1, round((a.users or 1) * share))
+        return wl.model_copy(update={"arrivals": a.model_copy(update={"users": users})})
+    update: dict[str, Any] = {"rate": wl.rate * share}
+    if a.kind == "diurnal":
+        arrivals = a.model_copy(
+            update={
+                "peak": a.peak * share if a.peak is not None else None,
+                "trough": a.trough * share if a.trough is not None else None,
+            }
+        )
+        update["arrivals"] = arrivals
+    return wl.model_copy(update=update)
+
+
+def part_path(part: ClusterPart, path: str) -> str:
+    """A field path of a cluster's scenario as the deployment's scenario spells it."""
+    head, _, rest = path.partition(".")
+    if head == "blueprint":
+        field = rest.split(".")[0].split("[")[0]
+        if field in ("datacenters", "network", "name", "description"):
+            return path
+        return f"blueprint.clusters[{part.index}].{rest}"
+    if path.startswith("faults["):
+        j = int(path[len("faults[") : path.index("]")])
+        return f"faults[{part.fault_origin[j]}]{path[path.index(']') + 1 :]}"
+    if path.startswith("clients.placement[") and part.client_origin:
+        j = int(path[len("clients.placement[") : path.index("]")])
+        return f"clients.placement[{part.client_origin[j]}]{path[path.index(']') + 1 :]}"
+    return path
