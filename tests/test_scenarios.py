@@ -118,8 +118,8 @@ def test_misspelt_blueprint_name(tmp_path: Path) -> None:
     path = write(tmp_path, "name: x\nblueprint: thre-node\n")
     expected = (
         f"{path}: blueprint: 'thre-node' is not a built-in blueprint (did you mean 'three-node'?); "
-        "known: cluster-per-region, five-node, five-node-rf2, five-node-watchers, geo-stretched, read-scale, seven-node-watchers, "
-        "single-node, three-node, two-node, write-behind-sql"
+        "known: cluster-per-region, edge-hub, five-node, five-node-rf2, five-node-watchers, geo-stretched, "
+        "offsite-dr, read-scale, seven-node-watchers, single-node, three-node, two-node, write-behind-sql"
     )
     with pytest.raises(WorkbenchInputError, match=re.escape(expected)):
         load_scenario(path)
@@ -133,7 +133,9 @@ def test_misspelt_blueprint_in_extends() -> None:
 
 
 def test_blueprint_of_the_wrong_type() -> None:
-    fails(minimal(blueprint=5), r"blueprint: 5 is not a blueprint; name a built-in one \(cluster-per-region, five-node, ")
+    fails(
+        minimal(blueprint=5), r"blueprint: 5 is not a blueprint; name a built-in one \(cluster-per-region, edge-hub, five-node, "
+    )
 
 
 def test_bad_yaml_names_the_line(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ def test_options_come_from_the_schema() -> None:
     panel = explorer.panels[0]
     assert list(panel.read_balance.options)[1:] == literal_choices(ClientSpec, "read_balance")
     assert set(panel.key_popularity.options) <= set(literal_choices(Workload, "key_popularity"))
-    assert list(panel.blueprint.options) == blueprint_names()
+    assert list(panel.blueprint.options) == blueprint_names("cluster")  # deployments run from notebooks, CLI
     low, high, _, _ = numeric_bounds(OpMix.model_fields["read"])
     assert (panel.read_share.min, panel.read_share.max) == (low, high)
     assert panel.clients.min == numeric_bounds(ClientSpec.model_fields["count"])[0]
@@ -33,7 +33,7 @@ def test_blueprint_description_and_targets_follow_the_blueprint() -> None:
     assert list(panel.slow_a.options) == [n["tag"] for n in data["nodes"]]
 
 
-@pytest.mark.parametrize("blueprint", blueprint_names())
+@pytest.mark.parametrize("blueprint", blueprint_names("cluster"))
 def test_every_blueprint_with_every_fault_toggle_validates(blueprint: str) -> None:
     panel = Explorer().panels[0]
     panel.blueprint.value = blueprint

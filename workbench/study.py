@@ -236,8 +236,9 @@ def execute(study: Study, spec: RunSpec, out_dir: str | None = None) -> dict[str
         result.to_dir(Path(out_dir) / _slug(spec.variant) / f"rep{spec.replication}")
     row: dict[str, Any] = {"run": spec.index, "variant": spec.variant, "replication": spec.replication}
     row.update({f"factor.{k}": _scalar(v) for k, v in spec.factors})
-    row["nodes"] = len(scenario.blueprint.nodes)
-    row["copies"] = scenario.blueprint.database.replication_factor
+    clusters = getattr(scenario.blueprint, "clusters", None) or [scenario.blueprint]  # a deployment: every cluster
+    row["nodes"] = sum(len(c.nodes) for c in clusters)
+    row["copies"] = sum(c.database.replication_factor for c in clusters)
     row.update(flatten(result.summary()))
     row["seed"] = spec.seed
     from workbench.analysis.capacity import utilisation
@@ -360,6 +361,16 @@ COMPARE_METRICS: tuple[tuple[str, str], ...] = (
     ("stale_read_fraction", "stale reads"),
     ("conflicts.total", "conflicts"),
     ("lost_writes", "lost writes"),
+    # A run with a dark data centre (analysis.deployment.region_outage).
+    ("region_outage.users_rto_s", "region outage: its users served again after (s)"),
+    ("region_outage.requests_unserved", "region outage: requests unserved"),
+    ("region_outage.others_rto_s", "region outage: RTO of clients elsewhere (s)"),
+    ("region_outage.errors_during", "region outage: errors elsewhere"),
+    ("region_outage.rpo_writes", "region outage: RPO (writes)"),
+    ("region_outage.rpo_seconds", "region outage: RPO (s of data)"),
+    ("region_outage.write_latency_during_ms.p50", "region outage: write p50 during (ms)"),
+    ("region_outage.write_latency_during_ms.p99", "region outage: write p99 during (ms)"),
+    ("region_outage.read_latency_during_ms.p99", "region outage: read p99 during (ms)"),
 )
 
 

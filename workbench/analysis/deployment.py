@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench.analysis.backups import backup_summary
+from workbench.analysis.etl import etl_summary
 from workbench.analysis.faults import ERROR_OUTCOMES, fault_summary
 
 
@@ -32,6 +34,34 @@ def clusters(result: Any) -> list[str]:
     if not is_deployment(result):
         return []
     return list(result.provenance.get("members", {}) or result.events["cluster"].unique())
+
+
+def cluster_view(result: Any, name: str) -> Any:
+    """One cluster's part of a deployment's result, shaped like a single cluster's (node
+    names without the cluster, the cluster's own blueprint in the scenario), so the
+    single-cluster analyses (backups, ETL) apply to it."""
+    from workbench.results import RunResult
+
+    prefix = f"{name}/"
+
+    def own(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+        frame = frame[frame["cluster"] == name].drop(columns="cluster")
+        for column in columns:
+            values = frame[column].astype(object)
+            frame[column] = values.map(lambda v: v.removeprefix(prefix) if isinstance(v, str) else v)
+        return frame.reset_index(drop=True)
+
+    scenario = dict(result.provenance.get("scenario", {}))
+    dep = scenario.get("blueprint", {})
+    spec = next((c for c in dep.get("clusters", []) if c.get("name") == name), {})
+    scenario["blueprint"] = {**spec, "name": f"{dep.get('name')}/{name}", "datacenters": dep.get("datacenters", [])}
+    return RunResult(
+        ops=own(result.ops, ("node", "client")),
+        events=own(result.events, ("node",)),
+        timeseries=own(result.timeseries, ()),
+        replication=own(result.replication, ("destination",)),
+        provenance={**result.provenance, "scenario": scenario},
+    )
 
 
 def _latency(ops: pd.DataFrame, kind: str) -> dict[str, float | None]:
@@ -66,6 +96,13 @@ def per_cluster(result: Any, warmup_s: float, end_s: float) -> dict[str, dict[st
             "lost_writes": int((events["kind"] == "write_lost").sum()),
             "conflicts": int((events["kind"] == "conflict").sum()),
         }
+        view = cluster_view(result, name)
+        backups = backup_summary(view)
+        if backups:
+            out[name]["backups"] = backups
+        etl = etl_summary(view)
+        if etl:
+            out[name]["etl"] = etl
     return out
 
 

@@ -127,8 +127,9 @@ def summarise(result: Any) -> dict[str, Any]:
         "conflicts": conflict_counts(events),
         "speed_test_reads": speed_test_reads(result.timeseries),
         "faults": faults,
-        "backups": backup_summary(result),
-        "etl": etl_summary(result),
+        # A deployment's are per cluster (under "clusters").
+        "backups": {} if "clusters" in extra else backup_summary(result),
+        "etl": {} if "clusters" in extra else etl_summary(result),
         "subscriptions": {
             task["name"]: subscription_summary(result, task["name"])
             for task in scenario.get("blueprint", {}).get("database", {}).get("tasks", ())

@@ -97,6 +97,22 @@ class Doc:
         self.resolver = -1  # entry of the node whose conflict resolution produced this version, if any
 
 
+class ForeignDoc(Doc):
+    """A version that entered this cluster from another one (external or hub/sink
+    replication) at the node holding it: that node is its only way into the group, so its
+    channels always send it, like the node's own writes (``ReplicationChannel._collect``)."""
+
+    __slots__ = ("gateway",)
+
+
+def _foreign(doc: Doc, gateway: int) -> Doc:
+    copy = ForeignDoc(doc.key, doc.cv, doc.modified, doc.write_id, doc.size, doc.origin, doc.committed, doc.cluster_tx)
+    copy.conflicts = doc.conflicts
+    copy.resolver = doc.resolver
+    copy.gateway = gateway
+    return copy
+
+
 class DatabaseInstance:
     """One copy of the database on one node. Documents, log and change vector are durable."""
 
@@ -186,18 +202,20 @@ class DatabaseInstance:
             for watcher in self.watchers:
                 watcher()
 
-    def apply_incoming(self, items: list[Doc], source: int) -> None:
-        """Store replicated versions that are newer than ours; resolve concurrent ones."""
+    def apply_incoming(self, items: list[Doc], source: int, from_outside: bool = False) -> None:
+        """Store replicated versions that are newer than ours; resolve concurrent ones.
+        ``from_outside``: they come from another cluster (see :class:`ForeignDoc`)."""
         world = self.world
         now = world.env.now
         relay_at = now + world.replication.relay_delay
         db_cv = self.db_cv
+        position = self.position
         for item in items:
             local = self.docs.get(item.key)
             local_cv = local.cv if local is not None else self.zero_cv
             rel = compare(item.cv, local_cv)
             if rel == NEWER:
-                self._store(_copy(item), relay_at)
+                self._store(_foreign(item, position) if from_outside else _copy(item), relay_at)
                 if item.conflicts is None:
                     world.recorder.replicated(item, self.node.index, now)
             elif rel == CONFLICT and local is not None:
@@ -654,10 +672,13 @@ class ReplicationChannel:
         max_bytes = self.cfg.max_batch_size
         items: list[Doc] = []
         size = 0.0
+        own = src.position
         held = self.held
         while held and relay_at[held[0]] <= now and len(items) < max_items and size < max_bytes:
             doc = log[held.popleft()]
-            if src.docs[doc.key] is doc and not covers(dest_cv, doc.cv):
+            if src.docs[doc.key] is doc and (
+                not covers(dest_cv, doc.cv) or (doc.__class__ is ForeignDoc and doc.gateway == own)
+            ):
                 items.append(doc)
                 size += doc.size
         cursor = self.cursor
@@ -666,11 +687,16 @@ class ReplicationChannel:
         # destination drops what it already has); only relayed versions are skipped when
         # the destination's vector covers them. The vector can run ahead of what arrived (a
         # resolved conflict merges the losers' entries into it), and skipping an origin's
-        # own changes on that basis could leave a member without them for good.
-        own = src.position
+        # own changes on that basis could leave a member without them for good. The same
+        # holds for versions that entered the cluster here from another cluster (ForeignDoc).
         while cursor < end and len(items) < max_items and size < max_bytes:
             doc = log[cursor]
-            if src.docs[doc.key] is doc and (doc.origin == own or doc.resolver == own or not covers(dest_cv, doc.cv)):
+            if src.docs[doc.key] is doc and (
+                doc.origin == own
+                or doc.resolver == own
+                or not covers(dest_cv, doc.cv)
+                or (doc.__class__ is ForeignDoc and doc.gateway == own)
+            ):
                 if relay_at[cursor] > now and not self.relay_free:
                     held.append(cursor)
                 else:
@@ -683,7 +709,10 @@ class ReplicationChannel:
             while cursor <= tx_end:
                 doc = log[cursor]
                 if src.docs[doc.key] is doc and (
-                    doc.origin == own or doc.resolver == own or not covers(dest_cv, doc.cv)
+                    doc.origin == own
+                    or doc.resolver == own
+                    or not covers(dest_cv, doc.cv)
+                    or (doc.__class__ is ForeignDoc and doc.gateway == own)
                 ):
                     items.append(doc)
                 cursor += 1

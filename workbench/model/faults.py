@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.model.kernel import Timer
 from workbench.model.workload import reroute
 from workbench.scenario.schema import (
+    BulkUpdateAction,
     ClockSkewFault,
     CrashFault,
     CreateDatabaseAction,
@@ -199,6 +200,8 @@ class FaultInjector:
             node = self._node(fault)
             if node is not None:
                 self.pause(node, fault.duration)
+        elif isinstance(fault, BulkUpdateAction):
+            self.bulk_update(fault.collection)
         elif isinstance(fault, RerouteAction):
             rec.event(
                 "reroute_requested",
@@ -420,6 +423,31 @@ class FaultInjector:
         world.recorder.event("datacenter_up", detail=name)
         world.cluster.update_availability()
         self._end(("dc", name))
+
+    def bulk_update(self, collection: str) -> None:
+        """Rewrite every document of ``collection`` on the preferred node, one transaction."""
+        world = self.world
+        tag = self.resolve("preferred")
+        node = world.node_by_tag[tag] if tag is not None else None
+        if node is None or not node.up or node.instance is None or node.disk_full:
+            self._skip("bulk_update", "the preferred node cannot take writes", node=tag)
+            return
+        names = world.collection_names
+        k = names.index(collection)
+        first = world.collection_bounds[k - 1] if k else 0
+        keys = range(first, world.collection_bounds[k])
+        inst = node.instance
+        write_first = world.write_counter + 1
+        for key in keys:
+            world.write_counter += 1
+            local = inst.docs.get(key)
+            inst.commit_local(key, local.size if local is not None else world.initial_size, world.write_counter)
+        world.recorder.event(
+            "bulk_update",
+            node=node.tag,
+            detail=f"{collection}: {len(keys)} documents rewritten (writes {write_first}-{world.write_counter})",
+            value=float(write_first),
+        )
 
     def reroute(self, from_datacenter: str, to_datacenter: str) -> None:
         world = self.world

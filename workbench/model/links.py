@@ -12,7 +12,8 @@ A **stream** carries one database's changes from a *sender* copy in one cluster 
 
 1. *Handshake*: the receiver answers with the log position it last received from this
    sender copy (RavenDB keeps it per source database id) and its database change vector.
-2. *Batches*: current versions the receiver's vector does not cover, up to the sender
+2. *Batches*: current versions the receiver's vector does not cover (after the catch-up,
+   every version not made in the receiver's own cluster: see ``Stream._wanted``), up to the sender
    cluster's replication limits (``Replication.MaxItemsCount``, ``MaxSizeToSendInMb``). With
    ``delay`` (``DelayReplicationFor``) a version leaves only once its last-modified time
    is that old; the stream waits for the first that is not [spec §5.3].
@@ -124,6 +125,8 @@ class Stream:
         self.run = start  # ETL: the persisted progress (cursor, vector, start-of-run filter)
         self.cursor = start.cursor if start is not None else 0
         self.dest_cv: list[int] | tuple[int, ...] = self.inst.zero_cv
+        self.filter_end = 0  # log positions before it were there at the handshake
+        self.dst_span = (self.dst_world.cv_base, self.dst_world.cv_base + len(self.dst_world.nodes))
         self.connected = False
         self.closed = False
         self.request = 0
@@ -139,6 +142,10 @@ class Stream:
     def label(self) -> str:
         src, dst = self.src_world.placement.cluster, self.dst_world.placement.cluster
         return f"{src}/{self.src_node.tag} -> {dst}/{self.dst_node.tag}"
+
+    def _owner_tag(self) -> str:
+        """The task's node (its cluster records the link's events): the sender or the receiver."""
+        return (self.src_node if self.src_world is self.owner.world else self.dst_node).tag
 
     # -- life
     def alive(self) -> bool:
@@ -196,7 +203,8 @@ class Stream:
             if not self.etl:
                 self.cursor = max(self.cursor, position)
                 self.dest_cv = dest_cv
-            self.dep.event(self.src_world, "link_connected", self.src_node.tag, f"{self.owner.name}: {self.label}")
+                self.filter_end = len(self.inst.log)
+            self.dep.event(self.owner.world, "link_connected", self._owner_tag(), f"{self.owner.name}: {self.label}")
             self.owner.stream_connected(self)
         else:
             end, dest_cv, items = reply
@@ -223,7 +231,16 @@ class Stream:
             return False
         if self.etl:
             return doc.conflicts is None and not self.run.done_before(doc, position)
-        return not covers(self.dest_cv, doc.cv)
+        if not covers(self.dest_cv, doc.cv):
+            return True
+        if position < self.filter_end:
+            return False  # the catch-up after the handshake: the receiver's vector decides
+        # Afterwards a covered version is skipped only if the receiver's cluster made it: a
+        # vector can cover a version that never arrived (this copy's log is not in its
+        # origin's order when versions reached it by different paths), and the versions of
+        # the sender's side and of third clusters reach the receiver's cluster only this way.
+        lo, hi = self.dst_span
+        return not (lo <= doc.origin < hi and (doc.resolver < 0 or lo <= doc.resolver < hi))
 
     def _next(self) -> None:
         if not self.alive():
@@ -253,7 +270,7 @@ class Stream:
                     items.append(doc)
                     size += doc.size
                 cursor += 1
-        self.dep.sample(self.src_world, now, self.entity, "link_backlog", float(self._backlog(cursor) + len(items)))
+        self.dep.sample(self.owner.world, now, self.entity, "link_backlog", float(self._backlog(cursor) + len(items)))
         if not items:
             self.cursor = cursor
             if self.draining and wait_until is None:
@@ -329,7 +346,7 @@ def _batch_committed(job: tuple) -> None:
     items, end = payload
     world = stream.dst_world
     now = world.env.now
-    recorder = world.recorder
+    recorder = stream.owner.world.recorder  # the task's cluster keeps the link's records
     entity = stream.entity
     if stream.etl:
         for doc in items:
@@ -340,7 +357,7 @@ def _batch_committed(job: tuple) -> None:
             recorder.sample(now, entity, "link_lag_ms", (now - doc.committed) * 1e3)
     else:
         before = {doc.key: inst.docs.get(doc.key) for doc in items}
-        inst.apply_incoming(items, -1)
+        inst.apply_incoming(items, -1, from_outside=True)
         for doc in items:
             if inst.docs.get(doc.key) is not before[doc.key] and inst.docs[doc.key].write_id == doc.write_id:
                 recorder.sample(now, entity, "link_lag_ms", (now - doc.committed) * 1e3)

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from workbench.model.world import World
 
 BLOCK = 4096
+WRITE_KINDS = (1, 3, 5)  # write, cluster_tx, transaction (OP_KINDS order)
 # A trace session stays open until the trace names another one on that client.
 TRACE_SESSION_LENGTH = 2**62
 
@@ -117,6 +118,14 @@ class OpSource:
             self._context_is_tenant = world.scenario.clients.load_balance == "UseSessionContext"
         self._buf: list[tuple[int, int | float, float, int]] = []
         self._i = 0
+        # workload.write_collections: writes land only in those collections' key ranges.
+        self._write_ranges: tuple[np.ndarray, np.ndarray, int] | None = None
+        if spec.write_collections is not None:
+            names = list(spec.collections)
+            bounds = [0, *world.collection_bounds]
+            lows = np.array([bounds[names.index(c)] for c in spec.write_collections], dtype=np.int64)
+            widths = np.array([bounds[names.index(c) + 1] - bounds[names.index(c)] for c in spec.write_collections])
+            self._write_ranges = (lows, np.cumsum(widths), int(widths.sum()))
 
     def _draw_keys(self) -> np.ndarray:
         spec = self.spec
@@ -136,10 +145,24 @@ class OpSource:
     def _refill(self) -> None:
         kinds = np.minimum(np.searchsorted(self._thresholds, self._kinds.random(BLOCK), side="right"), 5)
         keys = self._draw_keys()
+        if self._write_ranges is not None:
+            keys = self._writes_in_their_collections(kinds, keys)
         sizes = self.spec.document_size.sample(self._sizes, BLOCK)
         clients = self._clients.integers(0, len(self.clients), BLOCK)
         self._buf = list(zip(kinds.tolist(), keys.tolist(), sizes.tolist(), clients.tolist(), strict=True))
         self._i = 0
+
+    def _writes_in_their_collections(self, kinds: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """Move each write's key to the same relative place in the allowed collections'
+        ranges (so the popularity shape is kept, squeezed into them)."""
+        lows, ends, total = self._write_ranges  # type: ignore[misc]
+        writes = np.isin(kinds, WRITE_KINDS)
+        position = keys[writes] * total // self.spec.keys
+        part = np.searchsorted(ends, position, side="right")
+        starts = np.concatenate(([0], ends[:-1]))
+        keys = keys.copy()
+        keys[writes] = lows[part] + position - starts[part]
+        return keys
 
     def issue(self, client_index: int | None = None) -> Op | None:
         """Submit the next operation (from the drawn client, or the given one); None if

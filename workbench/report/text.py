@@ -117,10 +117,14 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"({_fmt(outage['rpo_seconds'], 3)} s), {_fmt(outage['errors_during'])} errors elsewhere, write p99 "
             f"{_fmt(outage['write_latency_before_ms']['p99'])} -> {_fmt(outage['write_latency_during_ms']['p99'])} ms"
         )
-    backups = summary.get("backups")
-    if backups:
+    tagged = [("", summary.get("backups"))] + [
+        (f"[{name}] ", c.get("backups")) for name, c in (summary.get("clusters") or {}).items()
+    ]
+    for where, backups in tagged:
+        if not backups:
+            continue
         line = (
-            f"backups       {backups['completed']} done ({backups['full']} full, {backups['incremental']} "
+            f"backups       {where}{backups['completed']} done ({backups['full']} full, {backups['incremental']} "
             f"incremental), {backups['failed']} failed"
         )
         if backups.get("worst_rpo_s") is not None:
@@ -130,10 +134,15 @@ def format_summary(summary: dict[str, Any]) -> str:
                 f"restoring the newest takes {_duration(restore['total_s'])} ({restore['files']} files)"
             )
         lines.append(line)
-    for name, etl in (summary.get("etl") or {}).items():
+    etls = [("", name, etl) for name, etl in (summary.get("etl") or {}).items()] + [
+        (f"[{cluster}] ", name, etl)
+        for cluster, c in (summary.get("clusters") or {}).items()
+        for name, etl in (c.get("etl") or {}).items()
+    ]
+    for where, name, etl in etls:
         lag = etl["lag_ms"]
         line = (
-            f"etl           {name}: {_fmt(etl['documents_loaded'])} loaded, lag p50 {_lag(lag['p50'])} "
+            f"etl           {where}{name}: {_fmt(etl['documents_loaded'])} loaded, lag p50 {_lag(lag['p50'])} "
             f"p99 {_lag(lag['p99'])}, backlog max {_fmt(int(etl['max_backlog']))}"
         )
         if etl["fallback_retries"]:

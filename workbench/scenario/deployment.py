@@ -63,6 +63,7 @@ def is_datacentre_fault(fault: Any, datacentres: set[str]) -> bool:
 
 def split(s: DeploymentScenario, source: str = "<scenario>") -> list[ClusterPart]:
     """One scenario per cluster. Raises WorkbenchInputError with the deployment's path."""
+    base_workload = s.workload
 
     def fail(path: str, message: str) -> None:
         raise WorkbenchInputError(message, source=source, path=path)
@@ -169,6 +170,9 @@ def split(s: DeploymentScenario, source: str = "<scenario>") -> list[ClusterPart
                 continue
             faults.append(fault.model_copy(update={"cluster": None}))
             origin.append(j)
+        wl = base_workload
+        if c.write_collections is not None:
+            wl = wl.model_copy(update={"write_collections": c.write_collections})
         workload = wl
         if count:
             workload = _share(wl, share)

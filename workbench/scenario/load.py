@@ -109,11 +109,16 @@ def scenario_from_dict(
     for path, value, _label in pairs:
         if path == "blueprint":
             data["blueprint"] = value
-    suggested = None
+    suggested = suggested_workload = None
     if "blueprint" in data:
         data["blueprint"] = resolve_blueprint(data["blueprint"], source)
         if isinstance(data["blueprint"], dict):
             suggested = data["blueprint"].pop("clients", None)
+            # A blueprint may name the collections its layout is about (edge-hub: catalog, sales).
+            suggested_workload = data["blueprint"].pop("workload", None)
+    if isinstance(suggested_workload, Mapping):
+        given = data.get("workload")
+        data["workload"] = _deep_merge(dict(suggested_workload), given if isinstance(given, Mapping) else {})
     for path, value, label in pairs:
         if path != "blueprint":
             set_path(data, path, value, source=label)
@@ -570,6 +575,15 @@ def check_scenario(s: Scenario, source: str) -> None:
 def check_workload(s: Scenario, fail: Any) -> None:
     """Arrivals (each kind's settings, the trace file's header) and key popularity."""
     wl = s.workload
+    names = list(wl.collections)
+    for i, name in enumerate(wl.write_collections or ()):
+        if name not in names:
+            fail(
+                f"workload.write_collections[{i}]",
+                f"no collection '{name}'{did_you_mean(name, names)}; workload.collections: {one_of(names)}",
+            )
+    if wl.write_collections is not None and wl.key_popularity == "tenants":
+        fail("workload.write_collections", "write_collections does not combine with key_popularity: tenants")
     a = wl.arrivals
     here = "workload.arrivals"
     defaults = Arrivals().model_dump(mode="json")
@@ -731,6 +745,13 @@ def check_faults(s: Scenario, fail: Any) -> None:
                 f"{here}.at",
                 f"{format_duration(fault.at)} is after the end of the run ({format_duration(s.duration)}), "
                 "so it would never happen; move it earlier or lengthen duration",
+            )
+        if fault.action == "bulk_update" and fault.collection not in s.workload.collections:
+            names = list(s.workload.collections)
+            fail(
+                f"{here}.collection",
+                f"no collection '{fault.collection}'{did_you_mean(fault.collection, names)}; "
+                f"workload.collections: {one_of(names)}",
             )
         if fault.cluster is not None:
             fail(f"{here}.cluster", "'cluster' is for deployments of several clusters; this blueprint is one cluster")

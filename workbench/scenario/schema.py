@@ -389,6 +389,11 @@ class DeploymentCluster(Strict):
     cluster: ClusterSpec = ClusterSpec()
     observer: ObserverSpec = ObserverSpec()
     externals: tuple[ExternalSystem, ...] = ()
+    write_collections: tuple[str, ...] | None = Field(
+        None,
+        description="The collections this cluster's applications write (default: the workload's "
+        "write_collections, else all), e.g. stores write sales and only read the catalogue",
+    )
 
 
 class _LinkBase(Strict):
@@ -734,6 +739,11 @@ class Workload(Strict):
         None,
         description="Stop issuing operations at this time (default: run to the end), e.g. to let replication drain",
     )
+    write_collections: tuple[str, ...] | None = Field(
+        None,
+        description="Writes go only to these collections (default: all); reads still go anywhere, e.g. a "
+        "store that writes sales and only reads the catalogue",
+    )
 
 
 # ----------------------------------------------------------------------------- faults
@@ -960,6 +970,15 @@ class FreeDiskFault(_FaultBase):
     node: NodeRef
 
 
+class BulkUpdateAction(_FaultBase):
+    """An operator (or a bad deployment) patches every document of a collection at once on
+    the database's preferred node: one new version of each, which then replicates like any
+    write, the "bad mass update" a delayed replica protects against [spec §7.9]."""
+
+    action: Literal["bulk_update"]
+    collection: str
+
+
 class ClockSkewFault(_FaultBase):
     """Set a node's clock offset (used for last-modified, so resolve-to-latest)."""
 
@@ -1047,6 +1066,7 @@ Fault = Annotated[
     | FillDiskFault
     | FreeDiskFault
     | ClockSkewFault
+    | BulkUpdateAction
     | CreateDatabaseAction
     | DeployIndexAction
     | MoveToEndAction
@@ -1073,6 +1093,7 @@ FAULT_ACTIONS = (
     "fill_disk",
     "free_disk",
     "clock_skew",
+    "bulk_update",
     "create_database",
     "deploy_index",
     "move_to_end",

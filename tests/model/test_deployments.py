@@ -1,0 +1,333 @@
+"""Deployments of several clusters [spec §5.2-5.4, §7.8, §7.9, §7.11]: external replication
+(one-way, bidirectional, delayed), hub/sink, RavenDB ETL between clusters, rerouting, and
+data at risk counted across clusters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from workbench import scenario_from_dict
+from workbench.blueprints import load_blueprint_data
+from workbench.errors import WorkbenchInputError
+from workbench.experiment import run_world
+from workbench.model.deployment import Deployment
+
+TWO_REGIONS = {
+    "name": "two-regions",
+    "datacenters": [{"name": "east", "region": "r1"}, {"name": "west", "region": "r2"}],
+    "network": {"cross_region": "lognormal(median=20 ms, sigma=0.1)"},
+    "clusters": [
+        {
+            "name": "east",
+            "nodes": [{"tag": t, "datacenter": "east"} for t in "ABC"],
+            "database": {"replication_factor": 3},
+        },
+        {
+            "name": "west",
+            "nodes": [{"tag": t, "datacenter": "west"} for t in "ABC"],
+            "database": {"replication_factor": 3},
+        },
+    ],
+    "links": [
+        {"kind": "external_replication", "name": "east-to-west", "source": "east", "destination": "west"},
+        {"kind": "external_replication", "name": "west-to-east", "source": "west", "destination": "east"},
+    ],
+}
+CLIENTS = {"placement": [{"datacenter": "east", "count": 2}, {"datacenter": "west", "count": 2}]}
+
+
+def _scenario(blueprint: Any, duration: str, faults: list | None = None, **workload: Any) -> Any:
+    wl = {"rate": 200, "keys": 2000, **workload}
+    data = {"name": "d", "seed": 5, "duration": duration, "blueprint": blueprint, "workload": wl}
+    if isinstance(blueprint, dict) and blueprint.get("name") == "two-regions":
+        data["clients"] = CLIENTS
+    if faults:
+        data["faults"] = faults
+    return scenario_from_dict(data)
+
+
+def _copies(dep: Deployment) -> list[tuple[str, str, dict]]:
+    return [
+        (name, node.tag, node.instance.docs)
+        for name, world in dep.worlds.items()
+        for node in world.nodes
+        if node.instance is not None
+    ]
+
+
+def _start(scenario: Any) -> Deployment:
+    dep = Deployment(scenario)
+    dep.start()
+    return dep
+
+
+# ----------------------------------------------------------------------------- identity and convergence
+
+
+def test_bidirectional_replication_converges_every_copy_in_both_clusters() -> None:
+    scenario = _scenario(TWO_REGIONS, "60 s", stop="40 s")
+    dep, result = run_world(scenario)
+    assert result.ok, result.provenance["traceback"]
+    copies = _copies(dep)
+    assert len(copies) == 6
+    keys = set().union(*(docs for _c, _t, docs in copies))
+    assert len(keys) > 1000
+    for key in keys:
+        versions = {(docs[key].write_id, docs[key].cv) for _c, _t, docs in copies if key in docs}
+        assert len(versions) == 1, (key, versions)
+        assert all(key in docs for _c, _t, docs in copies)
+    # Writes made in each cluster reached the other with their identity (write id, origin).
+    stored = result.timeseries[result.timeseries["metric"] == "link_lag_ms"]
+    assert set(stored["entity"]) == {"link.east-to-west", "link.west-to-east"}
+    # A version crosses in about one WAN hop (20 ms) plus a batch in flight, not seconds.
+    assert 15 < stored["value"].median() < 80
+
+
+def test_concurrent_writes_in_two_clusters_conflict_and_each_side_resolves_them() -> None:
+    faults = [{"action": "partition", "groups": [["east"], ["west"]], "at": "10 s", "duration": "30 s"}]
+    scenario = _scenario(TWO_REGIONS, "90 s", faults, keys=50, stop="60 s", mix={"read": 0.2, "write": 0.8})
+    dep, result = run_world(scenario)
+    assert result.ok, result.provenance["traceback"]
+    conflicts = result.events[result.events["kind"] == "conflict"]
+    assert set(conflicts["cluster"]) == {"east", "west"}  # each side met them
+    copies = _copies(dep)
+    for key in range(50):
+        assert len({docs[key].write_id for _c, _t, docs in copies}) == 1, key  # same winner everywhere
+
+
+# ----------------------------------------------------------------------------- delayed replica
+
+
+def test_delayed_replica_still_holds_the_data_from_before_a_bad_mass_update() -> None:
+    faults = [{"action": "bulk_update", "collection": "docs", "cluster": "prod", "at": "12 min"}]
+    data = {
+        "name": "dr",
+        "seed": 2,
+        "duration": "25 min",
+        "blueprint": "offsite-dr",
+        "workload": {"rate": 50, "keys": 1000, "stop": "1 min"},
+        "faults": faults,
+    }
+    scenario = scenario_from_dict(data, overrides={"blueprint.links.0.delay": "10 min"})
+    dep = _start(scenario)
+    env = dep.env
+    dr = dep.worlds["dr"].nodes[0].instance
+    env.run(until=9 * 60)
+    assert not [d for d in dr.docs.values() if d.write_id > 0]  # nothing is 10 minutes old yet
+    env.run(until=12 * 60 - 1)
+    written = {k: d.write_id for k, d in dr.docs.items() if d.write_id > 0}
+    assert len(written) > 300  # the first minute's writes, 10 minutes later
+
+    env.run(until=12 * 60 + 1)
+    events = dep.worlds["prod"].recorder.tables()["events"]
+    first_bad = int(events.loc[events["kind"] == "bulk_update", "value"].iloc[0])
+    bad = range(first_bad, first_bad + 1000)
+    prod = dep.worlds["prod"].nodes[0].instance
+    assert sum(1 for d in prod.docs.values() if d.write_id in bad) == 1000
+
+    env.run(until=21 * 60 + 50)  # 9 min 50 s after the bad update: the replica still has the good data
+    assert not [d for d in dr.docs.values() if d.write_id in bad]
+    assert {k: d.write_id for k, d in dr.docs.items() if d.write_id > 0} == written
+
+    env.run(until=22 * 60 + 30)  # the delay is over: the bad versions arrive
+    assert sum(1 for d in dr.docs.values() if d.write_id in bad) == 1000
+
+
+# ----------------------------------------------------------------------------- no leader
+
+
+def test_external_replication_pauses_without_a_leader_and_resumes_with_one() -> None:
+    blueprint = {**TWO_REGIONS, "links": [{**TWO_REGIONS["links"][0], "mentor": "A"}]}
+    faults = [
+        {"action": "crash", "cluster": "east", "node": "B", "at": "20 s", "duration": "60 s"},
+        {"action": "crash", "cluster": "east", "node": "C", "at": "20 s", "duration": "60 s"},
+    ]
+    scenario = _scenario(blueprint, "150 s", faults, mix={"read": 0.5, "write": 0.5})
+    _dep, result = run_world(scenario)
+    assert result.ok, result.provenance["traceback"]
+    events = result.events
+    paused = events[(events["kind"] == "task_paused") & (events["cluster"] == "east")]
+    assert len(paused) == 1 and "no leader" in paused.iloc[0]["detail"]
+    assert paused.iloc[0]["node"] == "east/A"
+    pause_at = float(paused.iloc[0]["time_s"])
+    resumed = events[(events["kind"] == "task_resumed") & (events["cluster"] == "east")]
+    resume_at = float(resumed["time_s"].iloc[0])
+    assert 20 < pause_at < 25 and 80 < resume_at < 85
+    # Writes A took while it had no leader reached west only after the task resumed.
+    lags = result.replication[(result.replication["cluster"] == "west")]
+    during = lags[(lags["origin"] == "east/A") & (lags["committed_s"] > pause_at + 1) & (lags["committed_s"] < 79)]
+    assert len(during) > 100
+    assert (during["applied_s"] >= resume_at).all()
+
+
+# ----------------------------------------------------------------------------- hub/sink and RavenDB ETL
+
+
+def test_sink_fails_over_to_the_next_hub_node_when_its_hub_node_dies() -> None:
+    scenario = _scenario("edge-hub", "30 s", [])
+    dep = _start(scenario)
+    dep.env.run(until=10)
+    task = next(t for t in dep.links if t.name == "catalog-to-store1")
+    conn = next(iter(task.runs.values()))
+    hub_node = conn.streams[0].src_node  # hub_to_sink: the hub node sends
+    hq = dep.worlds["hq"]
+    hq.faults.crash(hub_node, "test")
+    dep.env.run(until=60)
+    events = dep.worlds["store1"].recorder.tables()["events"]
+    connected = events[(events["kind"] == "link_connected") & events["detail"].str.startswith("catalog-to-store1")]
+    assert len(connected) == 2
+    assert f"hq/{hub_node.tag} ->" in connected.iloc[0]["detail"]
+    assert f"hq/{hub_node.tag} ->" not in connected.iloc[1]["detail"]
+    failed = events[(events["kind"] == "link_failed") & events["detail"].str.startswith("catalog-to-store1")]
+    assert len(failed) >= 1
+    # The catalogue written at the head office after the crash reached the store.
+    store = dep.worlds["store1"].nodes[0].instance
+    survivors = [n.instance for n in hq.nodes if n.up]
+    late = [d for d in survivors[0].docs.values() if d.committed > 30 and d.key < 400]
+    assert late and all(store.docs[d.key].write_id == d.write_id for d in late if d.committed < 55)
+
+
+def test_ravendb_etl_delivers_after_an_outage_as_the_destinations_own_writes() -> None:
+    faults = [{"action": "partition", "groups": [["store1"], ["hq"]], "at": "10 s", "duration": "60 s"}]
+    scenario = _scenario("edge-hub", "130 s", faults, stop="100 s")
+    dep, result = run_world(scenario)
+    assert result.ok, result.provenance["traceback"]
+    store = dep.worlds["store1"].nodes[0].instance
+    hq_world = dep.worlds["hq"]
+    hq = hq_world.nodes[0].instance
+    sales = [d for d in store.docs.values() if d.key >= 400 and d.write_id > 0]
+    assert len(sales) > 500
+    for doc in sales:  # nothing lost: hq holds every store sale, as its own write
+        mine = hq.docs[doc.key]
+        assert mine.write_id in {doc.write_id} | {
+            d.write_id for d in dep.worlds["store2"].nodes[0].instance.docs.values()
+        }
+    hq_positions = range(hq_world.cv_base, hq_world.cv_base + len(hq_world.nodes))
+    for doc in sales:
+        mine = hq.docs[doc.key]
+        if mine.write_id == doc.write_id:
+            assert all(x == 0 for i, x in enumerate(mine.cv) if i not in hq_positions)
+    events = result.events
+    failed = events[(events["kind"] == "link_failed") & events["detail"].str.startswith("store1-sales")]
+    waits = list(failed["value"])
+    assert len(waits) >= 3 and waits == [5.0 * 2**i for i in range(len(waits))]  # 5 s doubling [spec §5.2]
+    lag = result.timeseries[(result.timeseries["entity"] == "link.store1-sales")]
+    assert lag[lag["metric"] == "link_lag_ms"]["value"].max() > 55_000  # sales held through the outage
+
+
+# ----------------------------------------------------------------------------- region outage
+
+
+def test_reroute_moves_a_lost_regions_operations_to_another_cluster() -> None:
+    faults = [
+        {"action": "datacenter_down", "datacenter": "east", "at": "20 s"},
+        {"action": "reroute", "from_datacenter": "east", "to_datacenter": "west", "at": "20 s", "delay": "30 s"},
+    ]
+    scenario = _scenario(TWO_REGIONS, "80 s", faults)
+    _dep, result = run_world(scenario)
+    assert result.ok, result.provenance["traceback"]
+    ops = result.ops
+    east = ops[ops["cluster"] == "east"]
+    assert not len(east[east["start_s"] > 20.01])
+    west = ops[ops["cluster"] == "west"]
+    before = len(west[(west["start_s"] > 0) & (west["start_s"] < 20)])
+    gap = len(west[(west["start_s"] > 25) & (west["start_s"] < 45)])
+    after = len(west[(west["start_s"] > 55) & (west["start_s"] < 75)])
+    assert after == pytest.approx(2 * before, rel=0.15) and gap == pytest.approx(before, rel=0.15)
+    outage = result.summary()["region_outage"]
+    assert outage["datacenter"] == "east" and outage["users_rto_s"] == pytest.approx(30.0)
+    assert outage["requests_unserved"] == pytest.approx(30 * 100, rel=0.15)
+
+
+def test_data_at_risk_counts_copies_in_the_other_clusters() -> None:
+    faults = [{"action": "datacenter_down", "datacenter": "east", "at": "30 s"}]
+    joined = _scenario(TWO_REGIONS, "40 s", faults, mix={"read": 0.5, "write": 0.5})
+    alone = _scenario({**TWO_REGIONS, "links": []}, "40 s", faults, mix={"read": 0.5, "write": 0.5})
+    rpo = {}
+    for name, scenario in (("joined", joined), ("alone", alone)):
+        _dep, result = run_world(scenario)
+        ev = result.events
+        rpo[name] = float(ev.loc[(ev["kind"] == "rpo_writes") & (ev["cluster"] == "east"), "value"].iloc[0])
+        acked = result.ops[(result.ops["cluster"] == "east") & (result.ops["kind"] == "write")]
+        acked = acked[(acked["outcome"] == "ok") & (acked["end_s"] < 30)]
+    assert rpo["alone"] == pytest.approx(len(acked), abs=3)  # every write of east: no other copy
+    assert rpo["joined"] < 10  # only what was still on the WAN
+
+
+def test_a_deployment_run_is_deterministic() -> None:
+    faults = [{"action": "crash", "cluster": "west", "node": "A", "at": "5 s", "duration": "10 s"}]
+    a = run_world(_scenario(TWO_REGIONS, "30 s", faults))[1]
+    b = run_world(_scenario(TWO_REGIONS, "30 s", faults))[1]
+    for name in ("ops", "events", "timeseries", "replication"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
+
+
+# ----------------------------------------------------------------------------- input errors
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        (
+            {"faults": [{"action": "crash", "node": "A", "at": "1 s"}]},
+            "faults[0].cluster",
+            "say which cluster the crash is for, one of: east, west",
+        ),
+        (
+            {"faults": [{"action": "crash", "cluster": "north", "node": "A", "at": "1 s"}]},
+            "faults[0].cluster",
+            "no cluster 'north'",
+        ),
+        (
+            {"faults": [{"action": "crash", "cluster": "east", "node": "Z", "at": "1 s"}]},
+            "faults[0].node",
+            "cluster 'east': no node 'Z'",
+        ),
+        (
+            {"blueprint.links.0.destination": "wst"},
+            "blueprint.links[0].destination",
+            "no cluster 'wst' (did you mean 'west'?)",
+        ),
+        (
+            {"blueprint.clusters.1.nodes.0.datacenter": "middle"},
+            "blueprint.clusters[1].nodes[0].datacenter",
+            "no data centre 'middle'",
+        ),
+        (
+            {"blueprint.links.1.kind": "external"},
+            "blueprint.links[1].kind",
+            "unknown kind 'external'",
+        ),
+    ],
+)
+def test_bad_deployment_input_names_the_field(change: dict, path: str, message: str) -> None:
+    data = {"name": "d", "blueprint": TWO_REGIONS, "clients": CLIENTS}
+    overrides = {}
+    for key, value in change.items():
+        if key.startswith("blueprint."):
+            overrides[key] = value
+        else:
+            data[key] = value
+    with pytest.raises(WorkbenchInputError) as info:
+        scenario_from_dict(data, overrides=overrides or None)
+    assert info.value.path == path
+    assert message in info.value.message
+
+
+def test_clients_where_no_cluster_runs_are_an_error() -> None:
+    blueprint = {**TWO_REGIONS, "datacenters": [*TWO_REGIONS["datacenters"], {"name": "north", "region": "r3"}]}
+    data = {"name": "d", "blueprint": blueprint, "clients": {"placement": [{"datacenter": "north", "count": 1}]}}
+    with pytest.raises(WorkbenchInputError, match="no cluster has nodes in data centre 'north'") as info:
+        scenario_from_dict(data)
+    assert info.value.path == "clients.placement[0].datacenter"
+
+
+def test_every_deployment_blueprint_runs() -> None:
+    for name in ("cluster-per-region", "offsite-dr", "edge-hub"):
+        assert "clusters" in load_blueprint_data(name)
+        _dep, result = run_world(_scenario(name, "5 s"))
+        assert result.ok, (name, result.provenance["traceback"])
+        assert set(result.ops["cluster"].unique()) <= {c["name"] for c in load_blueprint_data(name)["clusters"]}
