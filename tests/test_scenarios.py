@@ -134,7 +134,8 @@ def test_misspelt_blueprint_in_extends() -> None:
 
 def test_blueprint_of_the_wrong_type() -> None:
     fails(
-        minimal(blueprint=5), r"blueprint: 5 is not a blueprint; name a built-in one \(cluster-per-region, edge-hub, five-node, "
+        minimal(blueprint=5),
+        r"blueprint: 5 is not a blueprint; name a built-in one \(cluster-per-region, edge-hub, five-node, ",
     )
 
 

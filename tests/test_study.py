@@ -197,3 +197,42 @@ def test_a_sweep_gives_identical_rows_serially_on_processes_and_on_dask():
     pd.testing.assert_frame_equal(serial, processes)
     pd.testing.assert_frame_equal(serial, dask)
     assert len(serial) == 4
+
+
+def test_region_outage_study_compares_a_stretched_cluster_with_a_cluster_per_region():
+    study = load_study("scenarios/studies/region-outage.yaml", replications=1)
+    base = {
+        **study.base,
+        "duration": "150 s",
+        "workload": {"rate": 200, "keys": 20000, "mix": {"read": 0.8, "write": 0.2}},
+    }
+    study = Study(**{**study.__dict__, "base": base})
+    rows = run_specs(study, compare_specs(study), executor="serial", progress=False)
+    table = compare_table(rows)
+    assert list(table.columns) == ["key", "geo-stretched", "cluster-per-region"]
+    assert table.loc["nodes", "cluster-per-region"][0] == 9 and table.loc["database copies", "geo-stretched"][0] == 3
+    users = "region outage: its users served again after (s)"
+    assert table.loc[users, "geo-stretched"][0] == table.loc[users, "cluster-per-region"][0] == 60
+    # The stretched cluster's writers elsewhere wait for the 5 s request timeout, then fail
+    # over; a cluster per region writes locally and never notices.
+    during = "region outage: write p99 during (ms)"
+    assert table.loc[during, "geo-stretched"][0] > 4000 > 10 > table.loc[during, "cluster-per-region"][0]
+    elsewhere = "region outage: RTO of clients elsewhere (s)"
+    assert 5 <= table.loc[elsewhere, "geo-stretched"][0] < 6 and table.loc[elsewhere, "cluster-per-region"][0] == 0
+
+
+def test_blueprints_cli_draws_a_deployment(capsys):
+    assert main(["blueprints", "edge-hub"]) == 0
+    text = capsys.readouterr().out
+    assert "cluster store1: [A]" in text and "data centre hq   + 2 clients" in text
+    assert "catalog-to-store1: hub/sink: hub hq -> sink store1 (catalog) (the sink connects)" in text
+    assert main(["blueprints"]) == 0
+    assert "edge-hub             3 clusters, 5 nodes, RF 3" in capsys.readouterr().out
+
+
+def test_a_bad_deployment_scenario_exits_2_with_the_field(tmp_path: Path, capsys):
+    scenario = tmp_path / "d.yaml"
+    scenario.write_text("name: d\nblueprint: cluster-per-region\nfaults:\n  - {action: crash, node: A, at: 5 s}\n")
+    assert main(["run", str(scenario)]) == 2
+    err = capsys.readouterr().err
+    assert f"{scenario}: faults[0].cluster: say which cluster the crash is for" in err

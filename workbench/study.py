@@ -366,6 +366,7 @@ COMPARE_METRICS: tuple[tuple[str, str], ...] = (
     ("region_outage.requests_unserved", "region outage: requests unserved"),
     ("region_outage.others_rto_s", "region outage: RTO of clients elsewhere (s)"),
     ("region_outage.errors_during", "region outage: errors elsewhere"),
+    ("region_outage.failovers_during", "region outage: operations that failed over"),
     ("region_outage.rpo_writes", "region outage: RPO (writes)"),
     ("region_outage.rpo_seconds", "region outage: RPO (s of data)"),
     ("region_outage.write_latency_during_ms.p50", "region outage: write p50 during (ms)"),

@@ -10,8 +10,9 @@ treats that as one cluster.
   receiving side lags (source commit to stored there), versions stored.
 - :func:`region_outage`: what a dark data centre cost: how long its users had no service
   (until rerouted or back: the users' RTO), data at risk when it went dark (RPO, counted
-  against every live copy in any cluster), errors elsewhere, and write and read latency
-  before and during the outage.
+  against every live copy in any cluster), the RTO of clients elsewhere (defined as in
+  ``analysis.faults``), their errors and failovers, and write and read latency before and
+  during the outage.
 """
 
 from __future__ import annotations
@@ -166,12 +167,16 @@ def region_outage(result: Any, datacenter: str | None = None) -> dict[str, Any] 
     before = ops[(ops["end_s"] <= start) & (ops["start_s"] >= max(0.0, start - 60.0))]
     during = ops[(ops["start_s"] >= start) & (ops["start_s"] < back)]
     errors = during[during["outcome"].isin(ERROR_OUTCOMES)]
-    # Clients elsewhere: back to success after the outage (their first ok after their last error).
+    # Clients elsewhere, as the fault table measures RTO: an op in flight at the outage or
+    # started during it is disrupted if it failed or needed a failover; the client has
+    # recovered at the end of its first success ending at or after its first disrupted op.
+    touched = ops[(ops["end_s"] > start) & (ops["start_s"] < back)]
+    disrupted = touched[touched["outcome"].isin(ERROR_OUTCOMES) | (touched["attempts"] > 1)]
     others_rto = 0.0
-    for _client, mine in errors.groupby("client", observed=True):
-        last_error = float(mine["end_s"].max())
-        ok = ops[(ops["client"] == _client) & (ops["outcome"] == "ok") & (ops["end_s"] >= last_error)]
-        others_rto = max(others_rto, (float(ok["end_s"].min()) if len(ok) else np.inf) - start)
+    for client, mine in disrupted.groupby("client", observed=True):
+        first = float(mine["end_s"].min())
+        theirs = ops[(ops["client"] == client) & ~ops["outcome"].isin(ERROR_OUTCOMES) & (ops["end_s"] >= first)]
+        others_rto = max(others_rto, (float(theirs["end_s"].min()) if len(theirs) else np.inf) - start)
     return {
         "datacenter": dc,
         "start_s": start,
@@ -182,6 +187,7 @@ def region_outage(result: Any, datacenter: str | None = None) -> dict[str, Any] 
         "rpo_seconds": round(rpo_seconds, 4),
         "requests_unserved": int(unserved["value"].sum()) if len(unserved) else 0,
         "errors_during": len(errors),
+        "failovers_during": int((during["attempts"] > 1).sum()),
         "write_latency_before_ms": _latency(before, "write"),
         "write_latency_during_ms": _latency(during, "write"),
         "read_latency_before_ms": _latency(before, "read"),
