@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -338,7 +339,8 @@ def _blueprints(args: argparse.Namespace) -> int:
                 "replication_factor": (data["clusters"][0] if is_deployment(data) else data)
                 .get("database", {})
                 .get("replication_factor", 3),
-                "summary": description.split(". ")[0].rstrip(".") + ".",
+                # The first sentence ("N. Virginia" is not a sentence end).
+                "summary": re.split(r"(?<![A-Z])\. ", description)[0].rstrip(".") + ".",
                 "description": description,
             }
         )

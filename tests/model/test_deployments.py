@@ -331,3 +331,11 @@ def test_every_deployment_blueprint_runs() -> None:
         _dep, result = run_world(_scenario(name, "5 s"))
         assert result.ok, (name, result.provenance["traceback"])
         assert set(result.ops["cluster"].unique()) <= {c["name"] for c in load_blueprint_data(name)["clusters"]}
+
+
+def test_idle_elision_asked_for_on_a_deployment_is_an_error_not_ignored() -> None:
+    data = {"name": "d", "blueprint": "offsite-dr", "elide_idle": True}
+    with pytest.raises(WorkbenchInputError, match="idle elision is not available for deployments") as info:
+        scenario_from_dict(data)
+    assert info.value.path == "elide_idle"
+    assert scenario_from_dict({**data, "elide_idle": False}).elide_idle is False

@@ -814,6 +814,12 @@ def check_deployment(s: DeploymentScenario, source: str) -> None:
     with errors named by the deployment's field paths."""
     from workbench.scenario.deployment import part_path, split
 
+    if s.elide_idle and "elide_idle" in s.model_fields_set:
+        msg = (
+            "idle elision is not available for deployments of several clusters yet (every heartbeat is "
+            "simulated; docs/multi-cluster.md); remove elide_idle"
+        )
+        raise WorkbenchInputError(msg, source=source, path="elide_idle")
     parts = split(s, source)
     for part in parts:
         try:
