@@ -216,6 +216,13 @@ def test_ravendb_etl_delivers_after_an_outage_as_the_destinations_own_writes() -
     assert len(waits) >= 3 and waits == [5.0 * 2**i for i in range(len(waits))]  # 5 s doubling [spec §5.2]
     lag = result.timeseries[(result.timeseries["entity"] == "link.store1-sales")]
     assert lag[lag["metric"] == "link_lag_ms"]["value"].max() > 55_000  # sales held through the outage
+    link = result.summary()["links"]["store1-sales"]
+    # Failures from 10 s + 15 s (timeout) on; the partition heals at 70 s, the next retry after it
+    # connects and drains the backlog within a second.
+    (drained,) = link["outages_drained_after_s"]
+    last_retry = float(failed["time_s"].iloc[-1] + failed["value"].iloc[-1])
+    assert last_retry > 70 and drained == pytest.approx(last_retry - float(failed["time_s"].iloc[0]), abs=1.0)
+    assert not link["still_failing"]
 
 
 # ----------------------------------------------------------------------------- region outage

@@ -7,7 +7,8 @@ treats that as one cluster.
 - :func:`per_cluster`: each cluster's operations, availability and latency, its
   consensus (leader) availability, and its faults (RTO, RPO) on its own clients.
 - :func:`link_summary`: each task between clusters: connections, failures, how long the
-  receiving side lags (source commit to stored there), versions stored.
+  receiving side lags (source commit to stored there), versions stored, and for each outage
+  the time from its first failure until nothing was left to send (time to drain).
 - :func:`region_outage`: what a dark data centre cost: how long its users had no service
   (until rerouted or back: the users' RTO), data at risk when it went dark (RPO, counted
   against every live copy in any cluster), the RTO of clients elsewhere (defined as in
@@ -110,7 +111,7 @@ def per_cluster(result: Any, warmup_s: float, end_s: float) -> dict[str, dict[st
 def link_summary(result: Any) -> dict[str, dict[str, Any]]:
     """Each task between clusters, by name (see the module description)."""
     events = result.events
-    links = events[events["kind"].isin(["link_connected", "link_failed"])]
+    links = events[events["kind"].isin(["link_connected", "link_failed", "link_caught_up"])]
     names = sorted({str(d).split(":")[0] for d in links["detail"]})
     ts = result.timeseries
     out: dict[str, dict[str, Any]] = {}
@@ -118,7 +119,17 @@ def link_summary(result: Any) -> dict[str, dict[str, Any]]:
         mine = links[links["detail"].str.startswith(f"{name}:")]
         lag = ts[(ts["entity"] == f"link.{name}") & (ts["metric"] == "link_lag_ms")]["value"]
         backlog = ts[(ts["entity"] == f"link.{name}") & (ts["metric"] == "link_backlog")]["value"]
+        # Each outage: from its first failure to the next time nothing was left to send.
+        drains, failing_since = [], None
+        for time_s, kind in zip(mine["time_s"], mine["kind"], strict=True):
+            if kind == "link_failed" and failing_since is None:
+                failing_since = float(time_s)
+            elif kind == "link_caught_up" and failing_since is not None:
+                drains.append(round(float(time_s) - failing_since, 3))
+                failing_since = None
         out[name] = {
+            "outages_drained_after_s": drains,
+            "still_failing": failing_since is not None,
             "connections": int((mine["kind"] == "link_connected").sum()),
             "failures": int((mine["kind"] == "link_failed").sum()),
             "versions_stored": len(lag),

@@ -97,6 +97,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(
             f"link          {name}: lag p50 {_lag(lag['p50'])} p99 {_lag(lag['p99'])} max {_lag(lag['max'])}, "
             f"{link['connections']} connections, {link['failures']} failures"
+            + (
+                f", drained {_duration(max(link['outages_drained_after_s']))} after the worst outage"
+                if link.get("outages_drained_after_s")
+                else ""
+            )
+            + (", still failing at the end" if link.get("still_failing") else "")
         )
     for f in summary.get("faults") or []:
         rto = "not recovered" if not f["recovered"] else f"RTO {_fmt(f['rto_s'], 3)} s"
