@@ -346,3 +346,16 @@ def test_idle_elision_asked_for_on_a_deployment_is_an_error_not_ignored() -> Non
         scenario_from_dict(data)
     assert info.value.path == "elide_idle"
     assert scenario_from_dict({**data, "elide_idle": False}).elide_idle is False
+
+
+@pytest.mark.parametrize("blueprint", ["geo-stretched", "cluster-per-region"])
+def test_reroute_needs_open_loop_arrivals(blueprint: str) -> None:
+    data = {
+        "name": "r",
+        "blueprint": blueprint,
+        "workload": {"arrivals": {"kind": "closed", "users": 5}},
+        "faults": [{"action": "reroute", "from_datacenter": "virginia", "to_datacenter": "ohio", "at": "1 s"}],
+    }
+    with pytest.raises(WorkbenchInputError, match="reroute moves open-loop arrivals") as info:
+        scenario_from_dict(data)
+    assert info.value.path == "faults[0].action"

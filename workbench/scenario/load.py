@@ -756,6 +756,7 @@ def check_faults(s: Scenario, fail: Any) -> None:
         if fault.cluster is not None:
             fail(f"{here}.cluster", "'cluster' is for deployments of several clusters; this blueprint is one cluster")
         if fault.action == "reroute":
+            _reroute_needs_open_loop(s, here, fail)
             placed = [g.datacenter for g in s.clients.placement] or [s.clients.datacenter or dcs[0]]
             for end in ("from_datacenter", "to_datacenter"):
                 dc_ref(f"{here}.{end}", getattr(fault, end))
@@ -809,6 +810,15 @@ def check_faults(s: Scenario, fail: Any) -> None:
             fail(here, "slow_disk needs exactly one of factor (e.g. 10) or fsync (a distribution, e.g. 50 ms)")
 
 
+def _reroute_needs_open_loop(s: Scenario, here: str, fail: Any) -> None:
+    kind = s.workload.arrivals.kind
+    if kind in ("closed", "trace"):
+        fail(
+            f"{here}.action",
+            f"reroute moves open-loop arrivals (poisson, constant, diurnal, bursts); workload.arrivals.kind is {kind}",
+        )
+
+
 def check_deployment(s: DeploymentScenario, source: str) -> None:
     """A deployment: its own rules, then each cluster's scenario checked like any scenario,
     with errors named by the deployment's field paths."""
@@ -833,6 +843,11 @@ def check_deployment(s: DeploymentScenario, source: str) -> None:
         if fault.action != "reroute":
             continue
         here = f"faults[{i}]"
+
+        def fail(path: str, message: str) -> None:
+            raise WorkbenchInputError(message, source=source, path=path)
+
+        _reroute_needs_open_loop(s, here, fail)
         for end in ("from_datacenter", "to_datacenter"):
             ref = getattr(fault, end)
             if ref not in dcs:
