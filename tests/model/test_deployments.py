@@ -359,3 +359,70 @@ def test_reroute_needs_open_loop_arrivals(blueprint: str) -> None:
     with pytest.raises(WorkbenchInputError, match="reroute moves open-loop arrivals") as info:
         scenario_from_dict(data)
     assert info.value.path == "faults[0].action"
+
+
+def test_a_sink_notices_its_hub_node_died_while_the_stream_was_quiet() -> None:
+    # Regression (review): with nothing to send, a hub node's crash used to go unnoticed for good.
+    faults = [{"action": "crash", "cluster": "hq", "node": "C", "at": "30 s", "duration": "20 s"}]
+    data = {
+        "name": "edge",
+        "seed": 3,
+        "duration": "8 min",
+        "blueprint": "edge-hub",
+        "workload": {"rate": 20, "keys": 400, "stop": "3 min"},
+        "faults": faults,
+    }
+    dep, result = run_world(scenario_from_dict(data))
+    events = result.events
+    first = events[(events["kind"] == "link_connected") & events["detail"].str.startswith("catalog-to-store1")]
+    assert "hq/C ->" in first.iloc[0]["detail"]  # the sink reads from the node about to die
+    failed = events[(events["kind"] == "link_failed") & events["detail"].str.startswith("catalog-to-")]
+    assert set(failed["cluster"]) == {"store1", "store2"}
+    assert (failed["time_s"] < 30 + 15 + 15 + 1).all()  # within a keep-alive and a timeout
+    hq = dep.worlds["hq"].nodes[0].instance.docs
+    catalog = [k for k in hq if dep.worlds["hq"].collection_of(k) == "catalog"]
+    for store in ("store1", "store2"):
+        docs = dep.worlds[store].nodes[0].instance.docs
+        assert all(docs[k].write_id == hq[k].write_id for k in catalog)
+
+
+def test_a_heal_between_data_centres_reaches_only_the_clusters_its_partition_did() -> None:
+    faults = [
+        {"action": "heal", "at": "20 s"},
+        {"action": "partition", "groups": [["virginia"], ["ohio"]], "at": "10 s"},
+    ]
+    scenario = _scenario("cluster-per-region", "30 s", faults)
+    from workbench.scenario.deployment import split
+
+    routed = {part.name: [f.action for f in part.scenario.faults] for part in split(scenario)}
+    assert routed == {"virginia": ["heal", "partition"], "ohio": ["heal", "partition"], "california": []}
+
+
+def test_a_reroute_in_a_deployment_needs_a_time() -> None:
+    fault = {"action": "reroute", "from_datacenter": "virginia", "to_datacenter": "ohio"}
+    data = {"name": "r", "blueprint": "cluster-per-region", "faults": [{**fault, "after": "leader_elected + 60 s"}]}
+    with pytest.raises(WorkbenchInputError, match="needs 'at'") as info:
+        scenario_from_dict(data)
+    assert info.value.path == "faults[0].after"
+
+
+def test_ravendb_etl_batches_keep_the_etl_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    import workbench.model.links as links
+
+    sizes: dict[str, list[int]] = {"store1-sales": [], "store2-sales": []}
+    receive = links._receive_batch
+
+    def counting(stream, rid, payload):
+        if stream.etl:
+            sizes[stream.owner.name].append(len(payload[0]))
+        receive(stream, rid, payload)
+
+    monkeypatch.setattr(links, "_receive_batch", counting)
+    # Both stores are cut off from the head office (the unlisted store2 forms a third group).
+    faults = [{"action": "partition", "groups": [["store1"], ["hq"]], "at": "5 s", "duration": "40 s"}]
+    data = {"name": "e", "seed": 4, "duration": "90 s", "blueprint": "edge-hub", "workload": {"rate": 400}}
+    scenario = scenario_from_dict({**data, "faults": faults}, overrides={"blueprint.links.2.batch.max_documents": 50})
+    _dep, result = run_world(scenario)
+    assert result.ok, result.provenance["traceback"]
+    assert max(sizes["store1-sales"]) == 50  # ETL.MaxNumberOfExtractedDocuments, set to 50
+    assert max(sizes["store2-sales"]) > 500  # the default 8192: its backlog went in one batch

@@ -14,7 +14,8 @@ A **stream** carries one database's changes from a *sender* copy in one cluster 
    sender copy (RavenDB keeps it per source database id) and its database change vector.
 2. *Batches*: current versions the receiver's vector does not cover (after the catch-up,
    every version not made in the receiver's own cluster: see ``Stream._wanted``), up to the sender
-   cluster's replication limits (``Replication.MaxItemsCount``, ``MaxSizeToSendInMb``). With
+   cluster's replication limits (``Replication.MaxItemsCount``, ``MaxSizeToSendInMb``; for
+   ETL its own: 8192 documents, 64 MB, 30 s of transform time). With
    ``delay`` (``DelayReplicationFor``) a version leaves only once its last-modified time
    is that old; the stream waits for the first that is not [spec §5.3].
 3. The receiver spends ``service.write`` per document on its CPU, commits on its disk and
@@ -46,20 +47,24 @@ began); timeseries ``link_backlog`` (versions not yet sent, as the sender sees t
 each batch) and ``link_lag_ms`` (per version stored at the receiver: from its commit at
 the origin to its commit there).
 
+A quiet stream (nothing to send, or held back by ``delay``) sends a keep-alive every
+``heartbeat_interval`` (15 s), so a dead peer is noticed within a heartbeat and a timeout.
+
 Departures from RavenDB (docs/multi-cluster.md):
 
-- no keep-alive on an idle stream: a receiver that died is noticed by the next batch's
-  timeout, not by the 15 s heartbeat;
 - the destination node list is read from the destination cluster's current topology at
   each connection (RavenDB fetches it from the URLs of the connection string);
 - a version held back by ``delay`` blocks the versions stored after it (storage order
   is kept, as RavenDB's delayed replication does with its etag order);
 - hub/sink per-path filtering is by collection (``collections``), certificates are not
-  modelled.
+  modelled;
+- a batch held back by ``delay`` is not extended to the rest of its last transaction (the
+  documents of one transaction share their modified time, so this almost never matters).
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from workbench.model.database import covers
@@ -71,7 +76,8 @@ if TYPE_CHECKING:
     from workbench.model.deployment import Deployment
     from workbench.model.world import World
 
-HANDSHAKE_BYTES = 300.0
+HANDSHAKE_BYTES = 300.0  # a handshake, an answer or a keep-alive: headers and a change vector
+HEARTBEAT_BYTES = 300.0
 REFUSED = "refused"
 
 
@@ -88,7 +94,10 @@ def database_nodes(world: World) -> list[int]:
 class Stream:
     """One connection carrying a database's changes from a sender copy to a receiver copy
     in another cluster (see the module's description). ``owner.stream_failed(self, why)``
-    hears when it breaks; ``owner.stream_progress(self, ...)`` after each batch (ETL)."""
+    hears when it breaks; ``owner.stream_progress(self, ...)`` after each batch (ETL).
+
+    ``from_receiver``: the receiver opens the connection (a hub/sink sink pulling from its
+    hub [spec §5.4]): its hello, carrying where it stands, travels to the sender."""
 
     def __init__(
         self,
@@ -101,6 +110,8 @@ class Stream:
         collections: frozenset[str] | None = None,
         etl: bool = False,
         start: LogRun | None = None,
+        limits: tuple[int, float, float] | None = None,
+        from_receiver: bool = False,
     ):
         self.dep = deployment
         self.env = deployment.env
@@ -114,29 +125,38 @@ class Stream:
         self.inst: DatabaseInstance = self.src_node.instance
         self.src_point = self.src_world.cv_base + src  # bridge endpoints
         self.dst_point = self.dst_world.cv_base + dst
-        self.source_key = (self.src_world.placement.cluster, self.inst.incarnation)
         cfg = self.src_world.replication
-        self.max_items = cfg.max_batch_items
-        self.max_bytes = cfg.max_batch_size
+        # Batch limits: replication's, or the ETL's (documents, bytes, transform time) [spec §5.2].
+        self.max_items, self.max_bytes, self.max_cost = limits or (cfg.max_batch_items, cfg.max_batch_size, math.inf)
         self.timeout = cfg.tcp_timeout
+        self.heartbeat = cfg.heartbeat_interval
         self.delay = delay
         self.collections = collections
         self.etl = etl
         self.run = start  # ETL: the persisted progress (cursor, vector, start-of-run filter)
         self.cursor = start.cursor if start is not None else 0
-        self.dest_cv: list[int] | tuple[int, ...] = self.inst.zero_cv
         self.filter_end = 0  # log positions before it were there at the handshake
         self.dst_span = (self.dst_world.cv_base, self.dst_world.cv_base + len(self.dst_world.nodes))
         self.connected = False
         self.closed = False
         self.request = 0
         self.in_flight = False
+        self.idle = False  # nothing to send: the timer is the keep-alive, and new data wakes it
         self.timer: Timer | None = None
         self.began = self.env.now
         self.draining = True
         self._watcher = self._on_data
+        if self.inst is None:
+            self.closed = True  # no copy to send from: fail once the connection is registered
+            Timer(self.env, 0.0, self._no_copy)
+            return
+        self.source_key = (self.src_world.placement.cluster, self.inst.incarnation)
+        self.dest_cv: list[int] | tuple[int, ...] = self.inst.zero_cv
         self.inst.watchers.append(self._watcher)
-        self._send(HANDSHAKE_BYTES, _receive_handshake, None)
+        if from_receiver:
+            self._hello()
+        else:
+            self._send(HANDSHAKE_BYTES, _receive_handshake, None)
 
     @property
     def label(self) -> str:
@@ -160,7 +180,7 @@ class Stream:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        if self._watcher in self.inst.watchers:
+        if self.inst is not None and self._watcher in self.inst.watchers:
             self.inst.watchers.remove(self._watcher)
 
     def _broken(self, why: str) -> None:
@@ -168,6 +188,11 @@ class Stream:
             return
         self.close()
         self.owner.stream_failed(self, why)
+
+    def _no_copy(self) -> None:
+        self.closed = False
+        self._broken(f"{self.src_world.placement.cluster}/{self.src_node.tag} holds no copy")
+        self.closed = True
 
     # -- transport
     def _send(self, size: float, handler: Any, payload: Any) -> None:
@@ -177,6 +202,17 @@ class Stream:
         self.dep.bridge.send(self.src_point, self.dst_point, size, handler, self, rid, payload)
         self.timer = Timer(self.env, self.timeout, self._timed_out, (rid,))
 
+    def _hello(self) -> None:
+        node = self.dst_node
+        inst = node.instance
+        self.request += 1
+        rid = self.request
+        self.in_flight = True
+        self.timer = Timer(self.env, self.timeout, self._timed_out, (rid,))
+        if node.up and inst is not None and node.accepting and not node.disk_full and inst.seeded:
+            hello = ("hello", inst.last_from.get(self.source_key, 0), list(inst.db_cv))
+            self.dep.bridge.send(self.dst_point, self.src_point, HANDSHAKE_BYTES, _hello_arrived, self, rid, hello)
+
     def _timed_out(self, rid: int) -> None:
         if rid == self.request and not self.closed:
             self._broken(
@@ -184,7 +220,7 @@ class Stream:
             )
 
     def answer(self, rid: int, reply: Any) -> None:
-        """The receiver's answer arrived back at the sender."""
+        """An answer (or the receiver's hello) arrived at the sender."""
         if rid != self.request or self.closed:
             return
         if not self.alive():
@@ -197,32 +233,48 @@ class Stream:
         if reply == REFUSED:
             self._broken(f"{self.dst_world.placement.cluster}/{self.dst_node.tag} refused")
             return
-        if not self.connected:
+        kind = reply[0]
+        if kind == "hello":
             self.connected = True
-            position, dest_cv = reply
+            _kind, position, dest_cv = reply
             if not self.etl:
                 self.cursor = max(self.cursor, position)
                 self.dest_cv = dest_cv
                 self.filter_end = len(self.inst.log)
             self.dep.event(self.owner.world, "link_connected", self._owner_tag(), f"{self.owner.name}: {self.label}")
             self.owner.stream_connected(self)
-        else:
-            end, dest_cv, items = reply
+        elif kind == "ack":
+            _kind, end, dest_cv, items = reply
             if not self.etl:
                 self.dest_cv = dest_cv
             self.cursor = end
             self.owner.stream_progress(self, items, end)
+        elif not self.etl:  # a keep-alive's answer
+            self.dest_cv = reply[1]
         self._next()
 
     # -- sending
     def _on_data(self) -> None:
-        if self.connected and not self.in_flight and self.timer is None and self.alive():
+        if self.idle:
+            self.idle = False
+            self.timer.cancel()
             self.timer = Timer(self.env, 0.0, self._wake)  # once the current event is done
 
     def _wake(self) -> None:
         self.timer = None
-        if not self.in_flight and self.alive():
+        self.idle = False
+        if not self.in_flight:
             self._next()
+
+    def _beat(self) -> None:
+        """Keep-alive of a quiet stream (``heartbeat_interval``): a dead peer is noticed
+        within a heartbeat and a timeout, not at the next batch."""
+        self.timer = None
+        self.idle = False
+        if not self.alive():
+            self._broken("the sending node went down")
+            return
+        self._send(HEARTBEAT_BYTES, _receive_heartbeat, None)
 
     def _wanted(self, doc: Doc, position: int) -> bool:
         if self.inst.docs[doc.key] is not doc:
@@ -251,10 +303,12 @@ class Stream:
         cursor = self.cursor
         now = self.env.now
         items: list[Doc] = []
-        size = 0.0
+        size = cost = 0.0
         wait_until = None
         delay = self.delay
-        while cursor < end and len(items) < self.max_items and size < self.max_bytes:
+        transform = self.owner.transform if self.etl else None
+        max_items, max_bytes, max_cost = self.max_items, self.max_bytes, self.max_cost
+        while cursor < end and len(items) < max_items and size < max_bytes and cost < max_cost:
             doc = log[cursor]
             if self._wanted(doc, cursor):
                 if delay and doc.modified + delay > now:
@@ -262,6 +316,8 @@ class Stream:
                     break
                 items.append(doc)
                 size += doc.size
+                if transform is not None:
+                    cost += transform()
             cursor += 1
         if items and items[-1].tx_end >= cursor and wait_until is None:
             while cursor <= items[-1].tx_end and cursor < end:  # a transaction is never split [spec §3.3]
@@ -269,24 +325,30 @@ class Stream:
                 if self._wanted(doc, cursor):
                     items.append(doc)
                     size += doc.size
+                    if transform is not None:
+                        cost += transform()
                 cursor += 1
-        self.dep.sample(self.owner.world, now, self.entity, "link_backlog", float(self._backlog(cursor) + len(items)))
+        # Log entries past the position reached: an upper bound on the versions still to send.
+        self.dep.sample(self.owner.world, now, self.entity, "link_backlog", float(end - cursor + len(items)))
         if not items:
             self.cursor = cursor
             if self.draining and wait_until is None:
                 self.draining = False
                 self.dep.event(
-                    self.src_world,
+                    self.owner.world,
                     "link_caught_up",
-                    self.src_node.tag,
+                    self._owner_tag(),
                     f"{self.owner.name}: nothing left to send ({self.label})",
                     value=now - self.began,
                 )
-            if wait_until is not None:
+            if wait_until is not None and wait_until - now < self.heartbeat:
                 self.timer = Timer(self.env, wait_until - now, self._wake)
+            else:
+                # Idle (or held back for longer than a heartbeat): keep the connection alive.
+                self.idle = wait_until is None
+                self.timer = Timer(self.env, self.heartbeat, self._beat)
             return
         if self.etl:
-            cost = sum(self.owner.transform() for _ in items)
             self.in_flight = True
             self.src_node.cpu.submit(cost, self._transformed, (items, cursor, size))
             return
@@ -299,27 +361,37 @@ class Stream:
             return
         self._send(self.dep.repl_overhead + size, _receive_batch, (items, cursor))
 
-    def _backlog(self, cursor: int) -> int:
-        log = self.inst.log
-        return sum(1 for pos in range(cursor, len(log)) if self._wanted(log[pos], pos))
-
 
 # -- the receiving side (runs on a node of the other cluster)
+
+
+def _accepts(node: Any) -> bool:
+    inst = node.instance
+    return node.up and inst is not None and node.accepting and not node.disk_full
 
 
 def _receive_handshake(stream: Stream, rid: int, _payload: Any) -> None:
     node = stream.dst_node
     inst = node.instance
-    if not node.up or inst is None or not node.accepting or node.disk_full or not inst.seeded:
+    if not _accepts(node) or not inst.seeded:
         _reply(stream, rid, REFUSED)
         return
-    _reply(stream, rid, (inst.last_from.get(stream.source_key, 0), list(inst.db_cv)))
+    _reply(stream, rid, ("hello", inst.last_from.get(stream.source_key, 0), list(inst.db_cv)))
+
+
+def _hello_arrived(stream: Stream, rid: int, hello: tuple) -> None:
+    """The receiver's hello reached the sending node (``from_receiver``)."""
+    stream.answer(rid, hello)
+
+
+def _receive_heartbeat(stream: Stream, rid: int, _payload: Any) -> None:
+    node = stream.dst_node
+    _reply(stream, rid, ("beat", list(node.instance.db_cv)) if _accepts(node) else REFUSED)
 
 
 def _receive_batch(stream: Stream, rid: int, payload: tuple[list[Doc], int]) -> None:
     node = stream.dst_node
-    inst = node.instance
-    if not node.up or inst is None or not node.accepting or node.disk_full:
+    if not _accepts(node):
         _reply(stream, rid, REFUSED)
         return
     items, _end = payload
@@ -363,12 +435,11 @@ def _batch_committed(job: tuple) -> None:
                 recorder.sample(now, entity, "link_lag_ms", (now - doc.committed) * 1e3)
         if end > inst.last_from.get(stream.source_key, 0):
             inst.last_from[stream.source_key] = end
-    _reply(stream, rid, (end, list(inst.db_cv), items))
+    _reply(stream, rid, ("ack", end, list(inst.db_cv), items))
 
 
 def _reply(stream: Stream, rid: int, value: Any) -> None:
-    size = HANDSHAKE_BYTES if value == REFUSED or not isinstance(value, tuple) or len(value) == 2 else 200.0
-    stream.dep.bridge.send(stream.dst_point, stream.src_point, size, stream.answer, rid, value)
+    stream.dep.bridge.send(stream.dst_point, stream.src_point, HANDSHAKE_BYTES, stream.answer, rid, value)
 
 
 # -- the tasks
@@ -500,6 +571,7 @@ class HubSink(_LinkTask):
                     (self.world, conn.index),
                     delay=self.delay,
                     collections=self.collections,
+                    from_receiver=True,  # the sink connects, and pulls
                 )
             )
         if self.mode in ("sink_to_hub", "both"):
@@ -526,6 +598,8 @@ class RavenEtl(_LinkTask):
         self.backoff_initial = spec.fallback_initial
         self.backoff_factor = 2.0
         self.backoff_max = spec.fallback_max
+        # ETL.MaxNumberOfExtractedDocuments, MaxBatchSizeInMb, ExtractAndTransformTimeoutInSec [spec §5.2]
+        self.limits = (spec.batch.max_documents, spec.batch.max_size, spec.batch.extract_timeout)
         self.loaded = 0
 
     def open_streams(self, conn: _Connection, peer: int) -> list[Stream]:
@@ -541,6 +615,7 @@ class RavenEtl(_LinkTask):
                 collections=self.collections,
                 etl=True,
                 start=conn.run,
+                limits=self.limits,
             )
         ]
 

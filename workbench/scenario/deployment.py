@@ -131,7 +131,10 @@ def split(s: DeploymentScenario, source: str = "<scenario>") -> list[ClusterPart
         share = count / total if total else 0.0
         faults, origin = [], []
         here_dcs = {n.datacenter for n in c.nodes} | {g.datacenter for _i, g in mine}
-        partitioned = False
+        partitioned = any(
+            f.action == "partition" and f.cluster is None and is_datacentre_fault(f, dcs) and _touches(f, here_dcs)
+            for f in s.faults
+        )
         for j, fault in enumerate(s.faults):
             if fault.action in NOT_IN_DEPLOYMENTS:
                 fail(f"faults[{j}].action", f"{fault.action} is not supported in a deployment of several clusters")
@@ -144,9 +147,9 @@ def split(s: DeploymentScenario, source: str = "<scenario>") -> list[ClusterPart
                             f"faults[{j}].after",
                             "a data-centre action in a deployment needs 'at': each cluster has its own events",
                         )
-                    # Only the clusters with something there see it (and record it).
+                    # Only the clusters with something there see it (and record it); a heal goes
+                    # to every cluster that any partition between data centres reaches.
                     if (fault.action == "heal" and partitioned) or _touches(fault, here_dcs):
-                        partitioned = partitioned or fault.action == "partition"
                         faults.append(fault)
                         origin.append(j)
                     continue
@@ -220,6 +223,8 @@ def split(s: DeploymentScenario, source: str = "<scenario>") -> list[ClusterPart
 
 def _touches(fault: Any, datacentres: set[str]) -> bool:
     """The data-centre action names one of ``datacentres``."""
+    if fault.action == "heal":
+        return False  # decided by the partitions it ends
     if fault.action in ("datacenter_down", "datacenter_up"):
         return fault.datacenter in datacentres
     if fault.action == "partition":

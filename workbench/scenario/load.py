@@ -848,6 +848,8 @@ def check_deployment(s: DeploymentScenario, source: str) -> None:
             raise WorkbenchInputError(message, source=source, path=path)
 
         _reroute_needs_open_loop(s, here, fail)
+        if fault.after is not None:
+            fail(f"{here}.after", "a reroute in a deployment needs 'at': each cluster has its own events")
         for end in ("from_datacenter", "to_datacenter"):
             ref = getattr(fault, end)
             if ref not in dcs:
