@@ -305,3 +305,137 @@ def test_task_charts_follow_the_task_events() -> None:
     assert during.is_monotonic_increasing and during.max() > 1000
     assert backlog[backlog["time_s"] > 800]["backlog"].max() <= 5  # drained: only the batch in flight
     json.loads(ch.task_backlog(etl).to_json())
+
+
+# ----------------------------------------------------------------------------- deployments (several clusters)
+
+REGIONS = ["virginia", "ohio", "california"]
+
+
+@pytest.fixture(scope="module")
+def deployment() -> Any:
+    """cluster-per-region for 20 s, Virginia dark from 5 s to 15 s (under a second)."""
+    from workbench import scenario_from_dict
+
+    scenario = scenario_from_dict(
+        {
+            "name": "d",
+            "duration": "20 s",
+            "blueprint": "cluster-per-region",
+            "workload": {"rate": 100},
+            "faults": [{"action": "datacenter_down", "datacenter": "virginia", "at": "5 s", "duration": "10 s"}],
+        }
+    )
+    result = run(scenario)
+    assert result.ok
+    return result
+
+
+def test_link_lag_bins_each_link_and_breaks_where_nothing_was_stored(deployment: Any) -> None:
+    data = ch.link_lag_data(deployment)
+    assert list(data.columns) == ["link", "time_s", "time_end_s", "versions", "statistic", "lag_ms"]
+    names = {f"{a}-to-{b}" for a in REGIONS for b in REGIONS if a != b}
+    assert set(data["link"]) == names  # one series per link (and not the network's link.A->B rows)
+    assert set(data["statistic"]) == {"p50", "max"}
+    per_series = data.groupby(["link", "statistic"]).size()
+    assert (per_series <= ch.MAX_WINDOWS).all() and per_series.nunique() == 1  # every link: the same bins
+    ts = deployment.timeseries
+    samples = ts[ts["metric"] == "link_lag_ms"]
+    p50 = data[data["statistic"] == "p50"].set_index(["link", "time_s"])
+    top = data[data["statistic"] == "max"].set_index(["link", "time_s"])
+    assert p50["versions"].sum() == len(samples)  # every stored version counted once
+    assert (top["lag_ms"] >= p50["lag_ms"]).eq(p50["versions"] > 0).all()  # NaN both where nothing was stored
+    # The worst sample of a link over the run is its worst bin.
+    worst = samples.groupby(samples["entity"].astype(str).str.removeprefix("link."))["value"].max()
+    assert top.groupby("link")["lag_ms"].max().to_dict() == pytest.approx(worst.to_dict())
+    # Virginia is dark from 5 s to 15 s: nothing leaves it, so its links' lines break there.
+    dark = p50.loc["virginia-to-ohio"].loc[6.0:14.0]
+    assert (dark["versions"] == 0).all() and dark["lag_ms"].isna().all()
+    assert (p50.loc["ohio-to-california"].loc[6.0:14.0, "versions"] > 0).all()  # the others carry on
+
+
+def test_link_lag_is_binned_on_long_runs(long_run: Any) -> None:
+    times = np.arange(0, 3600, 0.5)
+    extra = pd.DataFrame(
+        {"time_s": times, "entity": "link.east-to-west", "metric": "link_lag_ms", "value": 20.0 + times % 7}
+    )
+    run_ = SimpleNamespace(**{**vars(long_run), "timeseries": pd.concat([long_run.timeseries, extra])})
+    data = ch.link_lag_data(run_)
+    assert set(data["link"]) == {"east-to-west"}  # replication.X->Y rows are not links between clusters
+    assert len(data) == 2 * ch.MAX_WINDOWS and data["versions"].sum() == 2 * len(times)
+    assert _data_rows(ch.spec(ch.link_lag(run_))) <= MAX_ROWS
+    assert ch.link_lag_data(long_run).empty  # a single cluster without links: an empty chart, no error
+    json.loads(json.dumps(ch.spec(ch.link_lag(long_run))))
+
+
+def test_cluster_latency_has_a_line_per_cluster_and_op_kind(deployment: Any) -> None:
+    data = ch.cluster_latency_data(deployment)
+    assert list(data.columns) == ["cluster", "kind", "window_s", "ops", "p99_ms"]
+    assert set(data["cluster"]) == set(REGIONS) and set(data["kind"]) == {"read", "write"}
+    per_series = data.groupby(["cluster", "kind"]).size()
+    assert len(per_series) == 6 and (per_series <= ch.MAX_WINDOWS).all() and per_series.nunique() == 1
+    ops = deployment.ops
+    ok = ops[ops["outcome"] == "ok"]
+    assert data["ops"].sum() == len(ok[ok["kind"].isin(["read", "write"])])
+    # A window's p99 is its own operations' p99, in its own cluster.
+    row = data[(data["cluster"] == "ohio") & (data["kind"] == "write") & (data["window_s"] == 3.0)].iloc[0]
+    mine = ok[(ok["cluster"] == "ohio") & (ok["kind"] == "write") & (ok["start_s"] // 1.0 == 3.0)]["latency_ms"]
+    assert row["ops"] == len(mine) and row["p99_ms"] == pytest.approx(np.quantile(mine, 0.99))
+    # Virginia's clients are dark with it: no operation, a gap in its line (not a line drawn across).
+    virginia = data[(data["cluster"] == "virginia") & data["window_s"].between(5.0, 14.0)]
+    assert len(virginia) == 20 and (virginia["ops"] == 0).all() and virginia["p99_ms"].isna().all()
+    others = data[(data["cluster"] != "virginia") & data["window_s"].between(5.0, 14.0)]
+    assert len(others) == 40 and (others["ops"] > 0).all()
+
+
+def test_cluster_latency_is_binned_on_long_runs(long_run: Any) -> None:
+    data = ch.cluster_latency_data(long_run)
+    assert set(data["cluster"]) == {"cluster"}  # a single cluster is one line
+    assert data.groupby("kind").size().le(ch.MAX_WINDOWS).all()
+    assert _data_rows(ch.spec(ch.cluster_latency(long_run))) <= MAX_ROWS
+
+
+def test_deployment_charts_render_with_titles_units_and_fixed_cluster_colours(deployment: Any) -> None:
+    for chart in (ch.link_lag(deployment), ch.cluster_latency(deployment)):
+        spec = ch.spec(chart)
+        json.loads(json.dumps(spec))
+        assert spec.get("title") and _data_rows(spec) > 0
+        for node in _walk(spec):
+            encoding = node.get("encoding") if isinstance(node.get("encoding"), dict) else None
+            for channel in ("x", "y"):
+                enc = (encoding or {}).get(channel)
+                if isinstance(enc, dict) and enc.get("type") == "quantitative" and "title" in enc:
+                    assert "(" in enc["title"] and ")" in enc["title"], enc["title"]
+        # The dark data centre is one grey band, in both charts.
+        bands = [n for n in _walk(spec) if n.get("mark", {}) == {"type": "rect", "opacity": 0.15, "color": "#888"}]
+        assert bands
+    colours = {}
+    for node in _walk(ch.spec(ch.cluster_latency(deployment))):
+        color = node.get("color")
+        if isinstance(color, dict) and color.get("field") == "cluster":
+            colours = dict(zip(color["scale"]["domain"], color["scale"]["range"], strict=True))
+    assert colours == dict(zip(REGIONS, ch.PALETTE[:3], strict=True))  # the blueprint's order
+
+
+def test_deployment_fault_spans_keep_colliding_fault_ids_apart(deployment: Any) -> None:
+    spans = ch.deployment_fault_spans(deployment)
+    assert list(spans["label"]) == ["datacenter_down virginia [virginia]"]
+    assert spans[["start_s", "end_s"]].iloc[0].tolist() == [5.0, 15.0]
+    # Each cluster numbers its faults from 1: a crash in each, ending at different times.
+    events = pd.DataFrame(
+        {
+            "cluster": ["hq", "store", "hq", "store"],
+            "time_s": [10.0, 20.0, 30.0, 80.0],
+            "kind": ["fault_started", "fault_started", "fault_ended", "fault_ended"],
+            "node": None,
+            "detail": ["crash A", "crash A", "", ""],
+            "value": [1.0, 1.0, 1.0, 1.0],
+        }
+    )
+    ops = deployment.ops.iloc[:0]
+    fake = SimpleNamespace(ops=ops, events=events, timeseries=None, provenance={"sim_seconds": 100.0})
+    spans = ch.deployment_fault_spans(fake)
+    assert spans[["label", "start_s", "end_s"]].values.tolist() == [
+        ["crash A [hq]", 10.0, 30.0],
+        ["crash A [store]", 20.0, 80.0],
+    ]

@@ -30,11 +30,14 @@ from workbench.blueprints import blueprint_names, load_blueprint_data
 from workbench.charts import (
     availability_timeline,
     capacity_curve,
+    cluster_latency,
     cluster_replay,
     conflicts_timeline,
+    deployment_fault_spans,
     fault_spans,
     latency_cdf,
     latency_timeline,
+    link_lag,
     node_state_timeline,
     node_states,
     pareto_chart,
@@ -44,6 +47,9 @@ from workbench.charts import (
     task_owners,
     task_timeline,
 )
+from workbench.experiment import run_world
+from workbench.report.text import format_deployment
+from workbench.study import load_study
 
 RENDERER = "workbench"
 _state = {"bundle_sent": False, "charts": 0}
@@ -116,23 +122,29 @@ __all__ = [
     "backup_table",
     "blueprint_names",
     "capacity_curve",
+    "cluster_latency",
     "cluster_replay",
     "conflicts_timeline",
+    "deployment_fault_spans",
     "etl_summary",
     "fault_spans",
     "fault_table",
+    "format_deployment",
     "latency_cdf",
     "latency_over_time",
     "latency_table",
     "latency_timeline",
+    "link_lag",
     "load_blueprint_data",
     "load_scenario",
+    "load_study",
     "node_state_timeline",
     "node_states",
     "offline_html",
     "pareto_chart",
     "replication_lag_heatmap",
     "run",
+    "run_world",
     "scenario_from_dict",
     "subscription_summary",
     "summarise",
