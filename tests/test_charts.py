@@ -346,7 +346,7 @@ def test_link_lag_bins_each_link_and_breaks_where_nothing_was_stored(deployment:
     assert p50["versions"].sum() == len(samples)  # every stored version counted once
     assert (top["lag_ms"] >= p50["lag_ms"]).eq(p50["versions"] > 0).all()  # NaN both where nothing was stored
     # The worst sample of a link over the run is its worst bin.
-    worst = samples.groupby(samples["entity"].astype(str).str.removeprefix("link."))["value"].max()
+    worst = samples.groupby(samples["entity"].astype(str).str.removeprefix("task."))["value"].max()
     assert top.groupby("link")["lag_ms"].max().to_dict() == pytest.approx(worst.to_dict())
     # Virginia is dark from 5 s to 15 s: nothing leaves it, so its links' lines break there.
     dark = p50.loc["virginia-to-ohio"].loc[6.0:14.0]
@@ -357,7 +357,7 @@ def test_link_lag_bins_each_link_and_breaks_where_nothing_was_stored(deployment:
 def test_link_lag_is_binned_on_long_runs(long_run: Any) -> None:
     times = np.arange(0, 3600, 0.5)
     extra = pd.DataFrame(
-        {"time_s": times, "entity": "link.east-to-west", "metric": "link_lag_ms", "value": 20.0 + times % 7}
+        {"time_s": times, "entity": "task.east-to-west", "metric": "link_lag_ms", "value": 20.0 + times % 7}
     )
     run_ = SimpleNamespace(**{**vars(long_run), "timeseries": pd.concat([long_run.timeseries, extra])})
     data = ch.link_lag_data(run_)

@@ -1093,14 +1093,14 @@ def link_lag_data(result: Any, max_bins: int = MAX_WINDOWS, min_bin_s: float = 1
     """Lag of each task between clusters per time bin, long format: link, time_s, time_end_s,
     versions (stored at the receiver in the bin), statistic (``p50`` or ``max``) and lag_ms.
 
-    From the timeseries rows of entity ``link.<name>``, metric ``link_lag_ms`` (one per
+    From the timeseries rows of entity ``task.<name>``, metric ``link_lag_ms`` (one per
     version stored at the receiver: from its commit at the origin to its commit there),
     binned by the time the version was stored: bins of ``min_bin_s``, widened so that there
     are at most ``max_bins`` per link. Every bin of the run is there: a bin in which a link
     stored nothing (cut off, or nothing to send) has versions 0 and lag_ms NaN."""
     columns = ["link", "time_s", "time_end_s", "versions", "statistic", "lag_ms"]
     ts = result.timeseries
-    rows = ts[(ts["metric"] == "link_lag_ms") & ts["entity"].astype(str).str.startswith("link.")]
+    rows = ts[(ts["metric"] == "link_lag_ms") & ts["entity"].astype(str).str.startswith("task.")]
     if rows.empty:
         return pd.DataFrame(columns=columns)
     end = max(_end_s(result), float(rows["time_s"].max()))
@@ -1110,7 +1110,7 @@ def link_lag_data(result: Any, max_bins: int = MAX_WINDOWS, min_bin_s: float = 1
     table = (
         pd.DataFrame(
             {
-                "link": rows["entity"].astype(str).str.removeprefix("link.").to_numpy(),
+                "link": rows["entity"].astype(str).str.removeprefix("task.").to_numpy(),
                 "bin": bins.to_numpy(),
                 "lag_ms": rows["value"].to_numpy(dtype=float),
             }

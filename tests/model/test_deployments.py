@@ -81,7 +81,7 @@ def test_bidirectional_replication_converges_every_copy_in_both_clusters() -> No
         assert all(key in docs for _c, _t, docs in copies)
     # Writes made in each cluster reached the other with their identity (write id, origin).
     stored = result.timeseries[result.timeseries["metric"] == "link_lag_ms"]
-    assert set(stored["entity"]) == {"link.east-to-west", "link.west-to-east"}
+    assert set(stored["entity"]) == {"task.east-to-west", "task.west-to-east"}
     # A version crosses in about one WAN hop (20 ms) plus a batch in flight, not seconds.
     assert 15 < stored["value"].median() < 80
 
@@ -214,7 +214,7 @@ def test_ravendb_etl_delivers_after_an_outage_as_the_destinations_own_writes() -
     failed = events[(events["kind"] == "link_failed") & events["detail"].str.startswith("store1-sales")]
     waits = list(failed["value"])
     assert len(waits) >= 3 and waits == [5.0 * 2**i for i in range(len(waits))]  # 5 s doubling [spec §5.2]
-    lag = result.timeseries[(result.timeseries["entity"] == "link.store1-sales")]
+    lag = result.timeseries[(result.timeseries["entity"] == "task.store1-sales")]
     assert lag[lag["metric"] == "link_lag_ms"]["value"].max() > 55_000  # sales held through the outage
     link = result.summary()["links"]["store1-sales"]
     # Failures from 10 s + 15 s (timeout) on; the partition heals at 70 s, the next retry after it
@@ -222,7 +222,7 @@ def test_ravendb_etl_delivers_after_an_outage_as_the_destinations_own_writes() -
     (drained,) = link["outages_drained_after_s"]
     last_retry = float(failed["time_s"].iloc[-1] + failed["value"].iloc[-1])
     assert last_retry > 70 and drained == pytest.approx(last_retry - float(failed["time_s"].iloc[0]), abs=1.0)
-    assert not link["still_failing"]
+    assert not link["undrained_at_end"]
 
 
 # ----------------------------------------------------------------------------- region outage

@@ -117,8 +117,8 @@ def link_summary(result: Any) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for name in names:
         mine = links[links["detail"].str.startswith(f"{name}:")]
-        lag = ts[(ts["entity"] == f"link.{name}") & (ts["metric"] == "link_lag_ms")]["value"]
-        backlog = ts[(ts["entity"] == f"link.{name}") & (ts["metric"] == "link_backlog")]["value"]
+        lag = ts[(ts["entity"] == f"task.{name}") & (ts["metric"] == "link_lag_ms")]["value"]
+        backlog = ts[(ts["entity"] == f"task.{name}") & (ts["metric"] == "link_backlog")]["value"]
         # Each outage: from its first failure to the next time nothing was left to send.
         drains, failing_since = [], None
         for time_s, kind in zip(mine["time_s"], mine["kind"], strict=True):
@@ -129,7 +129,8 @@ def link_summary(result: Any) -> dict[str, dict[str, Any]]:
                 failing_since = None
         out[name] = {
             "outages_drained_after_s": drains,
-            "still_failing": failing_since is not None,
+            # Failed since and not caught up by the end (disconnected, or reconnected and draining).
+            "undrained_at_end": failing_since is not None,
             "connections": int((mine["kind"] == "link_connected").sum()),
             "failures": int((mine["kind"] == "link_failed").sum()),
             "versions_stored": len(lag),

@@ -40,8 +40,8 @@ transforms (``transform_cost`` per document on its CPU) and loads into the desti
 its progress is persisted in the source cluster (``Task.persist``), because the
 destination sees an ordinary client.
 
-Records (entity ``link.<name>``): events ``link_connected`` (a stream's handshake
-answered: node -> node), ``link_failed`` (why, and the back-off, value: seconds) and
+Records (entity ``task.<name>``, like every ongoing task; in the cluster that runs it):
+events ``link_connected`` (a stream's handshake answered: node -> node), ``link_failed`` (why, and the back-off, value: seconds) and
 ``link_caught_up`` (nothing left to send after a (re)connection; value: seconds since it
 began); timeseries ``link_backlog`` (versions not yet sent, as the sender sees them, at
 each batch) and ``link_lag_ms`` (per version stored at the receiver: from its commit at
@@ -116,7 +116,7 @@ class Stream:
         self.dep = deployment
         self.env = deployment.env
         self.owner = owner
-        self.entity = f"link.{owner.name}"
+        self.entity = f"task.{owner.name}"  # like every ongoing task
         self.src_world, src = sender
         self.dst_world, dst = receiver
         self.src_node = self.src_world.nodes[src]
@@ -428,10 +428,13 @@ def _batch_committed(job: tuple) -> None:
             inst.commit_local(doc.key, doc.size, doc.write_id)
             recorder.sample(now, entity, "link_lag_ms", (now - doc.committed) * 1e3)
     else:
-        before = {doc.key: inst.docs.get(doc.key) for doc in items}
+        docs = inst.docs
+        before = {doc.key: docs[doc.key].write_id if doc.key in docs else None for doc in items}
         inst.apply_incoming(items, -1, from_outside=True)
         for doc in items:
-            if inst.docs.get(doc.key) is not before[doc.key] and inst.docs[doc.key].write_id == doc.write_id:
+            # A version newly visible here (not one already held that came back merged after a conflict).
+            if before[doc.key] != doc.write_id and doc.key in docs and docs[doc.key].write_id == doc.write_id:
+                before[doc.key] = doc.write_id
                 recorder.sample(now, entity, "link_lag_ms", (now - doc.committed) * 1e3)
         if end > inst.last_from.get(stream.source_key, 0):
             inst.last_from[stream.source_key] = end

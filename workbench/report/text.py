@@ -102,7 +102,7 @@ def format_summary(summary: dict[str, Any]) -> str:
                 if link.get("outages_drained_after_s")
                 else ""
             )
-            + (", still failing at the end" if link.get("still_failing") else "")
+            + (", not drained since its last outage" if link.get("undrained_at_end") else "")
         )
     for f in summary.get("faults") or []:
         rto = "not recovered" if not f["recovered"] else f"RTO {_fmt(f['rto_s'], 3)} s"
