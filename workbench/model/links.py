@@ -41,11 +41,12 @@ its progress is persisted in the source cluster (``Task.persist``), because the
 destination sees an ordinary client.
 
 Records (entity ``task.<name>``, like every ongoing task; in the cluster that runs it):
-events ``link_connected`` (a stream's handshake answered: node -> node), ``link_failed`` (why, and the back-off, value: seconds) and
-``link_caught_up`` (nothing left to send after a (re)connection; value: seconds since it
-began); timeseries ``link_backlog`` (versions not yet sent, as the sender sees them, at
-each batch) and ``link_lag_ms`` (per version stored at the receiver: from its commit at
-the origin to its commit there).
+events ``link_connected`` (a stream's handshake answered: node -> node), ``link_failed``
+(why, and the back-off, value: seconds) and ``link_caught_up`` (nothing left to send after a
+(re)connection; value: seconds since it began); timeseries ``link_backlog`` (log entries past
+the stream's position, an upper bound on the versions not yet sent, at each batch) and
+``link_lag_ms`` (per version newly stored at the receiver: from its commit at the origin to
+its commit there).
 
 A quiet stream (nothing to send, or held back by ``delay``) sends a keep-alive every
 ``heartbeat_interval`` (15 s), so a dead peer is noticed within a heartbeat and a timeout.
