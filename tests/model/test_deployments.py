@@ -426,3 +426,30 @@ def test_ravendb_etl_batches_keep_the_etl_limits(monkeypatch: pytest.MonkeyPatch
     assert result.ok, result.provenance["traceback"]
     assert max(sizes["store1-sales"]) == 50  # ETL.MaxNumberOfExtractedDocuments, set to 50
     assert max(sizes["store2-sales"]) > 500  # the default 8192: its backlog went in one batch
+
+
+def test_a_document_whose_ravendb_etl_transform_fails_alerts_and_the_rest_loads() -> None:
+    data = {
+        "name": "e",
+        "seed": 6,
+        "duration": "40 s",
+        "blueprint": "edge-hub",
+        "workload": {"rate": 200, "stop": "30 s"},
+    }
+    scenario = scenario_from_dict(data, overrides={"blueprint.links.2.reject_probability": 0.1})
+    dep, result = run_world(scenario)
+    assert result.ok, result.provenance["traceback"]
+    events = result.events
+    rejected = events[(events["kind"] == "etl_document_rejected") & events["detail"].str.startswith("store1-sales:")]
+    store = dep.worlds["store1"].nodes[0].instance.docs
+    hq = dep.worlds["hq"].nodes[0].instance.docs
+    sales = [d for d in store.values() if d.write_id > 0 and d.key >= 20000]
+    bad = {int(d.split("(write ")[1].split(")")[0]) for d in rejected["detail"]}  # rejected versions
+    assert 0.05 < len(bad) / len(sales) < 0.2
+    for doc in sales:
+        held = hq.get(doc.key)
+        if doc.write_id in bad:
+            assert held is None or held.write_id != doc.write_id  # skipped...
+        else:
+            assert held is not None and held.write_id == doc.write_id  # ...and everything else loaded
+    assert result.summary()["links"]["store1-sales"]["rejected_documents"] == len(rejected)

@@ -140,6 +140,9 @@ def link_summary(result: Any) -> dict[str, dict[str, Any]]:
                 "max": round(float(lag.max()), 3) if len(lag) else None,
             },
             "max_backlog": float(backlog.max()) if len(backlog) else 0.0,
+            "rejected_documents": int(
+                ((events["kind"] == "etl_document_rejected") & events["detail"].str.startswith(f"{name}:")).sum()
+            ),
         }
     return out
 

@@ -83,6 +83,16 @@ LOAD = "load"  # waiting for the destination's answer
 FALLBACK = "fallback"  # waiting to retry after an error
 
 
+def version_fails(salt: bytes, doc: Doc, probability: float) -> bool:
+    """Whether a document version fails its load or transform: a property of the version
+    (a too-long column stays too long), drawn as a hash of the version and ``salt`` (the
+    seed and the task), so a batch sent twice meets the same verdicts whatever else was drawn."""
+    if probability <= 0.0:
+        return False
+    digest = hashlib.blake2b(salt + f"{doc.key}|{doc.write_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") / 2.0**64 < probability
+
+
 class _Run(LogRun):
     """The task running on one node, from one start to its stop."""
 
@@ -163,10 +173,7 @@ class SqlEtl(Task):
         return self.collections is None or self.world.collection_of(doc.key) in self.collections
 
     def _bad(self, doc: Doc) -> bool:
-        if self.reject_probability <= 0.0:
-            return False
-        digest = hashlib.blake2b(self._reject_key + f"{doc.key}|{doc.write_id}".encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "little") / 2.0**64 < self.reject_probability
+        return version_fails(self._reject_key, doc, self.reject_probability)
 
     def _sample_backlog(self, run: _Run) -> None:
         now = self.env.now

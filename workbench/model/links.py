@@ -69,6 +69,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from workbench.model.database import covers
+from workbench.model.etl import version_fails
 from workbench.model.kernel import Timer
 from workbench.model.tasks import LogRun, Task
 
@@ -315,10 +316,14 @@ class Stream:
                 if delay and doc.modified + delay > now:
                     wait_until = doc.modified + delay
                     break
-                items.append(doc)
-                size += doc.size
                 if transform is not None:
                     cost += transform()
+                    if self.owner.transform_fails(doc):
+                        self.owner.rejected(self, doc)  # an alert, and on with the rest [spec §5.2]
+                        cursor += 1
+                        continue
+                items.append(doc)
+                size += doc.size
             cursor += 1
         if items and items[-1].tx_end >= cursor and wait_until is None:
             while cursor <= items[-1].tx_end and cursor < end:  # a transaction is never split [spec §3.3]
@@ -604,7 +609,23 @@ class RavenEtl(_LinkTask):
         self.backoff_max = spec.fallback_max
         # ETL.MaxNumberOfExtractedDocuments, MaxBatchSizeInMb, ExtractAndTransformTimeoutInSec [spec §5.2]
         self.limits = (spec.batch.max_documents, spec.batch.max_size, spec.batch.extract_timeout)
+        self.reject_probability = spec.reject_probability
+        self._reject_key = f"{world.streams.seed}|etl.{spec.name}.reject|".encode()
         self.loaded = 0
+        self.rejected_versions = 0
+
+    def transform_fails(self, doc: Doc) -> bool:
+        return version_fails(self._reject_key, doc, self.reject_probability)
+
+    def rejected(self, stream: Stream, doc: Doc) -> None:
+        self.rejected_versions += 1
+        self.dep.event(
+            self.world,
+            "etl_document_rejected",
+            stream.src_node.tag,
+            f"{self.name}: document {doc.key} (write {doc.write_id}): the transform failed, skipped",
+            value=float(doc.key),
+        )
 
     def open_streams(self, conn: _Connection, peer: int) -> list[Stream]:
         if conn.run is None or not conn.run.alive():

@@ -450,6 +450,12 @@ class RavenEtlLink(Strict):
     batch: EtlBatchLimits = EtlBatchLimits()
     fallback_initial: Duration = Field("5 s", description="First retry after the destination fails")
     fallback_max: Duration = Field("900 s", description="ETL.MaxFallbackTimeInSec")
+    reject_probability: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of document versions whose transform fails (a script error): alert and skip",
+    )
 
 
 ClusterLink = Annotated[ExternalReplicationLink | HubSinkLink | RavenEtlLink, Field(discriminator="kind")]
