@@ -338,4 +338,6 @@ def render_markdown(report: Report, path: Path) -> Path:
 
 def _md(text: str) -> str:
     """Markdown-safe: HTML escaped, table pipes and emphasis characters neutralised."""
-    return html.escape(text, quote=False).replace("|", "\\|").replace("*", "\\*").replace("_", "\\_").replace("`", "\\`")
+    return (
+        html.escape(text, quote=False).replace("|", "\\|").replace("*", "\\*").replace("_", "\\_").replace("`", "\\`")
+    )
