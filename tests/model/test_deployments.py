@@ -453,3 +453,14 @@ def test_a_document_whose_ravendb_etl_transform_fails_alerts_and_the_rest_loads(
         else:
             assert held is not None and held.write_id == doc.write_id  # ...and everything else loaded
     assert result.summary()["links"]["store1-sales"]["rejected_documents"] == len(rejected)
+
+
+def test_each_clusters_own_tasks_are_summarised_under_it() -> None:
+    tasks = [{"kind": "subscription", "name": "orders-sub"}, {"kind": "backup", "name": "nightly"}]
+    data = {"name": "t", "duration": "60 s", "blueprint": "offsite-dr", "workload": {"rate": 100}}
+    scenario = scenario_from_dict(data, overrides={"blueprint.clusters.0.database.tasks": tasks})
+    _dep, result = run_world(scenario)
+    summary = result.summary()
+    prod = summary["clusters"]["prod"]
+    assert prod["backups"]["completed"] == 1 and prod["subscriptions"]["orders-sub"]["docs_processed"] > 500
+    assert "backups" not in summary["clusters"]["dr"] and summary["backups"] == {}

@@ -26,6 +26,7 @@ import pandas as pd
 from workbench.analysis.backups import backup_summary
 from workbench.analysis.etl import etl_summary
 from workbench.analysis.faults import ERROR_OUTCOMES, fault_summary
+from workbench.analysis.subscriptions import subscription_summary
 
 
 def is_deployment(result: Any) -> bool:
@@ -105,6 +106,10 @@ def per_cluster(result: Any, warmup_s: float, end_s: float) -> dict[str, dict[st
         etl = etl_summary(view)
         if etl:
             out[name]["etl"] = etl
+        tasks = view.provenance["scenario"]["blueprint"].get("database", {}).get("tasks", ())
+        subscriptions = {t["name"]: subscription_summary(view, t["name"]) for t in tasks if t["kind"] == "subscription"}
+        if subscriptions:
+            out[name]["subscriptions"] = subscriptions
     return out
 
 

@@ -157,11 +157,16 @@ def format_summary(summary: dict[str, Any]) -> str:
         if drains:
             line += f", drained {_duration(max(drains))} after the worst outage"
         lines.append(line)
-    for name, sub in (summary.get("subscriptions") or {}).items():
+    subs = [("", name, sub) for name, sub in (summary.get("subscriptions") or {}).items()] + [
+        (f"[{cluster}] ", name, sub)
+        for cluster, c in (summary.get("clusters") or {}).items()
+        for name, sub in (c.get("subscriptions") or {}).items()
+    ]
+    for where, name, sub in subs:
         if not sub:
             continue
         lines.append(
-            f"subscription  {name}: {_fmt(sub['docs_processed'])} processed in {_fmt(sub['batches'])} batches, "
+            f"subscription  {where}{name}: {_fmt(sub['docs_processed'])} processed in {_fmt(sub['batches'])} batches, "
             f"{_fmt(sub['duplicates'])} duplicates, longest gap with a backlog {_duration(sub['failover_gap_s'])}, "
             f"lag p99 {_lag(sub['lag_ms']['p99'])}"
         )
