@@ -138,7 +138,11 @@ def fault_spans(result: Any) -> pd.DataFrame:
 def _fault_layer(result: Any | None) -> list[Any]:
     if result is None:
         return []
-    spans = fault_spans(result)
+    return _fault_bands(fault_spans(result))
+
+
+def _fault_bands(spans: pd.DataFrame, *extra: Any) -> list[Any]:
+    """Grey bands, one per fault span, with the fault in the tooltip (and ``extra`` fields)."""
     if spans.empty:
         return []
     return [
@@ -149,6 +153,7 @@ def _fault_layer(result: Any | None) -> list[Any]:
             x2="end_s:Q",
             tooltip=[
                 alt.Tooltip("label:N", title="fault"),
+                *extra,
                 alt.Tooltip("start_s:Q", title="from (s)", format=".2f"),
                 alt.Tooltip("end_s:Q", title="to (s)", format=".2f"),
             ],
@@ -1060,23 +1065,7 @@ def deployment_fault_spans(result: Any) -> pd.DataFrame:
 
 def _deployment_fault_layer(result: Any) -> list[Any]:
     """Grey bands for the faults (see :func:`deployment_fault_spans`), as ``_fault_layer`` draws them."""
-    spans = deployment_fault_spans(result)
-    if spans.empty:
-        return []
-    return [
-        alt.Chart(spans)
-        .mark_rect(opacity=0.15, color="#888")
-        .encode(
-            x="start_s:Q",
-            x2="end_s:Q",
-            tooltip=[
-                alt.Tooltip("label:N", title="fault"),
-                alt.Tooltip("clusters:N", title="recorded by"),
-                alt.Tooltip("start_s:Q", title="from (s)", format=".2f"),
-                alt.Tooltip("end_s:Q", title="to (s)", format=".2f"),
-            ],
-        )
-    ]
+    return _fault_bands(deployment_fault_spans(result), alt.Tooltip("clusters:N", title="recorded by"))
 
 
 def _cluster_names(result: Any) -> list[str]:

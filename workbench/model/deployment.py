@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 import simpy
 
-from workbench.model.kernel import Streams, Timer, events_scheduled
+from workbench.model.kernel import Streams, Timer, events_scheduled, run_until
 from workbench.model.links import make_link
 from workbench.model.network import Location, Network
 from workbench.model.workload import reroute
@@ -194,14 +194,9 @@ class Deployment:
             world.start()
 
     def run(self, progress: Callable[[float], None] | None = None, steps: int = 100) -> None:
+        """Run to the scenario's duration, calling ``progress(now)`` every 1/steps of it."""
         self.start()
-        end = self.scenario.duration
-        if progress is None:
-            self.env.run(until=end)
-            return
-        for i in range(1, steps + 1):
-            self.env.run(until=end * i / steps)
-            progress(self.env.now)
+        run_until(self.env, self.scenario.duration, progress, steps)
 
     def finish(self) -> None:
         for world in self.worlds.values():

@@ -192,3 +192,15 @@ class Grid:
         skipped = k - self.k
         self.k = k
         return skipped
+
+
+def run_until(
+    env: simpy.Environment, end: float, progress: Callable[[float], None] | None = None, steps: int = 100
+) -> None:
+    """Run ``env`` to ``end``, calling ``progress(now)`` every 1/steps of the way (if given)."""
+    if progress is None:
+        env.run(until=end)
+        return
+    for i in range(1, steps + 1):
+        env.run(until=end * i / steps)
+        progress(env.now)

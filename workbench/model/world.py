@@ -19,7 +19,7 @@ from workbench.model.client import Client
 from workbench.model.database import DatabaseInstance
 from workbench.model.external import ExternalSystem
 from workbench.model.faults import FaultInjector
-from workbench.model.kernel import Streams, events_scheduled
+from workbench.model.kernel import Streams, events_scheduled, run_until
 from workbench.model.network import Location, Network
 from workbench.model.node import Server
 from workbench.model.observer import Observer
@@ -273,13 +273,7 @@ class World:
     def run(self, progress: Callable[[float], None] | None = None, steps: int = 100) -> None:
         """Run to the scenario's duration, calling ``progress(now)`` every 1/steps of it."""
         self.start()
-        end = self.scenario.duration
-        if progress is None:
-            self.env.run(until=end)
-            return
-        for i in range(1, steps + 1):
-            self.env.run(until=end * i / steps)
-            progress(self.env.now)
+        run_until(self.env, self.scenario.duration, progress, steps)
 
     def acknowledged(self, key: int, pos: int, etag: int, write_id: int) -> None:
         self._ack_key.append(key)

@@ -211,16 +211,7 @@ def format_blueprint(bp: Any, clients: Any = None) -> str:
     ``bp`` is a validated :class:`~workbench.scenario.schema.Blueprint`; ``clients`` the
     client settings it suggests (a :class:`ClientSpec`), if any."""
     members = set(bp.database.members or ())
-    lines = [bp.name, *_wrapped("  ", " ".join(bp.description.split())), ""]
-    for label, text in (
-        ("purpose", bp.purpose),
-        ("layout", bp.layout),
-        ("failure", bp.failure),
-        ("trade-offs", bp.tradeoffs),
-    ):
-        if text:
-            lines += _wrapped(f"{label:<11}", " ".join(text.split()))
-    lines.append("")
+    lines = _notes(bp)
     placed: dict[tuple[str, str], int] = {}
     if clients is not None:
         groups = clients.placement or ()
@@ -275,16 +266,7 @@ def format_blueprint(bp: Any, clients: Any = None) -> str:
 def format_deployment(dep: Any, clients: Any = None) -> str:
     """A deployment of several clusters: its notes, each region's data centres with every
     cluster's nodes there, the databases, and the links between clusters."""
-    lines = [dep.name, *_wrapped("  ", " ".join(dep.description.split())), ""]
-    for label, text in (
-        ("purpose", dep.purpose),
-        ("layout", dep.layout),
-        ("failure", dep.failure),
-        ("trade-offs", dep.tradeoffs),
-    ):
-        if text:
-            lines += _wrapped(f"{label:<11}", " ".join(text.split()))
-    lines.append("")
+    lines = _notes(dep)
     placed: dict[str, int] = {}
     for g in (clients.placement or ()) if clients is not None else ():
         placed[g.datacenter] = placed.get(g.datacenter, 0) + g.count
@@ -322,6 +304,20 @@ def format_deployment(dep: Any, clients: Any = None) -> str:
     for pair in net.regions:
         lines.append(f"  {pair.between[0]} <-> {pair.between[1]}: {pair.latency}")
     return "\n".join(lines)
+
+
+def _notes(bp: Any) -> list[str]:
+    """A blueprint's (or deployment's) name, description and catalogue notes, then a blank line."""
+    lines = [bp.name, *_wrapped("  ", " ".join(bp.description.split())), ""]
+    for label, text in (
+        ("purpose", bp.purpose),
+        ("layout", bp.layout),
+        ("failure", bp.failure),
+        ("trade-offs", bp.tradeoffs),
+    ):
+        if text:
+            lines += _wrapped(f"{label:<11}", " ".join(text.split()))
+    return [*lines, ""]
 
 
 def _link_text(link: Any) -> str:

@@ -180,7 +180,20 @@ class _TaskBase(Strict):
     )
 
 
-class SqlEtlTask(_TaskBase):
+class _EtlSettings(Strict):
+    """What every ETL task has [spec §5.2]: what it extracts, the transform's cost, the batch
+    limits and the fallback schedule."""
+
+    collections: tuple[str, ...] | None = Field(None, description="Collections extracted (default: all)")
+    transform_cost: DurationDist = Field(
+        "50 us", description="CPU time of the transform script per document (an engineering estimate)"
+    )
+    batch: EtlBatchLimits = EtlBatchLimits()
+    fallback_initial: Duration = Field("5 s", description="First retry after the destination fails")
+    fallback_max: Duration = Field("900 s", description="ETL.MaxFallbackTimeInSec")
+
+
+class SqlEtlTask(_TaskBase, _EtlSettings):
     """SQL ETL [spec §5.2]: push the collections' documents to a relational database.
 
     An update is a DELETE + INSERT in one destination transaction, so a batch sent twice
@@ -190,13 +203,6 @@ class SqlEtlTask(_TaskBase):
 
     kind: Literal["sql_etl"]
     destination: str = Field(description="The name of an external system in blueprint.externals")
-    collections: tuple[str, ...] | None = Field(None, description="Collections extracted (default: all)")
-    transform_cost: DurationDist = Field(
-        "50 us", description="CPU time of the transform script per document (an engineering estimate)"
-    )
-    batch: EtlBatchLimits = EtlBatchLimits()
-    fallback_initial: Duration = Field("5 s", description="First retry after the destination fails")
-    fallback_max: Duration = Field("900 s", description="ETL.MaxFallbackTimeInSec")
     reject_probability: float = Field(
         0.0, ge=0.0, le=1.0, description="Share of documents the destination rejects (bad row): alert and skip"
     )
@@ -345,19 +351,24 @@ class ObserverSpec(Strict):
     )
 
 
-class Blueprint(Strict):
+class _Catalogued(Strict):
+    """A layout in the catalogue: its name, its notes [spec §7] and its data centres."""
+
+    name: str
+    description: str = ""
+    purpose: str = Field("", description="What the layout is for")
+    layout: str = Field("", description="Where the nodes (clusters) and the database copies are")
+    failure: str = Field("", description="What happens when parts of it fail")
+    tradeoffs: str = Field("", description="What it costs and what it gives up")
+    datacenters: tuple[Datacenter, ...] = Field(min_length=1)
+
+
+class Blueprint(_Catalogued):
     """A topology: data centres, nodes, hardware, network, the database group and the
     cluster's settings, with the catalogue's notes on what it is for [spec §7]. A
     blueprint file may also carry a ``clients`` section: the clients it is meant to be
     run with (placement, read balance); the scenario's ``clients`` is merged over it."""
 
-    name: str
-    description: str = ""
-    purpose: str = Field("", description="What the layout is for")
-    layout: str = Field("", description="Where the nodes and the database copies are")
-    failure: str = Field("", description="What happens when parts of it fail")
-    tradeoffs: str = Field("", description="What it costs and what it gives up")
-    datacenters: tuple[Datacenter, ...] = Field(min_length=1)
     nodes: tuple[NodeSpec, ...] = Field(min_length=1)
     hardware: Hardware = Hardware()
     network: NetworkSpec = NetworkSpec()
@@ -433,7 +444,7 @@ class HubSinkLink(_LinkBase):
     )
 
 
-class RavenEtlLink(Strict):
+class RavenEtlLink(_EtlSettings):
     """RavenDB ETL [spec §5.2] from a database in one cluster to one in another: push-only
     and overwriting; the destination stores each document as a new local write (its
     change vector has only the destination's entry), so there are never conflicts."""
@@ -443,13 +454,6 @@ class RavenEtlLink(Strict):
     source: ClusterName
     destination: ClusterName
     mentor: NodeTag | None = Field(None, description="MentorNode on the source cluster")
-    collections: tuple[str, ...] | None = Field(None, description="Collections extracted (default: all)")
-    transform_cost: DurationDist = Field(
-        "50 us", description="CPU time to transform one document (JavaScript loadTo), an estimate"
-    )
-    batch: EtlBatchLimits = EtlBatchLimits()
-    fallback_initial: Duration = Field("5 s", description="First retry after the destination fails")
-    fallback_max: Duration = Field("900 s", description="ETL.MaxFallbackTimeInSec")
     reject_probability: float = Field(
         0.0,
         ge=0.0,
@@ -462,19 +466,12 @@ ClusterLink = Annotated[ExternalReplicationLink | HubSinkLink | RavenEtlLink, Fi
 LINK_KINDS = ("external_replication", "hub_sink", "ravendb_etl")
 
 
-class Deployment(Strict):
+class Deployment(_Catalogued):
     """Several clusters, each with its own consensus and database group, joined only by
     ongoing tasks: external replication, hub/sink and RavenDB ETL [spec §7.8, §7.9, §7.11].
     Clients never fail over across clusters; rerouting an application is a fault-plan
     action (``reroute``)."""
 
-    name: str
-    description: str = ""
-    purpose: str = Field("", description="What the layout is for")
-    layout: str = Field("", description="Where the clusters, nodes and database copies are")
-    failure: str = Field("", description="What happens when parts of it fail")
-    tradeoffs: str = Field("", description="What it costs and what it gives up")
-    datacenters: tuple[Datacenter, ...] = Field(min_length=1)
     network: NetworkSpec = NetworkSpec()
     clusters: tuple[DeploymentCluster, ...] = Field(min_length=1)
     links: tuple[ClusterLink, ...] = Field(
