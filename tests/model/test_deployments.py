@@ -200,11 +200,10 @@ def test_ravendb_etl_delivers_after_an_outage_as_the_destinations_own_writes() -
     hq = hq_world.nodes[0].instance
     sales = [d for d in store.docs.values() if d.key >= 400 and d.write_id > 0]
     assert len(sales) > 500
-    for doc in sales:  # nothing lost: hq holds every store sale, as its own write
-        mine = hq.docs[doc.key]
-        assert mine.write_id in {doc.write_id} | {
-            d.write_id for d in dep.worlds["store2"].nodes[0].instance.docs.values()
-        }
+    # Nothing lost: every store sale was stored at the head office, as its own write (a later
+    # sale of the same document from store2 may have replaced it since).
+    stored_at_hq = {d.write_id for d in hq.log}
+    assert all(doc.write_id in stored_at_hq for doc in sales)
     hq_positions = range(hq_world.cv_base, hq_world.cv_base + len(hq_world.nodes))
     for doc in sales:
         mine = hq.docs[doc.key]
@@ -253,14 +252,14 @@ def test_data_at_risk_counts_copies_in_the_other_clusters() -> None:
     faults = [{"action": "datacenter_down", "datacenter": "east", "at": "30 s"}]
     joined = _scenario(TWO_REGIONS, "40 s", faults, mix={"read": 0.5, "write": 0.5})
     alone = _scenario({**TWO_REGIONS, "links": []}, "40 s", faults, mix={"read": 0.5, "write": 0.5})
-    rpo = {}
+    rpo, acked = {}, {}
     for name, scenario in (("joined", joined), ("alone", alone)):
         _dep, result = run_world(scenario)
         ev = result.events
         rpo[name] = float(ev.loc[(ev["kind"] == "rpo_writes") & (ev["cluster"] == "east"), "value"].iloc[0])
-        acked = result.ops[(result.ops["cluster"] == "east") & (result.ops["kind"] == "write")]
-        acked = acked[(acked["outcome"] == "ok") & (acked["end_s"] < 30)]
-    assert rpo["alone"] == pytest.approx(len(acked), abs=3)  # every write of east: no other copy
+        writes = result.ops[(result.ops["cluster"] == "east") & (result.ops["kind"] == "write")]
+        acked[name] = len(writes[(writes["outcome"] == "ok") & (writes["end_s"] < 30)])
+    assert rpo["alone"] == pytest.approx(acked["alone"], abs=3)  # every write of east: no other copy
     assert rpo["joined"] < 10  # only what was still on the WAN
 
 

@@ -87,13 +87,6 @@ class Deployment:
             self.links.append(task)
         self.dark: set[str] = set()
 
-    # -- records (into the cluster the task belongs to)
-    def event(self, world: World, kind: str, node: str | None, detail: str, value: float | None = None) -> None:
-        world.recorder.event(kind, node=node, detail=detail, value=value)
-
-    def sample(self, world: World, time: float, entity: str, metric: str, value: float) -> None:
-        world.recorder.sample(time, entity, metric, value)
-
     def _foreign_copies(self, world: World) -> list[dict]:
         """The live copies of the other clusters (up, and not in a dark data centre)."""
         copies = []

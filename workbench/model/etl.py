@@ -66,7 +66,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.model.external import LoadOutcome, LoadRequest
 from workbench.model.kernel import Timer
-from workbench.model.tasks import LogRun, Task
+from workbench.model.tasks import LogRun, Task, raise_to
 
 if TYPE_CHECKING:
     from workbench.model.database import Doc
@@ -267,9 +267,7 @@ class SqlEtl(Task):
         docs = run.inst.docs
         pending = run.pending
         for doc in items:
-            for i, x in enumerate(doc.cv):
-                if x > cv[i]:
-                    cv[i] = x
+            raise_to(cv, doc.cv)
             if docs.get(doc.key) is doc:
                 pending.discard(doc.key)
         run.cursor = end

@@ -71,15 +71,14 @@ from typing import TYPE_CHECKING, Any
 from workbench.model.database import covers
 from workbench.model.etl import version_fails
 from workbench.model.kernel import Timer
-from workbench.model.tasks import LogRun, Task
+from workbench.model.tasks import LogRun, Task, raise_to
 
 if TYPE_CHECKING:
     from workbench.model.database import DatabaseInstance, Doc
     from workbench.model.deployment import Deployment
     from workbench.model.world import World
 
-HANDSHAKE_BYTES = 300.0  # a handshake, an answer or a keep-alive: headers and a change vector
-HEARTBEAT_BYTES = 300.0
+CONTROL_BYTES = 300.0  # a handshake, an answer or a keep-alive: headers and a change vector
 REFUSED = "refused"
 
 
@@ -148,17 +147,13 @@ class Stream:
         self.began = self.env.now
         self.draining = True
         self._watcher = self._on_data
-        if self.inst is None:
-            self.closed = True  # no copy to send from: fail once the connection is registered
-            Timer(self.env, 0.0, self._no_copy)
-            return
         self.source_key = (self.src_world.placement.cluster, self.inst.incarnation)
         self.dest_cv: list[int] | tuple[int, ...] = self.inst.zero_cv
         self.inst.watchers.append(self._watcher)
         if from_receiver:
             self._hello()
         else:
-            self._send(HANDSHAKE_BYTES, _receive_handshake, None)
+            self._send(CONTROL_BYTES, _receive_handshake, None)
 
     @property
     def label(self) -> str:
@@ -182,7 +177,7 @@ class Stream:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        if self.inst is not None and self._watcher in self.inst.watchers:
+        if self._watcher in self.inst.watchers:
             self.inst.watchers.remove(self._watcher)
 
     def _broken(self, why: str) -> None:
@@ -190,11 +185,6 @@ class Stream:
             return
         self.close()
         self.owner.stream_failed(self, why)
-
-    def _no_copy(self) -> None:
-        self.closed = False
-        self._broken(f"{self.src_world.placement.cluster}/{self.src_node.tag} holds no copy")
-        self.closed = True
 
     # -- transport
     def _send(self, size: float, handler: Any, payload: Any) -> None:
@@ -213,7 +203,7 @@ class Stream:
         self.timer = Timer(self.env, self.timeout, self._timed_out, (rid,))
         if node.up and inst is not None and node.accepting and not node.disk_full and inst.seeded:
             hello = ("hello", inst.last_from.get(self.source_key, 0), list(inst.db_cv))
-            self.dep.bridge.send(self.dst_point, self.src_point, HANDSHAKE_BYTES, _hello_arrived, self, rid, hello)
+            self.dep.bridge.send(self.dst_point, self.src_point, CONTROL_BYTES, _hello_arrived, self, rid, hello)
 
     def _timed_out(self, rid: int) -> None:
         if rid == self.request and not self.closed:
@@ -243,7 +233,9 @@ class Stream:
                 self.cursor = max(self.cursor, position)
                 self.dest_cv = dest_cv
                 self.filter_end = len(self.inst.log)
-            self.dep.event(self.owner.world, "link_connected", self._owner_tag(), f"{self.owner.name}: {self.label}")
+            self.owner.world.recorder.event(
+                "link_connected", node=self._owner_tag(), detail=f"{self.owner.name}: {self.label}"
+            )
             self.owner.stream_connected(self)
         elif kind == "ack":
             _kind, end, dest_cv, items = reply
@@ -276,7 +268,7 @@ class Stream:
         if not self.alive():
             self._broken("the sending node went down")
             return
-        self._send(HEARTBEAT_BYTES, _receive_heartbeat, None)
+        self._send(CONTROL_BYTES, _receive_heartbeat, None)
 
     def _wanted(self, doc: Doc, position: int) -> bool:
         if self.inst.docs[doc.key] is not doc:
@@ -335,16 +327,15 @@ class Stream:
                         cost += transform()
                 cursor += 1
         # Log entries past the position reached: an upper bound on the versions still to send.
-        self.dep.sample(self.owner.world, now, self.entity, "link_backlog", float(end - cursor + len(items)))
+        self.owner.world.recorder.sample(now, self.entity, "link_backlog", float(end - cursor + len(items)))
         if not items:
             self.cursor = cursor
             if self.draining and wait_until is None:
                 self.draining = False
-                self.dep.event(
-                    self.owner.world,
+                self.owner.world.recorder.event(
                     "link_caught_up",
-                    self._owner_tag(),
-                    f"{self.owner.name}: nothing left to send ({self.label})",
+                    node=self._owner_tag(),
+                    detail=f"{self.owner.name}: nothing left to send ({self.label})",
                     value=now - self.began,
                 )
             if wait_until is not None and wait_until - now < self.heartbeat:
@@ -448,7 +439,7 @@ def _batch_committed(job: tuple) -> None:
 
 
 def _reply(stream: Stream, rid: int, value: Any) -> None:
-    stream.dep.bridge.send(stream.dst_point, stream.src_point, HANDSHAKE_BYTES, stream.answer, rid, value)
+    stream.dep.bridge.send(stream.dst_point, stream.src_point, CONTROL_BYTES, stream.answer, rid, value)
 
 
 # -- the tasks
@@ -458,9 +449,8 @@ class _Connection:
     """A task's run on its responsible node: the streams it keeps open, the node of the
     other cluster it talks to, and the back-off after a failure."""
 
-    def __init__(self, index: int, epoch: int):
+    def __init__(self, index: int):
         self.index = index
-        self.epoch = epoch
         self.streams: list[Stream] = []
         self.peer_position = 0  # index into the other cluster's node list
         self.errors = 0
@@ -483,12 +473,10 @@ class _LinkTask(Task):
         self.backoff_initial = cfg.reconnect_initial
         self.backoff_factor = cfg.reconnect_factor
         self.backoff_max = cfg.reconnect_max
-        self.connections = 0
-        self.failures = 0
 
     # -- the framework
     def start(self, index: int) -> None:
-        conn = _Connection(index, self.world.nodes[index].epoch)
+        conn = _Connection(index)
         self.runs[index] = conn
         self._connect(conn)
 
@@ -513,7 +501,10 @@ class _LinkTask(Task):
             self._retry(conn, f"cluster '{self.peer.placement.cluster}' has no database node")
             return
         peer = peers[conn.peer_position % len(peers)]
-        self.connections += 1
+        if self.peer.nodes[peer].instance is None:
+            conn.peer_position += 1  # its copy is gone (the list was read a moment ago): the next one
+            self._retry(conn, f"{self.peer.placement.cluster}/{self.peer.nodes[peer].tag} holds no copy")
+            return
         conn.streams = self.open_streams(conn, peer)
 
     def stream_connected(self, stream: Stream) -> None:
@@ -535,13 +526,11 @@ class _LinkTask(Task):
 
     def _retry(self, conn: _Connection, why: str) -> None:
         conn.errors += 1
-        self.failures += 1
         wait = self.backoff(conn.errors)
-        self.dep.event(
-            self.world,
+        self.world.recorder.event(
             "link_failed",
-            self.world.nodes[conn.index].tag,
-            f"{self.name}: {why}; retry in {wait:g} s",
+            node=self.world.nodes[conn.index].tag,
+            detail=f"{self.name}: {why}; retry in {wait:g} s",
             value=wait,
         )
         conn.timer = Timer(self.env, wait, self._connect, (conn,))
@@ -611,19 +600,15 @@ class RavenEtl(_LinkTask):
         self.limits = (spec.batch.max_documents, spec.batch.max_size, spec.batch.extract_timeout)
         self.reject_probability = spec.reject_probability
         self._reject_key = f"{world.streams.seed}|etl.{spec.name}.reject|".encode()
-        self.loaded = 0
-        self.rejected_versions = 0
 
     def transform_fails(self, doc: Doc) -> bool:
         return version_fails(self._reject_key, doc, self.reject_probability)
 
     def rejected(self, stream: Stream, doc: Doc) -> None:
-        self.rejected_versions += 1
-        self.dep.event(
-            self.world,
+        self.world.recorder.event(
             "etl_document_rejected",
-            stream.src_node.tag,
-            f"{self.name}: document {doc.key} (write {doc.write_id}): the transform failed, skipped",
+            node=stream.src_node.tag,
+            detail=f"{self.name}: document {doc.key} (write {doc.write_id}): the transform failed, skipped",
             value=float(doc.key),
         )
 
@@ -646,14 +631,10 @@ class RavenEtl(_LinkTask):
 
     def stream_progress(self, stream: Stream, items: list[Doc], end: int) -> None:
         run = stream.run
-        cv = run.cv
         for doc in items:
-            for i, x in enumerate(doc.cv):
-                if x > cv[i]:
-                    cv[i] = x
+            raise_to(run.cv, doc.cv)
         run.cursor = end
-        self.loaded += len(items)
-        self.persist(run.index, (tuple(cv), run.inst.incarnation, end))
+        self.persist(run.index, (tuple(run.cv), run.inst.incarnation, end))
 
     def stop(self, index: int) -> None:
         conn = self.runs.get(index)

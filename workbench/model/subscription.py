@@ -74,7 +74,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from workbench.model.kernel import Timer
-from workbench.model.tasks import LogRun, Task
+from workbench.model.tasks import LogRun, Task, raise_to
 
 if TYPE_CHECKING:
     from workbench.model.database import DatabaseInstance, Doc
@@ -494,9 +494,7 @@ class Subscription(Task):
             if docs[doc.key] is doc and self._wanted(doc) and not run.done_before(doc, cursor - 1):
                 items.append(doc)
                 size += doc.size
-                for i, x in enumerate(doc.cv):
-                    if x > new_cv[i]:
-                        new_cv[i] = x
+                raise_to(new_cv, doc.cv)
         if not items:
             run.cursor = cursor  # nothing in that stretch is for this subscription
             run.idle = True

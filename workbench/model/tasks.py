@@ -225,6 +225,14 @@ class LogRun:
         return not self.stopped and node.epoch == self.epoch and node.up and node.instance is self.inst
 
 
+def raise_to(cv: list[int], other: tuple[int, ...] | list[int]) -> None:
+    """Raise each entry of ``cv`` to ``other``'s where that is higher: ``cv`` then covers ``other``
+    (the progress of a task that has handled a version)."""
+    for i, x in enumerate(other):
+        if x > cv[i]:
+            cv[i] = x
+
+
 def _ignore(_outcome: Any) -> None:
     return None
 

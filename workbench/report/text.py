@@ -123,10 +123,7 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"({_fmt(outage['rpo_seconds'], 3)} s), {_fmt(outage['errors_during'])} errors elsewhere, write p99 "
             f"{_fmt(outage['write_latency_before_ms']['p99'])} -> {_fmt(outage['write_latency_during_ms']['p99'])} ms"
         )
-    tagged = [("", summary.get("backups"))] + [
-        (f"[{name}] ", c.get("backups")) for name, c in (summary.get("clusters") or {}).items()
-    ]
-    for where, backups in tagged:
+    for where, backups in _with_clusters(summary, "backups"):
         if not backups:
             continue
         line = (
@@ -140,10 +137,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                 f"restoring the newest takes {_duration(restore['total_s'])} ({restore['files']} files)"
             )
         lines.append(line)
-    etls = [("", name, etl) for name, etl in (summary.get("etl") or {}).items()] + [
-        (f"[{cluster}] ", name, etl)
-        for cluster, c in (summary.get("clusters") or {}).items()
-        for name, etl in (c.get("etl") or {}).items()
+    etls = [
+        (where, name, etl) for where, tasks in _with_clusters(summary, "etl") for name, etl in (tasks or {}).items()
     ]
     for where, name, etl in etls:
         lag = etl["lag_ms"]
@@ -157,10 +152,10 @@ def format_summary(summary: dict[str, Any]) -> str:
         if drains:
             line += f", drained {_duration(max(drains))} after the worst outage"
         lines.append(line)
-    subs = [("", name, sub) for name, sub in (summary.get("subscriptions") or {}).items()] + [
-        (f"[{cluster}] ", name, sub)
-        for cluster, c in (summary.get("clusters") or {}).items()
-        for name, sub in (c.get("subscriptions") or {}).items()
+    subs = [
+        (where, name, sub)
+        for where, tasks in _with_clusters(summary, "subscriptions")
+        for name, sub in (tasks or {}).items()
     ]
     for where, name, sub in subs:
         if not sub:
@@ -176,6 +171,12 @@ def format_summary(summary: dict[str, Any]) -> str:
     if summary.get("exception"):
         lines.append(f"RUN FAILED    {summary['exception']}")
     return "\n".join(lines)
+
+
+def _with_clusters(summary: dict[str, Any], section: str) -> list[tuple[str, Any]]:
+    """``summary[section]``, then each cluster's own (a deployment's), tagged ``[cluster] ``."""
+    clusters = summary.get("clusters") or {}
+    return [("", summary.get(section)), *((f"[{name}] ", c.get(section)) for name, c in clusters.items())]
 
 
 def _conflict_line(c: dict[str, Any]) -> str:

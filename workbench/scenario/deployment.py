@@ -28,6 +28,7 @@ from workbench.scenario.schema import (
     Blueprint,
     ClientGroup,
     ClientSpec,
+    ClusterParts,
     DeploymentScenario,
     Scenario,
 )
@@ -190,32 +191,24 @@ def split(s: DeploymentScenario, source: str = "<scenario>") -> list[ClusterPart
             workload = wl.model_copy(
                 update={"stop": 0.0, "arrivals": wl.arrivals.model_copy(update={"kind": "poisson"})}
             )
+        own = {field: getattr(c, field) for field in ClusterParts.model_fields}
         blueprint = Blueprint(
             name=f"{dep.name}/{c.name}",
             description=dep.description,
             datacenters=dep.datacenters,
             network=dep.network,
-            nodes=c.nodes,
-            hardware=c.hardware,
-            database=c.database,
-            replication=c.replication,
-            cluster=c.cluster,
-            observer=c.observer,
-            externals=c.externals,
+            **own,
         )
         # Built from validated parts (durations are already seconds), so not validated again.
         scenario = Scenario.model_construct(
-            name=f"{s.name}/{c.name}",
-            description=s.description,
-            seed=s.seed,
-            duration=s.duration,
-            warmup=s.warmup,
-            sample_interval=s.sample_interval,
-            elide_idle=s.elide_idle,
-            blueprint=blueprint,
-            clients=clients,
-            workload=workload,
-            faults=tuple(faults),
+            **{
+                **dict(s),
+                "name": f"{s.name}/{c.name}",
+                "blueprint": blueprint,
+                "clients": clients,
+                "workload": workload,
+                "faults": tuple(faults),
+            }
         )
         parts.append(ClusterPart(c.name, index, scenario, tuple(origin), tuple(i for i, _g in mine if i >= 0), count))
     return parts

@@ -824,12 +824,15 @@ def check_deployment(s: DeploymentScenario, source: str) -> None:
     with errors named by the deployment's field paths."""
     from workbench.scenario.deployment import part_path, split
 
+    def fail(path: str, message: str) -> None:
+        raise WorkbenchInputError(message, source=source, path=path)
+
     if s.elide_idle and "elide_idle" in s.model_fields_set:
-        msg = (
+        fail(
+            "elide_idle",
             "idle elision is not available for deployments of several clusters yet (every heartbeat is "
-            "simulated; docs/multi-cluster.md); remove elide_idle"
+            "simulated; docs/multi-cluster.md); remove elide_idle",
         )
-        raise WorkbenchInputError(msg, source=source, path="elide_idle")
     parts = split(s, source)
     for part in parts:
         try:
@@ -843,23 +846,17 @@ def check_deployment(s: DeploymentScenario, source: str) -> None:
         if fault.action != "reroute":
             continue
         here = f"faults[{i}]"
-
-        def fail(path: str, message: str) -> None:
-            raise WorkbenchInputError(message, source=source, path=path)
-
         _reroute_needs_open_loop(s, here, fail)
         if fault.after is not None:
             fail(f"{here}.after", "a reroute in a deployment needs 'at': each cluster has its own events")
         for end in ("from_datacenter", "to_datacenter"):
             ref = getattr(fault, end)
             if ref not in dcs:
-                fail_at = f"{here}.{end}"
-                raise WorkbenchInputError(
-                    f"no data centre '{ref}'{did_you_mean(ref, dcs)}; known: {one_of(dcs)}", source=source, path=fail_at
-                )
+                fail(f"{here}.{end}", f"no data centre '{ref}'{did_you_mean(ref, dcs)}; known: {one_of(dcs)}")
         if fault.from_datacenter == fault.to_datacenter:
-            msg = "reroute to another data centre than the one it comes from"
-            raise WorkbenchInputError(msg, source=source, path=f"{here}.to_datacenter")
+            fail(f"{here}.to_datacenter", "reroute to another data centre than the one it comes from")
         if fault.to_datacenter not in placed:
-            msg = f"no clients in '{fault.to_datacenter}' to take the load; clients are in {one_of(sorted(placed))}"
-            raise WorkbenchInputError(msg, source=source, path=f"{here}.to_datacenter")
+            fail(
+                f"{here}.to_datacenter",
+                f"no clients in '{fault.to_datacenter}' to take the load; clients are in {one_of(sorted(placed))}",
+            )

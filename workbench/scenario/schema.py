@@ -363,15 +363,12 @@ class _Catalogued(Strict):
     datacenters: tuple[Datacenter, ...] = Field(min_length=1)
 
 
-class Blueprint(_Catalogued):
-    """A topology: data centres, nodes, hardware, network, the database group and the
-    cluster's settings, with the catalogue's notes on what it is for [spec §7]. A
-    blueprint file may also carry a ``clients`` section: the clients it is meant to be
-    run with (placement, read balance); the scenario's ``clients`` is merged over it."""
+class ClusterParts(Strict):
+    """What makes one cluster: its nodes, hardware, database group, settings and the external
+    systems its tasks write to (a blueprint, or one cluster of a deployment)."""
 
     nodes: tuple[NodeSpec, ...] = Field(min_length=1)
     hardware: Hardware = Hardware()
-    network: NetworkSpec = NetworkSpec()
     database: DatabaseSpec = DatabaseSpec()
     replication: ReplicationSpec = ReplicationSpec()
     cluster: ClusterSpec = ClusterSpec()
@@ -381,6 +378,15 @@ class Blueprint(_Catalogued):
     )
 
 
+class Blueprint(ClusterParts, _Catalogued):
+    """A topology: data centres, nodes, hardware, network, the database group and the
+    cluster's settings, with the catalogue's notes on what it is for [spec §7]. A
+    blueprint file may also carry a ``clients`` section: the clients it is meant to be
+    run with (placement, read balance); the scenario's ``clients`` is merged over it."""
+
+    network: NetworkSpec = NetworkSpec()
+
+
 # ----------------------------------------------------------------------------- deployments
 
 ClusterName = Annotated[
@@ -388,18 +394,11 @@ ClusterName = Annotated[
 ]
 
 
-class DeploymentCluster(Strict):
+class DeploymentCluster(ClusterParts):
     """One cluster of a deployment: like a blueprint's nodes, database and settings; the
     data centres and the network belong to the deployment, which all its clusters share."""
 
     name: ClusterName
-    nodes: tuple[NodeSpec, ...] = Field(min_length=1)
-    hardware: Hardware = Hardware()
-    database: DatabaseSpec = DatabaseSpec()
-    replication: ReplicationSpec = ReplicationSpec()
-    cluster: ClusterSpec = ClusterSpec()
-    observer: ObserverSpec = ObserverSpec()
-    externals: tuple[ExternalSystem, ...] = ()
     write_collections: tuple[str, ...] | None = Field(
         None,
         description="The collections this cluster's applications write (default: the workload's "
