@@ -425,17 +425,14 @@ class FaultInjector:
         self._end(("dc", name))
 
     def bulk_update(self, collection: str) -> None:
-        """Rewrite every document of ``collection`` on the preferred node, one transaction."""
+        """Rewrite every document of ``collection`` on the preferred node, all at one instant."""
         world = self.world
         tag = self.resolve("preferred")
         node = world.node_by_tag[tag] if tag is not None else None
         if node is None or not node.up or node.instance is None or node.disk_full:
             self._skip("bulk_update", "the preferred node cannot take writes", node=tag)
             return
-        names = world.collection_names
-        k = names.index(collection)
-        first = world.collection_bounds[k - 1] if k else 0
-        keys = range(first, world.collection_bounds[k])
+        keys = world.collection_keys(collection)
         inst = node.instance
         write_first = world.write_counter + 1
         for key in keys:

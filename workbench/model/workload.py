@@ -121,10 +121,9 @@ class OpSource:
         # workload.write_collections: writes land only in those collections' key ranges.
         self._write_ranges: tuple[np.ndarray, np.ndarray, int] | None = None
         if spec.write_collections is not None:
-            names = list(spec.collections)
-            bounds = [0, *world.collection_bounds]
-            lows = np.array([bounds[names.index(c)] for c in spec.write_collections], dtype=np.int64)
-            widths = np.array([bounds[names.index(c) + 1] - bounds[names.index(c)] for c in spec.write_collections])
+            ranges = [world.collection_keys(c) for c in spec.write_collections]
+            lows = np.array([r.start for r in ranges], dtype=np.int64)
+            widths = np.array([len(r) for r in ranges], dtype=np.int64)
             self._write_ranges = (lows, np.cumsum(widths), int(widths.sum()))
 
     def _draw_keys(self) -> np.ndarray:

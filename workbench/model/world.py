@@ -250,6 +250,11 @@ class World:
         """A multi-document transaction writes consecutive keys (an order and its lines)."""
         return [(first + i) % self.n_keys for i in range(self.transaction_documents)]
 
+    def collection_keys(self, name: str) -> range:
+        """The keys of collection ``name`` (a contiguous range)."""
+        k = self.collection_names.index(name)
+        return range(self.collection_bounds[k - 1] if k else 0, self.collection_bounds[k])
+
     def collection_of(self, key: int) -> str:
         return self.collection_names[bisect_right(self.collection_bounds, key)]
 
