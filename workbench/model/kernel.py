@@ -9,15 +9,17 @@ lets one core simulate tens of thousands of client operations per second.
 
 from __future__ import annotations
 
+import gc
 import math
 import zlib
-from collections.abc import Callable
-from heapq import heapify, heappush
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from heapq import heapify, heappop, heappush
 from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL
+from simpy.events import NORMAL, URGENT
 
 from workbench.scenario.distributions import Distribution, Sampler
 
@@ -198,9 +200,79 @@ def run_until(
     env: simpy.Environment, end: float, progress: Callable[[float], None] | None = None, steps: int = 100
 ) -> None:
     """Run ``env`` to ``end``, calling ``progress(now)`` every 1/steps of the way (if given)."""
-    if progress is None:
-        env.run(until=end)
+    with _rare_collections():
+        if progress is None:
+            run_to(env, end)
+            return
+        for i in range(1, steps + 1):
+            run_to(env, end * i / steps)
+            progress(env.now)
+
+
+def run_to(env: simpy.Environment, at: float) -> None:
+    """``env.run(until=at)`` with SimPy's ``step`` inlined into the loop.
+
+    The same events in the same order: the stop event is scheduled exactly as SimPy
+    schedules its own (URGENT, so it comes before anything else at ``at``), and each
+    event is processed as ``Environment.step`` does, failures included. Only the
+    method call per event is gone, which on the hot path is a tenth of the time.
+    """
+    now = env._now  # type: ignore[attr-defined]
+    if at <= now:
+        raise ValueError(f"until ({at}) must be greater than the current simulation time")
+    stop = simpy.Event(env)
+    stop._ok = True
+    stop._value = None
+    env.schedule(stop, URGENT, at - now)
+    queue: list = env._queue  # type: ignore[attr-defined]
+    pop = heappop
+    while True:
+        try:
+            when, _, _, event = pop(queue)
+        except IndexError:  # pragma: no cover - the stop event is always queued
+            raise RuntimeError(f'No scheduled events left but "until" event was not triggered: {stop}') from None
+        env._now = when  # type: ignore[attr-defined]
+        if event is stop:
+            stop.callbacks = None
+            # SimPy re-schedules its stop event once it has fired; take the event id it would,
+            # so the events-scheduled count stays the same.
+            next(env._eid)  # type: ignore[attr-defined]
+            return
+        callbacks = event.callbacks
+        event.callbacks = None
+        for callback in callbacks:
+            callback(event)
+        if not event._ok and not hasattr(event, "_defused"):
+            # Environment.step: a failed event nobody handled crashes the run, with a fresh traceback.
+            failure = event._value
+            exc = type(failure)(*failure.args)
+            exc.__cause__ = failure
+            raise exc
+
+
+# The run allocates a few objects per event (messages, jobs, argument tuples), and nearly all
+# die young. CPython's default collects the young generation every 700 net allocations and each
+# collection walks every young object: about 8 % of the hot path. During a run the model and its
+# setup are frozen out of the collector, and the young generation is collected every
+# YOUNG_THRESHOLD allocations instead. The model keeps no weak references and no finalisers, so
+# when the collector runs cannot change a result.
+YOUNG_THRESHOLD = 50_000
+_running = 0  # runs in progress in this process (a run inside a run leaves the settings alone)
+
+
+@contextmanager
+def _rare_collections() -> Iterator[None]:
+    global _running
+    if _running:
+        yield
         return
-    for i in range(1, steps + 1):
-        env.run(until=end * i / steps)
-        progress(env.now)
+    saved = gc.get_threshold()
+    _running += 1
+    gc.freeze()
+    gc.set_threshold(YOUNG_THRESHOLD, saved[1], saved[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
+        gc.unfreeze()
+        _running -= 1
