@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint lab clean fuzz
+.PHONY: install native demo test lint lab clean fuzz
 
 install: $(STAMP)
 
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (workbench)" >/dev/null
 	touch $(STAMP)
+
+# Recompile the model's hot path (setup.py) after editing it; until then the sources run.
+native: $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 
 demo: $(STAMP)
 	$(BIN)/workbench run scenarios/quickstart.yaml --out outputs/quickstart
@@ -32,4 +36,4 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf $(VENV) outputs .pytest_cache
+	rm -rf $(VENV) outputs .pytest_cache build workbench/model/*.so workbench/model/native.json

@@ -270,9 +270,12 @@ def environment_info() -> dict[str, str]:
     import simpy
 
     from workbench import __version__
+    from workbench.model import COMPILED, NOT_COMPILED_BECAUSE
 
     return {
         "workbench": __version__,
+        # The compiled hot path gives the same results, faster (docs/speed.md).
+        "model": "compiled (mypyc)" if COMPILED else f"Python sources ({NOT_COMPILED_BECAUSE})",
         "python": platform.python_version(),
         "simpy": simpy.__version__,
         "numpy": numpy.__version__,

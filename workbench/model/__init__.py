@@ -1,0 +1,62 @@
+"""The SimPy model: nodes, network, Raft, replication, clients, workload, faults.
+
+The per-request hot path (``setup.py``'s ``COMPILED`` modules) is normally compiled with
+mypyc into C extensions beside the sources, from the same files. This package decides, once,
+before any of them is imported, whether those extensions may be used: only while every
+compiled source is byte-for-byte the one they were built from (``native.json``), and not when
+``WORKBENCH_PURE_PYTHON=1`` is set. Otherwise the sources run, so an edited model file never
+runs as its old compiled self. ``COMPILED`` tells which way this process went.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+_HERE = Path(__file__).parent
+_MANIFEST = _HERE / "native.json"
+
+
+def _compiled_modules() -> tuple[list[str], str | None]:
+    """The modules built for this interpreter, and why they cannot be used (None: they can)."""
+    try:
+        manifest = json.loads(_MANIFEST.read_text())
+    except (OSError, ValueError):
+        return [], "not built"
+    names: list[str] = manifest["modules"]
+    if os.environ.get("WORKBENCH_PURE_PYTHON"):
+        return names, "WORKBENCH_PURE_PYTHON is set"
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    if not all((_HERE / f"{name}{suffix}").exists() for name in names):
+        return names, "not built for this Python"
+    for name in names:
+        digest = hashlib.sha256((_HERE / f"{name}.py").read_bytes()).hexdigest()
+        if digest != manifest["sources"].get(name):
+            return names, f"{name}.py changed since the build"
+    return names, None
+
+
+class _SourcesFirst:
+    """A finder that loads the listed modules from their ``.py`` files, never the extensions."""
+
+    def __init__(self, names: list[str]):
+        self.names = {f"{__name__}.{name}" for name in names}
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None) -> object:
+        if fullname not in self.names:
+            return None
+        source = _HERE / f"{fullname.rpartition('.')[2]}.py"
+        return importlib.util.spec_from_file_location(fullname, source)
+
+
+_names, NOT_COMPILED_BECAUSE = _compiled_modules()
+COMPILED = NOT_COMPILED_BECAUSE is None
+# Quietly: an edited model is the normal state while someone works on it. Run provenance and
+# `workbench bench` say which model ran, and CI requires the compiled one.
+if not COMPILED and _names:
+    sys.meta_path.insert(0, _SourcesFirst(_names))

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import zlib
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.model.kernel import Timer
 
@@ -48,11 +48,7 @@ OUTCOMES = ("ok", "failed", "timeout", "all_nodes_down", "conflict")
 
 
 class Op:
-    """One client operation, across all its attempts.
-
-    ``Client.submit`` builds operations and their first attempt without calling
-    ``__init__`` (the hot path): a field added here must be set there too.
-    """
+    """One client operation, across all its attempts."""
 
     __slots__ = (
         "attempts",
@@ -102,9 +98,6 @@ class Attempt:
         self.deadline = 0.0  # when the request times out (set when it is sent)
 
 
-_new = object.__new__
-
-
 class Client:
     def __init__(self, world: World, index: int, cid: int, topology: list[int]):
         self.world = world
@@ -121,7 +114,7 @@ class Client:
         self.lb_seed = spec.load_balancer_seed
         self.n_contexts = spec.session_contexts
         self.session_context = 0
-        self.session_writes = {}
+        self.session_writes: dict[int, tuple[int, int]] = {}  # key -> (cv position, etag) of this session's last write
         self._contexts = world.streams.rng(f"client.{cid}.contexts")
         self.request_timeout = spec.request_timeout
         self.health = spec.health_check
@@ -193,24 +186,12 @@ class Client:
         if self.session_left == 0:
             self.session_id += 1
             self.session_left = self.session_length
-            self.session_writes: dict[int, tuple[int, int]] = {}
+            self.session_writes = {}
             if self.load_balance == "UseSessionContext":
                 self.session_context = int(self._contexts.integers(0, self.n_contexts))
         self.session_left -= 1
-        # Op.__init__ inlined: once per operation.
-        op = _new(Op)
-        op.client = self
-        op.kind = kind
-        op.key = key
-        op.size = size
-        op.session = session = self.session_id
-        op.start = self.env._now  # type: ignore[attr-defined]
-        op.expect = None
-        op.write_id = 0
-        op.own = None
-        op.etag = self.topology_etag
-        op.race = None
-        op.refreshed = False
+        session = self.session_id
+        op = Op(self, kind, key, size, session, self.env._now)  # type: ignore[attr-defined]
         world = self.world
         if kind == READ:
             op.expect = world.acked.get(key)
@@ -232,12 +213,7 @@ class Client:
         # The first attempt (_attempt inlined): almost every operation has only this one.
         op.attempts = 1
         op.tried = [node]
-        attempt = _new(Attempt)
-        attempt.op = op
-        attempt.client = self
-        attempt.node = node
-        attempt.done = False
-        attempt.probe = False
+        attempt = Attempt(op, node)
         if kind == TRANSACTION:
             size = self.overhead + size * world.transaction_documents
         else:
@@ -272,7 +248,9 @@ class Client:
                 world.network.send(self.index, node, size, world.nodes[node].receive_request, Attempt(op, node, True))
 
     def _finish_race(self, op: Op, node: int) -> None:
-        op.race[0] = True
+        race = op.race
+        assert race is not None  # only reads in a speed test race
+        race[0] = True
         if not self.speed_test:
             return
         scores = self._scores
@@ -343,7 +321,9 @@ class Client:
         if self.read_balance == "FastestNode":
             self._start_speed_test()  # after every topology change
 
-    def on_response(self, attempt: Attempt, doc: Doc | None) -> None:
+    def on_response(self, attempt: Attempt, doc: Any) -> None:
+        # ``doc``: the Doc read or written (None: a read of a missing document), the list of
+        # Docs of a transaction, None for a query.
         if attempt.done:
             return
         attempt.done = True
@@ -403,7 +383,7 @@ class Client:
             version = -1
         world.recorder.op(op, node, OK, version, flags, self.env._now)  # type: ignore[attr-defined]
 
-    def on_cluster_response(self, attempt: Attempt, ok: bool, index: int | None, result: object) -> None:
+    def on_cluster_response(self, attempt: Attempt, ok: bool, index: Any, result: Any) -> None:
         """The answer to a cluster-wide operation (it went through the Raft log)."""
         if attempt.done:
             return

@@ -103,6 +103,7 @@ class ForeignDoc(Doc):
     channels always send it, like the node's own writes (``ReplicationChannel._collect``)."""
 
     __slots__ = ("gateway",)
+    gateway: int  # the node of this cluster the version entered at
 
 
 def _foreign(doc: Doc, gateway: int) -> Doc:
@@ -649,7 +650,7 @@ class ReplicationChannel:
         inst = node.instance
         if skipped and (not node.up or inst is None or not node.accepting or node.disk_full):
             due = now  # the first skipped keep-alive would have been refused: send it now
-        elif skipped:
+        elif skipped and inst is not None:
             self.last_contact = due - interval
             copy_id = self.src.incarnation
             inst.last_from[copy_id] = max(inst.last_from.get(copy_id, 0), self._safe_cursor())
@@ -677,7 +678,7 @@ class ReplicationChannel:
         while held and relay_at[held[0]] <= now and len(items) < max_items and size < max_bytes:
             doc = log[held.popleft()]
             if src.docs[doc.key] is doc and (
-                not covers(dest_cv, doc.cv) or (doc.__class__ is ForeignDoc and doc.gateway == own)
+                not covers(dest_cv, doc.cv) or (type(doc) is ForeignDoc and doc.gateway == own)
             ):
                 items.append(doc)
                 size += doc.size
@@ -695,7 +696,7 @@ class ReplicationChannel:
                 doc.origin == own
                 or doc.resolver == own
                 or not covers(dest_cv, doc.cv)
-                or (doc.__class__ is ForeignDoc and doc.gateway == own)
+                or (type(doc) is ForeignDoc and doc.gateway == own)
             ):
                 if relay_at[cursor] > now and not self.relay_free:
                     held.append(cursor)
@@ -712,7 +713,7 @@ class ReplicationChannel:
                     doc.origin == own
                     or doc.resolver == own
                     or not covers(dest_cv, doc.cv)
-                    or (doc.__class__ is ForeignDoc and doc.gateway == own)
+                    or (type(doc) is ForeignDoc and doc.gateway == own)
                 ):
                     items.append(doc)
                 cursor += 1
@@ -755,6 +756,8 @@ class ReplicationChannel:
         if rid != self.in_flight_request:
             return  # a late answer to a request that already timed out or was reset
         self.in_flight_request = None
-        self._request_timer.cancel()
-        then, self._then = self._then, None
+        timer, then = self._request_timer, self._then
+        assert timer is not None and then is not None  # set with in_flight_request
+        timer.cancel()
+        self._then = None
         then(None if value is REFUSED else value)

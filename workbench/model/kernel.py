@@ -86,12 +86,12 @@ class Timer:
     _ok = True  # a class constant: a timer never fails, and step() only reads it
 
     def __init__(self, env: simpy.Environment, delay: float, fn: Callable[..., Any], args: tuple = ()):
-        self.callbacks = _FIRE
+        self.callbacks: tuple | None = _FIRE
         self.fn = fn
         self.args = args
         self.env = env
         # Environment.schedule inlined: this line runs for every message in the model.
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))  # type: ignore[attr-defined]
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))  # type: ignore[attr-defined, misc]
 
     def cancel(self) -> None:
         if self.fn is _noop or self.callbacks is None:
@@ -141,7 +141,7 @@ class Recurring:
         """Fire ``delay`` seconds from now (the same queue entry a :class:`Timer` would make)."""
         self.callbacks = self._callbacks
         env = self.env
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))  # type: ignore[attr-defined]
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))  # type: ignore[attr-defined, misc]
 
 
 def _check_simpy_internals() -> None:

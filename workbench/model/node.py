@@ -34,7 +34,7 @@ from workbench.scenario.distributions import Sampler
 class _Job:
     """Work in service on a :class:`WorkerPool` or a :class:`Disk`, scheduled as its own event.
 
-    A :class:`~workbench.model.kernel.Timer` inlined: built with ``object.__new__`` and
+    A :class:`~workbench.model.kernel.Timer` inlined: built with no ``__init__`` and
     attribute stores, and firing calls the resource's completion with the job itself, so
     each completion costs one Python call and no argument tuple.
     """
@@ -46,9 +46,6 @@ class _Job:
     callbacks: tuple | None
     epoch: int
     fn: Any
-
-
-_new_job = object.__new__
 
 
 class WorkerPool:
@@ -68,13 +65,13 @@ class WorkerPool:
         self._done_callbacks = (self._done,)  # shared by every job (step() never mutates it)
 
     def _serve(self, service: float, fn: Callable[[Any], None], arg: Any, epoch: int) -> None:
-        job = _new_job(_Job)
+        job = _Job()
         job.callbacks = self._done_callbacks
         job.fn = fn
         job.arg = arg
         job.epoch = epoch
         env = self.env
-        heappush(env._queue, (env._now + service, NORMAL, next(env._eid), job))  # type: ignore[attr-defined]
+        heappush(env._queue, (env._now + service, NORMAL, next(env._eid), job))  # type: ignore[attr-defined, misc]
 
     def submit(self, service: float, fn: Callable[[Any], None], arg: Any) -> None:
         if self.busy < self.capacity:
@@ -83,13 +80,13 @@ class WorkerPool:
             self._t = now
             self.busy += 1
             # _serve inlined: once per request and per replication batch.
-            job = _new_job(_Job)
+            job = _Job()
             job.callbacks = self._done_callbacks
             job.fn = fn
             job.arg = arg
             job.epoch = self.epoch
             env = self.env
-            heappush(env._queue, (now + service, NORMAL, next(env._eid), job))  # type: ignore[attr-defined]
+            heappush(env._queue, (now + service, NORMAL, next(env._eid), job))  # type: ignore[attr-defined, misc]
         else:
             self.queue.append((service, fn, arg))
 
@@ -166,12 +163,12 @@ class Disk:
         self.busy = True
         took = self._fsync()
         self.busy_s += took  # fsync time started (for utilisation; a crash may cut the last one short)
-        job = _new_job(_Job)
+        job = _Job()
         job.callbacks = self._done_callbacks
         job.arg = batch
         job.epoch = self.epoch
         env = self.env
-        heappush(env._queue, (env._now + took, NORMAL, next(env._eid), job))  # type: ignore[attr-defined]
+        heappush(env._queue, (env._now + took, NORMAL, next(env._eid), job))  # type: ignore[attr-defined, misc]
 
     def _done(self, job: _Job) -> None:
         if job.epoch != self.epoch:
@@ -316,6 +313,7 @@ class Server(Node):
     def _replication_committed(self, job: tuple) -> None:
         channel, rid, payload, safe_cursor, src = job
         inst = self.instance
+        assert inst is not None  # a crash or a removed copy drops the job before it commits
         inst.apply_incoming(payload, src)
         copy_id = channel.src.incarnation
         if safe_cursor > inst.last_from.get(copy_id, 0):
@@ -440,12 +438,12 @@ class Server(Node):
             cpu._area += busy * (now - cpu._t)
             cpu._t = now
             cpu.busy = busy + 1
-            job = _new_job(_Job)
+            job = _Job()
             job.callbacks = cpu._done_callbacks
             job.fn = done
             job.arg = attempt
             job.epoch = cpu.epoch
-            heappush(env._queue, (now + service, NORMAL, next(env._eid), job))  # type: ignore[attr-defined]
+            heappush(env._queue, (now + service, NORMAL, next(env._eid), job))  # type: ignore[attr-defined, misc]
         else:
             cpu.queue.append((service, done, attempt))
 
@@ -469,7 +467,9 @@ class Server(Node):
 
     def _read_done(self, attempt: Any) -> None:
         # DatabaseInstance.read and _respond inlined: once per read.
-        doc = self.instance.docs.get(attempt.op.key)
+        inst = self.instance
+        assert inst is not None  # the request was accepted, so the node holds a copy
+        doc = inst.docs.get(attempt.op.key)
         world = self.world
         size = world.client_overhead + (doc.size if doc is not None else world.initial_size)
         self.in_flight.discard(attempt)
@@ -489,6 +489,8 @@ class Server(Node):
     def _write_committed(self, attempt: Any) -> None:
         op = attempt.op
         inst = self.instance
+        assert inst is not None  # the request was accepted, so the node holds a copy
+        answer: Any  # what the client gets: the document, or a transaction's documents
         if op.kind == 5:
             docs = inst.commit_transaction(self.world.transaction_keys(op.key), op.size, op.write_id)
             doc, answer = docs[-1], docs

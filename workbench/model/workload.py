@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from heapq import heappush
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from simpy.events import NORMAL
@@ -173,7 +174,7 @@ class OpSource:
         client = self.clients[drawn if client_index is None else client_index]
         if self._tenanted:
             key = self._tenant_key(client, key)
-        return client.submit(kind, key, size)
+        return client.submit(kind, key, size)  # type: ignore[arg-type]  # a tenant's key is mapped to an int
 
     def _tenant_key(self, client: Client, u: float) -> int:
         if client.session_left == 0:  # this op opens the client's next session: whose is it?
@@ -266,7 +267,7 @@ class PoissonArrivals(Generator):
         client = ops.clients[drawn]
         if ops._tenanted:
             key = ops._tenant_key(client, key)
-        client.submit(kind, key, size)
+        client.submit(kind, key, size)  # type: ignore[arg-type]  # a tenant's key is mapped to an int
         # _schedule_next and Recurring.schedule inlined.
         g = self._g
         if g >= len(self._gaps):
@@ -279,7 +280,7 @@ class PoissonArrivals(Generator):
         if now + gap < self.until:
             timer = self._timer
             timer.callbacks = timer._callbacks
-            heappush(env._queue, (now + gap, NORMAL, next(env._eid), timer))  # type: ignore[attr-defined]
+            heappush(env._queue, (now + gap, NORMAL, next(env._eid), timer))  # type: ignore[attr-defined, misc]
 
 
 class ConstantArrivals(Generator):
@@ -313,8 +314,8 @@ class DiurnalArrivals(Generator):
         super().__init__(world, streams)
         self.ops = OpSource(world, streams)
         a = self.spec.arrivals
-        self.peak = float(a.peak)
-        self.trough = float(a.trough)
+        self.peak = float(a.peak)  # type: ignore[arg-type]  # the schema requires both for this shape
+        self.trough = float(a.trough)  # type: ignore[arg-type]
         self._omega = 2 * math.pi / a.period
         self._phase = 2 * math.pi * (a.start_at - a.peak_at) / 86400.0
         self._gap = Sampler(Exponential(1.0 / self.peak), streams.rng("workload.arrivals"))
@@ -429,7 +430,7 @@ class ClosedLoop(Generator):
         super().__init__(world, streams)
         self.ops = OpSource(world, streams)
         a = self.spec.arrivals
-        self.users = int(a.users)
+        self.users = int(a.users)  # type: ignore[arg-type]  # required for closed arrivals
         self._think = streams.sampler("workload.think", a.think)
         self._n_clients = len(world.clients)
         self._waiting: dict[Op, int] = {}
@@ -492,7 +493,7 @@ class TraceReplay(Generator):
             if loc.region != loc.datacenter:
                 region_clients[loc.region].append(i)
         self.reader = TraceReader(
-            a.file,
+            a.file,  # type: ignore[arg-type]  # required for trace arrivals
             keys=self.spec.keys,
             clients=len(world.clients),
             region_clients={name: tuple(ids) for name, ids in region_clients.items()},
@@ -512,7 +513,7 @@ class TraceReplay(Generator):
         self._offset = 0.0  # simulated time of this pass's window start
         self._pass_rows = 0
         self._pass_first = self._pass_last = 0.0
-        self._chunks = None
+        self._chunks: Iterator[Any] | None = None
         self._open: list[str | None] = [None] * len(world.clients)  # the trace session open on each client
         self._n = self._i = 0
         self._when: list[float] = []
@@ -573,7 +574,7 @@ class TraceReplay(Generator):
     def _load(self) -> bool:
         """Make the next rows of the window current; False when the replay is over."""
         while True:
-            chunk = next(self._chunks, None) if self._chunks is not None else None
+            chunk: Any = next(self._chunks, None) if self._chunks is not None else None
             if chunk is None:
                 if not self._next_pass():
                     return False

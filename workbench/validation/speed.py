@@ -235,6 +235,8 @@ SETTINGS = {
 
 
 def run_benchmarks(quick: bool = False, horizon_s: float | None = None) -> dict[str, Any]:
+    from workbench.results import environment_info
+
     settings = SETTINGS["quick" if quick else "full"]
     hot, recorder = hot_path(settings["hot_s"])
     memory = results_memory(recorder)
@@ -246,7 +248,12 @@ def run_benchmarks(quick: bool = False, horizon_s: float | None = None) -> dict[
     ratio_cpu = round(naive["cpu_seconds"] / hot["cpu_seconds"] * hot["ops"] / max(naive["ops"], 1), 3)
     return {
         "settings": "quick" if quick else "full",
-        "machine": {"python": platform.python_version(), "simpy": simpy.__version__, "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "simpy": simpy.__version__,
+            "platform": platform.platform(),
+            "model": environment_info()["model"],
+        },
         "hot_path": hot,
         "naive": naive,
         "ratio_ops_per_second": ratio,
@@ -289,7 +296,7 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"workbench bench ({report['settings']} settings; Python {report['machine']['python']}, "
-            f"SimPy {report['machine']['simpy']})",
+            f"SimPy {report['machine']['simpy']}; model: {report['machine']['model']})",
             "",
             f"hot path   five-node RF 3, {hot['rate']:g} ops/s 80/20, {hot['sim_seconds']:g} sim s: "
             f"{hot['ops_per_wall_second']:,.0f} ops/s, {hot['events_per_wall_second']:,.0f} events/s, "
