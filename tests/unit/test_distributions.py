@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from workbench.model.kernel import Sampler
 from workbench.scenario.distributions import (
     Constant,
     Empirical,
@@ -16,7 +17,6 @@ from workbench.scenario.distributions import (
     LogNormal,
     Mixture,
     Pareto,
-    Sampler,
     TruncatedNormal,
     Uniform,
     Weibull,

@@ -36,8 +36,11 @@ from workbench.model.kernel import Timer
 
 if TYPE_CHECKING:
     from workbench.model.database import Doc
-    from workbench.model.rachis import DbTopology
+    from workbench.model.network import Network
+    from workbench.model.node import Server
+    from workbench.model.rachis import DbTopology, RaftNode
     from workbench.model.world import World
+    from workbench.results import Recorder
 
 READ, WRITE, QUERY, CLUSTER_TX, COMPARE_EXCHANGE, TRANSACTION = 0, 1, 2, 3, 4, 5
 OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange", "transaction")
@@ -101,6 +104,14 @@ class Attempt:
 class Client:
     def __init__(self, world: World, index: int, cid: int, topology: list[int]):
         self.world = world
+        self.network: Network = world.network
+        self.servers: list[Server] = world.nodes
+        # The world's parts this client touches on every operation, held directly (they are
+        # created before the clients and never replaced).
+        self.raft_nodes: list[RaftNode] = world.cluster.nodes
+        self.db_name: str = world.db_name
+        self.recorder: Recorder = world.recorder
+        self.acked: dict[int, tuple[int, int]] = world.acked  # key -> (cv position, etag) of its newest acked write
         self.env = world.env
         self.index = index  # network endpoint
         self.cid = cid
@@ -194,7 +205,7 @@ class Client:
         op = Op(self, kind, key, size, session, self.env._now)  # type: ignore[attr-defined]
         world = self.world
         if kind == READ:
-            op.expect = world.acked.get(key)
+            op.expect = self.acked.get(key)
             op.own = self.session_writes.get(key)
         elif kind in (WRITE, CLUSTER_TX, TRANSACTION):
             world.write_counter += 1
@@ -218,7 +229,7 @@ class Client:
             size = self.overhead + size * world.transaction_documents
         else:
             size = self.overhead + (size if kind in (WRITE, CLUSTER_TX) else 0.0)
-        world.network.send(self.index, node, size, world.nodes[node].receive_request, attempt)
+        self.network.send(self.index, node, size, self.servers[node].receive_request, attempt)
         # _expect_answer inlined.
         attempt.deadline = op.start + self.request_timeout
         deadlines = self._deadlines
@@ -241,11 +252,10 @@ class Client:
     def _race(self, op: Op, chosen: int) -> None:
         """Send copies of the read to every other eligible member; the first answer scores."""
         op.race = [False]
-        world = self.world
         size = self.overhead
         for node in self.topology[: self.members_count]:
             if node != chosen and self.failures.get(node, 0) == 0:
-                world.network.send(self.index, node, size, world.nodes[node].receive_request, Attempt(op, node, True))
+                self.network.send(self.index, node, size, self.servers[node].receive_request, Attempt(op, node, True))
 
     def _finish_race(self, op: Op, node: int) -> None:
         race = op.race
@@ -291,7 +301,7 @@ class Client:
             size = self.overhead + op.size * world.transaction_documents
         else:
             size = self.overhead + (op.size if kind in (WRITE, CLUSTER_TX) else 0.0)
-        world.network.send(self.index, node, size, world.nodes[node].receive_request, attempt)
+        self.network.send(self.index, node, size, self.servers[node].receive_request, attempt)
         self._expect_answer(attempt)
 
     def _expect_answer(self, attempt: Attempt) -> None:
@@ -336,7 +346,7 @@ class Client:
             return
         world = self.world
         # _refresh_topology inlined (once per response): a newer topology etag is fetched.
-        topo = world.cluster.nodes[node].state_machine.databases[world.db_name]
+        topo = self.raft_nodes[node].state_machine.databases[self.db_name]
         if topo.etag > self.topology_etag:
             self._install_topology(topo)
         flags = 0  # bit 0: stale read; bit 1: read-your-writes violation
@@ -350,12 +360,13 @@ class Client:
                 if op.own is not None and op.own[1] > 0:
                     flags |= 2
             else:
-                if doc.conflicts is not None:
+                read: Doc = doc
+                if read.conflicts is not None:
                     # HTTP 409: the document is conflicted; no failover [spec §3.5, §4.3].
-                    world.recorder.op(op, node, CONFLICT, -1, 0, self.env.now)
+                    self.recorder.op(op, node, CONFLICT, -1, 0, self.env.now)
                     return
-                version = doc.write_id
-                cv = doc.cv
+                version = read.write_id
+                cv = read.cv
                 expect = op.expect  # (cv position, etag) of the newest acknowledged write
                 if expect is not None and cv[expect[0]] < expect[1]:
                     flags |= 1
@@ -364,10 +375,11 @@ class Client:
                     flags |= 2
         elif kind == WRITE:
             version = op.write_id
-            pos = doc.origin  # change vectors have one entry per node, indexed by node
+            written: Doc = doc
+            pos = written.origin  # change vectors have one entry per node, indexed by node
             key = op.key
-            acked = (pos, doc.cv[pos])
-            world.acked[key] = acked
+            acked = (pos, written.cv[pos])
+            self.acked[key] = acked
             world.acknowledged(key, pos, acked[1], version)
             if op.session == self.session_id:
                 self.session_writes[key] = acked
@@ -381,7 +393,7 @@ class Client:
                     self.session_writes[d.key] = (pos, d.cv[pos])
         else:
             version = -1
-        world.recorder.op(op, node, OK, version, flags, self.env._now)  # type: ignore[attr-defined]
+        self.recorder.op(op, node, OK, version, flags, self.env._now)  # type: ignore[attr-defined]
 
     def on_cluster_response(self, attempt: Attempt, ok: bool, index: Any, result: Any) -> None:
         """The answer to a cluster-wide operation (it went through the Raft log)."""
@@ -448,7 +460,7 @@ class Client:
         op.refreshed = True
         request = [op, False]
         world = self.world
-        world.network.send(self.index, node, self.overhead, world.nodes[node].receive_topology_request, self, request)
+        self.network.send(self.index, node, self.overhead, world.nodes[node].receive_topology_request, self, request)
         Timer(self.env, GONE_TOPOLOGY_TIMEOUT, self._topology_timeout, (request, node))
 
     def on_topology(self, request: list, topo: DbTopology) -> None:
@@ -528,7 +540,7 @@ class Client:
         world = self.world
         while self.failures.get(node, 0) > 0:
             yield self.env.timeout(delay)
-            world.network.send(self.index, node, self.overhead, world.nodes[node].receive_health_check, self)
+            self.network.send(self.index, node, self.overhead, world.nodes[node].receive_health_check, self)
             delay = min(delay + self.health.step, self.health.max)
         self.checking.discard(node)
 

@@ -21,7 +21,7 @@ import numpy as np
 import simpy
 from simpy.events import NORMAL, URGENT
 
-from workbench.scenario.distributions import Distribution, Sampler
+from workbench.scenario.distributions import Constant, Distribution
 
 
 class Streams:
@@ -51,6 +51,38 @@ class Streams:
         return Sampler(dist, self.rng(name))
 
 
+class Sampler:
+    """Draws one value at a time from a distribution, in blocks, for the hot path.
+
+    The sequence of values depends only on the distribution, the generator and
+    the block size, so a run is reproducible from its seed.
+    """
+
+    __slots__ = ("_block", "_buf", "_dist", "_i", "_rng", "constant")
+
+    def __init__(self, dist: Distribution, rng: np.random.Generator, block: int = 4096):
+        self._dist = dist
+        self._rng = rng
+        self._block = block
+        self._buf: list[float] = []
+        self._i = 0
+        self.constant = dist.value if isinstance(dist, Constant) else None
+
+    @property
+    def dist(self) -> Distribution:
+        return self._dist
+
+    def __call__(self) -> float:
+        i = self._i
+        if i >= len(self._buf):
+            if self.constant is not None:
+                return self.constant
+            self._buf = self._dist.sample(self._rng, self._block).tolist()
+            i = 0
+        self._i = i + 1
+        return self._buf[i]
+
+
 def _fire(timer: Timer) -> None:
     timer.fn(*timer.args)
 
@@ -75,18 +107,27 @@ _FIRE = (_fire,)
 COMPACT_AFTER = 8
 
 
-class Timer:
-    """A callback scheduled ``delay`` seconds from now; ``cancel()`` makes it a no-op.
+class Scheduled:
+    """The model's own entries in the event queue: timers, messages, worker and disk jobs.
 
-    Quacks like a triggered SimPy event as far as ``Environment.step`` cares
-    (``callbacks`` and ``_ok``), without the cost of a full ``Event``.
+    Each quacks like a triggered SimPy event as far as ``Environment.step`` cares
+    (``callbacks`` and ``_ok``), without the cost of a full ``Event``. They never fail, so
+    :func:`run_to` fires them without SimPy's failure check, and the compiled model reads
+    their callbacks directly.
     """
 
-    __slots__ = ("args", "callbacks", "env", "fn")
-    _ok = True  # a class constant: a timer never fails, and step() only reads it
+    __slots__ = ("callbacks",)
+    _ok = True  # a class constant: step() only reads it
+    callbacks: tuple | None
+
+
+class Timer(Scheduled):
+    """A callback scheduled ``delay`` seconds from now; ``cancel()`` makes it a no-op."""
+
+    __slots__ = ("args", "env", "fn")
 
     def __init__(self, env: simpy.Environment, delay: float, fn: Callable[..., Any], args: tuple = ()):
-        self.callbacks: tuple | None = _FIRE
+        self.callbacks = _FIRE
         self.fn = fn
         self.args = args
         self.env = env
@@ -121,7 +162,7 @@ def _drop_cancelled(queue: list) -> None:
     heapify(queue)
 
 
-class Recurring:
+class Recurring(Scheduled):
     """A reusable timer for a callback with at most one firing pending at a time (an arrival
     process re-armed from its own callback): no object and no argument tuple per firing.
 
@@ -129,13 +170,12 @@ class Recurring:
     Scheduling it again while a firing is pending would make that firing fail in SimPy.
     """
 
-    __slots__ = ("_callbacks", "callbacks", "env")
-    _ok = True
+    __slots__ = ("_callbacks", "env")
 
     def __init__(self, env: simpy.Environment, fn: Callable[[Recurring], None]):
         self.env = env
         self._callbacks = (fn,)
-        self.callbacks: tuple | None = None
+        self.callbacks = None
 
     def schedule(self, delay: float) -> None:
         """Fire ``delay`` seconds from now (the same queue entry a :class:`Timer` would make)."""
@@ -238,10 +278,16 @@ def run_to(env: simpy.Environment, at: float) -> None:
             # so the events-scheduled count stays the same.
             next(env._eid)  # type: ignore[attr-defined]
             return
-        callbacks = event.callbacks
+        if isinstance(event, Scheduled):
+            callbacks = event.callbacks
+            event.callbacks = None
+            for callback in callbacks:  # type: ignore[union-attr]  # queued, so set
+                callback(event)
+            continue
+        handlers: Any = event.callbacks  # a SimPy event's: a list
         event.callbacks = None
-        for callback in callbacks:
-            callback(event)
+        for handler in handlers:
+            handler(event)
         if not event._ok and not hasattr(event, "_defused"):
             # Environment.step: a failed event nobody handled crashes the run, with a fresh traceback.
             failure = event._value

@@ -19,7 +19,7 @@ from typing import Any
 import simpy
 from simpy.events import NORMAL
 
-from workbench.model.kernel import Streams
+from workbench.model.kernel import Scheduled, Streams
 from workbench.scenario.schema import NetworkSpec
 
 
@@ -31,21 +31,19 @@ class Location:
     zone: str
 
 
-class _Message:
-    """A message in flight, scheduled as its own SimPy-compatible event (see :class:`Timer`).
+class _Message(Scheduled):
+    """A message in flight, scheduled as its own event (see :class:`Scheduled`).
 
     Built with no ``__init__`` and plain attribute stores rather than a ``Timer``:
     one Python call fewer per message when sent, and one fewer when delivered.
     """
 
-    __slots__ = ("args", "callbacks", "cut", "dst", "fn")
-    _ok = True  # never fails: Environment.step only reads it
+    __slots__ = ("args", "cut", "dst", "fn")
 
     cut: list[bool]  # the source's row of the cut matrix (changed in place, so always current)
     dst: int
     fn: Callable[..., Any]
     args: tuple
-    callbacks: tuple | None
 
 
 PAIR_CLASSES = ("same_zone", "same_region", "cross_region")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from heapq import heappush
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 from simpy.events import NORMAL
@@ -27,11 +27,15 @@ from workbench.model.database import (
     DatabaseInstance,
     compare,
 )
+from workbench.model.kernel import Sampler, Scheduled
+from workbench.model.network import Network
 from workbench.model.observer import REPORT_BYTES
-from workbench.scenario.distributions import Sampler
+
+if TYPE_CHECKING:
+    from workbench.model.client import Attempt
 
 
-class _Job:
+class _Job(Scheduled):
     """Work in service on a :class:`WorkerPool` or a :class:`Disk`, scheduled as its own event.
 
     A :class:`~workbench.model.kernel.Timer` inlined: built with no ``__init__`` and
@@ -39,11 +43,9 @@ class _Job:
     each completion costs one Python call and no argument tuple.
     """
 
-    __slots__ = ("arg", "callbacks", "epoch", "fn")
-    _ok = True  # never fails: Environment.step only reads it
+    __slots__ = ("arg", "epoch", "fn")
 
     arg: Any
-    callbacks: tuple | None
     epoch: int
     fn: Any
 
@@ -235,6 +237,7 @@ class Server(Node):
             hardware.max_writes_per_fsync,
         )
         self.world = world
+        self.network: Network = world.network
         svc = hardware.service
         self.service_read = streams.sampler(f"service.read.{tag}", svc.read)
         self.service_write = streams.sampler(f"service.write.{tag}", svc.write)
@@ -319,14 +322,12 @@ class Server(Node):
         if safe_cursor > inst.last_from.get(copy_id, 0):
             inst.last_from[copy_id] = safe_cursor
         world = self.world
-        world.network.send(
+        self.network.send(
             self.index, channel.src.node.index, world.repl_overhead, channel._answer, rid, list(inst.db_cv)
         )
 
     def _reply_replication(self, channel: Any, rid: int, value: Any) -> None:
-        self.world.network.send(
-            self.index, channel.src.node.index, self.world.repl_overhead, channel._answer, rid, value
-        )
+        self.network.send(self.index, channel.src.node.index, self.world.repl_overhead, channel._answer, rid, value)
 
     # -- crash and restart
     def crash(self) -> None:
@@ -336,14 +337,12 @@ class Server(Node):
         # The OS resets the dead process's connections: clients and replication
         # sources learn at once (if the network lets the reset through).
         for attempt in list(self.in_flight):
-            world.network.send(
-                self.index, attempt.client.index, world.client_overhead, attempt.client.on_reset, attempt
-            )
+            self.network.send(self.index, attempt.client.index, world.client_overhead, attempt.client.on_reset, attempt)
         self.in_flight.clear()
         for inst in world.instances:
             for ch in inst.channels:
                 if ch.dst == self.index and ch.alive():
-                    world.network.send(self.index, inst.node.index, world.repl_overhead, ch.connection_reset)
+                    self.network.send(self.index, inst.node.index, world.repl_overhead, ch.connection_reset)
 
     def restart(self) -> None:
         super().restart()
@@ -396,7 +395,7 @@ class Server(Node):
         self.disk._fsync = self._normal_fsync
 
     # -- client requests (server side)
-    def receive_request(self, attempt: Any) -> None:
+    def receive_request(self, attempt: Attempt) -> None:
         inst = self.instance
         if not self.up or not self.accepting or inst is None or not inst.seeded or self.disk_full:
             self._refuse(attempt)
@@ -447,25 +446,25 @@ class Server(Node):
         else:
             cpu.queue.append((service, done, attempt))
 
-    def _refuse(self, attempt: Any) -> None:
+    def _refuse(self, attempt: Attempt) -> None:
         """A request this node cannot serve: reset, 410 or 503."""
         world = self.world
         client = attempt.client
         if not self.up or not self.accepting:
-            world.network.send(self.index, client.index, world.client_overhead, client.on_reset, attempt)
+            self.network.send(self.index, client.index, world.client_overhead, client.on_reset, attempt)
         elif self.instance is None:
             # 410 Gone: the database is not (or no longer) on this node [spec §4.3].
-            world.network.send(self.index, client.index, world.client_overhead, client.on_gone, attempt)
+            self.network.send(self.index, client.index, world.client_overhead, client.on_gone, attempt)
         else:
             # 503: the copy exists but holds no data yet (or the disk is full); the client
             # fails over as for a dead node.
-            world.network.send(self.index, client.index, world.client_overhead, client.on_unavailable, attempt)
+            self.network.send(self.index, client.index, world.client_overhead, client.on_unavailable, attempt)
 
-    def _respond(self, attempt: Any, doc: Any, size: float) -> None:
+    def _respond(self, attempt: Attempt, doc: Any, size: float) -> None:
         self.in_flight.discard(attempt)
-        self.world.network.send(self.index, attempt.client.index, size, attempt.client.on_response, attempt, doc)
+        self.network.send(self.index, attempt.client.index, size, attempt.client.on_response, attempt, doc)
 
-    def _read_done(self, attempt: Any) -> None:
+    def _read_done(self, attempt: Attempt) -> None:
         # DatabaseInstance.read and _respond inlined: once per read.
         inst = self.instance
         assert inst is not None  # the request was accepted, so the node holds a copy
@@ -474,19 +473,19 @@ class Server(Node):
         size = world.client_overhead + (doc.size if doc is not None else world.initial_size)
         self.in_flight.discard(attempt)
         client = attempt.client
-        world.network.send(self.index, client.index, size, client.on_response, attempt, doc)
+        self.network.send(self.index, client.index, size, client.on_response, attempt, doc)
 
-    def _query_done(self, attempt: Any) -> None:
+    def _query_done(self, attempt: Attempt) -> None:
         self._respond(attempt, None, self.world.client_overhead + self.world.query_response_size)
 
-    def _write_cpu_done(self, attempt: Any) -> None:
+    def _write_cpu_done(self, attempt: Attempt) -> None:
         # Disk.write inlined.
         disk = self.disk
         disk.pending.append((self._write_committed, attempt))
         if not disk.busy:
             disk._start()
 
-    def _write_committed(self, attempt: Any) -> None:
+    def _write_committed(self, attempt: Attempt) -> None:
         op = attempt.op
         inst = self.instance
         assert inst is not None  # the request was accepted, so the node holds a copy
@@ -503,7 +502,7 @@ class Server(Node):
             self.in_flight.discard(attempt)
             client = attempt.client
             world = self.world
-            world.network.send(self.index, client.index, world.client_overhead, client.on_response, attempt, answer)
+            self.network.send(self.index, client.index, world.client_overhead, client.on_response, attempt, answer)
             return
         # Majority is counted over the other members only: (siblings + 1) / 2 + 1 [spec §3.6];
         # capped at the sibling count so a two-node group can still satisfy it (a model choice).
@@ -520,13 +519,13 @@ class Server(Node):
                 # Not a distributed transaction: the write stays stored; the client gets an error.
                 self.in_flight.discard(attempt)
                 client = attempt.client
-                self.world.network.send(
+                self.network.send(
                     self.index, client.index, self.world.client_overhead, client.on_write_timeout, attempt, doc
                 )
 
         inst.wait_for_replicas(doc, needed, assurance.timeout, replicated)
 
-    def _cluster_cpu_done(self, attempt: Any) -> None:
+    def _cluster_cpu_done(self, attempt: Attempt) -> None:
         op = attempt.op
         rachis = self.world.cluster.nodes[self.index]
         epoch = self.epoch
@@ -554,7 +553,7 @@ class Server(Node):
         attempt, ok, index, result = job
         self.in_flight.discard(attempt)
         client = attempt.client
-        self.world.network.send(
+        self.network.send(
             self.index, client.index, self.world.client_overhead, client.on_cluster_response, attempt, ok, index, result
         )
 
@@ -562,7 +561,7 @@ class Server(Node):
         """Any live node answers with its cluster's view of the database topology."""
         if self.up:
             topo = self.world.cluster.nodes[self.index].state_machine.databases[self.world.db_name]
-            self.world.network.send(
+            self.network.send(
                 self.index, client.index, self.world.client_overhead, client.on_topology, request, topo.copy()
             )
 
@@ -576,13 +575,11 @@ class Server(Node):
 
     def receive_report_request(self, observer: Any) -> None:
         if self.up:
-            self.world.network.send(
+            self.network.send(
                 self.index, observer.raft.index, REPORT_BYTES, observer.on_report, self.index, self.report()
             )
 
     def receive_health_check(self, client: Any) -> None:
         """The check reads the database's statistics, so a node without a usable copy fails it."""
         if self.up and self.accepting and self.instance is not None and self.instance.seeded and not self.disk_full:
-            self.world.network.send(
-                self.index, client.index, self.world.client_overhead, client.on_health_ok, self.index
-            )
+            self.network.send(self.index, client.index, self.world.client_overhead, client.on_health_ok, self.index)

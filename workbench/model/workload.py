@@ -38,8 +38,8 @@ import numpy as np
 from simpy.events import NORMAL
 
 from workbench.model.client import OP_KINDS
-from workbench.model.kernel import Recurring, Streams, Timer
-from workbench.scenario.distributions import Exponential, Sampler, Uniform
+from workbench.model.kernel import Recurring, Sampler, Streams, Timer
+from workbench.scenario.distributions import Exponential, Uniform
 from workbench.scenario.trace import TRACE_OPS, TraceError, TraceReader
 from workbench.scenario.units import format_duration
 

@@ -19,9 +19,9 @@ Every distribution has a *kind* (``duration``, ``size`` or ``number``) that deci
 which units its arguments take. Parsed values keep the text the user wrote, so
 the resolved scenario shows exactly what was asked for.
 
-Sampling is vectorised: :class:`Sampler` draws blocks from a numpy ``Generator``
-and hands them out one at a time, which makes a draw on the model's hot path a
-list index rather than a numpy call.
+Sampling is vectorised: ``workbench.model.kernel.Sampler`` draws blocks from a numpy
+``Generator`` and hands them out one at a time, which makes a draw on the model's hot
+path a list index rather than a numpy call (it lives in the kernel, which is compiled).
 """
 
 from __future__ import annotations
@@ -224,38 +224,6 @@ class Empirical(Distribution):
 
     def upper(self, tail: float) -> float:
         return max(self.values)
-
-
-class Sampler:
-    """Draws one value at a time from a distribution, in blocks, for the hot path.
-
-    The sequence of values depends only on the distribution, the generator and
-    the block size, so a run is reproducible from its seed.
-    """
-
-    __slots__ = ("_block", "_buf", "_dist", "_i", "_rng", "constant")
-
-    def __init__(self, dist: Distribution, rng: np.random.Generator, block: int = 4096):
-        self._dist = dist
-        self._rng = rng
-        self._block = block
-        self._buf: list[float] = []
-        self._i = 0
-        self.constant = dist.value if isinstance(dist, Constant) else None
-
-    @property
-    def dist(self) -> Distribution:
-        return self._dist
-
-    def __call__(self) -> float:
-        i = self._i
-        if i >= len(self._buf):
-            if self.constant is not None:
-                return self.constant
-            self._buf = self._dist.sample(self._rng, self._block).tolist()
-            i = 0
-        self._i = i + 1
-        return self._buf[i]
 
 
 # --------------------------------------------------------------------------- parser

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from workbench.model.kernel import Streams
+from workbench.model.kernel import Sampler, Streams
 from workbench.model.network import Location, Network
 from workbench.model.node import Node
 from workbench.model.rachis import Cluster, Entry
-from workbench.scenario.distributions import Constant, Sampler, Uniform
+from workbench.scenario.distributions import Constant, Uniform
 from workbench.scenario.schema import ClusterSpec, NetworkSpec
 
 # Figure 16, the 150-300 ms curve, read from the plotted points of the thesis'
