@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -109,6 +108,8 @@ class Recorder:
         self._entities: dict[str, int] = {}
         self._metrics: dict[str, int] = {}
         self.now = lambda: 0.0
+        # Told of every operation once recorded (a closed-loop workload's users wait for theirs).
+        self.op_listener: Callable[[Op], None] | None = None
 
     def op(self, op: Op, node: int, outcome: int, version: int, flags: int, end: float) -> None:
         """``flags``: bit 0 a stale read, bit 1 a read-your-writes violation."""
@@ -118,19 +119,18 @@ class Recorder:
         )
         if len(rows) >= OP_CHUNK:
             self._flush_ops()
+        if self.op_listener is not None:
+            self.op_listener(op)
 
     def _flush_ops(self) -> None:
-        """Move the buffered op rows into the column buffers (numpy converts each column)."""
+        """Move the buffered op rows into the column buffers (one C-level extend per column)."""
         rows = self._op_rows
         if not rows:
             return
-        table = np.array(rows, dtype=object)
-        for j, column in enumerate(self._op_columns):
-            values = table[:, j]
-            if j == 7:  # attempts, an int8 column: capped
-                values = np.minimum(values.astype(np.int64), 127)
-            values = values.astype(column.typecode)
-            column.frombytes(values.tobytes())
+        for j, (column, values) in enumerate(zip(self._op_columns, zip(*rows, strict=True), strict=True)):
+            if j == 7 and max(values) > 127:  # attempts, an int8 column: capped
+                values = tuple(min(v, 127) for v in values)
+            column.extend(values)
         rows.clear()
 
     def replicated(self, doc: Doc, destination: int, applied: float) -> None:

@@ -33,6 +33,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from workbench.model.kernel import Timer
+from workbench.results import OP_CHUNK
 
 if TYPE_CHECKING:
     from workbench.model.database import Doc
@@ -111,6 +112,7 @@ class Client:
         self.raft_nodes: list[RaftNode] = world.cluster.nodes
         self.db_name: str = world.db_name
         self.recorder: Recorder = world.recorder
+        self._op_rows: list[tuple] = world.recorder._op_rows  # cleared in place, never replaced
         self.acked: dict[int, tuple[int, int]] = world.acked  # key -> (cv position, etag) of its newest acked write
         self.env = world.env
         self.index = index  # network endpoint
@@ -393,7 +395,16 @@ class Client:
                     self.session_writes[d.key] = (pos, d.cv[pos])
         else:
             version = -1
-        self.recorder.op(op, node, OK, version, flags, self.env._now)  # type: ignore[attr-defined]
+        # Recorder.op inlined (once per operation): the same row, in the same list.
+        rows = self._op_rows
+        rows.append(
+            (op.start, self.env._now, kind, op.key, self.cid, op.session, node, op.attempts, OK, version, flags)  # type: ignore[attr-defined]
+        )
+        recorder = self.recorder
+        if len(rows) >= OP_CHUNK:
+            recorder._flush_ops()
+        if recorder.op_listener is not None:
+            recorder.op_listener(op)
 
     def on_cluster_response(self, attempt: Attempt, ok: bool, index: Any, result: Any) -> None:
         """The answer to a cluster-wide operation (it went through the Raft log)."""

@@ -27,7 +27,7 @@ from workbench.model.database import (
     DatabaseInstance,
     compare,
 )
-from workbench.model.kernel import Sampler, Scheduled
+from workbench.model.kernel import Scheduled
 from workbench.model.network import Network
 from workbench.model.observer import REPORT_BYTES
 
@@ -138,8 +138,9 @@ class Disk:
         "writes",
     )
 
-    def __init__(self, env: simpy.Environment, fsync: Sampler, max_batch: int):
+    def __init__(self, env: simpy.Environment, fsync: Callable[[], float], max_batch: int):
         self.env = env
+        # A Sampler, or while a slow_disk fault lasts any draw of fsync times (faults._Scaled).
         self._fsync = fsync
         self.max_batch = max_batch
         self.pending: deque[tuple[Callable[[Any], None], Any]] = deque()
@@ -199,7 +200,7 @@ class Node:
         index: int,
         tag: str,
         workers: int,
-        fsync: Sampler,
+        fsync: Callable[[], float],
         max_writes_per_fsync: int,
     ):
         self.env = env

@@ -423,8 +423,7 @@ class ClosedLoop(Generator):
     whose application server is down (its data centre is dark) thinks and tries again.
 
     An operation ends exactly when the recorder records it (that is what makes a row of
-    the ops table), so the workload listens there: it wraps this world's ``recorder.op``,
-    and open-loop runs pay nothing for the hook."""
+    the ops table), so the workload listens there (``Recorder.op_listener``)."""
 
     def __init__(self, world: World, streams: Streams):
         super().__init__(world, streams)
@@ -434,15 +433,12 @@ class ClosedLoop(Generator):
         self._think = streams.sampler("workload.think", a.think)
         self._n_clients = len(world.clients)
         self._waiting: dict[Op, int] = {}
-        record = world.recorder.op
+        world.recorder.op_listener = self._op_done
 
-        def op_done(op: Op, node: int, outcome: int, version: int, flags: int, end: float) -> None:
-            record(op, node, outcome, version, flags, end)
-            user = self._waiting.pop(op, None)
-            if user is not None:
-                self._think_then_issue(user)
-
-        world.recorder.op = op_done  # type: ignore[method-assign]
+    def _op_done(self, op: Op) -> None:
+        user = self._waiting.pop(op, None)
+        if user is not None:
+            self._think_then_issue(user)
 
     @property
     def in_flight(self) -> int:
