@@ -1,10 +1,11 @@
 """Recording during a run, and the result of a run.
 
 The :class:`Recorder` fills typed columnar buffers (``array.array``) while the
-model runs: no DataFrame on the hot path. An operation is one tuple, appended to a
-short list that numpy moves into the op columns every :data:`OP_CHUNK` rows (one
-append per operation rather than eleven ``array`` appends, each of which parses its
-argument). At the end it builds the tables that :class:`RunResult` holds:
+model runs: no DataFrame on the hot path. An operation is one tuple, which the client
+appends to a short list (``Client._record``, compiled with the model) and
+``flush_ops`` moves into the op columns every :data:`OP_CHUNK` rows (one append per
+operation rather than eleven ``array`` appends, each of which parses its argument).
+At the end it builds the tables that :class:`RunResult` holds:
 
 ``ops``          one row per client operation
 ``events``       one row per cluster event (crashes, partitions, conflicts, ...)
@@ -77,7 +78,7 @@ class Recorder:
         self._outcome = array("b")
         self._version = array("q")
         self._stale = array("b")
-        # In the order of an op row (see op()); _flush_ops moves _op_rows into them.
+        # In the order of an op row (Client._record appends them); flush_ops moves op_rows into them.
         self._op_columns = (
             self._start,
             self._end,
@@ -91,7 +92,7 @@ class Recorder:
             self._version,
             self._stale,
         )
-        self._op_rows: list[tuple] = []
+        self.op_rows: list[tuple] = []
         self._events: list[tuple[float, str, str | None, int | None, str | None, str, float | None]] = []
         # Called with (kind, node) after each event: fault triggers ("after: leader_elected + 5 s").
         self.listeners: list[Callable[[str, str | None], None]] = []
@@ -111,20 +112,9 @@ class Recorder:
         # Told of every operation once recorded (a closed-loop workload's users wait for theirs).
         self.op_listener: Callable[[Op], None] | None = None
 
-    def op(self, op: Op, node: int, outcome: int, version: int, flags: int, end: float) -> None:
-        """``flags``: bit 0 a stale read, bit 1 a read-your-writes violation."""
-        rows = self._op_rows
-        rows.append(
-            (op.start, end, op.kind, op.key, op.client.cid, op.session, node, op.attempts, outcome, version, flags)
-        )
-        if len(rows) >= OP_CHUNK:
-            self._flush_ops()
-        if self.op_listener is not None:
-            self.op_listener(op)
-
-    def _flush_ops(self) -> None:
+    def flush_ops(self) -> None:
         """Move the buffered op rows into the column buffers (one C-level extend per column)."""
-        rows = self._op_rows
+        rows = self.op_rows
         if not rows:
             return
         for j, (column, values) in enumerate(zip(self._op_columns, zip(*rows, strict=True), strict=True)):
@@ -164,14 +154,14 @@ class Recorder:
 
     @property
     def op_count(self) -> int:
-        self._flush_ops()  # so the column buffers hold every recorded operation
+        self.flush_ops()  # so the column buffers hold every recorded operation
         return len(self._start)
 
     # -- tables
     def tables(self) -> dict[str, pd.DataFrame]:
         from workbench.model.client import OP_KINDS, OUTCOMES
 
-        self._flush_ops()
+        self.flush_ops()
         start = pd.Series(self._start, dtype="float64")
         end = pd.Series(self._end, dtype="float64")
         ops = pd.DataFrame(

@@ -112,7 +112,6 @@ class Client:
         self.raft_nodes: list[RaftNode] = world.cluster.nodes
         self.db_name: str = world.db_name
         self.recorder: Recorder = world.recorder
-        self._op_rows: list[tuple] = world.recorder._op_rows  # cleared in place, never replaced
         self.acked: dict[int, tuple[int, int]] = world.acked  # key -> (cv position, etag) of its newest acked write
         self.env = world.env
         self.index = index  # network endpoint
@@ -223,23 +222,7 @@ class Client:
             node = topo[session % (self.members_count or len(topo))] if rr else topo[0]
             if self.failures[node]:
                 node = self._choose(op)
-        # The first attempt (_attempt inlined): almost every operation has only this one.
-        op.attempts = 1
-        op.tried = [node]
-        attempt = Attempt(op, node)
-        if kind == TRANSACTION:
-            size = self.overhead + size * world.transaction_documents
-        else:
-            size = self.overhead + (size if kind in (WRITE, CLUSTER_TX) else 0.0)
-        self.network.send(self.index, node, size, self.servers[node].receive_request, attempt)
-        # _expect_answer inlined.
-        attempt.deadline = op.start + self.request_timeout
-        deadlines = self._deadlines
-        while deadlines and deadlines[0].done:
-            deadlines.popleft()
-        deadlines.append(attempt)
-        if not self._timer_armed:
-            self._arm()
+        self._attempt(op, node)
         if self.speed_test and kind in (READ, QUERY):
             self._race(op, node)
         return op
@@ -365,7 +348,7 @@ class Client:
                 read: Doc = doc
                 if read.conflicts is not None:
                     # HTTP 409: the document is conflicted; no failover [spec §3.5, §4.3].
-                    self.recorder.op(op, node, CONFLICT, -1, 0, self.env.now)
+                    self._record(op, node, CONFLICT, -1, 0)
                     return
                 version = read.write_id
                 cv = read.cv
@@ -395,14 +378,18 @@ class Client:
                     self.session_writes[d.key] = (pos, d.cv[pos])
         else:
             version = -1
-        # Recorder.op inlined (once per operation): the same row, in the same list.
-        rows = self._op_rows
-        rows.append(
-            (op.start, self.env._now, kind, op.key, self.cid, op.session, node, op.attempts, OK, version, flags)  # type: ignore[attr-defined]
-        )
+        self._record(op, node, OK, version, flags)
+
+    def _record(self, op: Op, node: int, outcome: int, version: int, flags: int) -> None:
+        """An operation ends: its row of the ops table, in the order of the Recorder's op
+        columns. ``flags``: bit 0 a stale read, bit 1 a read-your-writes violation."""
         recorder = self.recorder
+        rows = recorder.op_rows
+        rows.append(
+            (op.start, self.env._now, op.kind, op.key, self.cid, op.session, node, op.attempts, outcome, version, flags)  # type: ignore[attr-defined]
+        )
         if len(rows) >= OP_CHUNK:
-            recorder._flush_ops()
+            recorder.flush_ops()
         if recorder.op_listener is not None:
             recorder.op_listener(op)
 
@@ -416,7 +403,7 @@ class Client:
         world = self.world
         if not ok:
             # The server waited OperationTimeout for a leader; an error, not a failover.
-            world.recorder.op(op, attempt.node, TIMEOUT, -1, False, self.env.now)
+            self._record(op, attempt.node, TIMEOUT, -1, 0)
             return
         version = index
         if op.kind == COMPARE_EXCHANGE:
@@ -429,14 +416,14 @@ class Client:
         else:
             world.acked[op.key] = (world.raft_position, index)
             world.acknowledged(op.key, world.raft_position, index, op.write_id)
-        world.recorder.op(op, attempt.node, OK, version, False, self.env.now)
+        self._record(op, attempt.node, OK, version, 0)
 
     def on_write_timeout(self, attempt: Attempt, doc: Doc) -> None:
         """Write assurance timed out: an error for the client, though the write is stored."""
         if attempt.done:
             return
         attempt.done = True
-        self.world.recorder.op(attempt.op, attempt.node, TIMEOUT, attempt.op.write_id, False, self.env.now)
+        self._record(attempt.op, attempt.node, TIMEOUT, attempt.op.write_id, 0)
 
     def on_reset(self, attempt: Attempt) -> None:
         """Connection refused or reset by the node."""
@@ -464,7 +451,7 @@ class Client:
         op = attempt.op
         self._mark_failed(node)
         if op.refreshed:
-            self.world.recorder.op(op, node, FAILED, -1, 0, self.env.now)
+            self._record(op, node, FAILED, -1, 0)
             return
         if self._retry_elsewhere(op, node):
             return
@@ -487,7 +474,7 @@ class Client:
     def _topology_timeout(self, request: list, node: int) -> None:
         if not request[1]:
             request[1] = True
-            self.world.recorder.op(request[0], node, ALL_NODES_DOWN, -1, 0, self.env.now)
+            self._record(request[0], node, ALL_NODES_DOWN, -1, 0)
 
     def _on_timeout(self, attempt: Attempt) -> None:
         attempt.done = True
@@ -518,11 +505,11 @@ class Client:
         op = attempt.op
         if op.refreshed:
             # The retry after a forced topology update does not fail over again [spec §4.3].
-            self.world.recorder.op(op, node, reason, -1, 0, self.env.now)
+            self._record(op, node, reason, -1, 0)
             return
         if not self._retry_elsewhere(op, node):
             # Every node of the topology was tried: AllTopologyNodesDownException [spec §4.3].
-            self.world.recorder.op(op, node, ALL_NODES_DOWN, -1, 0, self.env.now)
+            self._record(op, node, ALL_NODES_DOWN, -1, 0)
 
     # -- request timeouts: one timer per client, armed at the earliest deadline
     def _arm(self) -> None:

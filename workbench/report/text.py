@@ -219,10 +219,7 @@ def format_blueprint(bp: Any, clients: Any = None) -> str:
         for g in groups:
             key = (g.datacenter, g.zone or "")
             placed[key] = placed.get(key, 0) + g.count
-    regions: dict[str, list[Any]] = {}
-    for dc in bp.datacenters:
-        regions.setdefault(dc.region, []).append(dc)
-    for region, dcs in regions.items():
+    for region, dcs in _by_region(bp.datacenters).items():
         lines.append(f"region {region}")
         for dc in dcs:
             lines.append(f"  data centre {dc.name}")
@@ -271,10 +268,7 @@ def format_deployment(dep: Any, clients: Any = None) -> str:
     placed: dict[str, int] = {}
     for g in (clients.placement or ()) if clients is not None else ():
         placed[g.datacenter] = placed.get(g.datacenter, 0) + g.count
-    regions: dict[str, list[Any]] = {}
-    for dc in dep.datacenters:
-        regions.setdefault(dc.region, []).append(dc)
-    for region, dcs in regions.items():
+    for region, dcs in _by_region(dep.datacenters).items():
         lines.append(f"region {region}")
         for dc in dcs:
             users = placed.get(dc.name, 0)
@@ -305,6 +299,14 @@ def format_deployment(dep: Any, clients: Any = None) -> str:
     for pair in net.regions:
         lines.append(f"  {pair.between[0]} <-> {pair.between[1]}: {pair.latency}")
     return "\n".join(lines)
+
+
+def _by_region(datacenters: list[Any]) -> dict[str, list[Any]]:
+    """Data centres grouped by region, in the order they are declared."""
+    regions: dict[str, list[Any]] = {}
+    for dc in datacenters:
+        regions.setdefault(dc.region, []).append(dc)
+    return regions
 
 
 def _notes(bp: Any) -> list[str]:
