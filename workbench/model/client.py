@@ -32,7 +32,7 @@ import zlib
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from workbench.model.kernel import Timer
+from workbench.model.kernel import Agenda, Timer
 from workbench.results import OP_CHUNK
 
 if TYPE_CHECKING:
@@ -114,6 +114,7 @@ class Client:
         self.recorder: Recorder = world.recorder
         self.acked: dict[int, tuple[int, int]] = world.acked  # key -> (cv position, etag) of its newest acked write
         self.env = world.env
+        self.agenda: Agenda = world.env.agenda  # type: ignore[attr-defined]
         self.index = index  # network endpoint
         self.cid = cid
         spec = world.scenario.clients
@@ -203,7 +204,7 @@ class Client:
                 self.session_context = int(self._contexts.integers(0, self.n_contexts))
         self.session_left -= 1
         session = self.session_id
-        op = Op(self, kind, key, size, session, self.env._now)  # type: ignore[attr-defined]
+        op = Op(self, kind, key, size, session, self.agenda.now)
         world = self.world
         if kind == READ:
             op.expect = self.acked.get(key)
@@ -291,7 +292,7 @@ class Client:
 
     def _expect_answer(self, attempt: Attempt) -> None:
         """Start the attempt's request timeout."""
-        attempt.deadline = self.env._now + self.request_timeout  # type: ignore[attr-defined]
+        attempt.deadline = self.agenda.now + self.request_timeout
         deadlines = self._deadlines
         # Answered attempts leave from the front; with a long timeout (12 h by default) the
         # timer rarely fires, so this is what keeps the queue short.
@@ -386,7 +387,19 @@ class Client:
         recorder = self.recorder
         rows = recorder.op_rows
         rows.append(
-            (op.start, self.env._now, op.kind, op.key, self.cid, op.session, node, op.attempts, outcome, version, flags)  # type: ignore[attr-defined]
+            (
+                op.start,
+                self.agenda.now,
+                op.kind,
+                op.key,
+                self.cid,
+                op.session,
+                node,
+                op.attempts,
+                outcome,
+                version,
+                flags,
+            )
         )
         if len(rows) >= OP_CHUNK:
             recorder.flush_ops()

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from workbench.model.kernel import Grid, Timer
+from workbench.model.kernel import Agenda, Grid, Timer
 
 if TYPE_CHECKING:
     from workbench.model.world import World
@@ -55,7 +55,11 @@ def covers(cv: tuple[int, ...] | list[int], doc_cv: tuple[int, ...]) -> bool:
 
 
 class Doc:
-    """One stored version of a document."""
+    """One stored version of a document.
+
+    Immutable once stored, so the members that hold the same version share one object
+    (:func:`_copy`): a write is one ``Doc`` whatever the replication factor.
+    """
 
     __slots__ = (
         "cluster_tx",
@@ -66,7 +70,6 @@ class Doc:
         "modified",
         "origin",
         "resolver",
-        "seq",
         "size",
         "tx_end",
         "write_id",
@@ -90,10 +93,9 @@ class Doc:
         self.size = size
         self.origin = origin  # change-vector entry of the node where the write was made (its index)
         self.committed = committed  # commit time on the origin
-        self.seq = -1  # position in the holder's storage log
         self.cluster_tx = cluster_tx  # written by a cluster-wide transaction: wins conflicts
         self.conflicts: tuple[Doc, ...] | None = None  # the versions of a conflicted document (manual)
-        self.tx_end = -1  # log position of the last document of its transaction (batches keep it whole)
+        self.tx_end = -1  # origin's log position of the last document of its transaction (batches keep it whole)
         self.resolver = -1  # entry of the node whose conflict resolution produced this version, if any
 
 
@@ -119,6 +121,7 @@ class DatabaseInstance:
 
     def __init__(self, world: World, node_index: int):
         self.world = world
+        self.agenda: Agenda = world.env.agenda  # type: ignore[attr-defined]
         self.node = world.nodes[node_index]
         # Change vectors have one entry per cluster node (indexed by node, so a
         # replica added later has its own entry) plus a last "RAFT" entry that
@@ -127,7 +130,7 @@ class DatabaseInstance:
         self.position = world.cv_base + node_index
         self.raft_position = world.raft_position
         self.docs: dict[int, Doc] = {}
-        self.log: list[Doc] = []  # storage order; log[i].seq == i while current
+        self.log: list[Doc] = []  # storage order, every version (current: docs[log[i].key] is log[i])
         self.relay_at: list[float] = []  # earliest time log[i] may be forwarded
         self.own_etag = 0
         self.db_cv = [0] * world.cv_width
@@ -159,11 +162,11 @@ class DatabaseInstance:
         issued[self.position] = self.own_etag
         if not self.commit_times:
             self.first_etag = self.own_etag
-        self.commit_times.append(self.world.env.now)
+        now = self.agenda.now
+        self.commit_times.append(now)
         self.db_cv[self.position] = self.own_etag
         if self.world.quiet.parked:
             self.world.quiet.on_write()
-        now = self.world.env.now
         # last-modified comes from this node's wall clock, skew included
         modified = now + self.world.clock_skew[self.node.index]
         local = self.docs.get(key)
@@ -182,17 +185,16 @@ class DatabaseInstance:
         """Several documents in one transaction: each gets its own etag; all of them
         carry the log position of the last, so replication never splits them [spec §3.3]."""
         docs = [self.commit_local(key, size, write_id) for key in keys]
-        end = docs[-1].seq
+        end = len(self.log) - 1  # the last one's position: nothing else stores meanwhile
         for doc in docs:
             doc.tx_end = end
         return docs
 
     def _store(self, doc: Doc, relay_at: float) -> None:
-        doc.seq = len(self.log)
         self.log.append(doc)
         self.relay_at.append(relay_at)
         self.docs[doc.key] = doc
-        relayed = relay_at > self.world.env._now  # type: ignore[attr-defined]
+        relayed = relay_at > self.agenda.now
         for ch in self.channels:
             if ch.waiting:
                 if relayed and not ch.relay_free:
@@ -207,7 +209,7 @@ class DatabaseInstance:
         """Store replicated versions that are newer than ours; resolve concurrent ones.
         ``from_outside``: they come from another cluster (see :class:`ForeignDoc`)."""
         world = self.world
-        now = world.env.now
+        now = self.agenda.now
         relay_at = now + world.replication.relay_delay
         db_cv = self.db_cv
         position = self.position
@@ -392,6 +394,12 @@ class DatabaseInstance:
 
 
 def _copy(doc: Doc) -> Doc:
+    """The version as another member stores it: the same object, since a stored version never
+    changes. Only a transaction's documents need their own copy (``tx_end`` is a position in
+    the origin's log; a replica stores them without it), and a version that entered from another
+    cluster becomes a plain one past its gateway."""
+    if doc.tx_end < 0 and type(doc) is Doc:
+        return doc
     return _with_cv(doc, doc.cv)
 
 

@@ -1,7 +1,7 @@
 """Several clusters on one clock, joined only by ongoing tasks [spec §7.8, §7.9, §7.11].
 
 A ``Deployment`` builds one ``World`` per cluster (``workbench.scenario.deployment.split``
-gives each its scenario) on a shared ``simpy.Environment``. Each keeps its own consensus,
+gives each its scenario) on a shared simulation environment (``environment.Environment``). Each keeps its own consensus,
 database group, observer, clients and fault plan: nothing fails over across clusters
 [spec §5.3]. What joins them:
 
@@ -30,8 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
-import simpy
 
+from workbench.model.environment import Environment
 from workbench.model.kernel import Streams, Timer, events_scheduled, run_until
 from workbench.model.links import make_link
 from workbench.model.network import Location, Network
@@ -55,7 +55,7 @@ WRITE_ID_STRIDE = 1 << 40  # write ids of cluster k start at k × this
 class Deployment:
     def __init__(self, scenario: DeploymentScenario):
         self.scenario = scenario
-        self.env = simpy.Environment()
+        self.env = Environment()
         dep = scenario.blueprint
         parts = split(scenario)
         sizes = [len(c.nodes) for c in dep.clusters]

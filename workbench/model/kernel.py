@@ -1,10 +1,16 @@
-"""Kernel: the simulation environment, named random streams and cheap timers.
+"""Kernel: the simulation environment, its event queue, named random streams and cheap timers.
 
 The per-request hot path never creates a SimPy process. It schedules
-:class:`Timer` objects: a plain event carrying a callback and its arguments,
-pushed straight onto the environment's queue. That is several times cheaper
-than a generator process per message (``design.md``, Speed), and it is what
-lets one core simulate tens of thousands of client operations per second.
+:class:`Timer` objects and the model's other :class:`Scheduled` entries (messages,
+worker and disk jobs): plain objects carrying a callback, pushed straight onto the
+environment's :class:`Agenda`. That is several times cheaper than a generator process
+per message (``design.md``, Speed), and it is what lets one core simulate tens of
+thousands of client operations per second.
+
+The model runs in a :class:`workbench.model.environment.Environment`, a
+``simpy.Environment`` whose queue is that agenda: SimPy's own events (processes,
+timeouts) are scheduled on it too, wrapped, in the same order SimPy keeps (time, then
+priority, then the order they were scheduled in).
 """
 
 from __future__ import annotations
@@ -14,12 +20,12 @@ import math
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from heapq import heapify, heappop, heappush
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL, URGENT
+from simpy.core import Infinity, StopSimulation
+from simpy.events import NORMAL, URGENT, Event, EventPriority
 
 from workbench.scenario.distributions import Constant, Distribution
 
@@ -108,99 +114,208 @@ COMPACT_AFTER = 8
 
 
 class Scheduled:
-    """The model's own entries in the event queue: timers, messages, worker and disk jobs.
+    """An entry of the event queue (:class:`Agenda`): the model's timers, messages, worker
+    and disk jobs, and a wrapper for SimPy's own events.
 
-    Each quacks like a triggered SimPy event as far as ``Environment.step`` cares
-    (``callbacks`` and ``_ok``), without the cost of a full ``Event``. They never fail, so
-    :func:`run_to` fires them without SimPy's failure check, and the compiled model reads
-    their callbacks directly.
+    Firing one calls each of its ``callbacks`` with the entry itself, once; ``callbacks`` is
+    None after (or before) that. ``at`` is when it fires and ``order`` breaks ties as SimPy
+    does: by priority, then by when it was scheduled (:meth:`Agenda.push`).
     """
 
-    __slots__ = ("callbacks",)
-    _ok = True  # a class constant: step() only reads it
+    __slots__ = ("at", "callbacks", "order")
     callbacks: tuple | None
+    at: float
+    order: int
+
+
+# SimPy orders events by (time, priority, event id). Priority and id are folded into one
+# number, ``order``, so that the heap compares two native numbers per entry instead of tuples.
+# Priorities are -1 (a run stopped mid-event), URGENT (0) and NORMAL (1); ids stay below 2**50
+# (a million years of the hot path).
+_ORDER_SHIFT = 50
+_NORMAL_ORDER = (NORMAL + 1) << _ORDER_SHIFT
+
+
+class Agenda:
+    """The event queue: a binary heap of :class:`Scheduled` entries, earliest ``at`` first,
+    ties in ``order``. Every (at, order) is unique, so entries leave in exactly one order:
+    SimPy's, whatever the heap's internal layout.
+
+    ``now`` is the simulation time (``Environment.now`` reads it) and ``eid`` the count of
+    events scheduled so far (SimPy's event ids).
+    """
+
+    __slots__ = ("dead", "eid", "now", "queue")
+
+    def __init__(self, now: float = 0.0):
+        self.queue: list[Scheduled] = []
+        self.now = now
+        self.eid = 0
+        self.dead = 0  # cancelled timers still in the queue (Timer.cancel)
+
+    def push(self, entry: Scheduled, at: float) -> None:
+        """Schedule ``entry`` at ``at`` with SimPy's NORMAL priority (its callbacks set)."""
+        entry.at = at
+        entry.order = _NORMAL_ORDER + self.eid
+        self.eid += 1
+        self._sift_up(entry)
+
+    def push_priority(self, entry: Scheduled, at: float, priority: int) -> None:
+        entry.at = at
+        entry.order = ((priority + 1) << _ORDER_SHIFT) + self.eid
+        self.eid += 1
+        self._sift_up(entry)
+
+    def _sift_up(self, entry: Scheduled) -> None:
+        queue = self.queue
+        pos = len(queue)
+        queue.append(entry)
+        at = entry.at
+        order = entry.order
+        while pos > 0:
+            up = (pos - 1) >> 1
+            parent = queue[up]
+            if at < parent.at or (at == parent.at and order < parent.order):
+                queue[pos] = parent
+                pos = up
+            else:
+                break
+        queue[pos] = entry
+
+    def pop(self) -> Scheduled:
+        """The earliest entry, taken out of the queue. IndexError when it is empty."""
+        queue = self.queue
+        last = queue.pop()
+        if not queue:
+            return last
+        first = queue[0]
+        self._sift_down(last, 0)
+        return first
+
+    def _sift_down(self, entry: Scheduled, pos: int) -> None:
+        queue = self.queue
+        n = len(queue)
+        at = entry.at
+        order = entry.order
+        child = 2 * pos + 1
+        while child < n:
+            low = queue[child]
+            right = child + 1
+            if right < n:
+                other = queue[right]
+                if other.at < low.at or (other.at == low.at and other.order < low.order):
+                    child = right
+                    low = other
+            if low.at < at or (low.at == at and low.order < order):
+                queue[pos] = low
+                pos = child
+                child = 2 * pos + 1
+            else:
+                break
+        queue[pos] = entry
+
+    def peek(self) -> float:
+        return self.queue[0].at if self.queue else Infinity
+
+    def drop_cancelled(self) -> None:
+        """Rebuild the queue without its cancelled timers, in place.
+
+        Nothing else changes: the remaining entries leave in exactly the order they would
+        have (their (at, order) keys are unique), and the event count (``eid``) is taken
+        when an event is scheduled, not when it fires.
+        """
+        queue = self.queue
+        queue[:] = [entry for entry in queue if not (type(entry) is Timer and cast(Timer, entry).fn is _noop)]
+        for pos in range(len(queue) // 2 - 1, -1, -1):
+            self._sift_down(queue[pos], pos)
+        self.dead = 0
+
+
+class SimPyEvent(Scheduled):
+    """A SimPy event (a process step, a timeout...) in the agenda."""
+
+    __slots__ = ("event",)
+
+    def __init__(self, event: Event):
+        self.event = event
+        self.callbacks = _SIMPY
+
+
+def _fire_simpy(entry: SimPyEvent) -> None:
+    """``simpy.Environment.step`` for one SimPy event, failures included."""
+    event: Any = entry.event
+    callbacks = event.callbacks
+    event.callbacks = None
+    for callback in callbacks:
+        try:
+            callback(event)
+        except StopSimulation:
+            # Environment.run(until=...) stops here: the event's other callbacks run when
+            # the simulation resumes, as SimPy does.
+            event.callbacks = callbacks[callbacks.index(callback) + 1 :]
+            event.env.schedule(event, EventPriority(-1))
+            raise
+    if not event._ok and not hasattr(event, "_defused"):
+        # A failed event nobody handled crashes the run, with a fresh traceback.
+        failure = event._value
+        exc = type(failure)(*failure.args)
+        exc.__cause__ = failure
+        raise exc
+
+
+_SIMPY = (_fire_simpy,)
 
 
 class Timer(Scheduled):
     """A callback scheduled ``delay`` seconds from now; ``cancel()`` makes it a no-op."""
 
-    __slots__ = ("args", "env", "fn")
+    __slots__ = ("agenda", "args", "fn")
 
     def __init__(self, env: simpy.Environment, delay: float, fn: Callable[..., Any], args: tuple = ()):
         self.callbacks = _FIRE
         self.fn = fn
         self.args = args
-        self.env = env
-        # Environment.schedule inlined: this line runs for every message in the model.
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))  # type: ignore[attr-defined, misc]
+        agenda: Agenda = env.agenda  # type: ignore[attr-defined]
+        self.agenda = agenda
+        agenda.push(self, agenda.now + delay)
 
     def cancel(self) -> None:
         if self.fn is _noop or self.callbacks is None:
             self.fn = _noop
             return  # cancelled before, or already fired (step() cleared its callbacks): not queued
         self.fn = _noop
-        env = self.env
-        try:
-            dead = env._dead_timers + 1  # type: ignore[attr-defined]
-        except AttributeError:  # the environment's first cancelled timer
-            dead = 1
-        queue = env._queue  # type: ignore[attr-defined]
-        if dead >= COMPACT_AFTER and 2 * dead >= len(queue):
-            _drop_cancelled(queue)
-            dead = 0
-        env._dead_timers = dead  # type: ignore[attr-defined]
-
-
-def _drop_cancelled(queue: list) -> None:
-    """Rebuild the event queue without its cancelled timers, in place.
-
-    Nothing else changes: an entry's key (time, priority, event id) is unique, so the
-    queue pops the remaining events in exactly the order it would have; and the event
-    count (``events_scheduled``) is taken when an event is scheduled, not when it fires.
-    """
-    queue[:] = [entry for entry in queue if not (type(entry[3]) is Timer and entry[3].fn is _noop)]
-    heapify(queue)
+        agenda = self.agenda
+        agenda.dead += 1
+        if agenda.dead >= COMPACT_AFTER and 2 * agenda.dead >= len(agenda.queue):
+            agenda.drop_cancelled()
 
 
 class Recurring(Scheduled):
     """A reusable timer for a callback with at most one firing pending at a time (an arrival
     process re-armed from its own callback): no object and no argument tuple per firing.
 
-    ``fn`` is the event's own callback, so it receives this object as its one argument.
-    Scheduling it again while a firing is pending would make that firing fail in SimPy.
+    ``fn`` is the entry's own callback, so it receives this object as its one argument.
+    Scheduling it again while a firing is pending would queue it twice.
     """
 
-    __slots__ = ("_callbacks", "env")
+    __slots__ = ("_callbacks", "agenda")
 
     def __init__(self, env: simpy.Environment, fn: Callable[[Recurring], None]):
-        self.env = env
+        self.agenda: Agenda = env.agenda  # type: ignore[attr-defined]
         self._callbacks = (fn,)
         self.callbacks = None
 
     def schedule(self, delay: float) -> None:
         """Fire ``delay`` seconds from now (the same queue entry a :class:`Timer` would make)."""
         self.callbacks = self._callbacks
-        env = self.env
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), self))  # type: ignore[attr-defined, misc]
-
-
-def _check_simpy_internals() -> None:
-    env = simpy.Environment()
-    for name in ("_queue", "_now", "_eid"):
-        if not hasattr(env, name):  # pragma: no cover - guards a SimPy upgrade
-            msg = f"simpy {simpy.__version__} lacks Environment.{name}; Timer needs updating"
-            raise ImportError(msg)
-
-
-_check_simpy_internals()
+        agenda = self.agenda
+        agenda.push(self, agenda.now + delay)
 
 
 def events_scheduled(env: simpy.Environment) -> int:
     """How many events the environment has scheduled so far (a speed measure)."""
-    # SimPy numbers every scheduled event from one counter; peeking at it costs nothing.
-    eid = env._eid  # type: ignore[attr-defined]
-    value = next(eid)
-    return value
+    agenda: Agenda = env.agenda  # type: ignore[attr-defined]
+    return agenda.eid
 
 
 class Grid:
@@ -250,50 +365,33 @@ def run_until(
 
 
 def run_to(env: simpy.Environment, at: float) -> None:
-    """``env.run(until=at)`` with SimPy's ``step`` inlined into the loop.
+    """``env.run(until=at)``, with ``Environment.step`` inlined into the loop.
 
-    The same events in the same order: the stop event is scheduled exactly as SimPy
-    schedules its own (URGENT, so it comes before anything else at ``at``), and each
-    event is processed as ``Environment.step`` does, failures included. Only the
-    method call per event is gone, which on the hot path is a tenth of the time.
+    The same events in the same order: the stop entry is scheduled as SimPy schedules its
+    own stop event (URGENT, so it comes before anything else at ``at``), and each entry is
+    fired as ``step`` fires it, SimPy's events with their failure check (``_fire_simpy``).
     """
-    now = env._now  # type: ignore[attr-defined]
-    if at <= now:
+    agenda: Agenda = env.agenda  # type: ignore[attr-defined]
+    if at <= agenda.now:
         raise ValueError(f"until ({at}) must be greater than the current simulation time")
-    stop = simpy.Event(env)
-    stop._ok = True
-    stop._value = None
-    env.schedule(stop, URGENT, at - now)
-    queue: list = env._queue  # type: ignore[attr-defined]
-    pop = heappop
+    stop = Scheduled()
+    stop.callbacks = ()
+    agenda.push_priority(stop, at, URGENT)
     while True:
         try:
-            when, _, _, event = pop(queue)
-        except IndexError:  # pragma: no cover - the stop event is always queued
-            raise RuntimeError(f'No scheduled events left but "until" event was not triggered: {stop}') from None
-        env._now = when  # type: ignore[attr-defined]
-        if event is stop:
-            stop.callbacks = None
+            entry = agenda.pop()
+        except IndexError:  # pragma: no cover - the stop entry is always queued
+            raise RuntimeError(f"No scheduled events left but the run did not reach {at}") from None
+        agenda.now = entry.at
+        if entry is stop:
             # SimPy re-schedules its stop event once it has fired; take the event id it would,
             # so the events-scheduled count stays the same.
-            next(env._eid)  # type: ignore[attr-defined]
+            agenda.eid += 1
             return
-        if isinstance(event, Scheduled):
-            callbacks = event.callbacks
-            event.callbacks = None
-            for callback in callbacks:  # type: ignore[union-attr]  # queued, so set
-                callback(event)
-            continue
-        handlers: Any = event.callbacks  # a SimPy event's: a list
-        event.callbacks = None
-        for handler in handlers:
-            handler(event)
-        if not event._ok and not hasattr(event, "_defused"):
-            # Environment.step: a failed event nobody handled crashes the run, with a fresh traceback.
-            failure = event._value
-            exc = type(failure)(*failure.args)
-            exc.__cause__ = failure
-            raise exc
+        callbacks = entry.callbacks
+        entry.callbacks = None
+        for callback in callbacks:  # type: ignore[union-attr]  # queued, so set
+            callback(entry)
 
 
 # The run allocates a few objects per event (messages, jobs, argument tuples), and nearly all

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from heapq import heappush
 from typing import Any
 
 import simpy
-from simpy.events import NORMAL
 
-from workbench.model.kernel import Scheduled, Streams
+from workbench.model.kernel import Agenda, Scheduled, Streams
 from workbench.scenario.schema import NetworkSpec
 
 
@@ -69,6 +67,7 @@ class Network:
 
     def __init__(self, env: simpy.Environment, spec: NetworkSpec, endpoints: list[Location], streams: Streams):
         self.env = env
+        self.agenda: Agenda = env.agenda  # type: ignore[attr-defined]
         self.endpoints = endpoints
         self.streams = streams
         n = len(endpoints)
@@ -112,8 +111,8 @@ class Network:
         cut, busy, inv_bw, sent, latency = self._rows[src]
         if cut[dst]:
             return False
-        env = self.env
-        now = env._now  # type: ignore[attr-defined]  # the property costs a call per message
+        agenda = self.agenda
+        now = agenda.now
         start = busy[dst]
         if start < now:
             start = now
@@ -146,20 +145,20 @@ class Network:
         msg.dst = dst
         msg.fn = fn
         msg.args = args
-        heappush(env._queue, (now + delay, NORMAL, next(env._eid), msg))  # type: ignore[attr-defined, misc]
+        agenda.push(msg, now + delay)
         return True
 
     def _arrive(self, msg: _Message) -> None:
         if msg.cut[msg.dst]:
             return  # the link was cut while the message was in flight
         if self.pauses:
-            env = self.env
-            now = env._now  # type: ignore[attr-defined]
+            agenda = self.agenda
+            now = agenda.now
             until = self.paused_until[msg.dst]
             if until > now:
                 # Queued in the socket until the process resumes: the same message fires again then.
                 msg.callbacks = self._arrive_callbacks
-                heappush(env._queue, (now + (until - now), NORMAL, next(env._eid), msg))  # type: ignore[attr-defined, misc]
+                agenda.push(msg, now + (until - now))
                 return
         msg.fn(*msg.args)
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import simpy
-from simpy.events import NORMAL
 
 from workbench.model.database import (
     BATCH,
@@ -27,7 +25,7 @@ from workbench.model.database import (
     DatabaseInstance,
     compare,
 )
-from workbench.model.kernel import Scheduled
+from workbench.model.kernel import Agenda, Scheduled
 from workbench.model.network import Network
 from workbench.model.observer import REPORT_BYTES
 
@@ -53,10 +51,11 @@ class _Job(Scheduled):
 class WorkerPool:
     """``capacity`` identical workers, FIFO queue: an M/G/c station."""
 
-    __slots__ = ("_area", "_done_callbacks", "_t", "busy", "capacity", "completed", "env", "epoch", "queue")
+    __slots__ = ("_area", "_done_callbacks", "_t", "agenda", "busy", "capacity", "completed", "env", "epoch", "queue")
 
     def __init__(self, env: simpy.Environment, capacity: int):
         self.env = env
+        self.agenda: Agenda = env.agenda  # type: ignore[attr-defined]
         self.capacity = capacity
         self.busy = 0
         self.queue: deque[tuple[float, Callable[[Any], None], Any]] = deque()
@@ -72,12 +71,13 @@ class WorkerPool:
         job.fn = fn
         job.arg = arg
         job.epoch = epoch
-        env = self.env
-        heappush(env._queue, (env._now + service, NORMAL, next(env._eid), job))  # type: ignore[attr-defined, misc]
+        agenda = self.agenda
+        agenda.push(job, agenda.now + service)
 
     def submit(self, service: float, fn: Callable[[Any], None], arg: Any) -> None:
         if self.busy < self.capacity:
-            now = self.env._now  # type: ignore[attr-defined]
+            agenda = self.agenda
+            now = agenda.now
             self._area += self.busy * (now - self._t)
             self._t = now
             self.busy += 1
@@ -87,8 +87,7 @@ class WorkerPool:
             job.fn = fn
             job.arg = arg
             job.epoch = self.epoch
-            env = self.env
-            heappush(env._queue, (now + service, NORMAL, next(env._eid), job))  # type: ignore[attr-defined, misc]
+            agenda.push(job, now + service)
         else:
             self.queue.append((service, fn, arg))
 
@@ -101,7 +100,7 @@ class WorkerPool:
             service, nfn, narg = self.queue.popleft()
             self._serve(service, nfn, narg, epoch)
         else:
-            now = self.env._now  # type: ignore[attr-defined]
+            now = self.agenda.now
             self._area += self.busy * (now - self._t)
             self._t = now
             self.busy -= 1
@@ -128,6 +127,7 @@ class Disk:
     __slots__ = (
         "_done_callbacks",
         "_fsync",
+        "agenda",
         "busy",
         "busy_s",
         "env",
@@ -140,6 +140,7 @@ class Disk:
 
     def __init__(self, env: simpy.Environment, fsync: Callable[[], float], max_batch: int):
         self.env = env
+        self.agenda: Agenda = env.agenda  # type: ignore[attr-defined]
         # A Sampler, or while a slow_disk fault lasts any draw of fsync times (faults._Scaled).
         self._fsync = fsync
         self.max_batch = max_batch
@@ -170,8 +171,8 @@ class Disk:
         job.callbacks = self._done_callbacks
         job.arg = batch
         job.epoch = self.epoch
-        env = self.env
-        heappush(env._queue, (env._now + took, NORMAL, next(env._eid), job))  # type: ignore[attr-defined, misc]
+        agenda = self.agenda
+        agenda.push(job, agenda.now + took)
 
     def _done(self, job: _Job) -> None:
         if job.epoch != self.epoch:
@@ -433,8 +434,8 @@ class Server(Node):
         cpu = self.cpu
         busy = cpu.busy
         if busy < cpu.capacity:
-            env = self.env
-            now = env._now  # type: ignore[attr-defined]
+            agenda = cpu.agenda
+            now = agenda.now
             cpu._area += busy * (now - cpu._t)
             cpu._t = now
             cpu.busy = busy + 1
@@ -443,7 +444,7 @@ class Server(Node):
             job.fn = done
             job.arg = attempt
             job.epoch = cpu.epoch
-            heappush(env._queue, (now + service, NORMAL, next(env._eid), job))  # type: ignore[attr-defined, misc]
+            agenda.push(job, now + service)
         else:
             cpu.queue.append((service, done, attempt))
 

@@ -31,11 +31,9 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterator
-from heapq import heappush
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from simpy.events import NORMAL
 
 from workbench.model.client import OP_KINDS
 from workbench.model.kernel import Recurring, Sampler, Streams, Timer
@@ -251,7 +249,7 @@ class PoissonArrivals(Generator):
             self._g = 0
         gap = self._gaps[self._g]
         self._g += 1
-        if self.env._now + gap < self.until:  # type: ignore[attr-defined]
+        if self.env.now + gap < self.until:
             self._timer.schedule(gap)
 
     def _arrive(self, _timer: Recurring | None = None) -> None:
@@ -275,12 +273,12 @@ class PoissonArrivals(Generator):
             g = 0
         gap = self._gaps[g]
         self._g = g + 1
-        env = self.env
-        now = env._now  # type: ignore[attr-defined]
+        timer = self._timer
+        agenda = timer.agenda
+        now = agenda.now
         if now + gap < self.until:
-            timer = self._timer
             timer.callbacks = timer._callbacks
-            heappush(env._queue, (now + gap, NORMAL, next(env._eid), timer))  # type: ignore[attr-defined, misc]
+            agenda.push(timer, now + gap)
 
 
 class ConstantArrivals(Generator):

@@ -1,6 +1,7 @@
 """Build the model from a scenario (build, wire, check), then run it.
 
-``World`` owns one ``simpy.Environment`` and everything in it: the network,
+``World`` owns one simulation environment (``environment.Environment``, SimPy's with the
+model's event queue) and everything in it: the network,
 the servers, the database group, the clients, the workload, the fault plan and
 the recorder. Building is separate from running, and the wiring is checked
 before the first event fires.
@@ -17,6 +18,7 @@ import simpy
 
 from workbench.model.client import Client
 from workbench.model.database import DatabaseInstance
+from workbench.model.environment import Environment
 from workbench.model.external import ExternalSystem
 from workbench.model.faults import FaultInjector
 from workbench.model.kernel import Streams, events_scheduled, run_until
@@ -66,7 +68,7 @@ class Placement:
 class World:
     def __init__(self, scenario: Scenario, env: simpy.Environment | None = None, placement: Placement | None = None):
         self.scenario = scenario
-        self.env = env if env is not None else simpy.Environment()
+        self.env = env if env is not None else Environment()
         self.placement = placement
         self.copies_created = 0  # database copies ever made: each gets its own id
         streams = Streams(scenario.seed, f"{placement.cluster}/" if placement is not None else "")
@@ -362,7 +364,9 @@ class World:
         self.quiet.finish()
         rec = self.recorder
         lost = 0
-        acked = set(zip(self._ack_write, self._ack_key, strict=True))
+        # Built only when some write lost a conflict: a set of every acknowledged write is a
+        # second or more of allocation (and of collector passes over it) after a long run.
+        acked = set(zip(self._ack_write, self._ack_key, strict=True)) if self.resolution_losers else set()
         for (write_id, key), how in sorted(self.resolution_losers.items()):
             if (write_id, key) in acked and (write_id, key) not in self.superseded_by_cluster_tx:
                 lost += 1

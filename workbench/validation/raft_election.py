@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import simpy
 
+from workbench.model.environment import Environment
 from workbench.model.kernel import Sampler, Streams
 from workbench.model.network import Location, Network
 from workbench.model.node import Node
@@ -53,7 +53,7 @@ class RaftHost:
     """Just enough of a world for the Raft layer: an environment, a network and nodes."""
 
     def __init__(self, n: int, one_way: float, fsync: float, streams: Streams, jitter: bool = False):
-        self.env = simpy.Environment()
+        self.env = Environment()
         self.recorder = _Silent()
         tags = [chr(ord("A") + i) for i in range(n)]
         latency = (
