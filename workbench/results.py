@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -53,6 +54,22 @@ TIMESERIES_COLUMNS = ["time_s", "entity", "metric", "value"]
 REPLICATION_COLUMNS = ["write_id", "key", "origin", "destination", "committed_s", "applied_s", "lag_ms"]
 # Recorded operations wait as one tuple each until this many, then move into the columns.
 OP_CHUNK = 4096
+# An op row as Client._record builds it, wide enough for any value (flush_ops narrows each column).
+_OP_ROW = np.dtype(
+    [
+        ("start", "f8"),
+        ("end", "f8"),
+        ("kind", "i8"),
+        ("key", "i8"),
+        ("client", "i8"),
+        ("session", "i8"),
+        ("node", "i8"),
+        ("attempts", "i8"),
+        ("outcome", "i8"),
+        ("version", "i8"),
+        ("flags", "i8"),
+    ]
+)
 
 
 class Recorder:
@@ -117,10 +134,14 @@ class Recorder:
         rows = self.op_rows
         if not rows:
             return
-        for j, (column, values) in enumerate(zip(self._op_columns, zip(*rows, strict=True), strict=True)):
-            if j == 7 and max(values) > 127:  # attempts, an int8 column: capped
-                values = tuple(min(v, 127) for v in values)
-            column.extend(values)
+        # One C-level conversion of the whole chunk, then each column's bytes: no Python
+        # object per value (floats exactly, integers through int64, never through a float).
+        table = np.array(rows, dtype=_OP_ROW)
+        for name, column in zip(_OP_ROW.names, self._op_columns, strict=True):
+            values = table[name]
+            if name == "attempts":
+                values = np.minimum(values, 127)  # an int8 column: capped
+            column.frombytes(values.astype(column.typecode).tobytes())
         rows.clear()
 
     def replicated(self, doc: Doc, destination: int, applied: float) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import zlib
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from workbench.model.kernel import Agenda, Timer
@@ -115,6 +116,8 @@ class Client:
         self.acked: dict[int, tuple[int, int]] = world.acked  # key -> (cv position, etag) of its newest acked write
         self.env = world.env
         self.agenda: Agenda = world.env.agenda  # type: ignore[attr-defined]
+        # on_response bound once: a bound method per message is an allocation and a lookup.
+        self.deliver_response: Callable[[Attempt, Any], None] = self.on_response
         self.index = index  # network endpoint
         self.cid = cid
         spec = world.scenario.clients
@@ -287,7 +290,7 @@ class Client:
             size = self.overhead + op.size * world.transaction_documents
         else:
             size = self.overhead + (op.size if kind in (WRITE, CLUSTER_TX) else 0.0)
-        self.network.send(self.index, node, size, self.servers[node].receive_request, attempt)
+        self.network.send(self.index, node, size, self.servers[node].deliver_request, attempt)
         self._expect_answer(attempt)
 
     def _expect_answer(self, attempt: Attempt) -> None:

@@ -240,6 +240,9 @@ class Server(Node):
         )
         self.world = world
         self.network: Network = world.network
+        # receive_request bound once: a bound method per message is an allocation and a lookup.
+        self.deliver_request: Callable[[Attempt], None] = self.receive_request
+        self.client_overhead: float = world.client_overhead  # fixed for the run
         svc = hardware.service
         self.service_read = streams.sampler(f"service.read.{tag}", svc.read)
         self.service_write = streams.sampler(f"service.write.{tag}", svc.write)
@@ -464,18 +467,18 @@ class Server(Node):
 
     def _respond(self, attempt: Attempt, doc: Any, size: float) -> None:
         self.in_flight.discard(attempt)
-        self.network.send(self.index, attempt.client.index, size, attempt.client.on_response, attempt, doc)
+        client = attempt.client
+        self.network.send(self.index, client.index, size, client.deliver_response, attempt, doc)
 
     def _read_done(self, attempt: Attempt) -> None:
         # DatabaseInstance.read and _respond inlined: once per read.
         inst = self.instance
         assert inst is not None  # the request was accepted, so the node holds a copy
         doc = inst.docs.get(attempt.op.key)
-        world = self.world
-        size = world.client_overhead + (doc.size if doc is not None else world.initial_size)
+        size = self.client_overhead + (doc.size if doc is not None else self.world.initial_size)
         self.in_flight.discard(attempt)
         client = attempt.client
-        self.network.send(self.index, client.index, size, client.on_response, attempt, doc)
+        self.network.send(self.index, client.index, size, client.deliver_response, attempt, doc)
 
     def _query_done(self, attempt: Attempt) -> None:
         self._respond(attempt, None, self.world.client_overhead + self.world.query_response_size)
@@ -503,8 +506,7 @@ class Server(Node):
             # _respond inlined.
             self.in_flight.discard(attempt)
             client = attempt.client
-            world = self.world
-            self.network.send(self.index, client.index, world.client_overhead, client.on_response, attempt, answer)
+            self.network.send(self.index, client.index, self.client_overhead, client.deliver_response, attempt, answer)
             return
         # Majority is counted over the other members only: (siblings + 1) / 2 + 1 [spec §3.6];
         # capped at the sibling count so a two-node group can still satisfy it (a model choice).
