@@ -113,6 +113,7 @@ class Client:
         self.raft_nodes: list[RaftNode] = world.cluster.nodes
         self.db_name: str = world.db_name
         self.recorder: Recorder = world.recorder
+        self.op_rows: list[tuple] = world.recorder.op_rows  # the same list for the whole run (flush_ops clears it)
         self.acked: dict[int, tuple[int, int]] = world.acked  # key -> (cv position, etag) of its newest acked write
         self.env = world.env
         self.agenda: Agenda = world.env.agenda  # type: ignore[attr-defined]
@@ -387,8 +388,7 @@ class Client:
     def _record(self, op: Op, node: int, outcome: int, version: int, flags: int) -> None:
         """An operation ends: its row of the ops table, in the order of the Recorder's op
         columns. ``flags``: bit 0 a stale read, bit 1 a read-your-writes violation."""
-        recorder = self.recorder
-        rows = recorder.op_rows
+        rows = self.op_rows
         rows.append(
             (
                 op.start,
@@ -405,9 +405,10 @@ class Client:
             )
         )
         if len(rows) >= OP_CHUNK:
-            recorder.flush_ops()
-        if recorder.op_listener is not None:
-            recorder.op_listener(op)
+            self.recorder.flush_ops()
+        listener = self.recorder.op_listener
+        if listener is not None:
+            listener(op)
 
     def on_cluster_response(self, attempt: Attempt, ok: bool, index: Any, result: Any) -> None:
         """The answer to a cluster-wide operation (it went through the Raft log)."""

@@ -240,8 +240,10 @@ class Server(Node):
         )
         self.world = world
         self.network: Network = world.network
-        # receive_request bound once: a bound method per message is an allocation and a lookup.
+        # Handlers bound once: a bound method per message or job is an allocation and a lookup.
         self.deliver_request: Callable[[Attempt], None] = self.receive_request
+        self._on_read_served: Callable[[Attempt], None] = self._read_done
+        self._on_write_served: Callable[[Attempt], None] = self._write_cpu_done
         self.client_overhead: float = world.client_overhead  # fixed for the run
         svc = hardware.service
         self.service_read = streams.sampler(f"service.read.{tag}", svc.read)
@@ -411,9 +413,9 @@ class Server(Node):
             self.speed_test_requests += 1
         kind = attempt.op.kind
         if kind == 0:  # read
-            sampler, done = self.service_read, self._read_done
+            sampler, done = self.service_read, self._on_read_served
         elif kind == 1:  # write
-            sampler, done = self.service_write, self._write_cpu_done
+            sampler, done = self.service_write, self._on_write_served
         elif kind == 2:  # query
             sampler, done = self.service_query, self._query_done
         elif kind == 5:  # multi-document transaction: one SaveChanges, one fsync
