@@ -20,6 +20,7 @@ import math
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from heapq import heapify, heappop, heappush
 from typing import Any, cast
 
 import numpy as np
@@ -231,6 +232,49 @@ class Agenda:
         self.dead = 0
 
 
+def _use_heapq_when_interpreted() -> None:
+    """Run as plain Python, a heap written in Python is slower than heapq's, which is C: the
+    interpreted agenda keeps (at, order, entry) tuples on a heapq heap instead. The order is
+    the same, since (at, order) is unique; only the compiled model uses the native heap."""
+
+    def push(self: Agenda, entry: Scheduled, at: float) -> None:
+        entry.at = at
+        entry.order = order = _NORMAL_ORDER + self.eid
+        self.eid += 1
+        queue: list = self.queue
+        heappush(queue, (at, order, entry))
+
+    def push_priority(self: Agenda, entry: Scheduled, at: float, priority: int) -> None:
+        entry.at = at
+        entry.order = order = ((priority + 1) << _ORDER_SHIFT) + self.eid
+        self.eid += 1
+        queue: list = self.queue
+        heappush(queue, (at, order, entry))
+
+    def pop(self: Agenda) -> Scheduled:
+        queue: list = self.queue
+        return heappop(queue)[2]
+
+    def peek(self: Agenda) -> float:
+        queue: list = self.queue
+        return queue[0][0] if queue else Infinity
+
+    def drop_cancelled(self: Agenda) -> None:
+        queue: list = self.queue
+        queue[:] = [item for item in queue if not (type(item[2]) is Timer and item[2].fn is _noop)]
+        heapify(queue)
+        self.dead = 0
+
+    for name, method in (
+        ("push", push),
+        ("push_priority", push_priority),
+        ("pop", pop),
+        ("peek", peek),
+        ("drop_cancelled", drop_cancelled),
+    ):
+        setattr(Agenda, name, method)
+
+
 class SimPyEvent(Scheduled):
     """A SimPy event (a process step, a timeout...) in the agenda."""
 
@@ -420,3 +464,7 @@ def _rare_collections() -> Iterator[None]:
         gc.set_threshold(*saved)
         gc.unfreeze()
         _running -= 1
+
+
+if __file__.endswith(".py"):  # running from source (a compiled kernel is an extension module)
+    _use_heapq_when_interpreted()
