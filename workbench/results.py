@@ -133,7 +133,7 @@ class Recorder:
         self.op_listener: Callable[[Op], None] | None = None
 
     def flush_ops(self) -> None:
-        """Move the buffered op rows into the column buffers (one C-level extend per column)."""
+        """Move the buffered op rows into the column buffers."""
         rows = self.op_rows
         if not rows:
             return
