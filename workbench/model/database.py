@@ -463,6 +463,16 @@ class ReplicationChannel:
         self.dst = dst
         self.epoch = src.node.epoch
         self.cfg = world.replication
+        # Read on every batch and fixed for the run: held here rather than looked up each time.
+        self.agenda: Agenda = world.env.agenda  # type: ignore[attr-defined]
+        self.quiet = world.quiet
+        self.heartbeat_interval: float = self.cfg.heartbeat_interval
+        self.max_batch_items: int = self.cfg.max_batch_items
+        self.max_batch_size: float = self.cfg.max_batch_size
+        self.tcp_timeout: float = self.cfg.tcp_timeout
+        self.repl_overhead: float = world.repl_overhead
+        self._deliver: Callable[..., None] = world.nodes[dst].deliver_replication
+        self._acknowledged: Callable[[Any], None] = self._on_acknowledged  # bound once
         self.cursor = 0  # next log position to scan
         self.held: deque[int] = deque()  # log positions waiting for relay_at
         self.dest_cv: list[int] = list(src.zero_cv)
@@ -575,7 +585,7 @@ class ReplicationChannel:
     def _open(self, reply: tuple[int, list[int]]) -> None:
         self.cursor, self.dest_cv = reply
         self.held.clear()
-        self.last_contact = self.env.now
+        self.last_contact = self.agenda.now
         self.connected = True
         self._next()
 
@@ -590,23 +600,23 @@ class ReplicationChannel:
         while True:
             batch = self._collect()
             if batch:
-                self._request(BATCH, batch, self._on_acknowledged)
+                self._request(BATCH, batch, self._acknowledged)
                 return
-            now = self.env.now
-            self._due = due = self.last_contact + self.cfg.heartbeat_interval
+            now = self.agenda.now
+            self._due = due = self.last_contact + self.heartbeat_interval
             wait = due - now
             if self.held:
                 wait = min(wait, self.src.relay_at[self.held[0]] - now)
             if wait > 0:
                 self.waiting = True
-                if self.world.quiet.parked and not self.held:
+                if self.quiet.parked and not self.held:
                     self.keepalive_parked = True  # resumed on its grid when the cluster wakes
                 else:
                     self._wake_at = now + wait
                     self.keepalive = Timer(self.env, wait, self._wait_over)
                 return
             if now >= due:
-                self._request(HEARTBEAT, None, self._on_acknowledged)
+                self._request(HEARTBEAT, None, self._acknowledged)
                 return
             # else a held version's relay time has come: collect again
 
@@ -625,8 +635,8 @@ class ReplicationChannel:
             return
         # Compared with the very sum the wait was computed from: float rounding can never
         # leave the channel waking without sending.
-        if self.env.now >= self._due:
-            self._request(HEARTBEAT, None, self._on_acknowledged)
+        if self.agenda.now >= self._due:
+            self._request(HEARTBEAT, None, self._acknowledged)
         else:
             self._next()
 
@@ -639,7 +649,7 @@ class ReplicationChannel:
             return
         self.dest_cv = reply
         self.src.check_waiters()
-        self.last_contact = self.env.now
+        self.last_contact = self.agenda.now
         self._next()
 
     # -- quiescence: keep-alives skipped while the cluster is parked
@@ -683,9 +693,9 @@ class ReplicationChannel:
         log = src.log
         relay_at = src.relay_at
         dest_cv = self.dest_cv
-        now = self.env.now
-        max_items = self.cfg.max_batch_items
-        max_bytes = self.cfg.max_batch_size
+        now = self.agenda.now
+        max_items = self.max_batch_items
+        max_bytes = self.max_batch_size
         items: list[Doc] = []
         size = 0.0
         own = src.position
@@ -739,16 +749,15 @@ class ReplicationChannel:
         """Send one request; ``then(reply)`` follows, with None on reset or timeout."""
         self.req_id += 1
         rid = self.req_id
-        world = self.world
-        if kind == SEED:
-            size = world.repl_overhead  # the bulk was paced by _seed
-        else:
-            size = world.repl_overhead + (sum(d.size for d in payload) if payload else 0.0)
-        world.network.send(
+        payload_size = 0.0
+        if kind != SEED and payload:  # a seed's bulk was paced by _seed
+            for doc in payload:
+                payload_size += doc.size
+        self.world.network.send(
             self.src.node.index,
             self.dst,
-            size,
-            world.nodes[self.dst].receive_replication,
+            self.repl_overhead + payload_size,
+            self._deliver,
             self,
             kind,
             rid,
@@ -756,7 +765,7 @@ class ReplicationChannel:
             self._safe_cursor(),
         )
         self._then = then
-        self._request_timer = Timer(self.env, self.cfg.tcp_timeout, self._answer, (rid, None))
+        self._request_timer = Timer(self.env, self.tcp_timeout, self._answer, (rid, None))
         self.in_flight_request = rid
 
     def connection_reset(self) -> None:

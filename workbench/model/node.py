@@ -242,6 +242,7 @@ class Server(Node):
         self.network: Network = world.network
         # Handlers bound once: a bound method per message or job is an allocation and a lookup.
         self.deliver_request: Callable[[Attempt], None] = self.receive_request
+        self.deliver_replication: Callable[..., None] = self.receive_replication
         self._on_read_served: Callable[[Attempt], None] = self._read_done
         self._on_write_served: Callable[[Attempt], None] = self._write_cpu_done
         self.client_overhead: float = world.client_overhead  # fixed for the run
