@@ -377,7 +377,7 @@ class Client:
             version = op.write_id
             for d in doc:  # every document the transaction wrote
                 pos = d.origin
-                world.acked[d.key] = (pos, d.cv[pos])
+                self.acked[d.key] = (pos, d.cv[pos])
                 world.acknowledged(d.key, pos, d.cv[pos], op.write_id)
                 if op.session == self.session_id:
                     self.session_writes[d.key] = (pos, d.cv[pos])
@@ -431,7 +431,7 @@ class Client:
             elif current == 0:
                 version = 0  # a delete succeeded
         else:
-            world.acked[op.key] = (world.raft_position, index)
+            self.acked[op.key] = (world.raft_position, index)
             world.acknowledged(op.key, world.raft_position, index, op.write_id)
         self._record(op, attempt.node, OK, version, 0)
 

@@ -81,13 +81,7 @@ class WorkerPool:
             self._area += self.busy * (now - self._t)
             self._t = now
             self.busy += 1
-            # _serve inlined: once per request and per replication batch.
-            job = _Job()
-            job.callbacks = self._done_callbacks
-            job.fn = fn
-            job.arg = arg
-            job.epoch = self.epoch
-            agenda.push(job, now + service)
+            self._serve(service, fn, arg, self.epoch)
         else:
             self.queue.append((service, fn, arg))
 
@@ -436,23 +430,7 @@ class Server(Node):
             service = buf[i]
         else:
             service = sampler()
-        # WorkerPool.submit inlined for the common case (a worker free).
-        cpu = self.cpu
-        busy = cpu.busy
-        if busy < cpu.capacity:
-            agenda = cpu.agenda
-            now = agenda.now
-            cpu._area += busy * (now - cpu._t)
-            cpu._t = now
-            cpu.busy = busy + 1
-            job = _Job()
-            job.callbacks = cpu._done_callbacks
-            job.fn = done
-            job.arg = attempt
-            job.epoch = cpu.epoch
-            agenda.push(job, now + service)
-        else:
-            cpu.queue.append((service, done, attempt))
+        self.cpu.submit(service, done, attempt)
 
     def _refuse(self, attempt: Attempt) -> None:
         """A request this node cannot serve: reset, 410 or 503."""

@@ -249,8 +249,9 @@ class PoissonArrivals(Generator):
             self._g = 0
         gap = self._gaps[self._g]
         self._g += 1
-        if self.env.now + gap < self.until:
-            self._timer.schedule(gap)
+        timer = self._timer
+        if timer.agenda.now + gap < self.until:
+            timer.schedule(gap)
 
     def _arrive(self, _timer: Recurring | None = None) -> None:
         self.generated += 1
@@ -266,19 +267,7 @@ class PoissonArrivals(Generator):
         if ops._tenanted:
             key = ops._tenant_key(client, key)
         client.submit(kind, key, size)  # type: ignore[arg-type]  # a tenant's key is mapped to an int
-        # _schedule_next and Recurring.schedule inlined.
-        g = self._g
-        if g >= len(self._gaps):
-            self._gaps = self._rng.exponential(1.0 / self.spec.rate, BLOCK).tolist()
-            g = 0
-        gap = self._gaps[g]
-        self._g = g + 1
-        timer = self._timer
-        agenda = timer.agenda
-        now = agenda.now
-        if now + gap < self.until:
-            timer.callbacks = timer._callbacks
-            agenda.push(timer, now + gap)
+        self._schedule_next()
 
 
 class ConstantArrivals(Generator):
