@@ -178,6 +178,13 @@ class Cluster:
         self.spec = spec
         self.et = spec.election_timeout
         self.heartbeat = spec.heartbeat_interval or self.et / 3
+        # The textbook timer comes with the rest of LogCabin's election rules (the Raft
+        # paper's reference implementation, the one its election experiment ran on).
+        self.logcabin_rules = spec.election_timer == "reset"
+        # How late a timer thread wakes after its deadline (the OS's timer slack and
+        # scheduling), drawn per expiry; None: on time. Only the election experiment sets it:
+        # there it is the one thing that breaks the symmetry of identical timeouts.
+        self.timer_wakeup: Callable[[], float] | None = None
         self.rng = streams.rng("cluster.timers")
         self.on_apply = on_apply
         self.cmd_ids = itertools.count(1)
@@ -235,13 +242,26 @@ class Cluster:
 
     # -- timers
     def draw_timeout(self, extended: bool = False) -> float:
+        """A timer period in whole milliseconds, as both implementations draw it.
+
+        RavenDB: ``Random.Next(2/3 ET, ET)`` in ms, an integer in [low, high)
+        (Rachis/RachisConsensus.cs ``RandomizeTimeout``). LogCabin:
+        ``Core::Random::randomRange(low, high)`` in ms, ``lround`` of a uniform
+        draw, so both ends count half (Server/RaftConsensus.cc ``setElectionTimer``).
+        A range narrower than a millisecond is drawn as given."""
         rng_range = self.spec.timeout_range
         if rng_range is not None:
             low, high = rng_range
         else:
             scale = 2.0 if extended else 1.0
             low, high = 2 / 3 * self.et * scale, self.et * scale
-        return float(self.rng.uniform(low, high))
+        low_ms, high_ms = low * 1e3, high * 1e3
+        whole = abs(low_ms - round(low_ms)) < 1e-6 and abs(high_ms - round(high_ms)) < 1e-6
+        if high_ms - low_ms < 1.0 or not whole:
+            return float(self.rng.uniform(low, high))
+        if self.logcabin_rules:
+            return round(float(self.rng.uniform(low_ms, high_ms))) / 1e3
+        return float(self.rng.integers(round(low_ms), round(high_ms))) / 1e3
 
     # -- queries
     def leader(self) -> RaftNode | None:
@@ -366,6 +386,11 @@ class RaftNode:
         self.generation = 0  # bumps on every state change; stale replies and callbacks check it
         self.timer_gen = 0  # bumps whenever the election timer restarts; stale timers check it
         self._synced: set[int] = set()  # log indexes fsynced beyond the durable prefix
+        # Persisting term and vote holds the node's Raft lock: messages and the election
+        # timer wait for the write (LogCabin's mutex across updateLogMetadata; Rachis'
+        # write transactions, one at a time through the TxMerger).
+        self.persisting = False
+        self.backlog: list[tuple[Callable[..., None], tuple]] = []
         self.deferred = False
         self.timeout = cluster.draw_timeout()
         self.last_leader_contact = -1e18
@@ -417,10 +442,19 @@ class RaftNode:
         self.timeout = self.cluster.draw_timeout(extended)
         self.deferred = False
         self.timer_grid = Grid(self.env.now, self.timeout, 1)
-        Timer(self.env, self.timeout, self._tick, (self.timer_gen,))
+        self._arm(self.timeout)
+
+    def _arm(self, delay: float) -> None:
+        wakeup = self.cluster.timer_wakeup
+        if wakeup is not None:
+            delay += wakeup()
+        Timer(self.env, delay, self._tick, (self.timer_gen,))
 
     def _tick(self, gen: int) -> None:
         if gen != self.timer_gen or self.state in (DOWN, LEADER, LEADER_ELECT):
+            return
+        if self.persisting:
+            self.backlog.append((self._tick, (gen,)))  # the timer thread waits for the lock
             return
         quiet = self.cluster.quiet
         if quiet is not None and quiet.parked:
@@ -458,7 +492,7 @@ class RaftNode:
         if self.cluster.spec.election_timer == "reset":
             self.timer_gen += 1
             self.timeout = self.cluster.draw_timeout()
-            Timer(self.env, self.timeout, self._tick, (self.timer_gen,))
+            self._arm(self.timeout)
         else:
             self.deferred = True
 
@@ -507,12 +541,31 @@ class RaftNode:
         if len(self.votes) >= self.majority():
             self._become_leader_elect()
             return
-        # Term and vote are persisted before anyone is asked (they survive a crash).
-        self.node.disk.write(self._vote_persisted, self.generation)
+        # Term and vote are persisted before anyone is asked (they survive a crash); the
+        # timer already restarted (LogCabin ``startNewElection``: setElectionTimer, then
+        # updateLogMetadata, then the RequestVotes leave).
+        self._persist(self._vote_persisted, self.generation)
 
     def _vote_persisted(self, gen: int) -> None:
         if gen == self.generation and self.state == CANDIDATE and not self.prevoting:
             self._ask_votes(self.term, prevote=False)
+
+    # ---------------------------------------------------------------- the Raft lock
+    def _persist(self, then: Callable[[Any], None], arg: Any) -> None:
+        """Write term, vote or the new leader's noop while holding the Raft lock."""
+        self.persisting = True
+        self.node.disk.write(self._persisted, (then, arg))
+
+    def _persisted(self, job: tuple[Callable[[Any], None], Any]) -> None:
+        if self.state == DOWN:
+            return
+        then, arg = job
+        self.persisting = False
+        then(arg)
+        backlog = self.backlog
+        while backlog and not self.persisting and self.state != DOWN:
+            fn, args = backlog.pop(0)
+            fn(*args)
 
     def _ask_votes(self, term: int, prevote: bool) -> None:
         gen = self.generation
@@ -533,24 +586,38 @@ class RaftNode:
     def on_request_vote(self, cand: int, term: int, last_index: int, last_term: int, prevote: bool, gen: int) -> None:
         if self.state == DOWN:
             return
+        if self.persisting:
+            self.backlog.append((self.on_request_vote, (cand, term, last_index, last_term, prevote, gen)))
+            return
         up_to_date = last_term > self.last_term() or (last_term == self.last_term() and last_index >= self.last_index())
-        voter = self.role == MEMBER
         if prevote:
+            # Rachis refuses a trial vote while its leader deferred its timer within ET/2
+            # (Rachis/Elector.cs ``HandleVoteRequest``: ExpiredLastDeferral(ET / 2)).
             recent_leader = (
-                self.leader is not None and self.env.now - self.last_leader_contact < self.cluster.et * 2 / 3
+                self.leader is not None and self.env.now - self.last_leader_contact < self.cluster.et / 2
             ) or self.state in (LEADER, LEADER_ELECT)
-            granted = voter and term > self.term and up_to_date and not recent_leader
+            granted = self.role == MEMBER and term > self.term and up_to_date and not recent_leader
             self.send(cand, MESSAGE_OVERHEAD, "on_vote", self.index, self.term, granted, True, gen)
             return
         if term > self.term:
             self._step_down(term)
-        granted = voter and term == self.term and self.voted_for in (None, cand) and up_to_date
+            if self.cluster.logcabin_rules:
+                # LogCabin's stepDown persists the new term (updateLogMetadata) before the
+                # vote is even considered: a second write on the vote path. Rachis writes
+                # term and vote in one transaction (ElectorCastVoteInTermWithShouldGrantVoteCommand).
+                self._persist(self._consider_vote, (cand, term, up_to_date, gen))
+                return
+        self._consider_vote((cand, term, up_to_date, gen))
+
+    def _consider_vote(self, job: tuple[int, int, bool, int]) -> None:
+        cand, term, up_to_date, gen = job
+        granted = self.role == MEMBER and term == self.term and self.voted_for in (None, cand) and up_to_date
         if granted:
             self.voted_for = cand
             if self.state == FOLLOWER:
                 self._heard_from_leader()  # granting a vote resets the timer (Raft §5.2)
             # The vote is persisted before the answer leaves.
-            self.node.disk.write(self._send_vote, (cand, self.term, gen))
+            self._persist(self._send_vote, (cand, self.term, gen))
             return
         self.send(cand, MESSAGE_OVERHEAD, "on_vote", self.index, self.term, False, False, gen)
 
@@ -561,6 +628,9 @@ class RaftNode:
 
     def on_vote(self, voter: int, term: int, granted: bool, prevote: bool, gen: int) -> None:
         if self.state == DOWN:
+            return
+        if self.persisting:
+            self.backlog.append((self.on_vote, (voter, term, granted, prevote, gen)))
             return
         if term > self.term:  # a granted trial vote never carries a higher term
             self._step_down(term)
@@ -586,7 +656,11 @@ class RaftNode:
             self.state = FOLLOWER
             self.followers = {}
             self.leader = None
-            self._start_timer()
+            if was_leader or self.cluster.spec.election_timer == "ravendb":
+                self._start_timer()
+            else:
+                # LogCabin's stepDown restarts the timer only for a leader: a candidate keeps its deadline.
+                self.generation += 1
             self.cluster.state_changed(self)  # no leader now: its tasks stop until it hears one
         if was_leader or self.cluster.available:
             self.cluster.update_availability()
@@ -602,11 +676,31 @@ class RaftNode:
         now = self.env.now
         config = self.state_machine_config()
         self.followers = {peer: Follower(self.last_index() + 1, now) for peer in config if peer != self.index}
-        self._append_local(Entry(self.term, "noop"))
+        if self.cluster.logcabin_rules:
+            # LogCabin (since "Overlap leader disk flush with replication", Feb 2014) sends the
+            # noop at once and flushes it alongside: the model's pipelined leader append.
+            self._append_local(Entry(self.term, "noop"))
+            for entry, _callback, _since in list(self.pending.values()):
+                self.accept(entry)  # commands this node was holding for a leader
+            self._leader_tick(self.generation)
+        else:
+            # Rachis inserts the noop in the transaction that makes the node LeaderElect
+            # (RachisConsensus ``SetNewStateInTx``) and starts the ambassadors after it
+            # commits, so the noop is durable before the first AppendEntries leaves.
+            noop = Entry(self.term, "noop")
+            self.log.append(noop)
+            self._persist(self._noop_persisted, (self.generation, self.last_index(), noop))
+        self.cluster.state_changed(self)
+
+    def _noop_persisted(self, job: tuple[int, int, Entry]) -> None:
+        gen, index, noop = job
+        if gen != self.generation or self.state != LEADER_ELECT:
+            return
+        self._mark_durable([(index, noop)])
+        self._advance_commit()  # a single voter commits it now
         for entry, _callback, _since in list(self.pending.values()):
             self.accept(entry)  # commands this node was holding for a leader
-        self._leader_tick(self.generation)
-        self.cluster.state_changed(self)
+        self._leader_tick(gen)
 
     def _leader_tick(self, gen: int) -> None:
         if gen != self.generation or self.state not in (LEADER, LEADER_ELECT):
@@ -732,6 +826,9 @@ class RaftNode:
     def on_append_reply(self, peer: int, term: int, success: bool, match: int, gen: int) -> None:
         if self.state == DOWN:
             return
+        if self.persisting:
+            self.backlog.append((self.on_append_reply, (peer, term, success, match, gen)))
+            return
         if term > self.term:
             self._step_down(term)
             return
@@ -808,6 +905,9 @@ class RaftNode:
         gen: int,
     ) -> None:
         if self.state == DOWN:
+            return
+        if self.persisting:
+            self.backlog.append((self.on_append, (leader, term, prev, prev_term, entries, leader_commit, gen)))
             return
         if term < self.term:
             self.send(leader, MESSAGE_OVERHEAD, "on_append_reply", self.index, self.term, False, 0, gen)
@@ -959,6 +1059,8 @@ class RaftNode:
         self.followers = {}
         self.votes = set()
         self.pending = {}
+        self.persisting = False
+        self.backlog = []
         # Unflushed appends are lost; term, vote and the fsynced log survive.
         if self.durable_len < len(self.log):
             self._truncate(self.durable_len)

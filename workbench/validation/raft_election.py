@@ -1,23 +1,36 @@
 """The Raft paper's leader-election experiment, on the workbench's Raft model.
 
 Ongaro & Ousterhout, "In Search of an Understandable Consensus Algorithm",
-USENIX ATC 2014, Figure 16 (Figure 14 in the conference version; §9.4 of
-Ongaro's thesis): five servers, broadcast time about 15 ms, election timeouts
-uniform in a range, heartbeat interval half the minimum timeout. The leader is
-crashed uniformly at random within its heartbeat interval, just after a
-synchronised heartbeat broadcast; logs differ so that two of the four survivors
-cannot win. The metric is the time from the crash until the other servers have
-received the new leader's first heartbeat.
+USENIX ATC 2014, Figure 16 (Figure 9.8 in Ongaro's thesis): LogCabin on five
+servers, election timeouts uniform in a range, heartbeats every half of the
+minimum timeout. A synchronised heartbeat broadcast, then the leader is crashed
+uniformly at random within its heartbeat interval; the logs differ so that two
+of the four survivors cannot win. The metric is the time from the crash until
+the other servers have received the new leader's first heartbeat.
 
-Here: pre-vote off, the textbook election timer (restarted with a fresh draw
-on every heartbeat), a constant one-way latency (7.5 ms, so a 15 ms round
-trip) and, by default, instant disk writes; ``fsync`` sets the time to persist
-a vote or a log entry.
+One parameter set serves every timeout range (``ElectionSetup``'s defaults):
+
+* **network** 0.1 ms one way (1 Gb Ethernet);
+* **disk** one persisted write of LogCabin's (SimpleFileLog's ``protoToFile``: a
+  small file, fsync'd with its directory) lognormal with mean 3 ms and sigma 0.5.
+  The figure's own minimum downtime gives the mean: min timeout - heartbeat +
+  about 9 ms, and the election's critical path is three writes (the candidate's
+  term and vote; the voter's new term, then its vote) and three one-way trips.
+  The spread is an estimate of an SSD's fsync times, chosen once for all ranges
+  (``docs/validation.md`` shows how the curves move with it);
+* **timer wake-up** 0-0.1 ms late, uniform (the kernel's default 50 us timer
+  slack plus the thread's wake-up): with identical timeouts (150-150 ms) it is
+  the only thing that ever breaks a split vote;
+* LogCabin's election rules (``election_timer: reset``), pre-vote off.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 
 import numpy as np
 
@@ -25,23 +38,41 @@ from workbench.model.environment import Environment
 from workbench.model.kernel import Sampler, Streams
 from workbench.model.network import Location, Network
 from workbench.model.node import Node
-from workbench.model.rachis import Cluster, Entry
-from workbench.scenario.distributions import Constant, Uniform
+from workbench.model.rachis import Cluster, Entry, RaftNode
+from workbench.scenario.distributions import Constant, Distribution, Uniform, parse_distribution
 from workbench.scenario.schema import ClusterSpec, NetworkSpec
 
-# Figure 16, the 150-300 ms curve, read from the plotted points of the thesis'
-# vector figure (ongardie/dissertation, leaderelection/benchmarks-scale.svg):
-# 1000 trials; ms.
-PAPER_150_300_MS = {
-    "p10": 124.4,
-    "p25": 144.3,
-    "p50": 171.2,
-    "p75": 207.7,
-    "p90": 244.0,
-    "p99": 405.4,
-    "max": 603.3,
-}
 PERCENTILES = {"p10": 10, "p25": 25, "p50": 50, "p75": 75, "p90": 90, "p99": 99}
+# The ranges of Figure 16: the top graph varies the randomness, the bottom one the scale.
+RANDOMNESS_RANGES = ("150-150", "150-151", "150-155", "150-175", "150-200", "150-300")
+SCALE_RANGES = ("12-24", "25-50", "50-100", "100-200", "150-300")
+FIGURE_RANGES = RANDOMNESS_RANGES + SCALE_RANGES[:-1]
+# What the paper's text says of a range (ATC'14 §9.3, thesis §9.4).
+PAPER_TEXT = {
+    "150-150": "consistently longer than 10 s",
+    "150-155": "median 287 ms",
+    "150-200": "worst of 1000 trials 513 ms",
+    "150-300": "recommended range",
+    "12-24": "mean 35 ms, longest 152 ms",
+}
+
+
+@cache
+def figure16() -> dict[str, np.ndarray]:
+    """Each curve of the figure as its sorted trial downtimes (ms), read back from the steps
+    of the thesis' vector figures (``data/raft_figure16.json`` says how)."""
+    text = resources.files("workbench.validation").joinpath("data/raft_figure16.json").read_text()
+    curves = json.loads(text)["curves"]
+    return {name: np.asarray(c["downtime_ms"], dtype=float) for name, c in curves.items()}
+
+
+def range_name(low_s: float, high_s: float) -> str:
+    return f"{low_s * 1e3:g}-{high_s * 1e3:g}"
+
+
+def parse_range(name: str) -> tuple[float, float]:
+    low, high = name.split("-")
+    return float(low) / 1e3, float(high) / 1e3
 
 
 class _Silent:
@@ -49,21 +80,35 @@ class _Silent:
         return None
 
 
+def _distribution(value: float | str | Distribution) -> Distribution:
+    if isinstance(value, Distribution):
+        return value
+    if isinstance(value, str):
+        return parse_distribution(value)
+    return Constant(value, text=f"{value * 1e3:g} ms")
+
+
 class RaftHost:
     """Just enough of a world for the Raft layer: an environment, a network and nodes."""
 
-    def __init__(self, n: int, one_way: float, fsync: float, streams: Streams, jitter: bool = False):
+    def __init__(
+        self,
+        n: int,
+        one_way: float | str | Distribution,
+        fsync: float | str | Distribution,
+        streams: Streams,
+        jitter: bool = False,
+    ):
         self.env = Environment()
         self.recorder = _Silent()
         tags = [chr(ord("A") + i) for i in range(n)]
-        latency = (
-            Uniform(one_way / 2, one_way * 1.5, text="jittered")  # reorders messages
-            if jitter
-            else Constant(one_way, text=f"{one_way * 1e3:g} ms")
-        )
+        if jitter and isinstance(one_way, float | int):
+            latency: Distribution = Uniform(one_way / 2, one_way * 1.5, text="jittered")  # reorders messages
+        else:
+            latency = _distribution(one_way)
         spec = NetworkSpec(same_zone=latency, same_region=latency, cross_region=latency)
         self.network = Network(self.env, spec, [Location(t, "dc1", "r1", "a") for t in tags], streams)
-        disk = Constant(fsync, text=f"{fsync * 1e3:g} ms")
+        disk = _distribution(fsync)
         self.nodes = [Node(self.env, i, t, 1, Sampler(disk, streams.rng("disk")), 1024) for i, t in enumerate(tags)]
 
 
@@ -71,15 +116,22 @@ class RaftHost:
 class ElectionSetup:
     timeout_min: float = 0.150
     timeout_max: float = 0.300
-    one_way_latency: float = 0.0075
-    fsync: float = 0.0
+    one_way_latency: float | str = 0.0001
+    fsync: float | str = "lognormal(mean=3 ms, sigma=0.5)"
+    timer_wakeup: str | None = "uniform(0 ms, 0.1 ms)"
     prevote: bool = False
     servers: int = 5
     ineligible: int = 2  # survivors whose logs are too short to win
+    give_up_after: float = 1800.0  # simulated seconds; a trial still leaderless then counts as censored
+
+    @property
+    def name(self) -> str:
+        return range_name(self.timeout_min, self.timeout_max)
 
 
 def election_trial(setup: ElectionSetup, seed: int) -> float:
-    """One trial: seconds from the leader's crash until every survivor heard the new leader."""
+    """One trial: seconds from the leader's crash until every survivor heard the new leader
+    (``inf`` if there is none after ``give_up_after``)."""
     streams = Streams(seed)
     host = RaftHost(setup.servers, setup.one_way_latency, setup.fsync, streams)
     heartbeat = setup.timeout_min / 2
@@ -91,17 +143,21 @@ def election_trial(setup: ElectionSetup, seed: int) -> float:
         prevote=setup.prevote,
     )
     cluster = Cluster(host, spec, dict.fromkeys(range(setup.servers), "member"), streams)
+    if setup.timer_wakeup is not None:
+        cluster.timer_wakeup = Sampler(parse_distribution(setup.timer_wakeup), streams.rng("timer.wakeup"))
     cluster.bootstrap()  # A leads term 1 and broadcasts a heartbeat at t = 0
     crash_at = float(streams.rng("crash").uniform(0.0, heartbeat))
-    survivors = set(range(1, setup.servers))
-    heard: set[int] = set()
+    survivors = range(1, setup.servers)
+    heard: dict[int, tuple[int, int]] = {}  # survivor -> (leader, term) it last heard
     done = host.env.event()
 
-    def on_new_leader(node, leader: int, term: int) -> None:
-        if term > 1 and node.index in survivors:
-            heard.add(node.index)
-            if heard >= survivors - {leader} and not done.triggered:
-                done.succeed(host.env.now)
+    def on_new_leader(node: RaftNode, leader: int, term: int) -> None:
+        if term <= 1 or done.triggered:
+            return
+        heard[node.index] = (leader, term)
+        # Done when one leader of one term is heard by every other survivor.
+        if all(heard.get(i) == (leader, term) for i in survivors if i != leader):
+            done.succeed(host.env.now)
 
     def crash() -> None:
         # The leader's last entry reached the eligible followers only, so the
@@ -116,22 +172,36 @@ def election_trial(setup: ElectionSetup, seed: int) -> float:
 
     cluster.on_new_leader = on_new_leader
     host.env.timeout(crash_at).callbacks.append(lambda _e: crash())
-    host.env.run(until=done | host.env.timeout(60.0))
-    if not done.triggered:
-        msg = f"no leader within 60 s (seed {seed})"
-        raise RuntimeError(msg)
-    return done.value - crash_at
+    host.env.run(until=done | host.env.timeout(crash_at + setup.give_up_after))
+    return done.value - crash_at if done.triggered else math.inf
 
 
 def run_election_experiment(setup: ElectionSetup, trials: int = 1000, seed: int = 1) -> np.ndarray:
-    """Downtime of ``trials`` independent trials, in seconds."""
+    """Downtime of ``trials`` independent trials, in seconds (``inf``: censored)."""
     return np.array([election_trial(setup, seed * 1_000_003 + i) for i in range(trials)])
 
 
+def percentile(sorted_ms: np.ndarray, q: float) -> float:
+    """numpy's linear percentile of sorted values, ``inf`` once it reaches a censored one."""
+    pos = (len(sorted_ms) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    if math.isinf(sorted_ms[hi]):
+        return math.inf
+    return float(sorted_ms[lo] + (sorted_ms[hi] - sorted_ms[lo]) * (pos - lo))
+
+
 def summarise_downtimes(downtimes: np.ndarray) -> dict[str, float]:
-    ms = downtimes * 1e3
-    out = {name: round(float(np.percentile(ms, q)), 1) for name, q in PERCENTILES.items()}
-    out["max"] = round(float(ms.max()), 1)
+    """Percentiles, max and mean in ms; ``censored`` counts trials with no leader in time
+    (they sort last, so a percentile that reaches them is ``inf``, and so is the mean)."""
+    ms = np.sort(np.asarray(downtimes, dtype=float)) * 1e3
+    out = {name: round(percentile(ms, q), 1) for name, q in PERCENTILES.items()}
+    out["max"] = round(float(ms[-1]), 1)
     out["mean"] = round(float(ms.mean()), 1)
     out["trials"] = len(ms)
+    out["censored"] = int(np.isinf(ms).sum())
     return out
+
+
+def paper_summary(name: str) -> dict[str, float]:
+    """The same figures for one curve of Figure 16."""
+    return summarise_downtimes(figure16()[name] / 1e3)
