@@ -8,7 +8,7 @@
     workbench report STUDY -o report.html [--format html|md]
     workbench validate [NAME ...] [--quick] [--json] [--list]   # model-against-theory checks; no NAME: all
     workbench validate raft-election [--trials N] [--timeout-range 150-300ms] [--one-way-latency D] [--fsync D]
-                                     [--prevote on|off] [--seed N]   # the Raft paper's experiment, its distribution
+                                     [--timer-wakeup D] [--prevote on|off] [--seed N]   # the Raft paper's experiment
     workbench bench [--quick] [--json] [--horizon D]            # speed and memory (also python -m benchmarks)
 
 validate exits 1 if any check fails. NAME is a check from the registry in
@@ -83,8 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     raft.add_argument("--timeout-range", help="election timeout range, e.g. 150-300ms (default)")
     raft.add_argument("--trials", type=int, help="number of trials (default 1000)")
-    raft.add_argument("--one-way-latency", help="one-way network latency (default 7.5ms)")
-    raft.add_argument("--fsync", help="time to persist a vote or an entry (default 0ms)")
+    raft.add_argument(
+        "--one-way-latency", help="one-way network latency, a duration or a distribution (default 0.1ms)"
+    )
+    raft.add_argument(
+        "--fsync",
+        help="time of one persisted write (term, vote, entry), a duration or a distribution "
+        "(default 'lognormal(mean=3 ms, sigma=0.5)')",
+    )
+    raft.add_argument(
+        "--timer-wakeup",
+        help="how late a timer thread wakes, a duration or a distribution (default 'uniform(0 ms, 0.1 ms)')",
+    )
     raft.add_argument("--prevote", choices=["on", "off"], help="trial elections (default off)")
     raft.add_argument("--seed", type=int, help="default 1")
 
@@ -216,7 +226,7 @@ def _duration_arg(text: str, option: str) -> float:
         raise WorkbenchInputError(str(exc), source=option) from None
 
 
-_RAFT_OPTIONS = ("timeout_range", "trials", "one_way_latency", "fsync", "prevote", "seed")
+_RAFT_OPTIONS = ("timeout_range", "trials", "one_way_latency", "fsync", "timer_wakeup", "prevote", "seed")
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -244,8 +254,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _raft_experiment(args: argparse.Namespace) -> int:
     from workbench.validation.raft_election import (
-        PAPER_150_300_MS,
         ElectionSetup,
+        figure16,
+        paper_summary,
+        range_name,
         run_election_experiment,
         summarise_downtimes,
     )
@@ -268,24 +280,46 @@ def _raft_experiment(args: argparse.Namespace) -> int:
     if trials < 1:
         msg = f"{trials} trials: run at least one"
         raise WorkbenchInputError(msg, source="--trials")
+    default = ElectionSetup()
     setup = ElectionSetup(
         timeout_min=low,
         timeout_max=high,
-        one_way_latency=_duration_arg(args.one_way_latency or "7.5ms", "--one-way-latency"),
-        fsync=_duration_arg(args.fsync or "0ms", "--fsync"),
+        one_way_latency=_delay_arg(args.one_way_latency, "--one-way-latency", default.one_way_latency),
+        fsync=_delay_arg(args.fsync, "--fsync", default.fsync),
+        timer_wakeup=_delay_arg(args.timer_wakeup, "--timer-wakeup", default.timer_wakeup),
         prevote=args.prevote == "on",
     )
     stats = summarise_downtimes(run_election_experiment(setup, trials, 1 if args.seed is None else args.seed))
     if args.json:
         print(json.dumps(stats))
         return EXIT_OK
-    paper = PAPER_150_300_MS if (round(low, 6), round(high, 6)) == (0.15, 0.3) else {}
-    print(f"Raft leader election, 5 servers, timeouts {low * 1e3:g}-{high * 1e3:g} ms, {stats['trials']} trials")
+    name = range_name(low, high)
+    paper = paper_summary(name) if name in figure16() else {}
+    print(f"Raft leader election, 5 servers, timeouts {name} ms, {stats['trials']} trials")
     print(f"{'':<6}{'model (ms)':>12}{'paper (ms)':>12}")
     for key in ("p10", "p25", "p50", "p75", "p90", "p99", "max", "mean"):
         ref = paper.get(key)
         print(f"{key:<6}{stats[key]:>12,.1f}{(f'{ref:,.1f}' if ref else '-'):>12}")
+    if stats["censored"]:
+        print(f"{stats['censored']} trials had no leader after {setup.give_up_after:g} s (counted as infinite)")
     return EXIT_OK
+
+
+def _delay_arg(text: str | None, option: str, default: float | str | None) -> float | str | None:
+    """A duration ('7.5ms') as seconds, or a distribution's text after checking it parses."""
+    from workbench.scenario.distributions import parse_distribution
+
+    if text is None:
+        return default
+    if "(" not in text:
+        return _duration_arg(text, option)
+    try:
+        dist = parse_distribution(text)
+    except ValueError as exc:
+        raise WorkbenchInputError(str(exc), source=option) from None
+    if dist.mean() < 0:
+        raise WorkbenchInputError(f"'{text}' can be negative; a delay cannot", source=option)
+    return text
 
 
 def _bench(args: argparse.Namespace) -> int:
