@@ -83,9 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     raft.add_argument("--timeout-range", help="election timeout range, e.g. 150-300ms (default)")
     raft.add_argument("--trials", type=int, help="number of trials (default 1000)")
-    raft.add_argument(
-        "--one-way-latency", help="one-way network latency, a duration or a distribution (default 0.1ms)"
-    )
+    raft.add_argument("--one-way-latency", help="one-way network latency, a duration or a distribution (default 0.1ms)")
     raft.add_argument(
         "--fsync",
         help="time of one persisted write (term, vote, entry), a duration or a distribution "
