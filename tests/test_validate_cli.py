@@ -84,3 +84,22 @@ def test_list_names_every_check(capsys) -> None:
     assert main(["validate", "--list"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in checks.CHECKS)
+
+
+def test_raft_election_chart_writes_both_graphs_offline(tmp_path, monkeypatch, capsys) -> None:
+    import numpy as np
+
+    from workbench.validation import raft_election
+
+    monkeypatch.setattr(raft_election, "figure16_run", lambda name: raft_election.figure16()[name][:50] / 1e3)
+    monkeypatch.setitem(checks.CHECKS, "raft-election", checks.Check("raft-election", "fake", "none", _fake(True)))
+    assert main(["validate", "raft-election", "--chart", str(tmp_path / "charts")]) == 0
+    for label in ("randomness", "scale"):
+        svg = (tmp_path / "charts" / f"raft-election-{label}.svg").read_text()
+        assert svg.startswith("<svg") and "timeout" in svg
+    assert np.isfinite(raft_election.figure16()["150-150"]).all()
+
+
+def test_chart_is_only_for_the_raft_election_check(capsys) -> None:
+    assert main(["validate", "md1", "--chart", "x"]) == 2
+    assert "--chart draws the Raft election check" in capsys.readouterr().err

@@ -95,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     raft.add_argument("--prevote", choices=["on", "off"], help="trial elections (default off)")
     raft.add_argument("--seed", type=int, help="default 1")
+    raft.add_argument(
+        "--chart",
+        metavar="DIR",
+        help="with the check (no experiment option): also write the CDFs of model and paper, as the paper draws "
+        "them, to DIR/raft-election-randomness.svg and DIR/raft-election-scale.svg",
+    )
 
     bench = sub.add_parser("bench", help="measure the simulator's speed and memory (benchmarks/)")
     bench.add_argument("--quick", action="store_true", help="tiny settings, a few seconds")
@@ -237,12 +243,18 @@ def _validate(args: argparse.Namespace) -> int:
             msg = f"{flag} configures the Raft experiment: use it as 'workbench validate raft-election {flag} ...'"
             raise WorkbenchInputError(msg, source="workbench validate")
         return _raft_experiment(args)
+    if args.chart is not None and args.names != ["raft-election"]:
+        msg = "--chart draws the Raft election check: use it as 'workbench validate raft-election --chart DIR'"
+        raise WorkbenchInputError(msg, source="workbench validate")
     if args.list:
         for check in CHECKS.values():
             print(f"{check.name:<16}{check.title} ({check.source})")
         return EXIT_OK
     rows = run_checks(resolve(args.names), quick=args.quick)
     print(json.dumps(rows) if args.json else format_rows(rows))
+    if args.chart is not None:
+        for path in _election_charts(Path(args.chart)):
+            print(f"wrote {path}", file=sys.stderr)
     failed = sorted({r["check"] for r in rows if not r["passed"]})
     if failed:
         print(f"workbench: failed: {', '.join(failed)}", file=sys.stderr)
@@ -301,6 +313,30 @@ def _raft_experiment(args: argparse.Namespace) -> int:
     if stats["censored"]:
         print(f"{stats['censored']} trials had no leader after {setup.give_up_after:g} s (counted as infinite)")
     return EXIT_OK
+
+
+def _election_charts(folder: Path) -> list[Path]:
+    """The two graphs of Figure 16, model against paper, as SVG (rendered offline)."""
+    import vl_convert as vlc
+
+    from workbench.charts import election_cdf, spec
+    from workbench.validation.raft_election import RANDOMNESS_RANGES, SCALE_RANGES, figure16, figure16_run
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WorkbenchInputError(f"cannot create '{folder}': {exc.strerror}", source="--chart") from None
+    written = []
+    for label, ranges, log_x in (("randomness", RANDOMNESS_RANGES, True), ("scale", SCALE_RANGES, False)):
+        curves = {
+            "paper": {name: figure16()[name] for name in ranges},
+            "model": {name: figure16_run(name) * 1e3 for name in ranges},
+        }
+        title = f"Figure 16, timeouts of varying {label}"
+        path = folder / f"raft-election-{label}.svg"
+        path.write_text(vlc.vegalite_to_svg(spec(election_cdf(curves, log_x=log_x, title=title))), encoding="utf-8")
+        written.append(path)
+    return written
 
 
 def _delay_arg(text: str | None, option: str, default: float | str | None) -> float | str | None:
