@@ -17,7 +17,7 @@ from typing import Any
 
 import simpy
 
-from workbench.model.kernel import Agenda, Scheduled, Streams
+from workbench.model.kernel import Agenda, Sampler, Scheduled, Streams
 from workbench.scenario.schema import NetworkSpec
 
 
@@ -131,13 +131,7 @@ class Network:
         else:
             delay = done - now + sampler()
         if self.any_loss:
-            loss = self._loss[src][dst]
-            if loss:
-                rto = self.rto
-                while self._loss_rng.random() < loss:
-                    delay += rto  # TCP: the segment is resent after the RTO, which doubles each time
-                    rto *= 2
-                    self.retransmissions += 1
+            delay += self._resends(src, dst)
         # A Timer, inlined: the message is its own event, and firing it is the delivery.
         msg = _Message()
         msg.callbacks = self._arrive_callbacks
@@ -147,6 +141,43 @@ class Network:
         msg.args = args
         agenda.push(msg, now + delay)
         return True
+
+    def send_via(self, latency: Sampler, src: int, dst: int, size: float, fn: Callable[..., Any], *args: Any) -> bool:
+        """``send``, with the latency drawn from the caller's own ``latency`` sampler instead of
+        the link's shared one (the Raft layer: its draws then depend on Raft traffic alone)."""
+        cut, busy, inv_bw, sent, _shared = self._rows[src]
+        if cut[dst]:
+            return False
+        now = self.agenda.now
+        start = max(busy[dst], now)
+        if self.pauses and self.paused_until[src] > start:
+            start = self.paused_until[src]
+        done = start + size * inv_bw[dst]
+        busy[dst] = done
+        sent[dst] += size
+        delay = done - now + latency()
+        if self.any_loss:
+            delay += self._resends(src, dst)
+        msg = _Message()
+        msg.callbacks = self._arrive_callbacks
+        msg.cut = cut
+        msg.dst = dst
+        msg.fn = fn
+        msg.args = args
+        self.agenda.push(msg, now + delay)
+        return True
+
+    def _resends(self, src: int, dst: int) -> float:
+        """TCP: each lost segment is resent after the RTO, which doubles each time."""
+        loss = self._loss[src][dst]
+        delay = 0.0
+        if loss:
+            rto = self.rto
+            while self._loss_rng.random() < loss:
+                delay += rto
+                rto *= 2
+                self.retransmissions += 1
+        return delay
 
     def _arrive(self, msg: _Message) -> None:
         if msg.cut[msg.dst]:

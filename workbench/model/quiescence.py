@@ -139,6 +139,8 @@ class Quiescence:
             if until is None:
                 return False
             idle_until = until
+            if idle_until - self.lookahead <= now:
+                return False  # it would wake at once
         self._park(lead, idle_until)
         return True
 
@@ -179,12 +181,19 @@ class Quiescence:
         followers = lead.followers
         voters = set(lead.voters())
         steady_voters = 1 if lead.index in voters else 0
+        cut = self.world.network.cut
         for n in self.world.cluster.nodes:
-            if n is lead or n.state == DOWN:
+            if n is lead:
                 continue
             f = followers.get(n.index)
+            if n.state == DOWN:
+                # The ambassador keeps reconnecting: its link must be open or cut both ways.
+                if f is not None and cut[lead.index][n.index] != cut[n.index][lead.index]:
+                    return False
+                continue
             if (
                 f is None
+                or not f.connected
                 or n.state != FOLLOWER
                 or n.term != lead.term
                 or n.leader != lead.index
@@ -231,17 +240,23 @@ class Quiescence:
     def _steady_traffic(self, lead: RaftNode) -> list[tuple[int, int, float]]:
         """Bytes per second on each link from the messages skipped while parked."""
         world = self.world
-        hb = world.cluster.heartbeat
         me = lead.index
         rates: dict[tuple[int, int], float] = {}
 
         def add(a: int, b: int, rate: float) -> None:
             rates[a, b] = rates.get((a, b), 0.0) + rate
 
+        # A heartbeat round trip every ET/3 plus the round trip itself to each live follower;
+        # a reconnection attempt and its reset every ET/2 plus a round trip to each one down.
+        hb, et = world.cluster.heartbeat, world.cluster.et
+        cut = world.network.cut
         for peer in lead.followers:
-            add(me, peer, MESSAGE_OVERHEAD / hb)
-            if world.nodes[peer].up:
-                add(peer, me, MESSAGE_OVERHEAD / hb)
+            if cut[me][peer]:
+                continue
+            rtt = world.cluster.link_latency(me, peer).dist.mean() + world.cluster.link_latency(peer, me).dist.mean()
+            period = hb + rtt if world.nodes[peer].up else et / 2 + rtt
+            add(me, peer, MESSAGE_OVERHEAD / period)
+            add(peer, me, MESSAGE_OVERHEAD / period)
         if world.observer is not None:
             period = world.scenario.blueprint.observer.worker_sample_period
             for node in world.nodes:
@@ -281,12 +296,12 @@ class Quiescence:
         self.elided_seconds += now - self.parked_at
         lead = self._leader
         self._leader = None
-        heard_at = None
+        heard: dict[int, float] = {}
         if lead is not None and lead.state == LEADER and lead.generation == self._leader_gen:
-            heard_at = lead.resume_ticks(self.parked_at)
+            heard = lead.resume_ticks()
         for n in world.cluster.nodes:
             if n is not lead and n.state == FOLLOWER:
-                n.resume_timer(heard_at)
+                n.resume_timer(heard.get(n.index))
         if world.observer is not None:
             world.observer.resume()
         for inst in world.instances:

@@ -36,10 +36,11 @@ term; a committed entry is never replaced) and raises :class:`SafetyViolation`.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from workbench.model.kernel import Grid, Streams, Timer
+from workbench.model.kernel import Grid, Sampler, Streams, Timer
 
 if TYPE_CHECKING:
     from workbench.scenario.schema import ClusterSpec
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 FOLLOWER, CANDIDATE, LEADER_ELECT, LEADER, DOWN = "follower", "candidate", "leader-elect", "leader", "down"
 MEMBER, WATCHER, PROMOTABLE = "member", "watcher", "promotable"
 MESSAGE_OVERHEAD = 200.0  # bytes of framing on a Raft message
+MAX_APPEND_BYTES = 1024 * 1024  # an AppendEntries stops after the entry that crosses 1 MB (FollowerAmbassador)
+INITIAL_RTO = 1.0  # TCP's retransmission timeout before a round trip was measured (RFC 6298)
 
 
 class SafetyViolation(AssertionError):
@@ -186,6 +189,11 @@ class Cluster:
         # there it is the one thing that breaks the symmetry of identical timeouts.
         self.timer_wakeup: Callable[[], float] | None = None
         self.rng = streams.rng("cluster.timers")
+        self.streams = streams
+        # Each directed link's Raft messages draw their latencies from a stream of their own
+        # (same distribution as the link's other traffic), so the draws depend on Raft
+        # traffic alone and a parked cluster can replay its skipped heartbeats exactly.
+        self._link_latency: dict[tuple[int, int], tuple[Sampler, Sampler, int]] = {}
         self.on_apply = on_apply
         self.cmd_ids = itertools.count(1)
         initial = ClusterState(roles, databases or {})
@@ -232,7 +240,7 @@ class Cluster:
         self.leader_history.append((self.env.now, 1, lead.index))
         self.event("leader_elected", lead, 1, f"{lead.tag} leads term 1 (bootstrap)")
         self.update_availability()
-        lead._leader_tick(lead.generation)
+        lead._start_leading(lead.generation, negotiate=False)  # the synchronised broadcast at t = 0
         if self.on_leader is not None:
             self.on_leader(lead)
 
@@ -262,6 +270,18 @@ class Cluster:
         if self.logcabin_rules:
             return round(float(self.rng.uniform(low_ms, high_ms))) / 1e3
         return float(self.rng.integers(round(low_ms), round(high_ms))) / 1e3
+
+    def link_latency(self, src: int, dst: int) -> Sampler:
+        """The Raft stream of one directed link, following its current distribution (a
+        degraded link gets a fresh stream, and a restored one another)."""
+        shared = self.network._latency[src][dst]
+        entry = self._link_latency.get((src, dst))
+        if entry is None or entry[0] is not shared:
+            version = 0 if entry is None else entry[2] + 1
+            own = self.streams.sampler(f"raft.latency.{src}-{dst}.{version}", shared.dist)
+            entry = (shared, own, version)
+            self._link_latency[src, dst] = entry
+        return entry[1]
 
     # -- queries
     def leader(self) -> RaftNode | None:
@@ -352,16 +372,55 @@ class Cluster:
 
 
 class Follower:
-    """The leader's view of one peer (RavenDB's 'ambassador')."""
+    """The leader's sender to one peer: RavenDB's FollowerAmbassador (LogCabin's peer thread).
 
-    __slots__ = ("last_reply", "last_sent", "match", "next", "sent")
+    One AppendEntries at a time: send, wait for the reply, then wait up to a heartbeat
+    interval (less if new entries or a new commit index come) and send again."""
+
+    __slots__ = (
+        "backoff",
+        "busy",
+        "connected",
+        "last_reply",
+        "match",
+        "message",
+        "next",
+        "parked",
+        "parked_at",
+        "retries",
+        "rto_at",
+        "rttvar",
+        "sent",
+        "sent_at",
+        "sent_commit",
+        "seq",
+        "setup_left",
+        "srtt",
+        "timer_at",
+        "token",
+    )
 
     def __init__(self, next_index: int, now: float):
         self.next = next_index
         self.match = 0
-        self.sent = next_index - 1  # highest index already sent and not known to be lost
-        self.last_sent = -1e18
-        self.last_reply = now
+        self.sent = next_index - 1  # highest index sent
+        self.sent_commit = -1  # the commit index the last AppendEntries carried
+        self.last_reply = now  # LastReplyFromFollower: a reply, or the end of an idle wait
+        self.busy = False  # an AppendEntries (or a connection step) waits for its answer
+        self.seq = 0  # numbers requests, so a late answer to an older one is ignored
+        self.message: tuple[float, str, tuple] | None = None  # the request in flight, to retransmit
+        self.sent_at = now  # when the request in flight was first sent
+        self.retries = 0
+        self.rto_at = math.inf  # when the request in flight is due for a retransmission
+        self.timer_at = math.inf  # when the pending retransmission check fires (inf: none)
+        self.connected = True  # the connection works (False: backing off or reconnecting)
+        self.srtt: float | None = None  # TCP's smoothed round-trip time and its variation
+        self.rttvar = 0.0
+        self.setup_left = 0  # connection round trips still to make before the Raft protocol
+        self.backoff = False  # waiting ET/2 after a failure before reconnecting
+        self.parked = False  # stopped while the cluster is parked (Quiescence)
+        self.parked_at = 0.0  # when it stopped: its next request was due then
+        self.token = 0  # bumps to cancel a pending wait
 
 
 class RaftNode:
@@ -391,6 +450,11 @@ class RaftNode:
         # write transactions, one at a time through the TxMerger).
         self.persisting = False
         self.backlog: list[tuple[Callable[..., None], tuple]] = []
+        # The last AppendEntries taken from a leader's connection, (leader, its generation,
+        # seq), and the answer sent to it: TCP hands a retransmitted copy to nobody, and
+        # resends the answer if that was what got lost.
+        self._request_seen = (-1, -1, -1)
+        self._answer_sent: tuple | None = None
         self.deferred = False
         self.timeout = cluster.draw_timeout()
         self.last_leader_contact = -1e18
@@ -432,8 +496,10 @@ class RaftNode:
         return self.log[-1].term
 
     def send(self, dst: int, size: float, handler: str, *args: Any) -> None:
-        peer = self.cluster.nodes[dst]
-        self.cluster.network.send(self.index, dst, size, getattr(peer, handler), *args)
+        cluster = self.cluster
+        peer = cluster.nodes[dst]
+        latency = cluster.link_latency(self.index, dst)
+        cluster.network.send_via(latency, self.index, dst, size, getattr(peer, handler), *args)
 
     # ---------------------------------------------------------------- timers
     def _start_timer(self, extended: bool = False) -> None:
@@ -682,7 +748,7 @@ class RaftNode:
             self._append_local(Entry(self.term, "noop"))
             for entry, _callback, _since in list(self.pending.values()):
                 self.accept(entry)  # commands this node was holding for a leader
-            self._leader_tick(self.generation)
+            self._start_leading(self.generation, negotiate=False)
         else:
             # Rachis inserts the noop in the transaction that makes the node LeaderElect
             # (RachisConsensus ``SetNewStateInTx``) and starts the ambassadors after it
@@ -700,30 +766,38 @@ class RaftNode:
         self._advance_commit()  # a single voter commits it now
         for entry, _callback, _since in list(self.pending.values()):
             self.accept(entry)  # commands this node was holding for a leader
+        # Rachis reuses the election connections and negotiates the log on each first.
+        self._start_leading(gen, negotiate=True)
+
+    def _start_leading(self, gen: int, negotiate: bool) -> None:
+        """Start one ambassador per peer, and the leader's own tick."""
+        for peer, f in self.followers.items():
+            self._send_append(peer, f, empty=negotiate)
         self._leader_tick(gen)
 
     def _leader_tick(self, gen: int) -> None:
+        """Every heartbeat interval: the vote of no confidence, then perhaps park.
+
+        RavenDB's Leader.Run checks on every wake (each voter's answer, each new entry, at
+        least once per ET); once per heartbeat interval sees the same lapses within ET/3."""
         if gen != self.generation or self.state not in (LEADER, LEADER_ELECT):
             return
         now = self.env.now
         hb = self.cluster.heartbeat
-        for peer, f in self.followers.items():
-            if now - f.last_sent >= hb - 1e-12:
-                # Entries in flight with no answer for two heartbeats are presumed lost.
-                stalled = f.sent > f.match and now - f.last_reply >= 2 * hb
-                self._send_append(peer, f, resend=stalled)
-        # Vote of no confidence [spec §1.4]: step down without a majority's answers within ET.
+        # Vote of no confidence [spec §1.4]: fewer than a majority (itself included) with
+        # LastReplyFromFollower within ET (Rachis/Leader.cs ``EnsureThatWeHaveLeadership``).
         et = self.cluster.et
         heard = 1 + sum(
             1
             for p in self.voters()
-            if p != self.index and p in self.followers and now - self.followers[p].last_reply <= et
+            if p != self.index and p in self.followers and now - self.followers[p].last_reply < et
         )
         if self.role == MEMBER and heard < self.majority():
             self.cluster.event("stepped_down", self, self.term, f"{self.tag} lost touch with a majority")
             self.state = FOLLOWER
             self.followers = {}
             self.leader = None
+            self.generation += 1  # its ambassadors stop
             self.cluster.update_availability()
             self._on_timeout_after_step_down()
             return
@@ -736,23 +810,112 @@ class RaftNode:
             return  # nothing can change: the ticks resume on this grid when the cluster wakes
         Timer(self.env, self.beat_grid.at() - now, self._leader_tick, (gen,))
 
-    def resume_ticks(self, parked_at: float) -> float | None:
-        """The cluster wakes: restart the heartbeat ticks on their grid. Returns the time of
-        the last skipped heartbeat round (None if none was skipped), after crediting each
-        live follower with that round's append and reply."""
+    def resume_ticks(self) -> dict[int, float]:
+        """The cluster wakes: restart the leader's ticks on their grid and replay each parked
+        ambassador's skipped rounds. Returns when each follower last heard the leader."""
         now = self.env.now
         grid = self.beat_grid
         grid.catch_up(now)
-        Timer(self.env, grid.at() - now, self._leader_tick, (self.generation,))
-        last_round = grid.at() - grid.period
-        if last_round <= parked_at:
-            return None
-        nodes = self.cluster.nodes
+        gen = self.generation
+        Timer(self.env, grid.at() - now, self._leader_tick, (gen,))
+        heard: dict[int, float] = {}
         for peer, f in self.followers.items():
-            if nodes[peer].state != DOWN:
-                f.last_sent = last_round
-                f.last_reply = max(f.last_reply, last_round)
-        return last_round
+            if f.parked:
+                last = self._replay(peer, f, now)
+                if last is not None:
+                    heard[peer] = last
+        return heard
+
+    def _replay(self, peer: int, f: Follower, now: float) -> float | None:
+        """Run a parked ambassador's skipped rounds without events, drawing the latencies the
+        full simulation would draw, in its order, from the link's Raft streams; then leave it
+        (and a message in flight) as that simulation would have it now. Returns when the
+        follower last heard the leader, if it did while parked. (Their bytes were credited
+        at the steady rate while parked: Quiescence.credit_bytes.)"""
+        cluster = self.cluster
+        net = cluster.network
+        node = cluster.nodes[peer]
+        me, gen = self.index, self.generation
+        out, back = cluster.link_latency(me, peer), cluster.link_latency(peer, me)
+        wire_out = MESSAGE_OVERHEAD * net._inv_bw[me][peer]
+        wire_back = MESSAGE_OVERHEAD * net._inv_bw[peer][me]
+        hb, et = cluster.heartbeat, cluster.et
+        cut = net.cut[me][peer] or net.cut[peer][me]
+        f.parked = False
+        f.token += 1
+        t = f.parked_at
+        heard = None
+        while t < now:
+            if f.connected:  # a heartbeat leaves at t, after the idle wait
+                f.last_reply = t
+                body: tuple = (self.term, f.next - 1, self.log[f.next - 1].term, [], self.commit_index)
+                handler = "on_append"
+            else:  # the first round trip of a reconnection to a follower that is down
+                f.setup_left = cluster.spec.reconnect_round_trips - 1
+                body, handler = (), "on_connect"
+            f.seq += 1
+            args = (me, *body, gen, f.seq)
+            if cut:  # nothing leaves: TCP gives up after tcp_timeout, then ET/2
+                failed = t + cluster.spec.tcp_timeout
+                if failed >= now:
+                    self._in_flight(peer, f, t, handler, args, None, now)
+                    return heard
+                f.srtt, f.connected, t = None, False, failed + et / 2
+                continue
+            arrive = t + wire_out + out()
+            if arrive >= now:
+                self._in_flight(peer, f, t, handler, args, (arrive, me, peer, getattr(node, handler), args), now)
+                return heard
+            answered = arrive + wire_back + back()
+            if f.connected:
+                heard = arrive
+                answer = (peer, self.term, True, f.next - 1, gen, f.seq)
+                node._request_seen, node._answer_sent = (me, gen, f.seq), answer
+                reply = (answered, peer, me, self.on_append_reply, answer)
+            else:
+                reply = (answered, peer, me, self.on_connection_reset, (peer, gen))
+            if answered >= now:
+                self._in_flight(peer, f, t, handler, args, reply, now)
+                return heard
+            f.sent_at, f.retries = t, 0
+            if f.connected:
+                self._answered(f, answered)
+                f.last_reply = answered
+                t = answered + hb
+            else:  # reset: wait ET/2 and try again
+                f.srtt, t = None, answered + et / 2
+        Timer(self.env, t - now, self._idle_over, (gen, peer, f.token))
+        return heard
+
+    def _in_flight(
+        self,
+        peer: int,
+        f: Follower,
+        sent_at: float,
+        handler: str,
+        args: tuple,
+        arrival: tuple[float, int, int, Callable[..., None], tuple] | None,
+        now: float,
+    ) -> None:
+        """The request sent at ``sent_at`` is unanswered at wake: it waits as a real one."""
+        f.busy = True
+        f.sent_at = sent_at
+        f.retries = 0
+        f.message = (MESSAGE_OVERHEAD, handler, args)
+        f.rto_at = sent_at + self._rto(f)
+        deadline = sent_at + self.cluster.spec.tcp_timeout
+        while f.rto_at < now and f.rto_at < deadline:  # checks that passed: resent into a cut link
+            f.retries += 1
+            f.rto_at = min(f.rto_at + self._rto(f) * 2**f.retries, deadline)
+        f.timer_at = f.rto_at
+        Timer(self.env, max(0.0, f.rto_at - now), self._rto_check, (self.generation, peer))
+        if arrival is not None:
+            at, src, dst, fn, fn_args = arrival
+            Timer(self.env, at - now, self._deliver, (src, dst, fn, fn_args))
+
+    def _deliver(self, src: int, dst: int, fn: Callable[..., None], args: tuple) -> None:
+        if not self.cluster.network.cut[src][dst]:  # a cut since the wake drops it, as in flight
+            fn(*args)
 
     def _on_timeout_after_step_down(self) -> None:
         # RavenDB's leader steps down to Candidate and runs an election at once.
@@ -761,33 +924,175 @@ class RaftNode:
         else:
             self._start_election(extended=False)
 
-    def _send_append(self, peer: int, f: Follower, resend: bool = False) -> None:
-        """Send what the follower has not been sent yet (entries are pipelined, one
-        copy in flight), or everything from ``next`` again when ``resend``."""
-        last = self.last_index()
+    # ---------------------------------------------------------------- ambassadors
+    # One per follower, as RavenDB runs it (Rachis/FollowerAmbassador.cs ``Run``): send an
+    # AppendEntries, block until the follower answers, then send again at once if new
+    # entries or a new commit index wait, else wait up to ET/3 (new entries end the wait)
+    # and send a heartbeat. So a follower RTT away hears the leader every RTT + ET/3.
+    # LogCabin's peer thread is the same loop, its next heartbeat due a period after the
+    # previous one *started* (Server/RaftConsensus.cc ``appendEntries``).
+    # The connection is TCP: a request with no answer is retransmitted with exponential
+    # back-off from the measured round trip (RFC 6298, 200 ms at least) until
+    # Cluster.TcpTimeoutInMs (15 s) has passed; a reset (the follower's process died)
+    # arrives within one trip. Either failure: wait ET/2 (new entries end it early),
+    # reconnect (``reconnect_round_trips`` round trips), negotiate the log, go on.
+
+    def _sendable_last(self) -> int:
+        # Rachis ships only what its own transaction committed; LogCabin flushes alongside.
+        return self.last_index() if self.cluster.logcabin_rules else self.durable_len - 1
+
+    def _send_append(self, peer: int, f: Follower, empty: bool = False) -> None:
+        """Send an AppendEntries from ``next`` (no entries when ``empty``: a heartbeat or a
+        log negotiation), unless one is in flight or the ambassador waits or is parked."""
+        if f.busy or not f.connected or f.parked:
+            return
+        last = self._sendable_last()
         if f.next > last + 1:
             f.next = last + 1
-        if resend or f.sent < f.next - 1:
-            f.sent = f.next - 1
-        if f.sent > last:
-            f.sent = last
-        prev = f.sent
-        entries = self.log[prev + 1 : prev + 1 + self.cluster.spec.max_entries_per_append]
+        prev = f.next - 1
+        entries: list[Entry] = []
+        size = MESSAGE_OVERHEAD
+        if not empty:
+            limit = self.cluster.spec.max_entries_per_append
+            log = self.log
+            i = f.next
+            while i <= last and len(entries) < limit and size <= MAX_APPEND_BYTES:
+                entries.append(log[i])
+                size += log[i].size
+                i += 1
         f.sent = prev + len(entries)
-        size = MESSAGE_OVERHEAD + sum(e.size for e in entries)
-        f.last_sent = self.env.now
-        self.send(
-            peer,
-            size,
-            "on_append",
-            self.index,
-            self.term,
-            prev,
-            self.log[prev].term,
-            entries,
-            self.commit_index,
-            self.generation,
-        )
+        f.sent_commit = self.commit_index
+        if entries:
+            f.last_reply = self.env.now  # UpdateFollowerTicks as each entry is written
+        self._request(peer, f, size, "on_append", (self.term, prev, self.log[prev].term, entries, self.commit_index))
+
+    def _request(self, peer: int, f: Follower, size: float, handler: str, body: tuple) -> None:
+        """Send one request on the follower's connection and watch it like TCP does."""
+        now = self.env.now
+        f.seq += 1
+        f.busy = True
+        f.sent_at = now
+        f.retries = 0
+        args = (self.index, *body, self.generation, f.seq)
+        f.message = (size, handler, args)
+        self.send(peer, size, handler, *args)
+        f.rto_at = now + self._rto(f)
+        if f.timer_at > f.rto_at:
+            f.timer_at = f.rto_at
+            Timer(self.env, f.rto_at - now, self._rto_check, (self.generation, peer))
+
+    def _rto(self, f: Follower) -> float:
+        if f.srtt is None:
+            return INITIAL_RTO
+        return max(self.cluster.network.rto, f.srtt + 4 * f.rttvar)
+
+    def _rto_check(self, gen: int, peer: int) -> None:
+        f = self.followers.get(peer) if gen == self.generation else None
+        if f is None:
+            return
+        f.timer_at = math.inf
+        if not f.busy:
+            return
+        now = self.env.now
+        if now < f.rto_at - 1e-12:  # a newer request: check again when it is due
+            f.timer_at = f.rto_at
+            Timer(self.env, f.rto_at - now, self._rto_check, (gen, peer))
+            return
+        deadline = f.sent_at + self.cluster.spec.tcp_timeout
+        if now >= deadline - 1e-12 or f.message is None:
+            self._connection_failed(peer, f)
+            return
+        # TCP resends the unacknowledged bytes; the follower handles a duplicate as Raft
+        # requires (AppendEntries is idempotent) and the first answer counts.
+        f.retries += 1
+        size, handler, args = f.message
+        self.send(peer, size, handler, *args)
+        f.rto_at = min(now + self._rto(f) * 2**f.retries, deadline)
+        f.timer_at = f.rto_at
+        Timer(self.env, f.rto_at - now, self._rto_check, (gen, peer))
+
+    def _answered(self, f: Follower, at: float | None = None) -> None:
+        """The request in flight was answered (now, or ``at`` in a replay): measure the round
+        trip (Karn: first sends only)."""
+        now = self.env.now if at is None else at
+        if f.retries == 0:
+            sample = now - f.sent_at
+            if f.srtt is None:
+                f.srtt, f.rttvar = sample, sample / 2
+            else:
+                f.rttvar = 0.75 * f.rttvar + 0.25 * abs(f.srtt - sample)
+                f.srtt = 0.875 * f.srtt + 0.125 * sample
+        f.busy = False
+        f.message = None
+
+    def _next_round(self, peer: int, f: Follower) -> None:
+        """After an answer: send at once if entries or a commit index wait, else wait."""
+        if f.next <= self._sendable_last() or self.commit_index != f.sent_commit:
+            self._send_append(peer, f)
+            return
+        hb = self.cluster.heartbeat
+        wait = max(0.0, f.sent_at + hb - self.env.now) if self.cluster.logcabin_rules else hb
+        f.token += 1
+        Timer(self.env, wait, self._idle_over, (self.generation, peer, f.token))
+
+    def _idle_over(self, gen: int, peer: int, token: int) -> None:
+        f = self.followers.get(peer) if gen == self.generation else None
+        if f is None or f.token != token or f.busy:
+            return
+        quiet = self.cluster.quiet
+        if quiet is not None and quiet.parked:
+            f.parked = True  # its skipped rounds are replayed when the cluster wakes
+            f.parked_at = self.env.now
+            return
+        if not f.connected:
+            self._reconnect(peer, f)
+            return
+        f.last_reply = self.env.now  # UpdateFollowerTicks after the wait
+        self._send_append(peer, f)
+
+    def _kick(self, peer: int, f: Follower) -> None:
+        """New entries or a new commit index: end the ambassador's wait."""
+        if f.busy or f.parked:
+            return  # busy: it looks again when the answer comes
+        f.token += 1
+        if f.connected:
+            self._send_append(peer, f)
+        else:
+            self._reconnect(peer, f)  # WaitForNewEntries ends the ET/2 back-off too
+
+    def _connection_failed(self, peer: int, f: Follower) -> None:
+        f.busy = False
+        f.message = None
+        f.connected = False
+        f.srtt = None  # a new connection measures afresh
+        f.token += 1
+        Timer(self.env, self.cluster.et / 2, self._idle_over, (self.generation, peer, f.token))
+
+    def _reconnect(self, peer: int, f: Follower) -> None:
+        f.setup_left = self.cluster.spec.reconnect_round_trips
+        self._connect_step(peer, f)
+
+    def _connect_step(self, peer: int, f: Follower) -> None:
+        if f.setup_left > 0:
+            f.setup_left -= 1
+            self._request(peer, f, MESSAGE_OVERHEAD, "on_connect", ())
+            return
+        f.connected = True
+        self._send_append(peer, f, empty=True)  # LogLengthNegotiation
+
+    def on_connect_reply(self, peer: int, gen: int, seq: int) -> None:
+        f = self.followers.get(peer) if gen == self.generation and self.state != DOWN else None
+        if f is None or not f.busy or seq != f.seq or f.connected:
+            return
+        self._answered(f)
+        self._connect_step(peer, f)
+
+    def on_connection_reset(self, peer: int, gen: int) -> None:
+        """The follower's process is gone: its OS reset the connection or refused a new one."""
+        f = self.followers.get(peer) if gen == self.generation and self.state != DOWN else None
+        if f is None or (not f.busy and not f.connected):
+            return
+        self._connection_failed(peer, f)
 
     def _append_local(self, entry: Entry) -> int:
         self.log.append(entry)
@@ -819,15 +1124,16 @@ class RaftNode:
         self._mark_durable(written)
         if gen == self.generation and self.state in (LEADER, LEADER_ELECT):
             self._advance_commit()
+            last = self._sendable_last()
             for peer, f in self.followers.items():
-                if f.sent < self.last_index():
-                    self._send_append(peer, f)
+                if f.sent < last:
+                    self._kick(peer, f)
 
-    def on_append_reply(self, peer: int, term: int, success: bool, match: int, gen: int) -> None:
+    def on_append_reply(self, peer: int, term: int, success: bool, match: int, gen: int, seq: int) -> None:
         if self.state == DOWN:
             return
         if self.persisting:
-            self.backlog.append((self.on_append_reply, (peer, term, success, match, gen)))
+            self.backlog.append((self.on_append_reply, (peer, term, success, match, gen, seq)))
             return
         if term > self.term:
             self._step_down(term)
@@ -835,22 +1141,21 @@ class RaftNode:
         if gen != self.generation or self.state not in (LEADER, LEADER_ELECT):
             return
         f = self.followers.get(peer)
-        if f is None:
-            return
+        if f is None or not f.busy or seq != f.seq:
+            return  # an answer to an older request, or a duplicate of a retransmission
+        self._answered(f)
         f.last_reply = self.env.now
         if success:
             if match > f.match:
                 f.match = match
             f.next = max(f.next, match + 1)
-            if f.sent < f.match:
-                f.sent = f.match
             self._advance_commit()
+            if self.state not in (LEADER, LEADER_ELECT) or self.followers.get(peer) is not f:
+                return
             self._maybe_promote(peer, f)
-            if f.sent < self.last_index():
-                self._send_append(peer, f)
         else:
             f.next = max(1, min(f.next - 1, match + 1))
-            self._send_append(peer, f, resend=True)
+        self._next_round(peer, f)
 
     def _advance_commit(self) -> None:
         voters = self.voters()
@@ -874,7 +1179,7 @@ class RaftNode:
                 if self.cluster.on_leader is not None:
                     self.cluster.on_leader(self)
             for peer, f in self.followers.items():
-                self._send_append(peer, f)  # tell followers the new commit index at once
+                self._kick(peer, f)  # tell followers the new commit index at once
 
     def _noop_index(self) -> int:
         for i in range(self.last_index(), 0, -1):
@@ -903,14 +1208,23 @@ class RaftNode:
         entries: list[Entry],
         leader_commit: int,
         gen: int,
+        seq: int,
     ) -> None:
         if self.state == DOWN:
+            self.send(leader, MESSAGE_OVERHEAD, "on_connection_reset", self.index, gen)
+            return
+        seen_leader, seen_gen, seen_seq = self._request_seen
+        if leader == seen_leader and gen == seen_gen and seq <= seen_seq:
+            if seq == seen_seq and self._answer_sent is not None:
+                self.send(leader, MESSAGE_OVERHEAD, "on_append_reply", *self._answer_sent)
             return
         if self.persisting:
-            self.backlog.append((self.on_append, (leader, term, prev, prev_term, entries, leader_commit, gen)))
+            self.backlog.append((self.on_append, (leader, term, prev, prev_term, entries, leader_commit, gen, seq)))
             return
+        self._request_seen = (leader, gen, seq)
+        self._answer_sent = None
         if term < self.term:
-            self.send(leader, MESSAGE_OVERHEAD, "on_append_reply", self.index, self.term, False, 0, gen)
+            self._answer(leader, False, 0, gen, seq)
             return
         if term > self.term or self.state != FOLLOWER:
             if self.state in (LEADER, LEADER_ELECT) and term == self.term:
@@ -931,7 +1245,7 @@ class RaftNode:
             self._forward_pending()
         if prev > self.last_index() or self.log[prev].term != prev_term:
             hint = min(prev - 1, self.last_index())
-            self.send(leader, MESSAGE_OVERHEAD, "on_append_reply", self.index, self.term, False, hint, gen)
+            self._answer(leader, False, hint, gen, seq)
             return
         index = prev
         written: list[tuple[int, Entry]] = []
@@ -951,21 +1265,21 @@ class RaftNode:
                 self.config_index = index
             written.append((index, entry))
         last_new = prev + len(entries)
-        job = (self.generation, leader, gen, last_new, leader_commit)
+        job = (self.generation, leader, gen, last_new, leader_commit, seq)
         if written:
             self.node.disk.write(self._follower_durable, (job, written))
         else:
             self._follower_reply(job)
 
-    def _follower_durable(self, work: tuple[tuple[int, int, int, int, int], list[tuple[int, Entry]]]) -> None:
+    def _follower_durable(self, work: tuple[tuple[int, int, int, int, int, int], list[tuple[int, Entry]]]) -> None:
         job, written = work
         if self.state == DOWN:
             return
         self._mark_durable(written)
         self._follower_reply(job)
 
-    def _follower_reply(self, job: tuple[int, int, int, int, int]) -> None:
-        my_gen, leader, gen, last_new, leader_commit = job
+    def _follower_reply(self, job: tuple[int, int, int, int, int, int]) -> None:
+        my_gen, leader, gen, last_new, leader_commit, seq = job
         if self.state == DOWN or my_gen != self.generation:
             return
         # Apply only what is committed *and* on this node's disk, so the applied
@@ -977,7 +1291,22 @@ class RaftNode:
         # Acknowledge only what is on disk: a duplicate append must not vouch for
         # entries whose fsync is still pending.
         match = min(last_new, self.durable_len - 1)
-        self.send(leader, MESSAGE_OVERHEAD, "on_append_reply", self.index, self.term, True, match, gen)
+        self._answer(leader, True, match, gen, seq)
+
+    def _answer(self, leader: int, success: bool, match: int, gen: int, seq: int) -> None:
+        answer = (self.index, self.term, success, match, gen, seq)
+        if self._request_seen == (leader, gen, seq):
+            self._answer_sent = answer
+        self.send(leader, MESSAGE_OVERHEAD, "on_append_reply", *answer)
+
+    def on_connect(self, leader: int, gen: int, seq: int) -> None:
+        """One round trip of a new connection from a leader's ambassador (the TCP/TLS/HTTP
+        set-up that precedes Rachis' own messages): answered by the OS and the server, not
+        by the Raft state, so it neither waits for the Raft lock nor touches the timer."""
+        if self.state == DOWN:
+            self.send(leader, MESSAGE_OVERHEAD, "on_connection_reset", self.index, gen)
+            return
+        self.send(leader, MESSAGE_OVERHEAD, "on_connect_reply", self.index, gen, seq)
 
     def _truncate(self, index: int) -> None:
         for entry in self.log[index:]:
@@ -1053,6 +1382,10 @@ class RaftNode:
 
     # ---------------------------------------------------------------- crash
     def crash(self) -> None:
+        # The OS closes the dead process's connections: each leader's ambassador to it fails.
+        for other in self.cluster.nodes:
+            if other is not self and other.state in (LEADER, LEADER_ELECT) and self.index in other.followers:
+                self.send(other.index, MESSAGE_OVERHEAD, "on_connection_reset", self.index, other.generation)
         self.state = DOWN
         self.generation += 1
         self.leader = None
@@ -1061,6 +1394,8 @@ class RaftNode:
         self.pending = {}
         self.persisting = False
         self.backlog = []
+        self._request_seen = (-1, -1, -1)
+        self._answer_sent = None
         # Unflushed appends are lost; term, vote and the fsynced log survive.
         if self.durable_len < len(self.log):
             self._truncate(self.durable_len)

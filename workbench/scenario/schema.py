@@ -323,6 +323,19 @@ class ClusterSpec(Strict):
     prevote: bool = Field(True, description="Trial election before a real one")
     operation_timeout: Duration = Field("15 s", description="Cluster.OperationTimeoutInSec: wait for a leader")
     max_entries_per_append: int = Field(1024, ge=1)
+    tcp_timeout: Duration = Field(
+        "15 s",
+        description="Cluster.TcpTimeoutInMs: an ambassador whose request gets no answer this long drops the "
+        "connection and reconnects",
+    )
+    reconnect_round_trips: int = Field(
+        5,
+        ge=1,
+        le=20,
+        description="Round trips a leader's ambassador spends reconnecting before it negotiates the log: the TCP "
+        "information lookup, TCP connect, protocol negotiation, log negotiation and snapshot check (an estimate "
+        "from FollowerAmbassador.cs; TLS on a secured cluster adds one or two)",
+    )
 
 
 class ObserverSpec(Strict):
