@@ -444,7 +444,10 @@ def test_deployment_fault_spans_keep_colliding_fault_ids_apart(deployment: Any) 
 def test_election_cdf_keeps_censored_trials_in_the_denominator():
     from workbench.charts import election_cdf, election_cdf_data
 
-    curves = {"paper": {"150-155": np.array([100.0, 200.0, 300.0, 400.0])}, "model": {"150-155": np.array([100.0, np.inf])}}
+    curves = {
+        "paper": {"150-155": np.array([100.0, 200.0, 300.0, 400.0])},
+        "model": {"150-155": np.array([100.0, np.inf])},
+    }
     data = election_cdf_data(curves, points=11)
     model = data[data["source"] == "model"]
     assert model["fraction"].max() == 0.5  # one of two trials never elected a leader

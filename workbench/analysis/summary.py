@@ -73,6 +73,9 @@ def summarise(result: Any) -> dict[str, Any]:
         "elections": int((in_window["kind"] == "election_started").sum()) if len(events) else 0,
         "leaders_elected": int((in_window["kind"] == "leader_elected").sum()) if len(events) else 0,
         "leaderless_seconds": round(window - available_s, 3),
+        # A follower that stopped hearing its leader (and stood for election if it may):
+        # with a live leader, a sign the timeout is too short for the links.
+        "leader_lost": int((in_window["kind"] == "leader_lost").sum()) if len(events) else 0,
         "availability": round(available_s / window, 6) if window > 0 else None,
         "op_latency_ms": {k: v for k, v in latency_stats(cluster_ops["latency_ms"]).items() if k in ("p50", "p99")},
     }
