@@ -119,7 +119,8 @@ def test_misspelt_blueprint_name(tmp_path: Path) -> None:
     expected = (
         f"{path}: blueprint: 'thre-node' is not a built-in blueprint (did you mean 'three-node'?); "
         "known: cluster-per-region, edge-hub, five-node, five-node-rf2, five-node-watchers, geo-stretched, "
-        "offsite-dr, read-scale, seven-node-watchers, single-node, three-node, two-node, write-behind-sql"
+        "offsite-dr, read-scale, seven-node-watchers, single-node, three-continents, three-node, two-node, "
+        "write-behind-sql"
     )
     with pytest.raises(WorkbenchInputError, match=re.escape(expected)):
         load_scenario(path)

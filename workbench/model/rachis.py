@@ -5,26 +5,40 @@ promotables receive the log but never vote; the leader promotes a promotable
 to member (a configuration entry) once its match index reaches the leader's
 last index [spec §1.2].
 
-Timers
-    ``ravendb`` (default): a periodic election timer with period drawn from
-    [2/3 ET, ET); a heartbeat during a period only *defers* it, so a lost
+Two sets of rules, chosen by ``cluster.election_timer`` (docs/validation.md,
+"Which knob is which", has the table):
+
+``ravendb`` (default): Rachis
+    A periodic election timer with period drawn from [2/3 ET, ET) in whole
+    milliseconds; a heartbeat during a period only *defers* it, so a lost
     leader is noticed after one to two periods (200-600 ms by default). After
     a round with no result the range is extended to [4/3 ET, 2 ET) [spec §1.4].
-    ``reset``: the textbook timer, restarted with a fresh draw on every
-    heartbeat, as in the Raft paper's experiments.
+    A trial election (pre-vote) first; a vote in a new term is one write; a
+    candidate that learns a newer term restarts its timer; the new leader's
+    noop is durable before its first AppendEntries.
+``reset``: LogCabin, the Raft paper's implementation
+    The timer restarts with a fresh whole-millisecond draw on every
+    AppendEntries and every granted vote; a candidate that learns a newer term
+    keeps its deadline; a vote in a new term is two writes (the term, then the
+    vote); the new leader sends its noop at once and flushes it alongside.
 Elections
-    An optional trial election (pre-vote) for term+1, then a real election.
     Votes need the candidate's log to be at least as up to date. A majority
     makes the candidate *LeaderElect*; it appends a noop and becomes *Leader*
-    once that noop commits [spec §1.2, §1.5].
+    once that noop commits [spec §1.2, §1.5]. While a node persists its term or
+    vote it holds its Raft lock: messages and its timer wait for the write.
 Log
     AppendEntries with log matching, conflict truncation, and commit when a
     majority of voters' match indexes reach an entry of the current term;
     entries are applied in order on every node. Appends are fsynced on the
     node's disk before they are acknowledged.
 Leadership
-    Heartbeats every ET/3; the leader steps down when fewer than a majority
-    of voters (itself included) answered within ET [spec §1.4].
+    One sender per follower (the *ambassador*): one AppendEntries in flight,
+    then ET/3 after the answer before the next heartbeat, so a follower a
+    round trip RTT away hears the leader every RTT + ET/3. Its connection is
+    TCP: unanswered requests are resent with exponential back-off until 15 s,
+    a dead process resets it, and after a failure the ambassador waits ET/2 and
+    reconnects. The leader steps down when fewer than a majority of voters
+    (itself included) answered within ET [spec §1.4].
 Crashes
     Term, vote, the fsynced log and the applied state survive; everything
     else (role, leader, commit index, timers, pending requests) is lost.

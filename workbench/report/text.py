@@ -284,7 +284,10 @@ def format_deployment(dep: Any, clients: Any = None) -> str:
     for c in dep.clusters:
         db = c.database
         where = ", ".join(db.members) if db.members else "placed from a random offset (spec §2.1)"
-        lines.append(f"cluster {c.name}: database {db.name}, RF {db.replication_factor}, {where}")
+        lines.append(
+            f"cluster {c.name}: database {db.name}, RF {db.replication_factor}, {where}; "
+            f"election timeout {c.cluster.election_timeout * 1e3:g} ms"
+        )
         for task in db.tasks:
             lines.append(f"  task {task.name}: {_task_text(task)}")
     lines.append("links between clusters (clients never fail over across them):")
