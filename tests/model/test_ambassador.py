@@ -187,26 +187,18 @@ def test_messages_and_the_timer_wait_while_term_and_vote_are_persisted():
     assert seen and seen[0] >= start + 0.050 - 1e-9
 
 
-def test_logcabin_candidate_keeps_its_deadline_when_it_learns_a_newer_term():
-    host, cluster = _cluster(timer="reset", prevote=False, one_way=0.050)  # votes take 100 ms
+@pytest.mark.parametrize(("timer", "restarts"), [("reset", False), ("ravendb", True)])
+def test_a_candidate_that_learns_a_newer_term(timer, restarts):
+    """LogCabin's stepDown keeps a candidate's deadline (only a leader's timer restarts);
+    Rachis' SetNewState(Follower) starts the timeout afresh."""
+    host, cluster = _cluster(timer=timer, prevote=False, one_way=0.050)  # votes take 100 ms
     node = cluster.nodes[1]
     node._start_election(extended=False)
     host.env.run(until=host.env.now + 0.01)
     assert node.state == rachis.CANDIDATE
     timer_gen = node.timer_gen
     node._step_down(node.term + 1)
-    assert node.state == rachis.FOLLOWER and node.timer_gen == timer_gen  # the same timer runs
-
-
-def test_rachis_candidate_restarts_its_timer_when_it_learns_a_newer_term():
-    host, cluster = _cluster(timer="ravendb", prevote=False, one_way=0.050)
-    node = cluster.nodes[1]
-    node._start_election(extended=False)
-    host.env.run(until=host.env.now + 0.01)
-    assert node.state == rachis.CANDIDATE
-    timer_gen = node.timer_gen
-    node._step_down(node.term + 1)
-    assert node.state == rachis.FOLLOWER and node.timer_gen > timer_gen
+    assert node.state == rachis.FOLLOWER and (node.timer_gen > timer_gen) == restarts
 
 
 def test_rachis_new_leader_sends_only_once_its_noop_is_durable():

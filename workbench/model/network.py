@@ -111,8 +111,7 @@ class Network:
         cut, busy, inv_bw, sent, latency = self._rows[src]
         if cut[dst]:
             return False
-        agenda = self.agenda
-        now = agenda.now
+        now = self.agenda.now
         start = busy[dst]
         if start < now:
             start = now
@@ -132,14 +131,7 @@ class Network:
             delay = done - now + sampler()
         if self.any_loss:
             delay += self._resends(src, dst)
-        # A Timer, inlined: the message is its own event, and firing it is the delivery.
-        msg = _Message()
-        msg.callbacks = self._arrive_callbacks
-        msg.cut = cut
-        msg.dst = dst
-        msg.fn = fn
-        msg.args = args
-        agenda.push(msg, now + delay)
+        self._launch(cut, dst, fn, args, now + delay)
         return True
 
     def send_via(self, latency: Sampler, src: int, dst: int, size: float, fn: Callable[..., Any], *args: Any) -> bool:
@@ -158,14 +150,18 @@ class Network:
         delay = done - now + latency()
         if self.any_loss:
             delay += self._resends(src, dst)
+        self._launch(cut, dst, fn, args, now + delay)
+        return True
+
+    def _launch(self, cut: list[bool], dst: int, fn: Callable[..., Any], args: tuple, at: float) -> None:
+        # A Timer, inlined: the message is its own event, and firing it is the delivery.
         msg = _Message()
         msg.callbacks = self._arrive_callbacks
         msg.cut = cut
         msg.dst = dst
         msg.fn = fn
         msg.args = args
-        self.agenda.push(msg, now + delay)
-        return True
+        self.agenda.push(msg, at)
 
     def _resends(self, src: int, dst: int) -> float:
         """TCP: each lost segment is resent after the RTO, which doubles each time."""
