@@ -13,7 +13,7 @@
 
 validate exits 1 if any check fails. NAME is a check from the registry in
 workbench/validation/checks.py (mm1, mmc, md1, availability-1, availability-3,
-availability-5, raft-election, t-visibility) or 'all'. Any of the experiment
+availability-5, raft-election, raft-safety, t-visibility) or 'all'. Any of the experiment
 options turns 'validate raft-election' into that experiment alone, as before.
 
 Studies run in parallel: --workers N local processes (default one per core), --serial,

@@ -116,3 +116,23 @@ def test_a_vote_granted_twice_in_one_term_is_caught(monkeypatch):
 
     with pytest.raises(AssertionError, match=r"election safety|leader completeness|log matching|state machine"):
         broken()
+
+
+def test_validate_raft_safety_passes_and_catches_a_broken_rule(monkeypatch):
+    """``workbench validate raft-safety``: random schedules over both rule sets; the same
+    broken rule (a vote granted twice in one term) turns it red."""
+    from workbench.validation.checks import CHECKS
+    from workbench.validation.raft_safety import safety_sweep
+
+    rows = CHECKS["raft-safety"].run(True)
+    assert len(rows) == 1 and rows[0]["passed"], rows
+    original = rachis.RaftNode.on_request_vote
+
+    def forgetful(self, cand, term, last_index, last_term, prevote, gen):
+        if not prevote and term == self.term:
+            self.voted_for = None
+        return original(self, cand, term, last_index, last_term, prevote, gen)
+
+    monkeypatch.setattr(rachis.RaftNode, "on_request_vote", forgetful)
+    sweep = safety_sweep(200)
+    assert sweep["broken"], "the sweep missed a double vote"

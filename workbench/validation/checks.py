@@ -16,6 +16,7 @@ with 99 % order-statistic intervals; proportions with normal intervals.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -379,6 +380,20 @@ def _raft_election(quick: bool) -> list[Row]:
     return rows
 
 
+def _raft_safety(quick: bool) -> list[Row]:
+    """Raft's safety properties over random crash, restart and partition schedules."""
+    from workbench.validation.raft_safety import safety_sweep
+
+    sweep = safety_sweep(60 if quick else 400)
+    broken = sweep["broken"]
+    assert isinstance(broken, list)
+    label = f"schedules that broke a property (of {sweep['schedules']}, {sweep['elections']} elections)"
+    rows = [row("raft-safety", label, 0, len(broken), None, "none", not broken)]
+    if broken:
+        print(f"raft-safety: first broken schedule: {broken[0]}", file=sys.stderr)
+    return rows
+
+
 # -- staleness: t-visibility -----------------------------------------------------------------------
 
 T_VIS_D_MS = 10.0
@@ -479,6 +494,12 @@ CHECKS: dict[str, Check] = {
             _majority_check(5, "five-node"),
         ),
         Check("raft-election", "time to elect a new leader", "Ongaro & Ousterhout 2014, Figure 16", _raft_election),
+        Check(
+            "raft-safety",
+            "election safety, log matching, leader completeness, state machine safety",
+            "Raft (Ongaro & Ousterhout 2014, Figure 3)",
+            _raft_safety,
+        ),
         Check(
             "t-visibility",
             "consistent-read probability after a write",

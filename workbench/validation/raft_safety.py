@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from workbench.model import rachis as rachis_states
 from workbench.model.kernel import Streams, Timer
 from workbench.model.rachis import Cluster, RaftNode
@@ -114,3 +116,41 @@ def check_safety(cluster: Cluster) -> None:
             for i, committed_term in enumerate(cluster.committed_terms):
                 held = i < len(leader.log) and leader.log[i].term == committed_term
                 assert held, f"leader completeness: {leader.tag} misses committed entry {i}"
+
+
+def random_schedule(rng: np.random.Generator, servers: int = 5, horizon: float = 4.5) -> list[Action]:
+    """Up to 14 crashes, restarts, partitions and heals at uniform times (the property tests' mix)."""
+    actions = []
+    for _ in range(int(rng.integers(0, 15))):
+        at = float(rng.uniform(0.0, horizon))
+        kind = ("crash", "restart", "partition", "heal")[int(rng.integers(0, 4))]
+        if kind == "partition":
+            size = int(rng.integers(1, servers))
+            side = tuple(sorted(int(i) for i in rng.choice(servers, size=size, replace=False)))
+            actions.append(Action(at, kind, side=side))
+        else:
+            actions.append(Action(at, kind, node=int(rng.integers(0, servers))))
+    return actions
+
+
+def safety_sweep(schedules: int, seed: int = 1) -> dict[str, object]:
+    """Random schedules over both rule sets (Rachis, LogCabin), pre-vote on and off, with and
+    without reordering latency; counts the schedules that broke a safety property."""
+    rng = np.random.default_rng(seed)
+    broken: list[str] = []
+    elections = 0
+    for i in range(schedules):
+        options = {
+            "election_timer": ("ravendb", "reset")[i % 2],
+            "prevote": bool((i // 2) % 2),
+            "jitter": bool((i // 4) % 2),
+        }
+        schedule = random_schedule(rng)
+        try:
+            cluster = run_schedule(seed * 100_003 + i, schedule, **options)
+            check_safety(cluster)
+        except AssertionError as exc:  # SafetyViolation is one
+            broken.append(f"run_schedule({seed * 100_003 + i}, {schedule!r}, **{options!r}): {exc}")
+            continue
+        elections += len(cluster.leader_history) - 1
+    return {"schedules": schedules, "broken": broken, "elections": elections}
