@@ -805,7 +805,7 @@ def replay_ops_data(result: Any, max_bins: int = 60) -> pd.DataFrame:
     end = max(_end_s(result), float(ops["start_s"].max()))
     width = max(end / max_bins, 1e-9)
     start = (ops["start_s"] // width).clip(upper=max_bins - 1) * width
-    failing = ops["outcome"].isin(["failed", "timeout", "all_nodes_down"])
+    failing = ops["outcome"].isin(["failed", "timeout", "all_nodes_down", "unfinished"])
     table = (
         pd.DataFrame({"node": ops["node"].astype(str).to_numpy(), "time_s": start.to_numpy(), "failing": failing})
         .groupby(["node", "time_s"])["failing"]

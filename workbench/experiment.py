@@ -59,6 +59,8 @@ def run_world(scenario: Scenario, *, progress: bool = False) -> tuple[World | De
         "wall_seconds": wall,
         "sim_seconds": world.env.now if world is not None else 0.0,
         "events_processed": world.events_processed if world is not None else 0,
+        # Every operation issued ends in one row of the ops table (``unfinished`` if still waiting).
+        "ops_issued": world.ops_issued if world is not None else 0,
         # Idle elision (Quiescence): simulated time skipped ahead, and how often it parked.
         "idle_elided_seconds": world.quiet.elided_seconds if isinstance(world, World) else 0.0,
         "idle_parks": world.quiet.parks if isinstance(world, World) else 0,

@@ -363,6 +363,7 @@ COMPARE_METRICS: tuple[tuple[str, str], ...] = (
     ("cluster.leader_lost", "followers that lost their leader"),
     ("cluster.op_latency_ms.p50", "cluster op p50 (ms)"),
     ("cluster.op_latency_ms.p99", "cluster op p99 (ms)"),
+    ("ops.stalled", "operations stalled at the end"),
     ("stale_read_fraction", "stale reads"),
     ("conflicts.total", "conflicts"),
     ("lost_writes", "lost writes"),

@@ -76,18 +76,19 @@ def _latency(ops: pd.DataFrame, kind: str) -> dict[str, float | None]:
 
 def per_cluster(result: Any, warmup_s: float, end_s: float) -> dict[str, dict[str, Any]]:
     """Each cluster's figures (see the module description)."""
-    from workbench.analysis.summary import cluster_available_seconds
+    from workbench.analysis.summary import cluster_available_seconds, stalled
 
     out: dict[str, dict[str, Any]] = {}
     window = max(end_s - warmup_s, 0.0)
     for name in clusters(result):
         ops = result.ops[(result.ops["cluster"] == name) & (result.ops["start_s"] >= warmup_s)]
         events = result.events[result.events["cluster"] == name]
-        ok = ops["outcome"] == "ok"
+        counted = ops[(ops["outcome"] != "unfinished") | stalled(ops)]  # as in the run summary
+        ok = counted["outcome"] == "ok"
         available = cluster_available_seconds(events, warmup_s, end_s)
         out[name] = {
             "ops": len(ops),
-            "availability": round(float(ok.mean()), 6) if len(ops) else None,
+            "availability": round(float(ok.mean()), 6) if len(counted) else None,
             "read_latency_ms": _latency(ops, "read"),
             "write_latency_ms": _latency(ops, "write"),
             "leader_availability": round(available / window, 6) if window > 0 else None,

@@ -17,7 +17,8 @@ Definitions (design.md, "What the metrics mean"; RTO/RPO for a fault):
   what happened while this fault was the latest thing to go wrong; a fault that
   outlives its window (a crash followed by a partition) is not charged for what
   the later fault did.
-- An **error** is an op that ended ``failed``, ``timeout`` or ``all_nodes_down``.
+- An **error** is an op that ended ``failed``, ``timeout`` or ``all_nodes_down``, or was
+  still waiting (``unfinished``) when the run ended.
   ``conflict`` (an HTTP 409 for a conflicted document) is an answer from a live
   node, so it counts as a success here, like ``ok``.
 - An op is **disrupted** by a fault when it was in flight at the fault, or started
@@ -50,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-ERROR_OUTCOMES = ("failed", "timeout", "all_nodes_down")
+ERROR_OUTCOMES = ("failed", "timeout", "all_nodes_down", "unfinished")
 FAULT_COLUMNS = [
     "fault",
     "target",

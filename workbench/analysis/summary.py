@@ -43,6 +43,24 @@ def measured_ops(ops: pd.DataFrame, warmup_s: float) -> pd.DataFrame:
     return ops[ops["start_s"] >= warmup_s]
 
 
+def stalled(ops: pd.DataFrame) -> pd.Series:
+    """Operations still waiting at the end that had already waited longer than every completed
+    operation of their kind: stuck, not merely issued just before the end. They count against
+    availability; younger unfinished ones are counted (issued, unfinished) but not held against it."""
+    unfinished = ops["outcome"] == "unfinished"
+    if not unfinished.any():
+        return unfinished
+    slowest = ops[~unfinished].groupby("kind", observed=True)["latency_ms"].max()
+    limit = ops["kind"].map(slowest).astype(float).fillna(-np.inf)
+    return unfinished & (ops["latency_ms"] > limit)
+
+
+def all_succeeded(ops: pd.DataFrame) -> bool:
+    """Every operation succeeded, apart from those still in flight when the run ended that had
+    not yet waited longer than the slowest completed operation of their kind."""
+    return bool(((ops["outcome"] == "ok") | ((ops["outcome"] == "unfinished") & ~stalled(ops))).all())
+
+
 def summarise(result: Any) -> dict[str, Any]:
     """The summary dictionary printed by ``workbench run`` and saved as summary.json."""
     prov = result.provenance
@@ -50,10 +68,12 @@ def summarise(result: Any) -> dict[str, Any]:
     warmup = _seconds(scenario.get("warmup", "0 s"))
     ops = measured_ops(result.ops, warmup)
     ok = ops["outcome"] == "ok"
+    # Availability's denominator: every operation that ended, and those stuck at the end.
+    counted = (ops["outcome"] != "unfinished") | stalled(ops)
     by_kind: dict[str, Any] = {}
     availability: dict[str, float | None] = {}
     for kind in OP_KINDS:
-        sel = ops["kind"] == kind
+        sel = (ops["kind"] == kind) & counted
         n = int(sel.sum())
         by_kind[kind] = latency_stats(ops.loc[sel & ok, "latency_ms"])
         availability[kind] = round(float((sel & ok).sum() / n), 6) if n else None
@@ -110,6 +130,9 @@ def summarise(result: Any) -> dict[str, Any]:
             "timeout": int((ops["outcome"] == "timeout").sum()),
             "all_nodes_down": int((ops["outcome"] == "all_nodes_down").sum()),
             "conflict": int((ops["outcome"] == "conflict").sum()),
+            # Still waiting when the run ended (stalled: longer than any completed op of their kind).
+            "unfinished": int((ops["outcome"] == "unfinished").sum()),
+            "stalled": int(stalled(ops).sum()),
             "retried": int((ops["attempts"] > 1).sum()),
             # Requests that failed, whether or not a retry on another node then succeeded: the
             # RequestExecutor's failed-request events, which applications see in their logs.

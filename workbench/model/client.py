@@ -48,8 +48,9 @@ READ, WRITE, QUERY, CLUSTER_TX, COMPARE_EXCHANGE, TRANSACTION = 0, 1, 2, 3, 4, 5
 OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange", "transaction")
 # A 410 on every node forces a topology update with this timeout [spec §4.3].
 GONE_TOPOLOGY_TIMEOUT = 60.0
-OK, FAILED, TIMEOUT, ALL_NODES_DOWN, CONFLICT = 0, 1, 2, 3, 4
-OUTCOMES = ("ok", "failed", "timeout", "all_nodes_down", "conflict")
+OK, FAILED, TIMEOUT, ALL_NODES_DOWN, CONFLICT, UNFINISHED = 0, 1, 2, 3, 4, 5
+# ``unfinished``: still waiting when the run ended (its row ends then, with the node it waited on).
+OUTCOMES = ("ok", "failed", "timeout", "all_nodes_down", "conflict", "unfinished")
 
 
 class Op:
@@ -146,6 +147,8 @@ class Client:
         self._timer_armed = False
         self.up = True
         self.not_issued = 0
+        self.issued = 0  # operations submitted; each ends in exactly one row of the ops table
+        self._topology_requests: list[tuple[list, int]] = []  # forced topology updates: (request, node)
         # FastestNode [spec §4.2]: the speed test runs on the initial topology.
         self.speed_test_interval = spec.speed_test_interval
         self.fastest: int | None = None
@@ -207,6 +210,7 @@ class Client:
             if self.load_balance == "UseSessionContext":
                 self.session_context = int(self._contexts.integers(0, self.n_contexts))
         self.session_left -= 1
+        self.issued += 1
         session = self.session_id
         op = Op(self, kind, key, size, session, self.agenda.now)
         world = self.world
@@ -474,6 +478,7 @@ class Client:
             return
         op.refreshed = True
         request = [op, False]
+        self._topology_requests.append((request, node))
         world = self.world
         self.network.send(self.index, node, self.overhead, world.nodes[node].receive_topology_request, self, request)
         Timer(self.env, GONE_TOPOLOGY_TIMEOUT, self._topology_timeout, (request, node))
@@ -527,6 +532,25 @@ class Client:
         if not self._retry_elsewhere(op, node):
             # Every node of the topology was tried: AllTopologyNodesDownException [spec §4.3].
             self._record(op, node, ALL_NODES_DOWN, -1, 0)
+
+    def record_unfinished(self) -> int:
+        """At the end of the run: an ``unfinished`` row, ending now, for each operation still
+        waiting (for an answer, or for a forced topology update). Returns how many."""
+        waiting: dict[int, tuple[Op, int]] = {}
+        for attempt in self._deadlines:
+            if not attempt.done and not attempt.probe:
+                waiting[id(attempt.op)] = (attempt.op, attempt.node)
+        for request, node in self._topology_requests:
+            if not request[1]:
+                op: Op = request[0]
+                waiting[id(op)] = (op, node)
+        recorder = self.recorder
+        listener = recorder.op_listener
+        recorder.op_listener = None  # a closed-loop workload issues nothing after the end
+        for op, node in waiting.values():
+            self._record(op, node, UNFINISHED, -1, 0)
+        recorder.op_listener = listener
+        return len(waiting)
 
     # -- request timeouts: one timer per client, armed at the earliest deadline
     def _arm(self) -> None:

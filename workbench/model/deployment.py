@@ -196,6 +196,10 @@ class Deployment:
             world.finish()
 
     @property
+    def ops_issued(self) -> int:
+        return sum(world.ops_issued for world in self.worlds.values())
+
+    @property
     def events_processed(self) -> int:
         return events_scheduled(self.env)
 

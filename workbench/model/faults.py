@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.model.kernel import Timer
 from workbench.model.workload import reroute
 from workbench.scenario.schema import (
+    ROLE_TARGETS,
     BulkUpdateAction,
     ClockSkewFault,
     CrashFault,
@@ -168,8 +169,12 @@ class FaultInjector:
         return self.world.node_by_tag[tag]
 
     def endpoints(self, ref: str) -> list[int]:
-        """Network endpoints named by a node tag, a client name or a data centre."""
+        """Network endpoints named by a node tag, a role (resolved now), a client name or a
+        data centre."""
         world = self.world
+        if ref in ROLE_TARGETS:
+            tag = self.resolve(ref)
+            return [world.node_by_tag[tag].index] if tag is not None else []
         if ref in world.node_by_tag:
             return [world.node_by_tag[ref].index]
         net = world.network
@@ -328,7 +333,12 @@ class FaultInjector:
 
     def partition(self, fault: PartitionFault) -> None:
         world = self.world
-        groups = [sorted({e for ref in group for e in self.endpoints(ref)}) for group in fault.groups]
+        groups: list[list[int]] = []
+        placed: set[int] = set()
+        for group in fault.groups:  # a role may resolve to a node listed again: it stays in its first group
+            members = {e for ref in group for e in self.endpoints(ref)} - placed
+            placed |= members
+            groups.append(sorted(members))
         listed = {e for g in groups for e in g}
         rest = [n.index for n in world.nodes if n.index not in listed]
         if rest:

@@ -379,6 +379,13 @@ class World:
             rec.event("write_lost", detail=f"key {key}, write {write_id}: no copy holds it", value=write_id)
         if lost:
             rec.event("writes_lost", detail=f"{lost} acknowledged writes lost", value=lost)
+        unfinished = sum(c.record_unfinished() for c in self.clients)
+        if unfinished:
+            rec.event(
+                "ops_unfinished",
+                detail=f"{unfinished} operations were still waiting for an answer when the run ended",
+                value=float(unfinished),
+            )
         unserved = sum(c.not_issued for c in self.clients)
         if unserved:
             # Operations whose application server was down (a dark data centre): no client saw them.
@@ -387,6 +394,10 @@ class World:
                 detail=f"{unserved} operations arrived at an application server that was down",
                 value=float(unserved),
             )
+
+    @property
+    def ops_issued(self) -> int:
+        return sum(c.issued for c in self.clients)
 
     @property
     def events_processed(self) -> int:

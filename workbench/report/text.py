@@ -53,7 +53,12 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"{_fmt(summary['events'])} events; members {', '.join(summary.get('members') or [])}",
         f"Measured after a {_fmt(summary['warmup_seconds'], 1)} s warm-up: {_fmt(ops['total'])} ops "
         f"({_fmt(summary['throughput_ops_per_s'], 1)}/s), {_fmt(ops['ok'])} ok, {_fmt(ops['failed'])} failed "
-        f"({_fmt(ops['timeout'])} timed out), {_fmt(ops['retried'])} retried",
+        f"({_fmt(ops['timeout'])} timed out), {_fmt(ops['retried'])} retried"
+        + (
+            f"; {_fmt(ops['unfinished'])} still waiting at the end ({_fmt(ops['stalled'])} stalled)"
+            if ops.get("unfinished")
+            else ""
+        ),
         "",
         f"{'latency (ms)':<14}{'count':>9}{'mean':>9}{'p50':>9}{'p95':>9}{'p99':>9}{'p99.9':>9}{'max':>9}",
     ]

@@ -790,7 +790,8 @@ def check_faults(s: Scenario, fail: Any) -> None:
             seen: set[str] = set()
             for g, group in enumerate(fault.groups):
                 for j, ref in enumerate(group):
-                    endpoint_ref(f"{here}.groups[{g}][{j}]", ref)
+                    if ref not in ROLE_TARGETS:  # a role (leader, follower, preferred) resolves when it fires
+                        endpoint_ref(f"{here}.groups[{g}][{j}]", ref)
                     if ref in seen:
                         fail(f"{here}.groups[{g}][{j}]", f"'{ref}' is in two groups")
                     seen.add(ref)

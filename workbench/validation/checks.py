@@ -134,8 +134,11 @@ def queue_measurements(workers: int, rate: float, service: str, duration_s: floa
     end = ops["end_s"].to_numpy()
     order = np.argsort(start, kind="stable")
     start, end, ok = start[order], end[order], (ops["outcome"] == "ok").to_numpy()[order]
+    # Still in the node when the run ended: they count as present for later arrivals (their
+    # row ends with the run), but their time in the node is unknown, so it is not measured.
+    finished = (ops["outcome"] != "unfinished").to_numpy()[order]
     in_node = np.arange(len(start)) - np.searchsorted(np.sort(end), start, side="right")
-    keep = start >= QUEUE_WARMUP_S
+    keep = (start >= QUEUE_WARMUP_S) & finished
     latency = (end - start)[keep]
     waited = (in_node[keep] >= workers).astype(float)
     return {
