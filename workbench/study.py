@@ -357,6 +357,8 @@ COMPARE_METRICS: tuple[tuple[str, str], ...] = (
     ("latency_ms.write.p99", "write p99 (ms)"),
     ("availability.read", "read availability"),
     ("availability.write", "write availability"),
+    ("availability_within_deadline.read", "read availability within the deadline"),
+    ("availability_within_deadline.write", "write availability within the deadline"),
     ("cluster.availability", "cluster availability"),
     ("cluster.elections", "elections started"),
     ("cluster.leaderless_seconds", "time without a quorum leader (s)"),

@@ -74,3 +74,25 @@ def test_operations_issued_just_before_the_end_are_not_held_against_availability
     summary = result.summary()
     assert summary["ops"]["stalled"] == 0
     assert summary["availability"]["read"] == 1.0 and summary["availability"]["write"] == 1.0
+
+
+def test_availability_within_the_deadline_counts_slow_operations_as_failed() -> None:
+    """Shown next to the plain figure: an operation slower than ``clients.deadline`` failed the user."""
+    spec = {"name": "deadline", "duration": "10 s", "blueprint": "three-node", "workload": {"rate": 500}}
+    relaxed = run(scenario_from_dict(spec)).summary()
+    strict = run(scenario_from_dict({**spec, "clients": {"deadline": "1 ms"}})).summary()
+    assert relaxed["availability"]["write"] == strict["availability"]["write"] == 1.0
+    assert relaxed["availability_within_deadline"]["write"] == 1.0
+    assert 0 < strict["availability_within_deadline"]["write"] < 0.9  # writes take 1-3 ms (fsync)
+    assert strict["availability_within_deadline"]["deadline_s"] == 0.001
+
+
+def test_the_summary_warns_about_waiting_operations_and_an_unreachable_request_timeout() -> None:
+    clients = [f"client{i}" for i in range(1, 5)]
+    cut = {"at": "5 s", "action": "partition", "groups": [["C"], ["A", "B", *clients]]}
+    base = {"name": "w", "duration": "20 s", "blueprint": "three-node", "workload": {"rate": 200}}
+    waiting = run(scenario_from_dict({**base, "faults": [cut]})).summary()["warnings"]
+    assert any("still waiting when the run ended" in w for w in waiting)
+    assert any("request timeout (12 h" in w for w in waiting)
+    quiet = run(scenario_from_dict({**base, "clients": {"request_timeout": "2 s"}, "faults": [cut]})).summary()
+    assert quiet["warnings"] == [] and quiet["ops"]["stalled"] == 0

@@ -61,6 +61,35 @@ def all_succeeded(ops: pd.DataFrame) -> bool:
     return bool(((ops["outcome"] == "ok") | ((ops["outcome"] == "unfinished") & ~stalled(ops))).all())
 
 
+def _span(seconds: float) -> str:
+    for unit, size in (("h", 3600.0), ("min", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:,.4g} {unit}"
+    return f"{seconds:,.4g} s"
+
+
+def _warnings(ops: pd.DataFrame, stuck: pd.Series, clients: dict[str, Any], prov: dict[str, Any]) -> list[str]:
+    """What a reader of the figures must know: operations left waiting, a request timeout
+    that no failure in the run could ever reach."""
+    out = []
+    timeout_s = _seconds(clients.get("request_timeout", "12 h"))
+    run_s = float(prov.get("sim_seconds", 0.0))
+    n_stuck = int(stuck.sum())
+    if n_stuck:
+        out.append(
+            f"{n_stuck:,} operations were still waiting when the run ended (the longest for "
+            f"{ops.loc[stuck, 'latency_ms'].max() / 1e3:,.1f} s); they count against availability. "
+            "Set clients.request_timeout to see them fail over instead."
+        )
+    if timeout_s > run_s > 0:
+        out.append(
+            f"the clients' request timeout ({_span(timeout_s)}; RavenDB sets none, so 12 h) is longer than the "
+            f"run ({_span(run_s)}): a request to a node that never answers just waits"
+            + (" (none did here)." if not n_stuck else ".")
+        )
+    return out
+
+
 def summarise(result: Any) -> dict[str, Any]:
     """The summary dictionary printed by ``workbench run`` and saved as summary.json."""
     prov = result.provenance
@@ -72,6 +101,18 @@ def summarise(result: Any) -> dict[str, Any]:
     counted = (ops["outcome"] != "unfinished") | stalled(ops)
     by_kind: dict[str, Any] = {}
     availability: dict[str, float | None] = {}
+    clients = scenario.get("clients") or {}
+    deadline_s = _seconds(clients.get("deadline", "10 s"))
+    # Within the deadline: an operation that ended in time counts as it ended; one that took
+    # longer, or was still waiting past the deadline when the run ended, counts as failed.
+    age_ms = ops["latency_ms"]
+    decided = (ops["outcome"] != "unfinished") | (age_ms > deadline_s * 1e3)
+    in_time = ok & (age_ms <= deadline_s * 1e3)
+    within: dict[str, float | None] = {}
+    for kind in OP_KINDS:
+        of_kind = (ops["kind"] == kind) & decided
+        n_decided = int(of_kind.sum())
+        within[kind] = round(float((of_kind & in_time).sum() / n_decided), 6) if n_decided else None
     for kind in OP_KINDS:
         sel = (ops["kind"] == kind) & counted
         n = int(sel.sum())
@@ -141,6 +182,8 @@ def summarise(result: Any) -> dict[str, Any]:
         "throughput_ops_per_s": round(len(ops) / max(float(prov.get("sim_seconds", 0.0)) - warmup, 1e-9), 2),
         "latency_ms": by_kind,
         "availability": availability,
+        "availability_within_deadline": {"deadline_s": deadline_s, **within},
+        "warnings": _warnings(ops, stalled(ops), clients, prov),
         "stale_read_fraction": stale,
         "ryw_violation_fraction": ryw,
         "replication_lag_ms": {k: lag[k] for k in ("count", "mean", "p50", "p99", "max")},

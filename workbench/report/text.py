@@ -79,6 +79,14 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines += [
         "",
         "availability  " + "  ".join(f"{k} {_pct(v)}" for k, v in avail.items() if v is not None),
+        *(
+            [
+                f"  within {within['deadline_s']:g} s  "
+                + "  ".join(f"{k} {_pct(within.get(k))}" for k, v in avail.items() if v is not None)
+            ]
+            if (within := summary.get("availability_within_deadline"))
+            else []
+        ),
         f"stale reads   {_pct(summary['stale_read_fraction'])}    read-your-writes violations "
         f"{_pct(summary.get('ryw_violation_fraction'))}",
         _conflict_line(summary["conflicts"]),
@@ -173,6 +181,8 @@ def format_summary(summary: dict[str, Any]) -> str:
     events = summary.get("cluster_events") or {}
     if events:
         lines.append("events        " + ", ".join(f"{k} {v}" for k, v in events.items()))
+    for warning in summary.get("warnings") or []:
+        lines.append(f"warning       {warning}")
     if summary.get("exception"):
         lines.append(f"RUN FAILED    {summary['exception']}")
     return "\n".join(lines)

@@ -551,6 +551,12 @@ class ClientSpec(Strict):
         "12 h",
         description="Per-request timeout. RavenDB sets none, so the HttpClient's 12 h applies [spec §4.3]",
     )
+    deadline: Duration = Field(
+        "10 s",
+        description="How long a user waits: 'availability within the deadline' counts an operation that took "
+        "longer, or was still waiting after it, as failed. A product decision, not a RavenDB setting; 10 s is "
+        "the limit for keeping a user's attention (Nielsen, 'Response Times: The 3 Important Limits')",
+    )
     health_check: HealthCheck = HealthCheck()
     request_overhead: Size = Field("500 B", description="HTTP headers on every request and response")
     write_assurance: WriteAssurance = WriteAssurance()
