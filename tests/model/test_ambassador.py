@@ -256,3 +256,21 @@ def test_three_continents_at_the_default_timeout_is_unstable_and_3_s_holds_still
     lost_wan = int((wan.events["kind"] == "leader_lost").sum())
     assert lost_default >= 20 and lost_wan == 0
     assert int((wan.events["kind"] == "election_started").sum()) == 0
+
+
+def test_a_machine_that_vanished_sends_no_reset_so_the_ambassador_waits_for_tcp():
+    """how: silent: no reset reaches the leader; its ambassador resends into the void and drops
+    the connection only after Cluster.TcpTimeoutInMs (15 s), then backs off and reconnects."""
+    host, cluster = _cluster()
+    lead = cluster.nodes[0]
+    failures: list[float] = []
+    original = lead._connection_failed
+    lead._connection_failed = lambda peer, f: (failures.append(host.env.now), original(peer, f))  # type: ignore[method-assign]
+
+    def vanish() -> None:
+        host.nodes[2].crash(silent=True)
+        cluster.crash(2)
+
+    Timer(host.env, 1.0, vanish)
+    host.env.run(until=20.0)
+    assert failures and 15.0 <= failures[0] - 1.0 <= 16.2

@@ -297,3 +297,55 @@ def test_a_partition_group_may_name_a_role(make_scenario):
     assert all(world.network.cut[preferred][o] and world.network.cut[o][preferred] for o in others)
     started = world.recorder.tables()["events"]
     assert (started["kind"] == "partition").sum() == 1
+
+
+def _silent_or_killed(how: str, timeout: str):
+    return run(
+        scenario_from_dict(
+            {
+                "name": "vanish",
+                "duration": "120 s",
+                "blueprint": "three-node",
+                "clients": {"count": 4, "request_timeout": timeout},
+                "workload": {"rate": 200},
+                "faults": [{"at": "30 s", "action": "crash", "node": "preferred", "how": how, "duration": "60 s"}],
+            },
+            source="<test>",
+        )
+    )
+
+
+def test_a_killed_process_is_failed_over_at_once_a_vanished_machine_only_by_timeout():
+    """how: kill, the OS resets the connections: clients fail over within a round trip. how:
+    silent, nothing answers: with RavenDB's default (no request timeout, so 12 h) every request
+    to it waits to the end of the run; with a 5 s timeout the clients fail over after 5 s."""
+    killed = _silent_or_killed("kill", "12 h").summary()
+    assert killed["faults"][0]["rto_s"] < 0.5 and killed["ops"]["unfinished"] <= 5
+    stalled = _silent_or_killed("silent", "12 h").summary()
+    assert stalled["ops"]["stalled"] > 5000 and stalled["availability"]["write"] < 0.6
+    assert not stalled["faults"][0]["recovered"]
+    timed_out = _silent_or_killed("silent", "5 s").summary()
+    assert 5.0 <= timed_out["faults"][0]["rto_s"] <= 5.5 and timed_out["ops"]["stalled"] == 0
+
+
+def test_random_failures_can_be_silent(make_scenario):
+    scenario = make_scenario(
+        duration="10 min",
+        faults=[
+            {
+                "action": "random_failures",
+                "time_to_failure": "exponential(2 min)",
+                "time_to_repair": "constant(10 s)",
+                "silent_share": 1.0,
+            }
+        ],
+    )
+    crashed = _faults(run(scenario), "node_crashed")
+    assert len(crashed) >= 3 and crashed["detail"].str.contains("silently").all()
+
+
+def test_a_crash_mode_that_does_not_exist_is_a_clean_error(make_scenario):
+    from workbench.errors import WorkbenchInputError
+
+    with pytest.raises(WorkbenchInputError, match="how"):
+        make_scenario(faults=[{"at": "1 s", "action": "crash", "node": "A", "how": "quietly"}])

@@ -190,7 +190,7 @@ class FaultInjector:
         if isinstance(fault, CrashFault):
             node = self._node(fault)
             if node is not None:
-                self.crash(node, f"target {fault.node}", wipe=fault.wipe_disk)
+                self.crash(node, f"target {fault.node}", wipe=fault.wipe_disk, silent=fault.how == "silent")
                 self._later(fault.duration, self.restart, node)
         elif isinstance(fault, RestartFault):
             node = self._node(fault)
@@ -265,12 +265,17 @@ class FaultInjector:
             tags = fault.nodes or [n.tag for n in world.nodes]
             for tag in tags:
                 node = world.node_by_tag[tag]
+                how = world.streams.rng(f"faults.random.{tag}.how")
                 self.env.process(
                     self._alternate(
                         f"faults.random.{tag}",
                         fault,
-                        lambda node=node, wipe=fault.wipe_disk: self.crash(
-                            node, "random failure", wipe=wipe, label="random failure"
+                        lambda node=node, wipe=fault.wipe_disk, how=how, share=fault.silent_share: self.crash(
+                            node,
+                            "random failure",
+                            wipe=wipe,
+                            label="random failure",
+                            silent=bool(share) and float(how.random()) < share,
                         ),
                         lambda node=node: node.up or self.restart(node),
                     )
@@ -289,16 +294,18 @@ class FaultInjector:
         elif isinstance(fault, CreateDatabaseAction | DeployIndexAction):
             self._cluster_command(fault)
 
-    def crash(self, node: Any, why: str, wipe: bool = False, label: str = "crash") -> None:
+    def crash(self, node: Any, why: str, wipe: bool = False, label: str = "crash", silent: bool = False) -> None:
         world = self.world
         if not node.up:
             self._skip("crash", "node already down", node.tag)
             return
-        node.crash()
+        node.crash(silent)
         node.wiped = wipe
         world.last_crashed = node.tag
-        world.recorder.event("node_crashed", node=node.tag, detail=why + (", disk lost" if wipe else ""))
-        self._begin(label + (" (disk lost)" if wipe else ""), node.tag, ("node", node.tag), node.tag)
+        detail = why + (", disk lost" if wipe else "") + (", silently (no resets)" if silent else "")
+        world.recorder.event("node_crashed", node=node.tag, detail=detail)
+        label += (" (disk lost)" if wipe else "") + (" (silent)" if silent else "")
+        self._begin(label, node.tag, ("node", node.tag), node.tag)
 
     def restart(self, node: Any) -> None:
         if node.up:

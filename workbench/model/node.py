@@ -208,15 +208,19 @@ class Node:
         self.instance: DatabaseInstance | None = None
         # Client requests being served, so a crash can reset their connections.
         self.in_flight: set[Any] = set()
+        # Down without a trace (how: silent): nothing answers, not even a reset.
+        self.silent = False
 
-    def crash(self) -> None:
+    def crash(self, silent: bool = False) -> None:
         self.up = False
+        self.silent = silent
         self.epoch += 1
         self.cpu.reset()
         self.disk.reset()
 
     def restart(self) -> None:
         self.up = True
+        self.silent = False
         self.epoch += 1
 
 
@@ -260,7 +264,8 @@ class Server(Node):
         copy_id = channel.src.incarnation
         inst = self.instance
         if not self.up or inst is None or not self.accepting or self.disk_full:
-            self._reply_replication(channel, rid, REFUSED)
+            if not self.silent:
+                self._reply_replication(channel, rid, REFUSED)
             return
         if kind == HANDSHAKE:
             if not inst.seeded:
@@ -332,10 +337,13 @@ class Server(Node):
         self.network.send(self.index, channel.src.node.index, self.world.repl_overhead, channel._answer, rid, value)
 
     # -- crash and restart
-    def crash(self) -> None:
-        super().crash()
+    def crash(self, silent: bool = False) -> None:
+        super().crash(silent)
         world = self.world
         world.cluster.crash(self.index)
+        if silent:
+            self.in_flight.clear()  # a vanished machine tells nobody: they wait for their timeouts
+            return
         # The OS resets the dead process's connections: clients and replication
         # sources learn at once (if the network lets the reset through).
         for attempt in list(self.in_flight):
@@ -436,6 +444,8 @@ class Server(Node):
         """A request this node cannot serve: reset, 410 or 503."""
         world = self.world
         client = attempt.client
+        if self.silent:
+            return  # the machine is gone: the request is simply never answered
         if not self.up or not self.accepting:
             self.network.send(self.index, client.index, world.client_overhead, client.on_reset, attempt)
         elif self.instance is None:

@@ -1225,7 +1225,8 @@ class RaftNode:
         seq: int,
     ) -> None:
         if self.state == DOWN:
-            self.send(leader, MESSAGE_OVERHEAD, "on_connection_reset", self.index, gen)
+            if not self.node.silent:
+                self.send(leader, MESSAGE_OVERHEAD, "on_connection_reset", self.index, gen)
             return
         seen_leader, seen_gen, seen_seq = self._request_seen
         if leader == seen_leader and gen == seen_gen and seq <= seen_seq:
@@ -1318,7 +1319,8 @@ class RaftNode:
         set-up that precedes Rachis' own messages): answered by the OS and the server, not
         by the Raft state, so it neither waits for the Raft lock nor touches the timer."""
         if self.state == DOWN:
-            self.send(leader, MESSAGE_OVERHEAD, "on_connection_reset", self.index, gen)
+            if not self.node.silent:
+                self.send(leader, MESSAGE_OVERHEAD, "on_connection_reset", self.index, gen)
             return
         self.send(leader, MESSAGE_OVERHEAD, "on_connect_reply", self.index, gen, seq)
 
@@ -1396,8 +1398,9 @@ class RaftNode:
 
     # ---------------------------------------------------------------- crash
     def crash(self) -> None:
-        # The OS closes the dead process's connections: each leader's ambassador to it fails.
-        for other in self.cluster.nodes:
+        # The OS closes the dead process's connections: each leader's ambassador to it fails
+        # (a machine that vanished silently closes nothing: they wait for TCP to give up).
+        for other in self.cluster.nodes if not self.node.silent else ():
             if other is not self and other.state in (LEADER, LEADER_ELECT) and self.index in other.followers:
                 self.send(other.index, MESSAGE_OVERHEAD, "on_connection_reset", self.index, other.generation)
         self.state = DOWN

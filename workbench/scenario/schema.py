@@ -863,13 +863,17 @@ EndpointRef = Annotated[
 
 
 class CrashFault(_Lasting):
-    """The RavenDB process dies: in-flight work is lost. Peers and clients get
-    'connection refused' until it restarts. ``wipe_disk``: the disk is lost too
-    (amnesia): the database copy restarts empty and every peer re-sends it everything."""
+    """The RavenDB process dies: in-flight work is lost. ``how: kill`` (the default): its
+    operating system resets its connections and refuses new ones, so peers and clients know
+    at once. ``how: silent``: the machine vanishes (power loss, kernel hang, frozen VM, dead
+    network card): nothing answers, not even a reset, and peers and clients find out only by
+    their own timeouts. ``wipe_disk``: the disk is lost too (amnesia): the database copy
+    restarts empty and every peer re-sends it everything."""
 
     action: Literal["crash"]
     node: NodeRef
     wipe_disk: bool = False
+    how: Literal["kill", "silent"] = "kill"
 
 
 class RestartFault(_FaultBase):
@@ -1056,6 +1060,14 @@ class RandomFailures(_FaultBase):
     time_to_failure: DurationDist
     time_to_repair: DurationDist
     wipe_disk: bool = False
+    silent_share: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of failures in which the machine vanishes silently (how: silent) rather than its "
+        "process dying with connection resets (how: kill). 0 keeps every failure a killed process; "
+        "set it from your own incident history (power, kernel and hypervisor failures)",
+    )
     until: Duration | None = Field(None, description="No new failures after this time")
 
 
