@@ -167,7 +167,7 @@ def summarise(result: Any) -> dict[str, Any]:
         "ops": {
             "total": len(ops),
             "ok": int(ok.sum()),
-            "failed": int((ops["outcome"] != "ok").sum()),
+            "failed": int((~ops["outcome"].isin(["ok", "unfinished"])).sum()),
             "timeout": int((ops["outcome"] == "timeout").sum()),
             "all_nodes_down": int((ops["outcome"] == "all_nodes_down").sum()),
             "conflict": int((ops["outcome"] == "conflict").sum()),
