@@ -88,3 +88,28 @@ def test_the_books_case_a_down_write_on_b_for_one_replica(make_scenario):
     assert (late["outcome"] == "timeout").all()
     assert late["latency_ms"].between(15_000, 15_010).all()
     assert set(late["version"]) <= {doc.write_id for doc in world.nodes[1].instance.log}
+
+
+def test_majority_on_a_two_node_group_can_never_be_met(make_scenario):
+    """RavenDB's formula, (siblings + 1) / 2 + 1 other nodes (ReplicationLoader.GetSizeOfMajority):
+    2 for the single sibling of a two-node group. Every assured write is stored and ends in the
+    timeout's error."""
+    scenario = make_scenario(
+        duration="20 s",
+        blueprint={"extends": "two-node", "database": {"members": ["A", "B"]}, "hardware": {"fsync": "1 ms"}},
+        workload={"rate": 50, "mix": {"read": 0.0, "write": 1.0}, "stop": "10 s"},
+        clients={"request_timeout": "12 h", "write_assurance": {"replicas": "majority", "timeout": "2 s"}},
+    )
+    world = World(scenario)
+    world.run()
+    world.finish()
+    writes = _writes_of(world)
+    assert len(writes) > 100 and (writes["outcome"] == "timeout").all()
+    assert (writes["latency_ms"] >= 2000).all()
+    keys = set(writes["key"])
+    assert all(keys <= set(node.instance.docs) for node in world.nodes)  # stored everywhere all the same
+
+
+def _writes_of(world: World):
+    ops = world.recorder.tables()["ops"]
+    return ops[ops["kind"] == "write"]

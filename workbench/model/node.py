@@ -499,9 +499,11 @@ class Server(Node):
             client = attempt.client
             self.network.send(self.index, client.index, self.client_overhead, client.deliver_response, attempt, answer)
             return
-        # Majority is counted over the other members only: (siblings + 1) / 2 + 1 [spec §3.6];
-        # capped at the sibling count so a two-node group can still satisfy it (a model choice).
-        majority = min((siblings + 1) // 2 + 1, siblings)
+        # Majority is counted over the other members only: (siblings + 1) / 2 + 1 [spec §3.6]
+        # (Replication/ReplicationLoader.cs ``GetSizeOfMajority``). On a two-node group that is 2
+        # of its 1 sibling: it can never be met, and every such write ends in the timeout's
+        # error though it is stored. (Older versions used siblings / 2 + 1.)
+        majority = (siblings + 1) // 2 + 1
         needed = majority if assurance.replicas == "majority" else assurance.replicas
         epoch = self.epoch
 
