@@ -191,3 +191,29 @@ def test_a_second_degraded_link_is_judged_afresh() -> None:
     world.network.restore([(b, c)])
     world.network.degrade([(b, c)], latency=Constant(3.0))
     assert not world.quiet._network_steady()
+
+
+def test_a_park_longer_than_the_exact_replay_window_still_resumes_a_working_cluster() -> None:
+    """Rounds older than EXACT_REPLAY_S are skipped at their mean length (a year would otherwise
+    draw every heartbeat): the cluster still notices a leader crash hours later and elects once."""
+    from workbench.model.rachis import EXACT_REPLAY_S
+
+    spec = {
+        "name": "long-park",
+        "duration": "3 h",
+        "blueprint": "five-node",
+        "clients": {"count": 1},
+        "workload": {"rate": 0.05},
+        "faults": [{"action": "crash", "node": "leader", "at": "150 min", "duration": "1 min"}],
+    }
+    result = run(scenario_from_dict(spec, source="<test>"))
+    assert result.provenance["idle_elided_seconds"] > 2 * EXACT_REPLAY_S
+    elected = result.events[result.events["kind"] == "leader_elected"]
+    assert list(elected["term"]) == [1, 2] and elected["time_s"].iloc[1] == pytest.approx(9000.0, abs=1.0)
+    assert all_ok(result)
+
+
+def all_ok(result) -> bool:
+    from workbench.analysis.summary import all_succeeded
+
+    return all_succeeded(result.ops)

@@ -64,6 +64,11 @@ MEMBER, WATCHER, PROMOTABLE = "member", "watcher", "promotable"
 MESSAGE_OVERHEAD = 200.0  # bytes of framing on a Raft message
 MAX_APPEND_BYTES = 1024 * 1024  # an AppendEntries stops after the entry that crosses 1 MB (FollowerAmbassador)
 INITIAL_RTO = 1.0  # TCP's retransmission timeout before a round trip was measured (RFC 6298)
+# A parked ambassador's last this-many seconds of heartbeats are replayed draw by draw; rounds
+# before that are skipped at their mean length, drawing nothing (a simulated year would
+# otherwise draw every heartbeat's latency). So elided and full runs agree exactly after parks
+# up to this long, and in distribution after longer ones.
+EXACT_REPLAY_S = 900.0
 
 
 class SafetyViolation(AssertionError):
@@ -843,9 +848,10 @@ class RaftNode:
     def _replay(self, peer: int, f: Follower, now: float) -> float | None:
         """Run a parked ambassador's skipped rounds without events, drawing the latencies the
         full simulation would draw, in its order, from the link's Raft streams; then leave it
-        (and a message in flight) as that simulation would have it now. Returns when the
-        follower last heard the leader, if it did while parked. (Their bytes were credited
-        at the steady rate while parked: Quiescence.credit_bytes.)"""
+        (and a message in flight) as that simulation would have it now. Rounds older than
+        ``EXACT_REPLAY_S`` are skipped at their mean length. Returns when the follower last
+        heard the leader, if it did while parked. (Their bytes were credited at the steady
+        rate while parked: Quiescence.credit_bytes.)"""
         cluster = self.cluster
         net = cluster.network
         node = cluster.nodes[peer]
@@ -859,6 +865,16 @@ class RaftNode:
         f.token += 1
         t = f.parked_at
         heard = None
+        if now - t > EXACT_REPLAY_S:
+            if cut:
+                cycle = cluster.spec.tcp_timeout + et / 2
+            else:
+                rtt = wire_out + wire_back + out.dist.mean() + back.dist.mean()
+                cycle = rtt + (hb if f.connected else et / 2)
+            skipped = math.floor((now - EXACT_REPLAY_S - t) / cycle)
+            if skipped > 0:
+                t += skipped * cycle
+                f.seq += skipped
         while t < now:
             if f.connected:  # a heartbeat leaves at t, after the idle wait
                 f.last_reply = t
