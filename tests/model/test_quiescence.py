@@ -217,3 +217,20 @@ def all_ok(result) -> bool:
     from workbench.analysis.summary import all_succeeded
 
     return all_succeeded(result.ops)
+
+
+@pytest.mark.parametrize(("how", "parks"), [("kill", True), ("silent", False)])
+def test_a_vanished_follower_keeps_the_cluster_awake(how: str, parks: bool) -> None:
+    """The leader's reconnection attempts to a killed follower (each answered by a reset) are
+    replayed on waking; those into a vanished one (retransmissions with no answer) are not, so
+    the cluster does not park while one is down."""
+    spec = {
+        "name": "w",
+        "duration": "3 min",
+        "blueprint": "three-node",
+        "workload": {"rate": 0.1},
+        "faults": [{"at": "1 s", "action": "crash", "node": "C", "how": how}],
+    }
+    world = World(scenario_from_dict(spec, source="<test>"))
+    world.run()
+    assert (world.quiet.parks > 0) == parks

@@ -135,4 +135,4 @@ def test_validate_raft_safety_passes_and_catches_a_broken_rule(monkeypatch):
 
     monkeypatch.setattr(rachis.RaftNode, "on_request_vote", forgetful)
     sweep = safety_sweep(200)
-    assert sweep["broken"], "the sweep missed a double vote"
+    assert sweep.broken, "the sweep missed a double vote"

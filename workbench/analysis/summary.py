@@ -98,7 +98,8 @@ def summarise(result: Any) -> dict[str, Any]:
     ops = measured_ops(result.ops, warmup)
     ok = ops["outcome"] == "ok"
     # Availability's denominator: every operation that ended, and those stuck at the end.
-    counted = (ops["outcome"] != "unfinished") | stalled(ops)
+    stuck = stalled(ops)
+    counted = (ops["outcome"] != "unfinished") | stuck
     by_kind: dict[str, Any] = {}
     availability: dict[str, float | None] = {}
     clients = scenario.get("clients") or {}
@@ -173,7 +174,7 @@ def summarise(result: Any) -> dict[str, Any]:
             "conflict": int((ops["outcome"] == "conflict").sum()),
             # Still waiting when the run ended (stalled: longer than any completed op of their kind).
             "unfinished": int((ops["outcome"] == "unfinished").sum()),
-            "stalled": int(stalled(ops).sum()),
+            "stalled": int(stuck.sum()),
             "retried": int((ops["attempts"] > 1).sum()),
             # Requests that failed, whether or not a retry on another node then succeeded: the
             # RequestExecutor's failed-request events, which applications see in their logs.
@@ -183,7 +184,7 @@ def summarise(result: Any) -> dict[str, Any]:
         "latency_ms": by_kind,
         "availability": availability,
         "availability_within_deadline": {"deadline_s": deadline_s, **within},
-        "warnings": _warnings(ops, stalled(ops), clients, prov),
+        "warnings": _warnings(ops, stuck, clients, prov),
         "stale_read_fraction": stale,
         "ryw_violation_fraction": ryw,
         "replication_lag_ms": {k: lag[k] for k in ("count", "mean", "p50", "p99", "max")},

@@ -187,8 +187,13 @@ class Quiescence:
                 continue
             f = followers.get(n.index)
             if n.state == DOWN:
-                # The ambassador keeps reconnecting: its link must be open or cut both ways.
-                if f is not None and cut[lead.index][n.index] != cut[n.index][lead.index]:
+                # The ambassador keeps reconnecting (replayed on waking): its link must be open
+                # or cut both ways, and the node must answer with resets, not silence (the
+                # retransmissions into a vanished machine are not replayed).
+                if f is not None and (
+                    cut[lead.index][n.index] != cut[n.index][lead.index]
+                    or (self.world.nodes[n.index].silent and not cut[lead.index][n.index])
+                ):
                     return False
                 continue
             if (

@@ -397,7 +397,6 @@ class Follower:
     interval (less if new entries or a new commit index come) and send again."""
 
     __slots__ = (
-        "backoff",
         "busy",
         "connected",
         "last_reply",
@@ -436,7 +435,6 @@ class Follower:
         self.srtt: float | None = None  # TCP's smoothed round-trip time and its variation
         self.rttvar = 0.0
         self.setup_left = 0  # connection round trips still to make before the Raft protocol
-        self.backoff = False  # waiting ET/2 after a failure before reconnecting
         self.parked = False  # stopped while the cluster is parked (Quiescence)
         self.parked_at = 0.0  # when it stopped: its next request was due then
         self.token = 0  # bumps to cancel a pending wait
@@ -741,7 +739,7 @@ class RaftNode:
             self.state = FOLLOWER
             self.followers = {}
             self.leader = None
-            if was_leader or self.cluster.spec.election_timer == "ravendb":
+            if was_leader or not self.cluster.logcabin_rules:
                 self._start_timer()
             else:
                 # LogCabin's stepDown restarts the timer only for a leader: a candidate keeps its deadline.
@@ -1241,8 +1239,7 @@ class RaftNode:
         seq: int,
     ) -> None:
         if self.state == DOWN:
-            if not self.node.silent:
-                self.send(leader, MESSAGE_OVERHEAD, "on_connection_reset", self.index, gen)
+            self._refuse_connection(leader, gen)
             return
         seen_leader, seen_gen, seen_seq = self._request_seen
         if leader == seen_leader and gen == seen_gen and seq <= seen_seq:
@@ -1335,10 +1332,14 @@ class RaftNode:
         set-up that precedes Rachis' own messages): answered by the OS and the server, not
         by the Raft state, so it neither waits for the Raft lock nor touches the timer."""
         if self.state == DOWN:
-            if not self.node.silent:
-                self.send(leader, MESSAGE_OVERHEAD, "on_connection_reset", self.index, gen)
+            self._refuse_connection(leader, gen)
             return
         self.send(leader, MESSAGE_OVERHEAD, "on_connect_reply", self.index, gen, seq)
+
+    def _refuse_connection(self, leader: int, gen: int) -> None:
+        """A dead process: its OS resets the connection (a vanished machine says nothing)."""
+        if not self.node.silent:
+            self.send(leader, MESSAGE_OVERHEAD, "on_connection_reset", self.index, gen)
 
     def _truncate(self, index: int) -> None:
         for entry in self.log[index:]:
@@ -1416,9 +1417,10 @@ class RaftNode:
     def crash(self) -> None:
         # The OS closes the dead process's connections: each leader's ambassador to it fails
         # (a machine that vanished silently closes nothing: they wait for TCP to give up).
-        for other in self.cluster.nodes if not self.node.silent else ():
-            if other is not self and other.state in (LEADER, LEADER_ELECT) and self.index in other.followers:
-                self.send(other.index, MESSAGE_OVERHEAD, "on_connection_reset", self.index, other.generation)
+        if not self.node.silent:
+            for other in self.cluster.nodes:
+                if other is not self and other.state in (LEADER, LEADER_ELECT) and self.index in other.followers:
+                    self.send(other.index, MESSAGE_OVERHEAD, "on_connection_reset", self.index, other.generation)
         self.state = DOWN
         self.generation += 1
         self.leader = None

@@ -388,9 +388,8 @@ def _raft_safety(quick: bool) -> list[Row]:
     from workbench.validation.raft_safety import safety_sweep
 
     sweep = safety_sweep(60 if quick else 400)
-    broken = sweep["broken"]
-    assert isinstance(broken, list)
-    label = f"schedules that broke a property (of {sweep['schedules']}, {sweep['elections']} elections)"
+    broken = sweep.broken
+    label = f"schedules that broke a property (of {sweep.schedules}, {sweep.elections} elections)"
     rows = [row("raft-safety", label, 0, len(broken), None, "none", not broken)]
     if broken:
         print(f"raft-safety: first broken schedule: {broken[0]}", file=sys.stderr)

@@ -133,7 +133,14 @@ def random_schedule(rng: np.random.Generator, servers: int = 5, horizon: float =
     return actions
 
 
-def safety_sweep(schedules: int, seed: int = 1) -> dict[str, object]:
+@dataclass(frozen=True)
+class Sweep:
+    schedules: int
+    broken: list[str]  # each broken schedule as a run_schedule call to replay, and what broke
+    elections: int
+
+
+def safety_sweep(schedules: int, seed: int = 1) -> Sweep:
     """Random schedules over both rule sets (Rachis, LogCabin), pre-vote on and off, with and
     without reordering latency; counts the schedules that broke a safety property."""
     rng = np.random.default_rng(seed)
@@ -153,4 +160,4 @@ def safety_sweep(schedules: int, seed: int = 1) -> dict[str, object]:
             broken.append(f"run_schedule({seed * 100_003 + i}, {schedule!r}, **{options!r}): {exc}")
             continue
         elections += len(cluster.leader_history) - 1
-    return {"schedules": schedules, "broken": broken, "elections": elections}
+    return Sweep(schedules, broken, elections)
