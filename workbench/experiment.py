@@ -64,6 +64,11 @@ def run_world(scenario: Scenario, *, progress: bool = False) -> tuple[World | De
         # Idle elision (Quiescence): simulated time skipped ahead, and how often it parked.
         "idle_elided_seconds": world.quiet.elided_seconds if isinstance(world, World) else 0.0,
         "idle_parks": world.quiet.parks if isinstance(world, World) else 0,
+        # TCP: segments that met a cut link (retransmitted), and connections whose retries ran out.
+        "network": {
+            "segments_stalled": world.network.segments_stalled if isinstance(world, World) else 0,
+            "connections_broken": world.network.connections_broken if isinstance(world, World) else 0,
+        },
         "members": world.members if world is not None else [],
         "environment": environment_info(),
         "exception": error,

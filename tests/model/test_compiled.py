@@ -133,3 +133,18 @@ def test_results_record_which_model_ran() -> None:
         assert info == "compiled (mypyc)"
     else:
         assert info.startswith("Python sources (")
+
+
+def test_an_older_build_is_never_used_when_the_manifest_is_missing(tmp_path: Path, monkeypatch) -> None:
+    """A failed rebuild deletes native.json but may leave the previous build's extensions
+    beside the edited sources: the sources must still be loaded first."""
+    import importlib.machinery
+
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    (tmp_path / "network.py").write_text("")
+    (tmp_path / f"network{suffix}").write_bytes(b"")
+    (tmp_path / f"_native__mypyc{suffix}").write_bytes(b"")  # the shared library has no source
+    monkeypatch.setattr(model, "_HERE", tmp_path)
+    monkeypatch.setattr(model, "_MANIFEST", tmp_path / "native.json")
+    names, why = model._compiled_modules()
+    assert names == ["network"] and why == "not built"

@@ -76,8 +76,10 @@ def _latency(ops: pd.DataFrame, kind: str) -> dict[str, float | None]:
 
 def per_cluster(result: Any, warmup_s: float, end_s: float) -> dict[str, dict[str, Any]]:
     """Each cluster's figures (see the module description)."""
-    from workbench.analysis.summary import cluster_available_seconds, stalled
+    from workbench.analysis.summary import _seconds, cluster_available_seconds, stalled
 
+    clients = result.provenance.get("scenario", {}).get("clients") or {}
+    deadline_s = _seconds(clients.get("deadline", "10 s"))
     out: dict[str, dict[str, Any]] = {}
     window = max(end_s - warmup_s, 0.0)
     for name in clusters(result):
@@ -95,7 +97,9 @@ def per_cluster(result: Any, warmup_s: float, end_s: float) -> dict[str, dict[st
             "elections": int((events["kind"] == "election_started").sum()),
             "faults": [
                 {"cluster": name, **row}
-                for row in fault_summary(result.ops[result.ops["cluster"] == name], events, end_s)
+                for row in fault_summary(
+                    result.ops[result.ops["cluster"] == name], events, end_s, deadline_s=deadline_s
+                )
             ],
             "lost_writes": int((events["kind"] == "write_lost").sum()),
             "conflicts": int((events["kind"] == "conflict").sum()),

@@ -21,12 +21,17 @@ Definitions (design.md, "What the metrics mean"; RTO/RPO for a fault):
   still waiting (``unfinished``) when the run ended.
   ``conflict`` (an HTTP 409 for a conflicted document) is an answer from a live
   node, so it counts as a success here, like ``ok``.
+- A **slow** op ended without an error but took longer than the user-visible
+  deadline (``clients.deadline``, 10 s by default): a request that waited out a
+  partition in its TCP retransmissions, say. For the user it failed, and it is
+  *seen* when the deadline passed, not when it finally ended.
 - An op is **disrupted** by a fault when it was in flight at the fault, or started
-  inside its window, and it ended in an error or needed more than one attempt
-  (a failover). A client is **affected** when it has a disrupted op.
-- **RTO**: for each affected client, the end of its first success (non-error op)
-  that ended at or after its earliest-ending disrupted op, i.e. the first success
-  once the client had seen the fault; a failover that ended ok is that success.
+  inside its window, and it ended in an error, was slow, or needed more than one
+  attempt (a failover). A client is **affected** when it has a disrupted op.
+- **RTO**: for each affected client, the end of its first success (an op that
+  ended without an error within the deadline) that ended at or after its
+  earliest-seen disrupted op, i.e. the first success once the client had seen
+  the fault; a failover that ended ok in time is that success.
   RTO is the latest of these, minus the fault's start. It is searched up to run
   end (not just the window): recovery is recovery, whatever fault came next. A
   client that never succeeds again makes RTO NaN and ``recovered`` False.
@@ -88,17 +93,19 @@ def fault_table(
     window_s: float = 1.0,
     tolerance: float = 1.2,
     baseline_s: float = 10.0,
+    deadline_s: float = 10.0,
 ) -> pd.DataFrame:
     """One row per fault (crash or partition), in the order they fired; columns :data:`FAULT_COLUMNS`.
 
     ``end_s`` is the run's end (simulated seconds): faults still active then, and
     the last fault's window, end there. ``window_s``, ``tolerance`` and ``baseline_s``
-    set the p99 latency recovery test (see the module docstring).
+    set the p99 latency recovery test; ``deadline_s`` is the scenario's
+    ``clients.deadline``, past which an op is slow (see the module docstring).
     """
     faults = _faults(events, end_s)
     if not faults:
         return _empty_table()
-    view = _OpsView(ops, end_s)
+    view = _OpsView(ops, end_s, deadline_s)
     starts = np.array([f["start_s"] for f in faults], dtype=float)
     rows = []
     for fault in faults:
@@ -209,7 +216,7 @@ def _text(column: pd.Series) -> np.ndarray:
 class _OpsView:
     """The ops table as numpy arrays, prepared once so each fault costs a few vector passes."""
 
-    def __init__(self, ops: pd.DataFrame, end_s: float):
+    def __init__(self, ops: pd.DataFrame, end_s: float, deadline_s: float):
         if ops.empty:
             self.start = self.end = self.latency = np.empty(0, dtype=float)
             self.client = np.empty(0, dtype=np.int64)
@@ -221,8 +228,11 @@ class _OpsView:
             self.client = pd.factorize(ops["client"])[0].astype(np.int64)
             self.error = ops["outcome"].isin(ERROR_OUTCOMES).to_numpy(dtype=bool)
             self.retried = ops["attempts"].to_numpy(dtype=np.int64) > 1
+        self.slow = ~self.error & (self.latency > deadline_s * 1e3)
+        # When the client saw each op go wrong: an error when it ended, a slow op at its deadline.
+        self.seen = np.where(self.slow, self.start + deadline_s, self.end)
         # Successes by client, each client's sorted by end: the RTO search is a binary search.
-        ok = ~self.error & (self.end <= end_s)
+        ok = ~self.error & ~self.slow & (self.end <= end_s)
         order = np.lexsort((self.end[ok], self.client[ok]))
         self._ok_client = self.client[ok][order]
         self._ok_end = self.end[ok][order]
@@ -234,10 +244,10 @@ class _OpsView:
         """(RTO in s, recovered, affected clients) for a fault at ``start`` with window ``[start, window_end)``."""
         in_flight = (self.start <= start) & (self.end > start)
         started_inside = (self.start >= start) & (self.start < window_end)
-        disrupted = (in_flight | started_inside) & (self.error | self.retried)
+        disrupted = (in_flight | started_inside) & (self.error | self.retried | self.slow)
         if not disrupted.any():
             return 0.0, True, 0
-        first_seen = pd.Series(self.end[disrupted]).groupby(self.client[disrupted]).min()
+        first_seen = pd.Series(self.seen[disrupted]).groupby(self.client[disrupted]).min()
         latest = start
         for client, seen in first_seen.items():
             lo, hi = np.searchsorted(self._ok_client, [client, client + 1])

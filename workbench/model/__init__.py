@@ -24,14 +24,17 @@ _MANIFEST = _HERE / "native.json"
 
 def _compiled_modules() -> tuple[list[str], str | None]:
     """The modules built for this interpreter, and why they cannot be used (None: they can)."""
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
     try:
         manifest = json.loads(_MANIFEST.read_text())
     except (OSError, ValueError):
-        return [], "not built"
+        # A failed or partial build leaves no manifest, but may leave an older build's
+        # extensions: the sources must still win over them.
+        stale = [p.name.removesuffix(suffix) for p in _HERE.glob(f"*{suffix}")]
+        return [name for name in stale if (_HERE / f"{name}.py").exists()], "not built"
     names: list[str] = manifest["modules"]
     if os.environ.get("WORKBENCH_PURE_PYTHON"):
         return names, "WORKBENCH_PURE_PYTHON is set"
-    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
     if not all((_HERE / f"{name}{suffix}").exists() for name in names):
         return names, "not built for this Python"
     for name in names:

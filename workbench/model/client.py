@@ -6,8 +6,18 @@ whose failure counter is zero); reads follow ``ReadBalanceBehavior`` ``None``
 nodes; balancing is per session, not per request). ``UseSessionContext``
 hashes the session's context to a node for reads and writes, before either.
 
-Failover: a connection refused or reset, or no answer within the request
-timeout, marks the node failed (health checks start: 100 ms, +100 ms per try,
+Connections: a client holds one connection per node, opened by the first
+request to it (a SYN round trip first) and closed when it is reset, when its
+retransmissions run out (the network's TCP model), or when a request on it
+times out (the HTTP client abandons it). A request on a connection to a
+machine that rebooted since is answered with a reset. Requests are TCP
+segments: across a partition they are retransmitted and arrive after it heals,
+unless the request timeout or the retries give up first. The client sets no TCP
+keep-alive, so a request whose server vanished after receiving it waits for
+the request timeout.
+
+Failover: a connection refused or reset, broken by TCP, or no answer within the
+request timeout, marks the node failed (health checks start: 100 ms, +100 ms per try,
 capped at 5 s) and the operation retries on the next preferred node it has not
 tried; the set of tried nodes resets when the topology changes. When every node
 has been tried the operation ends with outcome ``all_nodes_down``. A 503 (a
@@ -34,6 +44,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from workbench.model.kernel import Agenda, Timer
+from workbench.model.network import SYN_BYTES, Stream
 from workbench.results import OP_CHUNK
 
 if TYPE_CHECKING:
@@ -90,10 +101,11 @@ class Op:
         self.refreshed = False  # a 410 on every node forced a topology update: one last retry
 
 
-class Attempt:
-    """One request of an operation to one node."""
+class Attempt(Stream):
+    """One request of an operation to one node: the sending side of its connection while
+    it waits (see :class:`~workbench.model.network.Stream`)."""
 
-    __slots__ = ("client", "deadline", "done", "node", "op", "probe")
+    __slots__ = ("client", "deadline", "done", "epoch", "node", "op", "probe")
 
     def __init__(self, op: Op, node: int, probe: bool = False):
         self.op = op
@@ -102,6 +114,14 @@ class Attempt:
         self.done = False
         self.probe = probe  # a speed-test copy of a read: only its timing matters
         self.deadline = 0.0  # when the request times out (set when it is sent)
+        self.syn = False  # True while its connection is being opened
+        self.epoch = 0  # the server's epoch when the connection was opened
+
+    def wanted(self, args: tuple) -> bool:
+        return not self.done
+
+    def connection_lost(self, args: tuple) -> None:
+        self.client.on_connection_broken(self)
 
 
 class Client:
@@ -139,6 +159,8 @@ class Client:
         self.overhead = spec.request_overhead
         self.failures = dict.fromkeys(topology, 0)
         self.checking: set[int] = set()
+        # Per node, the server's epoch when this client's connection to it opened; -1: none.
+        self.connections = [-1] * len(world.nodes)
         self.session_length = world.scenario.workload.session_length
         self.session_id = 0
         self.session_left = 0
@@ -246,10 +268,9 @@ class Client:
     def _race(self, op: Op, chosen: int) -> None:
         """Send copies of the read to every other eligible member; the first answer scores."""
         op.race = [False]
-        size = self.overhead
         for node in self.topology[: self.members_count]:
             if node != chosen and self.failures.get(node, 0) == 0:
-                self.network.send(self.index, node, size, self.servers[node].receive_request, Attempt(op, node, True))
+                self._send(Attempt(op, node, True))
 
     def _finish_race(self, op: Op, node: int) -> None:
         race = op.race
@@ -289,14 +310,43 @@ class Client:
         op.attempts += 1
         op.tried.append(node)
         attempt = Attempt(op, node)
-        world = self.world
+        self._send(attempt)
+        self._expect_answer(attempt)
+
+    def _send(self, attempt: Attempt) -> None:
+        """Send the request on the node's connection, or open one first."""
+        node = attempt.node
+        epoch = self.connections[node]
+        if epoch < 0:
+            attempt.syn = True
+            self.network.send_tcp(self.index, node, SYN_BYTES, attempt, self.servers[node].receive_syn, attempt)
+            return
+        attempt.epoch = epoch
+        op = attempt.op
         kind = op.kind
         if kind == TRANSACTION:
-            size = self.overhead + op.size * world.transaction_documents
+            size = self.overhead + op.size * self.world.transaction_documents
         else:
             size = self.overhead + (op.size if kind in (WRITE, CLUSTER_TX) else 0.0)
-        self.network.send(self.index, node, size, self.servers[node].deliver_request, attempt)
-        self._expect_answer(attempt)
+        self.network.send_tcp(self.index, node, size, attempt, self.servers[node].deliver_request, attempt)
+
+    def on_connected(self, attempt: Attempt, epoch: int) -> None:
+        """SYN-ACK: the connection is open; the request goes out on it."""
+        self.connections[attempt.node] = epoch
+        if attempt.done:
+            return
+        attempt.syn = False
+        self._send(attempt)
+
+    def on_connection_broken(self, attempt: Attempt) -> None:
+        """TCP gave up: the retransmissions (or the SYN retries) ran out."""
+        self.connections[attempt.node] = -1
+        if attempt.done:
+            return
+        attempt.done = True
+        if attempt.probe:
+            return
+        self._fail_over(attempt, FAILED)
 
     def _expect_answer(self, attempt: Attempt) -> None:
         """Start the attempt's request timeout."""
@@ -447,17 +497,27 @@ class Client:
         self._record(attempt.op, attempt.node, TIMEOUT, attempt.op.write_id, 0)
 
     def on_reset(self, attempt: Attempt) -> None:
-        """Connection refused or reset by the node."""
+        """Connection refused or reset by the node: it is closed."""
+        self.connections[attempt.node] = -1
+        self.on_unavailable(attempt)
+
+    def on_stale(self, attempt: Attempt) -> None:
+        """A reset on a pooled connection the server no longer knows (it restarted): .NET's
+        SocketsHttpHandler retries such a request on a new connection before the caller sees
+        anything (``HttpConnectionPool``, retry on a reused connection that failed before
+        the response began)."""
+        self.connections[attempt.node] = -1
+        if not attempt.done:
+            self._send(attempt)
+
+    def on_unavailable(self, attempt: Attempt) -> None:
+        """HTTP 503: handled like a node that is down [spec §4.3] (the connection stays open)."""
         if attempt.done:
             return
         attempt.done = True
         if attempt.probe:
             return  # a failed speed-test copy just does not score
         self._fail_over(attempt, FAILED)
-
-    def on_unavailable(self, attempt: Attempt) -> None:
-        """HTTP 503: handled like a node that is down [spec §4.3]."""
-        self.on_reset(attempt)
 
     def on_gone(self, attempt: Attempt) -> None:
         """HTTP 410: the database is not on that node. Mark it failed and try the next
@@ -500,6 +560,8 @@ class Client:
 
     def _on_timeout(self, attempt: Attempt) -> None:
         attempt.done = True
+        # The HTTP client abandons the request, and with it the connection.
+        self.connections[attempt.node] = -1
         self._fail_over(attempt, TIMEOUT)
 
     def _mark_failed(self, node: int) -> None:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from workbench.model.kernel import Agenda, Grid, Timer
+from workbench.model.network import Stream
 
 if TYPE_CHECKING:
     from workbench.model.world import World
@@ -439,7 +440,7 @@ def _wins(a: Doc, b: Doc) -> bool:
     return (a.modified, a.write_id) > (b.modified, b.write_id)
 
 
-class ReplicationChannel:
+class ReplicationChannel(Stream):
     """Outgoing replication from one instance to one destination node.
 
     A long-lived connection, written as a callback state machine (a generator
@@ -753,10 +754,15 @@ class ReplicationChannel:
         if kind != SEED and payload:  # a seed's bulk was paced by _seed
             for doc in payload:
                 payload_size += doc.size
-        self.world.network.send(
+        # In flight before it is sent: a segment that meets a cut link asks whether it is wanted.
+        self._then = then
+        self._request_timer = Timer(self.env, self.tcp_timeout, self._answer, (rid, None))
+        self.in_flight_request = rid
+        self.world.network.send_tcp(
             self.src.node.index,
             self.dst,
             self.repl_overhead + payload_size,
+            self,
             self._deliver,
             self,
             kind,
@@ -764,9 +770,13 @@ class ReplicationChannel:
             payload,
             self._safe_cursor(),
         )
-        self._then = then
-        self._request_timer = Timer(self.env, self.tcp_timeout, self._answer, (rid, None))
-        self.in_flight_request = rid
+
+    # -- the connection's sending side (see workbench.model.network.Stream)
+    def wanted(self, args: tuple) -> bool:
+        return args[2] == self.in_flight_request  # args: (channel, kind, request id, ...)
+
+    def connection_lost(self, args: tuple) -> None:
+        self._answer(args[2], REFUSED)  # TCP gave up before the read timeout did
 
     def connection_reset(self) -> None:
         """The destination's process died: the TCP connection breaks at once."""

@@ -3,21 +3,38 @@
 A message from ``src`` to ``dst`` waits for the link to be free (bandwidth:
 transfer time = size / bandwidth, serialised per directed link), then travels
 for a latency drawn from the distribution of the pair's class (same zone, same
-region, cross region). A partition is a link state: a message sent over a cut
-link, or still in flight when it is cut, is dropped. Bytes are counted per link.
-Faults can degrade a link (latency, loss, bandwidth), cut links one way, take a
-data centre dark, or pause an endpoint.
+region, cross region). Bytes are counted per link. Faults can degrade a link
+(latency, loss, bandwidth), cut links one way, take a data centre dark, take a
+machine off the network without a trace (a silent crash), or pause an endpoint.
+
+Two kinds of message cross a cut link differently:
+
+- a *datagram* (``send``: health checks, the observer's polls, a reset, and Raft,
+  whose ambassadors model their own connection) is dropped when sent over a cut
+  link or when the link is cut while it travels;
+- a *segment* of a TCP connection (``send_tcp``: client requests and responses,
+  replication) is retransmitted by the sender's kernel as Linux does
+  (``net/ipv4/tcp_timer.c``): the first retransmission after one RTO (the
+  measured round trip plus ``TCP_RTO_MIN``, ``tcp_set_rto``), doubling up to
+  ``TCP_RTO_MAX``. The first retransmission after the path heals gets through.
+  When the time since the first send passes what ``tcp_retries2`` retries take
+  (``retransmits_timed_out``: 924.6 s with the defaults) the connection is
+  broken and the sender's stream hears it; a connection attempt (SYN) gives up
+  after ``tcp_syn_retries`` (127 s). A segment that reaches a machine rebooted
+  since the connection was made is answered with a reset. The application's
+  own timeouts (a client's request timeout, replication's read timeout) run on
+  top and close the connection first when they are shorter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import simpy
 
-from workbench.model.kernel import Agenda, Sampler, Scheduled, Streams
+from workbench.model.kernel import Agenda, Sampler, Scheduled, Streams, Timer
 from workbench.scenario.schema import NetworkSpec
 
 
@@ -29,6 +46,28 @@ class Location:
     zone: str
 
 
+class Stream:
+    """The sending side of a TCP connection, as far as the network needs it: whether the
+    data is still wanted (the application has not closed the connection), and what the
+    sender hears when the connection breaks under it. The base class is a sender that
+    nobody waits on (a server's response: if it never gets through, the client's own
+    timeout decides)."""
+
+    syn: bool = False  # a connection attempt: retried on the SYN schedule
+
+    def wanted(self, args: tuple) -> bool:
+        return True
+
+    def connection_lost(self, args: tuple) -> None:
+        return None
+
+
+SYN_BYTES = 60.0  # a SYN or SYN-ACK: IP and TCP headers with options
+
+# The server side of every connection: responses are retransmitted until delivered or given up.
+SERVER = Stream()
+
+
 class _Message(Scheduled):
     """A message in flight, scheduled as its own event (see :class:`Scheduled`).
 
@@ -36,12 +75,58 @@ class _Message(Scheduled):
     one Python call fewer per message when sent, and one fewer when delivered.
     """
 
-    __slots__ = ("args", "cut", "dst", "fn")
+    __slots__ = ("args", "cut", "dst", "fn", "sent", "size", "src", "stream")
 
     cut: list[bool]  # the source's row of the cut matrix (changed in place, so always current)
     dst: int
     fn: Callable[..., Any]
     args: tuple
+    stream: Stream | None  # None: a datagram, dropped when its link is cut
+    src: int
+    sent: float  # when the segment was first sent (its retransmissions count from then)
+    size: float
+
+
+class _Stalled:
+    """A TCP segment that cannot get through: its sender retransmits it on the schedule."""
+
+    __slots__ = ("args", "dst", "fn", "give_up_at", "rto", "sent", "size", "src", "stream", "waking")
+
+    def __init__(self, msg: _Message, rto: float, give_up_at: float):
+        self.src = msg.src
+        self.dst = msg.dst
+        self.size = msg.size
+        self.stream: Stream = msg.stream  # type: ignore[assignment]
+        self.fn = msg.fn
+        self.args = msg.args
+        self.sent = msg.sent
+        self.rto = rto  # the first retransmission's timeout; each later one doubles, up to the cap
+        self.give_up_at = give_up_at
+        self.waking = False  # a retransmission after the path healed is scheduled
+
+
+def linux_retry_timeout(boundary: int, rto_base: float, rto_max: float) -> float:
+    """How long ``boundary`` retransmissions take before Linux gives up on a connection:
+    ``tcp_model_timeout`` in ``net/ipv4/tcp_timer.c`` (the RTO doubles from ``rto_base``
+    until it reaches ``rto_max``). ``tcp_retries2`` = 15 from 200 ms: 924.6 s;
+    ``tcp_syn_retries`` = 6 from 1 s: 127 s."""
+    thresh = 0
+    while rto_base * (2 << thresh) <= rto_max:
+        thresh += 1  # ilog2(rto_max / rto_base)
+    if boundary <= thresh:
+        return ((2 << boundary) - 1) * rto_base
+    return ((2 << thresh) - 1) * rto_base + (boundary - thresh) * rto_max
+
+
+def retransmissions(rto: float, rto_max: float) -> Iterator[float]:
+    """Offsets from the first send at which the sender retransmits: rto, 3 rto, 7 rto, ...
+    with each gap capped at ``rto_max``."""
+    at = 0.0
+    gap = rto
+    while True:
+        at += gap
+        yield at
+        gap = min(gap * 2, rto_max)
 
 
 PAIR_CLASSES = ("same_zone", "same_region", "cross_region")
@@ -96,6 +181,14 @@ class Network:
         self.paused_until = [0.0] * n
         self.pauses = 0  # endpoints paused right now: the hot path checks this one number
         self.rto = spec.retransmit_timeout
+        self.rto_max = spec.tcp_rto_max
+        self.syn_rto = spec.tcp_syn_rto
+        # When each kind of connection gives up (Linux: counted from TCP_RTO_MIN and the SYN RTO).
+        self.data_give_up = linux_retry_timeout(spec.tcp_retries2, self.rto, self.rto_max)
+        self.syn_give_up = linux_retry_timeout(spec.tcp_syn_retries, self.syn_rto, self.rto_max)
+        self._stalled: list[_Stalled] = []
+        self.segments_stalled = 0  # TCP segments that met a cut link (for the run's counters)
+        self.connections_broken = 0  # connections whose retries ran out
         self._loss_rng = streams.rng("network.loss")
         self.retransmissions = 0
         self._saved: dict[tuple[int, int], tuple] = {}
@@ -107,10 +200,22 @@ class Network:
         self._arrive_callbacks = (self._arrive,)  # shared by every message (step() never mutates it)
 
     def send(self, src: int, dst: int, size: float, fn: Callable[..., Any], *args: Any) -> bool:
-        """Deliver ``fn(*args)`` at ``dst`` after transfer and latency. False if dropped now."""
+        """A datagram: deliver ``fn(*args)`` at ``dst`` after transfer and latency. False if
+        dropped now (the link is cut)."""
+        return self.send_tcp(src, dst, size, None, fn, *args)
+
+    def send_tcp(
+        self, src: int, dst: int, size: float, stream: Stream | None, fn: Callable[..., Any], *args: Any
+    ) -> bool:
+        """Deliver ``fn(*args)`` at ``dst`` after transfer and latency, over a connection whose
+        sending side is ``stream`` (None: a datagram). False if a datagram was dropped now."""
         cut, busy, inv_bw, sent, latency = self._rows[src]
         if cut[dst]:
-            return False
+            if stream is None:
+                return False
+            now = self.agenda.now
+            self._stall_new(src, dst, size, stream, fn, args, now)
+            return True
         now = self.agenda.now
         start = busy[dst]
         if start < now:
@@ -131,7 +236,19 @@ class Network:
             delay = done - now + sampler()
         if self.any_loss:
             delay += self._resends(src, dst)
-        self._launch(cut, dst, fn, args, now + delay)
+        # _launch inlined, with the segment's sender.
+        msg = _Message()
+        msg.callbacks = self._arrive_callbacks
+        msg.cut = cut
+        msg.dst = dst
+        msg.fn = fn
+        msg.args = args
+        msg.stream = stream
+        if stream is not None:
+            msg.src = src
+            msg.sent = now
+            msg.size = size
+        self.agenda.push(msg, now + delay)
         return True
 
     def send_via(self, latency: Sampler, src: int, dst: int, size: float, fn: Callable[..., Any], *args: Any) -> bool:
@@ -161,6 +278,7 @@ class Network:
         msg.dst = dst
         msg.fn = fn
         msg.args = args
+        msg.stream = None
         self.agenda.push(msg, at)
 
     def _resends(self, src: int, dst: int) -> float:
@@ -177,7 +295,11 @@ class Network:
 
     def _arrive(self, msg: _Message) -> None:
         if msg.cut[msg.dst]:
-            return  # the link was cut while the message was in flight
+            # The link was cut while the message was in flight: a datagram is lost, a segment
+            # is retransmitted.
+            if msg.stream is not None:
+                self._stall(msg)
+            return
         if self.pauses:
             agenda = self.agenda
             now = agenda.now
@@ -188,6 +310,106 @@ class Network:
                 agenda.push(msg, now + (until - now))
                 return
         msg.fn(*msg.args)
+
+    # -- TCP: segments that cannot get through
+    def _stall_new(
+        self, src: int, dst: int, size: float, stream: Stream, fn: Callable[..., Any], args: tuple, now: float
+    ) -> None:
+        msg = _Message()
+        msg.src = src
+        msg.dst = dst
+        msg.size = size
+        msg.stream = stream
+        msg.fn = fn
+        msg.args = args
+        msg.sent = now
+        self.bytes_sent[src][dst] += size  # sent into the void, as the first transmission is
+        self._stall(msg)
+
+    def _stall(self, msg: _Message) -> None:
+        stream = msg.stream
+        assert stream is not None
+        if not stream.wanted(msg.args):
+            return  # the application closed the connection: its kernel stops retransmitting
+        if stream.syn:
+            rto, give_up = self.syn_rto, self.syn_give_up
+        else:
+            rto, give_up = min(self.rto_max, self.rto + self.mean_rtt(msg.src, msg.dst)), self.data_give_up
+        # Linux gives up at the first retransmission timer that finds the time since the first
+        # send past the limit.
+        limit = msg.sent + give_up
+        give_up_at = msg.sent
+        for offset in retransmissions(rto, self.rto_max):
+            give_up_at = msg.sent + offset
+            if give_up_at >= limit - 1e-9:
+                break
+        stalled = _Stalled(msg, rto, give_up_at)
+        self._stalled.append(stalled)
+        self.segments_stalled += 1
+        now = self.agenda.now
+        Timer(self.env, max(0.0, give_up_at - now), self._give_up, (stalled,))
+
+    def mean_rtt(self, a: int, b: int) -> float:
+        """The round trip a connection between ``a`` and ``b`` has measured (its smoothed RTT)."""
+        return self._latency[a][b].dist.mean() + self._latency[b][a].dist.mean()
+
+    def _give_up(self, stalled: _Stalled) -> None:
+        if stalled not in self._stalled:
+            return  # delivered meanwhile
+        self._stalled.remove(stalled)
+        if stalled.stream.wanted(stalled.args):
+            self.connections_broken += 1
+            stalled.stream.connection_lost(stalled.args)
+
+    def _paths_changed(self) -> None:
+        """Links healed: each stalled segment whose path is open again goes at its sender's
+        next retransmission."""
+        if not self._stalled:
+            return
+        now = self.agenda.now
+        cut = self.cut
+        for stalled in self._stalled:
+            if stalled.waking or cut[stalled.src][stalled.dst]:
+                continue
+            for offset in retransmissions(stalled.rto, self.rto_max):
+                at = stalled.sent + offset
+                if at >= now - 1e-12:
+                    break
+            if at > stalled.give_up_at:
+                continue  # gives up first
+            stalled.waking = True
+            Timer(self.env, at - now, self._retransmit, (stalled,))
+
+    def _retransmit(self, stalled: _Stalled) -> None:
+        stalled.waking = False
+        if stalled not in self._stalled:
+            return
+        if self.cut[stalled.src][stalled.dst]:
+            return  # cut again: the next heal wakes it
+        self._stalled.remove(stalled)
+        if not stalled.stream.wanted(stalled.args):
+            return
+        src, dst = stalled.src, stalled.dst
+        now = self.agenda.now
+        self.bytes_sent[src][dst] += stalled.size
+        msg = _Message()
+        msg.callbacks = self._arrive_callbacks
+        msg.cut = self.cut[src]
+        msg.dst = dst
+        msg.fn = stalled.fn
+        msg.args = stalled.args
+        msg.stream = stalled.stream
+        msg.src = src
+        msg.sent = stalled.sent  # a retransmission: the connection's clock keeps running
+        msg.size = stalled.size
+        self.agenda.push(msg, now + stalled.size * self._inv_bw[src][dst] + self._latency[src][dst]())
+
+    def forget(self, endpoint: int) -> None:
+        """A machine died: its kernel retransmits nothing more."""
+        self._stalled = [s for s in self._stalled if s.src != endpoint]
+
+    def stalled_count(self) -> int:
+        return len(self._stalled)
 
     def reachable(self, src: int, dst: int) -> bool:
         return not self.cut[src][dst]
@@ -206,6 +428,7 @@ class Network:
         for layer in self._layers.values():
             for a, b in layer:
                 cut[a][b] = True
+        self._paths_changed()
 
     def partition(self, groups: list[list[int]], one_way: bool = False) -> None:
         """Cut every link between endpoints of different groups (both directions), or with
@@ -224,14 +447,11 @@ class Network:
         self.set_layer("partition", set())
 
     def isolate(self, name: str, members: list[int]) -> None:
-        """Cut every link into and out of ``members`` (a data centre going dark)."""
+        """Cut every link into and out of ``members`` (a data centre going dark, or a machine
+        that vanished); an empty list ends that cut."""
         inside = set(members)
-        pairs = {
-            (a, b)
-            for a in range(len(self.endpoints))
-            for b in range(len(self.endpoints))
-            if (a in inside) != (b in inside)
-        }
+        outside = [b for b in range(len(self.endpoints)) if b not in inside]
+        pairs = {(a, b) for a in inside for b in outside} | {(b, a) for a in inside for b in outside}
         self.set_layer(name, pairs)
 
     # -- degraded links

@@ -26,7 +26,7 @@ from workbench.model.database import (
     compare,
 )
 from workbench.model.kernel import Agenda, Scheduled
-from workbench.model.network import Network
+from workbench.model.network import SERVER, SYN_BYTES, Network
 from workbench.model.observer import REPORT_BYTES
 
 if TYPE_CHECKING:
@@ -329,20 +329,28 @@ class Server(Node):
         if safe_cursor > inst.last_from.get(copy_id, 0):
             inst.last_from[copy_id] = safe_cursor
         world = self.world
-        self.network.send(
-            self.index, channel.src.node.index, world.repl_overhead, channel._answer, rid, list(inst.db_cv)
+        self.network.send_tcp(
+            self.index, channel.src.node.index, world.repl_overhead, SERVER, channel._answer, rid, list(inst.db_cv)
         )
 
     def _reply_replication(self, channel: Any, rid: int, value: Any) -> None:
-        self.network.send(self.index, channel.src.node.index, self.world.repl_overhead, channel._answer, rid, value)
+        self.network.send_tcp(
+            self.index, channel.src.node.index, self.world.repl_overhead, SERVER, channel._answer, rid, value
+        )
 
     # -- crash and restart
     def crash(self, silent: bool = False) -> None:
         super().crash(silent)
         world = self.world
+        network = self.network
+        network.forget(self.index)  # what it was still retransmitting dies with it
         world.cluster.crash(self.index)
         if silent:
-            self.in_flight.clear()  # a vanished machine tells nobody: they wait for their timeouts
+            # A vanished machine tells nobody and acknowledges nothing: what is sent to it is
+            # retransmitted until its senders give up, and requests it had received wait for
+            # their clients' timeouts.
+            network.isolate(f"silent:{self.tag}", [self.index])
+            self.in_flight.clear()
             return
         # The OS resets the dead process's connections: clients and replication
         # sources learn at once (if the network lets the reset through).
@@ -355,6 +363,10 @@ class Server(Node):
                     self.network.send(self.index, inst.node.index, world.repl_overhead, ch.connection_reset)
 
     def restart(self) -> None:
+        if self.silent:
+            # Back on the network: segments still being retransmitted to it now reach a machine
+            # that has no such connection, and are answered with resets.
+            self.network.isolate(f"silent:{self.tag}", [])
         super().restart()
         self.accepting = True
         world = self.world
@@ -405,9 +417,26 @@ class Server(Node):
         self.disk._fsync = self._normal_fsync
 
     # -- client requests (server side)
+    def receive_syn(self, attempt: Attempt) -> None:
+        """A client opens a connection: the kernel answers for a live machine, whatever the
+        database; a dead process's port, or a server that stopped listening, resets it."""
+        client = attempt.client
+        if not self.up or not self.accepting:
+            if not self.silent:
+                self.network.send(self.index, client.index, SYN_BYTES, client.on_reset, attempt)
+            return
+        self.network.send_tcp(self.index, client.index, SYN_BYTES, SERVER, client.on_connected, attempt, self.epoch)
+
     def receive_request(self, attempt: Attempt) -> None:
         inst = self.instance
-        if not self.up or not self.accepting or inst is None or not inst.seeded or self.disk_full:
+        if (
+            not self.up
+            or not self.accepting
+            or inst is None
+            or not inst.seeded
+            or self.disk_full
+            or attempt.epoch != self.epoch
+        ):
             self._refuse(attempt)
             return
         self.in_flight.add(attempt)
@@ -446,20 +475,27 @@ class Server(Node):
         client = attempt.client
         if self.silent:
             return  # the machine is gone: the request is simply never answered
-        if not self.up or not self.accepting:
+        if self.up and attempt.epoch != self.epoch:
+            # A connection from before a restart: reset, and the HTTP client retries the request
+            # on a new connection by itself (a pooled connection that fails before any answer).
+            self.network.send(self.index, client.index, world.client_overhead, client.on_stale, attempt)
+        elif not self.up or not self.accepting:
+            # A dead process's port: reset.
             self.network.send(self.index, client.index, world.client_overhead, client.on_reset, attempt)
         elif self.instance is None:
             # 410 Gone: the database is not (or no longer) on this node [spec §4.3].
-            self.network.send(self.index, client.index, world.client_overhead, client.on_gone, attempt)
+            self.network.send_tcp(self.index, client.index, world.client_overhead, SERVER, client.on_gone, attempt)
         else:
             # 503: the copy exists but holds no data yet (or the disk is full); the client
             # fails over as for a dead node.
-            self.network.send(self.index, client.index, world.client_overhead, client.on_unavailable, attempt)
+            self.network.send_tcp(
+                self.index, client.index, world.client_overhead, SERVER, client.on_unavailable, attempt
+            )
 
     def _respond(self, attempt: Attempt, doc: Any, size: float) -> None:
         self.in_flight.discard(attempt)
         client = attempt.client
-        self.network.send(self.index, client.index, size, client.deliver_response, attempt, doc)
+        self.network.send_tcp(self.index, client.index, size, SERVER, client.deliver_response, attempt, doc)
 
     def _read_done(self, attempt: Attempt) -> None:
         # DatabaseInstance.read and _respond inlined: once per read.
@@ -469,7 +505,7 @@ class Server(Node):
         size = self.client_overhead + (doc.size if doc is not None else self.world.initial_size)
         self.in_flight.discard(attempt)
         client = attempt.client
-        self.network.send(self.index, client.index, size, client.deliver_response, attempt, doc)
+        self.network.send_tcp(self.index, client.index, size, SERVER, client.deliver_response, attempt, doc)
 
     def _query_done(self, attempt: Attempt) -> None:
         self._respond(attempt, None, self.world.client_overhead + self.world.query_response_size)
@@ -497,7 +533,9 @@ class Server(Node):
             # _respond inlined.
             self.in_flight.discard(attempt)
             client = attempt.client
-            self.network.send(self.index, client.index, self.client_overhead, client.deliver_response, attempt, answer)
+            self.network.send_tcp(
+                self.index, client.index, self.client_overhead, SERVER, client.deliver_response, attempt, answer
+            )
             return
         # Majority is counted over the other members only: (siblings + 1) / 2 + 1 [spec §3.6]
         # (Replication/ReplicationLoader.cs ``GetSizeOfMajority``). On a two-node group that is 2
@@ -516,8 +554,8 @@ class Server(Node):
                 # Not a distributed transaction: the write stays stored; the client gets an error.
                 self.in_flight.discard(attempt)
                 client = attempt.client
-                self.network.send(
-                    self.index, client.index, self.world.client_overhead, client.on_write_timeout, attempt, doc
+                self.network.send_tcp(
+                    self.index, client.index, self.world.client_overhead, SERVER, client.on_write_timeout, attempt, doc
                 )
 
         inst.wait_for_replicas(doc, needed, assurance.timeout, replicated)
@@ -550,8 +588,16 @@ class Server(Node):
         attempt, ok, index, result = job
         self.in_flight.discard(attempt)
         client = attempt.client
-        self.network.send(
-            self.index, client.index, self.world.client_overhead, client.on_cluster_response, attempt, ok, index, result
+        self.network.send_tcp(
+            self.index,
+            client.index,
+            self.world.client_overhead,
+            SERVER,
+            client.on_cluster_response,
+            attempt,
+            ok,
+            index,
+            result,
         )
 
     def receive_topology_request(self, client: Any, request: Any) -> None:

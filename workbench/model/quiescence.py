@@ -188,12 +188,9 @@ class Quiescence:
             f = followers.get(n.index)
             if n.state == DOWN:
                 # The ambassador keeps reconnecting (replayed on waking): its link must be open
-                # or cut both ways, and the node must answer with resets, not silence (the
-                # retransmissions into a vanished machine are not replayed).
-                if f is not None and (
-                    cut[lead.index][n.index] != cut[n.index][lead.index]
-                    or (self.world.nodes[n.index].silent and not cut[lead.index][n.index])
-                ):
+                # or cut both ways. A machine that vanished is cut off both ways (the network's
+                # silent layer), so what is sent to it is lost exactly as over a cut link.
+                if f is not None and cut[lead.index][n.index] != cut[n.index][lead.index]:
                     return False
                 continue
             if (

@@ -143,7 +143,38 @@ class NetworkSpec(Strict):
         description="Packet loss probability. Traffic is TCP, so a lost packet is not dropped but "
         "retransmitted after retransmit_timeout (doubling on repeated losses)",
     )
-    retransmit_timeout: Duration = Field("200 ms", description="TCP minimum RTO (Linux TCP_RTO_MIN)")
+    retransmit_timeout: Duration = Field(
+        "200 ms",
+        description="TCP minimum RTO (Linux TCP_RTO_MIN). A connection's RTO is its round trip plus this "
+        "(tcp_set_rto); retransmissions double it",
+    )
+    tcp_rto_max: Duration = Field("120 s", description="Longest gap between retransmissions (Linux TCP_RTO_MAX)")
+    tcp_retries2: int = Field(
+        15,
+        ge=1,
+        le=100,
+        description="Retransmissions before an established connection is declared broken (Linux "
+        "net.ipv4.tcp_retries2; 15 is 924.6 s from a 200 ms RTO)",
+    )
+    tcp_syn_retries: int = Field(
+        6,
+        ge=1,
+        le=127,
+        description="SYN retransmissions before a new connection fails (Linux net.ipv4.tcp_syn_retries; 6 is 127 s)",
+    )
+    tcp_syn_rto: Duration = Field(
+        "1 s", description="The first SYN retransmission timeout, doubling after (Linux TCP_TIMEOUT_INIT)"
+    )
+
+    @model_validator(mode="after")
+    def _rto_order(self) -> NetworkSpec:
+        for name in ("retransmit_timeout", "tcp_syn_rto"):
+            value = getattr(self, name)
+            if not 0 < value <= self.tcp_rto_max:
+                raise ValueError(
+                    f"{name} must be above 0 and at most tcp_rto_max ({self.tcp_rto_max:g} s); got {value:g} s"
+                )
+        return self
 
 
 class ConflictResolution(Strict):
