@@ -194,6 +194,9 @@ def test_packet_loss_costs_tcp_retransmission_timeouts(make_scenario):
     ).ops
     assert all_succeeded(ops)
     ops = ops[ops["outcome"] == "ok"]  # the few still in flight at the end have no latency yet
+    # Reads issued while the clients fetched their first topology (itself slowed by losses)
+    # waited for part of it: leave the first seconds out.
+    ops = ops[ops["start_s"] > 2.0]
     delayed = (ops["latency_ms"] >= 200).mean()
     # 5000 reads: the standard error of the fraction is about 0.006.
     assert abs(delayed - 0.19) < 0.03

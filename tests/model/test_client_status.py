@@ -20,12 +20,20 @@ def _world(make_scenario, read_balance: str = "None", **workload):
     return world
 
 
+def _know(world, client, nodes: list[int], members: int | None = None) -> None:
+    """Give the client a topology of its own, as if it had fetched it (no bootstrap)."""
+    client.topology, client.members_count = nodes, len(nodes) if members is None else members
+    client.failures = dict.fromkeys(nodes, 0)
+    client.topology_etag = world.cluster.nodes[0].state_machine.databases[world.db_name].etag
+    client.ready = True
+
+
 def test_410_on_every_known_node_forces_a_topology_update_and_one_retry(make_scenario):
     """A client that only knows C (stale) gets 410, asks C for the topology, and retries on A."""
     world = _world(make_scenario)
     client = world.clients[0]
     c = world.node_by_tag["C"].index
-    client.topology, client.members_count, client.failures = [c], 1, {c: 0}
+    _know(world, client, [c])
     world.env.run(until=3.0)
     world.finish()
     ops = world.recorder.tables()["ops"].sort_values("start_s")
@@ -43,9 +51,7 @@ def test_a_node_without_the_database_stays_failed_because_its_health_check_fails
     world = _world(make_scenario, read_balance="RoundRobin", mix={"read": 1.0, "write": 0.0})
     client = world.clients[0]
     c = world.node_by_tag["C"].index
-    client.topology.append(c)
-    client.members_count = 3
-    client.failures[c] = 0
+    _know(world, client, [world.node_by_tag[t].index for t in "ABC"])
     world.env.run(until=3.0)
     ops = world.recorder.tables()["ops"]
     assert all_succeeded(ops) and "C" not in set(ops["node"])
@@ -60,7 +66,7 @@ def test_a_new_replica_without_data_answers_503_until_its_mentor_seeded_it(make_
     b = world.node_by_tag["B"]
     b.instance.seeded = False  # as a freshly added copy waiting for its mentor's snapshot
     client = world.clients[0]
-    client.topology = [b.index, world.node_by_tag["A"].index]
+    _know(world, client, [b.index, world.node_by_tag["A"].index])
     world.env.run(until=3.0)
     ops = world.recorder.tables()["ops"].sort_values("start_s")
     assert all_succeeded(ops)

@@ -1,5 +1,19 @@
 """Clients: RavenDB's RequestExecutor [spec §4].
 
+Topology [spec §4.1] (``RequestExecutor.cs``): a client starts from its URL list
+(``clients.urls``) and, before its first request, fetches the database topology
+from the first listed node that answers (``FirstTopologyUpdate``; each fetch is a
+``GetDatabaseTopologyCommand`` with a 15 s timeout). Operations issued meanwhile
+wait. When no listed node answers it uses the topology cached on disk
+(``TryLoadFromCache``, unless ``clients.topology_cache`` is off) or fails the
+waiting operations, and the next one starts over. Every response tells whether the
+server knows a newer topology (its etag); the client then fetches it from that node
+and the request that brought the news returns only once the fetch is done, unless a
+fetch is already running (``UpdateTopologyAsync`` with a zero semaphore wait).
+Every ``clients.topology_poll`` (5 min) it fetches from the preferred node if no
+response came for that long (``UpdateTopologyCallback``). The disk cache survives
+a ``client_restart``.
+
 Node selection: writes go to the preferred node (the first in topology order
 whose failure counter is zero); reads follow ``ReadBalanceBehavior`` ``None``
 (preferred node) or ``RoundRobin`` (node ``session_id % N``, skipping failed
@@ -57,8 +71,10 @@ if TYPE_CHECKING:
 
 READ, WRITE, QUERY, CLUSTER_TX, COMPARE_EXCHANGE, TRANSACTION = 0, 1, 2, 3, 4, 5
 OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange", "transaction")
-# A 410 on every node forces a topology update with this timeout [spec §4.3].
-GONE_TOPOLOGY_TIMEOUT = 60.0
+# GetDatabaseTopologyCommand's timeout (a longer request timeout, when one is set, replaces it).
+TOPOLOGY_TIMEOUT = 15.0
+# Why a topology is fetched.
+BOOTSTRAP, REFRESH, POLL, GONE = 0, 1, 2, 3
 OK, FAILED, TIMEOUT, ALL_NODES_DOWN, CONFLICT, UNFINISHED = 0, 1, 2, 3, 4, 5
 # ``unfinished``: still waiting when the run ended (its row ends then, with the node it waited on).
 OUTCOMES = ("ok", "failed", "timeout", "all_nodes_down", "conflict", "unfinished")
@@ -124,8 +140,33 @@ class Attempt(Stream):
         self.client.on_connection_broken(self)
 
 
+class TopologyFetch(Stream):
+    """A GET /topology to one node, and what waits on it."""
+
+    __slots__ = ("client", "done", "epoch", "index", "node", "op", "purpose", "timer", "waiters")
+
+    def __init__(self, client: Client, node: int, purpose: int):
+        self.client = client
+        self.node = node
+        self.purpose = purpose
+        self.done = False
+        self.syn = False
+        self.epoch = 0
+        self.index = 0  # BOOTSTRAP: the node's place in the URL list
+        self.op: Op | None = None  # GONE: the operation to retry with the new topology
+        self.waiters: list[tuple] = []  # REFRESH: operations answered, returned once it is done
+        self.timer: Timer | None = None
+
+    def wanted(self, args: tuple) -> bool:
+        return not self.done
+
+    def connection_lost(self, args: tuple) -> None:
+        self.client.connections[self.node] = -1
+        self.client.fetch_failed(self)
+
+
 class Client:
-    def __init__(self, world: World, index: int, cid: int, topology: list[int]):
+    def __init__(self, world: World, index: int, cid: int, urls: list[int]):
         self.world = world
         self.network: Network = world.network
         self.servers: list[Server] = world.nodes
@@ -143,9 +184,23 @@ class Client:
         self.index = index  # network endpoint
         self.cid = cid
         spec = world.scenario.clients
-        self.topology = topology  # members in order, then rehabs (last resort)
-        self.members_count = len(topology)
-        self.topology_etag = 0
+        self.urls = urls  # the URL list, as node indices
+        self.topology: list[int] = []  # members in order, then rehabs (last resort); empty until fetched
+        self.members_count = 0
+        self.topology_etag = -1  # none yet (a cached topology counts as -2, older than any)
+        self.ready = False  # a topology is installed
+        self._booting = False
+        self._unreachable = False  # the last first-topology update found no node and no cache
+        self._pending: list[Op] = []  # issued before the first topology
+        self.disk_cache: DbTopology | None = None  # survives a restart of the client
+        self.topology_cache = spec.topology_cache
+        self._refreshing = False
+        self._fetches: list[TopologyFetch] = []  # in flight
+        self.last_response = 0.0
+        self.topology_poll = spec.topology_poll
+        self._poll_gen = 0
+        timeout = spec.request_timeout
+        self.topology_timeout = max(TOPOLOGY_TIMEOUT, timeout) if timeout < 12 * 3600 else TOPOLOGY_TIMEOUT
         self.read_balance = spec.read_balance
         self.load_balance = spec.load_balance
         self._pick = self._pick_kind()
@@ -157,7 +212,7 @@ class Client:
         self.request_timeout = spec.request_timeout
         self.health = spec.health_check
         self.overhead = spec.request_overhead
-        self.failures = dict.fromkeys(topology, 0)
+        self.failures: dict[int, int] = {}
         self.checking: set[int] = set()
         # Per node, the server's epoch when this client's connection to it opened; -1: none.
         self.connections = [-1] * len(world.nodes)
@@ -170,16 +225,15 @@ class Client:
         self.up = True
         self.not_issued = 0
         self.issued = 0  # operations submitted; each ends in exactly one row of the ops table
-        self._topology_requests: list[tuple[list, int]] = []  # forced topology updates: (request, node)
-        # FastestNode [spec §4.2]: the speed test runs on the initial topology.
+        # FastestNode [spec §4.2]: the speed test runs on each topology installed.
         self.speed_test_interval = spec.speed_test_interval
         self.fastest: int | None = None
         self.speed_test = False
         self._speed_gen = 0
         self._scores: dict[int, int] = {}
         self._races = 0
-        if self.read_balance == "FastestNode":
-            self._start_speed_test()
+        self.restarts = 0
+        Timer(self.env, 0.0, self._bootstrap)  # DocumentStore.Initialize(): the first topology update starts
 
     # -- node selection
     def _pick_kind(self) -> int:
@@ -242,6 +296,18 @@ class Client:
         elif kind in (WRITE, CLUSTER_TX, TRANSACTION):
             world.write_counter += 1
             op.write_id = world.write_counter
+        if not self.ready:
+            # It waits for the first topology update (RequestExecutor.ExecuteAsync awaits it).
+            self._pending.append(op)
+            if not self._booting:
+                self._bootstrap()
+            return op
+        self._dispatch(op)
+        return op
+
+    def _dispatch(self, op: Op) -> None:
+        kind = op.kind
+        session = op.session
         # _choose inlined for the common cases: the first candidate has not failed.
         pick = self._pick
         if pick == 2:
@@ -256,7 +322,6 @@ class Client:
         self._attempt(op, node)
         if self.speed_test and kind in (READ, QUERY):
             self._race(op, node)
-        return op
 
     # -- FastestNode speed test [spec §4.2]
     def _start_speed_test(self) -> None:
@@ -330,13 +395,16 @@ class Client:
             size = self.overhead + (op.size if kind in (WRITE, CLUSTER_TX) else 0.0)
         self.network.send_tcp(self.index, node, size, attempt, self.servers[node].deliver_request, attempt)
 
-    def on_connected(self, attempt: Attempt, epoch: int) -> None:
+    def on_connected(self, stream: Attempt | TopologyFetch, epoch: int) -> None:
         """SYN-ACK: the connection is open; the request goes out on it."""
-        self.connections[attempt.node] = epoch
-        if attempt.done:
-            return
-        attempt.syn = False
-        self._send(attempt)
+        if stream.done:
+            return  # abandoned meanwhile (a timeout, a restart): so is the new connection
+        self.connections[stream.node] = epoch
+        stream.syn = False
+        if isinstance(stream, TopologyFetch):
+            self._send_fetch(stream)
+        else:
+            self._send(stream)
 
     def on_connection_broken(self, attempt: Attempt) -> None:
         """TCP gave up: the retransmissions (or the SYN retries) ran out."""
@@ -360,20 +428,202 @@ class Client:
         if not self._timer_armed:
             self._arm()
 
-    def _refresh_topology(self, node: int) -> None:
-        """Every response carries the server's topology etag; a newer one is fetched
-        [spec §4.1]. Health checks and failure counters reset with it."""
-        topo = self.world.cluster.nodes[node].state_machine.databases[self.world.db_name]
-        if topo.etag > self.topology_etag:
-            self._install_topology(topo)
-
-    def _install_topology(self, topo: DbTopology) -> None:
-        self.topology_etag = topo.etag
+    # -- topology [spec §4.1]
+    def _install_topology(self, topo: DbTopology, etag: int | None = None) -> None:
+        """Health checks and failure counters reset with a new topology."""
+        self.topology_etag = topo.etag if etag is None else etag
         self.topology = topo.client_view()
         self.members_count = len(topo.members)
         self.failures = dict.fromkeys(self.topology, 0)
+        if self.topology_cache and etag is None:
+            self.disk_cache = topo  # DatabaseTopologyLocalCache.TrySaving
         if self.read_balance == "FastestNode":
             self._start_speed_test()  # after every topology change
+
+    def _bootstrap(self) -> None:
+        """FirstTopologyUpdate: the URL list, in order."""
+        if self.ready or self._booting or not self.up:
+            return
+        self._booting = True
+        self._try_url(0)
+
+    def _try_url(self, i: int) -> None:
+        if i >= len(self.urls):
+            self._bootstrap_failed()
+            return
+        fetch = TopologyFetch(self, self.urls[i], BOOTSTRAP)
+        fetch.index = i
+        self._fetch(fetch)
+
+    def _bootstrap_failed(self) -> None:
+        self._booting = False
+        cached = self.disk_cache
+        if cached is not None:
+            # TryLoadFromCache: the last topology this client saw, etag -2 (any server's is newer).
+            self._install_topology(cached, etag=-2)
+            self.world.recorder.event(
+                "client_topology", detail=f"client{self.cid + 1}: no listed node answered; topology from the cache"
+            )
+            self._booted()
+            return
+        # No topology: the waiting operations fail; the next one starts over.
+        pending, self._pending = self._pending, []
+        node = self.urls[-1]
+        if not self._unreachable:  # said once per streak of failed first updates
+            self._unreachable = True
+            self.world.recorder.event(
+                "client_topology", detail=f"client{self.cid + 1}: no listed node answered and no cached topology"
+            )
+        for op in pending:
+            self._record(op, node, ALL_NODES_DOWN, -1, 0)
+
+    def _booted(self) -> None:
+        self.ready = True
+        self._unreachable = False
+        self._booting = False
+        self._poll_gen += 1
+        Timer(self.env, self.topology_poll, self._poll, (self._poll_gen,))
+        pending, self._pending = self._pending, []
+        for op in pending:
+            op.etag = self.topology_etag
+            self._dispatch(op)
+
+    def _fetch(self, fetch: TopologyFetch) -> None:
+        self._fetches.append(fetch)
+        fetch.timer = Timer(self.env, self.topology_timeout, self._fetch_timeout, (fetch,))
+        self._send_fetch(fetch)
+
+    def _send_fetch(self, fetch: TopologyFetch) -> None:
+        node = fetch.node
+        server = self.servers[node]
+        epoch = self.connections[node]
+        if epoch < 0:
+            fetch.syn = True
+            self.network.send_tcp(self.index, node, SYN_BYTES, fetch, server.receive_syn, fetch)
+            return
+        fetch.epoch = epoch
+        self.network.send_tcp(self.index, node, self.overhead, fetch, server.receive_topology_request, fetch)
+
+    def _fetch_timeout(self, fetch: TopologyFetch) -> None:
+        if not fetch.done:
+            self.connections[fetch.node] = -1  # the request is abandoned, and its connection with it
+            self.fetch_failed(fetch)
+
+    def fetch_failed(self, fetch: TopologyFetch) -> None:
+        """No topology from that node: refused, reset, timed out, or TCP gave up."""
+        if fetch.done:
+            return
+        self._fetch_over(fetch)
+        purpose = fetch.purpose
+        if purpose == BOOTSTRAP:
+            self._try_url(fetch.index + 1)
+        elif purpose == REFRESH:
+            self._refreshing = False
+            for waiter in fetch.waiters:
+                self._record(*waiter)  # the update failed; the answer itself stands
+        elif purpose == GONE:
+            assert fetch.op is not None
+            self._record(fetch.op, fetch.node, ALL_NODES_DOWN, -1, 0)
+
+    def _fetch_over(self, fetch: TopologyFetch) -> None:
+        fetch.done = True
+        if fetch.timer is not None:
+            fetch.timer.cancel()
+        if fetch in self._fetches:
+            self._fetches.remove(fetch)
+
+    def on_topology(self, fetch: TopologyFetch, topo: DbTopology) -> None:
+        if fetch.done:
+            return
+        self._fetch_over(fetch)
+        self.last_response = self.agenda.now
+        purpose = fetch.purpose
+        if purpose == BOOTSTRAP:
+            if self.ready:
+                return  # a restart's stale fetch
+            self._install_topology(topo)
+            self._booted()
+        elif purpose == GONE:
+            op = fetch.op
+            assert op is not None
+            self._install_topology(topo)  # forced: whatever its etag
+            op.etag = self.topology_etag
+            op.tried = []
+            self._attempt(op, self._choose(op))
+        else:
+            if purpose == REFRESH:
+                self._refreshing = False
+            if topo.etag > self.topology_etag:
+                self._install_topology(topo)
+            for waiter in fetch.waiters:
+                self._record(*waiter)
+
+    def _refresh(self, node: int, waiter: tuple) -> None:
+        """The response's server knows a newer topology: fetch it there; the operation that
+        brought the news returns when the fetch is done."""
+        self._refreshing = True
+        fetch = TopologyFetch(self, node, REFRESH)
+        fetch.waiters.append(waiter)
+        self._fetch(fetch)
+
+    def _finish(self, op: Op, node: int, outcome: int, version: int, flags: int) -> None:
+        """An answer arrived: the operation ends, after a topology update if the answer said
+        the server has a newer one and none is running yet."""
+        if self.raft_nodes[node].state_machine.databases[self.db_name].etag > self.topology_etag and not (
+            self._refreshing
+        ):
+            self._refresh(node, (op, node, outcome, version, flags))
+        else:
+            self._record(op, node, outcome, version, flags)
+
+    def _poll(self, generation: int) -> None:
+        """UpdateTopologyCallback: no response for topology_poll, so ask the preferred node."""
+        if generation != self._poll_gen:
+            return
+        Timer(self.env, self.topology_poll, self._poll, (generation,))
+        idle = self.agenda.now - self.last_response
+        if self.up and self.ready and not self._refreshing and idle > self.topology_poll:
+            self._fetch(TopologyFetch(self, self.preferred(), POLL))
+
+    # -- a restart of the application [fault client_restart]
+    def restart(self, down_for: float) -> int:
+        """The application process restarts: what it was waiting for is lost (each operation
+        ends ``failed``), and so are its topology, connections and failure counters; the disk
+        cache stays. Back after ``down_for``, it starts from its URL list. Returns how many
+        operations it lost."""
+        lost: dict[int, tuple[Op, int]] = {}
+        for attempt in self._deadlines:
+            if not attempt.done:
+                attempt.done = True
+                lost[id(attempt.op)] = (attempt.op, attempt.node)
+        self._deadlines.clear()
+        for fetch in list(self._fetches):
+            self._fetch_over(fetch)
+            for waiter in fetch.waiters:
+                lost[id(waiter[0])] = (waiter[0], waiter[1])
+            if fetch.op is not None:
+                lost[id(fetch.op)] = (fetch.op, fetch.node)
+        node = self.urls[0]
+        for op in self._pending:
+            lost[id(op)] = (op, node)
+        self._pending = []
+        for op, at in lost.values():
+            self._record(op, at, FAILED, -1, 0)
+        self.restarts += 1
+        self.ready = self._booting = self._refreshing = False
+        self.topology, self.members_count, self.topology_etag = [], 0, -1
+        self.failures = {}
+        self.connections = [-1] * len(self.connections)
+        self.session_left = 0
+        self.fastest, self.speed_test = None, False
+        self._poll_gen += 1
+        self.up = False
+        Timer(self.env, down_for, self._started)
+        return len(lost)
+
+    def _started(self) -> None:
+        self.up = True
+        self._bootstrap()
 
     def on_response(self, attempt: Attempt, doc: Any) -> None:
         # ``doc``: the Doc read or written (None: a read of a missing document), the list of
@@ -389,10 +639,7 @@ class Client:
         if attempt.probe:
             return
         world = self.world
-        # _refresh_topology inlined (once per response): a newer topology etag is fetched.
-        topo = self.raft_nodes[node].state_machine.databases[self.db_name]
-        if topo.etag > self.topology_etag:
-            self._install_topology(topo)
+        self.last_response = self.agenda.now
         flags = 0  # bit 0: stale read; bit 1: read-your-writes violation
         kind = op.kind
         if kind == READ:  # the common case first
@@ -437,7 +684,13 @@ class Client:
                     self.session_writes[d.key] = (pos, d.cv[pos])
         else:
             version = -1
-        self._record(op, node, OK, version, flags)
+        # _finish inlined (once per response): a server that knows a newer topology says so.
+        if self.raft_nodes[node].state_machine.databases[self.db_name].etag > self.topology_etag and not (
+            self._refreshing
+        ):
+            self._refresh(node, (op, node, OK, version, flags))
+        else:
+            self._record(op, node, OK, version, flags)
 
     def _record(self, op: Op, node: int, outcome: int, version: int, flags: int) -> None:
         """An operation ends: its row of the ops table, in the order of the Recorder's op
@@ -469,12 +722,12 @@ class Client:
         if attempt.done:
             return
         attempt.done = True
-        self._refresh_topology(attempt.node)
+        self.last_response = self.agenda.now
         op = attempt.op
         world = self.world
         if not ok:
             # The server waited OperationTimeout for a leader; an error, not a failover.
-            self._record(op, attempt.node, TIMEOUT, -1, 0)
+            self._finish(op, attempt.node, TIMEOUT, -1, 0)
             return
         version = index
         if op.kind == COMPARE_EXCHANGE:
@@ -487,7 +740,7 @@ class Client:
         else:
             self.acked[op.key] = (world.raft_position, index)
             world.acknowledged(op.key, world.raft_position, index, op.write_id)
-        self._record(op, attempt.node, OK, version, 0)
+        self._finish(op, attempt.node, OK, version, 0)
 
     def on_write_timeout(self, attempt: Attempt, doc: Doc) -> None:
         """Write assurance timed out: an error for the client, though the write is stored."""
@@ -496,19 +749,26 @@ class Client:
         attempt.done = True
         self._record(attempt.op, attempt.node, TIMEOUT, attempt.op.write_id, 0)
 
-    def on_reset(self, attempt: Attempt) -> None:
+    def on_reset(self, attempt: Attempt | TopologyFetch) -> None:
         """Connection refused or reset by the node: it is closed."""
         self.connections[attempt.node] = -1
-        self.on_unavailable(attempt)
+        if isinstance(attempt, TopologyFetch):
+            self.fetch_failed(attempt)
+        else:
+            self.on_unavailable(attempt)
 
-    def on_stale(self, attempt: Attempt) -> None:
+    def on_stale(self, stream: Attempt | TopologyFetch) -> None:
         """A reset on a pooled connection the server no longer knows (it restarted): .NET's
         SocketsHttpHandler retries such a request on a new connection before the caller sees
         anything (``HttpConnectionPool``, retry on a reused connection that failed before
         the response began)."""
-        self.connections[attempt.node] = -1
-        if not attempt.done:
-            self._send(attempt)
+        self.connections[stream.node] = -1
+        if stream.done:
+            return
+        if isinstance(stream, TopologyFetch):
+            self._send_fetch(stream)
+        else:
+            self._send(stream)
 
     def on_unavailable(self, attempt: Attempt) -> None:
         """HTTP 503: handled like a node that is down [spec §4.3] (the connection stays open)."""
@@ -537,26 +797,9 @@ class Client:
         if self._retry_elsewhere(op, node):
             return
         op.refreshed = True
-        request = [op, False]
-        self._topology_requests.append((request, node))
-        world = self.world
-        self.network.send(self.index, node, self.overhead, world.nodes[node].receive_topology_request, self, request)
-        Timer(self.env, GONE_TOPOLOGY_TIMEOUT, self._topology_timeout, (request, node))
-
-    def on_topology(self, request: list, topo: DbTopology) -> None:
-        if request[1]:
-            return
-        request[1] = True
-        op = request[0]
-        self._install_topology(topo)  # forced: whatever its etag
-        op.etag = self.topology_etag
-        op.tried = []
-        self._attempt(op, self._choose(op))
-
-    def _topology_timeout(self, request: list, node: int) -> None:
-        if not request[1]:
-            request[1] = True
-            self._record(request[0], node, ALL_NODES_DOWN, -1, 0)
+        fetch = TopologyFetch(self, node, GONE)
+        fetch.op = op
+        self._fetch(fetch)
 
     def _on_timeout(self, attempt: Attempt) -> None:
         attempt.done = True
@@ -602,10 +845,14 @@ class Client:
         for attempt in self._deadlines:
             if not attempt.done and not attempt.probe:
                 waiting[id(attempt.op)] = (attempt.op, attempt.node)
-        for request, node in self._topology_requests:
-            if not request[1]:
-                op: Op = request[0]
-                waiting[id(op)] = (op, node)
+        for fetch in self._fetches:
+            for waiter in fetch.waiters:
+                waiting[id(waiter[0])] = (waiter[0], waiter[1])
+            if fetch.op is not None:
+                waiting[id(fetch.op)] = (fetch.op, fetch.node)
+        node = next((f.node for f in self._fetches if f.purpose == BOOTSTRAP), self.urls[0])
+        for op in self._pending:
+            waiting[id(op)] = (op, node)
         recorder = self.recorder
         listener = recorder.op_listener
         recorder.op_listener = None  # a closed-loop workload issues nothing after the end

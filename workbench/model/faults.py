@@ -23,6 +23,7 @@ from workbench.model.workload import reroute
 from workbench.scenario.schema import (
     ROLE_TARGETS,
     BulkUpdateAction,
+    ClientRestartFault,
     ClockSkewFault,
     CrashFault,
     CreateDatabaseAction,
@@ -196,6 +197,8 @@ class FaultInjector:
             node = self._node(fault)
             if node is not None:
                 self.restart(node)
+        elif isinstance(fault, ClientRestartFault):
+            self.client_restart(fault.client, fault.downtime)
         elif isinstance(fault, ShutdownFault):
             node = self._node(fault)
             if node is not None:
@@ -314,6 +317,30 @@ class FaultInjector:
         node.restart()
         self.world.recorder.event("node_restarted", node=node.tag)
         self._end(("node", node.tag), node.tag)
+
+    def client_restart(self, name: str, downtime: float) -> None:
+        world = self.world
+        names = world.network.endpoints
+        restarted = 0
+        for client in world.clients:
+            label = names[client.index].name
+            if name not in ("all", label):
+                continue
+            if not client.up:
+                self._skip("client_restart", f"{label} is down")
+                continue
+            lost = client.restart(downtime)
+            restarted += 1
+            world.recorder.event(
+                "client_restarted",
+                detail=f"{label}: {lost} operations lost, back in {downtime:g} s",
+                value=float(lost),
+            )
+        if restarted:
+            # A fault of its own, so what the clients go through is charged to it, not to the
+            # fault before; it puts no data at risk.
+            self._begin("client_restart", name, ("client_restart", name), rpo=False)
+            self._at(downtime, self._end, ("client_restart", name))
 
     def shutdown(self, node: Any, grace: float, label: str = "shutdown") -> None:
         if not node.up or not node.accepting:

@@ -30,7 +30,7 @@ from workbench.model.network import SERVER, SYN_BYTES, Network
 from workbench.model.observer import REPORT_BYTES
 
 if TYPE_CHECKING:
-    from workbench.model.client import Attempt
+    from workbench.model.client import Attempt, TopologyFetch
 
 
 class _Job(Scheduled):
@@ -417,15 +417,15 @@ class Server(Node):
         self.disk._fsync = self._normal_fsync
 
     # -- client requests (server side)
-    def receive_syn(self, attempt: Attempt) -> None:
+    def receive_syn(self, stream: Attempt | TopologyFetch) -> None:
         """A client opens a connection: the kernel answers for a live machine, whatever the
         database; a dead process's port, or a server that stopped listening, resets it."""
-        client = attempt.client
+        client = stream.client
         if not self.up or not self.accepting:
             if not self.silent:
-                self.network.send(self.index, client.index, SYN_BYTES, client.on_reset, attempt)
+                self.network.send(self.index, client.index, SYN_BYTES, client.on_reset, stream)
             return
-        self.network.send_tcp(self.index, client.index, SYN_BYTES, SERVER, client.on_connected, attempt, self.epoch)
+        self.network.send_tcp(self.index, client.index, SYN_BYTES, SERVER, client.on_connected, stream, self.epoch)
 
     def receive_request(self, attempt: Attempt) -> None:
         inst = self.instance
@@ -600,13 +600,20 @@ class Server(Node):
             result,
         )
 
-    def receive_topology_request(self, client: Any, request: Any) -> None:
-        """Any live node answers with its cluster's view of the database topology."""
-        if self.up:
-            topo = self.world.cluster.nodes[self.index].state_machine.databases[self.world.db_name]
-            self.network.send(
-                self.index, client.index, self.world.client_overhead, client.on_topology, request, topo.copy()
-            )
+    def receive_topology_request(self, fetch: TopologyFetch) -> None:
+        """GET /topology: any live node answers with its cluster's view of the database."""
+        client = fetch.client
+        if not self.up:
+            if not self.silent:
+                self.network.send(self.index, client.index, self.world.client_overhead, client.on_reset, fetch)
+            return
+        if fetch.epoch != self.epoch:
+            self.network.send(self.index, client.index, self.world.client_overhead, client.on_stale, fetch)
+            return
+        topo = self.world.cluster.nodes[self.index].state_machine.databases[self.world.db_name]
+        self.network.send_tcp(
+            self.index, client.index, self.world.client_overhead, SERVER, client.on_topology, fetch, topo.copy()
+        )
 
     def report(self) -> tuple[int, ...] | None:
         """What the maintenance worker reports: the database's change vector (nothing

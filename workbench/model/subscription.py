@@ -254,7 +254,7 @@ class Subscription(Task):
         if w.redirect is not None:
             target, w.redirect = w.redirect, None
         else:
-            topo = w.client.topology
+            topo = w.client.topology or w.client.urls  # before its first topology: the URL list
             w.position = (w.position + 1) % len(topo)
             target = topo[w.position]
         w.conn += 1

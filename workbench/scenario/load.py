@@ -27,6 +27,7 @@ from workbench.scenario.schema import (
     PLANS,
     ROLE_TARGETS,
     Arrivals,
+    ClientRestartFault,
     DegradeLinkFault,
     DeploymentScenario,
     PartitionFault,
@@ -438,6 +439,11 @@ def check_scenario(s: Scenario, source: str) -> None:
                 f"blueprint.nodes[{i}].zone",
                 f"data centre '{node.datacenter}' has no zone '{node.zone}'; its zones: {one_of(zones)}",
             )
+    for i, url in enumerate(s.clients.urls or ()):
+        if url not in tags:
+            fail(f"clients.urls[{i}]", f"no node '{url}'{did_you_mean(url, tags)}; nodes: {one_of(tags)}")
+    if s.clients.urls is not None and not s.clients.urls:
+        fail("clients.urls", "the URL list is empty; name at least one node, or leave it out for every node")
     regions = sorted({dc.region for dc in bp.datacenters})
     for i, pair in enumerate(bp.network.regions):
         for j, region in enumerate(pair.between):
@@ -786,6 +792,12 @@ def check_faults(s: Scenario, fail: Any) -> None:
             )
         for j, dc in enumerate(getattr(fault, "datacenters", None) or ()):
             dc_ref(f"{here}.datacenters[{j}]", dc)
+        if isinstance(fault, ClientRestartFault) and fault.client != "all" and fault.client not in clients:
+            fail(
+                f"{here}.client",
+                f"no client '{fault.client}'{did_you_mean(fault.client, clients)}; "
+                f"clients: client1..client{n_clients}, or 'all'",
+            )
         if isinstance(fault, PartitionFault):
             seen: set[str] = set()
             for g, group in enumerate(fault.groups):

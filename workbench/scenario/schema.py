@@ -588,6 +588,21 @@ class ClientSpec(Strict):
         "longer, or was still waiting after it, as failed. A product decision, not a RavenDB setting; 10 s is "
         "the limit for keeping a user's attention (Nielsen, 'Response Times: The 3 Important Limits')",
     )
+    urls: tuple[str, ...] | None = Field(
+        None,
+        description="The nodes (by tag) in the clients' URL list (DocumentStore.Urls), tried in order for the "
+        "first topology; default: every node of the cluster",
+    )
+    topology_cache: bool = Field(
+        True,
+        description="Keep the last topology on disk and use it when no listed URL answers at start "
+        "(RavenDB's default: Conventions.DisableTopologyCache is false)",
+    )
+    topology_poll: Duration = Field(
+        "5 min",
+        description="RequestExecutor's topology timer: this often, the client fetches the topology if it got "
+        "no response for as long (5 min in RavenDB)",
+    )
     health_check: HealthCheck = HealthCheck()
     request_overhead: Size = Field("500 B", description="HTTP headers on every request and response")
     write_assurance: WriteAssurance = WriteAssurance()
@@ -912,6 +927,17 @@ class RestartFault(_FaultBase):
     node: NodeRef
 
 
+class ClientRestartFault(_FaultBase):
+    """An application server restarts: the operations it was waiting for are lost (each ends
+    ``failed``), and so are its topology, connections and failure counters. After
+    ``downtime`` it starts again from its URL list (``clients.urls``), falling back on the
+    topology cached on disk when no listed node answers."""
+
+    action: Literal["client_restart"]
+    client: str = Field(min_length=1, description="A client name (client1, ...), or 'all'")
+    downtime: Duration = Field("0 s", ge=0, description="How long the application is down before it starts again")
+
+
 class ShutdownFault(_Lasting):
     """Graceful shutdown: new requests are refused, requests in flight and pending disk
     writes finish (up to ``grace``), then the process stops."""
@@ -1115,6 +1141,7 @@ class RandomDatacenterFailures(_FaultBase):
 Fault = Annotated[
     CrashFault
     | RestartFault
+    | ClientRestartFault
     | ShutdownFault
     | PauseFault
     | PartitionFault
@@ -1164,6 +1191,7 @@ FAULT_ACTIONS = (
     "rolling_restart",
     "random_failures",
     "random_datacenter_failures",
+    "client_restart",
 )
 PLANS = ("rolling_restart", "random_failures", "random_datacenter_failures")
 
