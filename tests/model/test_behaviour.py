@@ -128,6 +128,59 @@ def test_replication_lag_is_about_the_network_plus_remote_commit(make_scenario):
     assert np.median(lag) < 7.1 + 12
 
 
+def _relay_world() -> tuple[World, object, object, object]:
+    """Three members (A preferred), nothing written by clients, the A-C link cut at 10 s."""
+    world = World(
+        scenario_from_dict(
+            {
+                "name": "relay",
+                "seed": 1,
+                "duration": "120 s",
+                "blueprint": {"extends": "three-node", "database": {"members": ["A", "B", "C"]}},
+                "workload": {"rate": 1, "mix": {"read": 1.0, "write": 0.0}, "keys": 100},
+            },
+            source="<test>",
+        )
+    )
+    world.start()
+    a, b, c = (world.node_by_tag[t] for t in "ABC")
+    world.env.run(until=10)
+    world.network.set_layer("a-c", {(a.index, c.index), (c.index, a.index)})
+    return world, a, b, c
+
+
+def test_a_relayed_version_leaves_at_the_relays_next_keep_alive():
+    """[spec §3.1] Ripple prevention, as RavenDB's outgoing handler does it: a version B got by
+    replication does not wake B's channel to C (``OnChangeInternal`` ignores changes made by
+    incoming replication); it leaves after the channel's next keep-alive, once the heartbeat's
+    answer shows that C lacks it."""
+    world, a, b, c = _relay_world()
+    to_c = next(ch for ch in b.instance.channels if ch.dst == c.index)
+    world.env.run(until=12)
+    a.instance.commit_local(7, 100.0, 900001)
+    world.env.run(until=12.1)
+    assert 7 in b.instance.docs and 7 not in c.instance.docs and to_c.waiting
+    due = to_c.last_contact + world.replication.heartbeat_interval
+    assert 12.1 < due <= 12 + world.replication.heartbeat_interval
+    world.env.run(until=due - 0.001)
+    assert 7 not in c.instance.docs
+    world.env.run(until=due + 0.05)  # the heartbeat's round trip, then the batch with its commit
+    assert c.instance.docs[7].write_id == 900001
+
+
+def test_a_relayed_version_rides_along_with_the_relays_own_write():
+    """The relay's next local change wakes its channel, and the batch carries everything C's
+    vector does not cover, the relayed version included (``ExecuteReplicationOnce``)."""
+    world, a, b, c = _relay_world()
+    world.env.run(until=12)
+    a.instance.commit_local(7, 100.0, 900001)
+    world.env.run(until=13)
+    assert 7 not in c.instance.docs
+    b.instance.commit_local(8, 100.0, 900002)
+    world.env.run(until=13.05)
+    assert c.instance.docs[7].write_id == 900001 and c.instance.docs[8].write_id == 900002
+
+
 def test_replication_catches_up_after_a_node_returns(make_scenario):
     scenario = make_scenario(
         duration="60 s",

@@ -5,7 +5,9 @@ last-modified, size) and an append-only storage log in local order. A write
 commits locally (CPU, then a group-committed fsync) and is replicated
 asynchronously by one :class:`ReplicationChannel` per destination, which sends
 what the destination's change vector does not cover, in batches within
-``Replication.MaxItemsCount`` / ``MaxSizeToSendInMb`` [spec §3.1-3.2].
+``Replication.MaxItemsCount`` / ``MaxSizeToSendInMb`` [spec §3.1-3.2]. What a
+write's replication lag is made of, step by step and against RavenDB's code, is
+in ``docs/validation.md`` ("Replication lag of a member pair").
 
 Concurrent versions of a document are resolved by the database's conflict
 solver (see ``DatabaseInstance._resolve``); each conflict is recorded as a
@@ -18,7 +20,6 @@ version 0 (an empty change vector), so reads find documents from the start.
 from __future__ import annotations
 
 from array import array
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -139,7 +140,6 @@ class DatabaseInstance:
         self.raft_position = world.raft_position
         self.docs: dict[int, Doc] = {}
         self.log: list[Doc] = []  # storage order, every version (current: docs[log[i].key] is log[i])
-        self.relay_at: list[float] = []  # earliest time log[i] may be forwarded
         self.own_etag = 0
         self.db_cv = [0] * world.cv_width
         self.last_from: dict[int, int] = {}  # source copy (incarnation) -> log position it has sent up to
@@ -186,7 +186,7 @@ class DatabaseInstance:
         cv = list(local.cv if local is not None else self.zero_cv)
         cv[self.position] = self.own_etag
         doc = Doc(key, tuple(cv), modified, write_id, size, self.position, now)
-        self._store(doc, now)
+        self._store(doc, True)
         return doc
 
     def commit_transaction(self, keys: list[int], size: float, write_id: int) -> list[Doc]:
@@ -198,17 +198,30 @@ class DatabaseInstance:
             doc.tx_end = end
         return docs
 
-    def _store(self, doc: Doc, relay_at: float) -> None:
+    def _store(self, doc: Doc, wakes: bool) -> None:
+        """Store a version. ``wakes``: a local change, which wakes the idle replication
+        channels; a version stored by incoming replication does not (ripple prevention):
+        it leaves on a channel's next pass, a batch of local changes or its keep-alive.
+
+        RavenDB: the commit's change notifications wake the outgoing handler
+        (``OutgoingReplicationHandler.OnChangeInternal`` sets ``_waitForChanges``) unless
+        the change was made by incoming internal replication (``TriggeredByReplicationThread``,
+        set from ``IncomingReplicationHandler.IsIncomingInternalReplication`` while
+        ``MergedDocumentReplicationCommand`` runs); ``ExecuteReplicationOnce`` then sends
+        everything since the last sent etag that the destination's last reported change
+        vector does not cover, relayed or not. A channel wakes for every version towards
+        a promotable this node mentors (``relay_free``), a model choice that keeps catch-up
+        from waiting for keep-alives."""
         self.log.append(doc)
-        self.relay_at.append(relay_at)
         self.docs[doc.key] = doc
-        relayed = relay_at > self.agenda.now
         for ch in self.channels:
             if ch.waiting:
-                if relayed and not ch.relay_free:
-                    ch.expect(relay_at)
-                else:
+                if wakes or ch.relay_free:
                     ch.poke()
+                elif ch.keepalive_parked:
+                    # Its keep-alives were being skipped (the cluster is parked): put them back
+                    # on their grid, so the version leaves at the next one, as without parking.
+                    ch.resume_keepalive()
         if self.watchers:
             for watcher in self.watchers:
                 watcher()
@@ -218,24 +231,29 @@ class DatabaseInstance:
         ``from_outside``: they come from another cluster (see :class:`ForeignDoc`)."""
         world = self.world
         now = self.agenda.now
-        relay_at = now + world.replication.relay_delay
         db_cv = self.db_cv
         position = self.position
+        # Versions from another cluster wake this node's channels like its own writes: it is
+        # their only way into the group, and RavenDB (6.0 on) flags only incoming *internal*
+        # replication as triggered by replication (``IsIncomingInternalReplication``; 5.x
+        # flagged external too, and such versions then waited for a pass like relayed ones).
+        wakes = from_outside
         for item in items:
             local = self.docs.get(item.key)
             local_cv = local.cv if local is not None else self.zero_cv
             rel = compare(item.cv, local_cv)
             if rel == NEWER:
-                self._store(_foreign(item, position) if from_outside else _copy(item), relay_at)
+                self._store(_foreign(item, position) if from_outside else _copy(item), wakes)
                 if item.conflicts is None:
                     world.recorder.replicated(item, self.node.index, now)
             elif rel == CONFLICT and local is not None:
-                self._resolve(item, local, now)
+                # Resolved inside the same merged command, so flagged like the batch.
+                self._resolve(item, local, now, wakes)
             for i, x in enumerate(item.cv):
                 if x > db_cv[i]:
                     db_cv[i] = x
 
-    def _resolve(self, item: Doc, local: Doc, now: float) -> None:
+    def _resolve(self, item: Doc, local: Doc, now: float, wakes: bool) -> None:
         """Two concurrent versions met here [spec §3.4-3.5]. In order: the same write
         reached us by two paths (identical content, merged silently); a cluster
         transaction's document wins; the collection's resolver script merges them
@@ -250,15 +268,16 @@ class DatabaseInstance:
         merged = tuple(max(x, y) for x, y in zip(item.cv, local.cv, strict=True))
         me = self.position
         if item.write_id == local.write_id and item.conflicts is None and local.conflicts is None:
-            self._store(_resolved(item if _wins(item, local) else local, merged, me), now)
+            self._store(_resolved(item if _wins(item, local) else local, merged, me), wakes)
             return
         recorder = world.recorder
         script = world.script_cost(key)
         if item.cluster_tx != local.cluster_tx or (script is None and world.resolve_to_latest):
             incoming_wins = _wins(item, local)
             winner, loser = (item, local) if incoming_wins else (local, item)
-            # The resolution is a local change: forward it at once.
-            self._store(_resolved(winner, merged, me), now)
+            # The resolution is this node's change: its channels send it whatever the
+            # destination's vector says (``_collect``), on their next pass.
+            self._store(_resolved(winner, merged, me), wakes)
             if incoming_wins and item.conflicts is None:
                 recorder.replicated(item, self.node.index, now)
             how = "cluster transaction wins" if winner.cluster_tx != loser.cluster_tx else "resolve to latest"
@@ -287,13 +306,13 @@ class DatabaseInstance:
                 max(v.committed for v in versions.values()),
             )
             doc.resolver = me
-            self._store(doc, now)
+            self._store(doc, wakes)
             recorder.event("conflict", node=self.node.tag, detail=f"key {key}: writes {listed} merged (script)")
             return
         doc = Doc(key, merged, newest.modified, newest.write_id, newest.size, newest.origin, newest.committed)
         doc.conflicts = tuple(versions[i] for i in ids)
         doc.resolver = me
-        self._store(doc, now)
+        self._store(doc, wakes)
         if item.conflicts is None or local.conflicts is None or set(_ids(item)) != set(_ids(local)):
             recorder.event("conflict", node=self.node.tag, detail=f"key {key}: writes {listed} in conflict (manual)")
 
@@ -325,8 +344,11 @@ class DatabaseInstance:
             for version in _versions(local):
                 self.world.superseded_by_cluster_tx.add((version.write_id, key))
         doc = Doc(key, tuple(cv), now, write_id, size, self.position, now, cluster_tx=True)
-        # Every member applies it from the log, so forwarding is only a fallback.
-        self._store(doc, now + self.world.replication.relay_delay)
+        # Every member applies it from the log, so forwarding is only a fallback: it does not
+        # wake the channels and leaves on their next pass if the destination still lacks it.
+        # (A departure: RavenDB's loop wakes for it, as for any change not made by incoming
+        # replication, and sends it unless the destination's last reported vector covers it.)
+        self._store(doc, False)
         if raft_index > self.db_cv[self.raft_position]:
             self.db_cv[self.raft_position] = raft_index
 
@@ -389,12 +411,10 @@ class DatabaseInstance:
 
     def install_snapshot(self, docs: dict[int, Doc], db_cv: list[int]) -> None:
         """Become a full copy of a mentor's data (seeding a new replica)."""
-        now = self.world.env.now
-        relay_at = now + self.world.replication.relay_delay
         for doc in docs.values():
             local = self.docs.get(doc.key)
             if local is None or compare(doc.cv, local.cv) in (NEWER, CONFLICT):
-                self._store(_copy(doc), relay_at)
+                self._store(_copy(doc), False)
         for i, x in enumerate(db_cv):
             if x > self.db_cv[i]:
                 self.db_cv[i] = x
@@ -452,9 +472,21 @@ class ReplicationChannel(Stream):
     (``tcp_timeout``) or a reset breaks the connection; reconnects back off from
     ``reconnect_initial`` by ``reconnect_factor`` up to ``reconnect_max`` [spec §3.2].
 
-    Ripple prevention: versions this instance received by replication are held
-    for ``relay_delay`` before being forwarded, and dropped if by then the
-    destination's change vector covers them [spec §3.1].
+    It follows RavenDB's ``OutgoingReplicationHandler.Replicate`` loop
+    (``src/Raven.Server/Documents/Replication/``): ``ReplicationDocumentSender.ExecuteReplicationOnce``
+    reads everything after the last sent etag, skips what the destination's last
+    reported change vector covers, writes one batch and waits for its reply
+    (``HandleServerResponse``) before reading again (:meth:`_next`, :meth:`_collect`,
+    :meth:`_on_acknowledged`); with nothing to send it waits on ``_waitForChanges`` for
+    a local change (:meth:`poke`) or ``MinimalHeartbeatInterval``, then sends a heartbeat
+    and, if the destination's answer leaves something uncovered, a batch (:meth:`_woken`).
+
+    Ripple prevention: versions this instance received by replication do not wake
+    the channel (:meth:`DatabaseInstance._store`). They leave on its next pass: with
+    the next batch of local changes, or after the next keep-alive (up to
+    ``heartbeat_interval``), and not at all if the destination's change vector covers
+    them by then [spec §3.1]. A write therefore reaches a member it has no direct
+    link to within about one keep-alive interval of reaching the relay.
     """
 
     def __init__(self, world: World, src: DatabaseInstance, dst: int):
@@ -475,23 +507,21 @@ class ReplicationChannel(Stream):
         self._deliver: Callable[..., None] = world.nodes[dst].deliver_replication
         self._acknowledged: Callable[[Any], None] = self._on_acknowledged  # bound once
         self.cursor = 0  # next log position to scan
-        self.held: deque[int] = deque()  # log positions waiting for relay_at
         self.dest_cv: list[int] = list(src.zero_cv)
         self.req_id = 0
         self.in_flight_request: int | None = None
         self._then: Callable[[Any], None] | None = None  # what to do with the in-flight request's reply
         self._request_timer: Timer | None = None
-        self.waiting = False  # idle, until new data, a held version's relay time or a keep-alive
+        self.waiting = False  # idle, until a local change or a keep-alive
         self.connected = False
         self.was_connected: bool | None = None
         self.backoff = self.cfg.reconnect_initial
         self.broken = False  # set when the destination resets an idle connection
         self.stopped = False  # set when the topology no longer wants this channel
-        self.relay_free = False  # True towards a promotable this node mentors: no ripple hold
+        self.relay_free = False  # True towards a promotable this node mentors: relayed versions wake it too
         self.last_contact = 0.0  # the last answered request: keep-alives are due interval after it
         self._due = 0.0  # when the keep-alive of the current idle wait is due
-        self.keepalive: Timer | None = None  # ends the idle wait for a keep-alive (or a held relay)
-        self._wake_at = 0.0  # when ``keepalive`` fires
+        self.keepalive: Timer | None = None  # ends the idle wait for a keep-alive
         self.keepalive_parked = False  # idle, with keep-alives skipped while the cluster is parked
         # Opened after the topology change that asked for it has been applied.
         Timer(self.env, 0.0, self._handshake)
@@ -506,17 +536,6 @@ class ReplicationChannel(Stream):
         if self.waiting:
             self._stop_waiting()
             Timer(self.env, 0.0, self._woken)
-
-    def expect(self, when: float) -> None:
-        """A relayed version was stored: it may not leave before ``when`` (ripple
-        prevention), so the idle wait need only end by then, not at once. Waking now
-        would only move it to ``held``; the scan after the wait finds it just the same."""
-        if self.keepalive_parked:
-            self.poke()
-        elif self.keepalive is not None and self._wake_at > when:
-            self.keepalive.cancel()
-            self._wake_at = when
-            self.keepalive = Timer(self.env, when - self.env.now, self._wait_over)
 
     def _stop_waiting(self) -> None:
         self.waiting = False
@@ -585,7 +604,6 @@ class ReplicationChannel(Stream):
 
     def _open(self, reply: tuple[int, list[int]]) -> None:
         self.cursor, self.dest_cv = reply
-        self.held.clear()
         self.last_contact = self.agenda.now
         self.connected = True
         self._next()
@@ -597,29 +615,25 @@ class ReplicationChannel(Stream):
 
     # -- connected
     def _next(self) -> None:
-        """Send the next batch, or wait for data, a held version's relay time or a keep-alive."""
-        while True:
-            batch = self._collect()
-            if batch:
-                self._request(BATCH, batch, self._acknowledged)
-                return
-            now = self.agenda.now
-            self._due = due = self.last_contact + self.heartbeat_interval
-            wait = due - now
-            if self.held:
-                wait = min(wait, self.src.relay_at[self.held[0]] - now)
-            if wait > 0:
-                self.waiting = True
-                if self.quiet.parked and not self.held:
-                    self.keepalive_parked = True  # resumed on its grid when the cluster wakes
-                else:
-                    self._wake_at = now + wait
-                    self.keepalive = Timer(self.env, wait, self._wait_over)
-                return
-            if now >= due:
-                self._request(HEARTBEAT, None, self._acknowledged)
-                return
-            # else a held version's relay time has come: collect again
+        """Send the next batch, or wait for a local change or the keep-alive.
+
+        RavenDB's ``Replicate`` loop: ``ExecuteReplicationOnce`` until it finds nothing,
+        then ``WaitForChanges(MinimalHeartbeatInterval)``."""
+        batch = self._collect()
+        if batch:
+            self._request(BATCH, batch, self._acknowledged)
+            return
+        now = self.agenda.now
+        self._due = due = self.last_contact + self.heartbeat_interval
+        wait = due - now
+        if wait > 0:
+            self.waiting = True
+            if self.quiet.parked:
+                self.keepalive_parked = True  # resumed on its grid when the cluster wakes
+            else:
+                self.keepalive = Timer(self.env, wait, self._wait_over)
+            return
+        self._request(HEARTBEAT, None, self._acknowledged)
 
     def _wait_over(self) -> None:
         if self.waiting:
@@ -635,7 +649,9 @@ class ReplicationChannel(Stream):
             self._disconnect()
             return
         # Compared with the very sum the wait was computed from: float rounding can never
-        # leave the channel waking without sending.
+        # leave the channel waking without sending. At the keep-alive RavenDB sends a
+        # heartbeat first, and a batch if the answer leaves something uncovered: here the
+        # heartbeat's answer refreshes ``dest_cv`` and ``_on_acknowledged`` collects again.
         if self.agenda.now >= self._due:
             self._request(HEARTBEAT, None, self._acknowledged)
         else:
@@ -655,8 +671,8 @@ class ReplicationChannel(Stream):
 
     # -- quiescence: keep-alives skipped while the cluster is parked
     def park_keepalive(self) -> None:
-        # Not while versions wait to be relayed, in ``held`` or not yet scanned.
-        if self.waiting and self.keepalive is not None and not self.held and self.cursor == len(self.src.log):
+        # Not while relayed versions wait for the keep-alive (stored, not yet scanned).
+        if self.waiting and self.keepalive is not None and self.cursor == len(self.src.log):
             self.keepalive.cancel()
             self.keepalive = None
             self.keepalive_parked = True
@@ -683,31 +699,23 @@ class ReplicationChannel(Stream):
             self.dest_cv = list(inst.db_cv)
             self.src.check_waiters()
         self._due = self.last_contact + interval
-        self._wake_at = due
         self.keepalive = Timer(self.env, due - now, self._wait_over)
 
     def _safe_cursor(self) -> int:
-        return self.held[0] if self.held else self.cursor
+        return self.cursor  # everything before it was sent or covered at the destination
 
     def _collect(self) -> list[Doc]:
+        """The next batch: every current version after the cursor that the destination's last
+        reported vector does not cover, local and relayed alike
+        (``ReplicationDocumentSender.ExecuteReplicationOnce``, ``AddReplicationItemToBatch``)."""
         src = self.src
         log = src.log
-        relay_at = src.relay_at
         dest_cv = self.dest_cv
-        now = self.agenda.now
         max_items = self.max_batch_items
         max_bytes = self.max_batch_size
         items: list[Doc] = []
         size = 0.0
         own = src.position
-        held = self.held
-        while held and relay_at[held[0]] <= now and len(items) < max_items and size < max_bytes:
-            doc = log[held.popleft()]
-            if src.docs[doc.key] is doc and (
-                not covers(dest_cv, doc.cv) or (type(doc) is ForeignDoc and doc.gateway == own)
-            ):
-                items.append(doc)
-                size += doc.size
         cursor = self.cursor
         end = len(log)
         # A node always sends its own changes, writes and conflict resolutions alike (the
@@ -724,11 +732,8 @@ class ReplicationChannel(Stream):
                 or not covers(dest_cv, doc.cv)
                 or (type(doc) is ForeignDoc and doc.gateway == own)
             ):
-                if relay_at[cursor] > now and not self.relay_free:
-                    held.append(cursor)
-                else:
-                    items.append(doc)
-                    size += doc.size
+                items.append(doc)
+                size += doc.size
             cursor += 1
         if items and items[-1].tx_end >= cursor:
             # The batch is extended to include the whole transaction of its last item [spec §3.3].

@@ -278,6 +278,8 @@ class Server(Node):
             inst.last_from[copy_id] = _position
             self._reply_replication(channel, rid, list(inst.db_cv))
         elif kind == BATCH:
+            # RavenDB: IncomingReplicationHandler.ReceiveSingleDocumentsBatch hands the batch to the
+            # transaction merger (MergedDocumentReplicationCommand): CPU per item, then the journal write.
             cost = 0.0
             sample = self.service_write
             # Sampler.__call__ inlined (values left in its buffer).
@@ -321,6 +323,7 @@ class Server(Node):
         self.disk.write(self._replication_committed, job)
 
     def _replication_committed(self, job: tuple) -> None:
+        # Readable once the merger's transaction commits; then SendHeartbeatStatusToSource answers.
         channel, rid, payload, safe_cursor, src = job
         inst = self.instance
         assert inst is not None  # a crash or a removed copy drops the job before it commits

@@ -323,17 +323,18 @@ class ReplicationSpec(Strict):
 
     max_batch_items: int = Field(16384, ge=1, description="Replication.MaxItemsCount")
     max_batch_size: Size = Field("64 MB", description="Replication.MaxSizeToSendInMb")
-    heartbeat_interval: Duration = Field("15 s", description="Replication.ReplicationMinimalHeartbeatInSec")
+    heartbeat_interval: Duration = Field(
+        "15 s",
+        description="Replication.ReplicationMinimalHeartbeatInSec: an idle channel's keep-alive; versions a node "
+        "received by replication do not wake its channels (ripple prevention), so they are forwarded with its next "
+        "local changes or after the next keep-alive",
+    )
     tcp_timeout: Duration = Field(
         "15 s", description="Cluster.TcpTimeoutInMs: an unanswered batch or heartbeat breaks the connection"
     )
     reconnect_initial: Duration = Field("1 s", description="Reconnect backoff start (newer versions; 4.x used 500 ms)")
     reconnect_factor: float = Field(2.0, ge=1.0, description="Backoff growth per failure (4.x used 4)")
     reconnect_max: Duration = Field("300 s", description="Replication.RetryMaxTimeoutInSec")
-    relay_delay: Duration = Field(
-        "15 s",
-        description="Ripple prevention: data received by replication waits this long before it is forwarded",
-    )
 
 
 class ClusterSpec(Strict):

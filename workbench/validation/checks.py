@@ -456,6 +456,15 @@ def _t_visibility(quick: bool) -> list[Row]:
     return rows
 
 
+# -- replication lag: a member pair against the replication loop's steps ----------------------------
+
+
+def _replication_lag(quick: bool) -> list[Row]:
+    from workbench.validation.replication_lag import check_rows
+
+    return check_rows(quick)
+
+
 CHECKS: dict[str, Check] = {
     c.name: c
     for c in (
@@ -507,6 +516,12 @@ CHECKS: dict[str, Check] = {
             "consistent-read probability after a write",
             "PBS (Bailis et al. 2012), exponential WARS",
             _t_visibility,
+        ),
+        Check(
+            "replication-lag",
+            "replication lag of a LAN and a WAN member pair",
+            "RavenDB's replication loop (one-way + apply + commit, one batch in flight); book: ~2 × ping",
+            _replication_lag,
         ),
     )
 }
