@@ -101,6 +101,18 @@ class Hardware(Strict):
     service: ServiceTimes = ServiceTimes()
     fsync: DurationDist = Field("lognormal(median=1 ms, sigma=0.4)")
     max_writes_per_fsync: int = Field(1024, ge=1)
+    disk_read_rate: Bandwidth = Field(
+        "125 MB/s",
+        description="Bulk read throughput of the disk: a mentor reads its whole copy (cold documents "
+        "included) to seed a new one, taking turns with the fsyncs. AWS gp3's baseline throughput, to match "
+        "the fsync default",
+    )
+    bulk_copy_rate: Bandwidth = Field(
+        "500 MB/s",
+        description="CPU rate of one worker streaming documents in bulk (a mentor sending a seed, the new "
+        "copy storing it): RavenDB ships its binary documents as they are, so this is near memory speed "
+        "(an estimate)",
+    )
 
 
 class LinkLatency(Strict):
