@@ -291,7 +291,10 @@ class DatabaseSpec(Strict):
     replication_factor: int = Field(3, ge=1)
     members: tuple[NodeTag, ...] | None = None
     dynamic_distribution: bool = Field(
-        False, description="DynamicNodesDistribution: replace a replica that is down for add_replica_after"
+        False,
+        description="DynamicNodesDistribution: replace a copy that is silent for observer.add_replica_after "
+        "(15 min) with a new one on another node. Off by default in RavenDB (DatabaseTopology's default, and "
+        "the book's sample record): a copy down for good then stays in rehab and the group stays short",
     )
     conflicts: ConflictResolution = ConflictResolution()
     tasks: tuple[OngoingTask, ...] = Field(
