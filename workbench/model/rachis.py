@@ -3,7 +3,9 @@
 Every node runs a :class:`RaftNode`. Members vote and can lead; watchers and
 promotables receive the log but never vote; the leader promotes a promotable
 to member (a configuration entry) once its match index reaches the leader's
-last index [spec §1.2].
+last index [spec §1.2]. An operator's promote or demote is such an entry too
+(:meth:`RaftNode.modify_topology`): one change at a time, in force once in the
+log, done once committed by a majority of the new voters.
 
 Two sets of rules, chosen by ``cluster.election_timer`` (docs/validation.md,
 "Which knob is which", has the table):
