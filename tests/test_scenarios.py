@@ -82,6 +82,21 @@ def test_every_blueprint_loads(name: str) -> None:
         assert c.database.replication_factor <= len(c.nodes)
 
 
+@pytest.mark.parametrize("name", blueprint_names())
+def test_every_blueprint_says_whether_it_re_replicates(name: str) -> None:
+    """Whether a copy lost for good is replaced (dynamic distribution) is in the description,
+    with RavenDB's default (off) beside it (issue 20, part 7)."""
+    s = scenario_from_dict({"name": "x", "blueprint": name})
+    text = " ".join(s.blueprint.description.split())
+    clusters = getattr(s.blueprint, "clusters", None) or [s.blueprint]
+    ons = {c.database.dynamic_distribution for c in clusters}
+    assert len(ons) == 1  # a deployment's clusters agree, so one sentence covers them
+    if ons.pop():
+        assert "Dynamic distribution on here (RavenDB's default is off)" in text
+    else:
+        assert re.search(r"Dynamic distribution off( in (every|both) clusters?)? \(RavenDB's default\)", text)
+
+
 # ----------------------------------------------------------------------------- file-level errors
 
 

@@ -406,6 +406,15 @@ def node_states(result: Any) -> pd.DataFrame:
                 leader = node
             elif kind == "stepped_down" and node and node == leader:
                 leader, changed = None, {node}
+            elif kind in ("node_demoted", "node_promoted", "voter_promoted") and node:
+                # An operator's demote (-> watcher) or promote (-> promotable), the leader's promotion.
+                watchers.discard(node)
+                promotables.discard(node)
+                if kind == "node_demoted":
+                    watchers.add(node)
+                elif kind == "node_promoted":
+                    promotables.add(node)
+                changed = {node}
             elif kind == "promoted" and node:
                 promoted = _tags(detail.split(" caught up")[0])
                 promotables.difference_update(promoted)

@@ -234,3 +234,50 @@ def test_a_cluster_with_a_follower_down_parks(how: str) -> None:
     world = World(scenario_from_dict(spec, source="<test>"))
     world.run()
     assert world.quiet.parks > 0
+
+
+def test_operator_actions_decide_the_same_elided_or_not() -> None:
+    """A suspended observer decides nothing, so the cluster may park while it is; promotes,
+    demotes and group changes wake it like any fault (issue 20, part 7)."""
+    kinds = [
+        *DECISIONS,
+        "observer_suspended",
+        "observer_resumed",
+        "node_demoted",
+        "node_promoted",
+        "voter_promoted",
+        "added_to_group",
+        "removed_from_group",
+        "seeding_done",
+    ]
+
+    def scenario(elide: bool) -> dict:
+        return {
+            "name": "operator",
+            "seed": 2,
+            "duration": "40 min",
+            "sample_interval": "10 s",
+            "elide_idle": elide,
+            "blueprint": {"extends": "five-node-watchers", "database": {"members": ["A", "B", "C"]}},
+            "clients": {"count": 2},
+            "workload": {"rate": 5, "mix": {"read": 0.7, "write": 0.3}},
+            "faults": [
+                {"action": "suspend_observer", "at": "2 min"},
+                {"action": "crash", "node": "C", "at": "3 min", "duration": "6 min"},
+                {"action": "resume_observer", "at": "10 min"},
+                {"action": "demote", "node": "B", "at": "12 min"},
+                {"action": "promote", "node": "D", "at": "13 min"},
+                {"action": "add_to_group", "node": "E", "at": "15 min"},
+                {"action": "suspend_observer", "at": "16 min", "duration": "5 min"},
+                {"action": "remove_from_group", "node": "A", "at": "25 min"},
+            ],
+        }
+
+    full, elided = (run(scenario_from_dict(scenario(e), source="<test>")) for e in (False, True))
+    a, b = (r.events[r.events["kind"].isin(kinds)][["time_s", "kind", "node", "term"]] for r in (full, elided))
+    assert {"node_demoted", "voter_promoted", "promoted", "removed_from_group", "observer_resumed"} <= set(a["kind"])
+    pd.testing.assert_frame_equal(
+        a[["kind", "node", "term"]].reset_index(drop=True), b[["kind", "node", "term"]].reset_index(drop=True)
+    )
+    assert abs(a["time_s"].to_numpy() - b["time_s"].to_numpy()).max() < 0.01
+    assert elided.provenance["idle_elided_seconds"] > 0.5 * 2400

@@ -209,6 +209,7 @@ def summarise(result: Any) -> dict[str, Any]:
         "conflicts": conflict_counts(events),
         "speed_test_reads": speed_test_reads(result.timeseries),
         "faults": faults,
+        "re_replication": re_replication(scenario),
         # A deployment's are per cluster (under "clusters").
         "backups": {} if "clusters" in extra else backup_summary(result),
         "etl": {} if "clusters" in extra else etl_summary(result),
@@ -220,6 +221,46 @@ def summarise(result: Any) -> dict[str, Any]:
         "cluster_events": events["kind"].value_counts().sort_index().to_dict() if len(events) else {},
         **extra,
         "exception": prov.get("exception"),
+    }
+
+
+# RavenDB's DatabaseTopology.DynamicNodesDistribution is false unless set [spec §2.1].
+RAVENDB_DYNAMIC_DISTRIBUTION = False
+
+
+def re_replication(scenario: dict[str, Any]) -> dict[str, Any]:
+    """Whether the run re-replicates a copy lost for good (DynamicNodesDistribution), with
+    RavenDB's default beside it; a deployment's per cluster, by name."""
+    blueprint = scenario.get("blueprint") or {}
+    if "clusters" in blueprint:
+        return {c.get("name"): _re_replication(c) for c in blueprint["clusters"]}
+    return _re_replication(blueprint)
+
+
+def _re_replication(parts: dict[str, Any]) -> dict[str, Any]:
+    on = bool((parts.get("database") or {}).get("dynamic_distribution", RAVENDB_DYNAMIC_DISTRIBUTION))
+    observer = parts.get("observer") or {}
+    after = _seconds(observer.get("add_replica_after", "15 min"))
+    rehab = _seconds(observer.get("move_to_rehab_after", "60 s"))
+    default = "RavenDB's default" if on == RAVENDB_DYNAMIC_DISTRIBUTION else "RavenDB's default is off"
+    if not observer.get("enabled", True):
+        text = f"dynamic distribution {'on' if on else 'off'} ({default}), but the observer is off: no rehab, no "
+        text += "promotion, no replacement"
+    elif on:
+        text = (
+            f"dynamic distribution on ({default}): a copy silent for {_span(after)} is replaced by a new one on "
+            "another node, seeded by a member"
+        )
+    else:
+        text = (
+            f"dynamic distribution off ({default}): a copy that stays down moves to rehab after {_span(rehab)} "
+            "and is never replaced; the group stays a copy short until it returns or an operator adds a node"
+        )
+    return {
+        "dynamic_distribution": on,
+        "ravendb_default": RAVENDB_DYNAMIC_DISTRIBUTION,
+        "add_replica_after_s": after,
+        "behaviour": text,
     }
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from workbench.model.kernel import Agenda, Grid, Timer
-from workbench.model.network import Stream
+from workbench.model.network import SERVER, Stream
 
 if TYPE_CHECKING:
     from workbench.model.world import World
@@ -34,6 +34,10 @@ EQUAL, NEWER, OLDER, CONFLICT = 0, 1, 2, 3
 
 HANDSHAKE, BATCH, HEARTBEAT, SEED = "handshake", "batch", "heartbeat", "seed"
 NEEDS_SEED = "needs-seed"  # handshake answer of a new replica that has no data yet
+SEED_PART = "seed-part"  # one chunk of the bulk of a seed
+# Bytes per seeding step: about one large read request, so the disk fits fsyncs in between
+# the way a device interleaves requests (an estimate; the throttle, not this, sets the pace).
+SEED_CHUNK_BYTES = 256.0 * 1024
 REFUSED = object()  # a reply meaning "connection refused / reset"
 
 
@@ -519,6 +523,11 @@ class ReplicationChannel(Stream):
         self.broken = False  # set when the destination resets an idle connection
         self.stopped = False  # set when the topology no longer wants this channel
         self.relay_free = False  # True towards a promotable this node mentors: relayed versions wake it too
+        # Seeding a new copy (see _seed): bytes still to send, where the snapshot's later
+        # writes start in the log, and when the throttle lets the next chunk go.
+        self.seed_left = 0.0
+        self.seed_from = 0
+        self.seed_due = 0.0
         self.last_contact = 0.0  # the last answered request: keep-alives are due interval after it
         self._due = 0.0  # when the keep-alive of the current idle wait is due
         self.keepalive: Timer | None = None  # ends the idle wait for a keep-alive
@@ -579,19 +588,73 @@ class ReplicationChannel(Stream):
         return f"{self.src.node.tag}->{self.world.nodes[self.dst].tag}"
 
     def _seed(self) -> None:
-        """Send a full copy at the throttled seeding rate, then carry on from there."""
+        """Send a full copy at the throttled seeding rate [spec §2.5], then carry on from there.
+
+        The copy travels in chunks, one at a time: the mentor's worker packs each (CPU at
+        ``hardware.bulk_copy_rate``), its disk reads it (``disk_read_rate``: a full copy reads
+        cold documents too), the link carries it, and the new copy stores it (CPU, then an
+        fsync) and answers; the next chunk leaves no earlier than ``observer.seeding_rate``
+        allows. The documents are installed at the end from a snapshot taken then, so the
+        writes made meanwhile come along (their bytes with that last message)."""
         size = self.src.snapshot_bytes()
         self.world.recorder.event(
             "seeding_started", node=self.src.node.tag, detail=f"{self._link()}, {size / 1e6:.1f} MB"
         )
-        Timer(self.env, size / self.world.scenario.blueprint.observer.seeding_rate, self._send_seed)
+        self.seed_left = size
+        self.seed_from = len(self.src.log)
+        self.seed_due = self.env.now
+        self._seed_chunk()
+
+    def _seed_chunk(self) -> None:
+        if not self.alive():
+            return
+        if self.seed_left <= 0:
+            self._send_seed()
+            return
+        chunk = min(SEED_CHUNK_BYTES, self.seed_left)
+        self.seed_left -= chunk
+        self.seed_due = max(self.seed_due, self.env.now) + chunk / self.world.scenario.blueprint.observer.seeding_rate
+        hardware = self.world.scenario.blueprint.hardware
+        self.src.node.cpu.submit(chunk / hardware.bulk_copy_rate, self._seed_packed, chunk)
+
+    def _seed_packed(self, chunk: float) -> None:
+        if self.alive():
+            disk_read_rate = self.world.scenario.blueprint.hardware.disk_read_rate
+            self.src.node.disk.read(chunk / disk_read_rate, self._seed_read, chunk)
+
+    def _seed_read(self, chunk: float) -> None:
+        if self.alive():
+            self._request(SEED_PART, chunk, self._on_seed_part, chunk, _receive_seed_part)
+
+    def _on_seed_part(self, reply: Any) -> None:
+        if not self.alive():
+            return
+        if reply is None:
+            self._handshake()  # the connection broke: the new copy is seeded again from the start
+            return
+        wait = self.seed_due - self.env.now
+        if wait > 0:
+            Timer(self.env, wait, self._seed_chunk)
+        else:
+            self._seed_chunk()
+
+    def _seed_part_stored(self, rid: int) -> None:
+        """The new copy's worker has taken the chunk in: write it (one fsync) and answer."""
+        self.world.nodes[self.dst].disk.write(self._seed_part_durable, rid)
+
+    def _seed_part_durable(self, rid: int) -> None:
+        world = self.world
+        world.network.send_tcp(self.dst, self.src.node.index, world.repl_overhead, SERVER, self._answer, rid, True)
 
     def _send_seed(self) -> None:
         if not self.alive():
             return
         src = self.src
         snapshot = (dict(src.docs), list(src.db_cv), len(src.log))
-        self._request(SEED, snapshot, lambda reply: self._on_seeded(reply, snapshot[2]))
+        later = 0.0  # bytes of the writes made while the bulk was on its way
+        for doc in src.log[self.seed_from :]:
+            later += doc.size
+        self._request(SEED, snapshot, lambda reply: self._on_seeded(reply, snapshot[2]), later)
 
     def _on_seeded(self, reply: Any, position: int) -> None:
         if not self.alive():
@@ -751,14 +814,25 @@ class ReplicationChannel(Stream):
         self.cursor = cursor
         return items
 
-    def _request(self, kind: str, payload: Any, then: Callable[[Any], None]) -> None:
-        """Send one request; ``then(reply)`` follows, with None on reset or timeout."""
+    def _request(
+        self,
+        kind: str,
+        payload: Any,
+        then: Callable[[Any], None],
+        size: float = -1.0,
+        deliver: Callable[..., None] | None = None,
+    ) -> None:
+        """Send one request; ``then(reply)`` follows, with None on reset or timeout. ``size``:
+        the payload's bytes (default: the documents'); ``deliver``: who takes it at the
+        destination (default: the node's replication handler)."""
         self.req_id += 1
         rid = self.req_id
-        payload_size = 0.0
-        if kind != SEED and payload:  # a seed's bulk was paced by _seed
-            for doc in payload:
-                payload_size += doc.size
+        payload_size = size
+        if payload_size < 0:
+            payload_size = 0.0
+            if payload:
+                for doc in payload:
+                    payload_size += doc.size
         # In flight before it is sent: a segment that meets a cut link asks whether it is wanted.
         self._then = then
         self._request_timer = Timer(self.env, self.tcp_timeout, self._answer, (rid, None))
@@ -768,7 +842,7 @@ class ReplicationChannel(Stream):
             self.dst,
             self.repl_overhead + payload_size,
             self,
-            self._deliver,
+            self._deliver if deliver is None else deliver,
             self,
             kind,
             rid,
@@ -800,3 +874,19 @@ class ReplicationChannel(Stream):
         timer.cancel()
         self._then = None
         then(None if value is REFUSED else value)
+
+
+def _receive_seed_part(channel: ReplicationChannel, _kind: str, rid: int, chunk: float, _cursor: int) -> None:
+    """A seeding chunk reaches the new copy's node: its worker takes it in (CPU at
+    ``bulk_copy_rate``), then it is written and answered (``ReplicationChannel._seed_part_*``).
+    A node that is down resets the connection (a vanished one says nothing); a crash drops
+    the work in progress, and the mentor starts the seed again."""
+    world = channel.world
+    node = world.nodes[channel.dst]
+    if not node.up or node.instance is None or not node.accepting or node.disk_full:
+        if not node.silent:
+            world.network.send_tcp(
+                channel.dst, channel.src.node.index, world.repl_overhead, SERVER, channel._answer, rid, REFUSED
+            )
+        return
+    node.cpu.submit(chunk / world.scenario.blueprint.hardware.bulk_copy_rate, channel._seed_part_stored, rid)

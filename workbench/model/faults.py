@@ -19,9 +19,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from workbench.model.kernel import Timer
+from workbench.model.rachis import LEADER, LEADER_ELECT, MEMBER, PROMOTABLE, WATCHER
 from workbench.model.workload import reroute
 from workbench.scenario.schema import (
     ROLE_TARGETS,
+    AddToGroupAction,
     BulkUpdateAction,
     ClientRestartFault,
     ClockSkewFault,
@@ -30,6 +32,7 @@ from workbench.scenario.schema import (
     DatacenterDownFault,
     DatacenterUpFault,
     DegradeLinkFault,
+    DemoteAction,
     DeployIndexAction,
     ExternalDownFault,
     ExternalUpFault,
@@ -39,14 +42,18 @@ from workbench.scenario.schema import (
     MoveToEndAction,
     PartitionFault,
     PauseFault,
+    PromoteAction,
     RandomDatacenterFailures,
     RandomFailures,
+    RemoveFromGroupAction,
     RerouteAction,
     RestartFault,
     RestoreLinkFault,
+    ResumeObserverAction,
     RollingRestartPlan,
     ShutdownFault,
     SlowDiskFault,
+    SuspendObserverAction,
 )
 
 if TYPE_CHECKING:
@@ -77,6 +84,9 @@ class FaultInjector:
         self._ids = 0
         self.active: dict[tuple, int] = {}  # what a later action undoes -> the fault's id
         self._dc_stopped: dict[str, list[int]] = {}
+        self._suspended: Any = None  # the observer an operator suspended, while it lasts
+        self._joining: dict[int, bool] = {}  # node added to the group -> seen in the group yet
+        self._topology_etag = -1  # the newest database topology applied anywhere
 
     # ------------------------------------------------------------------ timing
     def start(self) -> None:
@@ -262,6 +272,19 @@ class FaultInjector:
             node = self._node(fault)
             if node is not None:
                 self.move_to_end(node)
+        elif isinstance(fault, SuspendObserverAction):
+            self.suspend_observer(fault.duration)
+        elif isinstance(fault, ResumeObserverAction):
+            self.resume_observer()
+        elif isinstance(fault, PromoteAction | DemoteAction):
+            node = self._node(fault)
+            if node is not None:
+                self.change_role(fault.action, node)
+        elif isinstance(fault, AddToGroupAction | RemoveFromGroupAction):
+            node = self._node(fault)
+            if node is not None:
+                mentor = getattr(fault, "mentor", None)
+                self.change_group(fault.action, node, world.node_by_tag[mentor] if mentor is not None else None)
         elif isinstance(fault, RollingRestartPlan):
             self.env.process(self._rolling_restart(fault))
         elif isinstance(fault, RandomFailures):
@@ -550,6 +573,179 @@ class FaultInjector:
                 world.recorder.event("command_failed", node=via.tag, detail=f"move_to_end {node.tag}: {result}")
 
         via.submit("topology", (world.db_name, new, topo.etag), 300.0, committed)
+
+    def _refused(self, kind: str, action: str, node: Any, why: str) -> None:
+        """An operator's request that changes nothing: ``command_skipped`` when RavenDB rejects
+        it for what it asks (not a watcher, not in the group), ``command_failed`` when the
+        cluster cannot take it (no leader, no majority)."""
+        self.world.recorder.event(kind, node=node.tag, detail=f"{action} {node.tag}: {why}")
+
+    # ------------------------------------------------------------------ operator: the observer
+    def suspend_observer(self, duration: float | None) -> None:
+        """``POST /admin/cluster/observer/suspend`` on the leader (a redirect finds it): the
+        current term's observer stops deciding (ClusterObserver.cs ``Suspended``)."""
+        world = self.world
+        observer = world.observer
+        if not world.scenario.blueprint.observer.enabled:
+            world.recorder.event("command_skipped", detail="suspend_observer: the observer is off (observer.enabled)")
+            return
+        if observer is None or not observer.alive():
+            world.recorder.event("command_failed", detail="suspend_observer: no leader, so no observer to suspend")
+            return
+        raft = observer.raft
+        if observer.suspended:
+            world.recorder.event("command_skipped", node=raft.tag, detail="suspend_observer: already suspended")
+            return
+        observer.suspended = True
+        self._suspended = observer
+        world.recorder.event(
+            "observer_suspended",
+            node=raft.tag,
+            term=raft.term,
+            detail=f"the observer of term {raft.term} on {raft.tag} decides nothing until resumed or a new leader",
+        )
+        self._begin("suspend_observer", f"{raft.tag} term {raft.term}", ("observer",), raft.tag, rpo=False)
+        self._later(duration, self.resume_observer)
+
+    def resume_observer(self) -> None:
+        world = self.world
+        observer = self._suspended
+        if observer is None:
+            world.recorder.event("command_skipped", detail="resume_observer: the observer is not suspended")
+            return
+        self._suspended = None
+        observer.suspended = False
+        raft = observer.raft
+        if observer.alive():
+            world.recorder.event("observer_resumed", node=raft.tag, term=raft.term, detail="by the operator")
+        else:
+            world.recorder.event(
+                "command_skipped",
+                node=raft.tag,
+                detail=f"resume_observer: {raft.tag} no longer leads term {raft.term}; the next leader's observer "
+                "starts unsuspended",
+            )
+        self._end(("observer",), raft.tag)
+
+    def on_new_observer(self, observer: Any) -> None:
+        """A new leader's observer started: a suspension belonged to the previous term's."""
+        old = self._suspended
+        if old is None or old is observer:
+            return
+        self._suspended = None
+        raft = observer.raft
+        self.world.recorder.event(
+            "observer_resumed",
+            node=raft.tag,
+            term=raft.term,
+            detail=f"new leader {raft.tag} in term {raft.term}: the suspension held for term {old.raft.term} only",
+        )
+        self._end(("observer",), raft.tag)
+
+    # ------------------------------------------------------------------ operator: cluster roles
+    def change_role(self, action: str, node: Any) -> None:
+        """Promote a watcher or demote a voter: ``/admin/cluster/promote`` and ``/demote``
+        (RachisAdminHandler.cs ``PromoteNode``, ``DemoteNode``), each a ``TryModifyTopology``
+        on the leader. A promoted watcher becomes a promotable, and the leader makes it a
+        member once it holds the whole log [spec §1.2]."""
+        world = self.world
+        lead = world.cluster.leader()
+        if lead is None:
+            # The handler answers 204 and does nothing when the node knows no leader.
+            self._refused("command_failed", action, node, "no leader (no majority): nothing changes")
+            return
+        role = lead.state_machine_config().get(node.index, WATCHER)
+        if action == "promote" and role != WATCHER:
+            self._refused("command_skipped", action, node, f"not a watcher (it is a {role})")
+            return
+        if action == "demote" and node.index == lead.index:
+            self._refused("command_skipped", action, node, "it is the leader: RavenDB asks for a step-down first")
+            return
+        if action == "demote" and role not in (MEMBER, PROMOTABLE):
+            self._refused("command_skipped", action, node, f"not a voter (it is a {role})")
+            return
+        self._begin(action, node.tag, ("role", node.tag), node.tag, rpo=False)
+        target = PROMOTABLE if action == "promote" else WATCHER
+        self._modify_role(lead, action, node, target, world.env.now + world.cluster.spec.operation_timeout)
+
+    def _modify_role(self, lead: Any, action: str, node: Any, role: str, deadline: float) -> None:
+        world = self.world
+
+        def done(outcome: tuple) -> None:
+            ok, _index, why = outcome
+            if not ok:
+                self._refused("command_failed", action, node, f"{why}; it does not happen")
+            self._end(("role", node.tag), node.tag)
+
+        if lead.state not in (LEADER, LEADER_ELECT):
+            done((False, None, f"{lead.tag} is no longer the leader"))
+            return
+        why = lead.modify_topology(node.index, role, done)
+        if why == "busy" and world.env.now < deadline:
+            # ModifyTopologyAsync waits for the change in progress, then tries again.
+            Timer(self.env, world.cluster.heartbeat, self._modify_role, (lead, action, node, role, deadline))
+        elif why == "busy":
+            done((False, None, "another topology change did not commit within the operation timeout"))
+        elif why is not None:
+            done((False, None, why))
+
+    # ------------------------------------------------------------------ operator: the database group
+    def change_group(self, action: str, node: Any, mentor: Any) -> None:
+        """Add a node to the database group (a promotable seeded by one mentor) or remove one:
+        a Raft command applied to the record as it then is (``ClusterState._change_group``)."""
+        world = self.world
+        via = self._command_node()
+        if via is None:
+            self._refused("command_failed", action, node, "every node is down")
+            return
+        topo = via.state_machine.databases[world.db_name]
+        in_group = node.index in topo.all_nodes()
+        if action == "add_to_group":
+            if in_group:
+                self._refused("command_skipped", action, node, "it is already in the database group")
+                return
+            if mentor is not None and mentor.index not in topo.members:
+                # AddDatabaseNode: "not valid for the operation because it is not a member".
+                self._refused("command_skipped", action, node, f"the mentor {mentor.tag} is not a member")
+                return
+        elif not in_group:
+            self._refused("command_skipped", action, node, "it is not in the database group")
+            return
+        elif len(topo.all_nodes()) == 1:
+            self._refused("command_skipped", action, node, "it holds the last copy (that would delete the database)")
+            return
+        key = ("group", node.tag)
+        self._begin(action, node.tag, key, node.tag, rpo=False)
+        if action == "add_to_group":
+            self._joining[node.index] = False
+        op = "add" if action == "add_to_group" else "remove"
+        payload = (world.db_name, op, node.index, mentor.index if mentor is not None else None)
+
+        def done(outcome: tuple) -> None:
+            ok, _index, result = outcome
+            if ok and result[0] == "ok":
+                if op == "remove":
+                    self._end(key, node.tag)
+                return  # an added node's period ends when the observer promotes it (on_topology)
+            why = result[1] if ok else "no leader with a majority within the operation timeout"
+            self._refused("command_failed", action, node, f"{why}; it does not happen")
+            self._joining.pop(node.index, None)
+            self._end(key, node.tag)
+
+        via.submit("group_change", payload, 300.0, done)
+
+    def on_topology(self, topo: Any) -> None:
+        """A node applied a new database topology: an added node's period (seeding, catching
+        up, no clients) ends once it is a member, or if it left the group again."""
+        if topo.etag < self._topology_etag:
+            return  # a node catching up on an older topology
+        self._topology_etag = topo.etag
+        for index, seen in list(self._joining.items()):
+            if index in topo.members or (seen and index not in topo.all_nodes()):
+                del self._joining[index]
+                self._end(("group", self.world.nodes[index].tag), self.world.nodes[index].tag)
+            elif index in topo.all_nodes():
+                self._joining[index] = True
 
     def _command_node(self) -> Any:
         cluster = self.world.cluster

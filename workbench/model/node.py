@@ -116,11 +116,14 @@ class WorkerPool:
 
 class Disk:
     """One fsync at a time; writes that arrive meanwhile share the next fsync
-    (group commit, as RavenDB's transaction merger batches concurrent writes)."""
+    (group commit, as RavenDB's transaction merger batches concurrent writes).
+    A bulk read (a mentor reading its copy to seed a new one) holds the disk too,
+    taking its turn before the next fsync."""
 
     __slots__ = (
         "_done_callbacks",
         "_fsync",
+        "_read_callbacks",
         "agenda",
         "busy",
         "busy_s",
@@ -129,6 +132,7 @@ class Disk:
         "fsyncs",
         "max_batch",
         "pending",
+        "reads",
         "writes",
     )
 
@@ -145,13 +149,34 @@ class Disk:
         self.writes = 0
         self.busy_s = 0.0
         self._done_callbacks = (self._done,)
+        self.reads: deque[tuple[float, Callable[[Any], None], Any]] = deque()
+        self._read_callbacks = (self._read_done,)
 
     def write(self, fn: Callable[[Any], None], arg: Any) -> None:
         self.pending.append((fn, arg))
         if not self.busy:
             self._start()
 
+    def read(self, seconds: float, fn: Callable[[Any], None], arg: Any) -> None:
+        """Hold the disk for ``seconds`` of bulk reading, then call ``fn(arg)``."""
+        self.reads.append((seconds, fn, arg))
+        if not self.busy:
+            self._start()
+
     def _start(self) -> None:
+        if self.reads:
+            # A read waiting goes first: the seed reads one chunk at a time, so writes never
+            # starve, and a steady stream of writes cannot hold the read back for good.
+            seconds, fn, arg = self.reads.popleft()
+            self.busy = True
+            self.busy_s += seconds
+            read = _Job()
+            read.callbacks = self._read_callbacks
+            read.fn = fn
+            read.arg = arg
+            read.epoch = self.epoch
+            self.agenda.push(read, self.agenda.now + seconds)
+            return
         pending = self.pending
         if len(pending) <= self.max_batch:
             batch = list(pending)
@@ -175,15 +200,24 @@ class Disk:
         self.fsyncs += 1
         self.writes += len(batch)
         self.busy = False
-        if self.pending:
+        if self.pending or self.reads:
             self._start()
         for fn, arg in batch:
             fn(arg)
+
+    def _read_done(self, job: _Job) -> None:
+        if job.epoch != self.epoch:
+            return
+        self.busy = False
+        if self.pending or self.reads:
+            self._start()
+        job.fn(job.arg)
 
     def reset(self) -> None:
         self.epoch += 1
         self.busy = False
         self.pending.clear()
+        self.reads.clear()
 
 
 class Node:

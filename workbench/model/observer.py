@@ -22,7 +22,9 @@ The first rule that fires wins:
    promotable is deleted (the loser of the race).
 
 Nothing is decided during the ``stabilization`` wait after the observer starts
-or after the database's last topology change. "Caught up" compares change
+or after the database's last topology change, nor while an operator has it
+suspended (``suspend_observer``): it keeps collecting reports but decides
+nothing, and as in RavenDB a suspension belongs to one leader's observer. "Caught up" compares change
 vectors, where RavenDB compares the mentor's last-sent etag with its last etag:
 the same question asked of the same data.
 """
@@ -30,12 +32,11 @@ the same question asked of the same data.
 from __future__ import annotations
 
 import math
-import zlib
 from typing import TYPE_CHECKING
 
 from workbench.model.database import covers
 from workbench.model.kernel import Grid, Timer
-from workbench.model.rachis import LEADER, DbTopology
+from workbench.model.rachis import LEADER, DbTopology, pick_mentor
 
 if TYPE_CHECKING:
     from workbench.model.rachis import RaftNode
@@ -56,6 +57,9 @@ class Observer:
         self.reports: dict[int, tuple[float, tuple[int, ...]]] = {}
         self.previous: dict[int, tuple[float, tuple[int, ...]]] = {}
         self.proposing = False
+        # Suspended by an operator (ClusterObserver.cs ``Suspended``): a field of this term's
+        # observer, so the next leader's starts unsuspended.
+        self.suspended = False
         self.rng = world.streams.rng(f"observer.term{raft.term}")
         # Both loops run on exact grids; each stops where it is while the cluster is parked
         # (Quiescence) and resumes on the same grid.
@@ -108,6 +112,8 @@ class Observer:
             self.analyse_parked = True
             return
         Timer(self.env, self.analyse_grid.step() - self.env.now, self._analyse)
+        if self.suspended:
+            return  # ClusterObserver.Run analyses only ``if (Suspended == false)``; the reports still come
         now = self.env.now
         if self.world.network.paused_until[self.raft.index] > now:
             return  # the leader's process is frozen (a pause fault): no decisions
@@ -267,6 +273,8 @@ class Observer:
         stays quiet while the reports stay as they are (inf: until something changes)."""
         if not self.alive() or self.proposing:
             return None
+        if self.suspended:
+            return math.inf  # it decides nothing until an operator resumes it (a fault: woken ahead)
         spec = self.spec
         now = self.env.now
         if now - self.started < spec.stabilization:
@@ -334,8 +342,7 @@ class Observer:
 
     # ------------------------------------------------------------------ helpers
     def _mentor(self, candidate: int, members: list[int]) -> int:
-        ordered = sorted(members)
-        return ordered[zlib.crc32(f"{self.db}/{candidate}".encode()) % len(ordered)]
+        return pick_mentor(self.db, candidate, members)
 
     def _caught_up(self, candidate: int, mentor: int) -> bool:
         if not self._answering(candidate) or not self._answering(mentor):
@@ -374,6 +381,8 @@ class Observer:
                 world.recorder.event(kind, node=self.raft.tag, term=self.raft.term, detail=text, value=value)
                 view = ", ".join(world.nodes[i].tag for i in new.members) or "(none)"
                 extra = f"; rehab {', '.join(world.nodes[i].tag for i in new.rehabs)}" if new.rehabs else ""
+                if new.promotables:
+                    extra += f"; promotable {', '.join(world.nodes[i].tag for i in new.promotables)}"
                 world.recorder.event(
                     "topology_changed",
                     node=self.raft.tag,

@@ -3,7 +3,9 @@
 Every node runs a :class:`RaftNode`. Members vote and can lead; watchers and
 promotables receive the log but never vote; the leader promotes a promotable
 to member (a configuration entry) once its match index reaches the leader's
-last index [spec §1.2].
+last index [spec §1.2]. An operator's promote or demote is such an entry too
+(:meth:`RaftNode.modify_topology`): one change at a time, in force once in the
+log, done once committed by a majority of the new voters.
 
 Two sets of rules, chosen by ``cluster.election_timer`` (docs/validation.md,
 "Which knob is which", has the table):
@@ -51,6 +53,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import zlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -80,7 +83,9 @@ class Entry:
 
     def __init__(self, term: int, kind: str, payload: Any = None, cmd_id: int | None = None, size: float = 100.0):
         self.term = term
-        self.kind = kind  # noop | config | create_database | deploy_index | cluster_tx | compare_exchange
+        # noop | config | topology | group_change | create_database | deploy_index | cluster_tx |
+        # compare_exchange | task_state
+        self.kind = kind
         self.payload = payload
         self.cmd_id = cmd_id
         self.size = size
@@ -125,6 +130,14 @@ class DbTopology:
         return self.members + self.rehabs
 
 
+def pick_mentor(db: str, candidate: int, members: list[int]) -> int:
+    """The member that catches up ``candidate`` [spec §2.4]: RavenDB picks it like a task's
+    owner, by a hash over the members (``DatabaseTopology.WhoseTaskIsIt`` with a promotable
+    task); here a CRC of the database and the candidate, over the members in node order."""
+    ordered = sorted(members)
+    return ordered[zlib.crc32(f"{db}/{candidate}".encode()) % len(ordered)]
+
+
 class ClusterState:
     """The replicated state machine: what every node holds once it applied the log."""
 
@@ -139,7 +152,12 @@ class ClusterState:
     def apply(self, index: int, entry: Entry) -> Any:
         kind = entry.kind
         if kind == "config":
+            old = self.config
             self.config = dict(entry.payload)
+            changed = {n: (old.get(n), r) for n, r in self.config.items() if old.get(n) != r}
+            return ("ok", index, changed)
+        elif kind == "group_change":
+            return self._change_group(index, entry.payload)
         elif kind == "create_database":
             name, nodes = entry.payload
             if name in self.databases:
@@ -174,6 +192,42 @@ class ClusterState:
                 return ("ok", 0)
             self.compare_exchange[key] = index
             return ("ok", index)
+        return ("ok", index)
+
+    def _change_group(self, index: int, payload: tuple[str, str, int, int | None]) -> Any:
+        """An operator adds a node to a database group or removes one, applied to the record as
+        it is when the entry applies. Add: RavenDB's ``AddDatabaseNode`` handler
+        (Documents/Handlers/Admin/AdminDatabasesHandler.cs): the node joins the promotables,
+        the replication factor grows by one, a predefined mentor is kept if it is a member.
+        Remove: ``DeleteDatabaseCommand`` with ``FromNodes`` (ServerWide/Commands/
+        DeleteDatabaseCommand.cs ``UpdateDatabaseRecord``): out of the topology, the
+        replication factor one lower (``UpdateReplicationFactor``, true by default)."""
+        name, op, node, mentor = payload
+        current = self.databases.get(name)
+        if current is None:
+            return ("refused", f"there is no database '{name}'")
+        new = current.copy()
+        if op == "add":
+            if node in new.all_nodes():
+                return ("refused", "it is already in the database group")
+            new.promotables.append(node)
+            new.rf += 1
+            if new.members:
+                new.mentors[node] = mentor if mentor in new.members else pick_mentor(name, node, new.members)
+        else:
+            if node not in new.all_nodes():
+                return ("refused", "it is not in the database group")
+            if len(new.all_nodes()) == 1:
+                # RavenDB would delete the database; the model keeps its one simulated database.
+                return ("refused", "it holds the last copy: removing it would delete the database")
+            for part in (new.members, new.rehabs, new.promotables):
+                if node in part:
+                    part.remove(node)
+            new.mentors.pop(node, None)
+            new.rf = max(1, new.rf - 1)
+        new.etag = index
+        new.changed_at = self.now()
+        self.databases[name] = new
         return ("ok", index)
 
 
@@ -480,6 +534,8 @@ class RaftNode:
         self.followers: dict[int, Follower] = {}
         self.pending: dict[int, tuple[Entry, Callable[[Any], None], float]] = {}  # cmd_id -> waiting submit
         self.cmd_index: dict[int, int] = {}  # cmd_id -> log index
+        # An operator's change of a node's role waiting to commit: log index -> (entry, callback).
+        self.topology_waits: dict[int, tuple[Entry, Callable[[Any], None]]] = {}
         self.config_index = 1  # log index of the newest configuration entry
         self._last_forward = -1e18
         self.leader_commit_seen = 0  # the leader's commit index in the last append heard
@@ -735,6 +791,7 @@ class RaftNode:
             self.voted_for = None
         if was_leader:
             self.cluster.event("stepped_down", self, self.term, f"{self.tag} saw a newer term")
+            self._abandon_topology_changes(f"{self.tag} lost its leadership (it saw a newer term)")
         if self.state != FOLLOWER or was_leader:
             self.state = FOLLOWER
             self.followers = {}
@@ -811,6 +868,7 @@ class RaftNode:
         )
         if self.role == MEMBER and heard < self.majority():
             self.cluster.event("stepped_down", self, self.term, f"{self.tag} lost touch with a majority")
+            self._abandon_topology_changes(f"{self.tag} lost touch with a majority and stepped down")
             self.state = FOLLOWER
             self.followers = {}
             self.leader = None
@@ -1220,6 +1278,8 @@ class RaftNode:
         config = self.state_machine_config()
         if self.state != LEADER or config.get(peer) != PROMOTABLE or f.match < self.last_index():
             return
+        if self.config_index > self.commit_index:
+            return  # one topology change at a time (Leader.TryModifyTopology); tried again on a later reply
         new = dict(config)
         new[peer] = MEMBER
         self._append_local(Entry(self.term, "config", new))
@@ -1366,6 +1426,10 @@ class RaftNode:
             if entry.cmd_id is not None and entry.cmd_id in self.pending:
                 _, callback, _ = self.pending.pop(entry.cmd_id)
                 callback((True, idx, result))
+            elif self.topology_waits and idx in self.topology_waits:
+                waiting, callback = self.topology_waits.pop(idx)
+                if waiting is entry:
+                    callback((True, idx, result))
         if behind and self.last_applied >= self.leader_commit_seen:
             cluster.state_changed(self)  # caught up with its leader: its view of the tasks is current
 
@@ -1384,6 +1448,45 @@ class RaftNode:
         self.pending[cmd_id] = (entry, callback, self.env.now)
         Timer(self.env, self.cluster.spec.operation_timeout, self._expire, (cmd_id,))
         self._route(entry)
+
+    def modify_topology(self, peer: int, role: str, callback: Callable[[Any], None]) -> str | None:
+        """Change one node's cluster role (an operator's promote or demote), as RavenDB's
+        ``Leader.TryModifyTopology`` does (Rachis/Leader.cs): only on the leader, never the
+        leader's own role, one change at a time. The new configuration governs from the moment
+        it is in the log (Raft §6; the leader writes it with the entry, ``SetTopology``), and the
+        change is done once it commits, which takes a majority of the new voters.
+
+        ``callback((True, index, result))`` once it is applied here; ``callback((False, None,
+        why))`` if this node loses its leadership first (RavenDB fails the changes a disposed
+        leader was waiting for) or after the operation timeout. Returns None, or why the change
+        was refused at once (``"busy"``: another change is waiting to commit)."""
+        if self.state not in (LEADER, LEADER_ELECT):
+            return f"{self.tag} is not the leader"
+        if peer == self.index:
+            return "it is the leader: RavenDB cannot modify the topology of the leader node"
+        if self.config_index > self.commit_index:
+            return "busy"
+        if self.cluster.quiet is not None:
+            self.cluster.quiet.wake()
+        new = dict(self.state_machine_config())
+        new[peer] = role
+        entry = Entry(self.term, "config", new)
+        index = self._append_local(entry)
+        self.topology_waits[index] = (entry, callback)
+        Timer(self.env, self.cluster.spec.operation_timeout, self._topology_expired, (index, entry))
+        self.cluster.update_availability()  # the voters, so the majority, changed
+        return None
+
+    def _topology_expired(self, index: int, entry: Entry) -> None:
+        waiting = self.topology_waits.get(index)
+        if waiting is not None and waiting[0] is entry:
+            del self.topology_waits[index]
+            waiting[1]((False, None, "it did not commit within the operation timeout"))
+
+    def _abandon_topology_changes(self, why: str) -> None:
+        waits, self.topology_waits = self.topology_waits, {}
+        for _entry, callback in waits.values():
+            callback((False, None, why))
 
     def _route(self, entry: Entry) -> None:
         if self.state in (LEADER, LEADER_ELECT):
@@ -1421,6 +1524,8 @@ class RaftNode:
             for other in self.cluster.nodes:
                 if other is not self and other.state in (LEADER, LEADER_ELECT) and self.index in other.followers:
                     self.send(other.index, MESSAGE_OVERHEAD, "on_connection_reset", self.index, other.generation)
+        if self.topology_waits:
+            self._abandon_topology_changes(f"{self.tag} crashed")
         self.state = DOWN
         self.generation += 1
         self.leader = None

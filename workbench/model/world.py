@@ -13,6 +13,7 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import simpy
 
@@ -190,6 +191,7 @@ class World:
 
     def _start_observer(self, raft: RaftNode) -> None:
         self.observer = Observer(self, raft)
+        self.faults.on_new_observer(self.observer)
 
     def _check_wiring(self) -> None:
         if len(self.instances) != self.scenario.blueprint.database.replication_factor:
@@ -232,10 +234,13 @@ class World:
         if node.up:
             self.sync_channels(raft.index)
 
-    def _on_cluster_apply(self, raft: RaftNode, index: int, entry: Entry, result: object) -> None:
-        if entry.kind == "topology" and entry.payload[0] == self.db_name:
+    def _on_cluster_apply(self, raft: RaftNode, index: int, entry: Entry, result: Any) -> None:
+        if entry.kind in ("topology", "group_change") and entry.payload[0] == self.db_name:
+            if entry.kind == "group_change" and raft.state in ("leader", "leader-elect") and result[0] == "ok":
+                self._record_group_change(raft, index, entry)
             self._apply_topology(raft)
             self.tasks.reassess(raft.index)
+            self.faults.on_topology(raft.state_machine.databases[self.db_name])
             return
         if entry.kind == "cluster_tx":
             instance = self.nodes[raft.index].instance
@@ -244,6 +249,34 @@ class World:
                 instance.apply_cluster_tx(key, size, write_id, index)
         elif entry.kind == "config" and raft.state in ("leader", "leader-elect"):
             self.recorder.event("command_committed", node=raft.tag, term=raft.term, detail=f"topology (index {index})")
+            for node, (before, after) in sorted(result[2].items()):
+                # An operator's promote (watcher -> promotable) or demote (-> watcher), now committed.
+                tag = self.nodes[node].tag
+                if before == "watcher" and after == "promotable":
+                    detail = f"{tag} is a promotable: it becomes a voting member once it holds the whole log"
+                    self.recorder.event("node_promoted", node=tag, term=raft.term, detail=detail)
+                elif after == "watcher" and before is not None:
+                    detail = f"{tag} is a watcher: it no longer votes (was a {before})"
+                    self.recorder.event("node_demoted", node=tag, term=raft.term, detail=detail)
+
+    def _record_group_change(self, raft: RaftNode, index: int, entry: Entry) -> None:
+        """An operator's add_to_group or remove_from_group, committed: say what it did."""
+        _name, op, node, _mentor = entry.payload
+        topo = raft.state_machine.databases[self.db_name]
+        tag = self.nodes[node].tag
+        if op == "add":
+            mentor = topo.mentors.get(node)
+            by = f", seeded by {self.nodes[mentor].tag}" if mentor is not None else ""
+            detail = f"{tag} joins as a promotable{by}; RF {topo.rf}"
+            self.recorder.event("added_to_group", node=tag, term=raft.term, detail=detail)
+        else:
+            self.recorder.event("removed_from_group", node=tag, term=raft.term, detail=f"RF {topo.rf}")
+        view = ", ".join(self.nodes[i].tag for i in topo.members) or "(none)"
+        if topo.rehabs:
+            view += f"; rehab {', '.join(self.nodes[i].tag for i in topo.rehabs)}"
+        if topo.promotables:
+            view += f"; promotable {', '.join(self.nodes[i].tag for i in topo.promotables)}"
+        self.recorder.event("topology_changed", node=raft.tag, term=raft.term, detail=f"members {view} (etag {index})")
 
     def transaction_keys(self, first: int) -> list[int]:
         """A multi-document transaction writes consecutive keys (an order and its lines)."""

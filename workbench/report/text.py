@@ -127,6 +127,9 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"fault         {where}{f['fault']} {f['target']} at {_fmt(f['start_s'], 1)} s: {rto}{rpo}, "
             f"{f['client_errors']} client errors, {f['affected_clients']} clients affected"
         )
+    recovery = summary.get("re_replication") or {}
+    for where, how in [("", recovery)] if "behaviour" in recovery else [(f"[{k}] ", v) for k, v in recovery.items()]:
+        lines.append(f"recovery      {where}{how['behaviour']}")
     outage = summary.get("region_outage")
     if outage:
         users = "never" if outage["users_rto_s"] is None else f"after {_fmt(outage['users_rto_s'], 1)} s"
@@ -259,6 +262,7 @@ def format_blueprint(bp: Any, clients: Any = None) -> str:
     lines.append(f"database {db.name}: RF {db.replication_factor}, {where}")
     for task in db.tasks:
         lines.append(f"task {task.name}: {_task_text(task)}")
+    lines.append(f"re-replication: {_dynamic_text(bp)}")
     cl = bp.cluster
     lines.append(
         f"cluster: election timeout {cl.election_timeout * 1e3:g} ms, pre-vote {'on' if cl.prevote else 'off'}"
@@ -301,7 +305,7 @@ def format_deployment(dep: Any, clients: Any = None) -> str:
         where = ", ".join(db.members) if db.members else "placed from a random offset (spec §2.1)"
         lines.append(
             f"cluster {c.name}: database {db.name}, RF {db.replication_factor}, {where}; "
-            f"election timeout {c.cluster.election_timeout * 1e3:g} ms"
+            f"election timeout {c.cluster.election_timeout * 1e3:g} ms; {_dynamic_text(c)}"
         )
         for task in db.tasks:
             lines.append(f"  task {task.name}: {_task_text(task)}")
@@ -317,6 +321,14 @@ def format_deployment(dep: Any, clients: Any = None) -> str:
     for pair in net.regions:
         lines.append(f"  {pair.between[0]} <-> {pair.between[1]}: {pair.latency}")
     return "\n".join(lines)
+
+
+def _dynamic_text(parts: Any) -> str:
+    """Whether a cluster (a blueprint, or one cluster of a deployment) re-replicates a lost copy."""
+    if parts.database.dynamic_distribution:
+        after = format_duration(parts.observer.add_replica_after)
+        return f"dynamic distribution on (RavenDB's default is off): a copy silent {after} is replaced"
+    return "dynamic distribution off (RavenDB's default): a copy lost for good is not replaced"
 
 
 def _by_region(datacenters: list[Any]) -> dict[str, list[Any]]:

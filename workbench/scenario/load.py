@@ -821,6 +821,68 @@ def check_faults(s: Scenario, fail: Any) -> None:
             fail(here, "degrade_link needs at least one of latency, loss or bandwidth")
         if isinstance(fault, SlowDiskFault) and (fault.factor is None) == (fault.fsync is None):
             fail(here, "slow_disk needs exactly one of factor (e.g. 10) or fsync (a distribution, e.g. 50 ms)")
+        if fault.action in OPERATOR_NODE_ACTIONS:
+            _check_operator_action(s, i, fail)
+
+
+# Operator actions on one node's cluster role or database-group membership.
+OPERATOR_NODE_ACTIONS = ("promote", "demote", "add_to_group", "remove_from_group")
+
+
+def _check_operator_action(s: Scenario, i: int, fail: Any) -> None:
+    """What can be known before the run about promote, demote, add_to_group and
+    remove_from_group: the role or copy the node has in the blueprint, unless an earlier
+    entry of the plan changes it (roles like 'preferred' resolve when the action fires)."""
+    bp = s.blueprint
+    fault = s.faults[i]
+    here = f"faults[{i}]"
+    ref = fault.node
+    earlier = s.faults[:i]
+
+    def changed_by(*actions: str) -> bool:
+        return any(f.action in actions and getattr(f, "node", None) == ref for f in earlier)
+
+    if fault.action == "promote" and ref in ("leader", "follower"):
+        fail(f"{here}.node", f"promote takes a watcher; '{ref}' is a voting member: name the watcher's tag")
+    if fault.action == "demote" and ref == "leader":
+        fail(
+            f"{here}.node",
+            "RavenDB refuses to demote the leader (it asks for a step-down first); name a tag or 'follower'",
+        )
+    roles = {n.tag: n.role for n in bp.nodes}
+    if ref in roles and fault.action == "promote" and roles[ref] != "watcher" and not changed_by("demote"):
+        fail(f"{here}.node", f"{ref} is a {roles[ref]}, not a watcher: only a watcher can be promoted")
+    if ref in roles and fault.action == "demote" and roles[ref] == "watcher" and not changed_by("promote"):
+        fail(f"{here}.node", f"{ref} is a watcher already: only a member or a promotable can be demoted")
+    members = bp.database.members
+    if fault.action == "add_to_group":
+        mentor = fault.mentor
+        if mentor is not None and mentor not in roles:
+            tags = list(roles)
+            fail(f"{here}.mentor", f"no node '{mentor}'{did_you_mean(mentor, tags)}; nodes: {one_of(tags)}")
+        if mentor is not None and mentor == ref:
+            fail(f"{here}.mentor", "a node cannot seed itself: name a member of the group as its mentor")
+        if members is not None and ref in members and not changed_by("remove_from_group"):
+            fail(f"{here}.node", f"{ref} already holds a copy (database.members: {', '.join(members)})")
+        if (
+            members is not None
+            and mentor is not None
+            and mentor not in members
+            and not any(f.action == "add_to_group" and f.node == mentor for f in earlier)
+        ):
+            fail(
+                f"{here}.mentor",
+                f"the mentor must be a member of the group; {mentor} holds no copy "
+                f"(database.members: {', '.join(members)})",
+            )
+    if (
+        fault.action == "remove_from_group"
+        and members is not None
+        and ref in roles
+        and ref not in members
+        and not changed_by("add_to_group")
+    ):
+        fail(f"{here}.node", f"{ref} holds no copy to remove (database.members: {', '.join(members)})")
 
 
 def _reroute_needs_open_loop(s: Scenario, here: str, fail: Any) -> None:

@@ -101,6 +101,18 @@ class Hardware(Strict):
     service: ServiceTimes = ServiceTimes()
     fsync: DurationDist = Field("lognormal(median=1 ms, sigma=0.4)")
     max_writes_per_fsync: int = Field(1024, ge=1)
+    disk_read_rate: Bandwidth = Field(
+        "125 MB/s",
+        description="Bulk read throughput of the disk: a mentor reads its whole copy (cold documents "
+        "included) to seed a new one, taking turns with the fsyncs. AWS gp3's baseline throughput, to match "
+        "the fsync default",
+    )
+    bulk_copy_rate: Bandwidth = Field(
+        "500 MB/s",
+        description="CPU rate of one worker streaming documents in bulk (a mentor sending a seed, the new "
+        "copy storing it): RavenDB ships its binary documents as they are, so this is near memory speed "
+        "(an estimate)",
+    )
 
 
 class LinkLatency(Strict):
@@ -310,7 +322,10 @@ class DatabaseSpec(Strict):
     replication_factor: int = Field(3, ge=1)
     members: tuple[NodeTag, ...] | None = None
     dynamic_distribution: bool = Field(
-        False, description="DynamicNodesDistribution: replace a replica that is down for add_replica_after"
+        False,
+        description="DynamicNodesDistribution: replace a copy that is silent for observer.add_replica_after "
+        "(15 min) with a new one on another node. Off by default in RavenDB (DatabaseTopology's default, and "
+        "the book's sample record): a copy down for good then stays in rehab and the group stays short",
     )
     conflicts: ConflictResolution = ConflictResolution()
     tasks: tuple[OngoingTask, ...] = Field(
@@ -850,6 +865,15 @@ TRIGGER_EVENTS = (
     "task_moved",
     "task_paused",
     "task_resumed",
+    "observer_suspended",
+    "observer_resumed",
+    "node_promoted",
+    "voter_promoted",
+    "node_demoted",
+    "added_to_group",
+    "removed_from_group",
+    "command_committed",
+    "command_failed",
 )
 
 
@@ -1093,6 +1117,63 @@ class MoveToEndAction(_FaultBase):
     node: NodeRef
 
 
+class SuspendObserverAction(_Lasting):
+    """An operator suspends the Cluster Observer (``POST /admin/cluster/observer/suspend``),
+    e.g. for maintenance [spec §2.2]. It still collects the nodes' reports but decides
+    nothing: no rotation of the preferred node, no rehab, no promotion, no replacement.
+    As in RavenDB (ClusterObserver.cs, ``Suspended`` of the observer of one leader term) a
+    new leader's observer starts unsuspended. Without a leader nothing happens.
+    ``duration`` resumes it."""
+
+    action: Literal["suspend_observer"]
+
+
+class ResumeObserverAction(_FaultBase):
+    """The operator resumes the Cluster Observer (``suspend?value=false``)."""
+
+    action: Literal["resume_observer"]
+
+
+class PromoteAction(_FaultBase):
+    """An operator promotes a watcher (``POST /admin/cluster/promote``): a Raft topology change
+    that needs a majority; it makes the node a promotable, and the leader makes it a voting
+    member once it has the whole log [spec §1.2]. Without a majority it does not happen."""
+
+    action: Literal["promote"]
+    node: NodeRef
+
+
+class DemoteAction(_FaultBase):
+    """An operator demotes a member (or a promotable) to watcher (``POST /admin/cluster/demote``):
+    a Raft topology change that needs a majority; the node keeps its databases and tasks but
+    no longer votes. RavenDB refuses to demote the leader."""
+
+    action: Literal["demote"]
+    node: NodeRef
+
+
+class AddToGroupAction(_FaultBase):
+    """An operator adds a node to the database group (``AddDatabaseNodeOperation``): a Raft
+    command that needs a majority. The node joins as a promotable with the replication factor
+    one higher; one mentor (``mentor``, a member, or else RavenDB's choice among the members)
+    seeds it, throttled (``observer.seeding_rate``), which costs the mentor disk reads, CPU and
+    link bandwidth; it serves no clients until the observer promotes it [spec §2.5]."""
+
+    action: Literal["add_to_group"]
+    node: NodeRef
+    mentor: NodeTag | None = Field(None, description="PredefinedMentor: the member that seeds it (a member)")
+
+
+class RemoveFromGroupAction(_FaultBase):
+    """An operator removes a node from the database group (``DeleteDatabasesOperation`` with
+    ``fromNode``): a Raft command that needs a majority; the replication factor drops by one,
+    the node deletes its copy, and clients learn the new topology from the etag on their next
+    response [spec §2.5]."""
+
+    action: Literal["remove_from_group"]
+    node: NodeRef
+
+
 class RollingRestartPlan(_FaultBase):
     """Maintenance: restart nodes one at a time [spec §8.16]. With ``drain`` each node is
     first moved to the end of the member list and the plan waits ``drain_wait`` for
@@ -1162,6 +1243,12 @@ Fault = Annotated[
     | CreateDatabaseAction
     | DeployIndexAction
     | MoveToEndAction
+    | SuspendObserverAction
+    | ResumeObserverAction
+    | PromoteAction
+    | DemoteAction
+    | AddToGroupAction
+    | RemoveFromGroupAction
     | RollingRestartPlan
     | RandomFailures
     | RandomDatacenterFailures,
@@ -1189,6 +1276,12 @@ FAULT_ACTIONS = (
     "create_database",
     "deploy_index",
     "move_to_end",
+    "suspend_observer",
+    "resume_observer",
+    "promote",
+    "demote",
+    "add_to_group",
+    "remove_from_group",
     "rolling_restart",
     "random_failures",
     "random_datacenter_failures",
