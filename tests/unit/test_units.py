@@ -72,10 +72,23 @@ def test_bandwidths(text: str, bytes_per_s: float) -> None:
     assert parse_quantity(text, "bandwidth") == pytest.approx(bytes_per_s, rel=1e-12)
 
 
-@pytest.mark.parametrize("kind", ["duration", "size", "bandwidth"])
+@pytest.mark.parametrize("kind", ["duration", "size"])
 @pytest.mark.parametrize("zero", ["0", " 0 ", "0.0", 0, 0.0])
 def test_zero_needs_no_unit(zero: object, kind: str) -> None:
     assert parse_quantity(zero, kind) == 0.0
+
+
+@pytest.mark.parametrize("zero", ["0", 0, "0 bit/s", "0 Gbit/s"])
+def test_a_bandwidth_of_zero_is_refused(zero: object) -> None:
+    """A zero bandwidth would divide by zero in every transfer; a cut link is a partition."""
+    with pytest.raises(ValueError, match="above 0|no unit"):
+        parse_quantity(zero, "bandwidth")
+
+
+@pytest.mark.parametrize(("text", "kind"), [("1e12 s", "duration"), ("1e15 TB", "size"), ("1e30 Gbit/s", "bandwidth")])
+def test_absurd_quantities_are_refused(text: str, kind: str) -> None:
+    with pytest.raises(ValueError, match="beyond any sensible"):
+        parse_quantity(text, kind)
 
 
 def test_zero_with_a_unit() -> None:

@@ -36,7 +36,7 @@ from statistics import NormalDist
 import numpy as np
 
 from workbench.errors import did_you_mean
-from workbench.scenario.units import UNIT_TABLES, parse_quantity
+from workbench.scenario.units import LIMIT_TEXT, LIMITS, UNIT_TABLES, parse_quantity
 
 KINDS = ("duration", "size", "number")
 
@@ -423,8 +423,9 @@ class _Parser:
                 msg = f"pareto takes 2 arguments: {sig}"
                 raise ValueError(msg)
             scale, shape = pos
-            if shape <= 0 or scale <= 0:
-                msg = f"pareto needs SCALE > 0 and SHAPE > 0: {sig}"
+            if shape <= 1 or scale <= 0:
+                # At or below 1 the mean is infinite: the draws would outlast any run.
+                msg = f"pareto needs SCALE > 0 and SHAPE > 1 (at or below 1 its mean is infinite): {sig}"
                 raise ValueError(msg)
             return Pareto(scale, shape)
         if name == "weibull":
@@ -441,6 +442,10 @@ class _Parser:
             msg = f"lognormal takes keyword arguments: {sig}"
             raise ValueError(msg)
         sigma = kw["sigma"]
+        if not 0 <= sigma <= 5:
+            # Above 5 the mean is e^12.5 (270,000) times the median: a heavier tail belongs in pareto.
+            msg = f"lognormal needs 0 <= sigma <= 5 (got {sigma:g})"
+            raise ValueError(msg)
         if "median" in kw:
             if kw["median"] <= 0:
                 msg = "lognormal needs median > 0"
@@ -557,5 +562,10 @@ def parse_distribution(text: object, kind: str = "duration", base_dir: Path | No
     except ValueError as exc:
         msg = f"'{source}' is not a valid distribution: {exc}"
         raise ValueError(msg) from None
+    mean = dist.mean()
+    limit = LIMITS.get(kind, math.inf)
+    if not math.isfinite(mean) or mean > limit:
+        msg = f"'{source}' has a mean beyond any sensible {kind} (the limit is {LIMIT_TEXT[kind]})"
+        raise ValueError(msg)
     object.__setattr__(dist, "text", source.strip())
     return dist

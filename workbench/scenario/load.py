@@ -73,16 +73,82 @@ def load_scenario(
     )
 
 
+# Bounds on what a YAML document may expand to: a scenario is a few hundred values, a big study
+# a few thousand. Aliases are shared when parsed but expanded by everything after (validation,
+# provenance, reports), so a "billion laughs" document must be refused before that.
+MAX_YAML_VALUES = 200_000
+MAX_YAML_DEPTH = 64
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load, and a key given twice in one mapping is an error (YAML forbids it; PyYAML
+    would silently keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # an unhashable key: the base class reports it
+            if first is not None:
+                msg = (
+                    f"the key '{key}' is given twice in one mapping (lines {first + 1} and "
+                    f"{key_node.start_mark.line + 1}); keep one"
+                )
+                raise yaml.constructor.ConstructorError(None, None, msg, key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(data: Any, source: str) -> None:
+    """Refuse documents whose aliases expand beyond MAX_YAML_VALUES values or MAX_YAML_DEPTH levels."""
+    sizes: dict[int, int] = {}
+    depth_of: dict[int, int] = {}
+
+    def walk(value: Any, depth: int) -> int:
+        if depth > MAX_YAML_DEPTH:
+            msg = f"the document is nested more than {MAX_YAML_DEPTH} levels deep; flatten it"
+            raise WorkbenchInputError(msg, source=source)
+        if not isinstance(value, dict | list):
+            return 1
+        key = id(value)
+        if key in sizes and depth_of[key] >= depth:
+            return sizes[key]
+        items = value.values() if isinstance(value, dict) else value
+        total = 1
+        for item in items:
+            total += walk(item, depth + 1)
+            if total > MAX_YAML_VALUES:
+                msg = (
+                    f"the document expands to more than {MAX_YAML_VALUES:,} values (aliases repeated "
+                    "inside aliases?); write it out plainly"
+                )
+                raise WorkbenchInputError(msg, source=source)
+        sizes[key] = total
+        depth_of[key] = depth
+        return total
+
+    walk(data, 0)
+
+
 def parse_yaml(text: str, source: str) -> Any:
-    """Parse YAML safely; a syntax error names the line."""
+    """Parse YAML safely: no tags beyond plain data, no duplicate keys, bounded expansion and
+    depth. A syntax error names the line."""
     try:
-        return yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         msg = f"not valid YAML: {where}{problem}"
         raise WorkbenchInputError(msg, source=source) from None
+    except RecursionError:
+        msg = "the document is nested too deeply to read; flatten it"
+        raise WorkbenchInputError(msg, source=source) from None
+    _expanded_size(data, source)
+    return data
 
 
 def scenario_from_dict(
@@ -227,8 +293,8 @@ def parse_overrides(overrides: Overrides) -> list[tuple[str, Any, str]]:
             msg = f"override {item!r} has no path before '='; e.g. workload.rate=2000"
             raise WorkbenchInputError(msg, source="--set")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+            value = yaml.load(raw, Loader=_StrictLoader) if raw.strip() else ""
+        except (yaml.YAMLError, RecursionError):
             value = raw
         pairs.append((_norm_path(path), value, f"--set {item}"))
     return pairs
@@ -439,6 +505,7 @@ def check_scenario(s: Scenario, source: str) -> None:
                 f"blueprint.nodes[{i}].zone",
                 f"data centre '{node.datacenter}' has no zone '{node.zone}'; its zones: {one_of(zones)}",
             )
+    _check_size(s, fail)
     for i, url in enumerate(s.clients.urls or ()):
         if url not in tags:
             fail(f"clients.urls[{i}]", f"no node '{url}'{did_you_mean(url, tags)}; nodes: {one_of(tags)}")
@@ -558,6 +625,22 @@ def check_scenario(s: Scenario, source: str) -> None:
         fail("blueprint.cluster.timeout_range", "needs 0 < min <= max, e.g. [150 ms, 300 ms]")
     if cl.election_timeout <= 0:
         fail("blueprint.cluster.election_timeout", "must be longer than 0 s")
+    shortest = cl.timeout_range[0] if cl.timeout_range is not None else cl.election_timeout
+    if cl.heartbeat_interval is not None and not 0 < cl.heartbeat_interval < shortest:
+        fail(
+            "blueprint.cluster.heartbeat_interval",
+            f"{format_duration(cl.heartbeat_interval)} must be above 0 and shorter than the election timeout "
+            f"({format_duration(shortest)}), or followers depose the leader between its heartbeats",
+        )
+    assurance = s.clients.write_assurance
+    if isinstance(assurance.replicas, int):
+        siblings = len(db.members) - 1 if db.members else db.replication_factor - 1
+        if not 0 <= assurance.replicas <= siblings:
+            fail(
+                "clients.write_assurance.replicas",
+                f"{assurance.replicas} cannot be met: a write can wait for 0 to {siblings} other members "
+                f"(replication factor {db.replication_factor}), or 'majority'",
+            )
     if not any(n.role == "member" for n in bp.nodes):
         fail("blueprint.nodes", "at least one node must be a member (voter)")
     if s.duration <= 0:
@@ -711,6 +794,38 @@ def check_tasks(s: Scenario, fail: Any) -> None:
             )
 
 
+# Timeseries rows a run may record: each sample is a row per node and metric.
+MAX_SAMPLES = 5_000_000
+
+
+def _check_size(s: Scenario, fail: Any) -> None:
+    """Resources bounded up front: a run that would take hours or exhaust memory is refused with
+    the estimate and how to shrink it (``max_operations`` lets a user ask for it on purpose)."""
+    arrivals = s.workload.arrivals
+    rate = {"diurnal": arrivals.peak or s.workload.rate, "closed": None, "trace": None}.get(
+        arrivals.kind, s.workload.rate
+    )
+    if rate is not None:
+        ops = rate * s.duration
+        if ops > s.max_operations:
+            minutes = ops / 100_000 / 60  # the hot path's speed on one core (docs/speed.md)
+            gib = ops * 55 / 2**30  # bytes per recorded operation
+            fail(
+                "workload.rate",
+                f"{rate:,.6g} operations/s for {format_duration(s.duration)} is about {ops:,.0f} operations "
+                f"(roughly {minutes:,.0f} min of wall time and {gib:,.1f} GiB of results), more than "
+                f"max_operations ({s.max_operations:,}); shorten the run or lower the rate, or raise "
+                "max_operations to run it anyway",
+            )
+    samples = s.duration / s.sample_interval
+    if samples > MAX_SAMPLES:
+        fail(
+            "sample_interval",
+            f"{format_duration(s.sample_interval)} over {format_duration(s.duration)} is {samples:,.0f} samples "
+            f"(at most {MAX_SAMPLES:,}); sample less often",
+        )
+
+
 def check_faults(s: Scenario, fail: Any) -> None:
     """The fault plan: timing, and every node, client and data centre it names."""
     bp = s.blueprint
@@ -777,9 +892,16 @@ def check_faults(s: Scenario, fail: Any) -> None:
         node = getattr(fault, "node", None)
         if node is not None:
             node_ref(f"{here}.node", node, restart=isinstance(fault, RestartFault))
-        for j, tag in enumerate(getattr(fault, "nodes", None) or ()):
+        listed = getattr(fault, "nodes", None) or ()
+        for j, tag in enumerate(listed):
             if tag not in tags:
                 fail(f"{here}.nodes[{j}]", f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}")
+            if tag in listed[:j]:
+                fail(f"{here}.nodes[{j}]", f"node '{tag}' is listed twice")
+        for field in ("time_to_failure",):
+            dist = getattr(fault, field, None)
+            if dist is not None and not dist.mean() > 0:
+                fail(f"{here}.{field}", f"'{dist.text}' has a mean of 0: failures would never stop coming")
         if getattr(fault, "datacenter", None) is not None:
             dc_ref(f"{here}.datacenter", fault.datacenter)
         system = getattr(fault, "system", None)

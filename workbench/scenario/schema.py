@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -41,10 +41,37 @@ from workbench.scenario.units import parse_quantity
 NodeTag = Annotated[str, Field(pattern=r"^[A-Z]{1,4}$", description="1-4 uppercase letters")]
 
 
-class Strict(BaseModel):
-    """Base: unknown keys are errors, instances are immutable."""
+def _takes_bool(annotation: object) -> bool:
+    """Whether a field's type admits a yes/no value (bool itself, or a union or literal with one)."""
+    if annotation is bool:
+        return True
+    if isinstance(annotation, str):
+        return "bool" in annotation or "True" in annotation or "False" in annotation
+    return any(_takes_bool(arg) or isinstance(arg, bool) for arg in get_args(annotation))
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, validate_default=True)
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors, instances are immutable, numbers are finite (no inf or
+    nan) and a yes/no value is not a number (pydantic would read ``count: true`` as 1)."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, validate_default=True, allow_inf_nan=False
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, data: object) -> object:
+        if isinstance(data, dict):
+            fields = cls.model_fields
+            by_alias = {f.alias: f for f in fields.values() if f.alias}
+            for key, value in data.items():
+                if not isinstance(value, bool):
+                    continue
+                field = fields.get(key) or by_alias.get(key)
+                if field is not None and not _takes_bool(field.annotation):
+                    msg = f"{key}: {value!r} is a yes/no value; a number or text belongs here"
+                    raise ValueError(msg)
+        return data
 
 
 # ----------------------------------------------------------------------------- blueprint
@@ -389,8 +416,8 @@ class ObserverSpec(Strict):
     """The Cluster Observer (supervisor) on the leader [spec §2.2-2.4]."""
 
     enabled: bool = True
-    worker_sample_period: Duration = Field("250 ms", description="Cluster.WorkerSamplePeriodInMs")
-    supervisor_sample_period: Duration = Field("500 ms", description="Cluster.SupervisorSamplePeriodInMs")
+    worker_sample_period: Duration = Field("250 ms", gt=0, description="Cluster.WorkerSamplePeriodInMs")
+    supervisor_sample_period: Duration = Field("500 ms", gt=0, description="Cluster.SupervisorSamplePeriodInMs")
     stabilization: Duration = Field("5 s", description="Cluster.StatsStabilizationTimeInSec")
     rotate_preferred_after: Duration = Field("5 s", description="Cluster.TimeBeforeRotatingPreferredNodeInSec")
     move_to_rehab_after: Duration = Field("60 s", description="Cluster.TimeBeforeMovingToRehabInSec")
@@ -544,9 +571,9 @@ class Deployment(_Catalogued):
 class HealthCheck(Strict):
     """Health checks of a failed node [spec §4.3]: first after 100 ms, +100 ms per try, capped at 5 s."""
 
-    initial: Duration = Field("100 ms")
+    initial: Duration = Field("100 ms", gt=0)
     step: Duration = Field("100 ms")
-    max: Duration = Field("5 s")
+    max: Duration = Field("5 s", gt=0)
 
 
 class WriteAssurance(Strict):
@@ -565,13 +592,13 @@ class ClientGroup(Strict):
 
     datacenter: str
     zone: str | None = Field(None, description="Defaults to the data centre's first zone")
-    count: int = Field(1, ge=1)
+    count: int = Field(1, ge=1, le=100_000)
 
 
 class ClientSpec(Strict):
     """Application servers running RavenDB's RequestExecutor [spec §4]."""
 
-    count: int = Field(4, ge=1)
+    count: int = Field(4, ge=1, le=100_000)
     datacenter: str | None = Field(None, description="Defaults to the first data centre")
     zone: str | None = None
     placement: tuple[ClientGroup, ...] = Field(
@@ -584,7 +611,7 @@ class ClientSpec(Strict):
         description="ReadBalanceBehavior. FastestNode: a speed test sends reads to every node until one "
         "wins 10 races, repeated every speed_test_interval and after topology changes",
     )
-    speed_test_interval: Duration = Field("1 min", description="FastestNode: time between speed tests")
+    speed_test_interval: Duration = Field("1 min", gt=0, description="FastestNode: time between speed tests")
     load_balance: Literal["None", "UseSessionContext"] = Field(
         "None",
         description="LoadBalanceBehavior: UseSessionContext hashes each session's context (a tenant or "
@@ -596,6 +623,7 @@ class ClientSpec(Strict):
     load_balancer_seed: int = Field(0, description="LoadBalancerContextSeed")
     request_timeout: Duration = Field(
         "12 h",
+        gt=0,
         description="Per-request timeout. RavenDB sets none, so the HttpClient's 12 h applies [spec §4.3]",
     )
     deadline: Duration = Field(
@@ -616,6 +644,7 @@ class ClientSpec(Strict):
     )
     topology_poll: Duration = Field(
         "5 min",
+        gt=0,
         description="RequestExecutor's topology timer: this often, the client fetches the topology if it got "
         "no response for as long (5 min in RavenDB)",
     )
@@ -804,7 +833,7 @@ class Workload(Strict):
     )
     arrivals: Arrivals = Arrivals()
     mix: OpMix = OpMix()
-    keys: int = Field(100_000, ge=1, description="Documents in the database (all present at t = 0)")
+    keys: int = Field(100_000, ge=1, le=1_000_000_000, description="Documents in the database (all present at t = 0)")
     collections: dict[str, float] = Field(
         default_factory=lambda: {"docs": 1.0},
         description="Collections and the share of the keys in each (contiguous key ranges, in order); "
@@ -992,6 +1021,15 @@ class PartitionFault(_Lasting):
 
     action: Literal["partition"]
     groups: tuple[tuple[EndpointRef, ...], ...] = Field(min_length=1)
+
+    @field_validator("groups")
+    @classmethod
+    def _no_empty_group(cls, groups: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+        if any(not g for g in groups):
+            msg = "a group is empty; list at least one node, client or data centre in each"
+            raise ValueError(msg)
+        return groups
+
     one_way: bool = False
 
 
@@ -1098,7 +1136,7 @@ class CreateDatabaseAction(_FaultBase):
     """An operator creates a database: a Raft command; placement per spec §2.1."""
 
     action: Literal["create_database"]
-    name: str
+    name: str = Field(min_length=1)
     replication_factor: int = Field(3, ge=1)
 
 
@@ -1182,7 +1220,7 @@ class RollingRestartPlan(_FaultBase):
     ``gap`` before the next node."""
 
     action: Literal["rolling_restart"]
-    nodes: tuple[NodeTag, ...] | None = Field(None, description="Order of restarts (default: every node)")
+    nodes: tuple[NodeTag, ...] | None = Field(None, min_length=1, description="Order of restarts (default: every node)")
     downtime: Duration = Field("30 s")
     gap: Duration = Field("30 s", description="Wait after a node is back before taking the next one down")
     drain: bool = False
@@ -1195,7 +1233,7 @@ class RandomFailures(_FaultBase):
     repaired after a time-to-repair draw, again and again (an alternating renewal process)."""
 
     action: Literal["random_failures"]
-    nodes: tuple[NodeTag, ...] | None = Field(None, description="Default: every node")
+    nodes: tuple[NodeTag, ...] | None = Field(None, min_length=1, description="Default: every node")
     time_to_failure: DurationDist
     time_to_repair: DurationDist
     wipe_disk: bool = False
@@ -1296,7 +1334,7 @@ PLANS = ("rolling_restart", "random_failures", "random_datacenter_failures")
 class Scenario(Strict):
     name: str
     description: str = ""
-    seed: int = Field(1, ge=0)
+    seed: int = Field(1, ge=0, lt=2**63)
     duration: Duration = Field("60 s")
     warmup: Duration = Field("0 s", description="Operations that start earlier are left out of the summary")
     sample_interval: Duration = Field("1 s", description="Period of the timeseries samples")
@@ -1304,6 +1342,13 @@ class Scenario(Strict):
         True,
         description="Skip ahead while the cluster is idle and steady: heartbeats, observer samples and "
         "replication keep-alives that cannot change anything are not simulated one by one (docs/speed.md)",
+    )
+    max_operations: int = Field(
+        50_000_000,
+        ge=1,
+        description="A run whose workload would issue more operations than this is refused before it "
+        "starts, with the estimate (50 million: about ten minutes and 2.5 GiB of results on a laptop); "
+        "raise it to run a bigger one on purpose",
     )
     blueprint: Blueprint
     clients: ClientSpec = ClientSpec()

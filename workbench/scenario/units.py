@@ -57,6 +57,9 @@ UNIT_TABLES: dict[str, dict[str, float]] = {
 }
 
 EXAMPLES = {"duration": "'300 ms' or '15 s'", "size": "'4 KiB'", "bandwidth": "'10 Gbit/s'"}
+# Beyond these a value is a typo, not a what-if: a century, a pebibyte, 10 Tbit/s.
+LIMITS = {"duration": 100 * 365 * 86400.0, "size": 2.0**50, "bandwidth": 10e12 / 8}
+LIMIT_TEXT = {"duration": "100 years", "size": "1 PiB", "bandwidth": "10 Tbit/s"}
 
 _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-zµ/]+)?\s*$")
 
@@ -72,7 +75,7 @@ def parse_quantity(text: object, kind: str) -> float:
         msg = f"{text!r} is not a {kind}; write it with a unit, e.g. {EXAMPLES[kind]}"
         raise ValueError(msg)
     if isinstance(text, int | float):
-        if text == 0:
+        if text == 0 and kind != "bandwidth":
             return 0.0
         msg = f"{text!r} has no unit; write it with one, e.g. {EXAMPLES[kind]}"
         raise ValueError(msg)
@@ -85,7 +88,7 @@ def parse_quantity(text: object, kind: str) -> float:
         raise ValueError(msg)
     number, unit = float(match.group(1)), match.group(2)
     if unit is None:
-        if number == 0:
+        if number == 0 and kind != "bandwidth":
             return 0.0
         msg = f"'{text}' has no unit; write it with one, e.g. {EXAMPLES[kind]}"
         raise ValueError(msg)
@@ -95,6 +98,12 @@ def parse_quantity(text: object, kind: str) -> float:
     value = number * units[unit]
     if not math.isfinite(value) or value < 0:
         msg = f"'{text}': a {kind} must be a finite number >= 0"
+        raise ValueError(msg)
+    if value > LIMITS.get(kind, math.inf):
+        msg = f"'{text}' is beyond any sensible {kind} (the limit is {LIMIT_TEXT[kind]})"
+        raise ValueError(msg)
+    if kind == "bandwidth" and value == 0:
+        msg = f"'{text}': a bandwidth must be above 0 (to cut a link, use a partition)"
         raise ValueError(msg)
     return value
 
