@@ -81,7 +81,7 @@ def test_zero_needs_no_unit(zero: object, kind: str) -> None:
 @pytest.mark.parametrize("zero", ["0", 0, "0 bit/s", "0 Gbit/s"])
 def test_a_bandwidth_of_zero_is_refused(zero: object) -> None:
     """A zero bandwidth would divide by zero in every transfer; a cut link is a partition."""
-    with pytest.raises(ValueError, match="above 0|no unit"):
+    with pytest.raises(ValueError, match=r"above 0|no unit"):
         parse_quantity(zero, "bandwidth")
 
 

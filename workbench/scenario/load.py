@@ -621,10 +621,11 @@ def check_scenario(s: Scenario, source: str) -> None:
         if cost < 0:
             fail(f"blueprint.database.conflicts.scripts.{name}", "a script's run time cannot be negative")
     cl = bp.cluster
-    if cl.timeout_range is not None and not 0 < cl.timeout_range[0] <= cl.timeout_range[1]:
-        fail("blueprint.cluster.timeout_range", "needs 0 < min <= max, e.g. [150 ms, 300 ms]")
-    if cl.election_timeout <= 0:
-        fail("blueprint.cluster.election_timeout", "must be longer than 0 s")
+    if cl.timeout_range is not None and not 0.001 <= cl.timeout_range[0] <= cl.timeout_range[1]:
+        fail("blueprint.cluster.timeout_range", "needs 1 ms <= min <= max, e.g. [150 ms, 300 ms]")
+    if cl.election_timeout < 0.001:
+        # Below a millisecond a leader's heartbeats would be most of what the run simulates.
+        fail("blueprint.cluster.election_timeout", "must be 1 ms or longer")
     shortest = cl.timeout_range[0] if cl.timeout_range is not None else cl.election_timeout
     if cl.heartbeat_interval is not None and not 0 < cl.heartbeat_interval < shortest:
         fail(
@@ -665,6 +666,8 @@ def check_workload(s: Scenario, fail: Any) -> None:
     """Arrivals (each kind's settings, the trace file's header) and key popularity."""
     wl = s.workload
     names = list(wl.collections)
+    if wl.write_collections is not None and not wl.write_collections:
+        fail("workload.write_collections", "the list is empty; name at least one collection, or leave it out")
     for i, name in enumerate(wl.write_collections or ()):
         if name not in names:
             fail(

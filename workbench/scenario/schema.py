@@ -259,7 +259,7 @@ class _EtlSettings(Strict):
         "50 us", description="CPU time of the transform script per document (an engineering estimate)"
     )
     batch: EtlBatchLimits = EtlBatchLimits()
-    fallback_initial: Duration = Field("5 s", description="First retry after the destination fails")
+    fallback_initial: Duration = Field("5 s", ge=0.001, description="First retry after the destination fails")
     fallback_max: Duration = Field("900 s", description="ETL.MaxFallbackTimeInSec")
 
 
@@ -284,8 +284,8 @@ class BackupTask(_TaskBase):
     starts with a full one unless its own last full is still within schedule."""
 
     kind: Literal["backup"]
-    full_every: Duration = Field("24 h", description="Period of full backups")
-    incremental_every: Duration | None = Field("4 h", description="Period of incremental backups (none: off)")
+    full_every: Duration = Field("24 h", ge=1.0, description="Period of full backups")
+    incremental_every: Duration | None = Field("4 h", ge=1.0, description="Period of incremental backups (none: off)")
     first_at: Duration = Field("0 s", description="Time of the first (full) backup from the start of the run")
     backup_type: Literal["logical", "snapshot"] = Field(
         "logical", description="logical (JSON; restore re-indexes) or snapshot (binary, fast restore)"
@@ -367,6 +367,7 @@ class ReplicationSpec(Strict):
     max_batch_size: Size = Field("64 MB", description="Replication.MaxSizeToSendInMb")
     heartbeat_interval: Duration = Field(
         "15 s",
+        ge=0.001,
         description="Replication.ReplicationMinimalHeartbeatInSec: an idle channel's keep-alive; versions a node "
         "received by replication do not wake its channels (ripple prevention), so they are forwarded with its next "
         "local changes or after the next keep-alive",
@@ -374,7 +375,9 @@ class ReplicationSpec(Strict):
     tcp_timeout: Duration = Field(
         "15 s", description="Cluster.TcpTimeoutInMs: an unanswered batch or heartbeat breaks the connection"
     )
-    reconnect_initial: Duration = Field("1 s", description="Reconnect backoff start (newer versions; 4.x used 500 ms)")
+    reconnect_initial: Duration = Field(
+        "1 s", ge=0.001, description="Reconnect backoff start (newer versions; 4.x used 500 ms)"
+    )
     reconnect_factor: float = Field(2.0, ge=1.0, description="Backoff growth per failure (4.x used 4)")
     reconnect_max: Duration = Field("300 s", description="Replication.RetryMaxTimeoutInSec")
 
@@ -393,9 +396,11 @@ class ClusterSpec(Strict):
         description="ravendb: a periodic timer that a heartbeat defers, so detection takes 1-2 periods; "
         "reset: a heartbeat restarts the timer with a fresh random timeout (the Raft paper)",
     )
-    heartbeat_interval: Duration | None = Field(None, description="Leader heartbeat; default ET/3")
+    heartbeat_interval: Duration | None = Field(None, ge=0.001, description="Leader heartbeat; default ET/3")
     prevote: bool = Field(True, description="Trial election before a real one")
-    operation_timeout: Duration = Field("15 s", description="Cluster.OperationTimeoutInSec: wait for a leader")
+    operation_timeout: Duration = Field(
+        "15 s", ge=0.001, description="Cluster.OperationTimeoutInSec: wait for a leader"
+    )
     max_entries_per_append: int = Field(1024, ge=1)
     tcp_timeout: Duration = Field(
         "15 s",
@@ -416,8 +421,8 @@ class ObserverSpec(Strict):
     """The Cluster Observer (supervisor) on the leader [spec §2.2-2.4]."""
 
     enabled: bool = True
-    worker_sample_period: Duration = Field("250 ms", gt=0, description="Cluster.WorkerSamplePeriodInMs")
-    supervisor_sample_period: Duration = Field("500 ms", gt=0, description="Cluster.SupervisorSamplePeriodInMs")
+    worker_sample_period: Duration = Field("250 ms", ge=0.001, description="Cluster.WorkerSamplePeriodInMs")
+    supervisor_sample_period: Duration = Field("500 ms", ge=0.001, description="Cluster.SupervisorSamplePeriodInMs")
     stabilization: Duration = Field("5 s", description="Cluster.StatsStabilizationTimeInSec")
     rotate_preferred_after: Duration = Field("5 s", description="Cluster.TimeBeforeRotatingPreferredNodeInSec")
     move_to_rehab_after: Duration = Field("60 s", description="Cluster.TimeBeforeMovingToRehabInSec")
@@ -571,9 +576,9 @@ class Deployment(_Catalogued):
 class HealthCheck(Strict):
     """Health checks of a failed node [spec §4.3]: first after 100 ms, +100 ms per try, capped at 5 s."""
 
-    initial: Duration = Field("100 ms", gt=0)
+    initial: Duration = Field("100 ms", ge=0.001, description="First health check after a failure (1 ms or more)")
     step: Duration = Field("100 ms")
-    max: Duration = Field("5 s", gt=0)
+    max: Duration = Field("5 s", ge=0.001, description="Longest gap between health checks (1 ms or more)")
 
 
 class WriteAssurance(Strict):
@@ -611,7 +616,7 @@ class ClientSpec(Strict):
         description="ReadBalanceBehavior. FastestNode: a speed test sends reads to every node until one "
         "wins 10 races, repeated every speed_test_interval and after topology changes",
     )
-    speed_test_interval: Duration = Field("1 min", gt=0, description="FastestNode: time between speed tests")
+    speed_test_interval: Duration = Field("1 min", ge=0.001, description="FastestNode: time between speed tests")
     load_balance: Literal["None", "UseSessionContext"] = Field(
         "None",
         description="LoadBalanceBehavior: UseSessionContext hashes each session's context (a tenant or "
@@ -644,7 +649,7 @@ class ClientSpec(Strict):
     )
     topology_poll: Duration = Field(
         "5 min",
-        gt=0,
+        ge=1.0,
         description="RequestExecutor's topology timer: this often, the client fetches the topology if it got "
         "no response for as long (5 min in RavenDB)",
     )
@@ -787,7 +792,9 @@ class Arrivals(Strict):
         "14:00", description="diurnal: time of day of the peak (an estimate: web traffic peaks mid-afternoon)"
     )
     start_at: TimeOfDay = Field("00:00", description="diurnal: time of day at the start of the run")
-    period: Duration = Field("24 h", description="diurnal: length of the simulated day; shorter compresses the curve")
+    period: Duration = Field(
+        "24 h", ge=1.0, description="diurnal: length of the simulated day; shorter compresses the curve"
+    )
     bursts: tuple[Burst, ...] = Field((), description="bursts: flash crowds at given times")
     random_bursts: RandomBursts | None = Field(None, description="bursts: flash crowds at random times")
     users: int | None = Field(None, ge=1, description="closed: concurrent users (each has one operation at a time)")

@@ -1,0 +1,131 @@
+"""Property test of the input contract (issue 21): a scenario with one field changed to an
+arbitrary value either validates and runs to a sane end, or is refused with a
+WorkbenchInputError naming a field. Never another exception, never a hang.
+
+CI explores a fixed set of examples (derandomized); ``make fuzz`` (WORKBENCH_FUZZ=1) explores new
+ones, with WORKBENCH_EXAMPLES setting how many.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+from hypothesis import HealthCheck, given, note, settings
+from hypothesis import strategies as st
+
+from workbench.errors import WorkbenchInputError
+from workbench.experiment import run
+from workbench.scenario import scenario_from_dict
+
+BASE: dict[str, Any] = {
+    "name": "fuzz",
+    "seed": 1,
+    "duration": "3 s",
+    "blueprint": {"extends": "three-node", "database": {"members": ["A", "B", "C"]}},
+    "clients": {"count": 2},
+    "workload": {"rate": 100, "keys": 100},
+    "faults": [{"at": "1 s", "action": "crash", "node": "A", "duration": "1 s"}],
+}
+
+
+def _paths(value: Any, prefix: tuple = ()) -> Iterator[tuple]:
+    """Every field of the resolved base scenario (what a user could write)."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield (*prefix, key)
+            yield from _paths(inner, (*prefix, key))
+    elif isinstance(value, list):
+        for i, inner in enumerate(value[:2]):
+            yield from _paths(inner, (*prefix, i))
+
+
+RESOLVED = scenario_from_dict(BASE, source="<fuzz>").model_dump(mode="json")
+PATHS = sorted({p for p in _paths(RESOLVED) if p[0] not in ("name", "description")}, key=str)
+
+weird = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(
+        [
+            "",
+            "x",
+            "0",
+            "-1 s",
+            "1e400 s",
+            "1 ns",
+            "0 bit/s",
+            "exponential(0 s)",
+            "constant(0 s)",
+            "lognormal(median=1 ms, sigma=9)",
+            "pareto(1 ms, 0.5)",
+            "mixture(0.5: 1 ms, 0.5: 1e12 s)",
+            "1e15 TB",
+            "10 Tbit/s",
+            "A",
+            "ZZZ",
+            "client1",
+            "preferred",
+        ]
+    ),
+    st.lists(st.sampled_from([None, "A", 0, [], {}]), max_size=3),
+    st.dictionaries(st.sampled_from(["x", "at", "node", "kind"]), st.sampled_from([None, 1, "A"]), max_size=2),
+)
+
+
+def _set(data: dict, path: tuple, value: Any) -> dict:
+    import copy
+
+    out = copy.deepcopy(data)
+    node: Any = out
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return out
+
+
+class _Hang(Exception):
+    pass
+
+
+def _alarm(_signum: int, _frame: Any) -> None:
+    raise _Hang
+
+
+@settings(
+    max_examples=int(os.environ.get("WORKBENCH_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=not os.environ.get("WORKBENCH_FUZZ"),
+)
+@given(path=st.sampled_from(PATHS), value=weird)
+def test_one_changed_field_is_refused_cleanly_or_runs_to_a_sane_end(path: tuple, value: Any) -> None:
+    data = _set(RESOLVED, path, value)
+    note(f"{'.'.join(map(str, path))} = {value!r}")
+    if os.environ.get("WORKBENCH_FUZZ_TRACE"):
+        print(path, repr(value)[:200], flush=True)
+    try:
+        scenario = scenario_from_dict(data, source="<fuzz>")
+    except WorkbenchInputError as err:
+        assert str(err).startswith("<fuzz>"), str(err)
+        return
+    # Accepted: it must run to its end within a bound (a 3 s scenario takes well under a second).
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(60)
+    try:
+        result = run(scenario)
+    except _Hang:
+        raise AssertionError(f"accepted, then ran for a minute: {'.'.join(map(str, path))} = {value!r}") from None
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert result.ok, result.provenance.get("traceback")
+    assert len(result.ops) == result.provenance["ops_issued"]
+    summary = result.summary()
+    for kind, share in summary["availability"].items():
+        assert share is None or (math.isfinite(share) and 0.0 <= share <= 1.0), (kind, share)
