@@ -85,7 +85,8 @@ var id=%(id)s,version=%(version)s,spec=%(spec)s;
 var me=document.currentScript,scope=(me&&me.parentNode)||document;
 var box=(scope.querySelector&&scope.querySelector('#'+id))||document.getElementById(id);
 if(!box){if(window.console)console.error('workbench: chart element '+id+' not found');return;}
-var note=box.querySelector('.workbench-chart-note'),view=box.querySelector('.workbench-chart-view');
+var note=box.querySelector('.workbench-chart-note'),view=box.querySelector('.workbench-chart-view')||box;
+if(!note){note=document.createElement('div');box.insertBefore(note,box.firstChild);}
 var packed=box.querySelector('.workbench-vega-bundle'),data=packed?packed.textContent:'';
 if(packed)packed.parentNode.removeChild(packed);
 function fail(err){
