@@ -1,12 +1,21 @@
-"""A real browser: JupyterLab serves the explorer notebook, headless Chromium (Debian's package) drives it.
+"""A real browser: JupyterLab serves the notebooks in tests/browser/, headless Chromium (Debian's package) drives it.
 
-The test starts ``jupyter lab`` on a free localhost port with a token, opens
-``tests/browser/explorer.ipynb`` (a copy, in a temporary root), runs every cell,
-picks a blueprint in the explorer's dropdown, presses Run and waits until a
-chart has drawn itself as SVG from the offline Vega bundle. A screenshot goes
-to ``outputs/browser-explorer.png``. Playwright drives ``/usr/bin/chromium``;
-it never downloads a browser of its own. Without chromium the test skips,
-unless ``WORKBENCH_REQUIRE_CHROMIUM`` is set (CI), where it fails.
+Each test starts ``jupyter lab`` on a free localhost port with a token, rooted at a
+temporary copy of ``tests/browser/*.ipynb``, and blocks every request that leaves
+localhost (a workshop room may have no network):
+
+- the explorer: run every cell of ``explorer.ipynb``, pick a blueprint in the
+  dropdown, press Run and wait until a chart has drawn itself as SVG from the
+  offline Vega bundle (screenshot: ``outputs/browser-explorer.png``);
+- two notebooks in one page (issue 21): ``charts-a.ipynb`` and ``charts-b.ipynb``
+  side by side, each with its own kernel, run one after the other; each one's
+  charts must draw in its own outputs. Then the page reloads (same kernels, a
+  page without the chart library) and both run again: the charts must draw again
+  (screenshot: ``outputs/browser-two-notebooks.png``).
+
+Playwright drives ``/usr/bin/chromium``; it never downloads a browser of its own.
+Without chromium the tests skip, unless ``WORKBENCH_REQUIRE_CHROMIUM`` is set (CI),
+where they fail.
 """
 
 from __future__ import annotations
@@ -24,16 +33,21 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from workbench.blueprints import load_blueprint_data
 
 ROOT = Path(__file__).parents[1]
-NOTEBOOK = ROOT / "tests" / "browser" / "explorer.ipynb"
+NOTEBOOKS = ROOT / "tests" / "browser"
+NOTEBOOK = NOTEBOOKS / "explorer.ipynb"
 SCREENSHOT = ROOT / "outputs" / "browser-explorer.png"
+TWO_NOTEBOOKS = {"charts-a.ipynb": "notebook A", "charts-b.ipynb": "notebook B"}  # path: what its chart titles say
+CHARTS_PER_NOTEBOOK = 2
+TWO_SCREENSHOT = ROOT / "outputs" / "browser-two-notebooks.png"
 BLUEPRINT = "five-node"  # the notebook starts on three-node; the test switches
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -105,10 +119,11 @@ def _stop(proc: subprocess.Popen[bytes], base: str, token: str) -> None:
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
-    """JupyterLab on a free localhost port, rooted at a temporary copy of the explorer notebook."""
+    """JupyterLab on a free localhost port, rooted at a temporary copy of the notebooks in tests/browser/."""
     root = tmp_path / "root"
     root.mkdir()
-    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    for notebook in NOTEBOOKS.glob("*.ipynb"):
+        shutil.copy(notebook, root / notebook.name)
     # Private settings: no news or update checks (no network), nothing from the user's own lab setup.
     settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
@@ -171,73 +186,208 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         _stop(proc, base, token)
 
 
-def test_explorer_runs_and_draws_a_chart_in_chromium(chromium: str, lab: Lab) -> None:
+@dataclass
+class LocalPage:
+    """A Chromium page that may only talk to localhost, and what went wrong in it."""
+
+    page: Any
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def left_the_machine(self) -> list[str]:
+        return [p for p in self.problems if p.startswith(("blocked", "websocket"))]
+
+
+@contextlib.contextmanager
+def _local_page(chromium: str, viewport: dict[str, int]) -> Iterator[LocalPage]:
+    """Headless Chromium with every request off localhost blocked and recorded (service workers too:
+    they are blocked, so none can fetch behind the route); page errors are recorded as well."""
     if os.environ.get("WORKBENCH_REQUIRE_CHROMIUM"):
         from playwright.sync_api import sync_playwright
     else:
         sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import Route
 
-    problems: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1600})
-            page.set_default_timeout(UI_TIMEOUT_MS)
-            page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
+            context = browser.new_context(viewport=viewport, service_workers="block")
+            context.set_default_timeout(UI_TIMEOUT_MS)
+            local = LocalPage(page=context.new_page())
 
             def local_only(route: Route) -> None:
                 """Anything off localhost would be a network fetch the workshop room may not have."""
                 if route.request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
                     route.continue_()
                 else:
-                    problems.append(f"blocked request: {route.request.url}")
+                    local.problems.append(f"blocked request: {route.request.url}")
                     route.abort()
 
-            page.route("**/*", local_only)
-            step = "opening the notebook"
-            try:
-                page.goto(f"{lab.url}/lab/tree/{NOTEBOOK.name}?token={lab.token}")
-                page.wait_for_selector(".jp-Notebook")
-                step = "waiting for the kernel"
-                page.wait_for_function(
-                    "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-                    " const k = w && w.sessionContext && w.sessionContext.session"
-                    " && w.sessionContext.session.kernel; return k && k.status === 'idle'; }"
-                )
-                step = "running all cells"
-                page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-                step = "choosing a blueprint"
-                dropdown = page.locator(".widget-dropdown:has(> label:text-is('blueprint')) select")
-                dropdown.wait_for()
-                dropdown.select_option(BLUEPRINT)
-                # The kernel has the new value once the blueprint's description has followed it.
-                note = str(load_blueprint_data(BLUEPRINT)["description"]).split(",")[0].strip()
-                page.locator(".widget-html", has_text=note).first.wait_for()
-                step = "pressing Run"
-                page.locator("button.jupyter-button", has_text="Run").click()
-                step = "waiting for the run to finish"
-                page.locator(".widget-html-content", has_text="done").first.wait_for()
-                tabs = page.locator(".widget-tab")
-                tabs.locator(".jp-OutputArea-output", has_text=BLUEPRINT).first.wait_for()
-                step = "waiting for a chart"
-                tabs.locator(".lm-TabBar-tab", has_text="charts").click()
-                chart = tabs.locator(".jp-OutputArea-output svg.marks, .jp-OutputArea-output canvas").first
-                chart.wait_for(state="visible")
-                box = chart.bounding_box()
-                assert box is not None and box["width"] > 50 and box["height"] > 50, f"chart too small: {box}"
-                SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(SCREENSHOT), full_page=True)
-            except PlaywrightError as err:
-                with contextlib.suppress(PlaywrightError):
-                    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-                    page.screenshot(path=str(SCREENSHOT.with_name("browser-explorer-failed.png")), full_page=True)
-                pytest.fail(
-                    f"browser test failed while {step}: {err}\n"
-                    f"browser problems: {problems or 'none'}\n"
-                    f"server log (tail):\n{lab.log_tail()}"
-                )
+            context.route("**/*", local_only)
+            local.page.on("pageerror", lambda err: local.problems.append(f"page error: {err}"))
+
+            def local_websocket(ws: Any) -> None:
+                if not ws.url.startswith("ws://127.0.0.1"):
+                    local.problems.append(f"websocket off localhost: {ws.url}")
+
+            local.page.on("websocket", local_websocket)
+            yield local
         finally:
             browser.close()
-    assert not [p for p in problems if p.startswith("blocked")], problems
+
+
+def _fail(local: LocalPage, lab: Lab, step: str, err: BaseException, screenshot: Path) -> None:
+    """Fail with what the page and the server said, and a screenshot of the page as it was."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    with contextlib.suppress(PlaywrightError):
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        local.page.screenshot(path=str(screenshot.with_name(screenshot.stem + "-failed.png")), full_page=True)
+    pytest.fail(
+        f"browser test failed while {step}: {err}\n"
+        f"browser problems: {local.problems or 'none'}\n"
+        f"server log (tail):\n{lab.log_tail()}"
+    )
+
+
+def test_explorer_runs_and_draws_a_chart_in_chromium(chromium: str, lab: Lab) -> None:
+    from playwright.sync_api import Error as PlaywrightError
+
+    with _local_page(chromium, {"width": 1400, "height": 1600}) as local:
+        page = local.page
+        step = "opening the notebook"
+        try:
+            page.goto(f"{lab.url}/lab/tree/{NOTEBOOK.name}?token={lab.token}")
+            page.wait_for_selector(".jp-Notebook")
+            step = "waiting for the kernel"
+            page.wait_for_function(
+                "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+                " const k = w && w.sessionContext && w.sessionContext.session"
+                " && w.sessionContext.session.kernel; return k && k.status === 'idle'; }"
+            )
+            step = "running all cells"
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            step = "choosing a blueprint"
+            dropdown = page.locator(".widget-dropdown:has(> label:text-is('blueprint')) select")
+            dropdown.wait_for()
+            dropdown.select_option(BLUEPRINT)
+            # The kernel has the new value once the blueprint's description has followed it.
+            note = str(load_blueprint_data(BLUEPRINT)["description"]).split(",")[0].strip()
+            page.locator(".widget-html", has_text=note).first.wait_for()
+            step = "pressing Run"
+            page.locator("button.jupyter-button", has_text="Run").click()
+            step = "waiting for the run to finish"
+            page.locator(".widget-html-content", has_text="done").first.wait_for()
+            tabs = page.locator(".widget-tab")
+            tabs.locator(".jp-OutputArea-output", has_text=BLUEPRINT).first.wait_for()
+            step = "waiting for a chart"
+            tabs.locator(".lm-TabBar-tab", has_text="charts").click()
+            chart = tabs.locator(".jp-OutputArea-output svg.marks, .jp-OutputArea-output canvas").first
+            chart.wait_for(state="visible")
+            box = chart.bounding_box()
+            assert box is not None and box["width"] > 50 and box["height"] > 50, f"chart too small: {box}"
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        except PlaywrightError as err:
+            _fail(local, lab, step, err, SCREENSHOT)
+    assert not local.left_the_machine, local.problems
+
+
+# JupyterLab's own objects (expose_app_in_browser), for one notebook by path. Each function takes the path.
+_FIND = (
+    "const panel = Array.from(window.jupyterapp.shell.widgets('main'))"
+    ".find((w) => w.context && w.context.path === path && w.content && w.content.model);"
+)
+_KERNEL_IDLE = (
+    "(path) => { " + _FIND + " const k = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;"
+    " return k && k.status === 'idle' ? k.id : null; }"
+)
+_ACTIVATE = "(path) => { " + _FIND + " window.jupyterapp.shell.activateById(panel.id); }"
+_IS_CURRENT = "(path) => { " + _FIND + " return !!panel && window.jupyterapp.shell.currentWidget === panel; }"
+# Notebook commands act on the current notebook: activate it first (see _command).
+_RUN_ALL = "() => window.jupyterapp.commands.execute('notebook:run-all-cells')"
+_CLEAR_AND_SAVE = (
+    "async (path) => { " + _FIND + " await window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs');"
+    " await panel.context.save(); return panel.model.dirty; }"
+)
+_OPEN = "([path, mode]) => window.jupyterapp.commands.execute('docmanager:open', {path, options: mode ? {mode} : {}})"
+# Each HTML output (here: each chart) of the notebook, looked for inside the notebook's own panel only:
+# how many data marks its SVG has, its title, and the error it shows, if any.
+_CHARTS = (
+    "(path) => { " + _FIND + " if (!panel) return null;"
+    " const html = '.jp-OutputArea-output[data-mime-type=\"text/html\"]';"
+    " return Array.from(panel.node.querySelectorAll(html)).map((c) => {"
+    " const svg = c.querySelector('svg.marks'), err = c.querySelector('.workbench-chart-error');"
+    " return {marks: svg ? svg.querySelectorAll('.role-mark > *').length : 0,"
+    " title: svg ? Array.from(svg.querySelectorAll('.role-title-text text')).map((t) => t.textContent).join(' ') : '',"
+    " error: err ? err.textContent : null}; }); }"
+)
+_SETTLED = (
+    "([path, count]) => { const charts = (" + _CHARTS + ")(path);"
+    " return !!charts && charts.length === count && charts.every((c) => c.marks > 0 || c.error); }"
+)
+
+
+def _command(page: Any, path: str, script: str) -> Any:
+    """Make the notebook at ``path`` the current one (focus follows a frame later), then run ``script``."""
+    page.evaluate(_ACTIVATE, path)
+    page.wait_for_function(_IS_CURRENT, arg=path)
+    return page.evaluate(script, path)
+
+
+def _run_and_check_charts(page: Any, path: str, title: str) -> None:
+    """Run every cell of one notebook and check its charts drew, in its own outputs, with its own titles."""
+    _command(page, path, _RUN_ALL)
+    page.wait_for_function(_SETTLED, arg=[path, CHARTS_PER_NOTEBOOK])
+    charts = page.evaluate(_CHARTS, path)
+    assert [c["error"] for c in charts] == [None] * CHARTS_PER_NOTEBOOK, charts
+    assert all(c["marks"] > 0 and c["title"].startswith(title) for c in charts), (path, charts)
+
+
+def test_two_notebooks_in_one_page_draw_their_own_charts_also_after_a_reload(chromium: str, lab: Lab) -> None:
+    """Issue 21: notebook B run after notebook A drew B's charts into A's outputs (ids numbered per
+    kernel, looked up page-wide), and after a page reload a re-run drew nothing (the chart library
+    went with a kernel's first chart only, and the kernel outlives the page)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    first, second = TWO_NOTEBOOKS
+    with _local_page(chromium, {"width": 1600, "height": 1000}) as local:
+        page = local.page
+        page.on("dialog", lambda dialog: dialog.accept())  # "leave the page?", should one come up
+        step = "opening both notebooks side by side"
+        try:
+            page.goto(f"{lab.url}/lab/tree/{first}?token={lab.token}")
+            page.wait_for_selector(".jp-Notebook")
+            page.evaluate(_OPEN, [second, "split-right"])
+            step = "waiting for the kernels"
+            kernels = {path: page.wait_for_function(_KERNEL_IDLE, arg=path).json_value() for path in TWO_NOTEBOOKS}
+            assert kernels[first] != kernels[second], kernels
+            for path, title in TWO_NOTEBOOKS.items():
+                step = f"running {path}"
+                _run_and_check_charts(page, path, title)
+            step = f"checking {first} after {second} ran"
+            assert [c["title"] for c in page.evaluate(_CHARTS, first)] == [
+                f"{TWO_NOTEBOOKS[first]}: latency",
+                f"{TWO_NOTEBOOKS[first]}: node states",
+            ]
+            TWO_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(TWO_SCREENSHOT))
+
+            # Saved with no outputs, so the reloaded page starts with no chart library at all.
+            step = "clearing, saving and reloading"
+            for path in TWO_NOTEBOOKS:
+                assert _command(page, path, _CLEAR_AND_SAVE) is False
+            page.reload()
+            page.wait_for_selector(".jp-Notebook")
+            for path in TWO_NOTEBOOKS:  # restored from the workspace, or opened again
+                page.evaluate(_OPEN, [path, None])
+            assert page.evaluate("() => window.workbenchVega === undefined && window.vegaEmbed === undefined")
+            step = "waiting for the kernels after the reload"
+            again = {path: page.wait_for_function(_KERNEL_IDLE, arg=path).json_value() for path in TWO_NOTEBOOKS}
+            assert again == kernels, "the reload should keep the kernels (and their state)"
+            for path, title in TWO_NOTEBOOKS.items():
+                step = f"running {path} after the reload"
+                _run_and_check_charts(page, path, title)
+        except (PlaywrightError, AssertionError) as err:
+            _fail(local, lab, step, err, TWO_SCREENSHOT)
+    assert not local.left_the_machine, local.problems

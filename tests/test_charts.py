@@ -224,23 +224,6 @@ def test_fault_spans_and_t_visibility(rehab: Any) -> None:
     assert curve["p_consistent"].between(0, 1).all() and (curve["reads"] > 0).all()
 
 
-def test_notebook_renderer_is_offline() -> None:
-    import altair as alt
-
-    import workbench.notebook as nb
-
-    assert alt.renderers.active == nb.RENDERER
-    chart = ch.pareto_chart(_rows_table())
-    first = nb.offline_html(ch.spec(chart), include_bundle=True, element_id="c1")
-    later = nb.offline_html(ch.spec(chart), include_bundle=False, element_id="c2")
-    for html in (first, later):
-        assert "http://" not in html and "https://" not in html
-    assert "window.vegaEmbed=" in first and "window.vegaEmbed=" not in later
-    assert len(later) < 20_000
-    bundle = alt.renderers.get()(ch.spec(chart))
-    assert "text/html" in bundle
-
-
 def test_cluster_replay_places_nodes_by_data_centre(rehab: Any) -> None:
     layout = ch.cluster_layout(rehab)
     assert list(layout["node"]) == ["A", "B", "C"]
@@ -257,34 +240,6 @@ def test_cluster_replay_places_nodes_by_data_centre(rehab: Any) -> None:
     assert served.sum() > 0
     total = (ops["ops_per_s"] * (ops["time_end_s"] - ops["time_s"])).sum()
     assert total == pytest.approx(len(rehab.ops))
-
-
-def test_offline_charts_draw_in_headless_chromium(rehab: Any, tmp_path: Path) -> None:
-    """Two notebook outputs, the first carrying the bundle: both draw as SVG with no network."""
-    import os
-    import shutil
-    import subprocess
-
-    import workbench.notebook as nb
-
-    browser = shutil.which("chromium")
-    if browser is None:
-        if os.environ.get("WORKBENCH_REQUIRE_CHROMIUM"):
-            pytest.fail("chromium is required here but is not on PATH")
-        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
-    first = nb.offline_html(ch.spec(ch.node_state_timeline(rehab)), include_bundle=True, element_id="c1")
-    second = nb.offline_html(ch.spec(ch.cluster_replay(rehab)), include_bundle=False, element_id="c2")
-    page = tmp_path / "outputs.html"
-    page.write_text(f"<!doctype html><html><body>{first}{second}</body></html>", encoding="utf-8")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-    dom = subprocess.run(
-        [browser, *flags, "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
-    assert dom.count('class="marks"') == 2
 
 
 def test_task_charts_follow_the_task_events() -> None:

@@ -3,17 +3,23 @@
 ``from workbench.notebook import *`` (or ``import workbench.notebook``) registers
 and enables the ``workbench`` Altair renderer: a chart becomes HTML that draws
 itself with the Vega bundle shipped inside ``vl-convert-python``, so charts show
-with no internet access (a workshop room, an air-gapped lab). The bundle (about
-0.9 MB) is inlined in the first chart of a kernel session only; later charts
-reuse it. Call :func:`use_svg` for static SVG instead (no JavaScript at all), or
-:func:`use_offline` to switch back.
+with no internet access (a workshop room, an air-gapped lab). Every chart output
+carries the bundle, compressed (about 0.4 MB), and unpacks it only when the page
+does not have it yet: charts draw after a page reload, in several notebooks open
+in one JupyterLab page, and in a notebook saved and opened again. Call
+:func:`use_svg` for static SVG instead (no JavaScript at all, smaller notebooks),
+or :func:`use_offline` to switch back.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import gzip
 import json
 import os
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +58,65 @@ from workbench.report.text import format_deployment
 from workbench.study import load_study
 
 RENDERER = "workbench"
-_state = {"bundle_sent": False, "charts": 0}
+
+# Why HTML with our own bundle, not JupyterLab's Vega renderer: JupyterLab 4.6 renders only the
+# Vega-Lite v3-v5 mime types, with Vega-Lite 5.6, while Altair 6 writes Vega-Lite 6 specs
+# (``application/vnd.vegalite.v6+json``), which JupyterLab would show as text. vl-convert's bundle
+# matches Altair's Vega-Lite, and plain HTML also draws in an exported notebook, VS Code or
+# nbviewer, all with no network.
+#
+# Two rules keep the charts drawing wherever the output lands:
+# - nothing is numbered per kernel: each chart gets a uuid4 id, and its script looks for its
+#   element inside its own output (several notebooks share one JupyterLab page, each with its
+#   kernel, and a kernel cannot see what the page already holds);
+# - each output carries the bundle (gzip + base64, inert until needed) and loads it when the page
+#   lacks it: after a page reload the kernel is the same but the page is new, so "sent once per
+#   kernel" leaves later charts blank. The page loads it once; other outputs wait for that load.
+# A chart that cannot draw says so in its output, in red, instead of staying blank.
+
+_NOTE_STYLE = "font:12px sans-serif;color:#666;padding:4px 0"
+_WAITING = (
+    "Drawing the chart… If this stays, the output's JavaScript did not run: run the cell again"
+    " (a notebook opened from disk runs no scripts until it is trusted)."
+)
+# The loader: unpack the bundle (once per page and bundle version), draw, or show what went wrong.
+_SCRIPT = r"""(function(){
+var id=%(id)s,version=%(version)s,spec=%(spec)s;
+var me=document.currentScript,scope=(me&&me.parentNode)||document;
+var box=(scope.querySelector&&scope.querySelector('#'+id))||document.getElementById(id);
+if(!box){if(window.console)console.error('workbench: chart element '+id+' not found');return;}
+var note=box.querySelector('.workbench-chart-note'),view=box.querySelector('.workbench-chart-view')||box;
+if(!note){note=document.createElement('div');box.insertBefore(note,box.firstChild);}
+var packed=box.querySelector('.workbench-vega-bundle'),data=packed?packed.textContent:'';
+if(packed)packed.parentNode.removeChild(packed);
+function fail(err){
+note.className='workbench-chart-note workbench-chart-error';note.style.color='#b00020';
+note.textContent='This chart could not be drawn: '+((err&&err.message)||err)+
+'. Run the cell again; if that does not help, call workbench.notebook.use_svg() for static charts.';
+if(window.console)console.error('workbench chart '+id,err);}
+function unpack(text){
+if(!text)throw new Error('the page has no chart library and this output carries none');
+if(typeof DecompressionStream==='undefined')throw new Error('this browser cannot unpack the chart library'+
+' (no DecompressionStream: use a current Chrome, Edge, Firefox or Safari 16.4+)');
+var bin=atob(text),bytes=new Uint8Array(bin.length);
+for(var i=0;i<bin.length;i++)bytes[i]=bin.charCodeAt(i);
+return new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'))).text();}
+function library(){
+var loaded=window.workbenchVega=window.workbenchVega||{};
+if(!loaded[version]){
+loaded[version]=Promise.resolve(data).then(unpack).then(function(source){
+var before={vegaEmbed:window.vegaEmbed,vega:window.vega,vegaLite:window.vegaLite};
+new Function(source)();
+var embed=window.vegaEmbed;
+for(var k in before){if(before[k]!==undefined)window[k]=before[k];}
+if(typeof embed!=='function')throw new Error('the chart library loaded without vegaEmbed');
+return embed;});
+loaded[version].catch(function(){delete loaded[version];});}
+return loaded[version];}
+try{library().then(function(embed){
+return embed(view,spec,{mode:'vega-lite',renderer:'svg',actions:false});
+}).then(function(){note.parentNode&&note.parentNode.removeChild(note);},fail);}catch(err){fail(err);}
+})();"""
 
 
 def _bundle() -> str:
@@ -81,26 +145,40 @@ def _bundle() -> str:
     return text
 
 
-def offline_html(spec: dict[str, Any], *, include_bundle: bool, element_id: str) -> str:
-    """HTML that draws ``spec`` with the inlined Vega bundle (``include_bundle``) or the one already loaded."""
-    payload = json.dumps(spec).replace("</", "<\\/")
-    loader = f"(function(){{{_bundle()}\n}})();" if include_bundle else ""
+@functools.cache
+def packed_bundle() -> tuple[str, str]:
+    """``(version, data)``: the bundle's vl-convert version and the bundle, gzipped and base64-encoded
+    (about 0.4 MB, a third of the plain text), as every chart output carries it."""
+    import vl_convert as vlc
+
+    data = gzip.compress(_bundle().encode("utf-8"), compresslevel=9, mtime=0)
+    return vlc.__version__, base64.b64encode(data).decode("ascii")
+
+
+def offline_html(spec: dict[str, Any], *, element_id: str | None = None) -> str:
+    """HTML that draws ``spec`` with no network: the chart's element, the packed Vega bundle
+    (inert, unpacked only if the page lacks it) and the script that draws into its own element.
+
+    ``element_id`` defaults to a fresh ``workbench-chart-<uuid4>``, unique across kernels."""
+    element_id = element_id or f"workbench-chart-{uuid.uuid4().hex}"
+    version, data = packed_bundle()
+    script = _SCRIPT % {
+        "id": json.dumps(element_id),
+        "version": json.dumps(version),
+        "spec": json.dumps(spec).replace("</", "<\\/"),
+    }
     return (
-        f'<div id="{element_id}"></div>\n'
-        f"<script>{loader}\n"
-        "(function(){var spec=" + payload + ";"
-        "function draw(tries){if(window.vegaEmbed){window.vegaEmbed('#" + element_id + "',spec,"
-        "{renderer:'svg',actions:false});}else if(tries>0){setTimeout(function(){draw(tries-1);},100);}}"
-        "draw(100);})();</script>"
+        f'<div class="workbench-chart" id="{element_id}">'
+        f'<div class="workbench-chart-note" style="{_NOTE_STYLE}">{_WAITING}</div>'
+        '<div class="workbench-chart-view"></div>'
+        f'<script type="application/x-workbench-vega-bundle" class="workbench-vega-bundle">{data}</script>'
+        f"</div>\n<script>{script}</script>"
     )
 
 
 def _render(spec: dict[str, Any], **metadata: Any) -> dict[str, str]:
-    include = not _state["bundle_sent"]
-    _state["bundle_sent"] = True
-    _state["charts"] += 1
-    html = offline_html(spec, include_bundle=include, element_id=f"workbench-chart-{_state['charts']}")
-    return {"text/html": html, "text/plain": "<workbench chart: needs a notebook front end to display>"}
+    spec = {key: value for key, value in spec.items() if key != "$schema"}  # a web address, never fetched
+    return {"text/html": offline_html(spec), "text/plain": "<workbench chart: needs a notebook front end to display>"}
 
 
 def use_offline() -> None:
