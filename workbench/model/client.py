@@ -37,9 +37,10 @@ tried; the set of tried nodes resets when the topology changes. When every node
 has been tried the operation ends with outcome ``all_nodes_down``. A 503 (a
 copy with no data yet) is handled like a dead node. A 410 (the database is not
 on that node) marks the node failed too; when every node answered 410 the client
-forces a topology update from the last of them (60 s timeout) and retries once,
-without further failover. Health checks read the database, so a node without a
-usable copy never passes one.
+forces a topology update from the last of them (GetDatabaseTopologyCommand's
+15 s timeout; the spec's 60 s is older) and retries once, without further
+failover. Health checks read the database, so a node without a usable copy never
+passes one.
 
 ``FastestNode`` runs a speed test: each read is also sent to every other member;
 the first answer scores; the first node to 10 points (or the best after N×10
@@ -781,7 +782,7 @@ class Client:
 
     def on_gone(self, attempt: Attempt) -> None:
         """HTTP 410: the database is not on that node. Mark it failed and try the next
-        node; once every node was tried, force a topology update (60 s timeout) from
+        node; once every node was tried, force a topology update (15 s timeout) from
         the node that answered 410 and retry once more [spec §4.3]."""
         if attempt.done:
             return
