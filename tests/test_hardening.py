@@ -101,3 +101,31 @@ def test_absurd_values_are_refused_with_their_field(changes: dict, path: str, sa
 def test_max_operations_lets_a_big_run_through_on_purpose() -> None:
     spec = {"name": "x", "blueprint": "three-node", "workload": {"rate": 1e6}, "max_operations": 10**8}
     assert scenario_from_dict(spec, source="<test>").workload.rate == 1e6
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "says"),
+    [
+        (
+            {
+                "faults": [
+                    {"at": "5 s", "action": "restart", "node": "A"},
+                    {"at": "10 s", "action": "crash", "node": "A"},
+                ]
+            },
+            "faults[0].node",
+            "nothing in the plan stops A",
+        ),
+        ({"faults": [{"at": "5 s", "action": "restart", "node": "B"}]}, "faults[0].node", "running node"),
+        (
+            {"blueprint": {"extends": "three-node", "observer": {"priority_order": ["Q"]}}},
+            "priority_order[0]",
+            "no node",
+        ),
+    ],
+)
+def test_a_fault_plan_that_cannot_happen_is_refused(changes: dict, path: str, says: str) -> None:
+    spec = {"name": "x", "blueprint": "three-node", **changes}
+    with pytest.raises(WorkbenchInputError) as err:
+        scenario_from_dict(spec, source="<test>")
+    assert path in str(err.value) and says in str(err.value), str(err.value)

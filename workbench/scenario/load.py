@@ -506,6 +506,22 @@ def check_scenario(s: Scenario, source: str) -> None:
                 f"data centre '{node.datacenter}' has no zone '{node.zone}'; its zones: {one_of(zones)}",
             )
     _check_size(s, fail)
+    for i, tag in enumerate(bp.observer.priority_order):
+        if tag not in tags:
+            fail(
+                f"blueprint.observer.priority_order[{i}]",
+                f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}",
+            )
+    n_clients = sum(g.count for g in s.clients.placement) if s.clients.placement else s.clients.count
+    for i, dc in enumerate(bp.datacenters):
+        if dc.name in tags or (
+            dc.name.startswith("client") and dc.name[6:].isdigit() and 0 < int(dc.name[6:]) <= n_clients
+        ):
+            fail(
+                f"blueprint.datacenters[{i}].name",
+                f"'{dc.name}' is also the name of a node or a client, so a fault naming it would be "
+                "ambiguous; rename it",
+            )
     for i, url in enumerate(s.clients.urls or ()):
         if url not in tags:
             fail(f"clients.urls[{i}]", f"no node '{url}'{did_you_mean(url, tags)}; nodes: {one_of(tags)}")
@@ -660,6 +676,7 @@ def check_scenario(s: Scenario, source: str) -> None:
             f"{format_duration(s.workload.stop)} is after the end of the run ({format_duration(s.duration)})",
         )
     check_faults(s, fail)
+    _check_restarts(s, fail)
 
 
 def check_workload(s: Scenario, fail: Any) -> None:
@@ -794,6 +811,31 @@ def check_tasks(s: Scenario, fail: Any) -> None:
                 f"{here}.incremental_every",
                 "incremental backups come between full ones: make incremental_every shorter than full_every, "
                 "or set it to null",
+            )
+
+
+def _check_restarts(s: Scenario, fail: Any) -> None:
+    """A restart of a named node needs something to stop it first. Checked only where the plan
+    says so plainly: explicit times and tags, and no failure process or data-centre outage that
+    could stop nodes at other times."""
+    faults = s.faults
+    if any(
+        f.action in ("random_failures", "random_datacenter_failures", "datacenter_down", "rolling_restart")
+        or f.at is None
+        for f in faults
+    ):
+        return
+    stopped: dict[str, float] = {}
+    for f in sorted(faults, key=lambda f: f.at or 0.0):
+        node = getattr(f, "node", None)
+        if f.action in ("crash", "shutdown") and node is not None and node not in ("leader", "follower", "preferred"):
+            stopped.setdefault(node, f.at)
+        if f.action == "restart" and node not in (None, "last_crashed") and node not in stopped:
+            i = faults.index(f)
+            fail(
+                f"faults[{i}].node",
+                f"restart of {node} at {format_duration(f.at)}, but nothing in the plan stops {node} before then "
+                "(a restart of a running node does nothing); crash or shut it down first, or give the crash a duration",
             )
 
 
