@@ -129,3 +129,39 @@ def test_a_fault_plan_that_cannot_happen_is_refused(changes: dict, path: str, sa
     with pytest.raises(WorkbenchInputError) as err:
         scenario_from_dict(spec, source="<test>")
     assert path in str(err.value) and says in str(err.value), str(err.value)
+
+
+def _trace_scenario(path: Path, **arrivals: object) -> dict:
+    return {
+        "name": "x",
+        "duration": "20 s",
+        "blueprint": "three-node",
+        "workload": {"keys": 100, "arrivals": {"kind": "trace", "file": str(path), **arrivals}},
+    }
+
+
+def test_a_trace_without_rows_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "empty.csv"
+    path.write_text("t,op,key\n")
+    with pytest.raises(WorkbenchInputError, match="no rows"):
+        scenario_from_dict(_trace_scenario(path), source="<test>")
+
+
+@pytest.mark.parametrize("session", [[[1, 2], [3]], [{"a": 1}, {"a": 2}]])
+def test_a_parquet_trace_with_nested_values_is_refused(tmp_path: Path, session: list) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "nested.parquet"
+    pq.write_table(pa.table({"t": [0.1, 0.2], "op": ["read", "read"], "key": [1, 2], "session": session}), path)
+    with pytest.raises(WorkbenchInputError, match=r"column 'session'.*not text or numbers"):
+        scenario_from_dict(_trace_scenario(path), source="<test>")
+
+
+def test_a_trace_that_replays_nothing_says_so(tmp_path: Path) -> None:
+    from workbench.experiment import run
+
+    path = tmp_path / "late.csv"
+    path.write_text("t,op,key\n0.1,read,1\n0.2,read,2\n")
+    result = run(scenario_from_dict(_trace_scenario(path, window={"start": "100 s"}), source="<test>"))
+    assert any("replayed nothing" in w for w in result.summary()["warnings"])

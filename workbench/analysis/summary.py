@@ -92,6 +92,12 @@ def _warnings(ops: pd.DataFrame, stuck: pd.Series, clients: dict[str, Any], prov
             "silent machine in TCP retransmissions. They count as successes in the plain availability "
             "and as failures within the deadline."
         )
+    arrivals = ((prov.get("scenario") or {}).get("workload") or {}).get("arrivals") or {}
+    if arrivals.get("kind") == "trace" and ops.empty:
+        out.append(
+            "the trace replayed nothing in the measured window: its rows fall before the window's start, "
+            "after the run's end or the warm-up; check workload.arrivals.window, duration and speedup"
+        )
     if timeout_s > run_s > 0:
         out.append(
             f"the clients' request timeout ({_span(timeout_s)}; RavenDB sets none, so 12 h) is longer than the "

@@ -131,9 +131,40 @@ def check_header(names: list[str], source: str, *, csv_file: bool = True) -> Non
 
 
 def check_trace_file(path: str | Path) -> list[str]:
-    """Load-time check: the file exists, its format is known and its header is right."""
+    """Load-time check: the file exists, its format is known, its header is right, it has rows,
+    and (Parquet) its text columns hold text or numbers, not lists or records."""
     names = read_header(path)
-    check_header(names, str(path), csv_file=trace_format(path) == "csv")
+    source = str(path)
+    fmt = trace_format(path)
+    check_header(names, source, csv_file=fmt == "csv")
+    if fmt == "parquet":
+        try:
+            meta = pq.read_metadata(source)
+            schema = pq.read_schema(source)
+        except (OSError, pa.ArrowException) as exc:
+            msg = f"cannot read the trace: {exc}"
+            raise TraceError(msg, source=source) from None
+        if meta.num_rows == 0:
+            msg = "the trace has no rows; nothing would be replayed"
+            raise TraceError(msg, source=source)
+        for field in schema:
+            if pa.types.is_nested(field.type):
+                msg = (
+                    f"schema, column {field.name!r}: holds {field.type}, not text or numbers; "
+                    "write one value per row"
+                )
+                raise TraceError(msg, source=source, column=field.name)
+    else:
+        try:
+            with pa.input_stream(source, compression="detect") as stream:
+                head = stream.read(HEADER_BYTES)
+        except (OSError, pa.ArrowException) as exc:
+            msg = f"cannot read the trace: {exc}"
+            raise TraceError(msg, source=source) from None
+        rows = [line for line in head.split(b"\n")[1:] if line.strip()]
+        if not rows:
+            msg = "the trace has no rows after its header; nothing would be replayed"
+            raise TraceError(msg, source=source, line=2)
     return names
 
 
