@@ -225,7 +225,7 @@ def render_html(report: Report) -> str:
     parts.append("<h2>Findings</h2><ul>" + "".join(f"<li>{e(f)}</li>" for f in report.findings) + "</ul>")
     parts.append("<h2>Comparison</h2>" + _table_html(report.table))
     for i, (title, chart) in enumerate(charts(report)):
-        payload = json.dumps(spec(chart)).replace("</", "<\\/")
+        payload = script_json(spec(chart))
         parts.append(f"<h2>{e(title)}</h2>")
         parts.append(f'<div class="chart" id="chart-{i}"></div>')
         parts.append(f'<script type="application/json" id="spec-{i}">{payload}</script>')
@@ -253,6 +253,18 @@ def render_html(report: Report) -> str:
     parts.append("</body></html>")
     text = "\n".join(parts)
     return text
+
+
+_SCRIPT_UNSAFE = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+def script_json(value: Any) -> str:
+    """JSON that is safe as the text of a <script> element: ``<``, ``>`` and ``&`` (and U+2028/9)
+    written as \\u escapes, so no text (``</script>``, ``<!--``, ``<script``) can end the element
+    or put the parser in another state; JSON.parse reads back the same strings."""
+    return json.dumps(value).translate(_SCRIPT_UNSAFE)
 
 
 def _offline(bundle: str) -> str:
