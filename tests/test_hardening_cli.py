@@ -85,6 +85,21 @@ def test_a_seed_in_a_variant_moves_its_replications(tmp_path: Path, scenario: Pa
     assert list(rows["seed"]) == [5, 50]
 
 
+def test_seeds_that_make_runs_repeat_are_warned_about(tmp_path: Path, scenario: Path, capsys):
+    study_file = write_study(
+        tmp_path,
+        {"replications": 2, "variants": [{"name": "a", "set": {"seed": 5}}, {"name": "b", "set": {"seed": 6}}]},
+    )
+    with pytest.warns(WorkbenchWarning, match=r"1 of 4 runs repeat another run exactly.*seed 6.*at least 2"):
+        compare_specs(load_study(study_file))
+    with pytest.warns(WorkbenchWarning, match=r"2 of 6 runs repeat"):
+        sweep_specs(load_study(write_study(tmp_path, {"replications": 2, "grid": {"seed": [1, 2, 3]}}, "g.yaml")))
+    # The CLI prints it as one warning line on stderr and still runs.
+    assert main(["compare", str(study_file), "--serial", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("workbench: warning: 1 of 4 runs repeat") and err.count("\n") == 1
+
+
 # ----------------------------------------------------------------------------- 2. variant names and folders
 
 
@@ -176,6 +191,23 @@ def test_a_dotted_summary_field_is_a_valid_objective(scenario: Path, capsys):
     assert json.loads(capsys.readouterr().out)["max_rate"] == 150
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--replications", "0"], "workbench capacity --replications: at least 1 run per load, got 0"),
+        (["--tolerance", "0"], "--tolerance: a fraction between 0 and 1"),
+        (["--tolerance", "-1"], "--tolerance: a fraction between 0 and 1"),
+        (["--target", "0"], "--target: a load in ops/s above 0"),
+        (["--range", "100", "inf"], "--range needs 0 < LOW < HIGH, got 100 inf"),
+        (["--set", "workload.rate=5"], "capacity searches workload.rate itself"),
+        (["--dask-local", "0"], "--dask-local: a local Dask cluster needs at least 1 worker, got 0"),
+    ],
+)
+def test_capacity_options_out_of_range_exit_2(scenario: Path, capsys, args, expected):
+    line = one_line_error(main(["capacity", str(scenario), "--slo", "p99_write_ms<=50", *args]), capsys)
+    assert expected in line, line
+
+
 def test_capacity_of_a_study_file_says_it_wants_a_scenario(tmp_path: Path, scenario: Path, capsys):
     study_file = write_study(tmp_path, {"variants": [{"name": "a"}]})
     line = one_line_error(main(["capacity", str(study_file), "--slo", "p99_write_ms<=50"]), capsys)
@@ -207,6 +239,48 @@ def test_study_level_set_reaches_into_lists_as_run_does(scenario: Path, capsys):
 def test_a_study_level_seed_override_sets_the_base_seed(scenario: Path):
     study = study_from_scenario(scenario, blueprints=["three-node"], replications=2, overrides={"seed": 40})
     assert [s.seed for s in compare_specs(study)] == [40, 41]
+
+
+# ----------------------------------------------------------------------------- 6. output that cannot be written
+
+
+@pytest.mark.parametrize("verb", ["compare", "run", "sweep"])
+def test_an_output_folder_under_a_file_exits_2_before_running(tmp_path: Path, scenario: Path, capsys, verb):
+    target = "/dev/null/x"
+    study = scenario if verb != "sweep" else write_study(tmp_path, {"grid": {"workload.rate": [100]}})
+    line = one_line_error(main([verb, str(study), "--out", target]), capsys)
+    assert (
+        line
+        == f"workbench: error: --out {target}: '/dev/null' is a file, not a folder, so nothing can be written under it"
+    )
+
+
+def test_an_output_folder_that_is_a_file_or_not_writable_exits_2(tmp_path: Path, scenario: Path, capsys):
+    afile = tmp_path / "taken"
+    afile.write_text("")
+    line = one_line_error(main(["compare", str(scenario), "--out", str(afile)]), capsys)
+    assert f"--out {afile}: is a file; name a folder for the results" in line
+    # /proc takes no new folders (whoever runs the tests, root included).
+    line = one_line_error(main(["compare", str(scenario), "--out", "/proc/workbench-out", "--serial"]), capsys)
+    assert line.startswith("workbench: error: --out /proc/workbench-out: cannot write there: ")
+
+
+def test_a_report_file_that_cannot_be_written_exits_2_before_running(tmp_path: Path, scenario: Path, capsys):
+    line = one_line_error(main(["report", str(scenario), "-o", str(tmp_path)]), capsys)
+    assert f"-o {tmp_path}: is a folder; name a file, e.g. report.html" in line
+    line = one_line_error(main(["report", str(scenario), "-o", "/dev/null/r.html"]), capsys)
+    assert "'/dev/null' is a file, not a folder" in line
+
+
+def test_an_os_error_naming_a_file_is_one_line_from_the_single_handler(scenario: Path, capsys, monkeypatch):
+    """The safety net: an OSError about a file that reaches main is exit 2, not a traceback."""
+
+    def fail(*_args, **_kwargs):
+        raise PermissionError(13, "Permission denied", "/somewhere/runs.parquet")
+
+    monkeypatch.setattr(study_module, "run_specs", fail)
+    line = one_line_error(main(["compare", str(scenario), "--serial"]), capsys)
+    assert line == "workbench: error: /somewhere/runs.parquet: Permission denied"
 
 
 # ----------------------------------------------------------------------------- 7. Dask scheduler addresses
@@ -279,3 +353,27 @@ def test_a_malformed_study_exits_2_naming_the_field(tmp_path: Path, scenario: Pa
 def test_capacity_section_defaults():
     spec = capacity_spec({"objectives": ["p99_write_ms<=50"]}, 4, source="<test>")
     assert (spec.low, spec.high, spec.target, spec.replications) == (100.0, 100_000.0, None, 4)
+
+
+def test_compare_of_a_grid_only_study_points_to_sweep(tmp_path: Path, scenario: Path, capsys):
+    study_file = write_study(tmp_path, {"grid": {"workload.rate": [100, 200]}})
+    line = one_line_error(main(["compare", str(study_file)]), capsys)
+    assert "has a grid but no variants to compare; run it with 'workbench sweep'" in line
+
+
+# ----------------------------------------------------------------------------- 9. counts and lists
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--blueprints", ",,,"], "--blueprints: ',,,' names no blueprint"),
+        (["--blueprints", ""], "--blueprints: '' names no blueprint"),
+        (["--blueprints", "three-node,three-node"], "'three-node' is listed twice"),
+        (["--replications", "0"], "workbench compare --replications: at least 1 run per variant, got 0"),
+        (["--workers", "0"], "--workers must be at least 1"),
+    ],
+)
+def test_compare_counts_and_lists_that_make_no_sense_exit_2(scenario: Path, capsys, argv, expected):
+    line = one_line_error(main(["compare", str(scenario), *argv]), capsys)
+    assert expected in line, line
