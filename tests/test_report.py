@@ -3,6 +3,7 @@ rendered by a real browser."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -15,6 +16,9 @@ import yaml
 from workbench.cli import main
 
 HOSTILE = "<script>alert(1)</script>"
+# Inside a <script> element, "<!--" then "<script" makes the parser skip the next "</script>": a
+# variant named so swallowed every chart after it unless the embedded JSON escapes "<".
+BREAKER = "<!--<script>"
 STUDY = {
     "name": f"{HOSTILE} study",
     "description": "Three & five nodes, <b>not bold</b>",
@@ -31,7 +35,7 @@ STUDY = {
     "replications": 2,
     "variants": [
         {"name": "three-node", "set": {"blueprint": "three-node"}},
-        {"name": HOSTILE, "set": {"blueprint": "five-node"}},
+        {"name": BREAKER + HOSTILE, "set": {"blueprint": "five-node"}},
     ],
     "capacity": {"objectives": ["p99_write_ms<=6"], "range": [400, 1600], "target": 800, "replications": 1},
 }
@@ -78,6 +82,16 @@ def test_report_escapes_hostile_text(report):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "<img src=x" not in text and "&lt;img src=x onerror=alert(2)&gt;" in text
     assert "<b>not bold</b>" not in text
+
+
+def test_chart_data_is_embedded_as_json_no_text_can_break_out_of(report):
+    body = _body(report[1])
+    payloads = re.findall(r'<script type="application/json" id="spec-\d+">(.*?)</script>', body, re.S)
+    assert len(payloads) == 3
+    for payload in payloads:
+        assert not set(payload) & {"<", ">", "&", "\u2028", "\u2029"}, payload[:200]
+    specs = [json.loads(payload) for payload in payloads]  # reads back as written
+    assert BREAKER + HOSTILE in json.dumps(specs, ensure_ascii=False)
 
 
 def test_report_renders_in_headless_chromium(report, tmp_path: Path):

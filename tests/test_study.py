@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from workbench.cli import main
-from workbench.errors import WorkbenchInputError
+from workbench.errors import WorkbenchInputError, WorkbenchWarning
 from workbench.study import (
     Study,
     compare_specs,
@@ -173,8 +173,11 @@ def test_confidence_intervals_shrink_with_replications_and_a_variant_matches_its
     same = (("blueprint", "three-node"),)
     few = _study(base={**BASE, "faults": []}, replications=3, variants=(("a", same), ("b", same)))
     many = _study(base={**BASE, "faults": []}, replications=12, variants=(("a", same), ("b", same)))
-    few_rows = run_specs(few, compare_specs(few), executor="processes", workers=2, progress=False)
-    many_rows = run_specs(many, compare_specs(many), executor="processes", workers=2, progress=False)
+    # Two variants with the same settings run the same runs, which the workbench warns about.
+    with pytest.warns(WorkbenchWarning, match="runs repeat another run exactly"):
+        few_specs, many_specs = compare_specs(few), compare_specs(many)
+    few_rows = run_specs(few, few_specs, executor="processes", workers=2, progress=False)
+    many_rows = run_specs(many, many_specs, executor="processes", workers=2, progress=False)
     metric = "write p99 (ms)"
     assert compare_table(many_rows).at[metric, "a"][1] < compare_table(few_rows).at[metric, "a"][1]
     # Compared with itself, a variant shows no difference at all: same seeds, same model, same rows.

@@ -20,20 +20,27 @@ Studies run in parallel: --workers N local processes (default one per core), --s
 or Dask: --scheduler tcp://HOST:PORT for an existing cluster, --dask-local N for a local one.
 
 Exit codes: 0 success, 1 the simulation itself failed, 2 bad input (a one-line
-reason on stderr, never a traceback).
+reason on stderr, never a traceback). Every verb's bad input, and an output file or
+folder that cannot be written, reaches the one handler in :func:`main`. Warnings
+(input that runs, but probably not as meant) go to stderr as ``workbench: warning: ...``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import os
 import re
 import sys
-from collections.abc import Sequence
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from workbench import __version__
-from workbench.errors import WorkbenchInputError
+from workbench.errors import WorkbenchInputError, WorkbenchWarning
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -161,15 +168,102 @@ def _executor_args(parser: argparse.ArgumentParser) -> None:
 def _executor(args: argparse.Namespace) -> dict:
     if args.serial:
         return {"executor": "serial"}
-    if args.scheduler or args.dask_local:
-        return {"executor": "dask", "scheduler": args.scheduler, "dask_local": args.dask_local}
+    if args.dask_local is not None and args.dask_local < 1:
+        raise WorkbenchInputError(
+            f"a local Dask cluster needs at least 1 worker, got {args.dask_local}", source="--dask-local"
+        )
+    if args.scheduler is not None:
+        if not args.scheduler.strip():
+            raise WorkbenchInputError("give the scheduler's address, e.g. tcp://10.0.0.5:8786", source="--scheduler")
+        return {"executor": "dask", "scheduler": args.scheduler.strip(), "dask_local": None}
+    if args.dask_local:
+        return {"executor": "dask", "scheduler": None, "dask_local": args.dask_local}
     if args.workers is not None and args.workers < 1:
         raise WorkbenchInputError(f"--workers must be at least 1, got {args.workers}", source="workbench")
     return {"executor": "processes", "workers": args.workers}
 
 
+def _replications(args: argparse.Namespace) -> None:
+    if args.replications is not None and args.replications < 1:
+        msg = f"at least 1 run per variant, got {args.replications}"
+        raise WorkbenchInputError(msg, source=f"workbench {args.command} --replications")
+
+
+@contextlib.contextmanager
+def _writing(option: str, path: Path) -> Iterator[None]:
+    """Any OSError while writing results becomes one clear line naming the option and path."""
+    try:
+        yield
+    except OSError as exc:
+        raise WorkbenchInputError(f"cannot write there: {_reason(exc)}", source=f"{option} {path}") from None
+
+
+def _reason(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
+
+
+def _output_folder(path: Path | None, option: str) -> None:
+    """Create an output folder and check it takes files, before anything runs."""
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
+        raise WorkbenchInputError("is a file; name a folder for the results", source=f"{option} {path}")
+    _no_file_above(path, option)
+    with _writing(option, path):
+        path.mkdir(parents=True, exist_ok=True)
+        _probe(path)
+
+
+def _probe(folder: Path) -> None:
+    """Write and delete a scratch file in ``folder``: it takes files (an OSError naming it if not)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(folder)) from None
+
+
+def _no_file_above(folder: Path, option: str, named: Path | None = None) -> None:
+    """The nearest existing folder above ``folder`` must be a folder, not a file."""
+    for above in (folder, *folder.parents):
+        if above.exists():
+            if not above.is_dir():
+                msg = f"'{above}' is a file, not a folder, so nothing can be written under it"
+                raise WorkbenchInputError(msg, source=f"{option} {named or folder}")
+            return
+
+
+def _output_file(path: Path, option: str) -> None:
+    """Check a report file can be written (its folder created), before anything runs."""
+    if path.is_dir():
+        raise WorkbenchInputError("is a folder; name a file, e.g. report.html", source=f"{option} {path}")
+    _no_file_above(path.parent, option, path)
+    with _writing(option, path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _probe(path.parent)
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError(13, "Permission denied", str(path))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        default = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None) -> None:
+            if issubclass(category, WorkbenchWarning):
+                print(f"workbench: warning: {message}", file=sys.stderr)
+            else:
+                default(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        warnings.simplefilter("always", WorkbenchWarning)
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """The one place where bad input (and an output that cannot be written) becomes exit 2."""
     try:
         if args.command == "run":
             return _run(args)
@@ -191,6 +285,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # A file the user named (or a folder under it) that cannot be read or written.
+        print(f"workbench: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -200,15 +300,13 @@ def _run(args: argparse.Namespace) -> int:
     from workbench.scenario.load import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides, seed=args.seed, duration=args.duration)
+    _output_folder(args.out, "--out")
     progress = sys.stderr.isatty() and not args.json if args.progress is None else args.progress
     result = run(scenario, progress=progress)
     summary = summarise(result)
     if args.out is not None:
-        try:
+        with _writing("--out", args.out):
             result.to_dir(args.out)
-        except OSError as exc:
-            msg = f"cannot write results: {exc}"
-            raise WorkbenchInputError(msg, source=f"--out {args.out}") from None
     if args.json:
         print(json.dumps(summary))
     else:
@@ -322,10 +420,7 @@ def _election_charts(folder: Path) -> list[Path]:
     from workbench.charts import election_cdf, spec
     from workbench.validation.raft_election import RANDOMNESS_RANGES, SCALE_RANGES, figure16, figure16_run
 
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise WorkbenchInputError(f"cannot create '{folder}': {exc.strerror}", source="--chart") from None
+    _output_folder(folder, "--chart")
     written = []
     for label, ranges, log_x in (("randomness", RANDOMNESS_RANGES, True), ("scale", SCALE_RANGES, False)):
         curves = {
@@ -334,7 +429,8 @@ def _election_charts(folder: Path) -> list[Path]:
         }
         title = f"Figure 16, timeouts of varying {label}"
         path = folder / f"raft-election-{label}.svg"
-        path.write_text(vlc.vegalite_to_svg(spec(election_cdf(curves, log_x=log_x, title=title))), encoding="utf-8")
+        with _writing("--chart", folder):
+            path.write_text(vlc.vegalite_to_svg(spec(election_cdf(curves, log_x=log_x, title=title))), encoding="utf-8")
         written.append(path)
     return written
 
@@ -425,10 +521,16 @@ def _overrides(pairs: list[str]) -> dict:
 def _compare(args: argparse.Namespace) -> int:
     from workbench.study import compare_specs, compare_table, format_compare, load_study, run_specs, study_from_scenario
 
-    if args.replications is not None and args.replications < 1:
-        raise WorkbenchInputError("--replications must be at least 1", source="workbench compare")
-    if args.blueprints:
+    _replications(args)
+    if args.blueprints is not None:
         names = [n.strip() for n in args.blueprints.split(",") if n.strip()]
+        if not names:
+            msg = f"'{args.blueprints}' names no blueprint; list them, e.g. --blueprints three-node,five-node"
+            raise WorkbenchInputError(msg, source="workbench compare --blueprints")
+        for name in names:
+            if names.count(name) > 1:
+                msg = f"'{name}' is listed twice in '{args.blueprints}'"
+                raise WorkbenchInputError(msg, source="workbench compare --blueprints")
         study = study_from_scenario(
             args.study, blueprints=names, replications=args.replications or 5, overrides=_overrides(args.overrides)
         )
@@ -439,13 +541,18 @@ def _compare(args: argparse.Namespace) -> int:
                 source="workbench compare",
             )
         study = load_study(args.study, replications=args.replications)
-    rows = run_specs(
-        study, compare_specs(study), out_dir=args.out, progress=args.progress and not args.json, **_executor(args)
-    )
+        if study.grid and not study.variants:
+            msg = "this study has a grid but no variants to compare; run it with 'workbench sweep'"
+            raise WorkbenchInputError(msg, source=args.study)
+    executor = _executor(args)
+    _output_folder(args.out, "--out")
+    specs = compare_specs(study)
+    rows = run_specs(study, specs, out_dir=args.out, progress=args.progress and not args.json, **executor)
     table = compare_table(rows)
     if args.out is not None:
         _write_rows(rows, args.out)
-        table.to_csv(args.out / "compare.csv")
+        with _writing("--out", args.out):
+            table.to_csv(args.out / "compare.csv")
     if args.json:
         print(table.drop(columns="key").to_json(orient="index"))
     else:
@@ -459,25 +566,43 @@ def _compare(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from workbench.study import load_study, run_specs, sweep_specs
 
-    if args.replications is not None and args.replications < 1:
-        raise WorkbenchInputError("--replications must be at least 1", source="workbench sweep")
+    _replications(args)
     study = load_study(args.study, replications=args.replications)
     if not study.grid and not study.variants:
         raise WorkbenchInputError("a sweep needs a 'grid' (or 'variants') in the study file", source=args.study)
     out = args.out or Path("outputs") / f"sweep-{study.name}"
-    rows = run_specs(study, sweep_specs(study), progress=args.progress, **_executor(args))
+    executor = _executor(args)
+    _output_folder(out, "--out")
+    rows = run_specs(study, sweep_specs(study), progress=args.progress, **executor)
     path = _write_rows(rows, out)
     print(f"{len(rows)} runs of {study.name} written to {path}")
     return EXIT_OK
 
 
 def _capacity(args: argparse.Namespace) -> int:
+    from workbench.analysis.capacity import parse_slo
     from workbench.study import find_capacity, study_from_scenario
 
     low, high = args.range
-    if not 0 < low < high:
+    if not 0 < low < high < math.inf:
         raise WorkbenchInputError(f"--range needs 0 < LOW < HIGH, got {low:g} {high:g}", source="workbench capacity")
-    study = study_from_scenario(args.scenario, replications=args.replications, overrides=_overrides(args.overrides))
+    if args.replications < 1:
+        msg = f"at least 1 run per load, got {args.replications}"
+        raise WorkbenchInputError(msg, source="workbench capacity --replications")
+    if not 0 < args.tolerance < 1:
+        msg = f"a fraction between 0 and 1 (0.05 is 5 %), got {args.tolerance:g}"
+        raise WorkbenchInputError(msg, source="workbench capacity --tolerance")
+    if args.target is not None and not 0 < args.target < math.inf:
+        msg = f"a load in ops/s above 0, got {args.target:g}"
+        raise WorkbenchInputError(msg, source="workbench capacity --target")
+    for text in args.slo:
+        parse_slo(text)
+    overrides = _overrides(args.overrides)
+    if "workload.rate" in overrides:
+        msg = "capacity searches workload.rate itself (the load); give the loads to search with --range LOW HIGH"
+        raise WorkbenchInputError(msg, source=f"workbench capacity --set workload.rate={overrides['workload.rate']}")
+    executor = _executor(args)
+    study = study_from_scenario(args.scenario, replications=args.replications, overrides=overrides)
     result = find_capacity(
         study,
         args.slo,
@@ -486,7 +611,7 @@ def _capacity(args: argparse.Namespace) -> int:
         target=args.target,
         tolerance=args.tolerance,
         progress=args.progress and not args.json,
-        **_executor(args),
+        **executor,
     )
     if args.json:
         print(json.dumps(result.as_dict(), default=str))
@@ -514,12 +639,10 @@ def _capacity(args: argparse.Namespace) -> int:
 
 
 def _write_rows(rows, out: Path) -> Path:
-    try:
+    with _writing("--out", out):
         out.mkdir(parents=True, exist_ok=True)
         path = out / "runs.parquet"
         rows.to_parquet(path, index=False)
-    except OSError as exc:
-        raise WorkbenchInputError(f"cannot write results: {exc}", source=f"--out {out}") from None
     return path
 
 
@@ -527,19 +650,18 @@ def _report(args: argparse.Namespace) -> int:
     from workbench.report.study_report import build_report, render_html, render_markdown
     from workbench.study import load_study
 
-    if args.replications is not None and args.replications < 1:
-        raise WorkbenchInputError("--replications must be at least 1", source="workbench report")
+    _replications(args)
     fmt = args.format or ("md" if args.output.suffix.lower() in (".md", ".markdown") else "html")
     study = load_study(args.study, replications=args.replications)
-    report = build_report(study, progress=args.progress, **_executor(args))
-    try:
+    executor = _executor(args)
+    _output_file(args.output, "-o")
+    report = build_report(study, progress=args.progress, **executor)
+    with _writing("-o", args.output):
         args.output.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "md":
             render_markdown(report, args.output)
         else:
             args.output.write_text(render_html(report), encoding="utf-8")
-    except OSError as exc:
-        raise WorkbenchInputError(f"cannot write the report: {exc}", source=f"-o {args.output}") from None
     print(f"Report written to {args.output}")
     return EXIT_OK
 

@@ -43,6 +43,10 @@ class WorkbenchInputError(ValueError):
         return ": ".join(parts)
 
 
+class WorkbenchWarning(UserWarning):
+    """Input that runs but probably not as meant; the CLI prints it as ``workbench: warning: ...``."""
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``" (did you mean 'x'?)"`` for a close match, else ``""``."""
     matches = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)

@@ -5,7 +5,8 @@ A *study* is a base scenario plus what varies: a list of named variants (for
 Each run is a :class:`RunSpec`: the overrides that make its variant, and a seed.
 Replication r of every variant uses the same seed (the base seed + r), so variants
 see the same arrivals and fault draws (common random numbers) and their
-differences are not noise from different draws.
+differences are not noise from different draws. A variant or grid point that sets
+``seed`` moves its own replications: replication r runs that seed + r.
 
 Runs go to an executor: ``serial``, local ``processes`` (default: one per core),
 or a Dask cluster (an existing scheduler address, or a local cluster of N
@@ -23,13 +24,20 @@ Study file (YAML)::
     grid:                                 # for sweep: every combination
       workload.rate: [500, 1000, 2000]
       clients.read_balance: [None, RoundRobin]
+    capacity: {objectives: ["p99_write_ms<=50"], range: [200, 20000], target: 3000}   # for report
+
+docs/studies.md describes every field. Variant names are text, and each names the folder its
+runs are written to (``--out``), so two names must not map to the same folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import json
 import math
 import os
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +47,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from workbench.errors import WorkbenchInputError
+from workbench.errors import WorkbenchInputError, WorkbenchWarning, did_you_mean, one_of
 from workbench.scenario.load import parse_yaml, scenario_from_dict
 
 # Fields that depend on the machine, not the model: left out so datasets match across executors.
@@ -67,15 +75,26 @@ class Study:
     variants: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     grid: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    # Overrides of the whole study (``--set`` on the command line), applied before each variant's.
+    overrides: tuple[tuple[str, Any], ...] = ()
 
     def scenario(self, factors: Iterable[tuple[str, Any]] = (), seed: int | None = None) -> Any:
         return scenario_from_dict(
-            self.base, source=self.source, base_dir=self.base_dir, overrides=dict(factors), seed=seed
+            self.base,
+            source=self.source,
+            base_dir=self.base_dir,
+            overrides={**dict(self.overrides), **dict(factors)},
+            seed=seed,
         )
 
     @property
     def base_seed(self) -> int:
-        return int(self.base.get("seed", 1))
+        return int(dict(self.overrides).get("seed", self.base.get("seed", 1)))
+
+    def first_seed(self, factors: Iterable[tuple[str, Any]] = ()) -> int:
+        """The seed of replication 0 of a variant or grid point: its own ``seed`` if it sets one."""
+        seeds = [value for key, value in factors if _norm(key) == "seed"]
+        return int(seeds[-1]) if seeds else self.base_seed
 
 
 # ----------------------------------------------------------------------------- building studies
@@ -88,11 +107,27 @@ def study_from_scenario(
     replications: int = 5,
     overrides: Mapping[str, Any] | None = None,
 ) -> Study:
-    """A comparison study from a plain scenario file: one variant per blueprint (or just the scenario)."""
+    """A comparison study from a plain scenario file: one variant per blueprint (or just the scenario).
+
+    ``overrides`` (dotted paths, as ``--set`` gives them) apply to every variant, the same way
+    ``workbench run --set`` applies them: into lists (``faults.0.at``) and after the blueprint."""
     path = Path(path)
     base = _read_mapping(path)
-    for key, value in (overrides or {}).items():
-        _set(base, key, value)
+    study_keys = sorted(set(base) & {"scenario", "variants", "grid", "capacity", "replications"})
+    if study_keys:
+        msg = (
+            f"this is a study file (it has '{study_keys[0]}'), but a scenario file is wanted here; "
+            "run a study with 'workbench compare', 'sweep' or 'report'"
+        )
+        raise WorkbenchInputError(msg, source=str(path))
+    blueprints = list(blueprints)
+    for name in blueprints:
+        if not isinstance(name, str) or not name.strip():
+            raise WorkbenchInputError(f"{name!r} is not a blueprint name", source="blueprints")
+        if blueprints.count(name) > 1:
+            raise WorkbenchInputError(f"'{name}' is listed twice", source="blueprints")
+    if not isinstance(replications, int) or isinstance(replications, bool) or replications < 1:
+        raise WorkbenchInputError(f"replications must be at least 1, got {replications!r}", source=str(path))
     variants = tuple((name, (("blueprint", name),)) for name in blueprints) or ((str(base.get("name", "base")), ()),)
     study = Study(
         name=str(base.get("name", path.stem)),
@@ -101,6 +136,7 @@ def study_from_scenario(
         base_dir=str(path.parent),
         replications=replications,
         variants=variants,
+        overrides=tuple((str(k), v) for k, v in (overrides or {}).items()),
     )
     check_study(study)
     return study
@@ -119,43 +155,41 @@ def load_study(path: str | Path, *, replications: int | None = None) -> Study:
             msg = f"unknown key '{key}' in a study; allowed: {', '.join(sorted(allowed))}"
             raise WorkbenchInputError(msg, source=source, path=str(key))
     scenario = data.get("scenario")
-    if isinstance(scenario, str):
+    if isinstance(scenario, str) and scenario.strip():
         scenario_path = (path.parent / scenario).resolve()
+        if not scenario_path.is_file():
+            what = "a folder, not a scenario file" if scenario_path.is_dir() else "no such file"
+            msg = f"'{scenario}' is {what} (looked for {scenario_path}); name a scenario YAML file"
+            raise WorkbenchInputError(msg, source=source, path="scenario")
         base = _read_mapping(scenario_path)
         base_dir, base_source = str(scenario_path.parent), str(scenario_path)
     elif isinstance(scenario, Mapping):
         base, base_dir, base_source = dict(scenario), str(path.parent), source
     else:
-        msg = "a study needs 'scenario': a scenario file (relative to the study) or an inline scenario"
+        msg = (
+            f"a study needs 'scenario': a scenario file (relative to the study) or an inline scenario, got {scenario!r}"
+        )
         raise WorkbenchInputError(msg, source=source, path="scenario")
     reps = replications if replications is not None else data.get("replications", 5)
     if not isinstance(reps, int) or isinstance(reps, bool) or reps < 1:
         msg = f"replications must be a whole number of at least 1, got {reps!r}"
         raise WorkbenchInputError(msg, source=source, path="replications")
-    variants = []
-    for i, item in enumerate(data.get("variants") or []):
-        if not isinstance(item, Mapping) or "name" not in item:
-            msg = "each variant is a mapping with a 'name' and 'set' (dotted paths to values)"
-            raise WorkbenchInputError(msg, source=source, path=f"variants[{i}]")
-        unknown = set(item) - {"name", "set"}
-        if unknown:
-            msg = f"unknown key '{sorted(unknown)[0]}' in a variant; allowed: name, set"
-            raise WorkbenchInputError(msg, source=source, path=f"variants[{i}]")
-        sets = item.get("set") or {}
-        if not isinstance(sets, Mapping):
-            msg = "'set' maps dotted paths to values, e.g. {blueprint: five-node, workload.rate: 2000}"
-            raise WorkbenchInputError(msg, source=source, path=f"variants[{i}].set")
-        variants.append((str(item["name"]), tuple(sets.items())))
-    names = [v[0] for v in variants]
-    for i, name in enumerate(names):
-        if names.count(name) > 1:
-            raise WorkbenchInputError(f"variant '{name}' is named twice", source=source, path=f"variants[{i}].name")
+    variants = _variants(data.get("variants"), source)
     grid = []
-    for key, values in (data.get("grid") or {}).items():
+    raw_grid = data.get("grid")
+    if raw_grid is not None and not isinstance(raw_grid, Mapping):
+        msg = (
+            f"grid maps each factor (a dotted path) to the list of its values, e.g. "
+            f"{{workload.rate: [500, 1000], blueprint.database.replication_factor: [2, 3]}}, got {raw_grid!r}"
+        )
+        raise WorkbenchInputError(msg, source=source, path="grid")
+    for key, values in (raw_grid or {}).items():
         if not isinstance(values, list) or not values:
             msg = f"a grid factor lists its values, e.g. {key}: [500, 1000], got {values!r}"
             raise WorkbenchInputError(msg, source=source, path=f"grid.{key}")
         grid.append((str(key), tuple(values)))
+    if "capacity" in data:
+        capacity_spec(data["capacity"], reps, source=source)
     study = Study(
         name=str(data.get("name", path.stem)),
         base=base,
@@ -168,6 +202,55 @@ def load_study(path: str | Path, *, replications: int | None = None) -> Study:
     )
     check_study(study, study_source=source)
     return study
+
+
+def _variants(raw: Any, source: str) -> list[tuple[str, tuple[tuple[str, Any], ...]]]:
+    """The study's ``variants``: a list of {name, set}; names are non-empty text naming distinct folders."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        msg = (
+            "variants is a list of {name, set} mappings, e.g. [{name: five-node, set: {blueprint: five-node}}], "
+            f"got {raw!r}"
+        )
+        raise WorkbenchInputError(msg, source=source, path="variants")
+    variants = []
+    folders: dict[str, str] = {}
+    for i, item in enumerate(raw):
+        if not isinstance(item, Mapping) or "name" not in item:
+            msg = f"each variant is a mapping with a 'name' and 'set' (dotted paths to values), got {item!r}"
+            raise WorkbenchInputError(msg, source=source, path=f"variants[{i}]")
+        unknown = set(item) - {"name", "set"}
+        if unknown:
+            key = str(sorted(map(str, unknown))[0])
+            msg = f"unknown key '{key}' in a variant{did_you_mean(key, ['name', 'set'])}; allowed: name, set"
+            raise WorkbenchInputError(msg, source=source, path=f"variants[{i}].{key}")
+        name = item["name"]
+        if name is None:
+            msg = "a variant needs a name (it labels its column and output folder), e.g. name: five-node"
+            raise WorkbenchInputError(msg, source=source, path=f"variants[{i}].name")
+        if isinstance(name, bool | int | float):
+            msg = f"a variant's name is text, but YAML read {name!r}; quote it as you meant it, e.g. name: '{name}'"
+            raise WorkbenchInputError(msg, source=source, path=f"variants[{i}].name")
+        if not isinstance(name, str):
+            msg = f"a variant's name is text, got {name!r}"
+            raise WorkbenchInputError(msg, source=source, path=f"variants[{i}].name")
+        if not name.strip():
+            msg = f"a variant's name cannot be empty, got {name!r}: it labels the variant's column and output folder"
+            raise WorkbenchInputError(msg, source=source, path=f"variants[{i}].name")
+        folder = run_folder(name)
+        if folder.casefold() in folders:
+            other = folders[folder.casefold()]
+            why = "is named twice" if other == name else f"and '{other}' would share the output folder '{folder}'"
+            msg = f"variant '{name}' {why}; give each variant a name that differs in letters or digits"
+            raise WorkbenchInputError(msg, source=source, path=f"variants[{i}].name")
+        folders[folder.casefold()] = name
+        sets = item.get("set") or {}
+        if not isinstance(sets, Mapping):
+            msg = f"'set' maps dotted paths to values, e.g. {{blueprint: five-node, workload.rate: 2000}}, got {sets!r}"
+            raise WorkbenchInputError(msg, source=source, path=f"variants[{i}].set")
+        variants.append((name, tuple((str(k), v) for k, v in sets.items())))
+    return variants
 
 
 def check_study(study: Study, study_source: str | None = None) -> None:
@@ -196,16 +279,19 @@ def _grid_points(study: Study) -> list[tuple[tuple[str, Any], ...]]:
 
 
 def compare_specs(study: Study) -> list[RunSpec]:
-    """Every variant × replication, replication r of each variant on seed base + r."""
+    """Every variant × replication, replication r of each variant on seed base + r (or, for a
+    variant that sets ``seed``, that seed + r). A study without variants compares its scenario alone."""
     specs = []
     for r in range(study.replications):
-        for name, factors in study.variants:
-            specs.append(RunSpec(len(specs), name, factors, r, study.base_seed + r))
+        for name, factors in study.variants or ((study.name, ()),):
+            specs.append(RunSpec(len(specs), name, factors, r, study.first_seed(factors) + r))
+    _warn_repeated_runs(specs, study.replications)
     return specs
 
 
 def sweep_specs(study: Study) -> list[RunSpec]:
-    """Every grid point (× each variant, if any) × replication."""
+    """Every grid point (× each variant, if any) × replication; a grid or variant ``seed`` is
+    the seed of replication 0 of its runs."""
     points = _grid_points(study) or [()]
     variants = study.variants or (("", ()),)
     specs = []
@@ -213,12 +299,56 @@ def sweep_specs(study: Study) -> list[RunSpec]:
         for name, vfactors in variants:
             for point in points:
                 label = " ".join(f"{k}={v}" for k, v in point)
+                factors = vfactors + point
                 specs.append(
                     RunSpec(
-                        len(specs), " ".join(x for x in (name, label) if x), vfactors + point, r, study.base_seed + r
+                        len(specs), " ".join(x for x in (name, label) if x), factors, r, study.first_seed(factors) + r
                     )
                 )
+    _warn_repeated_runs(specs, study.replications)
     return specs
+
+
+def repeated_runs(specs: list[RunSpec], replications: int) -> str | None:
+    """Say so when runs of different variants or grid points are the same run (same settings,
+    same seed): identical rows that look like independent evidence."""
+    groups: dict[tuple[Any, ...], list[RunSpec]] = {}
+    for spec in specs:
+        groups.setdefault((_settings_key(spec.factors), spec.seed), []).append(spec)
+    repeats = [g for g in groups.values() if len({s.variant for s in g}) > 1]
+    if not repeats:
+        return None
+    a, b = repeats[0][0], next(s for s in repeats[0] if s.variant != repeats[0][0].variant)
+    count = sum(len(g) - 1 for g in repeats)
+    seeded = any(_norm(k) == "seed" for spec in (a, b) for k, _ in spec.factors)
+    first = (
+        f"'{a.variant}' replication {a.replication} and '{b.variant}' replication {b.replication} "
+        f"both run seed {a.seed} with the same settings"
+    )
+    if seeded:
+        advice = (
+            f"a seed set in a variant or the grid is the seed of replication 0 and replication r runs seed + r, "
+            f"so space such seeds at least {replications} (the replications) apart, or drop them and raise "
+            "replications"
+        )
+    else:
+        advice = "the variants set the same values; give them different settings or drop one"
+    return f"{count} of {len(specs)} runs repeat another run exactly: {first}; {advice}"
+
+
+def _warn_repeated_runs(specs: list[RunSpec], replications: int) -> None:
+    message = repeated_runs(specs, replications)
+    if message:
+        warnings.warn(message, WorkbenchWarning, stacklevel=3)
+
+
+def _settings_key(factors: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, str], ...]:
+    settings = {_norm(k): v for k, v in factors if _norm(k) != "seed"}
+    return tuple(sorted((k, json.dumps(v, sort_keys=True, default=str)) for k, v in settings.items()))
+
+
+def _norm(path: str) -> str:
+    return str(path).replace("[", ".").replace("]", "").strip(".")
 
 
 # ----------------------------------------------------------------------------- running
@@ -233,7 +363,7 @@ def execute(study: Study, spec: RunSpec, out_dir: str | None = None) -> dict[str
     scenario = study.scenario(spec.factors, seed=spec.seed)
     result = run(scenario)
     if out_dir is not None:
-        result.to_dir(Path(out_dir) / _slug(spec.variant) / f"rep{spec.replication}")
+        result.to_dir(Path(out_dir) / run_folder(spec.variant) / f"rep{spec.replication}")
     row: dict[str, Any] = {"run": spec.index, "variant": spec.variant, "replication": spec.replication}
     row.update({f"factor.{k}": _scalar(v) for k, v in spec.factors})
     clusters = getattr(scenario.blueprint, "clusters", None) or [scenario.blueprint]  # a deployment: every cluster
@@ -268,56 +398,103 @@ def run_specs(
     ``dask`` (``scheduler='tcp://host:port'`` for an existing cluster, else a local
     cluster of ``dask_local`` workers)."""
     out = str(out_dir) if out_dir is not None else None
-    bar = _bar(len(specs), study.name) if progress else None
+    if out is not None:
+        _check_folders(specs)
+    if executor not in ("serial", "processes", "dask"):
+        msg = f"unknown executor '{executor}'; use serial, processes or dask"
+        raise WorkbenchInputError(msg, source="workbench")
     rows: dict[int, dict[str, Any]] = {}
+    # One run needs no pool; but a scheduler the user named is always used (and so checked).
+    serial = executor == "serial" or (len(specs) <= 1 and not (executor == "dask" and scheduler is not None))
+    # Connect to Dask first: an address where nothing answers fails before any progress bar.
+    dask = _dask_client(scheduler, dask_local) if executor == "dask" and not serial else contextlib.nullcontext()
+    with dask as client:
+        bar = _bar(len(specs), study.name) if progress else None
 
-    def done(row: dict[str, Any]) -> None:
-        rows[row["run"]] = row
-        if bar is not None:
-            bar.update(1)
-        if on_row is not None:
-            on_row(row)
+        def done(row: dict[str, Any]) -> None:
+            rows[row["run"]] = row
+            if bar is not None:
+                bar.update(1)
+            if on_row is not None:
+                on_row(row)
 
-    try:
-        if executor == "serial" or len(specs) <= 1:
-            for spec in specs:
-                done(execute(study, spec, out))
-        elif executor == "processes":
-            from concurrent.futures import ProcessPoolExecutor, as_completed
+        try:
+            if serial:
+                for spec in specs:
+                    done(execute(study, spec, out))
+            elif executor == "processes":
+                from concurrent.futures import ProcessPoolExecutor, as_completed
 
-            with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-                futures = [pool.submit(execute, study, spec, out) for spec in specs]
-                for future in as_completed(futures):
+                with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+                    futures = [pool.submit(execute, study, spec, out) for spec in specs]
+                    for future in as_completed(futures):
+                        done(future.result())
+            else:
+                from dask.distributed import as_completed as dask_completed
+
+                futures = client.map(execute, [study] * len(specs), specs, [out] * len(specs), pure=False)
+                for future in dask_completed(futures):
                     done(future.result())
-        elif executor == "dask":
-            _run_dask(study, specs, out, scheduler, dask_local, done)
-        else:
-            msg = f"unknown executor '{executor}'; use serial, processes or dask"
-            raise WorkbenchInputError(msg, source="workbench")
-    finally:
-        if bar is not None:
-            bar.close()
+        finally:
+            if bar is not None:
+                bar.close()
     table = pd.DataFrame([rows[i] for i in sorted(rows)])
     return table
 
 
-def _run_dask(study, specs, out, scheduler, dask_local, done) -> None:
+def _check_folders(specs: list[RunSpec]) -> None:
+    """Each variant writes to its own folder: two labels that map to one folder would overwrite."""
+    folders: dict[str, str] = {}
+    for spec in specs:
+        key = run_folder(spec.variant).casefold()
+        other = folders.setdefault(key, spec.variant)
+        if other != spec.variant:
+            msg = (
+                f"variants '{other}' and '{spec.variant}' would write to the same folder "
+                f"'{run_folder(spec.variant)}'; give them names that differ in letters or digits"
+            )
+            raise WorkbenchInputError(msg, source="variants")
+
+
+DASK_CONNECT_TIMEOUT_S = 5
+
+
+def _connect(scheduler: str):
+    """A client of the Dask scheduler at ``scheduler``, or one clear line saying why not."""
+    from dask.distributed import Client
+
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        return Client(scheduler, timeout=f"{DASK_CONNECT_TIMEOUT_S}s")
+    except (OSError, ValueError, TypeError) as exc:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        if isinstance(exc, OSError):
+            msg = (
+                f"no Dask scheduler answered at '{scheduler}' within {DASK_CONNECT_TIMEOUT_S} s ({detail}); "
+                "start one with 'dask scheduler', or use --dask-local N for a local cluster"
+            )
+        else:
+            msg = f"'{scheduler}' is not a Dask scheduler address ({detail}); write it like tcp://10.0.0.5:8786"
+        raise WorkbenchInputError(msg, source="--scheduler") from None
+
+
+@contextlib.contextmanager
+def _dask_client(scheduler: str | None, dask_local: int | None):
+    """A client of the scheduler at ``scheduler``, else of a local cluster of ``dask_local`` workers."""
+    try:
+        from dask.distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - dask is a declared dependency
         msg = "the dask executor needs dask.distributed (pip install 'dask[distributed]')"
         raise WorkbenchInputError(msg, source="workbench") from None
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(n_workers=dask_local or 1, threads_per_worker=1, processes=True, dashboard_address=None)
+    if scheduler is not None:
+        with _connect(scheduler) as client:
+            yield client
+        return
+    cluster = LocalCluster(n_workers=dask_local or 1, threads_per_worker=1, processes=True, dashboard_address=None)
     try:
-        with Client(scheduler or cluster) as client:
-            futures = client.map(execute, [study] * len(specs), specs, [out] * len(specs), pure=False)
-            for future in as_completed(futures):
-                done(future.result())
+        with Client(cluster) as client:
+            yield client
     finally:
-        if cluster is not None:
-            cluster.close()
+        cluster.close()
 
 
 def _bar(total: int, name: str):
@@ -470,29 +647,96 @@ def _fmt_ci(cell: Any) -> str:
 def _read_mapping(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise WorkbenchInputError(f"no such file (looked for {path.resolve()})", source=str(path))
-    data = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    if path.is_dir():
+        raise WorkbenchInputError("is a folder; name a YAML file", source=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkbenchInputError(f"cannot read the file: {exc}", source=str(path)) from None
+    data = parse_yaml(text, str(path))
     if not isinstance(data, Mapping):
-        raise WorkbenchInputError("expected a mapping of keys to values", source=str(path))
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        raise WorkbenchInputError(f"expected a mapping of keys to values, but the file is {kind}", source=str(path))
     return dict(data)
-
-
-def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
-    node = data
-    parts = dotted.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
 
 
 def _scalar(value: Any) -> Any:
     return value if isinstance(value, int | float | str | bool) or value is None else str(value)
 
 
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text) or "base"
+def run_folder(variant: str) -> str:
+    """The folder a variant's runs are written to (``OUT/<folder>/rep<r>``): its name with
+    anything but letters, digits, ``-``, ``_`` and ``.`` as ``_``; never ``.`` or ``..``."""
+    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in variant) or "base"
+    return "_" * len(slug) if set(slug) == {"."} else slug
 
 
 # ----------------------------------------------------------------------------- capacity
+
+CAPACITY_KEYS = ("objectives", "range", "target", "replications")
+DEFAULT_CAPACITY_RANGE = (100.0, 100_000.0)
+
+
+@dataclass(frozen=True)
+class CapacitySpec:
+    """A study's ``capacity`` section, checked: see docs/studies.md."""
+
+    objectives: tuple[str, ...]
+    low: float
+    high: float
+    target: float | None
+    replications: int
+
+
+def capacity_spec(spec: Any, replications: int, *, source: str) -> CapacitySpec:
+    """Check a study's ``capacity`` section (objectives, range, target, replications) and
+    fill in its defaults: range [100, 100000] ops/s, no target, the study's replications."""
+
+    def fail(path: str, msg: str) -> WorkbenchInputError:
+        return WorkbenchInputError(msg, source=source, path=f"capacity{path}")
+
+    if not isinstance(spec, Mapping):
+        example = "{objectives: ['p99_write_ms<=50'], range: [200, 20000], target: 3000}"
+        return_msg = (
+            f"capacity is a mapping with objectives and optionally range, target and replications, e.g. {example}"
+        )
+        raise fail("", f"{return_msg}; got {spec!r}")
+    for key in spec:
+        if key not in CAPACITY_KEYS:
+            hint = did_you_mean(str(key), CAPACITY_KEYS)
+            raise fail(f".{key}", f"unknown key '{key}' in capacity{hint}; allowed: {one_of(CAPACITY_KEYS)}")
+    objectives = spec.get("objectives")
+    if not isinstance(objectives, list) or not objectives or not all(isinstance(o, str) for o in objectives):
+        msg = f"list the objectives, e.g. objectives: ['p99_write_ms<=50', 'availability>=99.9%'], got {objectives!r}"
+        raise fail(".objectives", msg)
+    from workbench.analysis.capacity import parse_slo
+
+    for i, text in enumerate(objectives):
+        try:
+            parse_slo(text)
+        except WorkbenchInputError as err:
+            raise fail(f".objectives[{i}]", err.message) from None
+    bounds = spec.get("range", list(DEFAULT_CAPACITY_RANGE))
+    if (
+        not isinstance(bounds, list)
+        or len(bounds) != 2
+        or not all(_is_number(b) for b in bounds)
+        or not 0 < bounds[0] < bounds[1]
+        or not math.isfinite(bounds[1])
+    ):
+        raise fail(".range", f"range is [LOW, HIGH] in ops/s with 0 < LOW < HIGH, e.g. [200, 20000]; got {bounds!r}")
+    target = spec.get("target")
+    if target is not None and not (_is_number(target) and 0 < target < math.inf):
+        raise fail(".target", f"target is a load in ops/s above 0 (the headroom is reported there), got {target!r}")
+    reps = spec.get("replications", replications)
+    if not isinstance(reps, int) or isinstance(reps, bool) or reps < 1:
+        raise fail(".replications", f"replications (runs per load) is a whole number of at least 1, got {reps!r}")
+    low, high = (float(b) for b in bounds)
+    return CapacitySpec(tuple(objectives), low, high, float(target) if target is not None else None, reps)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
 
 
 @dataclass
@@ -541,20 +785,33 @@ def find_capacity(
     (geometrically) until the bracket is within ``tolerance``; each rate runs the
     study's replications with common random numbers. Throughput is monotone in
     the offered load up to saturation, which is what makes bisection sound."""
-    from workbench.analysis.capacity import parse_slo
+    from workbench.analysis.capacity import check_slo_metrics, parse_slo
 
+    if isinstance(objectives, str) or not objectives:
+        raise WorkbenchInputError(f"give a list of objectives, got {objectives!r}", source="--slo")
     slos = [parse_slo(text) for text in objectives]
+    if study.replications < 1:
+        raise WorkbenchInputError(f"at least 1 run per load, got {study.replications}", source="--replications")
+    if not (0 < low < high < math.inf):
+        raise WorkbenchInputError(f"needs 0 < LOW < HIGH, got {low:g} {high:g}", source="--range")
+    if not 0 < tolerance < 1:
+        raise WorkbenchInputError(f"a fraction between 0 and 1 (0.05 is 5 %), got {tolerance:g}", source="--tolerance")
+    if target is not None and not 0 < target < math.inf:
+        raise WorkbenchInputError(f"a load in ops/s above 0, got {target:g}", source="--target")
     cache: dict[float, dict[str, Any]] = {}
+    first_seed = study.first_seed(factors)
 
     def evaluate(rate: float) -> dict[str, Any]:
         rate = float(round(rate, 6))
         if rate not in cache:
             specs = [
-                RunSpec(r, f"rate={rate:g}", (*factors, ("workload.rate", rate)), r, study.base_seed + r)
+                RunSpec(r, f"rate={rate:g}", (*factors, ("workload.rate", rate)), r, first_seed + r)
                 for r in range(study.replications)
             ]
             rows = run_specs(study, specs, progress=progress, **executor)
             mean = _mean_row(rows)
+            if not cache:  # the first load run: every objective names a figure the runs have
+                check_slo_metrics(slos, mean, f"at {rate:g} ops/s")
             mean["rate"] = rate
             mean["meets"] = all(slo.met(mean) for slo in slos)
             cache[rate] = mean

@@ -6,12 +6,12 @@ self-contained file: Vega, Vega-Lite and Vega-Embed inlined from vl-convert, the
 chart specs embedded as JSON, no network address anywhere, every piece of user
 text escaped. ``render_markdown`` writes Markdown with SVG charts beside it.
 
-Study ``capacity`` section::
+Study ``capacity`` section (docs/studies.md; checked by :func:`workbench.study.capacity_spec`)::
 
     capacity:
       objectives: ["p99_write_ms<=50", "availability>=99.9%"]
-      range: [200, 20000]        # ops/s searched
-      target: 3000               # headroom reported at this load
+      range: [200, 20000]        # ops/s searched (default [100, 100000])
+      target: 3000               # headroom reported at this load (default: none)
       replications: 2            # per load (default: the study's)
 """
 
@@ -31,14 +31,15 @@ import yaml
 
 from workbench import __version__
 from workbench.analysis.capacity import parse_slo
-from workbench.errors import WorkbenchInputError
 from workbench.results import RunResult
 from workbench.study import (
     CapacityResult,
     Study,
+    capacity_spec,
     compare_specs,
     compare_table,
     find_capacity,
+    run_folder,
     run_specs,
 )
 
@@ -63,42 +64,25 @@ def build_report(study: Study, *, progress: bool = True, **executor: Any) -> Rep
         rows = run_specs(study, compare_specs(study), out_dir=tmp, progress=progress, **executor)
         results = {}
         for name, _ in variants:
-            slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "base"
-            results[name] = RunResult.from_dir(Path(tmp) / slug / "rep0")
+            results[name] = RunResult.from_dir(Path(tmp) / run_folder(name) / "rep0")
     report = Report(study, rows, compare_table(rows), results)
-    spec = study.extra.get("capacity")
-    if spec:
-        objectives, low, high, target, reps = _capacity_spec(spec, study)
-        report.objectives, report.target = objectives, target
-        sub = Study(**{**study.__dict__, "replications": reps})
+    if "capacity" in study.extra:
+        cap = capacity_spec(study.extra["capacity"], study.replications, source=study.source)
+        report.objectives, report.target = list(cap.objectives), cap.target
+        sub = Study(**{**study.__dict__, "replications": cap.replications})
         for name, factors in variants:
             report.capacity[name] = find_capacity(
-                sub, objectives, low=low, high=high, target=target, factors=factors, progress=progress, **executor
+                sub,
+                report.objectives,
+                low=cap.low,
+                high=cap.high,
+                target=cap.target,
+                factors=factors,
+                progress=progress,
+                **executor,
             )
     report.findings = findings(report)
     return report
-
-
-def _capacity_spec(spec: Any, study: Study) -> tuple[list[str], float, float, float | None, int]:
-    where = "capacity"
-    if not isinstance(spec, dict):
-        raise WorkbenchInputError(
-            "capacity needs objectives, range and optionally target", source=study.source, path=where
-        )
-    objectives = spec.get("objectives") or []
-    if not objectives or not all(isinstance(o, str) for o in objectives):
-        msg = "list the objectives, e.g. objectives: ['p99_write_ms<=50', 'availability>=99.9%']"
-        raise WorkbenchInputError(msg, source=study.source, path=f"{where}.objectives")
-    for text in objectives:
-        parse_slo(text)
-    bounds = spec.get("range", [100, 100_000])
-    if not (isinstance(bounds, list) and len(bounds) == 2 and 0 < float(bounds[0]) < float(bounds[1])):
-        raise WorkbenchInputError(
-            "range is [LOW, HIGH] in ops/s with 0 < LOW < HIGH", source=study.source, path=f"{where}.range"
-        )
-    target = spec.get("target")
-    reps = int(spec.get("replications", study.replications))
-    return objectives, float(bounds[0]), float(bounds[1]), float(target) if target is not None else None, reps
 
 
 def findings(report: Report) -> list[str]:
@@ -225,7 +209,7 @@ def render_html(report: Report) -> str:
     parts.append("<h2>Findings</h2><ul>" + "".join(f"<li>{e(f)}</li>" for f in report.findings) + "</ul>")
     parts.append("<h2>Comparison</h2>" + _table_html(report.table))
     for i, (title, chart) in enumerate(charts(report)):
-        payload = json.dumps(spec(chart)).replace("</", "<\\/")
+        payload = script_json(spec(chart))
         parts.append(f"<h2>{e(title)}</h2>")
         parts.append(f'<div class="chart" id="chart-{i}"></div>')
         parts.append(f'<script type="application/json" id="spec-{i}">{payload}</script>')
@@ -253,6 +237,18 @@ def render_html(report: Report) -> str:
     parts.append("</body></html>")
     text = "\n".join(parts)
     return text
+
+
+_SCRIPT_UNSAFE = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
+
+def script_json(value: Any) -> str:
+    """JSON that is safe as the text of a <script> element: ``<``, ``>`` and ``&`` (and U+2028/9)
+    written as \\u escapes, so no text (``</script>``, ``<!--``, ``<script``) can end the element
+    or put the parser in another state; JSON.parse reads back the same strings."""
+    return json.dumps(value).translate(_SCRIPT_UNSAFE)
 
 
 def _offline(bundle: str) -> str:
