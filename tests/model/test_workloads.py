@@ -255,7 +255,11 @@ def bad(make_scenario, path: str, match: str, **changes) -> None:
         ({"kind": "diurnal", "peak": 10, "trough": 20}, "workload.arrivals.trough", r"is above the peak"),
         ({"kind": "diurnal", "peak": 10, "trough": 2, "peak_at": 840}, "workload.arrivals.peak_at", "in quotes"),
         ({"kind": "diurnal", "peak": 10, "trough": 2, "peak_at": "25:00"}, "workload.arrivals.peak_at", "time of day"),
-        ({"kind": "diurnal", "peak": 10, "trough": 2, "period": "0 s"}, "workload.arrivals.period", "greater than or equal to 1"),
+        (
+            {"kind": "diurnal", "peak": 10, "trough": 2, "period": "0 s"},
+            "workload.arrivals.period",
+            "greater than or equal to 1",
+        ),
         ({"kind": "poisson", "users": 5}, "workload.arrivals.users", "users is a setting of kind closed"),
         ({"kind": "constant", "peak": 5}, "workload.arrivals.peak", "setting of kind diurnal, but kind is constant"),
         ({"kind": "closed"}, "workload.arrivals.users", "need a number of users"),

@@ -149,10 +149,7 @@ def check_trace_file(path: str | Path) -> list[str]:
             raise TraceError(msg, source=source)
         for field in schema:
             if pa.types.is_nested(field.type):
-                msg = (
-                    f"schema, column {field.name!r}: holds {field.type}, not text or numbers; "
-                    "write one value per row"
-                )
+                msg = f"schema, column {field.name!r}: holds {field.type}, not text or numbers; write one value per row"
                 raise TraceError(msg, source=source, column=field.name)
     else:
         try:
