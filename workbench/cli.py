@@ -38,6 +38,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from workbench import __version__
 from workbench.errors import WorkbenchInputError, WorkbenchWarning
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("--out", type=Path, help="write ops/events/timeseries/replication parquet + summary.json here")
+    _check_arg(run)
     prog = run.add_mutually_exclusive_group()
     prog.add_argument("--progress", dest="progress", action="store_true", default=None, help="show a progress bar")
     prog.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
@@ -129,12 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--json", action="store_true", help="print the table as JSON")
     cmp.add_argument("--out", type=Path, help="write runs.parquet, the table, and every run's tables here")
     _executor_args(cmp)
+    _check_arg(cmp)
 
     swp = sub.add_parser("sweep", help="run a study's grid of factors and write one Parquet row per run")
     swp.add_argument("study", help="a study file with a grid (and optionally variants)")
     swp.add_argument("--replications", type=int, help="runs per grid point (default: the study's)")
     swp.add_argument("--out", type=Path, help="output directory (default outputs/sweep-NAME)")
     _executor_args(swp)
+    _check_arg(swp)
 
     cap = sub.add_parser("capacity", help="find the highest load that meets service-level objectives")
     cap.add_argument("scenario", help="scenario file (its blueprint, workload mix and faults)")
@@ -146,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
     cap.add_argument("--json", action="store_true")
     _executor_args(cap)
+    _check_arg(cap)
 
     rpt = sub.add_parser("report", help="run a study and write a self-contained capacity report")
     rpt.add_argument("study", help="a study file (variants, optionally a capacity section) or a scenario file")
@@ -153,7 +158,28 @@ def build_parser() -> argparse.ArgumentParser:
     rpt.add_argument("--format", choices=["html", "md"], help="default: from the file's extension (html)")
     rpt.add_argument("--replications", type=int, help="runs per variant (default: the study's)")
     _executor_args(rpt)
+    _check_arg(rpt)
     return parser
+
+
+def _check_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="check the files, settings and output paths, then stop without running anything",
+    )
+
+
+def _checked(what: str) -> int:
+    print(f"ok: {what}")
+    return EXIT_OK
+
+
+def _check_study(study: Any, specs: list) -> int:
+    """Every run's scenario validated, as the runs would build them."""
+    for spec in specs:
+        study.scenario(spec.factors, seed=spec.seed)
+    return _checked(f"{study.name}: {len(specs)} runs")
 
 
 def _executor_args(parser: argparse.ArgumentParser) -> None:
@@ -301,6 +327,8 @@ def _run(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario, args.overrides, seed=args.seed, duration=args.duration)
     _output_folder(args.out, "--out")
+    if args.check:
+        return _checked(f"{scenario.name} (blueprint, clients, workload and {len(scenario.faults)} faults)")
     progress = sys.stderr.isatty() and not args.json if args.progress is None else args.progress
     result = run(scenario, progress=progress)
     summary = summarise(result)
@@ -547,6 +575,8 @@ def _compare(args: argparse.Namespace) -> int:
     executor = _executor(args)
     _output_folder(args.out, "--out")
     specs = compare_specs(study)
+    if args.check:
+        return _check_study(study, specs)
     rows = run_specs(study, specs, out_dir=args.out, progress=args.progress and not args.json, **executor)
     table = compare_table(rows)
     if args.out is not None:
@@ -573,6 +603,8 @@ def _sweep(args: argparse.Namespace) -> int:
     out = args.out or Path("outputs") / f"sweep-{study.name}"
     executor = _executor(args)
     _output_folder(out, "--out")
+    if args.check:
+        return _check_study(study, sweep_specs(study))
     rows = run_specs(study, sweep_specs(study), progress=args.progress, **executor)
     path = _write_rows(rows, out)
     print(f"{len(rows)} runs of {study.name} written to {path}")
@@ -603,6 +635,8 @@ def _capacity(args: argparse.Namespace) -> int:
         raise WorkbenchInputError(msg, source=f"workbench capacity --set workload.rate={overrides['workload.rate']}")
     executor = _executor(args)
     study = study_from_scenario(args.scenario, replications=args.replications, overrides=overrides)
+    if args.check:
+        return _checked(f"{study.name}: objectives {', '.join(args.slo)}, loads {low:g}-{high:g} ops/s")
     result = find_capacity(
         study,
         args.slo,
@@ -655,6 +689,10 @@ def _report(args: argparse.Namespace) -> int:
     study = load_study(args.study, replications=args.replications)
     executor = _executor(args)
     _output_file(args.output, "-o")
+    if args.check:
+        from workbench.study import compare_specs, sweep_specs
+
+        return _check_study(study, compare_specs(study) if study.variants else sweep_specs(study))
     report = build_report(study, progress=args.progress, **executor)
     with _writing("-o", args.output):
         args.output.parent.mkdir(parents=True, exist_ok=True)
