@@ -239,3 +239,33 @@ def test_a_bad_deployment_scenario_exits_2_with_the_field(tmp_path: Path, capsys
     assert main(["run", str(scenario)]) == 2
     err = capsys.readouterr().err
     assert f"{scenario}: faults[0].cluster: say which cluster the crash is for" in err
+
+
+def test_the_capacity_search_shows_one_progress_bar(monkeypatch) -> None:
+    """One bar for the whole search, its step and load in the description, full at the end
+    (issue 21: it was one anonymous bar per load)."""
+    import workbench.study as study_module
+    from workbench.study import Study, find_capacity
+
+    bars: list = []
+    real = study_module._bar
+
+    def counting(total: int, name: str):
+        bar = real(total, name)
+        bars.append(bar)
+        return bar
+
+    monkeypatch.setattr(study_module, "_bar", counting)
+    base = {
+        "name": "cap",
+        "duration": "5 s",
+        "blueprint": "single-node",
+        "workload": {"rate": 100, "keys": 100, "mix": {"read": 1.0, "write": 0.0}},
+    }
+    study = Study(name="cap", base=base, source="<test>", base_dir=None, replications=1)
+    result = find_capacity(
+        study, ["p99_read_ms<=0.05"], low=100, high=1600, tolerance=0.2, progress=True, executor="serial"
+    )
+    assert len(bars) == 1
+    bar = bars[0]
+    assert bar.n == bar.total == len(result.points) and "ops/s" in bar.desc

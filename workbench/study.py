@@ -800,15 +800,26 @@ def find_capacity(
         raise WorkbenchInputError(f"a load in ops/s above 0, got {target:g}", source="--target")
     cache: dict[float, dict[str, Any]] = {}
     first_seed = study.first_seed(factors)
+    # One progress bar for the whole search (not one per load): its total is the most runs the
+    # search can take, doubling from low to high, then bisecting down to the tolerance.
+    doublings = math.ceil(math.log2(high / low)) + 1
+    bisections = math.ceil(math.log2(max(math.log(2.0) / math.log1p(tolerance), 1.0))) + 1
+    bar = _bar((doublings + bisections) * study.replications, f"{study.name}: capacity") if progress else None
+
+    def tick(_row: dict[str, Any]) -> None:
+        if bar is not None:
+            bar.update(1)
 
     def evaluate(rate: float) -> dict[str, Any]:
         rate = float(round(rate, 6))
         if rate not in cache:
+            if bar is not None:
+                bar.set_description(f"{study.name}: load {len(cache) + 1}, {rate:,.0f} ops/s")
             specs = [
                 RunSpec(r, f"rate={rate:g}", (*factors, ("workload.rate", rate)), r, first_seed + r)
                 for r in range(study.replications)
             ]
-            rows = run_specs(study, specs, progress=progress, **executor)
+            rows = run_specs(study, specs, progress=False, on_row=tick, **executor)
             mean = _mean_row(rows)
             if not cache:  # the first load run: every objective names a figure the runs have
                 check_slo_metrics(slos, mean, f"at {rate:g} ops/s")
@@ -843,9 +854,15 @@ def find_capacity(
         result.bottleneck = at_best.get("utilisation.bottleneck")
         result.bottleneck_mean = at_best.get("utilisation.bottleneck_mean")
     if target is not None and best is not None:
+        if bar is not None and float(round(target, 6)) not in cache:
+            bar.total += study.replications
         evaluate(target)
         result.points = _points(cache, slos)
         result.headroom = best / target - 1.0
+    if bar is not None:
+        bar.total = bar.n  # the search ended before its worst case: the bar ends full
+        bar.refresh()
+        bar.close()
     return result
 
 
