@@ -370,7 +370,7 @@ def test_compare_of_a_grid_only_study_points_to_sweep(tmp_path: Path, scenario: 
         (["--blueprints", ",,,"], "--blueprints: ',,,' names no blueprint"),
         (["--blueprints", ""], "--blueprints: '' names no blueprint"),
         (["--blueprints", "three-node,three-node"], "'three-node' is listed twice"),
-        (["--replications", "0"], "workbench compare --replications: at least 1 run per variant, got 0"),
+        (["--replications", "0"], "workbench compare --replications: 1 to 10,000 runs per variant, got 0"),
         (["--workers", "0"], "--workers must be at least 1"),
     ],
 )

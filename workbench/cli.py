@@ -210,8 +210,10 @@ def _executor(args: argparse.Namespace) -> dict:
 
 
 def _replications(args: argparse.Namespace) -> None:
-    if args.replications is not None and args.replications < 1:
-        msg = f"at least 1 run per variant, got {args.replications}"
+    from workbench.study import MAX_REPLICATIONS
+
+    if args.replications is not None and not 1 <= args.replications <= MAX_REPLICATIONS:
+        msg = f"1 to {MAX_REPLICATIONS:,} runs per variant, got {args.replications}"
         raise WorkbenchInputError(msg, source=f"workbench {args.command} --replications")
 
 
@@ -307,7 +309,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _report(args)
         return _blueprints(args)
     except WorkbenchInputError as err:
-        print(f"workbench: error: {err}", file=sys.stderr)
+        print(f"workbench: error: {_one_line(str(err))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         return EXIT_OK
@@ -317,6 +319,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         # A file the user named (or a folder under it) that cannot be read or written.
         print(f"workbench: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+
+
+def _one_line(text: str) -> str:
+    """An error is one line, whatever the user's value held (a newline, a carriage return)."""
+    return re.sub(r"[\x00-\x1f\x7f\x85\u2028\u2029]", lambda m: m.group().encode("unicode_escape").decode(), text)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -54,6 +54,10 @@ from workbench.scenario.load import parse_yaml, scenario_from_dict
 MACHINE_FIELDS = ("wall_seconds",)
 
 
+# Beyond this a confidence interval stops narrowing in any useful way, and the runs would not end.
+MAX_REPLICATIONS = 10_000
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One run of a study: a variant (its overrides) and a replication (its seed)."""
@@ -126,8 +130,9 @@ def study_from_scenario(
             raise WorkbenchInputError(f"{name!r} is not a blueprint name", source="blueprints")
         if blueprints.count(name) > 1:
             raise WorkbenchInputError(f"'{name}' is listed twice", source="blueprints")
-    if not isinstance(replications, int) or isinstance(replications, bool) or replications < 1:
-        raise WorkbenchInputError(f"replications must be at least 1, got {replications!r}", source=str(path))
+    if not isinstance(replications, int) or isinstance(replications, bool) or not 1 <= replications <= MAX_REPLICATIONS:
+        msg = f"replications must be from 1 to {MAX_REPLICATIONS:,}, got {replications!r}"
+        raise WorkbenchInputError(msg, source=str(path))
     variants = tuple((name, (("blueprint", name),)) for name in blueprints) or ((str(base.get("name", "base")), ()),)
     study = Study(
         name=str(base.get("name", path.stem)),
@@ -171,8 +176,8 @@ def load_study(path: str | Path, *, replications: int | None = None) -> Study:
         )
         raise WorkbenchInputError(msg, source=source, path="scenario")
     reps = replications if replications is not None else data.get("replications", 5)
-    if not isinstance(reps, int) or isinstance(reps, bool) or reps < 1:
-        msg = f"replications must be a whole number of at least 1, got {reps!r}"
+    if not isinstance(reps, int) or isinstance(reps, bool) or not 1 <= reps <= MAX_REPLICATIONS:
+        msg = f"replications must be a whole number from 1 to {MAX_REPLICATIONS:,}, got {reps!r}"
         raise WorkbenchInputError(msg, source=source, path="replications")
     variants = _variants(data.get("variants"), source)
     grid = []
