@@ -165,3 +165,23 @@ def test_a_trace_that_replays_nothing_says_so(tmp_path: Path) -> None:
     path.write_text("t,op,key\n0.1,read,1\n0.2,read,2\n")
     result = run(scenario_from_dict(_trace_scenario(path, window={"start": "100 s"}), source="<test>"))
     assert any("replayed nothing" in w for w in result.summary()["warnings"])
+
+
+def test_an_empirical_distribution_from_a_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "latencies").mkdir()
+    spec = {
+        "name": "x",
+        "blueprint": {"extends": "three-node", "hardware": {"fsync": "empirical(file=latencies, column=x, unit=ms)"}},
+    }
+    with pytest.raises(WorkbenchInputError, match="is a folder"):
+        scenario_from_dict(spec, source="<test>", base_dir=tmp_path)
+
+
+def test_create_database_with_more_copies_than_nodes_is_refused() -> None:
+    spec = {
+        "name": "x",
+        "blueprint": "three-node",
+        "faults": [{"at": "1 s", "action": "create_database", "name": "db2", "replication_factor": 99}],
+    }
+    with pytest.raises(WorkbenchInputError, match=r"faults\[0\]\.replication_factor: 99 copies on a cluster of 3"):
+        scenario_from_dict(spec, source="<test>")

@@ -508,8 +508,9 @@ class _Parser:
         path = Path(kw["file"])
         if not path.is_absolute() and self.base_dir is not None:
             path = self.base_dir / path
-        if not path.exists():
-            msg = f"empirical: file '{kw['file']}' not found (looked in {path.parent})"
+        if not path.is_file():
+            what = "is a folder, not a CSV file" if path.is_dir() else f"not found (looked in {path.parent})"
+            msg = f"empirical: file '{kw['file']}' {what}"
             raise ValueError(msg)
         unit = kw.get("unit")
         if kind == "number":
@@ -523,20 +524,24 @@ class _Parser:
                 msg = f"empirical: unknown {kind} unit '{unit}'; allowed: {', '.join(table)}"
                 raise ValueError(msg)
             scale = table[unit]
-        with path.open(newline="") as fh:
-            reader = csv.DictReader(fh)
-            if kw["column"] not in (reader.fieldnames or []):
-                cols = reader.fieldnames or []
-                msg = (
-                    f"empirical: no column '{kw['column']}' in {kw['file']}"
-                    f"{did_you_mean(kw['column'], cols)}; columns: {', '.join(cols)}"
-                )
-                raise ValueError(msg)
-            try:
-                values = [float(row[kw["column"]]) * scale for row in reader if row[kw["column"]] != ""]
-            except ValueError as exc:
-                msg = f"empirical: column '{kw['column']}' in {kw['file']} holds a non-number ({exc})"
-                raise ValueError(msg) from None
+        try:
+            rows = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            msg = f"empirical: cannot read {kw['file']} ({exc})"
+            raise ValueError(msg) from None
+        reader = csv.DictReader(rows)
+        if kw["column"] not in (reader.fieldnames or []):
+            cols = reader.fieldnames or []
+            msg = (
+                f"empirical: no column '{kw['column']}' in {kw['file']}"
+                f"{did_you_mean(kw['column'], cols)}; columns: {', '.join(cols)}"
+            )
+            raise ValueError(msg)
+        try:
+            values = [float(row[kw["column"]]) * scale for row in reader if row[kw["column"]] != ""]
+        except ValueError as exc:
+            msg = f"empirical: column '{kw['column']}' in {kw['file']} holds a non-number ({exc})"
+            raise ValueError(msg) from None
         if not values or min(values) < 0:
             msg = f"empirical: column '{kw['column']}' must hold at least one value, all >= 0"
             raise ValueError(msg)

@@ -28,6 +28,7 @@ from workbench.scenario.schema import (
     ROLE_TARGETS,
     Arrivals,
     ClientRestartFault,
+    CreateDatabaseAction,
     DegradeLinkFault,
     DeploymentScenario,
     PartitionFault,
@@ -937,6 +938,11 @@ def check_faults(s: Scenario, fail: Any) -> None:
         node = getattr(fault, "node", None)
         if node is not None:
             node_ref(f"{here}.node", node, restart=isinstance(fault, RestartFault))
+        if isinstance(fault, CreateDatabaseAction) and fault.replication_factor > len(tags):
+            fail(
+                f"{here}.replication_factor",
+                f"{fault.replication_factor} copies on a cluster of {len(tags)} nodes; at most {len(tags)}",
+            )
         listed = getattr(fault, "nodes", None) or ()
         for j, tag in enumerate(listed):
             if tag not in tags:
