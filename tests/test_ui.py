@@ -85,3 +85,38 @@ def test_compare_runs_both_configurations_and_fills_the_summary() -> None:
     assert table.loc["operations"].gt(0).all()
     # The same seed on both sides: common random numbers, so the arrivals match.
     assert table.loc["operations", "three-node"] == table.loc["operations", "three-node (B)"]
+
+
+def test_the_rate_slider_lands_on_round_loads() -> None:
+    """Issue 21: the readout said 998 for 1000 (the exponent grid started at log10(50))."""
+    panel = Explorer().panels[0]
+    assert panel.rate.value == pytest.approx(1000.0)
+    assert f"{panel.rate.value:{panel.rate.readout_format}}" == "1,000"
+    assert panel.scenario_data()["workload"]["rate"] == 1000.0
+
+
+def test_a_faults_settings_are_live_only_while_it_is_ticked() -> None:
+    panel = Explorer().panels[0]
+    assert panel.crash_at.disabled and panel.slow_latency.disabled and panel.partition_for.disabled
+    panel.crash.value = True
+    assert not panel.crash_at.disabled and not panel.crash_target.disabled
+    assert panel.slow_latency.disabled  # the others stay off
+
+
+def test_controls_keep_a_usable_width_and_rows_wrap() -> None:
+    panel = Explorer().panels[0]
+    assert panel.rate.layout.min_width == "18em" and panel.blueprint.layout.min_width == "24em"
+    rows = [c for c in panel.widget.children if c.__class__.__name__ == "HBox"]
+    assert rows and all(row.layout.flex_flow == "row wrap" for row in rows)
+
+
+def test_a_run_writes_its_log_line_and_shows_the_summary() -> None:
+    explorer = Explorer()
+    panel = explorer.panels[0]
+    panel.duration.value = 5
+    panel.rate.value = 100
+    explorer.tabs.selected_index = 2
+    explorer.run(charts=False)
+    assert explorer.tabs.selected_index == 0
+    assert len(explorer.log_lines) == 1
+    assert "5 simulated s, seed 1" in explorer.log_lines[0] and "events in" in explorer.log_lines[0]

@@ -15,6 +15,7 @@ Use in a notebook::
 
 from __future__ import annotations
 
+import math
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -106,8 +107,18 @@ class ConfigPanel:
             style=style,
         )
         lo, hi = _slider_range(Workload.model_fields["rate"], *RATE_RANGE)
+        # The exponents sit on the step's grid (1.70, 1.75, ... 3.00): 1000 is a position of the
+        # slider, not 998 (10 ** 2.999), and the readout shows whole operations per second.
+        step = 0.05
         self.rate = w.FloatLogSlider(
-            value=1000, base=10, min=_log10(lo), max=_log10(hi), step=0.05, description="rate (ops/s)", style=style
+            value=1000,
+            base=10,
+            min=math.ceil(_log10(lo) / step - 1e-9) * step,
+            max=math.floor(_log10(hi) / step + 1e-9) * step,
+            step=step,
+            description="rate (ops/s)",
+            readout_format=",.0f",
+            style=style,
         )
         from workbench.scenario.schema import OpMix
 
@@ -146,6 +157,37 @@ class ConfigPanel:
         )
         for slider in (self.crash_at, self.partition_at, self.slow_at):
             slider.layout = layout
+        # Sliders and menus keep a usable width in a narrow notebook (a file browser open at
+        # 1440 px): each takes at least 18em and rows wrap instead of squeezing them.
+        for control in (
+            self.seed,
+            self.duration,
+            self.clients,
+            self.read_balance,
+            self.rate,
+            self.read_share,
+            self.key_popularity,
+            self.write_assurance,
+            self.crash_for,
+            self.partition_for,
+            self.slow_latency,
+            self.slow_for,
+            self.crash_target,
+            self.partition_target,
+            self.slow_a,
+            self.slow_b,
+        ):
+            control.layout = w.Layout(min_width="18em", flex="1 1 18em")
+        self.blueprint.layout = w.Layout(min_width="24em", width="auto")
+        # A fault's settings are live only while the fault is ticked.
+        self._fault_controls = {
+            self.crash: (self.crash_target, self.crash_at, self.crash_for),
+            self.partition: (self.partition_target, self.partition_at, self.partition_for),
+            self.slow: (self.slow_a, self.slow_b, self.slow_latency, self.slow_at, self.slow_for),
+        }
+        for box in self._fault_controls:
+            box.observe(lambda _: self._faults_toggled(), names="value")
+        self._faults_toggled()
         self.blueprint.observe(lambda _: self._blueprint_changed(), names="value")
         self.duration.observe(lambda _: self._duration_changed(), names="value")
         self._blueprint_changed()
@@ -154,17 +196,17 @@ class ConfigPanel:
                 w.HTML(f"<b>{title}</b>"),
                 self.blueprint,
                 self.blueprint_notes,
-                w.HBox([self.seed, self.duration]),
-                w.HBox([self.clients, self.read_balance]),
-                w.HBox([self.rate, self.read_share]),
-                w.HBox([self.key_popularity, self.write_assurance]),
+                _row(self.seed, self.duration),
+                _row(self.clients, self.read_balance),
+                _row(self.rate, self.read_share),
+                _row(self.key_popularity, self.write_assurance),
                 w.HTML("<b>faults</b>"),
                 self.crash,
                 w.VBox([self.crash_target, self.crash_at, self.crash_for]),
                 self.partition,
                 w.VBox([self.partition_target, self.partition_at, self.partition_for]),
                 self.slow,
-                w.VBox([w.HBox([self.slow_a, self.slow_b]), self.slow_latency, self.slow_at, self.slow_for]),
+                w.VBox([_row(self.slow_a, self.slow_b), self.slow_latency, self.slow_at, self.slow_for]),
             ]
         )
 
@@ -193,6 +235,11 @@ class ConfigPanel:
             box.disabled = not has_peers
             if not has_peers:
                 box.value = False
+
+    def _faults_toggled(self) -> None:
+        for box, controls in self._fault_controls.items():
+            for control in controls:
+                control.disabled = not box.value
 
     def _duration_changed(self) -> None:
         for slider in (self.crash_at, self.partition_at, self.slow_at):
@@ -248,7 +295,7 @@ class ConfigPanel:
             "blueprint": self.blueprint.value,
             "clients": clients,
             "workload": {
-                "rate": float(self.rate.value),
+                "rate": float(f"{float(self.rate.value):.3g}"),  # 1000, not 1000.0000000002
                 "mix": {"read": read, "write": round(1.0 - read, 6)},
                 "key_popularity": self.key_popularity.value,
             },
@@ -260,6 +307,11 @@ class ConfigPanel:
         return scenario_from_dict(self.scenario_data(), source=f"explorer ({self.title})")
 
 
+def _row(*children: w.Widget) -> w.HBox:
+    """Controls side by side that wrap onto the next line when the output is narrow."""
+    return w.HBox(list(children), layout=w.Layout(flex_flow="row wrap"))
+
+
 def _valid_replicas(n: int) -> bool:
     try:
         WriteAssurance(replicas=n)
@@ -269,8 +321,6 @@ def _valid_replicas(n: int) -> bool:
 
 
 def _log10(x: float) -> float:
-    import math
-
     return math.log10(x)
 
 
@@ -293,6 +343,7 @@ class Explorer:
         self.progress = w.IntProgress(value=0, min=0, max=len(self.panels), description="runs")
         self.status = w.HTML()
         self.log = w.Output()
+        self.log_lines: list[str] = []  # what the log tab shows, one line per run
         self.summary_out = w.Output()
         self.charts_out = w.Output()
         self.tabs = w.Tab(children=[self.summary_out, self.charts_out, self.log])
@@ -339,11 +390,21 @@ class Explorer:
             self.status.value = "running…"
             for label, scenario in scenarios.items():
                 with self.log:
-                    self.results[label] = runner(scenario, progress=True)
+                    result = runner(scenario, progress=True)
+                    self.results[label] = result
+                    prov = getattr(result, "provenance", {}) or {}
+                    line = (
+                        f"{label}: {scenario.duration:g} simulated s, seed {scenario.seed}, "
+                        f"{prov.get('events_processed', 0):,} events in {prov.get('wall_seconds', 0.0):.1f} s"
+                        + ("" if getattr(result, "ok", True) else f"; FAILED: {prov.get('exception')}")
+                    )
+                    self.log_lines.append(line)
+                    print(line)
                 self.progress.value += 1
             failed = [k for k, r in self.results.items() if not r.ok]
             self.status.value = f"failed: {', '.join(failed)}" if failed else "done"
             self._show(charts)
+            self.tabs.selected_index = 0  # the summary, where the answer is
         finally:
             self.button.disabled = False
         return self.results
