@@ -241,3 +241,80 @@ def test_a_study_with_one_changed_field_is_checked_in_one_line(
     if code == 2:
         lines = err.strip().splitlines()
         assert lines[-1].startswith("workbench: error: ") and "Traceback" not in err, err
+
+
+# -- the trace grammar: any CSV the user points at is replayed or refused with its line
+
+cells = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "0",
+            "1",
+            "-1",
+            "0.5",
+            "1e300",
+            "nan",
+            "inf",
+            "read",
+            "write",
+            "query",
+            "delete",
+            "x",
+            "client1",
+            "client99",
+            "9223372036854775807",
+            "2026-01-01T00:00:00Z",
+            "3000-01-01T00:00:00Z",
+            '"a,b"',
+            "s1",
+        ]
+    ),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6),
+)
+headers = st.lists(
+    st.sampled_from(["t", "timestamp", "op", "key", "size", "client", "session", "region", "x"]), min_size=1, max_size=6
+)
+
+
+@settings(
+    max_examples=int(os.environ.get("WORKBENCH_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    derandomize=not os.environ.get("WORKBENCH_FUZZ"),
+)
+@given(header=headers, rows=st.lists(st.lists(cells, min_size=1, max_size=6), max_size=8), skip=st.booleans())
+def test_a_trace_is_replayed_or_refused_with_its_line(
+    header: list[str], rows: list[list[str]], skip: bool, tmp_path_factory: Any
+) -> None:
+    folder = tmp_path_factory.mktemp("trace")
+    text = ",".join(header) + "\n" + "".join(",".join(r) + "\n" for r in rows)
+    (folder / "trace.csv").write_text(text, encoding="utf-8")
+    note(text)
+    spec = {
+        **BASE,
+        "faults": [],
+        "workload": {
+            "keys": 100,
+            "arrivals": {"kind": "trace", "file": "trace.csv", "on_error": "skip" if skip else "fail"},
+        },
+    }
+    try:
+        scenario = scenario_from_dict(spec, source="<fuzz>", base_dir=folder)
+    except WorkbenchInputError:
+        return
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(60)
+    try:
+        result = run(scenario)
+    except WorkbenchInputError as err:
+        # A bad row met while replaying (on_error: fail) stops the run with the file and the line.
+        assert "trace.csv: line" in str(err), str(err)
+        return
+    except _Hang:
+        raise AssertionError("accepted, then ran for a minute") from None
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert result.ok, result.provenance.get("traceback")
+    assert len(result.ops) == result.provenance["ops_issued"]
