@@ -118,11 +118,27 @@ class Op:
         self.refreshed = False  # a 410 on every node forced a topology update: one last retry
 
 
-class Attempt(Stream):
-    """One request of an operation to one node: the sending side of its connection while
-    it waits (see :class:`~workbench.model.network.Stream`)."""
+class Request(Stream):
+    """What a client sends on its connection to one node (an operation's attempt, or a
+    topology fetch): the connection's sending side while it waits (see
+    :class:`~workbench.model.network.Stream`). ``done``: answered or abandoned, so its
+    segments are no longer wanted; ``epoch``: the server's epoch when the connection opened."""
 
-    __slots__ = ("client", "deadline", "done", "epoch", "node", "op", "probe")
+    __slots__ = ("client", "done", "epoch", "node")
+
+    client: Client
+    node: int
+    done: bool
+    epoch: int
+
+    def wanted(self, args: tuple) -> bool:
+        return not self.done
+
+
+class Attempt(Request):
+    """One request of an operation to one node."""
+
+    __slots__ = ("deadline", "op", "probe")
 
     def __init__(self, op: Op, node: int, probe: bool = False):
         self.op = op
@@ -132,19 +148,16 @@ class Attempt(Stream):
         self.probe = probe  # a speed-test copy of a read: only its timing matters
         self.deadline = 0.0  # when the request times out (set when it is sent)
         self.syn = False  # True while its connection is being opened
-        self.epoch = 0  # the server's epoch when the connection was opened
-
-    def wanted(self, args: tuple) -> bool:
-        return not self.done
+        self.epoch = 0
 
     def connection_lost(self, args: tuple) -> None:
         self.client.on_connection_broken(self)
 
 
-class TopologyFetch(Stream):
+class TopologyFetch(Request):
     """A GET /topology to one node, and what waits on it."""
 
-    __slots__ = ("client", "done", "epoch", "index", "node", "op", "purpose", "timer", "waiters")
+    __slots__ = ("index", "op", "purpose", "timer", "waiters")
 
     def __init__(self, client: Client, node: int, purpose: int):
         self.client = client
@@ -157,9 +170,6 @@ class TopologyFetch(Stream):
         self.op: Op | None = None  # GONE: the operation to retry with the new topology
         self.waiters: list[tuple] = []  # REFRESH: operations answered, returned once it is done
         self.timer: Timer | None = None
-
-    def wanted(self, args: tuple) -> bool:
-        return not self.done
 
     def connection_lost(self, args: tuple) -> None:
         self.client.connections[self.node] = -1
@@ -396,16 +406,16 @@ class Client:
             size = self.overhead + (op.size if kind in (WRITE, CLUSTER_TX) else 0.0)
         self.network.send_tcp(self.index, node, size, attempt, self.servers[node].deliver_request, attempt)
 
-    def on_connected(self, stream: Attempt | TopologyFetch, epoch: int) -> None:
+    def on_connected(self, stream: Request, epoch: int) -> None:
         """SYN-ACK: the connection is open; the request goes out on it."""
         if stream.done:
             return  # abandoned meanwhile (a timeout, a restart): so is the new connection
         self.connections[stream.node] = epoch
         stream.syn = False
-        if isinstance(stream, TopologyFetch):
-            self._send_fetch(stream)
-        else:
+        if isinstance(stream, Attempt):
             self._send(stream)
+        elif isinstance(stream, TopologyFetch):
+            self._send_fetch(stream)
 
     def on_connection_broken(self, attempt: Attempt) -> None:
         """TCP gave up: the retransmissions (or the SYN retries) ran out."""
@@ -750,15 +760,15 @@ class Client:
         attempt.done = True
         self._record(attempt.op, attempt.node, TIMEOUT, attempt.op.write_id, 0)
 
-    def on_reset(self, attempt: Attempt | TopologyFetch) -> None:
+    def on_reset(self, attempt: Request) -> None:
         """Connection refused or reset by the node: it is closed."""
         self.connections[attempt.node] = -1
-        if isinstance(attempt, TopologyFetch):
-            self.fetch_failed(attempt)
-        else:
+        if isinstance(attempt, Attempt):
             self.on_unavailable(attempt)
+        elif isinstance(attempt, TopologyFetch):
+            self.fetch_failed(attempt)
 
-    def on_stale(self, stream: Attempt | TopologyFetch) -> None:
+    def on_stale(self, stream: Request) -> None:
         """A reset on a pooled connection the server no longer knows (it restarted): .NET's
         SocketsHttpHandler retries such a request on a new connection before the caller sees
         anything (``HttpConnectionPool``, retry on a reused connection that failed before
@@ -766,10 +776,10 @@ class Client:
         self.connections[stream.node] = -1
         if stream.done:
             return
-        if isinstance(stream, TopologyFetch):
-            self._send_fetch(stream)
-        else:
+        if isinstance(stream, Attempt):
             self._send(stream)
+        elif isinstance(stream, TopologyFetch):
+            self._send_fetch(stream)
 
     def on_unavailable(self, attempt: Attempt) -> None:
         """HTTP 503: handled like a node that is down [spec §4.3] (the connection stays open)."""

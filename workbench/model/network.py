@@ -270,15 +270,31 @@ class Network:
         self._launch(cut, dst, fn, args, now + delay)
         return True
 
-    def _launch(self, cut: list[bool], dst: int, fn: Callable[..., Any], args: tuple, at: float) -> None:
+    def _launch(
+        self,
+        cut: list[bool],
+        dst: int,
+        fn: Callable[..., Any],
+        args: tuple,
+        at: float,
+        stream: Stream | None = None,
+        src: int = 0,
+        sent: float = 0.0,
+        size: float = 0.0,
+    ) -> None:
         # A Timer, inlined: the message is its own event, and firing it is the delivery.
+        # (send_tcp inlines this again: it is the hot path.)
         msg = _Message()
         msg.callbacks = self._arrive_callbacks
         msg.cut = cut
         msg.dst = dst
         msg.fn = fn
         msg.args = args
-        msg.stream = None
+        msg.stream = stream
+        if stream is not None:
+            msg.src = src
+            msg.sent = sent
+            msg.size = size
         self.agenda.push(msg, at)
 
     def _resends(self, src: int, dst: int) -> float:
@@ -392,17 +408,9 @@ class Network:
         src, dst = stalled.src, stalled.dst
         now = self.agenda.now
         self.bytes_sent[src][dst] += stalled.size
-        msg = _Message()
-        msg.callbacks = self._arrive_callbacks
-        msg.cut = self.cut[src]
-        msg.dst = dst
-        msg.fn = stalled.fn
-        msg.args = stalled.args
-        msg.stream = stalled.stream
-        msg.src = src
-        msg.sent = stalled.sent  # a retransmission: the connection's clock keeps running
-        msg.size = stalled.size
-        self.agenda.push(msg, now + stalled.size * self._inv_bw[src][dst] + self._latency[src][dst]())
+        at = now + stalled.size * self._inv_bw[src][dst] + self._latency[src][dst]()
+        # A retransmission: the connection's clock keeps running from the first send.
+        self._launch(self.cut[src], dst, stalled.fn, stalled.args, at, stalled.stream, src, stalled.sent, stalled.size)
 
     def forget(self, endpoint: int) -> None:
         """A machine died: its kernel retransmits nothing more."""

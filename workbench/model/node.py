@@ -30,7 +30,7 @@ from workbench.model.network import SERVER, SYN_BYTES, Network
 from workbench.model.observer import REPORT_BYTES
 
 if TYPE_CHECKING:
-    from workbench.model.client import Attempt, TopologyFetch
+    from workbench.model.client import Attempt, Request, TopologyFetch
 
 
 class _Job(Scheduled):
@@ -454,7 +454,7 @@ class Server(Node):
         self.disk._fsync = self._normal_fsync
 
     # -- client requests (server side)
-    def receive_syn(self, stream: Attempt | TopologyFetch) -> None:
+    def receive_syn(self, stream: Request) -> None:
         """A client opens a connection: the kernel answers for a live machine, whatever the
         database; a dead process's port, or a server that stopped listening, resets it."""
         client = stream.client
