@@ -657,25 +657,13 @@ def _capacity(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.as_dict(), default=str))
         return EXIT_OK
+    from workbench.report.answers import capacity_lines, capacity_points
+
     print(f"{study.name}: objectives {', '.join(result.objectives)} ({study.replications} runs per load)\n")
-    print(result.points.to_string(index=False, float_format=lambda x: f"{x:,.4g}"))
+    print(capacity_points(result.points).to_string(index=False))
     print()
-    if result.max_rate is None:
-        print(f"No load from {low:g} ops/s up meets the objectives.")
-        return EXIT_OK
-    if result.capped:
-        print(f"Every load searched met the objectives, up to {result.max_rate:,.0f} ops/s: widen --range.")
-    else:
-        print(f"Highest load meeting every objective: {result.max_rate:,.0f} ops/s")
-    if result.bottleneck:
-        print(f"Bottleneck there: {result.bottleneck} at {result.bottleneck_mean:.0%} utilisation")
-        if result.bottleneck.startswith("disk."):
-            print(
-                "  (a disk with group commit can be busy all the time and still absorb more writes per fsync; "
-                "it saturates when batches reach blueprint.hardware.max_writes_per_fsync)"
-            )
-    if result.headroom is not None:
-        print(f"Headroom at {result.target:,.0f} ops/s: {result.headroom:+.0%}")
+    for line in capacity_lines(result, low=low, high=high):
+        print(line)
     return EXIT_OK
 
 

@@ -17,6 +17,7 @@ Study ``capacity`` section (docs/studies.md; checked by :func:`workbench.study.c
 
 from __future__ import annotations
 
+import datetime
 import html
 import json
 import math
@@ -31,6 +32,7 @@ import yaml
 
 from workbench import __version__
 from workbench.analysis.capacity import parse_slo
+from workbench.report import answers
 from workbench.results import RunResult
 from workbench.study import (
     CapacityResult,
@@ -53,7 +55,9 @@ class Report:
     capacity: dict[str, CapacityResult] = field(default_factory=dict)
     objectives: list[str] = field(default_factory=list)
     target: float | None = None
+    capacity_range: tuple[float | None, float | None] = (None, None)
     findings: list[str] = field(default_factory=list)
+    date: str = field(default_factory=lambda: datetime.date.today().isoformat())
 
 
 def build_report(study: Study, *, progress: bool = True, **executor: Any) -> Report:
@@ -69,6 +73,7 @@ def build_report(study: Study, *, progress: bool = True, **executor: Any) -> Rep
     if "capacity" in study.extra:
         cap = capacity_spec(study.extra["capacity"], study.replications, source=study.source)
         report.objectives, report.target = list(cap.objectives), cap.target
+        report.capacity_range = (cap.low, cap.high)
         sub = Study(**{**study.__dict__, "replications": cap.replications})
         for name, factors in variants:
             report.capacity[name] = find_capacity(
@@ -86,69 +91,38 @@ def build_report(study: Study, *, progress: bool = True, **executor: Any) -> Rep
 
 
 def findings(report: Report) -> list[str]:
-    """Plain sentences written from the numbers (no judgement the numbers do not carry)."""
+    """Plain sentences written from the numbers, the differences that matter in practice first
+    (outside the noise and above a practical threshold, :mod:`workbench.report.answers`); the
+    metrics where the variants cannot be told apart are listed last as no meaningful difference."""
     out: list[str] = []
-    rows = report.rows
-    nodes = rows.groupby("variant", sort=False)["nodes"].first()
-    if report.capacity:
-        meeting = {n: c for n, c in report.capacity.items() if c.max_rate is not None}
-        if report.target is not None:
-            ok = [n for n, c in meeting.items() if c.max_rate >= report.target]
-            if ok:
-                cheapest = min(ok, key=lambda n: (nodes.get(n, math.inf), -meeting[n].max_rate))
-                cap = meeting[cheapest]
-                room = f"at least {cap.headroom:+.0%}" if cap.capped else f"{cap.headroom:+.0%}"
-                out.append(
-                    f"{cheapest} meets {', '.join(report.objectives)} at {report.target:,.0f} ops/s with the "
-                    f"fewest nodes ({int(nodes[cheapest])}), with {room} headroom."
-                )
-            else:
-                out.append(f"No variant meets {', '.join(report.objectives)} at {report.target:,.0f} ops/s.")
-        for name, cap in report.capacity.items():
-            if cap.max_rate is None:
-                out.append(f"{name} misses the objectives even at the lowest load searched.")
-            else:
-                neck = (
-                    f"; its bottleneck there is {cap.bottleneck} at {cap.bottleneck_mean:.0%}" if cap.bottleneck else ""
-                )
-                reach = (
-                    f"at every load searched, up to {cap.max_rate:,.0f} ops/s (search a wider range to find its limit)"
-                    if cap.capped
-                    else f"up to about {cap.max_rate:,.0f} ops/s"
-                )
-                out.append(f"{name} holds the objectives {reach}{neck}.")
+    for name, cap in report.capacity.items():
+        lines = answers.capacity_lines(cap, low=report.capacity_range[0], high=report.capacity_range[1])
+        out.append(f"Capacity of {name}: " + " ".join(lines))
+    found, same = answers.differences(report.table)
+    for d in found:
+        text = answers.difference_sentence(d)
+        if d.metric == "lost writes":
+            text += " " + answers.LOST_WRITES_EXPLAINED + _lost_causes(report)
+        out.append(text)
+    if same:
+        out.append(f"No meaningful difference (inside the noise or too small to matter): {', '.join(same)}.")
     table = report.table
-    for metric, better in (("write p99 (ms)", min), ("read p99 (ms)", min)):
-        if metric not in table.index:
-            continue
-        cells = {v: table.at[metric, v] for v in table.columns if v != "key" and table.at[metric, v] is not None}
-        if len(cells) < 2:
-            continue
-        best = better(cells, key=lambda v: cells[v][0])
-        others = [v for v in cells if v != best]
-        apart = [v for v in others if _separated(cells[best], cells[v])]
-        if apart:
+    if "lost writes" in table.index and not any(d.metric == "lost writes" for d in found):
+        lost = [table.at["lost writes", v] for v in table.columns if v != "key"]
+        if any(c is not None and c[0] > 0 for c in lost):
             out.append(
-                f"{best} has the lowest {metric.replace(' (ms)', '')} ({cells[best][0]:.2f} ms); the difference from "
-                f"{', '.join(apart)} is larger than the 95 % intervals."
+                "Every variant loses some acknowledged writes. " + answers.LOST_WRITES_EXPLAINED + _lost_causes(report)
             )
-        else:
-            out.append(f"The {metric.replace(' (ms)', '')} of the variants cannot be told apart at these replications.")
-    for metric in ("lost writes", "conflicts"):
-        if metric in table.index:
-            lost = {v: table.at[metric, v][0] for v in table.columns if v != "key" and table.at[metric, v] is not None}
-            bad = {v: x for v, x in lost.items() if x > 0}
-            if bad:
-                text = ", ".join(f"{v} ({x:,.1f} per run)" for v, x in bad.items())
-                out.append(f"{metric.capitalize()}: {text}.")
     return out
 
 
-def _separated(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    (ma, ha), (mb, hb) = a, b
-    ha = 0.0 if math.isnan(ha) else ha
-    hb = 0.0 if math.isnan(hb) else hb
-    return abs(ma - mb) > ha + hb
+def _lost_causes(report: Report) -> str:
+    columns = [c for c in report.rows.columns if c.startswith("lost_writes_by_cause.")]
+    if not columns:
+        return " See the conflicts row and each fault's RPO row for the cause."
+    totals = report.rows[columns].apply(pd.to_numeric, errors="coerce").sum()
+    parts = [f"{c.removeprefix('lost_writes_by_cause.')}: {int(n):,}" for c, n in totals.items() if n > 0]
+    return f" Causes over all runs: {'; '.join(parts)}." if parts else ""
 
 
 # ----------------------------------------------------------------------------- charts
@@ -166,8 +140,22 @@ def charts(report: Report) -> list[tuple[str, Any]]:
         metric = latency.metric if latency is not None else "p99_write_ms"
         points = {n: c.points for n, c in report.capacity.items() if metric in c.points}
         if points:
-            out.append(("Capacity", ch.capacity_curve(points, metric, latency.value if latency else None)))
+            chart = ch.capacity_curve(points, metric, latency.value if latency else None)
+            if report.target is not None:
+                chart = chart + _target_rule(report.target)
+            out.append(("Capacity", chart))
     return out
+
+
+def _target_rule(target: float) -> Any:
+    """A vertical dashed line at the target load, labelled."""
+    import altair as alt
+
+    frame = pd.DataFrame({"throughput": [target], "label": [f"target {target:,.0f} ops/s"]})
+    base = alt.Chart(frame).encode(x="throughput:Q")
+    rule = base.mark_rule(color="#c0392b", strokeDash=[6, 3])
+    text = base.mark_text(align="left", dx=4, dy=-110, color="#c0392b").encode(text="label:N")
+    return rule + text
 
 
 # ----------------------------------------------------------------------------- HTML
@@ -179,6 +167,8 @@ h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #d
 table{border-collapse:collapse;font-size:.9em}td,th{padding:.25em .6em;border-bottom:1px solid #eee;text-align:right}
 th:first-child,td:first-child{text-align:left}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:.8em}
 .chart{margin:1em 0}.muted{color:#666}
+.answer{background:#eef6ee;padding:.2em 1em 1em;border-left:4px solid #2e7d32}
+.notice{background:#fff8e1;padding:.2em 1em 1em;border-left:4px solid #f9a825}
 """
 
 
@@ -197,17 +187,24 @@ def render_html(report: Report) -> str:
         f"<style>{_STYLE}</style>",
         f"<script>{_offline(vlc.javascript_bundle())}</script>",
         "</head><body>",
-        f"<h1>{e(study.name)}</h1>",
+        f"<h1>{e(answers.title(study))}</h1>",
     ]
     description = study.extra.get("description") or study.base.get("description") or ""
-    if description:
+    if description and " ".join(str(description).split()) != answers.title(study):
         parts.append(f"<p>{e(str(description))}</p>")
-    parts.append(
-        f'<p class="muted">{len(report.results)} variants × {study.replications} replications with common random '
-        f"numbers; means with 95 % confidence intervals.</p>"
-    )
+    head, lines = answers.recommendation(report)
+    parts.append('<section class="answer"><h2>Recommendation</h2>')
+    parts.append(f"<p><strong>{e(head)}</strong></p><ul>" + "".join(f"<li>{e(x)}</li>" for x in lines) + "</ul>")
+    if report.objectives:
+        parts.append(f"<p>Objectives: {e(', '.join(report.objectives))}.</p>")
+    parts.append("</section>")
+    notice, assumptions = answers.simulated_notice(report)
+    parts.append(f'<section class="notice"><h2>Simulated figures</h2><p>{e(notice)}</p><ul>')
+    parts.append("".join(f"<li>{e(a)}</li>" for a in assumptions) + "</ul></section>")
     parts.append("<h2>Findings</h2><ul>" + "".join(f"<li>{e(f)}</li>" for f in report.findings) + "</ul>")
     parts.append("<h2>Comparison</h2>" + _table_html(report.table))
+    if "lost writes" in report.table.index:
+        parts.append(f'<p class="muted">{e(answers.LOST_WRITES_EXPLAINED)}</p>')
     for i, (title, chart) in enumerate(charts(report)):
         payload = script_json(spec(chart))
         parts.append(f"<h2>{e(title)}</h2>")
@@ -217,7 +214,9 @@ def render_html(report: Report) -> str:
         parts.append("<h2>Capacity search</h2>")
         for name, cap in report.capacity.items():
             parts.append(f"<h3>{e(name)}</h3>")
-            parts.append(_frame_html(cap.points))
+            low, high = report.capacity_range
+            parts.append("<p>" + e(" ".join(answers.capacity_lines(cap, low=low, high=high))) + "</p>")
+            parts.append(_frame_html(answers.capacity_points(cap.points)))
     parts.append("<h2>Provenance</h2>")
     seeds = sorted(set(report.rows["seed"]))
     parts.append(
@@ -303,10 +302,16 @@ def render_markdown(report: Report, path: Path) -> Path:
     from workbench.study import _fmt_ci
 
     study = report.study
-    lines = [f"# {_md(study.name)}", ""]
+    lines = [f"# {_md(answers.title(study))}", ""]
     description = study.extra.get("description") or study.base.get("description") or ""
-    if description:
+    if description and " ".join(str(description).split()) != answers.title(study):
         lines += [_md(str(description)), ""]
+    head, answer = answers.recommendation(report)
+    lines += ["## Recommendation", "", f"**{_md(head)}**", ""] + [f"- {_md(x)}" for x in answer] + [""]
+    if report.objectives:
+        lines += [f"Objectives: {_md(', '.join(report.objectives))}.", ""]
+    notice, assumptions = answers.simulated_notice(report)
+    lines += ["## Simulated figures", "", _md(notice), ""] + [f"- {_md(a)}" for a in assumptions] + [""]
     lines += ["## Findings", ""] + [f"- {_md(f)}" for f in report.findings] + ["", "## Comparison", ""]
     variants = [c for c in report.table.columns if c != "key"]
     lines.append("| | " + " | ".join(_md(v) for v in variants) + " |")
