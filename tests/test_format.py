@@ -63,7 +63,8 @@ def test_availability_is_a_percentage_with_the_digits_that_matter(fraction: floa
 
 
 @pytest.mark.parametrize(
-    ("ms", "text"), [(102_300, "102.3 s"), (2.4, "2.4 ms"), (850, "850 ms"), (0, "0"), (1_234_567, "20.6 min")]
+    ("ms", "text"),
+    [(102_300, "102.3 s"), (2.4, "2.4 ms"), (850, "850 ms"), (0, "0"), (120_000, "120 s"), (1_234_567, "20.6 min")],
 )
 def test_long_waits_are_in_seconds(ms: float, text: str) -> None:
     assert display.milliseconds(ms) == text

@@ -94,7 +94,7 @@ def _duration(s: float) -> str:
     if size < 100:
         return f"{s:.3g} s"
     if size < 600:
-        return f"{s:.1f} s"
+        return f"{s:.4g} s"
     if size < 3600:
         return f"{s / 60:.1f} min"
     return f"{s / 3600:.1f} h"
