@@ -178,3 +178,21 @@ def test_pareto_intervals_are_clipped() -> None:
     data = ch.pareto_data(_close_rows())
     assert (data["availability_hi"] <= 1.0).all()
     assert (data["latency_lo"] >= 0).all()
+
+
+def test_any_table_is_formatted_by_its_headers() -> None:
+    raw = pd.DataFrame(
+        {
+            "blueprint": ["three-node", "geo-stretched"],
+            "write availability within 10 s": [0.593496, 1.0],
+            "unfinished at the end": [377.0, 0.0],
+            "RTO (s)": [30.0337, None],
+        }
+    )
+    shown = display.table(raw)
+    assert shown.to_dict("list") == {
+        "blueprint": ["three-node", "geo-stretched"],
+        "write availability within 10 s": ["59.3 %", "100 %"],
+        "unfinished at the end": ["377", "0"],
+        "RTO": ["30 s", ""],
+    }

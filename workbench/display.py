@@ -244,6 +244,23 @@ def _unitless(label: str, how: str) -> str:
     return label
 
 
+def table(frame: pd.DataFrame, kinds: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Any table of figures for people: each column formatted by the unit its header names (see
+    :func:`kind_of`; ``kinds`` overrides it per column), text columns as they are, missing blank.
+    A header's unit is dropped once every cell carries it (``RTO (s)`` becomes ``RTO``)."""
+    kinds = dict(kinds or {})
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        values = frame[column]
+        present = [v for v in values if _number(v) is not None or isinstance(v, str)]
+        if present and all(isinstance(v, str) for v in present):
+            out[column] = [v if isinstance(v, str) else BLANK for v in values]
+            continue
+        how = kinds.get(column) or kind_of(str(column))
+        out[_unitless(str(column), how)] = [value(v, how) for v in values]
+    return out
+
+
 def summary(figures: Mapping[str, Any]) -> pd.DataFrame:
     """A nested dict of figures (``result.summary()["cluster"]``, ``etl_summary(...)``) as a
     two-column table, ``figure`` and ``value``, instead of a raw dict: nested keys joined by

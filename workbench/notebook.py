@@ -210,6 +210,12 @@ def show_compare(table: pd.DataFrame) -> pd.DataFrame:
     return display.compare(table)
 
 
+def show_table(frame: pd.DataFrame, kinds: dict[str, str] | None = None) -> pd.DataFrame:
+    """Any table of figures for people, each column formatted by the unit in its header
+    (:func:`workbench.display.table`)."""
+    return display.table(frame, kinds)
+
+
 def show_summary(figures: dict[str, Any]) -> pd.DataFrame:
     """A dict of figures (``result.summary()["cluster"]``) as a table of formatted values."""
     return display.summary(figures)
@@ -252,6 +258,7 @@ __all__ = [
     "show_faults",
     "show_latency",
     "show_summary",
+    "show_table",
     "subscription_summary",
     "summarise",
     "t_visibility",
