@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import altair as alt
+import pandas as pd
 
-from workbench import load_scenario, run, scenario_from_dict
+from workbench import display, load_scenario, run, scenario_from_dict
 from workbench.analysis.backups import backup_table
 from workbench.analysis.etl import etl_summary
 from workbench.analysis.faults import fault_table
@@ -191,6 +192,35 @@ def use_svg() -> None:
     alt.renderers.enable("svg")
 
 
+def show_faults(source: Any) -> pd.DataFrame:
+    """The fault table for people (:func:`workbench.display.faults`): pass a run result, or a table
+    from :func:`fault_table` (several drills concatenated, say). ``fault_table`` keeps the raw numbers."""
+    if hasattr(source, "ops") and hasattr(source, "events"):
+        source = fault_table(source.ops, source.events, source.provenance["sim_seconds"])
+    return display.faults(source)
+
+
+def show_latency(result: Any) -> pd.DataFrame:
+    """:func:`latency_table` for people: counts, latencies with units, availability in %."""
+    return display.latency(latency_table(result))
+
+
+def show_compare(table: pd.DataFrame) -> pd.DataFrame:
+    """A ``compare_table`` for people: mean and 95 % interval per variant, clipped at physical bounds."""
+    return display.compare(table)
+
+
+def show_table(frame: pd.DataFrame, kinds: dict[str, str] | None = None) -> pd.DataFrame:
+    """Any table of figures for people, each column formatted by the unit in its header
+    (:func:`workbench.display.table`)."""
+    return display.table(frame, kinds)
+
+
+def show_summary(figures: dict[str, Any]) -> pd.DataFrame:
+    """A dict of figures (``result.summary()["cluster"]``) as a table of formatted values."""
+    return display.summary(figures)
+
+
 alt.renderers.register(RENDERER, _render)
 use_offline()
 
@@ -224,6 +254,11 @@ __all__ = [
     "run",
     "run_world",
     "scenario_from_dict",
+    "show_compare",
+    "show_faults",
+    "show_latency",
+    "show_summary",
+    "show_table",
     "subscription_summary",
     "summarise",
     "t_visibility",

@@ -1,0 +1,300 @@
+"""Numbers for people: how the tables a notebook shows are formatted (issue 21).
+
+Pure functions. The analysis functions (``fault_table``, ``latency_table``,
+``compare_table``, ``summarise``) keep returning raw numbers; these turn their
+results into small tables of text at display time:
+
+- counts are integers (``12``, not ``12.0``), with thousands separators;
+- fractions (availability, stale reads) are percentages with the digits that
+  matter (``99.95 %``, ``100 %``), never ``0.9995``;
+- durations pick their unit: ``2.4 ms``, ``850 ms``, ``102.3 s``, ``4.2 min``;
+- a confidence interval is clipped at its physical bounds (a percentage at
+  100 %, a latency or a count at 0);
+- a missing value is blank, a measured "never" is ``never``; no ``NaN``,
+  ``<NA>``, ``None`` or ``0.000000`` reaches the page;
+- long target strings are shortened so a table fits a notebook output
+  (about 1,000 px, :data:`MAX_ROW_CHARS` characters a row).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+BLANK = ""
+MISSING = "—"
+MAX_ROW_CHARS = 110  # characters a row, a proxy for the ~1,000 px of a notebook output
+MAX_TARGET_CHARS = 24
+
+
+# ----------------------------------------------------------------------------- values
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a float, or None when it is missing (None, NaN, pd.NA, not a number)."""
+    if value is None or value is pd.NA or isinstance(value, bool):
+        return None if not isinstance(value, bool) else float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def count(value: Any) -> str:
+    """An integer count: ``1,234``; blank when missing."""
+    number = _number(value)
+    return BLANK if number is None else f"{round(number):,}"
+
+
+def percent(value: Any, digits: int | None = None) -> str:
+    """A fraction (0..1) as a percentage with the digits that matter: ``99.95 %``, ``100 %``, ``0.3 %``."""
+    number = _number(value)
+    if number is None:
+        return BLANK
+    pct = 100 * number
+    if digits is None:
+        digits = _percent_digits(pct)
+    text = f"{pct:.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{text} %"
+
+
+def _percent_digits(pct: float) -> int:
+    if pct in (0.0, 100.0):
+        return 0
+    # Near 100 % the interesting digits are in the shortfall: 99.95 %, 99.995 %.
+    gap = min(abs(100 - pct), abs(pct)) or 1.0
+    return max(1, min(4, -math.floor(math.log10(gap))))
+
+
+def milliseconds(value: Any) -> str:
+    """A duration given in ms, in ms below a second and in seconds (or minutes) above."""
+    number = _number(value)
+    return BLANK if number is None else _duration(number / 1e3)
+
+
+def seconds(value: Any) -> str:
+    """A duration given in s: ``850 ms``, ``12.3 s``, ``102.3 s``, ``14.2 min``; ms below 1 s."""
+    number = _number(value)
+    return BLANK if number is None else _duration(number)
+
+
+def _duration(s: float) -> str:
+    if s == 0:
+        return "0"
+    size = abs(s)
+    if size < 1:
+        ms = s * 1e3
+        return f"{ms:.2g} ms" if abs(ms) < 1 else f"{ms:.3g} ms" if abs(ms) < 100 else f"{ms:.0f} ms"
+    if size < 100:
+        return f"{s:.3g} s"
+    if size < 600:
+        return f"{s:.4g} s"
+    if size < 3600:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def plain(value: Any) -> str:
+    """Any other number: integers as integers, others to three significant digits."""
+    number = _number(value)
+    if number is None:
+        return BLANK if not isinstance(value, str) else value
+    if number.is_integer():
+        return f"{number:,.0f}"
+    return f"{number:.3g}"
+
+
+def kind_of(name: str) -> str:
+    """How a metric or column should be shown, from its name or label: ``percent``,
+    ``ms``, ``s``, ``count`` or ``plain``."""
+    text = name.lower()
+    if "availability" in text or "fraction" in text or "stale read" in text:
+        return "percent"
+    if "(ms)" in text or "_ms" in text or text.startswith(("p50", "p90", "p95", "p99", "p999", "mean", "max", "min")):
+        return "ms"
+    if "(s)" in text or text.endswith("_s") or "(s of data)" in text or "seconds" in text:
+        return "s"
+    return "count"
+
+
+def value(x: Any, kind: str) -> str:
+    """``x`` formatted as ``kind`` (see :func:`kind_of`)."""
+    return {"percent": percent, "ms": milliseconds, "s": seconds, "count": count}.get(kind, plain)(x)
+
+
+def interval(mean: Any, half: Any, kind: str) -> str:
+    """``mean ± half`` for a confidence interval, clipped at physical bounds: a percentage stays
+    at or below 100 % and every quantity here at or above 0. A clipped interval is shown as its
+    range, ``99.9 % (99.7–100 %)``, since it is no longer symmetric."""
+    m, h = _number(mean), _number(half)
+    if m is None:
+        return MISSING
+    if h is None or h == 0:
+        return value(m, kind) if not (kind == "count" and not float(m).is_integer()) else plain(m)
+    low, high = max(m - h, 0.0), m + h
+    if kind == "percent":
+        high = min(high, 1.0)
+    if kind == "percent":  # the bounds with the mean's digits: 99.95 % (99.85–100 %)
+        digits = _percent_digits(100 * m) if m not in (0.0, 1.0) else _percent_digits(100 * (1 - h))
+
+        def show(x: float) -> str:
+            return percent(x, digits)
+    elif kind == "count":
+        show = plain
+    else:
+
+        def show(x: float) -> str:
+            return value(x, kind)
+
+    if low == m - h and high == m + h:
+        return f"{show(m)} ± {show(h).replace(' %', ' pp') if kind == 'percent' else show(h)}"
+    return f"{show(m)} ({show(low).replace(' %', '')}–{show(high)})"
+
+
+def shorten(text: Any, width: int = MAX_TARGET_CHARS) -> str:
+    """A long target string cut to ``width`` characters with an ellipsis (``A, B, C, D, …``)."""
+    if text is None or (isinstance(text, float) and math.isnan(text)) or text is pd.NA:
+        return BLANK
+    text = str(text)
+    return text if len(text) <= width else text[: width - 1].rstrip(" ,") + "…"
+
+
+# ----------------------------------------------------------------------------- tables
+
+#: The fault-table columns people need, with short headers and how each is shown.
+FAULT_DISPLAY: tuple[tuple[str, str, str], ...] = (
+    ("fault", "fault", "text"),
+    ("target", "target", "target"),
+    ("start_s", "at", "s"),
+    ("duration_s", "lasted", "s"),
+    ("client_errors", "errors", "count"),
+    ("affected_clients", "clients hit", "count"),
+    ("rto_s", "RTO", "rto"),
+    ("rpo_writes", "RPO writes", "count"),
+    ("p99_recovery_s", "p99 back", "recovery"),
+)
+
+
+def faults(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`workbench.analysis.faults.fault_table` for people: the columns that matter with short
+    headers, times in s or min, counts as integers, RTO ``never`` for a client that never
+    recovered, blanks where nothing was measured. Keeps the table's index (a drill name, say)."""
+    out = pd.DataFrame(index=table.index)
+    for column, header, how in FAULT_DISPLAY:
+        if column not in table:
+            continue
+        values = table[column]
+        if how == "text":
+            out[header] = [BLANK if _number(v) is None and not isinstance(v, str) else str(v) for v in values]
+        elif how == "target":
+            out[header] = [shorten(v) for v in values]
+        elif how == "rto":
+            recovered = table["recovered"] if "recovered" in table else pd.Series(True, index=table.index)
+            out[header] = [
+                seconds(v) if ok or _number(v) is not None else "never" for v, ok in zip(values, recovered, strict=True)
+            ]
+        elif how == "recovery":
+            # None: no baseline to compare with (blank); NaN: measured, never back within tolerance.
+            out[header] = [BLANK if v is None else "never" if _number(v) is None else seconds(v) for v in values]
+        else:
+            out[header] = [value(v, how) for v in values]
+    return out
+
+
+def latency(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`workbench.analysis.summary.latency_table` for people: counts as integers, latencies
+    in ms (s when long), availability as a percentage."""
+    out = pd.DataFrame(index=table.index)
+    for column in table.columns:
+        how = "count" if column == "count" else kind_of(str(column))
+        out[column] = [value(v, how) for v in table[column]]
+    return out
+
+
+def compare(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`workbench.study.compare_table` for people: per metric and variant, the mean with its
+    95 % interval clipped at physical bounds, formatted by the metric's unit."""
+    variants = [c for c in table.columns if c != "key"]
+    rows = {}
+    for metric in table.index:
+        key = str(table.at[metric, "key"]) if "key" in table.columns else str(metric)
+        how = kind_of(key) if kind_of(key) != "count" else kind_of(str(metric))
+        cells = []
+        for variant in variants:
+            cell = table.at[metric, variant]
+            if cell is None or (isinstance(cell, float) and math.isnan(cell)):
+                cells.append(MISSING)
+            else:
+                cells.append(interval(cell[0], cell[1], how))
+        rows[_unitless(str(metric), how)] = cells
+    return pd.DataFrame.from_dict(rows, orient="index", columns=variants).rename_axis("metric")
+
+
+def _unitless(label: str, how: str) -> str:
+    """A metric label without its unit when every cell now carries one (``write p99``)."""
+    for unit in (" (ms)", " (s)"):
+        if how in ("ms", "s") and label.endswith(unit):
+            return label[: -len(unit)]
+    return label
+
+
+def table(frame: pd.DataFrame, kinds: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Any table of figures for people: each column formatted by the unit its header names (see
+    :func:`kind_of`; ``kinds`` overrides it per column), text columns as they are, missing blank.
+    A header's unit is dropped once every cell carries it (``RTO (s)`` becomes ``RTO``)."""
+    kinds = dict(kinds or {})
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        values = frame[column]
+        present = [v for v in values if _number(v) is not None or isinstance(v, str)]
+        if present and all(isinstance(v, str) for v in present):
+            out[column] = [v if isinstance(v, str) else BLANK for v in values]
+            continue
+        how = kinds.get(column) or kind_of(str(column))
+        out[_unitless(str(column), how)] = [value(v, how) for v in values]
+    return out
+
+
+def summary(figures: Mapping[str, Any]) -> pd.DataFrame:
+    """A nested dict of figures (``result.summary()["cluster"]``, ``etl_summary(...)``) as a
+    two-column table, ``figure`` and ``value``, instead of a raw dict: nested keys joined by
+    " · ", each value formatted by its name."""
+    rows = []
+    for key, raw in _flatten(figures):
+        how = kind_of(key.split(" · ")[-1]) if not isinstance(raw, str) else "text"
+        if isinstance(raw, bool):
+            text = "yes" if raw else "no"
+        elif isinstance(raw, str):
+            text = raw
+        elif isinstance(raw, list | tuple):
+            text = ", ".join(value(v, how) if not isinstance(v, str) else v for v in raw) or MISSING
+        else:
+            text = value(raw, how) or MISSING
+        rows.append((key.replace("_", " "), text))
+    return pd.DataFrame(rows, columns=["figure", "value"]).set_index("figure")
+
+
+def _flatten(figures: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    items: list[tuple[str, Any]] = []
+    for key, raw in figures.items():
+        name = f"{prefix} · {key}" if prefix else str(key)
+        if isinstance(raw, Mapping):
+            items += _flatten(raw, name)
+        else:
+            items.append((name, raw))
+    return items
+
+
+def row_chars(table: pd.DataFrame) -> int:
+    """The widest row of ``table`` as shown, in characters (index and a gap of two per cell
+    included): a proxy for its width in a notebook output, to hold under :data:`MAX_ROW_CHARS`."""
+    headers = [str(c) for c in table.columns]
+    index_w = max([len(str(i)) for i in table.index] + [len(str(table.index.name or ""))], default=0)
+    widths = [max([len(h)] + [len(str(v)) for v in table[c]]) for h, c in zip(headers, table.columns, strict=True)]
+    return index_w + sum(w + 2 for w in widths)
