@@ -100,3 +100,22 @@ def test_the_summary_warns_about_waiting_operations_and_an_unreachable_request_t
     assert any("request timeout (12 h" in w for w in waiting)
     quiet = run(scenario_from_dict({**base, "clients": {"request_timeout": "2 s"}, "faults": [cut]})).summary()
     assert quiet["warnings"] == [] and quiet["ops"]["stalled"] == 0
+
+
+def test_operation_outcomes_count_failures_and_their_waits() -> None:
+    """Notebook 01's write-assurance table: every write after the crash, failures included, so
+    the latency shows the wait that a table of successes hides (issue 21, item 6)."""
+    from workbench.analysis.summary import operation_outcomes
+
+    spec = {
+        "name": "assured",
+        "duration": "30 s",
+        "blueprint": {"extends": "three-node", "database": {"members": ["A", "B", "C"]}},
+        "clients": {"count": 2, "request_timeout": "5 s", "write_assurance": {"replicas": 2}},
+        "workload": {"rate": 50, "keys": 100},
+        "faults": [{"at": "10 s", "action": "crash", "node": "B"}],
+    }
+    out = operation_outcomes(run(scenario_from_dict(spec)), "write", since_s=10.0)
+    assert out["operations"] > 50 and out["succeeded (%)"] == 0.0
+    assert out["all_nodes_down"] + out.get("unfinished", 0) == out["operations"]
+    assert out["p50 of all (ms)"] > 5_000.0

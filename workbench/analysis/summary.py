@@ -359,6 +359,26 @@ def latency_table(result: Any) -> pd.DataFrame:
     return table
 
 
+def operation_outcomes(result: Any, kind: str = "write", since_s: float = 0.0) -> dict[str, Any]:
+    """What happened to every operation of ``kind`` that started at or after ``since_s``: how
+    many, the share that succeeded, the count of each other outcome, and latency percentiles
+    over all of them, failures included (a timed-out write waited its whole timeout, which
+    a latency table of successes alone would hide)."""
+    ops = result.ops
+    chosen = ops[(ops["kind"] == kind) & (ops["start_s"] >= since_s)]
+    out: dict[str, Any] = {"operations": len(chosen)}
+    if chosen.empty:
+        return out
+    outcomes = chosen["outcome"].astype(str)
+    out["succeeded (%)"] = round(100.0 * float((outcomes == "ok").mean()), 4)
+    for outcome, count in outcomes[outcomes != "ok"].value_counts().items():
+        out[f"{outcome}"] = int(count)
+    latency = chosen["latency_ms"]
+    out["p50 of all (ms)"] = round(float(latency.quantile(0.5)), 3)
+    out["p99 of all (ms)"] = round(float(latency.quantile(0.99)), 3)
+    return out
+
+
 def latency_over_time(result: Any, window_s: float = 1.0) -> pd.DataFrame:
     """p50/p99 latency and error count per time window and op kind (aggregated for charts)."""
     ops = result.ops
