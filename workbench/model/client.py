@@ -627,6 +627,7 @@ class Client:
         self.connections = [-1] * len(self.connections)
         self.session_left = 0
         self.fastest, self.speed_test = None, False
+        self._speed_gen += 1  # a speed test the old process scheduled never comes
         self._poll_gen += 1
         self.up = False
         Timer(self.env, down_for, self._started)

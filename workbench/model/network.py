@@ -186,7 +186,9 @@ class Network:
         # When each kind of connection gives up (Linux: counted from TCP_RTO_MIN and the SYN RTO).
         self.data_give_up = linux_retry_timeout(spec.tcp_retries2, self.rto, self.rto_max)
         self.syn_give_up = linux_retry_timeout(spec.tcp_syn_retries, self.syn_rto, self.rto_max)
-        self._stalled: list[_Stalled] = []
+        # Insertion-ordered, so heals wake segments in the order they stalled; a dict, so a
+        # retransmission or give-up finds and drops its own in O(1) in a long partition.
+        self._stalled: dict[_Stalled, None] = {}
         self.segments_stalled = 0  # TCP segments that met a cut link (for the run's counters)
         self.connections_broken = 0  # connections whose retries ran out
         self._loss_rng = streams.rng("network.loss")
@@ -360,7 +362,7 @@ class Network:
             if give_up_at >= limit - 1e-9:
                 break
         stalled = _Stalled(msg, rto, give_up_at)
-        self._stalled.append(stalled)
+        self._stalled[stalled] = None
         self.segments_stalled += 1
         now = self.agenda.now
         Timer(self.env, max(0.0, give_up_at - now), self._give_up, (stalled,))
@@ -372,7 +374,7 @@ class Network:
     def _give_up(self, stalled: _Stalled) -> None:
         if stalled not in self._stalled:
             return  # delivered meanwhile
-        self._stalled.remove(stalled)
+        del self._stalled[stalled]
         if stalled.stream.wanted(stalled.args):
             self.connections_broken += 1
             stalled.stream.connection_lost(stalled.args)
@@ -402,7 +404,7 @@ class Network:
             return
         if self.cut[stalled.src][stalled.dst]:
             return  # cut again: the next heal wakes it
-        self._stalled.remove(stalled)
+        del self._stalled[stalled]
         if not stalled.stream.wanted(stalled.args):
             return
         src, dst = stalled.src, stalled.dst
@@ -414,10 +416,7 @@ class Network:
 
     def forget(self, endpoint: int) -> None:
         """A machine died: its kernel retransmits nothing more."""
-        self._stalled = [s for s in self._stalled if s.src != endpoint]
-
-    def stalled_count(self) -> int:
-        return len(self._stalled)
+        self._stalled = {s: None for s in self._stalled if s.src != endpoint}
 
     def reachable(self, src: int, dst: int) -> bool:
         return not self.cut[src][dst]

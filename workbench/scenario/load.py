@@ -827,12 +827,11 @@ def _check_restarts(s: Scenario, fail: Any) -> None:
     ):
         return
     stopped: dict[str, float] = {}
-    for f in sorted(faults, key=lambda f: f.at or 0.0):
+    for i, f in sorted(enumerate(faults), key=lambda item: item[1].at or 0.0):
         node = getattr(f, "node", None)
         if f.action in ("crash", "shutdown") and node is not None and node not in ("leader", "follower", "preferred"):
             stopped.setdefault(node, f.at)
         if f.action == "restart" and node not in (None, "last_crashed") and node not in stopped:
-            i = faults.index(f)
             fail(
                 f"faults[{i}].node",
                 f"restart of {node} at {format_duration(f.at)}, but nothing in the plan stops {node} before then "
