@@ -187,7 +187,7 @@ def test_an_objective_the_runs_have_no_figure_for_exits_2(scenario: Path, capsys
 
 def test_a_dotted_summary_field_is_a_valid_objective(scenario: Path, capsys):
     argv = ["capacity", str(scenario), "--slo", "ops.failed<=1000", "--range", "100", "150", "--replications", "1"]
-    assert main([*argv, "--serial", "--no-progress", "--json"]) == 0
+    assert main([*argv, "--beyond", "0", "--serial", "--no-progress", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["max_rate"] == 150
 
 
@@ -198,6 +198,8 @@ def test_a_dotted_summary_field_is_a_valid_objective(scenario: Path, capsys):
         (["--tolerance", "0"], "--tolerance: a fraction between 0 and 1"),
         (["--tolerance", "-1"], "--tolerance: a fraction between 0 and 1"),
         (["--target", "0"], "--target: a load in ops/s above 0"),
+        (["--beyond", "-1"], "--beyond: a whole number of doublings from 0 to 10, got -1"),
+        (["--beyond", "11"], "--beyond: a whole number of doublings from 0 to 10, got 11"),
         (["--range", "100", "inf"], "--range needs 0 < LOW < HIGH, got 100 inf"),
         (["--set", "workload.rate=5"], "capacity searches workload.rate itself"),
         (["--dask-local", "0"], "--dask-local: a local Dask cluster needs at least 1 worker, got 0"),
@@ -221,7 +223,7 @@ def test_study_level_set_reaches_into_lists_as_run_does(scenario: Path, capsys):
     study = study_from_scenario(scenario, blueprints=["three-node"], overrides={"faults.0.at": "1.5 s"})
     assert study.scenario(study.variants[0][1]).faults[0].at == 1.5
     assert study.base["faults"][0]["at"] == "2 s"  # the file as written is kept; the override applies on top
-    argv = ["--range", "100", "150", "--replications", "1", "--serial", "--no-progress", "--json"]
+    argv = ["--range", "100", "150", "--beyond", "0", "--replications", "1", "--serial", "--no-progress", "--json"]
     assert main(["capacity", str(scenario), "--slo", "p99_write_ms<=500", "--set", "faults.0.at=1.5s", *argv]) == 0
     assert json.loads(capsys.readouterr().out)["max_rate"] == 150
     argv = ["--blueprints", "three-node", "--set", "faults.0.at=1.5s", "--replications", "1", "--serial", "--json"]
@@ -325,6 +327,14 @@ def test_a_scheduler_where_nothing_listens_exits_2_quickly(scenario: Path, capsy
             "capacity.objectives: list the objectives",
         ),
         (
+            {"variants": [{"name": "a"}], "capacity": {"objectives": ["p99_write_ms<=5"], "beyond": True}},
+            "capacity.beyond: beyond is how many times the search doubles past the range's top",
+        ),
+        (
+            {"variants": [{"name": "a"}], "capacity": {"objectives": ["p99_write_ms<=5"], "beyond": 11}},
+            "from 0 (stop at the top) to 10, got 11",
+        ),
+        (
             {"variants": [{"name": "a"}], "capacity": {"objectives": ["p99_wrtie_ms<=5"]}},
             "capacity.objectives[0]: 'p99_wrtie_ms<=5': 'p99_wrtie_ms' is not a metric (did you mean 'p99_write_ms'?)",
         ),
@@ -377,3 +387,50 @@ def test_compare_of_a_grid_only_study_points_to_sweep(tmp_path: Path, scenario: 
 def test_compare_counts_and_lists_that_make_no_sense_exit_2(scenario: Path, capsys, argv, expected):
     line = one_line_error(main(["compare", str(scenario), *argv]), capsys)
     assert expected in line, line
+
+
+# ----------------------------------------------------------------------------- warnings on stderr
+
+# At seed 1 the clients send to C: after the cut their requests wait for RavenDB's 12 h request timeout
+# (as in tests/model/test_accounting.py).
+STALLED = {
+    "name": "stalled",
+    "seed": 1,
+    "duration": "20 s",
+    "blueprint": "three-node",
+    "clients": {"count": 4},
+    "workload": {"rate": 200},
+    "faults": [{"at": "5 s", "action": "partition", "groups": [["C"], ["A", "B", *(f"client{i}" for i in range(1, 5))]]}],
+}
+
+
+def test_a_runs_warnings_reach_stderr_as_well_as_the_summary(tmp_path: Path, capsys):
+    """Issue 21: a warning is printed on stderr and kept in the summary's ``warnings``."""
+    path = tmp_path / "stalled.yaml"
+    path.write_text(yaml.safe_dump(STALLED))
+    assert main(["run", str(path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    summary = json.loads(out)
+    assert summary["warnings"], "the cut leaves requests to C waiting; the summary must say so"
+    lines = err.splitlines()
+    assert lines == [f"workbench: warning: {w}" for w in summary["warnings"]]
+
+
+def test_a_calm_run_has_no_warnings(scenario: Path, capsys):
+    """The default (RavenDB's 12 h) request timeout is only worth a warning when something waited."""
+    path = scenario.parent / "calm.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "faults": []}))
+    assert main(["run", str(path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["warnings"] == [] and err == ""
+
+
+def test_a_studys_run_warnings_reach_stderr_with_the_run_named(tmp_path: Path, capsys):
+    path = tmp_path / "stalled.yaml"
+    path.write_text(yaml.safe_dump(STALLED))
+    study_file = tmp_path / "study.yaml"
+    variants = [{"name": "cut", "set": {}}, {"name": "calm", "set": {"faults": []}}]
+    study_file.write_text(yaml.safe_dump({"name": "s", "scenario": str(path), "variants": variants}))
+    assert main(["compare", str(study_file), "--serial", "--no-progress", "--replications", "1"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err and all(line.startswith("workbench: warning: 'cut' replication 0: ") for line in err)

@@ -95,10 +95,20 @@ def test_capacity_text_has_no_scientific_notation_or_booleans_and_explains_a_bus
 
 
 def test_capacity_text_says_plainly_when_no_limit_was_found():
-    cap = _cap(capped=True, max_rate=64000.0, headroom=25.7)
+    cap = _cap(capped=True, max_rate=64000.0, headroom=25.7, searched_to=64000.0)
     text = " ".join(answers.capacity_lines(cap, low=200, high=64000))
-    assert "No limit found in the range searched" in text and "widen" in text
+    assert "No limit found: every load searched, up to 64,000 ops/s, met p99_write_ms<=50" in text
+    assert "raise the range (or capacity.beyond)" in text and "past the range" not in text
     assert "at least +2570 %" in text
+    cap = _cap(capped=True, max_rate=256000.0, headroom=105.7, searched_to=256000.0)
+    text = " ".join(answers.capacity_lines(cap, low=200, high=64000))
+    assert "up to 256,000 ops/s (the search went on past the range's top of 64,000 ops/s)" in text
+
+
+def test_capacity_text_says_when_the_limit_lies_past_the_range():
+    cap = _cap(max_rate=90000.0, searched_to=128000.0)
+    text = " ".join(answers.capacity_lines(cap, low=200, high=64000))
+    assert "about 90,000 ops/s (above the range's top of 64,000 ops/s" in text
 
 
 def test_capacity_chart_marks_the_target_load(report):  # noqa: F811

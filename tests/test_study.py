@@ -269,3 +269,53 @@ def test_the_capacity_search_shows_one_progress_bar(monkeypatch) -> None:
     assert len(bars) == 1
     bar = bars[0]
     assert bar.n == bar.total == len(result.points) and "ops/s" in bar.desc
+
+
+def _fake_runs(monkeypatch, p99_of_rate) -> list[float]:
+    """find_capacity over runs whose write p99 is a known function of the load: the search alone."""
+    import pandas as pd
+
+    import workbench.study as study_module
+
+    loads: list[float] = []
+
+    def fake(study, specs, **kw):
+        rate = dict(specs[0].factors)["workload.rate"]
+        loads.append(rate)
+        rows = [{"latency_ms.write.p99": p99_of_rate(rate), "utilisation.bottleneck": "cpu.A"} for _ in specs]
+        return pd.DataFrame(rows)
+
+    monkeypatch.setattr(study_module, "run_specs", fake)
+    return loads
+
+
+def _tiny_study():
+    from workbench.study import Study
+
+    base = {"name": "cap", "duration": "5 s", "blueprint": "three-node", "workload": {"rate": 100, "keys": 100}}
+    return Study(name="cap", base=base, source="<test>", base_dir=None, replications=1)
+
+
+def test_capacity_search_goes_on_past_the_range_when_every_load_in_it_meets(monkeypatch) -> None:
+    """Issue 21, item 5: "no limit found in the range searched (say so, and search further)"."""
+    from workbench.study import find_capacity
+
+    loads = _fake_runs(monkeypatch, lambda rate: rate / 100)  # p99 <= 10 ms up to 1,000 ops/s
+    found = find_capacity(_tiny_study(), ["p99_write_ms<=10"], low=100, high=400, progress=False)
+    assert loads[:5] == [100, 200, 400, 800, 1600]  # two doublings past the top, the second fails
+    assert not found.capped and 950 <= found.max_rate <= 1000 and found.searched_to == 1600
+    loads.clear()
+    stopped = find_capacity(_tiny_study(), ["p99_write_ms<=10"], low=100, high=400, beyond=0, progress=False)
+    assert loads == [100, 200, 400] and stopped.capped and stopped.max_rate == stopped.searched_to == 400
+    loads.clear()
+    capped = find_capacity(_tiny_study(), ["p99_write_ms<=1e9"], low=100, high=400, progress=False)
+    assert loads == [100, 200, 400, 800, 1600] and capped.capped and capped.max_rate == 1600
+
+
+def test_capacity_search_past_the_range_stops_at_a_load_the_scenario_refuses(monkeypatch) -> None:
+    from workbench.study import find_capacity
+
+    loads = _fake_runs(monkeypatch, lambda rate: 1.0)
+    high = 4_000_000.0  # 5 s at twice that is 40 million operations; at four times it is over the bound
+    found = find_capacity(_tiny_study(), ["p99_write_ms<=10"], low=high / 2, high=high, beyond=3, progress=False)
+    assert loads == [high / 2, high, 2 * high] and found.capped and found.searched_to == 2 * high

@@ -22,7 +22,8 @@ or Dask: --scheduler tcp://HOST:PORT for an existing cluster, --dask-local N for
 Exit codes: 0 success, 1 the simulation itself failed, 2 bad input (a one-line
 reason on stderr, never a traceback). Every verb's bad input, and an output file or
 folder that cannot be written, reaches the one handler in :func:`main`. Warnings
-(input that runs, but probably not as meant) go to stderr as ``workbench: warning: ...``.
+(input that runs, but probably not as meant) go to stderr as ``workbench: warning: ...``, and
+so do a run's own warnings (also in its summary), unless the text summary on a terminal shows them.
 """
 
 from __future__ import annotations
@@ -147,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--target", type=float, help="report the headroom at this load (ops/s)")
     cap.add_argument("--tolerance", type=float, default=0.05, help="stop when the bracket is this tight (default 5%%)")
     cap.add_argument("--replications", type=int, default=3, help="runs per load (default 3)")
+    cap.add_argument(
+        "--beyond",
+        type=int,
+        help="when every load in the range meets the objectives, double past its top this many times "
+        "(default as a study's capacity.beyond, docs/studies.md; 0 stops at the top)",
+    )
     cap.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
     cap.add_argument("--json", action="store_true")
     _executor_args(cap)
@@ -342,6 +349,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.out is not None:
         with _writing("--out", args.out):
             result.to_dir(args.out)
+    # The text summary lists its warnings; stderr gets them too unless that would show them twice.
+    if args.json or not sys.stdout.isatty():
+        _warn(summary["warnings"])
     if args.json:
         print(json.dumps(summary))
     else:
@@ -352,6 +362,27 @@ def _run(args: argparse.Namespace) -> int:
         print(f"workbench: the simulation failed: {result.provenance['exception']}", file=sys.stderr)
         return EXIT_RUN_FAILED
     return EXIT_OK
+
+
+MAX_LISTED_WARNINGS = 5
+
+
+def _warn(messages: Sequence[str]) -> None:
+    for message in messages:
+        print(f"workbench: warning: {message}", file=sys.stderr)
+
+
+def _warn_runs(rows: Any) -> None:
+    """The runs' own warnings (operations left waiting, a trace that replayed nothing...), one
+    line a run, at most a few, on stderr; every one is in the rows' ``warnings`` column."""
+    noted = [
+        f"'{row['variant']}' replication {row['replication']}: {text}"
+        for row in rows.to_dict("records")
+        for text in str(row.get("warnings") or "").splitlines()
+    ]
+    _warn(noted[:MAX_LISTED_WARNINGS])
+    if len(noted) > MAX_LISTED_WARNINGS:
+        _warn([f"{len(noted) - MAX_LISTED_WARNINGS} more like these; see the 'warnings' column of the runs"])
 
 
 def _duration_arg(text: str, option: str) -> float:
@@ -585,6 +616,7 @@ def _compare(args: argparse.Namespace) -> int:
     if args.check:
         return _check_study(study, specs)
     rows = run_specs(study, specs, out_dir=args.out, progress=args.progress and not args.json, **executor)
+    _warn_runs(rows)
     table = compare_table(rows)
     if args.out is not None:
         _write_rows(rows, args.out)
@@ -613,6 +645,7 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.check:
         return _check_study(study, sweep_specs(study))
     rows = run_specs(study, sweep_specs(study), progress=args.progress, **executor)
+    _warn_runs(rows)
     path = _write_rows(rows, out)
     print(f"{len(rows)} runs of {study.name} written to {path}")
     return EXIT_OK
@@ -620,9 +653,10 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _capacity(args: argparse.Namespace) -> int:
     from workbench.analysis.capacity import parse_slo
-    from workbench.study import find_capacity, study_from_scenario
+    from workbench.study import DEFAULT_BEYOND, MAX_BEYOND, find_capacity, study_from_scenario
 
     low, high = args.range
+    beyond = DEFAULT_BEYOND if args.beyond is None else args.beyond
     if not 0 < low < high < math.inf:
         raise WorkbenchInputError(f"--range needs 0 < LOW < HIGH, got {low:g} {high:g}", source="workbench capacity")
     if args.replications < 1:
@@ -631,6 +665,9 @@ def _capacity(args: argparse.Namespace) -> int:
     if not 0 < args.tolerance < 1:
         msg = f"a fraction between 0 and 1 (0.05 is 5 %), got {args.tolerance:g}"
         raise WorkbenchInputError(msg, source="workbench capacity --tolerance")
+    if not 0 <= beyond <= MAX_BEYOND:
+        msg = f"a whole number of doublings from 0 to {MAX_BEYOND}, got {beyond}"
+        raise WorkbenchInputError(msg, source="workbench capacity --beyond")
     if args.target is not None and not 0 < args.target < math.inf:
         msg = f"a load in ops/s above 0, got {args.target:g}"
         raise WorkbenchInputError(msg, source="workbench capacity --target")
@@ -651,6 +688,7 @@ def _capacity(args: argparse.Namespace) -> int:
         high=high,
         target=args.target,
         tolerance=args.tolerance,
+        beyond=beyond,
         progress=args.progress and not args.json,
         **executor,
     )

@@ -374,7 +374,9 @@ def execute(study: Study, spec: RunSpec, out_dir: str | None = None) -> dict[str
     clusters = getattr(scenario.blueprint, "clusters", None) or [scenario.blueprint]  # a deployment: every cluster
     row["nodes"] = sum(len(c.nodes) for c in clusters)
     row["copies"] = sum(c.database.replication_factor for c in clusters)
-    row.update(flatten(result.summary()))
+    summary = result.summary()
+    row.update(flatten(summary))
+    row["warnings"] = "\n".join(summary["warnings"])  # one per line: the messages contain commas
     row["seed"] = spec.seed
     from workbench.analysis.capacity import utilisation
 
@@ -678,8 +680,10 @@ def run_folder(variant: str) -> str:
 
 # ----------------------------------------------------------------------------- capacity
 
-CAPACITY_KEYS = ("objectives", "range", "target", "replications")
+CAPACITY_KEYS = ("objectives", "range", "target", "replications", "beyond")
 DEFAULT_CAPACITY_RANGE = (100.0, 100_000.0)
+DEFAULT_BEYOND = 2  # doublings past the range's top when every load in it meets the objectives
+MAX_BEYOND = 10
 
 
 @dataclass(frozen=True)
@@ -691,6 +695,7 @@ class CapacitySpec:
     high: float
     target: float | None
     replications: int
+    beyond: int = DEFAULT_BEYOND
 
 
 def capacity_spec(spec: Any, replications: int, *, source: str) -> CapacitySpec:
@@ -736,8 +741,15 @@ def capacity_spec(spec: Any, replications: int, *, source: str) -> CapacitySpec:
     reps = spec.get("replications", replications)
     if not isinstance(reps, int) or isinstance(reps, bool) or reps < 1:
         raise fail(".replications", f"replications (runs per load) is a whole number of at least 1, got {reps!r}")
+    beyond = spec.get("beyond", DEFAULT_BEYOND)
+    if not isinstance(beyond, int) or isinstance(beyond, bool) or not 0 <= beyond <= MAX_BEYOND:
+        msg = (
+            f"beyond is how many times the search doubles past the range's top when every load in it meets the "
+            f"objectives: a whole number from 0 (stop at the top) to {MAX_BEYOND}, got {beyond!r}"
+        )
+        raise fail(".beyond", msg)
     low, high = (float(b) for b in bounds)
-    return CapacitySpec(tuple(objectives), low, high, float(target) if target is not None else None, reps)
+    return CapacitySpec(tuple(objectives), low, high, float(target) if target is not None else None, reps, beyond)
 
 
 def _is_number(value: Any) -> bool:
@@ -756,7 +768,8 @@ class CapacityResult:
     headroom: float | None = None
     bottleneck: str | None = None
     bottleneck_mean: float | None = None
-    capped: bool = False  # every load up to the top of the range met the objectives
+    capped: bool = False  # every load searched met the objectives: the limit lies beyond
+    searched_to: float | None = None  # the highest load searched (past the range's top when nothing failed in it)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -767,6 +780,7 @@ class CapacityResult:
             "bottleneck": self.bottleneck,
             "bottleneck_utilisation": self.bottleneck_mean,
             "capped": self.capped,
+            "searched_to": self.searched_to,
             "points": self.points.to_dict("records"),
         }
 
@@ -779,6 +793,7 @@ def find_capacity(
     high: float,
     target: float | None = None,
     tolerance: float = 0.05,
+    beyond: int = DEFAULT_BEYOND,
     progress: bool = True,
     factors: tuple[tuple[str, Any], ...] = (),
     **executor: Any,
@@ -789,7 +804,11 @@ def find_capacity(
     The search doubles from ``low`` until an objective fails (or ``high``), then bisects
     (geometrically) until the bracket is within ``tolerance``; each rate runs the
     study's replications with common random numbers. Throughput is monotone in
-    the offered load up to saturation, which is what makes bisection sound."""
+    the offered load up to saturation, which is what makes bisection sound.
+
+    When every load up to ``high`` meets the objectives, the limit lies beyond the range: the
+    search goes on doubling up to ``beyond`` times more (not past a load the scenario's own
+    bounds refuse), so that a report says where the limit is, not just that it was not found."""
     from workbench.analysis.capacity import check_slo_metrics, parse_slo
 
     if isinstance(objectives, str) or not objectives:
@@ -801,13 +820,16 @@ def find_capacity(
         raise WorkbenchInputError(f"needs 0 < LOW < HIGH, got {low:g} {high:g}", source="--range")
     if not 0 < tolerance < 1:
         raise WorkbenchInputError(f"a fraction between 0 and 1 (0.05 is 5 %), got {tolerance:g}", source="--tolerance")
+    if isinstance(beyond, bool) or not isinstance(beyond, int) or not 0 <= beyond <= MAX_BEYOND:
+        msg = f"a whole number of doublings from 0 to {MAX_BEYOND}, got {beyond!r}"
+        raise WorkbenchInputError(msg, source="--beyond")
     if target is not None and not 0 < target < math.inf:
         raise WorkbenchInputError(f"a load in ops/s above 0, got {target:g}", source="--target")
     cache: dict[float, dict[str, Any]] = {}
     first_seed = study.first_seed(factors)
     # One progress bar for the whole search (not one per load): its total is the most runs the
     # search can take, doubling from low to high, then bisecting down to the tolerance.
-    doublings = math.ceil(math.log2(high / low)) + 1
+    doublings = math.ceil(math.log2(high / low)) + 1 + beyond
     bisections = math.ceil(math.log2(max(math.log(2.0) / math.log1p(tolerance), 1.0))) + 1
     bar = _bar((doublings + bisections) * study.replications, f"{study.name}: capacity") if progress else None
 
@@ -833,14 +855,25 @@ def find_capacity(
             cache[rate] = mean
         return cache[rate]
 
+    def allowed(rate: float) -> bool:
+        """Past the range: a load whose runs the scenario's own bounds refuse ends the search."""
+        try:
+            study.scenario((*factors, ("workload.rate", float(round(rate, 6)))), seed=first_seed)
+        except WorkbenchInputError:
+            return False
+        return True
+
     best: float | None = None
     lo = low
+    top = high * 2.0**beyond
     if evaluate(lo)["meets"]:
         best = lo
         hi = None
         rate = lo
-        while rate < high:
-            rate = min(rate * 2, high)
+        while rate < top:
+            rate = min(rate * 2, high) if rate < high else rate * 2
+            if rate > high and not allowed(rate):
+                break
             if evaluate(rate)["meets"]:
                 best = lo = rate
             else:
@@ -853,7 +886,8 @@ def find_capacity(
             else:
                 hi = mid
     result = CapacityResult(best, _points(cache, slos), [s.text for s in slos], target)
-    result.capped = best is not None and best >= high
+    result.searched_to = max(cache)
+    result.capped = best is not None and best >= result.searched_to
     if best is not None:
         at_best = cache[float(round(best, 6))]
         result.bottleneck = at_best.get("utilisation.bottleneck")

@@ -208,14 +208,22 @@ def capacity_lines(cap: Any, *, low: float | None = None, high: float | None = N
         start = f" ({number(low)} ops/s)" if low is not None else ""
         out.append(f"No load meets {objectives}, not even the lowest searched{start}: lower the range or the load.")
         return out
+    searched = getattr(cap, "searched_to", None) or cap.max_rate
+    past = high is not None and searched > high
     if cap.capped:
-        top = number(high if high is not None else cap.max_rate)
+        went = f" (the search went on past the range's top of {number(high)} ops/s)" if past else ""
         out.append(
-            f"No limit found in the range searched: every load up to {top} ops/s met {objectives}. "
-            "The real capacity is higher; widen the search range to find it."
+            f"No limit found: every load searched, up to {number(searched)} ops/s{went}, met {objectives}. "
+            "The real capacity is higher; raise the range (or capacity.beyond) to find it."
         )
     else:
-        out.append(f"Highest load meeting {objectives}: about {number(cap.max_rate)} ops/s.")
+        beyond = (
+            f" (above the range's top of {number(high)} ops/s: every load in the range met the objectives, so the "
+            "search went on past it)"
+            if high is not None and cap.max_rate >= high
+            else ""
+        )
+        out.append(f"Highest load meeting {objectives}: about {number(cap.max_rate)} ops/s{beyond}.")
         above = points[(points["rate"] > cap.max_rate) & (~points["meets"].astype(bool))].sort_values("rate")
         if not above.empty:
             row = above.iloc[0]
@@ -248,7 +256,7 @@ def capacity_lines(cap: Any, *, low: float | None = None, high: float | None = N
         room = f"{cap.headroom:+.0%}".replace("%", " %")
         if cap.capped:
             out.append(
-                f"Headroom at the target of {number(cap.target)} ops/s: at least {room} (limit beyond the range)."
+                f"Headroom at the target of {number(cap.target)} ops/s: at least {room} (the limit lies beyond the loads searched)."
             )
         else:
             out.append(f"Headroom at the target of {number(cap.target)} ops/s: {room}.")

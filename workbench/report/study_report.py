@@ -82,6 +82,7 @@ def build_report(study: Study, *, progress: bool = True, **executor: Any) -> Rep
                 low=cap.low,
                 high=cap.high,
                 target=cap.target,
+                beyond=cap.beyond,
                 factors=factors,
                 progress=progress,
                 **executor,
