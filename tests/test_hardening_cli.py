@@ -400,7 +400,9 @@ STALLED = {
     "blueprint": "three-node",
     "clients": {"count": 4},
     "workload": {"rate": 200},
-    "faults": [{"at": "5 s", "action": "partition", "groups": [["C"], ["A", "B", *(f"client{i}" for i in range(1, 5))]]}],
+    "faults": [
+        {"at": "5 s", "action": "partition", "groups": [["C"], ["A", "B", "client1", "client2", "client3", "client4"]]}
+    ],
 }
 
 

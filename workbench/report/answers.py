@@ -256,7 +256,8 @@ def capacity_lines(cap: Any, *, low: float | None = None, high: float | None = N
         room = f"{cap.headroom:+.0%}".replace("%", " %")
         if cap.capped:
             out.append(
-                f"Headroom at the target of {number(cap.target)} ops/s: at least {room} (the limit lies beyond the loads searched)."
+                f"Headroom at the target of {number(cap.target)} ops/s: at least {room} "
+                "(the limit lies beyond the loads searched)."
             )
         else:
             out.append(f"Headroom at the target of {number(cap.target)} ops/s: {room}.")

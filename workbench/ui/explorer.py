@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import typing
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ from annotated_types import Ge, Gt, Le, Lt
 from pydantic.fields import FieldInfo
 
 from workbench.blueprints import blueprint_names, load_blueprint_data
+from workbench.display import table as show_table
 from workbench.scenario import scenario_from_dict
 from workbench.scenario.schema import ClientSpec, Scenario, Workload, WriteAssurance
 
@@ -349,12 +351,17 @@ class Explorer:
         self.tabs = w.Tab(children=[self.summary_out, self.charts_out, self.log])
         for i, name in enumerate(("summary", "charts", "log")):
             self.tabs.set_title(i, name)
+        # A class of its own, so that the page can scroll this explorer's results into view.
+        self.results_class = f"workbench-results-{uuid.uuid4().hex[:12]}"
+        self.tabs.add_class(self.results_class)
+        self.scroller = w.Output(layout=w.Layout(height="0px", overflow="hidden"))
         self.button.on_click(lambda _: self.run())
         self.widget = w.VBox(
             [
                 w.HBox([p.widget for p in self.panels]),
                 w.HBox([self.button, self.progress, self.status]),
                 self.tabs,
+                self.scroller,
             ]
         )
 
@@ -405,9 +412,25 @@ class Explorer:
             self.status.value = f"failed: {', '.join(failed)}" if failed else "done"
             self._show(charts)
             self.tabs.selected_index = 0  # the summary, where the answer is
+            self._scroll_to_results()
         finally:
             self.button.disabled = False
         return self.results
+
+    def _scroll_to_results(self) -> None:
+        """Bring the results into view after a run: below a tall configuration they start out of
+        sight. A one-line script in a hidden output of this explorer (outputs made in the session
+        are trusted, so JupyterLab runs it); outside a browser it does nothing."""
+        from IPython.display import Javascript, display
+
+        self.scroller.clear_output()
+        with self.scroller:
+            display(
+                Javascript(
+                    f"document.querySelector('.{self.results_class}')"
+                    "?.scrollIntoView({behavior: 'smooth', block: 'start'});"
+                )
+            )
 
     def summary_table(self) -> pd.DataFrame:
         """Headline figures per configuration (rows: metrics, columns: configurations)."""
@@ -420,7 +443,7 @@ class Explorer:
             "latency_ms.write.p99": "write p99 (ms)",
             "availability.read": "read availability",
             "availability.write": "write availability",
-            "stale_read_fraction": "stale reads (fraction)",
+            "stale_read_fraction": "stale reads",
             "replication_lag_ms.p99": "replication lag p99 (ms)",
             "cluster.leaderless_seconds": "leaderless (s)",
             "conflicts.total": "conflicts",
@@ -439,7 +462,7 @@ class Explorer:
 
         self.summary_out.clear_output()
         with self.summary_out:
-            display(self.summary_table())
+            display(show_table(self.summary_table().T).T)  # each row formatted by its unit
         self.charts_out.clear_output()
         if not charts or not self.results:
             return
