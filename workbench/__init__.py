@@ -7,11 +7,10 @@ Typical use from a notebook::
     result.summary()
 """
 
-__version__ = "0.1.0"
-
 from workbench.errors import WorkbenchInputError
 from workbench.experiment import run
 from workbench.results import RunResult
 from workbench.scenario import load_scenario, scenario_from_dict
+from workbench.version import __version__
 
 __all__ = ["RunResult", "WorkbenchInputError", "__version__", "load_scenario", "run", "scenario_from_dict"]

@@ -41,8 +41,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from workbench import __version__
 from workbench.errors import WorkbenchInputError, WorkbenchWarning
+from workbench.version import __version__
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 

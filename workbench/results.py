@@ -283,8 +283,8 @@ def environment_info() -> dict[str, str]:
     import numpy
     import simpy
 
-    from workbench import __version__
     from workbench.model import COMPILED, NOT_COMPILED_BECAUSE
+    from workbench.version import __version__
 
     return {
         "workbench": __version__,

@@ -393,7 +393,7 @@ def recommendation(report: Any) -> tuple[str, list[str]]:
 
 def simulated_notice(report: Any) -> tuple[str, list[str]]:
     """ "These figures are simulated", with the date, version, seeds, and the main assumptions."""
-    from workbench import __version__
+    from workbench.version import __version__
 
     seeds = sorted({int(s) for s in report.rows["seed"]}) if "seed" in report.rows else []
     seed_text = f"seeds {seeds[0]} to {seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}" if seeds else ""

@@ -30,7 +30,6 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from workbench import __version__
 from workbench.analysis.capacity import parse_slo
 from workbench.report import answers
 from workbench.results import RunResult
@@ -44,6 +43,7 @@ from workbench.study import (
     run_folder,
     run_specs,
 )
+from workbench.version import __version__
 
 
 @dataclass

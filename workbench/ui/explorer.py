@@ -381,8 +381,8 @@ class Explorer:
 
     def run(self, *, charts: bool = True, runner: Callable[..., Any] | None = None) -> dict[str, Any]:
         """Run every configuration, fill the tabs and return the results by label."""
-        from workbench import run as run_scenario
         from workbench.errors import WorkbenchInputError
+        from workbench.experiment import run as run_scenario
 
         runner = runner or run_scenario
         self.progress.value = 0

@@ -99,7 +99,7 @@ QUEUE_WARMUP_S = 60.0
 
 def single_node(workers: int, rate: float, service: str, duration: str = "900 s", seed: int = 11):
     """One node, zero network latency, Poisson reads: the worker pool is the whole system."""
-    from workbench import scenario_from_dict
+    from workbench.scenario import scenario_from_dict
 
     return scenario_from_dict(
         {
@@ -126,7 +126,7 @@ def queue_measurements(workers: int, rate: float, service: str, duration_s: floa
     (FCFS, zero network): with latency = time in the node, that count is the number of
     earlier arrivals minus the number of earlier departures.
     """
-    from workbench import run
+    from workbench.experiment import run
 
     result = run(single_node(workers, rate, service, f"{duration_s} s"))
     ops = result.ops
@@ -186,7 +186,8 @@ AVAIL_WARMUP_S = 600.0
 
 
 def _random_failures_run(blueprint: str, seed: int, hours: float, ttf: str, ttr: str):
-    from workbench import run, scenario_from_dict
+    from workbench.experiment import run
+    from workbench.scenario import scenario_from_dict
 
     return run(
         scenario_from_dict(
@@ -408,7 +409,8 @@ def t_visibility_analytic(t_ms: np.ndarray, d_ms: float = T_VIS_D_MS) -> np.ndar
 
 def t_visibility_run(duration_s: float, seed: int = 5):
     """Writes to A, RoundRobin reads over A, B, C, exponential(d) replication delay, nothing else."""
-    from workbench import run, scenario_from_dict
+    from workbench.experiment import run
+    from workbench.scenario import scenario_from_dict
 
     pairs = (["A", "B"], ["A", "C"], ["B", "C"])
     links = [{"between": pair, "latency": f"exponential({T_VIS_D_MS} ms)"} for pair in pairs]

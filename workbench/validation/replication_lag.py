@@ -91,7 +91,7 @@ def lag_scenario(latency: str, rate: float, duration_s: float, seed: int = 3, **
     """Two members, writes to A only, clients next to A asking for one replica's acknowledgement.
 
     ``overrides`` replace blueprint fields (e.g. ``hardware={...}``)."""
-    from workbench import scenario_from_dict
+    from workbench.scenario import scenario_from_dict
 
     blueprint: dict[str, Any] = {
         "extends": "two-node",
@@ -123,7 +123,7 @@ class LagSample:
 
 def measure(scenario: Any) -> LagSample:
     """Run ``scenario`` and pair each write's commit with its application on B and its answer."""
-    from workbench import run
+    from workbench.experiment import run
 
     result = run(scenario)
     rep = result.replication

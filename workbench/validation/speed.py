@@ -44,7 +44,7 @@ def _maxrss_mib() -> float:
 
 
 def _hot_path_scenario(duration_s: float, rate: float, seed: int):
-    from workbench import scenario_from_dict
+    from workbench.scenario import scenario_from_dict
 
     return scenario_from_dict(
         {
@@ -179,8 +179,9 @@ def naive_reference(duration_s: float = 600.0, rate: float = 2000.0, seed: int =
 
 def long_horizon(duration_s: float = 86_400.0, seed: int = 1) -> dict[str, Any]:
     """five-node under random failures (MTBF 30 d, MTTR 2 h), a probe at one op a minute."""
-    from workbench import run, scenario_from_dict
     from workbench.analysis.summary import summarise
+    from workbench.experiment import run
+    from workbench.scenario import scenario_from_dict
     from workbench.validation.checks import majority_availability
 
     scenario = scenario_from_dict(

@@ -1,0 +1,97 @@
+"""One way through (issue 22, item 4): scenario -> model -> results -> analysis ->
+charts/report/UI -> CLI/notebook. A module may import its own layer and those below it, never
+one above, and a lazy import inside a function counts as much as one at the top of a file.
+
+``NOT_YET`` lists the upward imports still to remove; it must shrink to nothing, and an entry
+that no longer happens fails the test too, so the list cannot go stale.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).parents[1] / "workbench"
+
+# Lowest first. The first dotted part of a module's name below ``workbench`` decides its layer.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("errors", "version"),
+    ("blueprints",),
+    ("scenario",),
+    ("model",),
+    ("results",),
+    ("experiment",),
+    ("analysis",),
+    ("display", "charts"),
+    ("study",),
+    ("report", "ui", "validation"),
+    ("cli", "notebook", "__init__"),
+)
+LAYER = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
+
+# (importing part, imported part): upward imports that the redesign still has to remove.
+NOT_YET = {
+    ("model", "results"),  # the recorder lives in results.py (item 2 moves it into the model)
+    ("results", "analysis"),  # RunResult.summary() and its faults table call the analysis
+}
+
+
+def _module(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported(path: Path) -> set[str]:
+    """Every workbench module ``path`` imports, resolved to module names (a ``from workbench
+    import charts`` is the module ``workbench.charts``, a ``from workbench import run`` is the
+    package itself)."""
+    module = _module(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.split(".")[0] == "workbench"}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                name = ".".join([*base, node.module] if node.module else base)
+            else:
+                name = node.module or ""
+            if name.split(".")[0] != "workbench":
+                continue
+            for alias in node.names:
+                sub = f"{name}.{alias.name}"
+                is_module = (PACKAGE.parent / Path(*sub.split("."))).with_suffix(".py").exists() or (
+                    PACKAGE.parent / Path(*sub.split("."))
+                ).is_dir()
+                out.add(sub if is_module else name)
+    return out
+
+
+def _part(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def upward_imports() -> dict[tuple[str, str], list[str]]:
+    found: dict[tuple[str, str], list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = _part(_module(path))
+        for target in sorted(_imported(path)):
+            into = _part(target)
+            if LAYER[into] > LAYER[source]:
+                found.setdefault((source, into), []).append(f"{_module(path)} imports {target}")
+    return found
+
+
+def test_every_part_of_the_package_has_a_layer() -> None:
+    parts = {_part(_module(p)) for p in PACKAGE.rglob("*.py")}
+    assert parts <= set(LAYER), f"give these a layer in LAYERS: {sorted(parts - set(LAYER))}"
+
+
+def test_no_module_imports_a_layer_above_its_own() -> None:
+    found = upward_imports()
+    new = {pair: where for pair, where in found.items() if pair not in NOT_YET}
+    assert not new, "imports that run up the layers:\n" + "\n".join(w for ws in new.values() for w in ws)
+    gone = NOT_YET - set(found)
+    assert not gone, f"these no longer happen; remove them from NOT_YET: {sorted(gone)}"
