@@ -1,8 +1,11 @@
-"""Shared fixtures: small scenarios built in Python, so each test states what it varies."""
+"""Shared fixtures: small scenarios built in Python, so each test states what it varies; and
+Debian's chromium for the browser tests (tests/test_browser*.py)."""
 
 from __future__ import annotations
 
 import copy
+import os
+import shutil
 from typing import Any
 
 import pytest
@@ -38,3 +41,42 @@ def make_scenario():
         return scenario_from_dict(_merge(BASE, changes), source="<test>")
 
     return make
+
+
+# Headless chromium as the browser tests launch it: no sandbox (CI containers run as root), and
+# none of its own background fetches (updates, sync, metrics), so every request is the page's.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-default-apps",
+    "--disable-sync",
+    "--no-first-run",
+    "--metrics-recording-only",
+]
+
+
+def _required() -> bool:
+    return bool(os.environ.get("WORKBENCH_REQUIRE_CHROMIUM"))
+
+
+@pytest.fixture
+def chromium() -> str:
+    """Debian's chromium: skip without it, or fail where WORKBENCH_REQUIRE_CHROMIUM is set (CI)."""
+    browser = shutil.which("chromium")
+    if browser is None:
+        if _required():
+            pytest.fail("chromium is required here (CI installs Debian's package) but is not on PATH")
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
+    return browser
+
+
+def start_playwright() -> Any:
+    """``with start_playwright() as pw:`` Playwright, to drive the chromium above (it never
+    downloads a browser): skip without the package, or fail where WORKBENCH_REQUIRE_CHROMIUM is set."""
+    if _required():
+        from playwright.sync_api import sync_playwright
+    else:
+        sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    return sync_playwright()

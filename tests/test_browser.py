@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import CHROMIUM_FLAGS, start_playwright
 
 from workbench.blueprints import load_blueprint_data
 
@@ -49,29 +50,8 @@ TWO_NOTEBOOKS = {"charts-a.ipynb": "notebook A", "charts-b.ipynb": "notebook B"}
 CHARTS_PER_NOTEBOOK = 2
 TWO_SCREENSHOT = ROOT / "outputs" / "browser-two-notebooks.png"
 BLUEPRINT = "five-node"  # the notebook starts on three-node; the test switches
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-default-apps",
-    "--disable-sync",
-    "--no-first-run",
-    "--metrics-recording-only",
-]
 SERVER_START_S = 60
 UI_TIMEOUT_MS = 60_000
-
-
-@pytest.fixture
-def chromium() -> str:
-    """Debian's chromium: skip without it, or fail where WORKBENCH_REQUIRE_CHROMIUM is set (CI)."""
-    browser = shutil.which("chromium")
-    if browser is None:
-        if os.environ.get("WORKBENCH_REQUIRE_CHROMIUM"):
-            pytest.fail("chromium is required here (CI installs Debian's package) but is not on PATH")
-        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
-    return browser
 
 
 def _free_port() -> int:
@@ -202,13 +182,9 @@ class LocalPage:
 def _local_page(chromium: str, viewport: dict[str, int]) -> Iterator[LocalPage]:
     """Headless Chromium with every request off localhost blocked and recorded (service workers too:
     they are blocked, so none can fetch behind the route); page errors are recorded as well."""
-    if os.environ.get("WORKBENCH_REQUIRE_CHROMIUM"):
-        from playwright.sync_api import sync_playwright
-    else:
-        sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     from playwright.sync_api import Route
 
-    with sync_playwright() as pw:
+    with start_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
         try:
             context = browser.new_context(viewport=viewport, service_workers="block")

@@ -4,9 +4,7 @@ rendered by a real browser."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -100,12 +98,7 @@ def test_chart_data_is_embedded_as_json_no_text_can_break_out_of(report):
     assert BREAKER + HOSTILE in json.dumps(specs, ensure_ascii=False)
 
 
-def test_report_renders_in_headless_chromium(report, tmp_path: Path):
-    browser = shutil.which("chromium")
-    if browser is None:
-        if os.environ.get("WORKBENCH_REQUIRE_CHROMIUM"):
-            pytest.fail("chromium is required here (CI installs Debian's package) but is not on PATH")
-        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
+def test_report_renders_in_headless_chromium(report, tmp_path: Path, chromium: str):
     path, _ = report
     flags = [
         "--headless",
@@ -117,13 +110,13 @@ def test_report_renders_in_headless_chromium(report, tmp_path: Path):
         "--virtual-time-budget=10000",
     ]
     dom = subprocess.run(
-        [browser, *flags, "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120, check=True
+        [chromium, *flags, "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120, check=True
     ).stdout
     # Vega-Embed drew every chart as SVG: the scripts ran with no network.
     assert dom.count('class="marks"') == 3
     shot = tmp_path / "report.png"
     subprocess.run(
-        [browser, *flags, "--window-size=1100,2400", f"--screenshot={shot}", path.as_uri()],
+        [chromium, *flags, "--window-size=1100,2400", f"--screenshot={shot}", path.as_uri()],
         capture_output=True,
         timeout=120,
         check=True,

@@ -30,6 +30,9 @@ PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b
 QUANTILES = np.concatenate([np.linspace(0, 0.9, 46), np.linspace(0.9, 0.999, 50), [0.9995, 1.0]])
 # Most windows a time-based chart draws, per series: long runs get wider windows.
 MAX_WINDOWS = 400
+# A log axis labels 1-5 of every decade, and a narrow decade crowds them ("0.40.5"): Vega hides a
+# label that comes closer than this (px) to the one before it (tests/test_browser_reports.py).
+LOG_LABEL_SEPARATION = 3
 KIND_COLORS = {
     "read": "#4e79a7",
     "write": "#e15759",
@@ -190,7 +193,12 @@ def latency_cdf(results: dict[str, Any], kinds: tuple[str, ...] = ("read", "writ
         alt.Chart(data)
         .mark_line(interpolate="step-after")
         .encode(
-            x=alt.X("latency_ms:Q", scale=alt.Scale(type="log"), title="latency (ms, log scale)"),
+            x=alt.X(
+                "latency_ms:Q",
+                scale=alt.Scale(type="log"),
+                title="latency (ms, log scale)",
+                axis=alt.Axis(labelSeparation=LOG_LABEL_SEPARATION),
+            ),
             y=alt.Y("fraction:Q", title="fraction of operations (%)", axis=alt.Axis(format="%")),
             color=alt.Color("variant:N", scale=variant_scale(names), title="variant"),
             tooltip=[
@@ -940,7 +948,12 @@ def capacity_curve(points: dict[str, pd.DataFrame], metric: str, limit: float | 
         .mark_line(point=True)
         .encode(
             x=alt.X("throughput:Q", title="throughput (ops/s)"),
-            y=alt.Y("value:Q", title=_label(metric) + ", log scale", scale=alt.Scale(type="log")),
+            y=alt.Y(
+                "value:Q",
+                title=_label(metric) + ", log scale",
+                scale=alt.Scale(type="log"),
+                axis=alt.Axis(labelSeparation=LOG_LABEL_SEPARATION),
+            ),
             color=alt.Color("variant:N", scale=variant_scale(names), title="variant"),
             tooltip=[
                 "variant",

@@ -163,9 +163,10 @@ def _target_rule(target: float) -> Any:
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;
-color:#222}
+color:#222;overflow-wrap:break-word}
 h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:.9em}td,th{padding:.25em .6em;border-bottom:1px solid #eee;text-align:right}
+th{overflow-wrap:anywhere}
 th:first-child,td:first-child{text-align:left}pre{background:#f6f6f6;padding:1em;overflow:auto;font-size:.8em}
 .chart{margin:1em 0}.muted{color:#666}
 .answer{background:#eef6ee;padding:.2em 1em 1em;border-left:4px solid #2e7d32}
