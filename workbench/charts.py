@@ -243,7 +243,12 @@ def latency_timeline(result: Any, window_s: float = 1.0, kinds: tuple[str, ...] 
         .mark_line()
         .encode(
             x=_time_x("window_s:Q", result),
-            y=alt.Y("latency_ms:Q", title="latency (ms, log scale)", scale=alt.Scale(type="log")),
+            y=alt.Y(
+                "latency_ms:Q",
+                title="latency (ms, log scale)",
+                scale=alt.Scale(type="log"),
+                axis=alt.Axis(labelSeparation=LOG_LABEL_SEPARATION),
+            ),
             color=alt.Color("kind:N", scale=_fixed_scale(KIND_COLORS, data["kind"]), title="op kind"),
             strokeDash=alt.StrokeDash(
                 "quantile:N", scale=alt.Scale(domain=["p50", "p99"], range=[[4, 3], [1, 0]]), title="quantile"
@@ -547,7 +552,10 @@ def t_visibility_curve(results: dict[str, Any], edges_ms: list[float] | None = N
         .mark_line(point=True)
         .encode(
             x=alt.X(
-                "t_ms:Q", title="time since the write was acknowledged (ms, log scale)", scale=alt.Scale(type="log")
+                "t_ms:Q",
+                title="time since the write was acknowledged (ms, log scale)",
+                scale=alt.Scale(type="log"),
+                axis=alt.Axis(labelSeparation=LOG_LABEL_SEPARATION),
             ),
             y=alt.Y("p_consistent:Q", title="consistent reads (%)", axis=alt.Axis(format="%")),
             color=alt.Color("variant:N", scale=variant_scale(list(results)), title="variant"),
@@ -1179,7 +1187,10 @@ def election_cdf(
         .mark_line(interpolate="step-after")
         .encode(
             x=alt.X(
-                "downtime_ms:Q", scale=x_scale, title="time without leader (ms" + (", log scale)" if log_x else ")")
+                "downtime_ms:Q",
+                scale=x_scale,
+                title="time without leader (ms" + (", log scale)" if log_x else ")"),
+                axis=alt.Axis(labelSeparation=LOG_LABEL_SEPARATION),
             ),
             y=alt.Y("fraction:Q", title="cumulative share of trials", axis=alt.Axis(format="%")),
             color=alt.Color("range:N", sort=ranges, scale=alt.Scale(range=PALETTE), title="timeout"),
@@ -1313,7 +1324,12 @@ def link_lag(result: Any, max_bins: int = MAX_WINDOWS, min_bin_s: float = 1.0) -
         .mark_line(point=alt.OverlayMarkDef(size=12), invalid="break-paths-filter-domains")
         .encode(
             x=_time_x("time_s:Q", result),
-            y=alt.Y("lag_ms:Q", title="lag: origin commit to stored (ms, log scale)", scale=alt.Scale(type="log")),
+            y=alt.Y(
+                "lag_ms:Q",
+                title="lag: origin commit to stored (ms, log scale)",
+                scale=alt.Scale(type="log"),
+                axis=alt.Axis(labelSeparation=LOG_LABEL_SEPARATION),
+            ),
             color=alt.Color("link:N", scale=variant_scale(links), title="link"),
             strokeDash=alt.StrokeDash(
                 "statistic:N", scale=alt.Scale(domain=["p50", "max"], range=[[4, 3], [1, 0]]), title="per bin"
@@ -1397,7 +1413,12 @@ def cluster_latency(
             .mark_line(invalid="break-paths-filter-domains")
             .encode(
                 x=_time_x("window_s:Q", result),
-                y=alt.Y("p99_ms:Q", title=f"{kind} p99 (ms, log scale)", scale=alt.Scale(type="log")),
+                y=alt.Y(
+                    "p99_ms:Q",
+                    title=f"{kind} p99 (ms, log scale)",
+                    scale=alt.Scale(type="log"),
+                    axis=alt.Axis(labelSeparation=LOG_LABEL_SEPARATION),
+                ),
                 color=alt.Color("cluster:N", scale=scale, title="cluster"),
                 tooltip=[
                     "cluster:N",
