@@ -62,6 +62,7 @@ def test_parse_yaml_keeps_ordinary_aliases() -> None:
         ({"workload": {"rate": 1e9}}, "workload.rate", "max_operations"),
         ({"duration": "1e12 s"}, "duration", "beyond any sensible"),
         ({"sample_interval": "1 ns"}, "sample_interval", "samples"),
+        ({"sample_interval": 0}, "sample_interval", "longer than 0 s"),  # found by make fuzz: ZeroDivisionError
         ({"clients": {"count": 10**7}}, "clients.count", "less than or equal"),
         ({"workload": {"keys": 2**63}}, "workload.keys", "less than or equal"),
         ({"blueprint": {"extends": "three-node", "network": {"bandwidth": "0 bit/s"}}}, "bandwidth", "above 0"),

@@ -122,3 +122,32 @@ def test_replication_rides_out_a_short_partition_without_reconnecting() -> None:
     lag = result.replication
     late = lag[(lag["committed_s"] > 20.0) & (lag["committed_s"] < 25.0)]
     assert len(late) > 50 and late["lag_ms"].max() > 5_000
+
+
+def test_link_state_grows_with_nodes_times_endpoints_not_endpoints_squared() -> None:
+    """Every conversation has a node at one end, so a client's rows span only the nodes: 10,000
+    clients took gigabytes (and a hundred thousand, the schema's limit, more than a machine has)
+    when each of six link matrices was endpoints x endpoints. Found by ``make fuzz``."""
+    from workbench.model.world import World
+
+    world = World(scenario_from_dict(_scenario(duration="1 s", clients={"count": 4000}), source="<test>"))
+    net = world.network
+    nodes, endpoints = 3, 3 + 4000
+    assert [len(row) for row in net.cut[:nodes]] == [endpoints] * nodes
+    assert {len(row) for row in net.cut[nodes:]} == {nodes}
+    assert sum(len(row) for row in net.bytes_sent) == nodes * endpoints + 4000 * nodes
+    # A partition with clients on both sides cuts what crosses it, and only that.
+    client1, client2 = nodes, nodes + 1
+    net.partition([[0, client1], [1, 2, client2]])
+    assert net.reachable(client1, 0) and net.reachable(0, client1) and not net.reachable(client1, 1)
+    assert net.reachable(client2, 1) and not net.reachable(client2, 0) and not net.reachable(2, client1)
+    net.heal()
+    assert net.reachable(client1, 1)
+
+
+def test_a_run_with_clients_on_both_sides_of_a_partition() -> None:
+    faults = [
+        {"at": "1 s", "action": "partition", "groups": [["A", "client1"], ["B", "C", "client2"]], "duration": "1 s"},
+    ]
+    result = run(scenario_from_dict(_scenario(duration="4 s", clients={"count": 3}, faults=faults), source="<test>"))
+    assert result.ok and len(result.ops) == result.provenance["ops_issued"]

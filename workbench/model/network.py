@@ -150,33 +150,50 @@ class Network:
     resumes: what it sends waits, what reaches it is handled on resume.
     """
 
-    def __init__(self, env: simpy.Environment, spec: NetworkSpec, endpoints: list[Location], streams: Streams):
+    def __init__(
+        self,
+        env: simpy.Environment,
+        spec: NetworkSpec,
+        endpoints: list[Location],
+        streams: Streams,
+        servers: int = -1,
+    ):
         self.env = env
         self.agenda: Agenda = env.agenda  # type: ignore[attr-defined]
         self.endpoints = endpoints
         self.streams = streams
         n = len(endpoints)
+        # Every conversation has a server (a node) at one end: clients and external systems talk
+        # to nodes, never to each other. So a server's row of each link matrix spans every
+        # endpoint and anyone else's spans only the servers (the first ``servers`` endpoints):
+        # memory and per-sample work grow with nodes x endpoints, not endpoints squared
+        # (10,000 clients would otherwise need 10^8 cells a matrix).
+        self.servers = n if servers < 0 else servers
+        widths = [n if i < self.servers else self.servers for i in range(n)]
+        self.widths = widths
         samplers = {cls: streams.sampler(f"network.{cls}", getattr(spec, cls)) for cls in PAIR_CLASSES}
-        self._latency = [[samplers[pair_class(a, b)] for b in endpoints] for a in endpoints]
+        self._latency = [
+            [samplers[pair_class(a, endpoints[j])] for j in range(widths[i])] for i, a in enumerate(endpoints)
+        ]
         self.index = {loc.name: i for i, loc in enumerate(endpoints)}
         for pair in spec.regions:
             r1, r2 = pair.between
             sampler = streams.sampler(f"network.region.{r1}-{r2}", pair.latency)
             for i, a in enumerate(endpoints):
-                for j, b in enumerate(endpoints):
-                    if (a.region, b.region) in ((r1, r2), (r2, r1)):
+                for j in range(widths[i]):
+                    if (a.region, endpoints[j].region) in ((r1, r2), (r2, r1)):
                         self._latency[i][j] = sampler
         for link in spec.links:
             ia, ib = (self.index[t] for t in link.between)
             sampler = streams.sampler(f"network.link.{link.between[0]}-{link.between[1]}", link.latency)
             self._latency[ia][ib] = self._latency[ib][ia] = sampler
         inv = 1.0 / spec.bandwidth
-        self._inv_bw = [[inv] * n for _ in range(n)]
-        self._loss = [[spec.loss] * n for _ in range(n)]
+        self._inv_bw = [[inv] * widths[i] for i in range(n)]
+        self._loss = [[spec.loss] * widths[i] for i in range(n)]
         self.any_loss = spec.loss > 0
-        self._busy_until = [[0.0] * n for _ in range(n)]
-        self.bytes_sent = [[0.0] * n for _ in range(n)]
-        self.cut = [[False] * n for _ in range(n)]
+        self._busy_until = [[0.0] * widths[i] for i in range(n)]
+        self.bytes_sent = [[0.0] * widths[i] for i in range(n)]
+        self.cut = [[False] * widths[i] for i in range(n)]
         self._layers: dict[str, set[tuple[int, int]]] = {}
         self.paused_until = [0.0] * n
         self.pauses = 0  # endpoints paused right now: the hot path checks this one number
@@ -432,9 +449,11 @@ class Network:
         for row in cut:
             for j in range(len(row)):
                 row[j] = False
+        widths = self.widths
         for layer in self._layers.values():
             for a, b in layer:
-                cut[a][b] = True
+                if b < widths[a]:  # a pair that never talks (two clients) has no link to cut
+                    cut[a][b] = True
         self._paths_changed()
 
     def partition(self, groups: list[list[int]], one_way: bool = False) -> None:
@@ -473,6 +492,8 @@ class Network:
         """Change the given directed links; ``restore`` puts back what they had before."""
         sampler = self.streams.sampler(stream, latency) if latency is not None else None
         for a, b in pairs:
+            if b >= self.widths[a]:
+                continue  # a pair that never talks (two clients)
             self._saved.setdefault((a, b), (self._latency[a][b], self._inv_bw[a][b], self._loss[a][b]))
             if sampler is not None:
                 self._latency[a][b] = sampler

@@ -105,7 +105,7 @@ class World:
         for x in bp.externals:
             dc = dcs[x.datacenter or bp.datacenters[0].name]
             locations.append(Location(x.name, dc.name, dc.region, x.zone or dc.zones[0]))
-        self.network = Network(self.env, bp.network, locations, streams)
+        self.network = Network(self.env, bp.network, locations, streams, servers=len(bp.nodes))
         self.nodes = [Server(self, i, n.tag, bp.hardware, streams) for i, n in enumerate(bp.nodes)]
         self.node_by_tag = {n.tag: n for n in self.nodes}
 
@@ -442,7 +442,7 @@ class World:
         net = self.network
         n_nodes = len(self.nodes)
         n_points = len(net.endpoints)
-        last_bytes = [[0.0] * n_points for _ in range(n_points)]
+        last_bytes = [[0.0] * len(row) for row in net.bytes_sent]
         dcs = [loc.datacenter for loc in net.endpoints]
         while True:
             yield self.env.timeout(interval)
@@ -473,7 +473,7 @@ class World:
             cross_dc = 0.0
             for a in range(n_points):
                 row, last_row = net.bytes_sent[a], last_bytes[a]
-                for b in range(n_points):
+                for b in range(len(row)):
                     delta = row[b] - last_row[b]
                     if delta:
                         if a < n_nodes and b < n_nodes:

@@ -862,7 +862,7 @@ def _check_size(s: Scenario, fail: Any) -> None:
                 f"max_operations ({s.max_operations:,}); shorten the run or lower the rate, or raise "
                 "max_operations to run it anyway",
             )
-    samples = s.duration / s.sample_interval
+    samples = s.duration / s.sample_interval if s.sample_interval > 0 else 0.0  # 0 s: refused on its own
     if samples > MAX_SAMPLES:
         fail(
             "sample_interval",
