@@ -436,3 +436,15 @@ def test_a_studys_run_warnings_reach_stderr_with_the_run_named(tmp_path: Path, c
     assert main(["compare", str(study_file), "--serial", "--no-progress", "--replications", "1"]) == 0
     err = capsys.readouterr().err.splitlines()
     assert err and all(line.startswith("workbench: warning: 'cut' replication 0: ") for line in err)
+
+
+def test_an_unknown_option_points_at_its_verbs_help(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["bench", "--seconds", "5"])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == (
+        "workbench: error: unrecognized arguments: --seconds 5 (see 'workbench bench --help')\n"
+    )
+    with pytest.raises(SystemExit):
+        main(["frobnicate"])
+    assert capsys.readouterr().err.endswith("(see 'workbench --help')\n")
