@@ -29,6 +29,9 @@ BASE: dict[str, Any] = {
     "clients": {"count": 2},
     "workload": {"rate": 100, "keys": 100},
     "faults": [{"at": "1 s", "action": "crash", "node": "A", "duration": "1 s"}],
+    # A run the check accepts must end within the test's minute: at most a million operations
+    # (a changed rate or duration beyond that must be refused with the estimate, as a user's is).
+    "max_operations": 1_000_000,
 }
 
 
