@@ -26,8 +26,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# New examples each time: the input grammars (scenario fields, --set, studies, traces) for about
+# ten minutes on two cores (`make fuzz EXAMPLES=1000` for a short look), then new Raft and
+# convergence schedules at their own counts.
+EXAMPLES ?= 15000
 fuzz: $(STAMP)
-	WORKBENCH_FUZZ=1 $(BIN)/python -m pytest tests/properties
+	WORKBENCH_FUZZ=1 WORKBENCH_EXAMPLES=$(EXAMPLES) $(BIN)/python -m pytest tests/properties/test_input_contract.py
+	WORKBENCH_FUZZ=1 $(BIN)/python -m pytest tests/properties/test_raft_safety.py tests/properties/test_convergence.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check workbench tests
