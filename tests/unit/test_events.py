@@ -159,3 +159,17 @@ def test_every_registered_kind_is_recorded_somewhere_in_the_model() -> None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
     }
     assert set(KINDS) <= literals, f"registered but never recorded: {sorted(set(KINDS) - literals)}"
+
+
+def test_no_reader_reads_the_detail_text() -> None:
+    """The events' ``detail`` is for people: nothing in the package selects, splits or matches it
+    (``events["detail"]``, ``row.detail``); the fields say what it says."""
+    found = []
+    for path in sorted((ROOT / "workbench").rglob("*.py")):
+        if path == MODEL / "events.py":
+            continue  # where it is written: an event kind's ``detail`` template
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            by_key = isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
+            if (by_key and node.slice.value == "detail") or (isinstance(node, ast.Attribute) and node.attr == "detail"):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not found, f"reads the detail text: {found}"
