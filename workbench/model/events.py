@@ -167,6 +167,13 @@ FIELDS: dict[str, Field] = {f.name: f for f in _VOCABULARY}
 if len(FIELDS) != len(_VOCABULARY):  # pragma: no cover - a registry typo
     raise EventError("a field is declared twice")
 
+# Per field, the types a value may have exactly (the check's fast path; anything else, such as
+# a tuple for a list field or None for an optional one, takes the full check).
+_EXACT: dict[str, frozenset[type]] = {
+    f.name: frozenset({"str": {str}, "int": {int}, "float": {float, int}, "bool": {bool}}.get(f.type, set()))
+    for f in _VOCABULARY
+}
+
 _BASE_COLUMNS = ("time_s", "kind", "node", "term", "database", "detail", "value")
 if set(FIELDS) & set(_BASE_COLUMNS):  # pragma: no cover - a registry typo
     raise EventError("a field has the name of a base column")
@@ -203,25 +210,30 @@ class EventKind:
     optional: tuple[str, ...] = ()
     value: str = ""  # what the value column holds, with its unit; "" = nothing
     example: Mapping[str, Any] = field(default_factory=dict)  # node, term, value and fields
+    required: frozenset[str] = field(init=False, repr=False, compare=False)
+    allowed: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         unknown = [f for f in (*self.fields, *self.optional) if f not in FIELDS]
         if unknown:
             raise EventError(f"{self.name}: no such field {unknown} (declare it in FIELDS)")
-        object.__setattr__(self, "_required", frozenset(self.fields))
-        object.__setattr__(self, "_allowed", frozenset(self.fields) | frozenset(self.optional))
+        object.__setattr__(self, "required", frozenset(self.fields))
+        object.__setattr__(self, "allowed", frozenset(self.fields) | frozenset(self.optional))
 
     def check(self, fields: Mapping[str, Any]) -> None:
         """Raise :class:`EventError` unless ``fields`` are this kind's, with values of their types."""
         keys = fields.keys()
-        if keys != self._required:  # type: ignore[attr-defined]
-            missing = self._required - keys  # type: ignore[attr-defined]
-            extra = keys - self._allowed  # type: ignore[attr-defined]
+        if keys != self.required:
+            missing = self.required - keys
+            extra = keys - self.allowed
             if missing or extra:
                 parts = [f"missing {sorted(missing)}"] if missing else []
                 parts += [f"not its fields: {sorted(extra)}"] if extra else []
                 raise EventError(f"event {self.name!r}: {'; '.join(parts)} (it has {self.describe_fields()})")
+        exact = _EXACT
         for name, value in fields.items():
+            if type(value) in exact[name]:
+                continue  # the common case, at the cost of a lookup: a str, int, float or bool as declared
             if value is None and name in self.optional:
                 continue
             kind = FIELDS[name].type
@@ -229,6 +241,7 @@ class EventKind:
                 raise EventError(f"event {self.name!r}: {name} must be {kind}, not {type(value).__name__} {value!r}")
 
     def describe_fields(self) -> str:
+        """Its fields, the optional ones marked."""
         listed = list(self.fields) + [f"{f} (optional)" for f in self.optional]
         return ", ".join(listed) if listed else "no fields"
 
