@@ -14,6 +14,7 @@ import pytest
 
 from workbench import charts as ch
 from workbench import load_scenario, run
+from workbench.results import events_table
 
 ROOT = Path(__file__).parents[1]
 MAX_ROWS = 5000
@@ -62,16 +63,15 @@ def long_run() -> Any:
         }
     )
     conflict_times = np.sort(rng.uniform(0, 3600, 2000))
-    events = pd.DataFrame(
-        {
-            "time_s": np.concatenate([[0.0, 100.0, 200.0], conflict_times]),
-            "kind": ["leader_elected", "node_crashed", "node_restarted"] + ["conflict"] * 2000,
-            "node": ["A", "B", "B"] + ["C"] * 2000,
-            "term": pd.array([1, None, None] + [None] * 2000, dtype="Int64"),
-            "database": "db",
-            "detail": ["A leads term 1", "target B", ""] + [f"doc {i} (resolve to latest)" for i in range(2000)],
-            "value": np.nan,
-        }
+    latest = {"resolution": "resolve to latest", "winning_write": 2, "losing_write": 1}
+    events = events_table(
+        [
+            (0.0, "leader_elected", "A", 1, None, {"bootstrap": False}),
+            (100.0, "node_crashed", "B", None, None, {"reason": "target B", "disk_lost": False, "silent": False}),
+            (200.0, "node_restarted", "B", None, None, {}),
+        ]
+        + [(float(t), "conflict", "C", None, None, {"key": i, **latest}) for i, t in enumerate(conflict_times)],
+        "db",
     )
     provenance = {
         "sim_seconds": 3600.0,
@@ -172,15 +172,10 @@ def test_node_states_follow_the_events(rehab: Any) -> None:
     assert states.groupby(["node", "lane"])["end_s"].max().eq(260.0).all()
 
 
-def test_topology_details_parse() -> None:
-    assert ch._topology("members B, C, A; rehab D (etag 5)") == {
-        "B": "preferred",
-        "C": "member",
-        "A": "member",
-        "D": "rehab",
-    }
-    assert ch._topology("members (none); rehab B, A (etag 5)") == {"B": "rehab", "A": "rehab"}
-    assert ch._topology("members A, B (RF 2)") == {"A": "preferred", "B": "member"}
+def test_topology_fields_give_each_node_its_database_state() -> None:
+    assert ch._topology("B,C,A", "D") == {"B": "preferred", "C": "member", "A": "member", "D": "rehab"}
+    assert ch._topology("", "B,A", pd.NA) == {"B": "rehab", "A": "rehab"}
+    assert ch._topology("A,B", None, "C") == {"A": "preferred", "B": "member", "C": "promotable"}
 
 
 def test_node_and_variant_colours_are_fixed() -> None:
@@ -377,16 +372,17 @@ def test_deployment_fault_spans_keep_colliding_fault_ids_apart(deployment: Any) 
     assert list(spans["label"]) == ["datacenter_down virginia [virginia]"]
     assert spans[["start_s", "end_s"]].iloc[0].tolist() == [5.0, 15.0]
     # Each cluster numbers its faults from 1: a crash in each, ending at different times.
-    events = pd.DataFrame(
-        {
-            "cluster": ["hq", "store", "hq", "store"],
-            "time_s": [10.0, 20.0, 30.0, 80.0],
-            "kind": ["fault_started", "fault_started", "fault_ended", "fault_ended"],
-            "node": None,
-            "detail": ["crash A", "crash A", "", ""],
-            "value": [1.0, 1.0, 1.0, 1.0],
-        }
+    crash = {"action": "crash", "target": "A", "fault_id": 1}
+    events = events_table(
+        [
+            (10.0, "fault_started", None, None, 1.0, crash),
+            (20.0, "fault_started", None, None, 1.0, crash),
+            (30.0, "fault_ended", None, None, 1.0, {"fault_id": 1}),
+            (80.0, "fault_ended", None, None, 1.0, {"fault_id": 1}),
+        ],
+        "db",
     )
+    events.insert(0, "cluster", ["hq", "store", "hq", "store"])
     ops = deployment.ops.iloc[:0]
     fake = SimpleNamespace(ops=ops, events=events, timeseries=None, provenance={"sim_seconds": 100.0})
     spans = ch.deployment_fault_spans(fake)

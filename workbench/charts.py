@@ -13,7 +13,6 @@ colour each, so the same thing looks the same in every chart of a report.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -23,7 +22,8 @@ import pandas as pd
 
 from workbench.analysis.faults import fault_table
 from workbench.analysis.staleness import t_visibility
-from workbench.analysis.summary import latency_over_time
+from workbench.analysis.summary import latency_over_time, unique_conflicts
+from workbench.model.events import items
 
 # Tableau 10: distinct, colour-blind-friendly enough, and the same everywhere.
 PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f"]
@@ -313,24 +313,16 @@ def availability_timeline(results: dict[str, Any], window_s: float = 1.0) -> alt
 # ----------------------------------------------------------------------------- node states
 
 
-def _tags(text: str) -> list[str]:
-    return [t for t in re.split(r"[,\s]+", text.strip()) if re.fullmatch(r"[A-Z]{1,4}", t)]
-
-
-def _topology(detail: str) -> dict[str, str]:
-    """Database states from a ``topology_changed`` / ``database_created`` detail:
-    ``members B, C, A; rehab D (etag 5)`` -> {B: preferred, C: member, A: member, D: rehab}."""
-    text = re.sub(r"\((etag|RF)[^)]*\)", "", detail)
+def _topology(members: Any, rehabs: Any = None, promotables: Any = None) -> dict[str, str]:
+    """Database states from a ``topology_changed`` / ``database_created`` event's list fields:
+    members B,C,A and rehabs D -> {B: preferred, C: member, A: member, D: rehab}."""
     states: dict[str, str] = {}
-    for part in text.split(";"):
-        word, _, rest = part.strip().partition(" ")
-        tags = _tags(rest)
-        if word == "members":
-            for i, tag in enumerate(tags):
-                states[tag] = "preferred" if i == 0 else "member"
-        elif word in ("rehab", "promotable", "promotables"):
-            for tag in tags:
-                states[tag] = "rehab" if word == "rehab" else "promotable"
+    for i, tag in enumerate(items(members)):
+        states[tag] = "preferred" if i == 0 else "member"
+    for tag in items(rehabs):
+        states[tag] = "rehab"
+    for tag in items(promotables):
+        states[tag] = "promotable"
     return states
 
 
@@ -387,11 +379,12 @@ def node_states(result: Any) -> pd.DataFrame:
     dc_down: dict[str, list[str]] = {}
     events = result.events
     if not events.empty:
-        for time_s, kind, node, detail in zip(
+        columns = ("affected", "datacenter", "nodes", "members", "rehabs", "promotables")
+        for time_s, kind, node, affected, datacenter, nodes_down, members, rehabs, promoting in zip(
             events["time_s"].to_numpy(dtype=float),
             events["kind"].astype(str),
             events["node"],
-            events["detail"].fillna("").astype(str),
+            *(events[c].astype(object).where(events[c].notna(), None) for c in columns),
             strict=True,
         ):
             node = None if node is None or (isinstance(node, float) and np.isnan(node)) else str(node)
@@ -405,13 +398,12 @@ def node_states(result: Any) -> pd.DataFrame:
             elif kind in ("node_restarted", "node_resumed") and node:
                 process[node], changed = "up", {node}
             elif kind == "datacenter_down":
-                name, _, rest = detail.partition(":")
-                dc_down[name.strip()] = _tags(rest.replace("nodes", ""))
-                for tag in dc_down[name.strip()]:
+                dc_down[datacenter] = items(nodes_down)
+                for tag in dc_down[datacenter]:
                     process[tag] = "down"
-                changed = set(dc_down[name.strip()])
+                changed = set(dc_down[datacenter])
             elif kind == "datacenter_up":
-                for tag in dc_down.pop(detail.strip(), []):
+                for tag in dc_down.pop(datacenter, []):
                     process[tag] = "up"
                     changed.add(tag)
             elif kind == "leader_elected" and node:
@@ -429,11 +421,10 @@ def node_states(result: Any) -> pd.DataFrame:
                     promotables.add(node)
                 changed = {node}
             elif kind == "promoted" and node:
-                promoted = _tags(detail.split(" caught up")[0])
-                promotables.difference_update(promoted)
-                changed = set(promoted)
+                promotables.discard(affected)
+                changed = {affected}
             elif kind in ("topology_changed", "database_created"):
-                states = _topology(detail)
+                states = _topology(members, rehabs, promoting)
                 for tag in set(tags) | set(states):
                     lanes.set(tag, "database", states.get(tag), float(time_s))
             if kind == "node_crashed" and node == leader:
@@ -574,16 +565,13 @@ def t_visibility_curve(results: dict[str, Any], edges_ms: list[float] | None = N
 # ----------------------------------------------------------------------------- conflicts
 
 
-def _resolution(detail: str) -> str:
-    for suffix, label in (
-        ("(resolve to latest)", "latest"),
-        ("(cluster transaction wins)", "cluster transaction"),
-        ("(script)", "script"),
-        ("(manual)", "manual"),
-    ):
-        if detail.endswith(suffix):
-            return label
-    return "other"
+# A conflict's resolution (its ``resolution`` field) as the chart names it.
+RESOLUTION_LABELS = {
+    "resolve to latest": "latest",
+    "cluster transaction wins": "cluster transaction",
+    "script": "script",
+    "manual": "manual",
+}
 
 
 def conflicts_data(result: Any, window_s: float | None = None) -> pd.DataFrame:
@@ -592,7 +580,7 @@ def conflicts_data(result: Any, window_s: float | None = None) -> pd.DataFrame:
     window is a hundredth of the run (at least 1 s)."""
     columns = ["time_s", "time_end_s", "resolution", "conflicts", "y0", "y1"]
     events = result.events
-    conflicts = events[events["kind"] == "conflict"].drop_duplicates("detail") if not events.empty else events
+    conflicts = unique_conflicts(events) if not events.empty else events
     if conflicts.empty:
         return pd.DataFrame(columns=columns)
     width = _conflict_window(result, window_s)
@@ -600,7 +588,7 @@ def conflicts_data(result: Any, window_s: float | None = None) -> pd.DataFrame:
         pd.DataFrame(
             {
                 "time_s": (conflicts["time_s"] // width) * width,
-                "resolution": conflicts["detail"].astype(str).map(_resolution),
+                "resolution": conflicts["resolution"].astype(object).map(RESOLUTION_LABELS).fillna("other"),
             }
         )
         .groupby(["time_s", "resolution"])
@@ -650,14 +638,6 @@ def conflicts_timeline(result: Any, window_s: float | None = None) -> alt.LayerC
 TASK_EVENTS = ("task_assigned", "task_moved", "task_resumed", "task_paused")
 
 
-def _task_name(kind: str, detail: str) -> str:
-    if kind == "task_paused":
-        return detail.split(":", 1)[0]
-    if kind == "task_moved":
-        return detail.rsplit(" from ", 1)[0]
-    return detail.rsplit(" on ", 1)[0]
-
-
 def task_owners(result: Any) -> pd.DataFrame:
     """Which node ran each ongoing task, and when: one row per stretch (task, node, start_s, end_s).
 
@@ -668,10 +648,9 @@ def task_owners(result: Any) -> pd.DataFrame:
     end = _end_s(result)
     spans: list[tuple[str, str, float, float]] = []
     open_: dict[str, tuple[str, float]] = {}
-    for t, kind, node, detail in zip(
-        rows["time_s"], rows["kind"].astype(str), rows["node"].astype(str), rows["detail"].astype(str), strict=True
+    for t, kind, node, name in zip(
+        rows["time_s"], rows["kind"].astype(str), rows["node"].astype(str), rows["task"].astype(str), strict=True
     ):
-        name = _task_name(kind, detail)
         if name in open_:
             owner, since = open_.pop(name)
             spans.append((name, owner, since, float(t)))
@@ -689,14 +668,16 @@ def task_marks(result: Any) -> pd.DataFrame:
     kinds = {"backup_done": None, "etl_fallback": "ETL retry", "subscription_ack_failed": "ack failed"}
     rows = events[events["kind"].isin(list(kinds))]
     out = []
-    for t, kind, node, detail in zip(
-        rows["time_s"], rows["kind"].astype(str), rows["node"].astype(str), rows["detail"].astype(str), strict=True
+    for t, kind, node, name, full in zip(
+        rows["time_s"],
+        rows["kind"].astype(str),
+        rows["node"].astype(str),
+        rows["task"].astype(str),
+        rows["full"].astype(object),
+        strict=True,
     ):
-        if kind == "backup_done":
-            name = detail.split(" on ", 1)[0]
-            what = "full backup" if ": full," in detail else "incremental backup"
-        else:
-            name, what = detail.split(":", 1)[0], kinds[kind]
+        backup = "full backup" if full is True else "incremental backup"
+        what = backup if kind == "backup_done" else kinds[kind]
         out.append((name, node, float(t), what))
     return pd.DataFrame(out, columns=["task", "node", "time_s", "mark"])
 

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 from workbench.errors import WorkbenchInputError
 from workbench.model.deployment import Deployment
+from workbench.model.recorder import Recorder
 from workbench.model.world import World
-from workbench.results import Recorder, RunResult, environment_info
+from workbench.results import RunResult, environment_info
 from workbench.scenario.schema import DeploymentScenario, Scenario
 
 

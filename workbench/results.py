@@ -1,14 +1,11 @@
-"""Recording during a run, and the result of a run.
+"""The result of a run.
 
-The :class:`Recorder` fills typed columnar buffers (``array.array``) while the
-model runs: no DataFrame on the hot path. An operation is one tuple, which the client
-appends to a short list (``Client._record``, compiled with the model) and
-``flush_ops`` moves into the op columns every :data:`OP_CHUNK` rows (one append per
-operation rather than eleven ``array`` appends, each of which parses its argument).
-At the end it builds the tables that :class:`RunResult` holds:
+The model's :class:`~workbench.model.recorder.Recorder` fills columnar buffers while the
+model runs and, at the end, builds the tables that :class:`RunResult` holds:
 
 ``ops``          one row per client operation
-``events``       one row per cluster event (crashes, partitions, conflicts, ...)
+``events``       one row per cluster event (crashes, partitions, conflicts, ...), with a
+                 column per field of its kind (``workbench.model.events``, docs/events.md)
 ``timeseries``   sampled state, long format: time, entity, metric, value
 ``replication``  one row per write applied on another member (replication lag)
 
@@ -21,218 +18,38 @@ from __future__ import annotations
 
 import json
 import platform
-from array import array
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from workbench.model.client import Op
-    from workbench.model.database import Doc
-
-OPS_COLUMNS = [
-    "start_s",
-    "end_s",
-    "latency_ms",
-    "kind",
-    "key",
-    "client",
-    "session",
-    "node",
-    "attempts",
-    "outcome",
-    "version",
-    "stale",
-    "ryw_violation",
-]
-EVENTS_COLUMNS = ["time_s", "kind", "node", "term", "database", "detail", "value"]
-TIMESERIES_COLUMNS = ["time_s", "entity", "metric", "value"]
-REPLICATION_COLUMNS = ["write_id", "key", "origin", "destination", "committed_s", "applied_s", "lag_ms"]
-# Recorded operations wait as one tuple each until this many, then move into the columns.
-# Small on purpose: the rows waiting to move are about 250 bytes each (a tuple and its boxed
-# numbers), and 4,096 of them (a megabyte, half the CPU's L2 cache) cost the hot path about 9 %
-# in cache misses; at 128 they fit the L1 cache, and numpy's per-chunk overhead stays small.
-OP_CHUNK = 128
-# An op row as Client._record builds it, wide enough for any value (flush_ops narrows each column).
-_OP_ROW = np.dtype(
-    [
-        ("start", "f8"),
-        ("end", "f8"),
-        ("kind", "i8"),
-        ("key", "i8"),
-        ("client", "i8"),
-        ("session", "i8"),
-        ("node", "i8"),
-        ("attempts", "i8"),
-        ("outcome", "i8"),
-        ("version", "i8"),
-        ("flags", "i8"),
-    ]
+# The recorder and its table layouts live with the model (which imports nothing above it);
+# named here too, as before.
+from workbench.model.recorder import (
+    EVENT_FIELD_COLUMNS,
+    EVENTS_COLUMNS,
+    OP_CHUNK,
+    OPS_COLUMNS,
+    REPLICATION_COLUMNS,
+    TIMESERIES_COLUMNS,
+    Recorder,
+    events_table,
 )
 
-
-class Recorder:
-    """Append-only columnar buffers, filled by the model."""
-
-    def __init__(
-        self, node_tags: list[str], client_names: list[str], database: str, origin_tags: list[str] | None = None
-    ):
-        self.node_tags = node_tags
-        # A version's origin is its change-vector entry; in a deployment of several
-        # clusters those span every cluster's nodes.
-        self.origin_tags = origin_tags if origin_tags is not None else node_tags
-        self.client_names = client_names
-        self.database = database
-        self._start = array("d")
-        self._end = array("d")
-        self._kind = array("b")
-        self._key = array("q")
-        self._client = array("i")
-        self._session = array("q")
-        self._node = array("i")
-        self._attempts = array("b")
-        self._outcome = array("b")
-        self._version = array("q")
-        self._stale = array("b")
-        # In the order of an op row (Client._record appends them); flush_ops moves op_rows into them.
-        self._op_columns = (
-            self._start,
-            self._end,
-            self._kind,
-            self._key,
-            self._client,
-            self._session,
-            self._node,
-            self._attempts,
-            self._outcome,
-            self._version,
-            self._stale,
-        )
-        self.op_rows: list[tuple] = []
-        self._events: list[tuple[float, str, str | None, int | None, str | None, str, float | None]] = []
-        # Called with (kind, node) after each event: fault triggers ("after: leader_elected + 5 s").
-        self.listeners: list[Callable[[str, str | None], None]] = []
-        self._r_write = array("q")
-        self._r_key = array("q")
-        self._r_origin = array("i")
-        self._r_dest = array("i")
-        self._r_committed = array("d")
-        self._r_applied = array("d")
-        self._ts_time = array("d")
-        self._ts_entity = array("i")
-        self._ts_metric = array("i")
-        self._ts_value = array("d")
-        self._entities: dict[str, int] = {}
-        self._metrics: dict[str, int] = {}
-        self.now = lambda: 0.0
-        # Told of every operation once recorded (a closed-loop workload's users wait for theirs).
-        self.op_listener: Callable[[Op], None] | None = None
-
-    def flush_ops(self) -> None:
-        """Move the buffered op rows into the column buffers."""
-        rows = self.op_rows
-        if not rows:
-            return
-        # One C-level conversion of the whole chunk, then each column's bytes: no Python
-        # object per value (floats exactly, integers through int64, never through a float).
-        table = np.array(rows, dtype=_OP_ROW)
-        for name, column in zip(_OP_ROW.names, self._op_columns, strict=True):
-            values = table[name]
-            if name == "attempts":
-                values = np.minimum(values, 127)  # an int8 column: capped
-            column.frombytes(values.astype(column.typecode).tobytes())
-        rows.clear()
-
-    def replicated(self, doc: Doc, destination: int, applied: float) -> None:
-        self._r_write.append(doc.write_id)
-        self._r_key.append(doc.key)
-        self._r_origin.append(doc.origin)
-        self._r_dest.append(destination)
-        self._r_committed.append(doc.committed)
-        self._r_applied.append(applied)
-
-    def event(
-        self,
-        kind: str,
-        *,
-        node: str | None = None,
-        term: int | None = None,
-        detail: str = "",
-        value: float | None = None,
-    ) -> None:
-        self._events.append((self.now(), kind, node, term, self.database, detail, value))
-        for listener in self.listeners:
-            listener(kind, node)
-
-    def sample(self, time: float, entity: str, metric: str, value: float) -> None:
-        e = self._entities.setdefault(entity, len(self._entities))
-        m = self._metrics.setdefault(metric, len(self._metrics))
-        self._ts_time.append(time)
-        self._ts_entity.append(e)
-        self._ts_metric.append(m)
-        self._ts_value.append(value)
-
-    @property
-    def op_count(self) -> int:
-        self.flush_ops()  # so the column buffers hold every recorded operation
-        return len(self._start)
-
-    # -- tables
-    def tables(self) -> dict[str, pd.DataFrame]:
-        from workbench.model.client import OP_KINDS, OUTCOMES
-
-        self.flush_ops()
-        start = pd.Series(self._start, dtype="float64")
-        end = pd.Series(self._end, dtype="float64")
-        ops = pd.DataFrame(
-            {
-                "start_s": start,
-                "end_s": end,
-                "latency_ms": (end - start) * 1e3,
-                "kind": pd.Categorical.from_codes(list(self._kind), categories=list(OP_KINDS)),
-                "key": pd.Series(self._key, dtype="int64"),
-                "client": pd.Categorical.from_codes(list(self._client), categories=self.client_names),
-                "session": pd.Series(self._session, dtype="int64"),
-                "node": pd.Categorical.from_codes(list(self._node), categories=self.node_tags),
-                "attempts": pd.Series(self._attempts, dtype="int8"),
-                "outcome": pd.Categorical.from_codes(list(self._outcome), categories=list(OUTCOMES)),
-                "version": pd.Series(self._version, dtype="int64"),
-                "stale": (pd.Series(self._stale, dtype="int8") & 1).astype(bool),
-                "ryw_violation": (pd.Series(self._stale, dtype="int8") & 2).astype(bool),
-            }
-        )
-        events = pd.DataFrame(self._events, columns=EVENTS_COLUMNS)
-        events["term"] = events["term"].astype("Int64")
-        events["value"] = events["value"].astype("float64")
-        committed = pd.Series(self._r_committed, dtype="float64")
-        applied = pd.Series(self._r_applied, dtype="float64")
-        replication = pd.DataFrame(
-            {
-                "write_id": pd.Series(self._r_write, dtype="int64"),
-                "key": pd.Series(self._r_key, dtype="int64"),
-                "origin": pd.Categorical.from_codes(list(self._r_origin), categories=self.origin_tags),
-                "destination": pd.Categorical.from_codes(list(self._r_dest), categories=self.node_tags),
-                "committed_s": committed,
-                "applied_s": applied,
-                "lag_ms": (applied - committed) * 1e3,
-            }
-        )
-        entities = list(self._entities)
-        metrics = list(self._metrics)
-        timeseries = pd.DataFrame(
-            {
-                "time_s": pd.Series(self._ts_time, dtype="float64"),
-                "entity": pd.Categorical.from_codes(list(self._ts_entity), categories=entities),
-                "metric": pd.Categorical.from_codes(list(self._ts_metric), categories=metrics),
-                "value": pd.Series(self._ts_value, dtype="float64"),
-            }
-        )
-        return {"ops": ops, "events": events, "timeseries": timeseries, "replication": replication}
-
+__all__ = [
+    "EVENTS_COLUMNS",
+    "EVENT_FIELD_COLUMNS",
+    "OPS_COLUMNS",
+    "OP_CHUNK",
+    "REPLICATION_COLUMNS",
+    "TABLES",
+    "TIMESERIES_COLUMNS",
+    "Recorder",
+    "RunResult",
+    "environment_info",
+    "events_table",
+]
 
 TABLES = ("ops", "events", "timeseries", "replication")
 

@@ -98,10 +98,10 @@ def test_the_leader_steps_down_when_a_majority_answers_slower_than_the_election_
     host, _ = _cluster()
     for peer in (1, 2):
         _slow_link(host, 0, peer, 0.200)  # 400 ms round trips
-    events: list[tuple[str, str]] = []
-    host.recorder.event = lambda kind, **kw: events.append((kind, kw.get("detail", "")))
+    events: list[tuple[str, str | None, str | None]] = []
+    host.recorder.event = lambda kind, **kw: events.append((kind, kw.get("node"), kw.get("reason")))
     host.env.run(until=3.0)
-    assert ("stepped_down", "A lost touch with a majority") in events
+    assert ("stepped_down", "A", "lost touch with a majority") in events
 
 
 def test_a_restarted_follower_is_reconnected_after_the_back_off():

@@ -12,7 +12,7 @@ from workbench import scenario_from_dict
 from workbench.analysis.etl import etl_summary
 from workbench.experiment import run_world
 from workbench.model.world import World
-from workbench.results import RunResult
+from workbench.results import RunResult, events_table
 
 TASK = "orders-etl"
 
@@ -192,7 +192,7 @@ def test_a_rejected_row_alerts_and_the_rest_load() -> None:
     rejected = _events(result, "etl_document_rejected")
     dest = world.externals["warehouse"]
     assert len(rejected) == dest.rows_rejected > 5
-    write_ids = {int(d.split("(write ")[1].split(")")[0]) for d in rejected["detail"]}
+    write_ids = {int(w) for w in rejected["write"]}
     _assert_destination_holds_latest(world, "ABC", rejected=write_ids)
     # The task went on loading after the first bad row, and never fell back.
     first = float(rejected["time_s"].min())
@@ -226,21 +226,23 @@ def test_lag_is_measured_per_version() -> None:
 def test_outages_and_drain_from_hand_built_events() -> None:
     """The analysis reads events only: an outage the task never noticed drains in 0 s, one
     still on at run end has no drain time, a pause drains at the next etl_caught_up."""
+    down, up = {"system": "warehouse"}, {"system": "warehouse"}
+    refused = {"task": TASK, "system": "warehouse", "reason": "refused"}
     rows = [
-        (10.0, "external_down", None, "warehouse", None),
-        (20.0, "external_up", None, "warehouse", None),
-        (30.0, "external_down", None, "warehouse", None),
-        (30.5, "etl_fallback", "B", f"{TASK}: warehouse refused; retry in 5 s (error 1)", 5.0),
-        (35.5, "etl_fallback", "B", f"{TASK}: warehouse refused; retry in 10 s (error 2)", 10.0),
-        (40.0, "external_up", None, "warehouse", None),
-        (45.6, "etl_resumed", "B", f"{TASK}: warehouse answers again after 2 errors", 15.1),
-        (45.7, "etl_caught_up", "B", f"{TASK}: nothing left to load", 15.2),
-        (50.0, "task_paused", "B", f"{TASK}: its node is down", None),
-        (110.0, "task_moved", "A", f"{TASK} from B to A", None),
-        (110.2, "etl_caught_up", "A", f"{TASK}: nothing left to load", 0.2),
-        (200.0, "external_down", None, "warehouse", None),
+        (10.0, "external_down", None, None, None, down),
+        (20.0, "external_up", None, None, None, up),
+        (30.0, "external_down", None, None, None, down),
+        (30.5, "etl_fallback", "B", None, 5.0, {**refused, "wait_s": 5.0, "errors": 1}),
+        (35.5, "etl_fallback", "B", None, 10.0, {**refused, "wait_s": 10.0, "errors": 2}),
+        (40.0, "external_up", None, None, None, up),
+        (45.6, "etl_resumed", "B", None, 15.1, {"task": TASK, "system": "warehouse", "errors": 2}),
+        (45.7, "etl_caught_up", "B", None, 15.2, {"task": TASK}),
+        (50.0, "task_paused", "B", None, None, {"task": TASK, "reason": "its node is down"}),
+        (110.0, "task_moved", "A", None, None, {"task": TASK, "source": "B"}),
+        (110.2, "etl_caught_up", "A", None, 0.2, {"task": TASK}),
+        (200.0, "external_down", None, None, None, down),
     ]
-    events = pd.DataFrame(rows, columns=["time_s", "kind", "node", "detail", "value"])
+    events = events_table(rows, "db")
     empty = pd.DataFrame({"time_s": [], "entity": [], "metric": [], "value": []})
     result = RunResult(
         ops=pd.DataFrame(),

@@ -213,8 +213,9 @@ def test_add_to_group_is_seeded_by_its_mentor_and_serves_clients_only_once_promo
     added = _kinds(result, "added_to_group")
     assert list(added["detail"]) == ["D joins as a promotable, seeded by B; RF 4"]
     started = _kinds(result, "seeding_started")
-    assert list(started["detail"].str.split(",").str[0]) == ["B->D"]
-    size_mb = float(started["detail"].iloc[0].split(", ")[1].removesuffix(" MB"))
+    assert list(zip(started["source"], started["destination"], strict=True)) == [("B", "D")]
+    assert started["detail"].iloc[0].startswith("B->D, ")
+    size_mb = float(started["bytes"].iloc[0]) / 1e6
     begin, done = _first(result, "seeding_started"), _first(result, "seeding_done")
     # Throttled at 50 MB/s.
     assert done - begin == pytest.approx(size_mb / 50, rel=0.05)

@@ -49,10 +49,6 @@ def _events(result: RunResult, kind: str) -> pd.DataFrame:
     return result.events[result.events["kind"] == kind]
 
 
-def _worker(detail: str) -> str:
-    return detail.split(": ", 1)[1].split(" ", 1)[0]
-
-
 def _all_processed(world: World, tag: str) -> None:
     """Every order's current version on ``tag`` was processed at least once."""
     task = world.tasks.tasks[0]
@@ -125,7 +121,7 @@ def test_partition_two_workers_process_the_same_batch_and_one_ack_fails() -> Non
     batches = _events(result, "subscription_batch")
     on_a = batches[(batches["node"] == "A") & (batches["time_s"] < t_fail)]
     last_on_a = on_a.iloc[-1]
-    assert _worker(last_on_a["detail"]) == "worker1" and last_on_a["time_s"] < 60 + 0.5
+    assert last_on_a["worker"] == "worker1" and last_on_a["time_s"] < 60 + 0.5
     # The batch's processing (40 ms a document), then the 15 s operation timeout of the command.
     processed_at = last_on_a["time_s"] + 0.04 * last_on_a["value"]
     assert 75 <= t_fail <= processed_at + 15.5
@@ -135,7 +131,7 @@ def test_partition_two_workers_process_the_same_batch_and_one_ack_fails() -> Non
     moved = _events(result, "task_moved")
     new_owner = moved["node"].iloc[0]
     after = batches[(batches["node"] == new_owner) & (batches["time_s"] > 60)].iloc[0]
-    assert _worker(after["detail"]) == "worker2"
+    assert after["worker"] == "worker2"
     dups = _events(result, "subscription_duplicates")
     first = dups[dups["time_s"] >= after["time_s"]].iloc[0]
     assert first["node"] == new_owner and 0 < first["value"] <= last_on_a["value"]
@@ -149,7 +145,7 @@ def _strategies(*strategies: str, faults: tuple = ()) -> RunResult:
 
 
 def _batch_workers(result: RunResult) -> list[str]:
-    return [_worker(d) for d in _events(result, "subscription_batch")["detail"]]
+    return list(_events(result, "subscription_batch")["worker"])
 
 
 def test_open_if_free_refuses_a_second_worker() -> None:
@@ -167,7 +163,7 @@ def test_take_over_evicts_the_holder_and_a_second_take_over_loses() -> None:
     assert 1.0 <= t < 1.1  # worker2 starts 1 s after worker1
     batches = _events(result, "subscription_batch")
     late = batches[batches["time_s"] > t + 1]
-    assert {_worker(d) for d in late["detail"]} == {"worker2"}
+    assert set(late["worker"]) == {"worker2"}
     # A TakeOver holder is not evicted by another TakeOver: the newcomer loses.
     result = _strategies("TakeOver", "TakeOver")
     assert _events(result, "subscription_evicted").empty
@@ -185,12 +181,12 @@ def test_wait_for_free_takes_over_when_the_holder_goes_away() -> None:
     refused = _events(result, "subscription_refused")
     assert len(refused) == 1 and "worker2 waits" in refused["detail"].iloc[0]  # once per stretch of waiting
     connected = _events(result, "subscription_connected")
-    assert [_worker(d) for d in connected["detail"]] == ["worker1", "worker2"]
+    assert list(connected["worker"]) == ["worker1", "worker2"]
     t = float(connected["time_s"].iloc[1])
     assert 50 <= t <= 55.1
     batches = _events(result, "subscription_batch")
-    assert {_worker(d) for d in batches[batches["time_s"] < 20]["detail"]} == {"worker1"}
-    assert {_worker(d) for d in batches[batches["time_s"] > t]["detail"]} == {"worker2"}
+    assert set(batches[batches["time_s"] < 20]["worker"]) == {"worker1"}
+    assert set(batches[batches["time_s"] > t]["worker"]) == {"worker2"}
     # Without the cut, worker2 never gets it.
     assert set(_batch_workers(_strategies("WaitForFree", "WaitForFree"))) == {"worker1"}
 

@@ -92,8 +92,7 @@ def test_members_converge_and_every_acknowledged_write_is_accounted_for(seed: in
     events = world.recorder.tables()["events"]
     lost = events[events["kind"] == "write_lost"]
     lost_keys = {
-        (int(k), int(w)): cause
-        for k, w, cause in lost["detail"].str.extract(r"key (\d+), write (\d+): (.+)").itertuples(index=False)
+        (int(k), int(w)): str(cause) for k, w, cause in zip(lost["key"], lost["write"], lost["reason"], strict=True)
     }
     assert len(lost_keys) == len(lost)
     acked = list(zip(world._ack_key, world._ack_pos, world._ack_etag, world._ack_write, strict=True))

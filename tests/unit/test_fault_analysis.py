@@ -12,7 +12,7 @@ import pytest
 
 from workbench import run
 from workbench.analysis.faults import FAULT_COLUMNS, fault_summary, fault_table
-from workbench.results import EVENTS_COLUMNS, OPS_COLUMNS
+from workbench.results import OPS_COLUMNS, events_table
 
 
 def _op(start: float, end: float, client: str = "client1", outcome: str = "ok", attempts: int = 1) -> dict[str, Any]:
@@ -37,31 +37,35 @@ def _ops(*rows: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(list(rows), columns=OPS_COLUMNS)
 
 
-def _ev(time_s: float, kind: str, node: str | None = None, detail: str = "", value: float | None = None) -> tuple:
-    return (time_s, kind, node, None, "db", detail, value)
+def _ev(time_s: float, kind: str, node: str | None = None, value: float | None = None, **fields: Any) -> tuple:
+    return (time_s, kind, node, None, value, fields)
 
 
 def _events(*rows: tuple) -> pd.DataFrame:
-    return pd.DataFrame(list(rows), columns=EVENTS_COLUMNS)
+    return events_table(rows, "db")
 
 
-def _start(time_s: float, fid: int, detail: str, node: str | None = None) -> tuple:
+def _start(time_s: float, fid: int, action: str, target: str, node: str | None = None, **flags: bool) -> tuple:
     """What the model writes when fault ``fid`` hits (see workbench.model.faults)."""
-    return _ev(time_s, "fault_started", node, detail, float(fid))
+    return _ev(time_s, "fault_started", node, float(fid), action=action, target=target, fault_id=fid, **flags)
 
 
 def _end(time_s: float, fid: int, node: str | None = None) -> tuple:
-    return _ev(time_s, "fault_ended", node, value=float(fid))
+    return _ev(time_s, "fault_ended", node, float(fid), fault_id=fid)
 
 
 def _rpo(time_s: float, fid: int, writes: float, seconds: float) -> list[tuple]:
     return [
-        _ev(time_s, "rpo_writes", detail=f"fault {fid}", value=writes),
-        _ev(time_s, "rpo_seconds", detail=f"fault {fid}", value=seconds),
+        _ev(time_s, "rpo_writes", value=writes, fault_id=fid),
+        _ev(time_s, "rpo_seconds", value=seconds, fault_id=fid),
     ]
 
 
-CRASH_A = _events(_ev(1.0, "leader_elected", "A"), _ev(5.0, "node_crashed", "A"), _start(5.0, 1, "crash A", "A"))
+CRASH_A = _events(
+    _ev(1.0, "leader_elected", "A", bootstrap=True),
+    _ev(5.0, "node_crashed", "A", reason="target A", disk_lost=False, silent=False),
+    _start(5.0, 1, "crash", "A", "A"),
+)
 
 
 def test_a_failover_that_ended_ok_is_the_recovery():
@@ -119,11 +123,11 @@ def test_a_client_that_never_succeeds_again_leaves_the_fault_unrecovered():
 
 def test_a_crash_lasts_until_that_node_restarts_or_the_run_ends():
     events = _events(
-        _start(2.0, 1, "crash A"),
-        _start(3.0, 2, "crash B"),
+        _start(2.0, 1, "crash", "A"),
+        _start(3.0, 2, "crash", "B"),
         _end(4.0, 2),
         _end(6.0, 1),
-        _start(7.0, 3, "crash C"),
+        _start(7.0, 3, "crash", "C"),
     )
     table = fault_table(_ops(), events, end_s=10.0)
     assert table[["target", "start_s", "end_s", "duration_s"]].values.tolist() == [
@@ -138,11 +142,11 @@ def test_a_crash_lasts_until_that_node_restarts_or_the_run_ends():
 def test_a_new_partition_replaces_the_one_before():
     # The model ends a partition when another replaces it.
     events = _events(
-        _start(2.0, 1, "partition A | B,C"),
+        _start(2.0, 1, "partition", "A | B,C"),
         _end(4.0, 1),
-        _start(4.0, 2, "partition B | A,C"),
+        _start(4.0, 2, "partition", "B | A,C"),
         _end(6.0, 2),
-        _start(8.0, 3, "partition C | A,B"),
+        _start(8.0, 3, "partition", "C | A,B"),
     )
     ops = _ops(_op(2.5, 3.0, outcome="failed"), _op(4.5, 5.0, outcome="failed"), _op(5.5, 6.5, outcome="failed"))
     table = fault_table(ops, events, end_s=10.0)
@@ -156,7 +160,7 @@ def test_a_new_partition_replaces_the_one_before():
 
 
 def test_faults_at_the_same_instant_share_their_window():
-    events = _events(_start(5.0, 1, "crash A"), _start(5.0, 2, "crash B"))
+    events = _events(_start(5.0, 1, "crash", "A"), _start(5.0, 2, "crash", "B"))
     ops = _ops(_op(5.1, 5.2, outcome="failed"), _op(5.3, 5.4))
     table = fault_table(ops, events, end_s=10.0)
     assert table["window_end_s"].tolist() == [10.0, 10.0]
@@ -166,21 +170,47 @@ def test_faults_at_the_same_instant_share_their_window():
 
 def test_rpo_comes_from_the_events_written_with_the_fault():
     events = _events(
-        _start(5.0, 1, "crash A"),
+        _start(5.0, 1, "crash", "A"),
         *_rpo(5.0, 1, 3.0, 0.25),
-        _start(5.0, 2, "crash B"),
+        _start(5.0, 2, "crash", "B"),
         *_rpo(5.0, 2, 1.0, 0.0),
-        _start(6.0, 3, "partition C | A,B"),
+        _start(6.0, 3, "partition", "C | A,B"),
         *_rpo(6.0, 3, 0.0, 0.0),
-        _start(7.0, 4, "slow_disk C"),  # puts no data at risk: no RPO
+        _start(7.0, 4, "slow_disk", "C"),  # puts no data at risk: no RPO
     )
     table = fault_table(_ops(), events, end_s=10.0)
     assert table["rpo_writes"].tolist() == [3, 1, 0, None]
     assert table["rpo_seconds"].tolist() == [0.25, 0.0, 0.0, None]
 
 
+def test_how_a_node_failed_is_part_of_the_fault_or_of_its_target():
+    events = _events(
+        _start(1.0, 1, "crash", "A", disk_lost=True),
+        _start(2.0, 2, "crash", "B", silent=True),
+        _start(3.0, 3, "crash", "C", disk_lost=True, silent=True),
+        _start(4.0, 4, "random failure", "D", disk_lost=True),
+        _start(5.0, 5, "rolling restart", "E"),
+    )
+    table = fault_table(_ops(), events, end_s=10.0)
+    assert table[["fault", "target"]].values.tolist() == [
+        ["crash (disk lost)", "A"],
+        ["crash", "(silent) B"],
+        ["crash (disk lost)", "(silent) C"],
+        ["random failure", "(disk lost) D"],
+        ["rolling restart", "E"],
+    ]
+    detail = events.loc[events["kind"] == "fault_started", "detail"].tolist()
+    assert detail == [
+        "crash (disk lost) A",
+        "crash (silent) B",
+        "crash (disk lost) (silent) C",
+        "random failure (disk lost) D",
+        "rolling restart E",
+    ]
+
+
 def test_no_faults_gives_an_empty_table_with_the_columns():
-    quiet = _events(_ev(1.0, "leader_elected", "A"))
+    quiet = _events(_ev(1.0, "leader_elected", "A", bootstrap=True))
     for events in (quiet, _events(), pd.DataFrame()):
         table = fault_table(_ops(_op(1.0, 1.1)), events, end_s=10.0)
         assert table.empty

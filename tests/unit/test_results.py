@@ -8,6 +8,7 @@ import pandas as pd
 
 from workbench import RunResult, run
 from workbench.model import world as world_module
+from workbench.model.events import FIELDS
 
 
 def test_round_trip_through_a_directory(make_scenario, tmp_path):
@@ -29,7 +30,9 @@ def test_tables_have_the_documented_columns(make_scenario):
         "start_s", "end_s", "latency_ms", "kind", "key", "client", "session",
         "node", "attempts", "outcome", "version", "stale", "ryw_violation",
     ]  # fmt: skip
-    assert list(result.events.columns) == ["time_s", "kind", "node", "term", "database", "detail", "value"]
+    assert list(result.events.columns) == [
+        "time_s", "kind", "node", "term", "database", "detail", "value", *FIELDS
+    ]  # fmt: skip
     assert list(result.timeseries.columns) == ["time_s", "entity", "metric", "value"]
     assert {"lag_ms", "origin", "destination"} <= set(result.replication.columns)
     assert set(result.timeseries["metric"].unique()) >= {"up", "cpu_utilisation", "cpu_queue", "unacked_writes"}
@@ -73,3 +76,23 @@ def test_timeseries_has_per_link_lag_and_bandwidth(make_scenario):
     assert (bps > 0).all() and len(bps) >= 19
     cross = ts[(ts["entity"] == "network") & (ts["metric"] == "cross_dc_bytes")]["value"]
     assert (cross == 0).all()  # one data centre
+
+
+def test_events_carry_their_fields_in_typed_columns(make_scenario):
+    """Every field of the registry is a nullable column of its type; a row holds its kind's fields."""
+    result = run(
+        make_scenario(duration="3 s", faults=[{"at": "1 s", "action": "crash", "node": "B", "duration": "1 s"}])
+    )
+    events = result.events
+    assert {name: str(events[name].dtype) for name in FIELDS} == {name: f.dtype for name, f in FIELDS.items()}
+    assert str(events["term"].dtype) == "Int64" and str(events["value"].dtype) == "float64"
+    crash = events[events["kind"] == "node_crashed"].iloc[0]
+    assert (crash["node"], crash["reason"], crash["disk_lost"], crash["silent"]) == ("B", "target B", False, False)
+    started = events[events["kind"] == "fault_started"].iloc[0]
+    assert (started["action"], started["target"], started["fault_id"]) == ("crash", "B", 1)
+    assert started["detail"] == "crash B"
+    ended = events[events["kind"] == "fault_ended"].iloc[0]
+    assert ended["fault_id"] == 1 and ended["time_s"] == 2.0
+    created = events[events["kind"] == "database_created"].iloc[0]
+    assert created["members"] == "A,B,C" and created["rf"] == 3 and created["detail"] == "members A, B, C (RF 3)"
+    assert pd.isna(crash["task"]) and pd.isna(crash["fault_id"])  # not fields of node_crashed

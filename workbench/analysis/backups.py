@@ -22,7 +22,6 @@ restored), first copying it (``bytes / restore_rate``) and then importing it
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -42,7 +41,6 @@ TABLE_COLUMNS = [
     "since_s",
     "missing_writes",
 ]
-_DETAIL = re.compile(r"^(?P<task>.+) on (?P<node>[^:\s]+): (?P<type>full|incremental)\b")
 
 
 def _completed(result: Any) -> pd.DataFrame:
@@ -69,10 +67,10 @@ def backup_table(result: Any) -> pd.DataFrame:
     failed = ev[ev["kind"] == "backup_failed"]
     done = _completed(result)
     rows = []
-    columns = (started["time_s"], started["node"], started["detail"], started["value"])
-    for time_s, node, detail, size in zip(*columns, strict=True):
-        m = _DETAIL.match(str(detail))
-        task, kind = (m["task"], m["type"]) if m else ("", "")
+    full_flags = started["full"].astype(object)  # True, False (or NA): Python values, not numpy's
+    columns = (started["time_s"], started["node"], started["task"].astype(str), full_flags, started["value"])
+    for time_s, node, task, full, size in zip(*columns, strict=True):
+        kind = "full" if full is True else "incremental"
         row = {
             "task": task,
             "node": node,
@@ -99,7 +97,7 @@ def backup_table(result: Any) -> pd.DataFrame:
             )
         else:
             after = failed[(failed["node"] == node) & (failed["time_s"] >= time_s)]
-            after = after[after["detail"].str.startswith(f"{task} on ")]
+            after = after[(after["task"] == task).fillna(False).to_numpy(dtype=bool)]
             if not after.empty:
                 row.update(status="failed", done_s=np.nan, duration_s=after["time_s"].iloc[0] - time_s)
         rows.append(row)

@@ -122,11 +122,11 @@ def link_summary(result: Any) -> dict[str, dict[str, Any]]:
     """Each task between clusters, by name (see the module description)."""
     events = result.events
     links = events[events["kind"].isin(["link_connected", "link_failed", "link_caught_up"])]
-    names = sorted({str(d).split(":")[0] for d in links["detail"]})
+    names = sorted({str(t) for t in links["task"].dropna()})
     ts = result.timeseries
     out: dict[str, dict[str, Any]] = {}
     for name in names:
-        mine = links[links["detail"].str.startswith(f"{name}:")]
+        mine = links[links["task"] == name]
         lag = ts[(ts["entity"] == f"task.{name}") & (ts["metric"] == "link_lag_ms")]["value"]
         backlog = ts[(ts["entity"] == f"task.{name}") & (ts["metric"] == "link_backlog")]["value"]
         # Each outage: from its first failure to the next time nothing was left to send.
@@ -150,9 +150,7 @@ def link_summary(result: Any) -> dict[str, dict[str, Any]]:
                 "max": round(float(lag.max()), 3) if len(lag) else None,
             },
             "max_backlog": float(backlog.max()) if len(backlog) else 0.0,
-            "rejected_documents": int(
-                ((events["kind"] == "etl_document_rejected") & events["detail"].str.startswith(f"{name}:")).sum()
-            ),
+            "rejected_documents": int(((events["kind"] == "etl_document_rejected") & (events["task"] == name)).sum()),
         }
     return out
 
@@ -163,29 +161,27 @@ def region_outage(result: Any, datacenter: str | None = None) -> dict[str, Any] 
     events = result.events
     downs = events[events["kind"] == "datacenter_down"]
     if datacenter is not None:
-        downs = downs[downs["detail"].str.startswith(f"{datacenter}:")]
+        downs = downs[downs["datacenter"] == datacenter]
     if downs.empty:
         return None
     start = float(downs["time_s"].min())
-    dc = str(downs.iloc[0]["detail"]).split(":")[0]
+    dc = str(downs.iloc[0]["datacenter"])
     end_s = float(result.provenance.get("sim_seconds", 0.0))
-    ups = events[(events["kind"] == "datacenter_up") & (events["detail"] == dc) & (events["time_s"] >= start)]
+    ups = events[(events["kind"] == "datacenter_up") & (events["datacenter"] == dc) & (events["time_s"] >= start)]
     back = float(ups["time_s"].min()) if len(ups) else end_s
-    rerouted = events[
-        (events["kind"] == "rerouted")
-        & events["detail"].str.contains(f" in {dc} now use", regex=False)
-        & (events["time_s"] >= start)
-    ]
+    rerouted = events[(events["kind"] == "rerouted") & (events["from_datacenter"] == dc) & (events["time_s"] >= start)]
     served_again = min(float(rerouted["time_s"].min()) if len(rerouted) else np.inf, back)
     unserved = events[events["kind"] == "requests_unserved"]
     # Data at risk: the fault ids of this data centre's outage, in every cluster that recorded it.
-    started = events[(events["kind"] == "fault_started") & (events["detail"] == f"datacenter_down {dc}")]
+    started = events[
+        (events["kind"] == "fault_started") & (events["action"] == "datacenter_down") & (events["target"] == dc)
+    ]
     rpo_writes, rpo_seconds = 0.0, 0.0
     for _, row in started.iterrows():
         same = events["cluster"] == row["cluster"] if "cluster" in events.columns else True
-        tag = f"fault {int(row['value'])}"
-        w = events[same & (events["kind"] == "rpo_writes") & (events["detail"] == tag)]["value"]
-        s = events[same & (events["kind"] == "rpo_seconds") & (events["detail"] == tag)]["value"]
+        fid = int(row["fault_id"])
+        w = events[same & (events["kind"] == "rpo_writes") & (events["fault_id"] == fid)]["value"]
+        s = events[same & (events["kind"] == "rpo_seconds") & (events["fault_id"] == fid)]["value"]
         rpo_writes += float(w.sum())
         rpo_seconds = max(rpo_seconds, float(s.max()) if len(s) else 0.0)
     ops = result.ops

@@ -84,7 +84,7 @@ def outages(events: pd.DataFrame, name: str, destination: str | None) -> list[di
     fallback_at = mine.loc[mine["kind"] == "etl_fallback", "time_s"].to_numpy()
     found: list[dict[str, Any]] = []
     if destination is not None:
-        ext = events[events["kind"].isin(["external_down", "external_up"]) & (events["detail"] == destination)]
+        ext = events[events["kind"].isin(["external_down", "external_up"]) & (events["system"] == destination)]
         start = None
         for t, kind in zip(ext["time_s"], ext["kind"], strict=True):
             if kind == "external_down" and start is None:
@@ -127,13 +127,12 @@ def _outage(
 
 
 def _task_events(events: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Events about the task: their detail starts with its name (``name:`` or ``name on``)."""
+    """The task's ETL and task events (field ``task``), in time order."""
     if events.empty:
         return events
-    detail = events["detail"].astype(str)
-    hit = detail.str.startswith(f"{name}:") | detail.str.startswith(f"{name} ")
     kinds = events["kind"].astype(str)
-    return events[hit & (kinds.str.startswith("etl_") | kinds.str.startswith("task_"))].sort_values(
+    mine = (events["task"] == name).fillna(False).to_numpy(dtype=bool)
+    return events[mine & (kinds.str.startswith("etl_") | kinds.str.startswith("task_"))].sort_values(
         "time_s", kind="stable"
     )
 

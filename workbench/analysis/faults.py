@@ -159,10 +159,10 @@ def _empty_table() -> pd.DataFrame:
 def _faults(events: pd.DataFrame, end_s: float) -> list[dict[str, Any]]:
     """Faults with their span and RPO, from the event log.
 
-    The model records ``fault_started`` (detail ``ACTION TARGET``, value = the fault's
-    id) and ``fault_ended`` (same id) for every fault, and ``rpo_writes`` /
-    ``rpo_seconds`` with detail ``fault ID`` when one hits. The log can be long
-    (conflicts, replication), so it is filtered vectorised first."""
+    The model records ``fault_started`` (fields ``action``, ``target``, ``fault_id``) and
+    ``fault_ended`` (same ``fault_id``) for every fault, and ``rpo_writes`` /
+    ``rpo_seconds`` (same ``fault_id``, the figure in ``value``) when one hits. The log can
+    be long (conflicts, replication), so it is filtered vectorised first."""
     if events.empty or "kind" not in events:
         return []
     ev = events[events["kind"].isin(_FAULT_KINDS)]
@@ -172,23 +172,21 @@ def _faults(events: pd.DataFrame, end_s: float) -> list[dict[str, Any]]:
     ended: dict[int, float] = {}
     rpo: dict[tuple[int, str], float] = {}
     starts = []
-    for time_s, kind, detail, value in zip(
-        ev["time_s"].to_numpy(dtype=float), ev["kind"].astype(str), _text(ev["detail"]), ev["value"], strict=True
+    columns = [_cells(ev[c]) for c in ("fault_id", "action", "target", "disk_lost", "silent")]
+    for time_s, kind, value, fid, action, target, disk_lost, silent in zip(
+        ev["time_s"].to_numpy(dtype=float), ev["kind"].astype(str), ev["value"], *columns, strict=True
     ):
+        if fid is None:
+            continue
         if kind == "fault_started":
-            starts.append((float(time_s), detail, int(value)))
+            fault, where = _fault_and_target(str(action), target, disk_lost is True, silent is True)
+            starts.append((float(time_s), fault, where, int(fid)))
         elif kind == "fault_ended":
-            ended.setdefault(int(value), float(time_s))
-        elif detail.startswith("fault ") and value is not None and not math.isnan(value):
-            rpo[(int(detail.split()[1]), kind)] = float(value)
+            ended.setdefault(int(fid), float(time_s))
+        elif value is not None and not math.isnan(value):
+            rpo[(int(fid), kind)] = float(value)
     out = []
-    for start, detail, fid in starts:
-        fault, _, target = detail.partition(" ")
-        if fault == "crash" and target.startswith("(disk lost)"):
-            fault, target = "crash (disk lost)", target.removeprefix("(disk lost)").strip()
-        for label in ("rolling restart", "random failure", "random datacenter failure"):
-            if detail.startswith(label):
-                fault, target = label, detail.removeprefix(label).strip()
+    for start, fault, target, fid in starts:
         end = max(min(ended.get(fid, float(end_s)), float(end_s)), start)
         writes = rpo.get((fid, "rpo_writes"))
         out.append(
@@ -205,9 +203,24 @@ def _faults(events: pd.DataFrame, end_s: float) -> list[dict[str, Any]]:
     return out
 
 
-def _text(column: pd.Series) -> np.ndarray:
-    """Strings, with None/NaN as "" (the model leaves ``node`` empty for cluster-wide events)."""
-    return column.astype(object).where(column.notna(), "").astype(str).to_numpy()
+def _fault_and_target(action: str, target: str | None, disk_lost: bool, silent: bool) -> tuple[str, str]:
+    """The table's fault and target: the action (a crash that took its disk is the fault
+    ``crash (disk lost)``), and the target led by any other mark of how it happened
+    (``(silent) A``, ``(disk lost) B`` for a random failure)."""
+    marks = []
+    if disk_lost:
+        if action == "crash":
+            action += " (disk lost)"
+        else:
+            marks.append("(disk lost)")
+    if silent:
+        marks.append("(silent)")
+    return action, " ".join([*marks, target or ""]).strip()
+
+
+def _cells(column: pd.Series) -> list[Any]:
+    """A column's values, with None for an empty cell (NA, NaN)."""
+    return column.astype(object).where(column.notna(), None).tolist()
 
 
 # -- what the clients saw

@@ -36,10 +36,6 @@ COUNTED = (
 )
 
 
-def _prefix(detail: str) -> str:
-    return detail.split(":", 1)[0]
-
-
 def _steps(ts: pd.DataFrame, entity: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
     rows = ts[(ts["entity"] == entity) & (ts["metric"] == metric)]
     return rows["time_s"].to_numpy(dtype=float), rows["value"].to_numpy(dtype=float)
@@ -86,11 +82,11 @@ def subscription_summary(result: RunResult, name: str | None = None) -> dict[str
     events = result.events
     sub = events[events["kind"].astype(str).str.startswith("subscription_")]
     if name is None:
-        names = sorted({_prefix(d) for d in sub["detail"]})
+        names = sorted({str(t) for t in sub["task"].dropna()})
         if not names:
             return {}
         name = names[0]
-    sub = sub[sub["detail"].map(_prefix) == name]
+    sub = sub[(sub["task"] == name).fillna(False).to_numpy(dtype=bool)]
     kinds = sub["kind"].astype(str)
     ts = result.timeseries
     lag = ts[(ts["entity"] == f"task.{name}") & (ts["metric"] == "subscription_lag_ms")]["value"]

@@ -18,6 +18,7 @@ from workbench.analysis.deployment import is_deployment, link_summary, per_clust
 from workbench.analysis.etl import etl_summary
 from workbench.analysis.faults import fault_summary
 from workbench.analysis.subscriptions import subscription_summary
+from workbench.model.events import KINDS
 
 PERCENTILES = {"p50": 50, "p95": 95, "p99": 99, "p999": 99.9}
 OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange", "transaction")
@@ -286,16 +287,28 @@ def conflict_counts(events: pd.DataFrame) -> dict[str, int]:
     }
     if events.empty:
         return {**out, "lost_acknowledged": 0}
-    unique = events[events["kind"] == "conflict"].drop_duplicates("detail")
+    unique = unique_conflicts(events)
+    how = unique["resolution"]
     out["total"] = len(unique)
-    out["resolved_latest"] = int(unique["detail"].str.endswith("(resolve to latest)").sum())
-    out["resolved_cluster_tx"] = int(unique["detail"].str.endswith("(cluster transaction wins)").sum())
-    out["resolved_script"] = int(unique["detail"].str.endswith("(script)").sum())
-    out["manual"] = int(unique["detail"].str.endswith("(manual)").sum())
+    out["resolved_latest"] = int((how == "resolve to latest").sum())
+    out["resolved_cluster_tx"] = int((how == "cluster transaction wins").sum())
+    out["resolved_script"] = int((how == "script").sum())
+    out["manual"] = int((how == "manual").sum())
     out["resolved_manually"] = int((events["kind"] == "conflict_resolved").sum())
     lost = events[events["kind"] == "write_lost"]
-    out["lost_acknowledged"] = int(lost["detail"].str.contains(": conflict resolution", regex=False).sum())
+    out["lost_acknowledged"] = int((lost["reason"] == LOST_TO_RESOLUTION).sum())
     return out
+
+
+# What tells one conflict from another: every member that meets it records the same fields.
+CONFLICT_FIELDS = (*KINDS["conflict"].fields, *KINDS["conflict"].optional)
+# A ``write_lost`` event's reason when the write lost a conflict.
+LOST_TO_RESOLUTION = "conflict resolution"
+
+
+def unique_conflicts(events: pd.DataFrame) -> pd.DataFrame:
+    """The ``conflict`` events, each conflict once (every member that meets one records it)."""
+    return events[events["kind"] == "conflict"].drop_duplicates(list(CONFLICT_FIELDS))
 
 
 def speed_test_reads(timeseries: pd.DataFrame) -> dict[str, int]:
@@ -311,8 +324,7 @@ def lost_writes_by_cause(events: pd.DataFrame) -> dict[str, int]:
     """Acknowledged writes lost by the end of the run, by cause (the model's ``write_lost`` events)."""
     if events.empty:
         return {}
-    lost = events.loc[events["kind"] == "write_lost", "detail"]
-    causes = lost.str.split(": ", n=1).str[1].str.replace(r" \(.*\)$", "", regex=True)
+    causes = events.loc[events["kind"] == "write_lost", "reason"].astype(str)
     return {str(k): int(v) for k, v in causes.value_counts().sort_index().items()}
 
 

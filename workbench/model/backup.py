@@ -50,14 +50,6 @@ if TYPE_CHECKING:
 EPS = 1e-6  # seconds: slot times compared with this tolerance
 
 
-def clock(t: float) -> str:
-    """Simulated time as a wall clock from the start of the run: ``08:00:00`` or ``d1 04:00:00``."""
-    s = round(t)
-    days, s = divmod(s, 86400)
-    text = f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
-    return f"d{days} {text}" if days else text
-
-
 @dataclass
 class BackupRecord:
     """One backup in a node's folder."""
@@ -178,9 +170,7 @@ class Backup(Task):
         now = self.env.now
         if index in self.writing:
             world.recorder.event(
-                "backup_skipped",
-                node=node.tag,
-                detail=f"{self.name}: {node.tag} is still writing its backup of {clock(self.writing[index].started)}",
+                "backup_skipped", node=node.tag, task=self.name, state_at_s=self.writing[index].started
             )
             return
         slot_full = self.owed[1] if self.owed is not None else False
@@ -188,21 +178,15 @@ class Backup(Task):
         cv = tuple(inst.db_cv)
         if full:
             size, since = inst.snapshot_bytes(), None
-            covers_text = "everything"
         else:
             prev = self.folders[index][-1]
             size = sum(d.size for d in inst.docs.values() if not covers(prev.cv, d.cv))
             since = prev.captured
-            covers_text = f"changes since {clock(since)}"
         run = Run(full, now, size, cv, since, node.epoch, inst.incarnation, self._missing_writes(index))
         run.timer = Timer(self.env, size / self.write_rate, self._finish, (index, run))
         self.writing[index] = run
-        kind = "full" if full else "incremental"
         world.recorder.event(
-            "backup_started",
-            node=node.tag,
-            detail=f"{self.name} on {node.tag}: {kind}, {size / 1e6:.1f} MB, {covers_text}",
-            value=size,
+            "backup_started", node=node.tag, task=self.name, full=full, bytes=size, since_s=since, value=size
         )
 
     def _finish(self, index: int, run: Run) -> None:
@@ -216,13 +200,14 @@ class Backup(Task):
         self.folders.setdefault(index, []).append(rec)
         if self.owed is not None and run.started >= self.owed[0] - EPS:
             self.owed = None
-        kind = "full" if run.full else "incremental"
-        what = "everything" if run.full else f"changes {clock(run.since)} to {clock(run.started)}"  # type: ignore[arg-type]
         world.recorder.event(
             "backup_done",
             node=node.tag,
-            detail=f"{self.name} on {node.tag}: {kind}, {run.bytes / 1e6:.1f} MB, "
-            f"state at {clock(run.started)}, {what}",
+            task=self.name,
+            full=run.full,
+            bytes=run.bytes,
+            state_at_s=run.started,
+            since_s=run.since,
             value=run.bytes,
         )
         entity = f"backup.{self.name}.{node.tag}"
@@ -246,11 +231,13 @@ class Backup(Task):
         if run.timer is not None:
             run.timer.cancel()
         why = "its node crashed" if not node.up or node.epoch != run.epoch else "its node lost its copy"
-        kind = "full" if run.full else "incremental"
         self.world.recorder.event(
             "backup_failed",
             node=node.tag,
-            detail=f"{self.name} on {node.tag}: {kind} backup started {clock(run.started)} failed: {why}",
+            task=self.name,
+            full=run.full,
+            state_at_s=run.started,
+            reason=why,
             value=run.bytes,
         )
         if self.owed is not None and not self._owed_in_progress():

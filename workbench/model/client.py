@@ -60,15 +60,15 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.model.kernel import Agenda, Timer
 from workbench.model.network import SYN_BYTES, Stream
-from workbench.results import OP_CHUNK
+from workbench.model.recorder import OP_CHUNK
 
 if TYPE_CHECKING:
     from workbench.model.database import Doc
     from workbench.model.network import Network
     from workbench.model.node import Server
     from workbench.model.rachis import DbTopology, RaftNode
+    from workbench.model.recorder import Recorder
     from workbench.model.world import World
-    from workbench.results import Recorder
 
 READ, WRITE, QUERY, CLUSTER_TX, COMPARE_EXCHANGE, TRANSACTION = 0, 1, 2, 3, 4, 5
 OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange", "transaction")
@@ -367,9 +367,7 @@ class Client:
         self.speed_test = False
         world = self.world
         world.recorder.event(
-            "fastest_node_selected",
-            node=world.nodes[node].tag,
-            detail=f"client{self.cid + 1} after {self._races} races",
+            "fastest_node_selected", node=world.nodes[node].tag, client=f"client{self.cid + 1}", races=self._races
         )
         Timer(self.env, self.speed_test_interval, self._speed_test_due, (self._speed_gen,))
 
@@ -472,9 +470,7 @@ class Client:
         if cached is not None:
             # TryLoadFromCache: the last topology this client saw, etag -2 (any server's is newer).
             self._install_topology(cached, etag=-2)
-            self.world.recorder.event(
-                "client_topology", detail=f"client{self.cid + 1}: no listed node answered; topology from the cache"
-            )
+            self.world.recorder.event("client_topology", client=f"client{self.cid + 1}", cached=True)
             self._booted()
             return
         # No topology: the waiting operations fail; the next one starts over.
@@ -482,9 +478,7 @@ class Client:
         node = self.urls[-1]
         if not self._unreachable:  # said once per streak of failed first updates
             self._unreachable = True
-            self.world.recorder.event(
-                "client_topology", detail=f"client{self.cid + 1}: no listed node answered and no cached topology"
-            )
+            self.world.recorder.event("client_topology", client=f"client{self.cid + 1}", cached=False)
         for op in pending:
             self._record(op, node, ALL_NODES_DOWN, -1, 0)
 

@@ -265,7 +265,7 @@ class DatabaseInstance:
         document stays conflicted until a write resolves it (manual).
 
         Every member that meets the conflict resolves it the same way, so their
-        copies converge; each logs the same detail and the analysis counts each
+        copies converge; each logs the same fields and the analysis counts each
         conflict once."""
         world = self.world
         key = item.key
@@ -290,14 +290,16 @@ class DatabaseInstance:
             recorder.event(
                 "conflict",
                 node=self.node.tag,
-                detail=f"key {key}: write {winner.write_id} beat {loser.write_id} ({how})",
+                key=key,
+                resolution=how,
+                winning_write=winner.write_id,
+                losing_write=loser.write_id,
                 value=float(loser.write_id),
             )
             return
         versions = {v.write_id: v for v in (*_versions(local), *_versions(item))}
         ids = sorted(versions)
         newest = versions[ids[-1]]
-        listed = ", ".join(map(str, ids[:-1])) + f" and {ids[-1]}"
         if script is not None:
             # The script's merge holds every version's changes: nothing is lost.
             doc = Doc(
@@ -311,22 +313,20 @@ class DatabaseInstance:
             )
             doc.resolver = me
             self._store(doc, wakes)
-            recorder.event("conflict", node=self.node.tag, detail=f"key {key}: writes {listed} merged (script)")
+            recorder.event("conflict", node=self.node.tag, key=key, resolution="script", writes=tuple(ids))
             return
         doc = Doc(key, merged, newest.modified, newest.write_id, newest.size, newest.origin, newest.committed)
         doc.conflicts = tuple(versions[i] for i in ids)
         doc.resolver = me
         self._store(doc, wakes)
         if item.conflicts is None or local.conflicts is None or set(_ids(item)) != set(_ids(local)):
-            recorder.event("conflict", node=self.node.tag, detail=f"key {key}: writes {listed} in conflict (manual)")
+            recorder.event("conflict", node=self.node.tag, key=key, resolution="manual", writes=tuple(ids))
 
     def _note_resolved(self, old: Doc | None, write_id: int) -> None:
         """A write on a conflicted document resolves the conflict (manual resolution)."""
         if old is not None and old.conflicts is not None:
             self.world.recorder.event(
-                "conflict_resolved",
-                node=self.node.tag,
-                detail=f"key {old.key}: write {write_id} replaced writes {', '.join(map(str, _ids(old)))}",
+                "conflict_resolved", node=self.node.tag, key=old.key, write=write_id, writes=tuple(_ids(old))
             )
 
     def apply_cluster_tx(self, key: int, size: float, write_id: int, raft_index: int) -> None:
@@ -562,15 +562,14 @@ class ReplicationChannel(Stream):
         if not self.alive():
             return
         cfg = self.cfg
-        recorder = self.world.recorder
         if reply is None:
             if self.was_connected is not False:
-                recorder.event("replication_disconnected", node=self.src.node.tag, detail=self._link())
+                self._event("replication_disconnected")
             self.was_connected = False
             Timer(self.env, self.backoff, self._reconnect)
             return
         if self.was_connected is False:
-            recorder.event("replication_connected", node=self.src.node.tag, detail=self._link())
+            self._event("replication_connected")
         self.was_connected = True
         self.backoff = cfg.reconnect_initial
         if reply == NEEDS_SEED:
@@ -584,8 +583,13 @@ class ReplicationChannel(Stream):
             self.backoff = min(self.backoff * cfg.reconnect_factor, cfg.reconnect_max)
             self._handshake()
 
-    def _link(self) -> str:
-        return f"{self.src.node.tag}->{self.world.nodes[self.dst].tag}"
+    def _event(self, kind: str, size: float | None = None) -> None:
+        """Record a channel event: ``source`` and ``destination`` are its ends' node tags."""
+        src, dst = self.src.node.tag, self.world.nodes[self.dst].tag
+        if size is None:
+            self.world.recorder.event(kind, node=src, source=src, destination=dst)
+        else:
+            self.world.recorder.event(kind, node=src, source=src, destination=dst, bytes=size)
 
     def _seed(self) -> None:
         """Send a full copy at the throttled seeding rate [spec §2.5], then carry on from there.
@@ -597,9 +601,7 @@ class ReplicationChannel(Stream):
         allows. The documents are installed at the end from a snapshot taken then, so the
         writes made meanwhile come along (their bytes with that last message)."""
         size = self.src.snapshot_bytes()
-        self.world.recorder.event(
-            "seeding_started", node=self.src.node.tag, detail=f"{self._link()}, {size / 1e6:.1f} MB"
-        )
+        self._event("seeding_started", size)
         self.seed_left = size
         self.seed_from = len(self.src.log)
         self.seed_due = self.env.now
@@ -662,7 +664,7 @@ class ReplicationChannel(Stream):
         if reply is None:
             self._handshake()
             return
-        self.world.recorder.event("seeding_done", node=self.src.node.tag, detail=self._link())
+        self._event("seeding_done")
         self._open((position, reply))
 
     def _open(self, reply: tuple[int, list[int]]) -> None:

@@ -150,7 +150,9 @@ class Deployment:
         for world in self._worlds_with_clients_in(fault.from_datacenter):
             world.recorder.event(
                 "reroute_requested",
-                detail=f"{fault.from_datacenter} -> {fault.to_datacenter}, effective in {fault.delay:g} s",
+                from_datacenter=fault.from_datacenter,
+                to_datacenter=fault.to_datacenter,
+                wait_s=fault.delay,
             )
         Timer(self.env, fault.delay, self._reroute, (fault,))
 
@@ -175,8 +177,10 @@ class Deployment:
             where = sorted({t.world.placement.cluster for t in targets})
             world.recorder.event(
                 "rerouted",
-                detail=f"{len(moved)} application servers in {fault.from_datacenter} now use those in "
-                f"{fault.to_datacenter} (cluster {', '.join(where)})",
+                count=len(moved),
+                from_datacenter=fault.from_datacenter,
+                to_datacenter=fault.to_datacenter,
+                clusters=tuple(where),
                 value=float(len(moved)),
             )
 

@@ -146,10 +146,7 @@ class SqlEtl(Task):
         inst.watchers.append(run.watcher)
         self.runs[index] = run
         self.world.recorder.event(
-            "etl_started",
-            node=run.tag,
-            detail=f"{self.name}: from the persisted progress, {len(pending)} documents to load",
-            value=float(len(pending)),
+            "etl_started", node=run.tag, task=self.name, count=len(pending), value=float(len(pending))
         )
         self._sample_backlog(run)
         run.timer = Timer(self.env, 0.0, self._next, (run,))
@@ -217,10 +214,7 @@ class SqlEtl(Task):
             if run.draining:
                 run.draining = False
                 self.world.recorder.event(
-                    "etl_caught_up",
-                    node=run.tag,
-                    detail=f"{self.name}: nothing left to load",
-                    value=self.env.now - run.drain_from,
+                    "etl_caught_up", node=run.tag, task=self.name, value=self.env.now - run.drain_from
                 )
                 self._sample_backlog(run)
             return
@@ -276,8 +270,10 @@ class SqlEtl(Task):
             recorder.event(
                 "etl_document_rejected",
                 node=run.tag,
-                detail=f"{self.name}: document {doc.key} (write {doc.write_id}) rejected by "
-                f"{self.destination.name}, skipped",
+                task=self.name,
+                key=doc.key,
+                write=doc.write_id,
+                system=self.destination.name,
                 value=float(doc.key),
             )
         self.loaded += len(items) - len(outcome.rejected)
@@ -286,7 +282,9 @@ class SqlEtl(Task):
             recorder.event(
                 "etl_resumed",
                 node=run.tag,
-                detail=f"{self.name}: {self.destination.name} answers again after {run.errors} errors",
+                task=self.name,
+                system=self.destination.name,
+                errors=run.errors,
                 value=now - run.failing_since,
             )
             run.errors = 0
@@ -308,7 +306,11 @@ class SqlEtl(Task):
         self.world.recorder.event(
             "etl_fallback",
             node=run.tag,
-            detail=f"{self.name}: {self.destination.name} {reason}; retry in {wait:g} s (error {run.errors})",
+            task=self.name,
+            system=self.destination.name,
+            reason=reason,
+            wait_s=wait,
+            errors=run.errors,
             value=wait,
         )
         self._sample_backlog(run)

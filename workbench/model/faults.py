@@ -4,8 +4,8 @@ Faults change the world, not the callers: a crash is a node state, a partition
 a set of cut links, a pause a frozen endpoint, a dark data centre a cut layer
 plus stopped nodes and application servers. Every action lands in ``events``:
 its own event (``node_crashed``, ``partition``, ...) plus ``fault_started`` /
-``fault_ended`` carrying the fault's id in ``value``, and, when a fault hits,
-``rpo_writes`` / ``rpo_seconds`` (data at risk) with ``detail`` ``fault N``.
+``fault_ended`` carrying the fault's id (field ``fault_id``, and ``value``), and, when a
+fault hits, ``rpo_writes`` / ``rpo_seconds`` (data at risk) with the same ``fault_id``.
 
 Timing: ``at: 30 s``, or ``after: EVENT + DELAY`` — the first EVENT recorded
 once the previous entry of the plan has fired (from the start for the first
@@ -142,19 +142,35 @@ class FaultInjector:
             return world.last_crashed
         return ref
 
-    def _begin(self, label: str, target: str | None, key: tuple, node: str | None = None, rpo: bool = True) -> int:
-        """Record a fault's start; ``key`` names what a later action (or its duration) undoes."""
+    def _begin(
+        self,
+        label: str,
+        target: str | None,
+        key: tuple,
+        node: str | None = None,
+        rpo: bool = True,
+        disk_lost: bool = False,
+        silent: bool = False,
+    ) -> int:
+        """Record a fault's start; ``key`` names what a later action (or its duration) undoes.
+        ``label`` is the fault (``crash``, ``random failure``, ``rolling restart``, ...)."""
         self._ids += 1
         fid = self._ids
         previous = self.active.pop(key, None)
         if previous is not None:
             self._record_end(previous, node)
         self.active[key] = fid
-        self.world.recorder.event("fault_started", node=node, detail=f"{label} {target or ''}".strip(), value=fid)
+        flags: dict[str, bool] = {}
+        if disk_lost:
+            flags["disk_lost"] = True
+        if silent:
+            flags["silent"] = True
+        rec = self.world.recorder
+        rec.event("fault_started", node=node, action=label, target=target, fault_id=fid, value=fid, **flags)
         if rpo:
             count, age = self.world.data_at_risk(self.world.surviving_nodes())
-            self.world.recorder.event("rpo_writes", node=node, detail=f"fault {fid}", value=float(count))
-            self.world.recorder.event("rpo_seconds", node=node, detail=f"fault {fid}", value=age)
+            rec.event("rpo_writes", node=node, fault_id=fid, value=float(count))
+            rec.event("rpo_seconds", node=node, fault_id=fid, value=age)
         return fid
 
     def _end(self, key: tuple, node: str | None = None) -> None:
@@ -163,14 +179,14 @@ class FaultInjector:
             self._record_end(fid, node)
 
     def _record_end(self, fid: int, node: str | None) -> None:
-        self.world.recorder.event("fault_ended", node=node, value=fid)
+        self.world.recorder.event("fault_ended", node=node, fault_id=fid, value=fid)
 
     def _later(self, duration: float | None, fn: Callable[..., None], *args: Any) -> None:
         if duration is not None:
             self._at(duration, fn, *args)
 
     def _skip(self, action: str, why: str, node: str | None = None) -> None:
-        self.world.recorder.event("fault_skipped", node=node, detail=f"{action}: {why}")
+        self.world.recorder.event("fault_skipped", node=node, action=action, reason=why)
 
     def _node(self, fault: Any) -> Any:
         tag = self.resolve(fault.node)
@@ -223,7 +239,9 @@ class FaultInjector:
         elif isinstance(fault, RerouteAction):
             rec.event(
                 "reroute_requested",
-                detail=f"{fault.from_datacenter} -> {fault.to_datacenter}, effective in {fault.delay:g} s",
+                from_datacenter=fault.from_datacenter,
+                to_datacenter=fault.to_datacenter,
+                wait_s=fault.delay,
             )
             self._at(fault.delay, self.reroute, fault.from_datacenter, fault.to_datacenter)
         elif isinstance(fault, PartitionFault):
@@ -263,7 +281,7 @@ class FaultInjector:
             node = self._node(fault)
             if node is not None:
                 world.clock_skew[node.index] = fault.skew
-                rec.event("clock_skewed", node=node.tag, detail=f"{fault.skew:+g} s", value=fault.skew)
+                rec.event("clock_skewed", node=node.tag, skew_s=fault.skew, value=fault.skew)
                 if fault.skew:
                     self._begin("clock_skew", node.tag, ("clock", node.tag), node.tag, rpo=False)
                 else:
@@ -328,10 +346,8 @@ class FaultInjector:
         node.crash(silent)
         node.wiped = wipe
         world.last_crashed = node.tag
-        detail = why + (", disk lost" if wipe else "") + (", silently (no resets)" if silent else "")
-        world.recorder.event("node_crashed", node=node.tag, detail=detail)
-        label += (" (disk lost)" if wipe else "") + (" (silent)" if silent else "")
-        self._begin(label, node.tag, ("node", node.tag), node.tag)
+        world.recorder.event("node_crashed", node=node.tag, reason=why, disk_lost=wipe, silent=silent)
+        self._begin(label, node.tag, ("node", node.tag), node.tag, disk_lost=wipe, silent=silent)
 
     def restart(self, node: Any) -> None:
         if node.up:
@@ -354,11 +370,7 @@ class FaultInjector:
                 continue
             lost = client.restart(downtime)
             restarted += 1
-            world.recorder.event(
-                "client_restarted",
-                detail=f"{label}: {lost} operations lost, back in {downtime:g} s",
-                value=float(lost),
-            )
+            world.recorder.event("client_restarted", client=label, count=lost, duration_s=downtime, value=float(lost))
         if restarted:
             # A fault of its own, so what the clients go through is charged to it, not to the
             # fault before; it puts no data at risk.
@@ -370,7 +382,7 @@ class FaultInjector:
             self._skip("shutdown", "node already down", node.tag)
             return
         self.world.last_crashed = node.tag
-        self.world.recorder.event("node_shutdown", node=node.tag, detail=f"graceful, grace {grace:g} s")
+        self.world.recorder.event("node_shutdown", node=node.tag, grace_s=grace)
         node.accepting = False  # before the RPO: it no longer counts as a survivor
         self._begin(label, node.tag, ("node", node.tag), node.tag)
         self.env.process(node.shutdown(grace))
@@ -378,7 +390,7 @@ class FaultInjector:
     def pause(self, node: Any, duration: float) -> None:
         net = self.world.network
         net.pause(node.index, self.env.now + duration)
-        self.world.recorder.event("node_paused", node=node.tag, detail=f"for {duration:g} s")
+        self.world.recorder.event("node_paused", node=node.tag, duration_s=duration)
         self._begin("pause", node.tag, ("pause", node.tag), node.tag)
         self._at(duration, self._resume, node)
 
@@ -403,7 +415,7 @@ class FaultInjector:
         world.network.partition(groups, one_way=fault.one_way)
         names = world.network.endpoints
         text = (" -/-> " if fault.one_way else " | ").join(",".join(names[e].name for e in g) for g in groups)
-        world.recorder.event("partition", detail=text)
+        world.recorder.event("partition", groups=text, one_way=fault.one_way)
         world.cluster.update_availability()
         self._begin("partition", text, ("partition",))
         self._later(fault.duration, self.heal)
@@ -423,16 +435,19 @@ class FaultInjector:
         pairs = self._pairs(fault.between)
         self.world.network.degrade(pairs, fault.latency, fault.loss, fault.bandwidth, stream=f"faults.link.{i}")
         text = f"{fault.between[0]}<->{fault.between[1]}"
-        what = [f"latency {fault.latency}" if fault.latency is not None else ""]
-        what += [f"loss {fault.loss:g}" if fault.loss is not None else ""]
-        what += [f"bandwidth {fault.bandwidth:g} B/s" if fault.bandwidth is not None else ""]
-        self.world.recorder.event("link_degraded", detail=f"{text}: {', '.join(w for w in what if w)}")
+        self.world.recorder.event(
+            "link_degraded",
+            between=tuple(fault.between),
+            latency=f"{fault.latency}" if fault.latency is not None else None,
+            loss=fault.loss,
+            bandwidth=fault.bandwidth,
+        )
         self._begin("degrade_link", text, ("link", *sorted(fault.between)), rpo=False)
         self._later(fault.duration, self.restore, fault.between)
 
     def restore(self, between: tuple[str, str]) -> None:
         self.world.network.restore(self._pairs(between))
-        self.world.recorder.event("link_restored", detail=f"{between[0]}<->{between[1]}")
+        self.world.recorder.event("link_restored", between=tuple(between))
         self._end(("link", *sorted(between)))
 
     def datacenter_down(self, name: str, label: str = "datacenter_down") -> None:
@@ -450,9 +465,7 @@ class FaultInjector:
         for client in world.clients:
             if client.index in members:
                 client.up = False
-        world.recorder.event(
-            "datacenter_down", detail=f"{name}: nodes {', '.join(world.nodes[i].tag for i in stopped)}"
-        )
+        world.recorder.event("datacenter_down", datacenter=name, nodes=tuple(world.nodes[i].tag for i in stopped))
         world.cluster.update_availability()
         self._begin(label, name, ("dc", name))
 
@@ -462,7 +475,7 @@ class FaultInjector:
             self._skip("external_down", f"{name} is already down")
             return
         system.go_down()
-        self.world.recorder.event("external_down", detail=name)
+        self.world.recorder.event("external_down", system=name)
         self._begin("external_down", name, ("external", name), rpo=False)
 
     def external_up(self, name: str) -> None:
@@ -471,7 +484,7 @@ class FaultInjector:
             self._skip("external_up", f"{name} is not down")
             return
         system.come_up()
-        self.world.recorder.event("external_up", detail=name)
+        self.world.recorder.event("external_up", system=name)
         self._end(("external", name))
 
     def datacenter_up(self, name: str) -> None:
@@ -487,7 +500,7 @@ class FaultInjector:
         for client in world.clients:
             if client.index in members:
                 client.up = True
-        world.recorder.event("datacenter_up", detail=name)
+        world.recorder.event("datacenter_up", datacenter=name)
         world.cluster.update_availability()
         self._end(("dc", name))
 
@@ -509,7 +522,10 @@ class FaultInjector:
         world.recorder.event(
             "bulk_update",
             node=node.tag,
-            detail=f"{collection}: {len(keys)} documents rewritten (writes {write_first}-{world.write_counter})",
+            collection=collection,
+            count=len(keys),
+            first_write=write_first,
+            last_write=world.write_counter,
             value=float(write_first),
         )
 
@@ -520,19 +536,21 @@ class FaultInjector:
         moved = reroute(world, from_datacenter, targets)
         world.recorder.event(
             "rerouted",
-            detail=f"{len(moved)} application servers in {from_datacenter} now use those in {to_datacenter}",
+            count=len(moved),
+            from_datacenter=from_datacenter,
+            to_datacenter=to_datacenter,
             value=float(len(moved)),
         )
 
     def slow_disk(self, node: Any, fault: SlowDiskFault, i: int) -> None:
         if fault.factor is not None:
             sampler: Callable[[], float] = _Scaled(node._normal_fsync, fault.factor)
-            what = f"fsync x{fault.factor:g}"
+            how: dict[str, Any] = {"factor": fault.factor}
         else:
             sampler = self.world.streams.sampler(f"faults.disk.{i}", fault.fsync)
-            what = f"fsync {fault.fsync}"
+            how = {"fsync": f"{fault.fsync}"}
         node.slow_disk(sampler)
-        self.world.recorder.event("disk_slowed", node=node.tag, detail=what)
+        self.world.recorder.event("disk_slowed", node=node.tag, **how)
         self._begin("slow_disk", node.tag, ("disk_slow", node.tag), node.tag, rpo=False)
         self._later(fault.duration, self._restore_disk, node)
 
@@ -552,11 +570,13 @@ class FaultInjector:
         world = self.world
         via = self._command_node()
         if via is None:
-            world.recorder.event("command_failed", detail=f"move_to_end {node.tag}: every node is down")
+            world.recorder.event("command_failed", action="move_to_end", target=node.tag, reason="every node is down")
             return
         topo = via.state_machine.databases[world.db_name]
         if node.index not in topo.members or topo.members[-1] == node.index:
-            world.recorder.event("command_skipped", detail=f"move_to_end {node.tag}: already last or not a member")
+            world.recorder.event(
+                "command_skipped", action="move_to_end", target=node.tag, reason="already last or not a member"
+            )
             return
         new = topo.copy()
         new.members.remove(node.index)
@@ -565,12 +585,13 @@ class FaultInjector:
         def committed(outcome: tuple) -> None:
             ok, index, result = outcome
             if ok and result[0] == "ok":
-                order = ", ".join(world.nodes[i].tag for i in new.members)
-                world.recorder.event(
-                    "topology_changed", node=via.tag, term=via.term, detail=f"members {order} (etag {index})"
-                )
+                # The new member order (rehabs and promotables left unsaid, as the operator's view).
+                order = tuple(world.nodes[i].tag for i in new.members)
+                world.recorder.event("topology_changed", node=via.tag, term=via.term, members=order, etag=index)
             else:
-                world.recorder.event("command_failed", node=via.tag, detail=f"move_to_end {node.tag}: {result}")
+                world.recorder.event(
+                    "command_failed", node=via.tag, action="move_to_end", target=node.tag, reason=f"{result}"
+                )
 
         via.submit("topology", (world.db_name, new, topo.etag), 300.0, committed)
 
@@ -578,7 +599,7 @@ class FaultInjector:
         """An operator's request that changes nothing: ``command_skipped`` when RavenDB rejects
         it for what it asks (not a watcher, not in the group), ``command_failed`` when the
         cluster cannot take it (no leader, no majority)."""
-        self.world.recorder.event(kind, node=node.tag, detail=f"{action} {node.tag}: {why}")
+        self.world.recorder.event(kind, node=node.tag, action=action, target=node.tag, reason=why)
 
     # ------------------------------------------------------------------ operator: the observer
     def suspend_observer(self, duration: float | None) -> None:
@@ -587,23 +608,24 @@ class FaultInjector:
         world = self.world
         observer = world.observer
         if not world.scenario.blueprint.observer.enabled:
-            world.recorder.event("command_skipped", detail="suspend_observer: the observer is off (observer.enabled)")
+            world.recorder.event(
+                "command_skipped", action="suspend_observer", reason="the observer is off (observer.enabled)"
+            )
             return
         if observer is None or not observer.alive():
-            world.recorder.event("command_failed", detail="suspend_observer: no leader, so no observer to suspend")
+            world.recorder.event(
+                "command_failed", action="suspend_observer", reason="no leader, so no observer to suspend"
+            )
             return
         raft = observer.raft
         if observer.suspended:
-            world.recorder.event("command_skipped", node=raft.tag, detail="suspend_observer: already suspended")
+            world.recorder.event(
+                "command_skipped", node=raft.tag, action="suspend_observer", reason="already suspended"
+            )
             return
         observer.suspended = True
         self._suspended = observer
-        world.recorder.event(
-            "observer_suspended",
-            node=raft.tag,
-            term=raft.term,
-            detail=f"the observer of term {raft.term} on {raft.tag} decides nothing until resumed or a new leader",
-        )
+        world.recorder.event("observer_suspended", node=raft.tag, term=raft.term)
         self._begin("suspend_observer", f"{raft.tag} term {raft.term}", ("observer",), raft.tag, rpo=False)
         self._later(duration, self.resume_observer)
 
@@ -611,19 +633,19 @@ class FaultInjector:
         world = self.world
         observer = self._suspended
         if observer is None:
-            world.recorder.event("command_skipped", detail="resume_observer: the observer is not suspended")
+            world.recorder.event("command_skipped", action="resume_observer", reason="the observer is not suspended")
             return
         self._suspended = None
         observer.suspended = False
         raft = observer.raft
         if observer.alive():
-            world.recorder.event("observer_resumed", node=raft.tag, term=raft.term, detail="by the operator")
+            world.recorder.event("observer_resumed", node=raft.tag, term=raft.term)
         else:
             world.recorder.event(
                 "command_skipped",
                 node=raft.tag,
-                detail=f"resume_observer: {raft.tag} no longer leads term {raft.term}; the next leader's observer "
-                "starts unsuspended",
+                action="resume_observer",
+                reason=f"{raft.tag} no longer leads term {raft.term}; the next leader's observer starts unsuspended",
             )
         self._end(("observer",), raft.tag)
 
@@ -634,12 +656,7 @@ class FaultInjector:
             return
         self._suspended = None
         raft = observer.raft
-        self.world.recorder.event(
-            "observer_resumed",
-            node=raft.tag,
-            term=raft.term,
-            detail=f"new leader {raft.tag} in term {raft.term}: the suspension held for term {old.raft.term} only",
-        )
+        self.world.recorder.event("observer_resumed", node=raft.tag, term=raft.term, suspended_term=old.raft.term)
         self._end(("observer",), raft.tag)
 
     # ------------------------------------------------------------------ operator: cluster roles
@@ -757,7 +774,9 @@ class FaultInjector:
         world = self.world
         via = self._command_node()
         if via is None:
-            world.recorder.event("command_failed", detail=f"{action.action} {action.name}: every node is down")
+            world.recorder.event(
+                "command_failed", action=action.action, target=action.name, reason="every node is down"
+            )
             return
         if isinstance(action, CreateDatabaseAction):
             payload = (action.name, self._placement(action.replication_factor, via.index))
@@ -765,7 +784,9 @@ class FaultInjector:
                 world.recorder.event(
                     "command_failed",
                     node=via.tag,
-                    detail=f"create_database {action.name}: RF {action.replication_factor} exceeds the cluster size",
+                    action="create_database",
+                    target=action.name,
+                    reason=f"RF {action.replication_factor} exceeds the cluster size",
                 )
                 return
         else:
@@ -776,18 +797,29 @@ class FaultInjector:
             ok, index, result = outcome
             took = (world.env.now - submitted) * 1e3
             if ok:
-                text = f"{action.action} {action.name}"
+                placed: dict[str, Any] = {}
                 if isinstance(action, CreateDatabaseAction):
-                    nodes = ", ".join(world.nodes[i].tag for i in result[1])
-                    text += f" on {nodes}" if result[0] == "created" else " (already exists)"
+                    if result[0] == "created":
+                        placed["nodes"] = tuple(world.nodes[i].tag for i in result[1])
+                    else:
+                        placed["existed"] = True
                 world.recorder.event(
-                    "command_committed", node=via.tag, term=via.term, detail=f"{text}, index {index}, {took:.1f} ms"
+                    "command_committed",
+                    node=via.tag,
+                    term=via.term,
+                    action=action.action,
+                    target=action.name,
+                    raft_index=index,
+                    took_ms=took,
+                    **placed,
                 )
             else:
                 world.recorder.event(
                     "command_failed",
                     node=via.tag,
-                    detail=f"{action.action} {action.name}: no leader within the operation timeout",
+                    action=action.action,
+                    target=action.name,
+                    reason="no leader within the operation timeout",
                 )
 
         via.submit(action.action, payload, 500.0, done)
@@ -812,7 +844,7 @@ class FaultInjector:
         member list and wait for clients to refresh), stop it, wait, restart it, wait."""
         world = self.world
         tags = plan.nodes or [n.tag for n in world.nodes]
-        world.recorder.event("maintenance_started", detail=f"rolling restart of {', '.join(tags)}")
+        world.recorder.event("maintenance_started", action="rolling restart", nodes=tuple(tags))
         for tag in tags:
             node = world.node_by_tag[tag]
             if plan.drain:
@@ -827,7 +859,7 @@ class FaultInjector:
                 yield self.env.timeout(0.01)
             self.restart(node)
             yield self._sleep(plan.gap)
-        world.recorder.event("maintenance_done", detail="rolling restart")
+        world.recorder.event("maintenance_done", action="rolling restart")
 
     def _alternate(self, stream: str, plan: Any, fail: Callable[[], None], repair: Callable[[], None]):
         """Alternating renewal: up for a time-to-failure draw, down for a time-to-repair draw,

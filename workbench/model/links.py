@@ -155,10 +155,12 @@ class Stream:
         else:
             self._send(CONTROL_BYTES, _receive_handshake, None)
 
-    @property
-    def label(self) -> str:
-        src, dst = self.src_world.placement.cluster, self.dst_world.placement.cluster
-        return f"{src}/{self.src_node.tag} -> {dst}/{self.dst_node.tag}"
+    def ends(self) -> dict[str, str]:
+        """Its ends as cluster/node: the ``source`` and ``destination`` of its events."""
+        return {
+            "source": f"{self.src_world.placement.cluster}/{self.src_node.tag}",
+            "destination": f"{self.dst_world.placement.cluster}/{self.dst_node.tag}",
+        }
 
     def _owner_tag(self) -> str:
         """The task's node (its cluster records the link's events): the sender or the receiver."""
@@ -234,7 +236,7 @@ class Stream:
                 self.dest_cv = dest_cv
                 self.filter_end = len(self.inst.log)
             self.owner.world.recorder.event(
-                "link_connected", node=self._owner_tag(), detail=f"{self.owner.name}: {self.label}"
+                "link_connected", node=self._owner_tag(), task=self.owner.name, **self.ends()
             )
             self.owner.stream_connected(self)
         elif kind == "ack":
@@ -335,8 +337,9 @@ class Stream:
                 self.owner.world.recorder.event(
                     "link_caught_up",
                     node=self._owner_tag(),
-                    detail=f"{self.owner.name}: nothing left to send ({self.label})",
+                    task=self.owner.name,
                     value=now - self.began,
+                    **self.ends(),
                 )
             if wait_until is not None and wait_until - now < self.heartbeat:
                 self.timer = Timer(self.env, wait_until - now, self._wake)
@@ -528,10 +531,7 @@ class _LinkTask(Task):
         conn.errors += 1
         wait = self.backoff(conn.errors)
         self.world.recorder.event(
-            "link_failed",
-            node=self.world.nodes[conn.index].tag,
-            detail=f"{self.name}: {why}; retry in {wait:g} s",
-            value=wait,
+            "link_failed", node=self.world.nodes[conn.index].tag, task=self.name, reason=why, wait_s=wait, value=wait
         )
         conn.timer = Timer(self.env, wait, self._connect, (conn,))
 
@@ -608,7 +608,9 @@ class RavenEtl(_LinkTask):
         self.world.recorder.event(
             "etl_document_rejected",
             node=stream.src_node.tag,
-            detail=f"{self.name}: document {doc.key} (write {doc.write_id}): the transform failed, skipped",
+            task=self.name,
+            key=doc.key,
+            write=doc.write_id,
             value=float(doc.key),
         )
 

@@ -417,7 +417,7 @@ class Server(Node):
                 fresh = DatabaseInstance(world, self.index)
                 world.instances[world.instances.index(self.instance)] = fresh
                 self.instance = fresh
-                world.recorder.event("disk_wiped", node=self.tag, detail="the database copy restarts empty")
+                world.recorder.event("disk_wiped", node=self.tag)
         world.cluster.restart(self.index)
         if self.instance is not None and not self.disk_full:
             world.sync_channels(self.index)
@@ -439,13 +439,13 @@ class Server(Node):
         self.disk_full = True
         if self.instance is not None:
             self.instance.sync_channels([])
-            self.world.recorder.event("database_faulted", node=self.tag, detail="disk full")
+            self.world.recorder.event("database_faulted", node=self.tag)
 
     def free_disk(self) -> None:
         self.disk_full = False
         if self.instance is not None and self.up:
             self.world.sync_channels(self.index)
-            self.world.recorder.event("database_recovered", node=self.tag, detail="disk space freed")
+            self.world.recorder.event("database_recovered", node=self.tag)
 
     def slow_disk(self, fsync: Any) -> None:
         self.disk._fsync = fsync

@@ -32,7 +32,7 @@ the same question asked of the same data.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from workbench.model.database import covers
 from workbench.model.kernel import Grid, Timer
@@ -126,7 +126,9 @@ class Observer:
         if decision is not None:
             self._propose(*decision)
 
-    def decide(self, topo: DbTopology) -> tuple[DbTopology, str, str] | None:
+    def decide(self, topo: DbTopology) -> tuple[DbTopology, str, dict[str, Any]] | None:
+        """The observer's next change of the group, if any: the new topology, the event kind
+        that says what it does, and that event's fields."""
         spec = self.spec
         world = self.world
         tag = lambda i: world.nodes[i].tag  # noqa: E731
@@ -140,7 +142,7 @@ class Observer:
                 new.rehabs.append(m)
                 if new.members:
                     new.mentors[m] = self._mentor(m, new.members)
-                return new, "moved_to_rehab", f"{tag(m)} silent for {silent:.1f} s"
+                return new, "moved_to_rehab", {"affected": tag(m), "silent_s": silent}
             if m == members[0] and silent > spec.rotate_preferred_after and len(members) > 1 and healthy:
                 new = topo.copy()
                 new.members.remove(m)
@@ -148,7 +150,7 @@ class Observer:
                 return (
                     new,
                     "preferred_rotated",
-                    f"{tag(m)} silent for {silent:.1f} s; preferred is now {tag(new.members[0])}",
+                    {"affected": tag(m), "silent_s": silent, "preferred": tag(new.members[0])},
                 )
         lagging = self._lagging(members)
         if lagging is not None and len(members) > 1:
@@ -157,7 +159,7 @@ class Observer:
             new.members.remove(m)
             new.rehabs.append(m)
             new.mentors[m] = self._mentor(m, new.members)
-            return new, "moved_to_rehab", f"{tag(m)} is {distance} etags behind a peer (lagging)"
+            return new, "moved_to_rehab", {"affected": tag(m), "etags_behind": distance}
         if not members:
             return self._force_promotion(topo)
         for candidate in topo.rehabs + topo.promotables:
@@ -173,7 +175,7 @@ class Observer:
                         return (
                             new,
                             "mentor_changed",
-                            f"{tag(candidate)} now catches up from {tag(new.mentors[candidate])}",
+                            {"affected": tag(candidate), "mentor": tag(new.mentors[candidate])},
                         )
         if len(members) < topo.rf:
             for candidate in topo.rehabs + topo.promotables:
@@ -188,19 +190,19 @@ class Observer:
                         new.promotables.remove(candidate)
                     new.mentors.pop(candidate, None)
                     new.members = self._place(new.members, candidate)
-                    return new, "promoted", f"{tag(candidate)} caught up with {tag(mentor)}"
+                    return new, "promoted", {"affected": tag(candidate), "mentor": tag(mentor)}
         if len(members) >= topo.rf and (topo.rehabs or topo.promotables):
             new = topo.copy()
             gone = new.rehabs + new.promotables
             new.rehabs, new.promotables = [], []
             for g in gone:
                 new.mentors.pop(g, None)
-            return new, "replica_deleted", ", ".join(tag(g) for g in gone)
+            return new, "replica_deleted", {"nodes": tuple(tag(g) for g in gone)}
         if world.scenario.blueprint.database.dynamic_distribution:
             return self._replacement(topo)
         return None
 
-    def _replacement(self, topo: DbTopology) -> tuple[DbTopology, str, str] | None:
+    def _replacement(self, topo: DbTopology) -> tuple[DbTopology, str, dict[str, Any]] | None:
         spec = self.spec
         bad = [r for r in topo.rehabs + topo.promotables if self.silent_for(r) > spec.add_replica_after]
         responding = [n for n in topo.all_nodes() if n not in bad]
@@ -223,17 +225,15 @@ class Observer:
         new = topo.copy()
         new.promotables.append(target)
         new.mentors[target] = self._mentor(target, new.members)
-        world = self.world
-        return (
-            new,
-            "replica_added",
-            (
-                f"{world.nodes[target].tag} replaces {', '.join(world.nodes[b].tag for b in bad)} "
-                f"(mentor {world.nodes[new.mentors[target]].tag})"
-            ),
-        )
+        nodes = self.world.nodes
+        fields = {
+            "affected": nodes[target].tag,
+            "nodes": tuple(nodes[b].tag for b in bad),
+            "mentor": nodes[new.mentors[target]].tag,
+        }
+        return new, "replica_added", fields
 
-    def _force_promotion(self, topo: DbTopology) -> tuple[DbTopology, str, str] | None:
+    def _force_promotion(self, topo: DbTopology) -> tuple[DbTopology, str, dict[str, Any]] | None:
         """No member left: promote the most up-to-date rehab (or promotable) that answers."""
         candidates = [r for r in topo.rehabs if self._answering(r)] or [
             p for p in topo.promotables if self._answering(p)
@@ -248,7 +248,7 @@ class Observer:
             new.promotables.remove(best)
         new.members = [best]
         new.mentors = {n: best for n in new.rehabs + new.promotables}
-        return new, "forced_promotion", f"{self.world.nodes[best].tag} promoted with no member left; data may be lost"
+        return new, "forced_promotion", {"affected": self.world.nodes[best].tag}
 
     def _lagging(self, members: list[int]) -> tuple[int, int] | None:
         """A member more than max_change_vector_distance etags behind a peer's own
@@ -364,7 +364,7 @@ class Observer:
             out.sort(key=lambda i: rank.get(i, len(rank)))
         return out
 
-    def _propose(self, new: DbTopology, kind: str, detail: str) -> None:
+    def _propose(self, new: DbTopology, kind: str, fields: dict[str, Any]) -> None:
         self.proposing = True
         world = self.world
 
@@ -373,21 +373,15 @@ class Observer:
             ok, index, result = outcome
             if ok and result[0] == "ok":
                 value = None
-                text = detail
                 if kind == "forced_promotion":
                     # Acknowledged writes the promoted copy lacks: lost unless an old copy returns.
-                    value = float(world.missing_on(new.members[0]))
-                    text = f"{detail}; it lacks {int(value)} acknowledged writes"
-                world.recorder.event(kind, node=self.raft.tag, term=self.raft.term, detail=text, value=value)
-                view = ", ".join(world.nodes[i].tag for i in new.members) or "(none)"
-                extra = f"; rehab {', '.join(world.nodes[i].tag for i in new.rehabs)}" if new.rehabs else ""
-                if new.promotables:
-                    extra += f"; promotable {', '.join(world.nodes[i].tag for i in new.promotables)}"
+                    missing = world.missing_on(new.members[0])
+                    fields["missing_writes"] = missing
+                    value = float(missing)
+                world.recorder.event(kind, node=self.raft.tag, term=self.raft.term, value=value, **fields)
+                tag = lambda i: world.nodes[i].tag  # noqa: E731
                 world.recorder.event(
-                    "topology_changed",
-                    node=self.raft.tag,
-                    term=self.raft.term,
-                    detail=f"members {view}{extra} (etag {index})",
+                    "topology_changed", node=self.raft.tag, term=self.raft.term, etag=index, **new.event_fields(tag)
                 )
 
         self.raft.submit("topology", (self.db, new, new.etag), 300.0, done)

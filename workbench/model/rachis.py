@@ -122,6 +122,14 @@ class DbTopology:
             self.members, self.rf, self.rehabs, self.promotables, self.mentors, self.etag, self.changed_at
         )
 
+    def event_fields(self, tag: Callable[[int], str]) -> dict[str, tuple[str, ...]]:
+        """Its members, rehabs and promotables by node tag: a ``topology_changed`` event's fields."""
+        return {
+            "members": tuple(tag(i) for i in self.members),
+            "rehabs": tuple(tag(i) for i in self.rehabs),
+            "promotables": tuple(tag(i) for i in self.promotables),
+        }
+
     def all_nodes(self) -> list[int]:
         return self.members + self.rehabs + self.promotables
 
@@ -311,15 +319,16 @@ class Cluster:
             f.match = lead.last_index()
         self.leader_of_term[1] = lead.index
         self.leader_history.append((self.env.now, 1, lead.index))
-        self.event("leader_elected", lead, 1, f"{lead.tag} leads term 1 (bootstrap)")
+        self.event("leader_elected", lead, 1, bootstrap=True)
         self.update_availability()
         lead._start_leading(lead.generation, negotiate=False)  # the synchronised broadcast at t = 0
         if self.on_leader is not None:
             self.on_leader(lead)
 
     # -- events
-    def event(self, kind: str, node: RaftNode | None = None, term: int | None = None, detail: str = "") -> None:
-        self.host.recorder.event(kind, node=node.tag if node else None, term=term, detail=detail)
+    def event(self, kind: str, node: RaftNode | None = None, term: int | None = None, **fields: Any) -> None:
+        """Record a cluster event (``workbench.model.events``), ``node`` by its tag."""
+        self.host.recorder.event(kind, node=node.tag if node else None, term=term, **fields)
 
     # -- timers
     def draw_timeout(self, extended: bool = False) -> float:
@@ -641,7 +650,7 @@ class RaftNode:
             return
         if self.state == FOLLOWER and self.leader is not None:
             lost = self.cluster.nodes[self.leader]
-            self.cluster.event("leader_lost", self, self.term, f"{self.tag} stopped hearing from {lost.tag}")
+            self.cluster.event("leader_lost", self, self.term, leader=lost.tag)
             self.leader = None
         extended = self.state == CANDIDATE  # a round passed with no result
         if self.cluster.spec.prevote:
@@ -676,7 +685,7 @@ class RaftNode:
         self.voted_for = self.index
         self.votes = {self.index}
         self.cluster.elections += 1
-        self.cluster.event("election_started", self, self.term, f"{self.tag} stands for term {self.term}")
+        self.cluster.event("election_started", self, self.term)
         if len(self.votes) >= self.majority():
             self._become_leader_elect()
             return
@@ -790,7 +799,7 @@ class RaftNode:
             self.term = term
             self.voted_for = None
         if was_leader:
-            self.cluster.event("stepped_down", self, self.term, f"{self.tag} saw a newer term")
+            self.cluster.event("stepped_down", self, self.term, reason="saw a newer term")
             self._abandon_topology_changes(f"{self.tag} lost its leadership (it saw a newer term)")
         if self.state != FOLLOWER or was_leader:
             self.state = FOLLOWER
@@ -867,7 +876,7 @@ class RaftNode:
             if p != self.index and p in self.followers and now - self.followers[p].last_reply < et
         )
         if self.role == MEMBER and heard < self.majority():
-            self.cluster.event("stepped_down", self, self.term, f"{self.tag} lost touch with a majority")
+            self.cluster.event("stepped_down", self, self.term, reason="lost touch with a majority")
             self._abandon_topology_changes(f"{self.tag} lost touch with a majority and stepped down")
             self.state = FOLLOWER
             self.followers = {}
@@ -1260,7 +1269,7 @@ class RaftNode:
             self._apply()
             if self.state == LEADER_ELECT and self.commit_index >= self._noop_index():
                 self.state = LEADER
-                self.cluster.event("leader_elected", self, self.term, f"{self.tag} leads term {self.term}")
+                self.cluster.event("leader_elected", self, self.term, bootstrap=False)
                 self.cluster.update_availability()
                 if self.cluster.on_leader is not None:
                     self.cluster.on_leader(self)
@@ -1283,8 +1292,7 @@ class RaftNode:
         new = dict(config)
         new[peer] = MEMBER
         self._append_local(Entry(self.term, "config", new))
-        tag = self.cluster.nodes[peer].tag
-        self.cluster.event("voter_promoted", self.cluster.nodes[peer], self.term, f"{tag} is now a voting member")
+        self.cluster.event("voter_promoted", self.cluster.nodes[peer], self.term)
 
     # ---------------------------------------------------------------- following
     def on_append(

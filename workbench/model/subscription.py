@@ -242,9 +242,10 @@ class Subscription(Task):
         self.next_sample = now + self.sample_interval
         self.world.recorder.sample(now, self.entity, "subscription_backlog", float(len(self.backlog)))
 
-    def _event(self, kind: str, node: int | None, detail: str, value: float | None = None) -> None:
+    def _event(self, kind: str, node: int | None, w: _Worker, value: float | None = None, **fields: Any) -> None:
+        """Record a subscription event of worker ``w`` on node ``node`` (an index)."""
         tag = self.world.nodes[node].tag if node is not None else None
-        self.world.recorder.event(kind, node=tag, detail=f"{self.name}: {detail}", value=value)
+        self.world.recorder.event(kind, node=tag, value=value, task=self.name, worker=w.name, **fields)
 
     # ================================================================ worker side
     def _connect(self, w: _Worker) -> None:
@@ -289,11 +290,13 @@ class Subscription(Task):
                 self._event(
                     "subscription_gave_up",
                     w.node,
-                    f"{w.name} gave up after {now - w.failing_since:g} s of errors ({why})",
+                    w,
                     now - w.failing_since,
+                    duration_s=now - w.failing_since,
+                    reason=why,
                 )
                 return
-        self._event("subscription_disconnected", w.node, f"{w.name}: {why}; retry in {self.retry:g} s")
+        self._event("subscription_disconnected", w.node, w, reason=why, wait_s=self.retry)
         w.redirect = redirect
         self._retry_later(w)
 
@@ -314,7 +317,7 @@ class Subscription(Task):
                 w.state = CONNECTED
                 w.failing_since = None
                 w.standby = False
-                self._event("subscription_connected", node, f"{w.name} ({w.strategy}) connected to {tag}")
+                self._event("subscription_connected", node, w, strategy=w.strategy)
             if kind == "accepted":
                 return
         if kind == "batch":
@@ -328,16 +331,14 @@ class Subscription(Task):
                 w.timer = None
                 w.state = CONNECTED
         elif kind == "redirect":
-            self._event(
-                "subscription_redirected", node, f"{w.name} redirected from {tag} to {self.world.nodes[arg].tag}"
-            )
+            self._event("subscription_redirected", node, w, destination=self.world.nodes[arg].tag)
             self._failed(w, f"redirected to {self.world.nodes[arg].tag}", arg, error=False)
         elif kind == "in_use":
-            self._refused(w, tag, arg)
+            self._refused(w, arg)
         elif kind == "evicted":
             w.state = DONE
             w.conn += 1
-            self._event("subscription_evicted", node, f"{w.name} evicted on {tag} by {arg} (TakeOver)")
+            self._event("subscription_evicted", node, w, holder=arg)
         elif kind == "moved":
             self._failed(w, f"the task moved from {tag} to {self.world.nodes[arg].tag}", arg, error=False)
         elif kind == "aborted":
@@ -345,7 +346,7 @@ class Subscription(Task):
         else:  # reset, closed, error, timeout
             self._failed(w, f"{tag}: {arg or kind}")
 
-    def _refused(self, w: _Worker, tag: str, holder: str) -> None:
+    def _refused(self, w: _Worker, holder: str) -> None:
         if w.timer is not None:
             w.timer.cancel()
             w.timer = None
@@ -353,24 +354,19 @@ class Subscription(Task):
         if w.strategy == WAIT_FOR_FREE:
             if not w.standby:  # recorded once per stretch of waiting, not at every retry
                 w.standby = True
-                self._event("subscription_refused", w.node, f"{w.name} waits: {holder} holds it on {tag}")
+                self._event("subscription_refused", w.node, w, strategy=w.strategy, holder=holder)
             w.failing_since = None  # a hot standby is not in error
             w.redirect = w.node
             self._retry_later(w)
             return
         w.state = DONE
-        self._event("subscription_refused", w.node, f"{w.name} ({w.strategy}) ends: {holder} holds it on {tag}")
+        self._event("subscription_refused", w.node, w, strategy=w.strategy, holder=holder)
 
     def _process(self, w: _Worker, batch: tuple[int, list[Doc]]) -> None:
         w.state = PROCESSING
         w.batch = batch
         docs = batch[1]
-        self._event(
-            "subscription_batch",
-            w.node,
-            f"{w.name} on {self.world.nodes[w.node].tag}: {len(docs)} documents",
-            float(len(docs)),
-        )
+        self._event("subscription_batch", w.node, w, float(len(docs)), count=len(docs))
         self.busy += 1
         self.world.recorder.sample(self.env.now, self.entity, "subscription_busy", float(self.busy))
         cost = 0.0
@@ -406,12 +402,7 @@ class Subscription(Task):
         rec.sample(now, self.entity, "subscription_processed", float(self.processed))
         self._sample_backlog()
         if again:
-            self._event(
-                "subscription_duplicates",
-                w.node,
-                f"{w.name}: {again} of {len(docs)} documents processed before",
-                float(again),
-            )
+            self._event("subscription_duplicates", w.node, w, float(again), count=again, total=len(docs))
         if w.dropped is not None:
             kind, arg, _ = w.dropped
             w.dropped = None
@@ -536,7 +527,7 @@ class Subscription(Task):
             self._next(run)
             return
         why = "no leader: the progress command timed out" if not outcome[0] else f"{run.tag} no longer runs it"
-        self._event("subscription_ack_failed", run.index, f"{w.name}'s acknowledgement on {run.tag} failed ({why})")
+        self._event("subscription_ack_failed", run.index, w, reason=why)
         self._answer(run.index, w, conn, "aborted", why)
         self._drop(run)
         if run.lame:

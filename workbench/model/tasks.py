@@ -137,15 +137,14 @@ class Task:
     def _start(self, index: int) -> None:
         tag = self.world.nodes[index].tag
         previous = self.last_runner
-        if previous is None:
-            kind, detail = "task_assigned", f"{self.name} on {tag}"
-        elif previous == index:
-            kind, detail = "task_resumed", f"{self.name} on {tag}"
-        else:
-            kind, detail = "task_moved", f"{self.name} from {self.world.nodes[previous].tag} to {tag}"
         self.running.add(index)
         self.last_runner = index
-        self.world.recorder.event(kind, node=tag, detail=detail)
+        if previous is None:
+            self.world.recorder.event("task_assigned", node=tag, task=self.name)
+        elif previous == index:
+            self.world.recorder.event("task_resumed", node=tag, task=self.name)
+        else:
+            self.world.recorder.event("task_moved", node=tag, task=self.name, source=self.world.nodes[previous].tag)
         self.start(index)
 
     def _stop(self, index: int, raft: RaftNode, node: Any) -> None:
@@ -162,7 +161,7 @@ class Task:
                 why = "its node has no leader"
             else:
                 return  # handed over: the new owner records task_moved when it starts
-            self.world.recorder.event("task_paused", node=node.tag, detail=f"{self.name}: {why}")
+            self.world.recorder.event("task_paused", node=node.tag, task=self.name, reason=why)
 
     # -- progress kept in the cluster (RavenDB persists task state through Raft)
     def persist(self, index: int, value: Any) -> None:

@@ -39,7 +39,6 @@ from workbench.model.client import OP_KINDS
 from workbench.model.kernel import Recurring, Sampler, Streams, Timer
 from workbench.scenario.distributions import Exponential, Uniform
 from workbench.scenario.trace import TRACE_OPS, TraceError, TraceReader
-from workbench.scenario.units import format_duration
 
 if TYPE_CHECKING:
     from workbench.model.client import Client, Op
@@ -377,8 +376,7 @@ class BurstArrivals(Generator):
         self._schedule_next()
 
     def _burst_event(self, start: float, end: float, multiplier: float) -> None:
-        detail = f"arrival rate x{multiplier:g} for {format_duration(end - start)}"
-        self.world.recorder.event("burst", detail=detail, value=multiplier)
+        self.world.recorder.event("burst", multiplier=multiplier, duration_s=end - start, value=multiplier)
 
     def _schedule_next(self) -> None:
         # Time rescaling: spend one unit-rate exponential across the piecewise-constant rates.
@@ -548,9 +546,7 @@ class TraceReplay(Generator):
         if reader.skipped:
             shown = "; ".join(reader.examples)
             self.world.recorder.event(
-                "trace_rows_skipped",
-                detail=f"{reader.skipped} bad rows of {reader.path} passed over (first: {shown})",
-                value=reader.skipped,
+                "trace_rows_skipped", count=reader.skipped, path=f"{reader.path}", examples=shown, value=reader.skipped
             )
 
     # -- reading

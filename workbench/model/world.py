@@ -28,9 +28,9 @@ from workbench.model.node import Server
 from workbench.model.observer import Observer
 from workbench.model.quiescence import Quiescence
 from workbench.model.rachis import Cluster, DbTopology, Entry, RaftNode
+from workbench.model.recorder import Recorder
 from workbench.model.tasks import Tasks, make_task
 from workbench.model.workload import make_workload
-from workbench.results import Recorder
 from workbench.scenario.schema import Scenario
 
 # Bytes of framing on a replication message (TCP, headers, change vector).
@@ -230,7 +230,7 @@ class World:
             inst.sync_channels([])
             node.instance = None
             self.instances.remove(inst)
-            self.recorder.event("replica_removed", node=node.tag, detail="its copy was deleted")
+            self.recorder.event("replica_removed", node=node.tag)
         if node.up:
             self.sync_channels(raft.index)
 
@@ -248,16 +248,14 @@ class World:
                 key, size, write_id = entry.payload
                 instance.apply_cluster_tx(key, size, write_id, index)
         elif entry.kind == "config" and raft.state in ("leader", "leader-elect"):
-            self.recorder.event("command_committed", node=raft.tag, term=raft.term, detail=f"topology (index {index})")
+            self.recorder.event("command_committed", node=raft.tag, term=raft.term, action="topology", raft_index=index)
             for node, (before, after) in sorted(result[2].items()):
                 # An operator's promote (watcher -> promotable) or demote (-> watcher), now committed.
                 tag = self.nodes[node].tag
                 if before == "watcher" and after == "promotable":
-                    detail = f"{tag} is a promotable: it becomes a voting member once it holds the whole log"
-                    self.recorder.event("node_promoted", node=tag, term=raft.term, detail=detail)
+                    self.recorder.event("node_promoted", node=tag, term=raft.term)
                 elif after == "watcher" and before is not None:
-                    detail = f"{tag} is a watcher: it no longer votes (was a {before})"
-                    self.recorder.event("node_demoted", node=tag, term=raft.term, detail=detail)
+                    self.recorder.event("node_demoted", node=tag, term=raft.term, previous_role=before)
 
     def _record_group_change(self, raft: RaftNode, index: int, entry: Entry) -> None:
         """An operator's add_to_group or remove_from_group, committed: say what it did."""
@@ -266,17 +264,12 @@ class World:
         tag = self.nodes[node].tag
         if op == "add":
             mentor = topo.mentors.get(node)
-            by = f", seeded by {self.nodes[mentor].tag}" if mentor is not None else ""
-            detail = f"{tag} joins as a promotable{by}; RF {topo.rf}"
-            self.recorder.event("added_to_group", node=tag, term=raft.term, detail=detail)
+            by = self.nodes[mentor].tag if mentor is not None else None
+            self.recorder.event("added_to_group", node=tag, term=raft.term, mentor=by, rf=topo.rf)
         else:
-            self.recorder.event("removed_from_group", node=tag, term=raft.term, detail=f"RF {topo.rf}")
-        view = ", ".join(self.nodes[i].tag for i in topo.members) or "(none)"
-        if topo.rehabs:
-            view += f"; rehab {', '.join(self.nodes[i].tag for i in topo.rehabs)}"
-        if topo.promotables:
-            view += f"; promotable {', '.join(self.nodes[i].tag for i in topo.promotables)}"
-        self.recorder.event("topology_changed", node=raft.tag, term=raft.term, detail=f"members {view} (etag {index})")
+            self.recorder.event("removed_from_group", node=tag, term=raft.term, rf=topo.rf)
+        fields = topo.event_fields(lambda i: self.nodes[i].tag)
+        self.recorder.event("topology_changed", node=raft.tag, term=raft.term, etag=index, **fields)
 
     def transaction_keys(self, first: int) -> list[int]:
         """A multi-document transaction writes consecutive keys (an order and its lines)."""
@@ -298,7 +291,7 @@ class World:
 
     # -- running
     def start(self) -> None:
-        self.recorder.event("database_created", detail=f"members {', '.join(self.members)} (RF {len(self.members)})")
+        self.recorder.event("database_created", members=tuple(self.members), rf=len(self.members))
         self.cluster.bootstrap()
         for inst in self.instances:
             self.sync_channels(inst.node.index)
@@ -401,29 +394,21 @@ class World:
             if (write_id, key) in acked and (write_id, key) not in self.superseded_by_cluster_tx:
                 lost += 1
                 rec.event(
-                    "write_lost", detail=f"key {key}, write {write_id}: conflict resolution ({how})", value=write_id
+                    "write_lost", key=key, write=write_id, reason="conflict resolution", resolution=how, value=write_id
                 )
         for i in self._unheld([inst.docs for inst in self.instances]):
             key, write_id = self._ack_key[i], self._ack_write[i]
             lost += 1
-            rec.event("write_lost", detail=f"key {key}, write {write_id}: no copy holds it", value=write_id)
+            rec.event("write_lost", key=key, write=write_id, reason="no copy holds it", value=write_id)
         if lost:
-            rec.event("writes_lost", detail=f"{lost} acknowledged writes lost", value=lost)
+            rec.event("writes_lost", count=lost, value=lost)
         unfinished = sum(c.record_unfinished() for c in self.clients)
         if unfinished:
-            rec.event(
-                "ops_unfinished",
-                detail=f"{unfinished} operations were still waiting for an answer when the run ended",
-                value=float(unfinished),
-            )
+            rec.event("ops_unfinished", count=unfinished, value=float(unfinished))
         unserved = sum(c.not_issued for c in self.clients)
         if unserved:
             # Operations whose application server was down (a dark data centre): no client saw them.
-            rec.event(
-                "requests_unserved",
-                detail=f"{unserved} operations arrived at an application server that was down",
-                value=float(unserved),
-            )
+            rec.event("requests_unserved", count=unserved, value=float(unserved))
 
     @property
     def ops_issued(self) -> int:
