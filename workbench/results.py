@@ -90,9 +90,22 @@ class RunResult:
 
     @classmethod
     def from_dir(cls, path: str | Path) -> RunResult:
+        from workbench.errors import WorkbenchInputError
+        from workbench.model.events import FIELDS
+
         src = Path(path)
         tables = {name: pd.read_parquet(src / f"{name}.parquet") for name in TABLES}
         provenance = json.loads((src / "provenance.json").read_text())
+        missing = [name for name in FIELDS if name not in tables["events"].columns]
+        if missing:
+            # Written before events carried their fields: the analyses read the fields, and
+            # guessing them back from the text is what the typed events replaced.
+            version = provenance.get("environment", {}).get("workbench", "an older version")
+            msg = (
+                f"results written by workbench {version}, whose events table lacks the event fields "
+                f"({', '.join(missing[:3])}, ...); run the scenario again to analyse it with this version"
+            )
+            raise WorkbenchInputError(msg, source=str(src))
         return cls(**tables, provenance=provenance)
 
 

@@ -173,3 +173,36 @@ def test_no_reader_reads_the_detail_text() -> None:
             if (by_key and node.slice.value == "detail") or (isinstance(node, ast.Attribute) and node.attr == "detail"):
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not found, f"reads the detail text: {found}"
+
+
+def test_results_saved_without_the_event_fields_are_refused_with_a_reason(tmp_path) -> None:
+    import pandas as pd
+    import pytest
+
+    from workbench.errors import WorkbenchInputError
+    from workbench.experiment import run
+    from workbench.results import RunResult
+    from workbench.scenario import scenario_from_dict
+
+    result = run(scenario_from_dict({"name": "old", "duration": "2 s", "blueprint": "three-node"}, source="<t>"))
+    folder = result.to_dir(tmp_path / "run")
+    assert len(RunResult.from_dir(folder).events.columns) == len(result.events.columns)
+    events = pd.read_parquet(folder / "events.parquet")
+    events[["time_s", "kind", "node", "term", "database", "detail", "value"]].to_parquet(folder / "events.parquet")
+    with pytest.raises(WorkbenchInputError, match="lacks the event fields .* run the scenario again"):
+        RunResult.from_dir(folder)
+
+
+def test_the_recorder_can_build_its_tables_and_go_on_recording() -> None:
+    """The op columns reach pandas without a Python int per row, and without a view on the
+    buffers (a Categorical may keep the array it is given; a buffer with a view cannot grow)."""
+    from workbench.model.recorder import Recorder
+
+    recorder = Recorder(["A", "B"], ["client1"], "db")
+    row = (0.0, 0.001, 0, 7, 0, 1, 1, 1, 0, 3, 0)
+    recorder.op_rows.append(row)
+    first = recorder.tables()["ops"]
+    recorder.op_rows.append(row)
+    second = recorder.tables()["ops"]
+    assert len(first) == 1 and len(second) == 2
+    assert list(second["node"].astype(str)) == ["B", "B"] and second["node"].cat.codes.dtype.itemsize == 1

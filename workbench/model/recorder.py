@@ -74,6 +74,13 @@ _OP_ROW = np.dtype(
 )
 
 
+def _codes(buffer: array) -> np.ndarray:
+    """A column buffer's integers as a compact numpy array: ``list(buffer)`` made one Python
+    int per row, gigabytes for a run of tens of millions of operations. A copy, not a view: a
+    Categorical may keep the array it is given, and a buffer with a view on it cannot grow."""
+    return np.frombuffer(buffer, dtype=np.dtype(buffer.typecode)).copy()
+
+
 class Recorder:
     """Append-only columnar buffers, filled by the model."""
 
@@ -203,13 +210,13 @@ class Recorder:
                 "start_s": start,
                 "end_s": end,
                 "latency_ms": (end - start) * 1e3,
-                "kind": pd.Categorical.from_codes(list(self._kind), categories=list(OP_KINDS)),
+                "kind": pd.Categorical.from_codes(_codes(self._kind), categories=list(OP_KINDS)),
                 "key": pd.Series(self._key, dtype="int64"),
-                "client": pd.Categorical.from_codes(list(self._client), categories=self.client_names),
+                "client": pd.Categorical.from_codes(_codes(self._client), categories=self.client_names),
                 "session": pd.Series(self._session, dtype="int64"),
-                "node": pd.Categorical.from_codes(list(self._node), categories=self.node_tags),
+                "node": pd.Categorical.from_codes(_codes(self._node), categories=self.node_tags),
                 "attempts": pd.Series(self._attempts, dtype="int8"),
-                "outcome": pd.Categorical.from_codes(list(self._outcome), categories=list(OUTCOMES)),
+                "outcome": pd.Categorical.from_codes(_codes(self._outcome), categories=list(OUTCOMES)),
                 "version": pd.Series(self._version, dtype="int64"),
                 "stale": (pd.Series(self._stale, dtype="int8") & 1).astype(bool),
                 "ryw_violation": (pd.Series(self._stale, dtype="int8") & 2).astype(bool),
@@ -222,8 +229,8 @@ class Recorder:
             {
                 "write_id": pd.Series(self._r_write, dtype="int64"),
                 "key": pd.Series(self._r_key, dtype="int64"),
-                "origin": pd.Categorical.from_codes(list(self._r_origin), categories=self.origin_tags),
-                "destination": pd.Categorical.from_codes(list(self._r_dest), categories=self.node_tags),
+                "origin": pd.Categorical.from_codes(_codes(self._r_origin), categories=self.origin_tags),
+                "destination": pd.Categorical.from_codes(_codes(self._r_dest), categories=self.node_tags),
                 "committed_s": committed,
                 "applied_s": applied,
                 "lag_ms": (applied - committed) * 1e3,
@@ -234,8 +241,8 @@ class Recorder:
         timeseries = pd.DataFrame(
             {
                 "time_s": pd.Series(self._ts_time, dtype="float64"),
-                "entity": pd.Categorical.from_codes(list(self._ts_entity), categories=entities),
-                "metric": pd.Categorical.from_codes(list(self._ts_metric), categories=metrics),
+                "entity": pd.Categorical.from_codes(_codes(self._ts_entity), categories=entities),
+                "metric": pd.Categorical.from_codes(_codes(self._ts_metric), categories=metrics),
                 "value": pd.Series(self._ts_value, dtype="float64"),
             }
         )
