@@ -189,7 +189,7 @@ def test_results_saved_without_the_event_fields_are_refused_with_a_reason(tmp_pa
     assert len(RunResult.from_dir(folder).events.columns) == len(result.events.columns)
     events = pd.read_parquet(folder / "events.parquet")
     events[["time_s", "kind", "node", "term", "database", "detail", "value"]].to_parquet(folder / "events.parquet")
-    with pytest.raises(WorkbenchInputError, match="lacks the event fields .* run the scenario again"):
+    with pytest.raises(WorkbenchInputError, match=r"lacks the event fields .* run the scenario again"):
         RunResult.from_dir(folder)
 
 
