@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install native demo test lint lab clean fuzz
+.PHONY: install native demo test test-compiled lint lab clean fuzz
 
 install: $(STAMP)
 
@@ -23,8 +23,17 @@ native: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/workbench run scenarios/quickstart.yaml --out outputs/quickstart
 
+# The whole suite on the model's Python sources: a test that patches a model module reaches
+# every caller, and a traceback points at source. `make test-compiled` runs the checks that
+# matter for the compiled hot path on it (CI runs both).
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	WORKBENCH_PURE_PYTHON=1 $(BIN)/python -m pytest
+
+# The compiled model (setup.py, mypyc): it must be in use, give the Python model's tables bit for
+# bit, stay deterministic, pass the validation against theory, and run the benchmark smoke test.
+test-compiled: $(STAMP)
+	WORKBENCH_REQUIRE_COMPILED=1 $(BIN)/python -m pytest tests/model/test_compiled.py \
+		tests/model/test_determinism.py tests/validation tests/test_bench.py
 
 # New examples each time: the input grammars (scenario fields, --set, studies, traces) for about
 # ten minutes on two cores (`make fuzz EXAMPLES=1000` for a short look), then new Raft and

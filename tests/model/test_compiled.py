@@ -1,6 +1,7 @@
 """The compiled hot path (setup.py, mypyc) is the Python model, only faster.
 
-CI builds it from a clean clone and sets WORKBENCH_REQUIRE_COMPILED, so a change that stops
+``make test`` runs the Python sources; CI then builds the compiled model from a clean clone and
+runs this file with WORKBENCH_REQUIRE_COMPILED (``make test-compiled``), so a change that stops
 it compiling (a type error in a compiled module, say) fails there instead of quietly running
 the slower sources.
 """
