@@ -95,7 +95,7 @@ def test_members_converge_and_every_acknowledged_write_is_accounted_for(seed: in
         (int(k), int(w)): str(cause) for k, w, cause in zip(lost["key"], lost["write"], lost["reason"], strict=True)
     }
     assert len(lost_keys) == len(lost)
-    acked = list(zip(world._ack_key, world._ack_pos, world._ack_etag, world._ack_write, strict=True))
+    acked = [world.ledger.entry(i) for i in range(len(world.ledger))]
     assert acked, "the run acknowledged no writes"
     for key, pos, etag, write_id in acked:
         doc = converged[key]

@@ -257,12 +257,7 @@ class Backup(Task):
         incarnation, checked, missing = self._unheld.get(index, (inst.incarnation, 0, []))
         if incarnation != inst.incarnation:
             checked, missing = 0, []
-        keys, positions, etags = world._ack_key, world._ack_pos, world._ack_etag
-        docs = inst.docs
-        still = []
-        for i in [*missing, *range(checked, len(keys))]:
-            doc = docs.get(keys[i])
-            if doc is None or doc.cv[positions[i]] < etags[i]:
-                still.append(i)
-        self._unheld[index] = (inst.incarnation, len(keys), still)
-        return len({world._ack_write[i] for i in still})
+        ledger = world.ledger
+        still = ledger.unheld([inst.docs], [*missing, *range(checked, len(ledger))])
+        self._unheld[index] = (inst.incarnation, len(ledger), still)
+        return len({ledger.entry(i)[3] for i in still})

@@ -64,6 +64,7 @@ from workbench.model.recorder import OP_CHUNK
 
 if TYPE_CHECKING:
     from workbench.model.database import Doc
+    from workbench.model.ledger import WriteLedger
     from workbench.model.network import Network
     from workbench.model.node import Server
     from workbench.model.rachis import DbTopology, RaftNode
@@ -187,7 +188,8 @@ class Client:
         self.db_name: str = world.db_name
         self.recorder: Recorder = world.recorder
         self.op_rows: list[tuple] = world.recorder.op_rows  # the same list for the whole run (flush_ops clears it)
-        self.acked: dict[int, tuple[int, int]] = world.acked  # key -> (cv position, etag) of its newest acked write
+        self.ledger: WriteLedger = world.ledger
+        self.acked: dict[int, tuple[int, int]] = world.ledger.newest  # key -> (cv position, etag), newest acked
         self.env = world.env
         self.agenda: Agenda = world.env.agenda  # type: ignore[attr-defined]
         # on_response bound once: a bound method per message is an allocation and a lookup.
@@ -644,7 +646,6 @@ class Client:
             self._finish_race(op, node)
         if attempt.probe:
             return
-        world = self.world
         self.last_response = self.agenda.now
         flags = 0  # bit 0: stale read; bit 1: read-your-writes violation
         kind = op.kind
@@ -677,7 +678,7 @@ class Client:
             key = op.key
             acked = (pos, written.cv[pos])
             self.acked[key] = acked
-            world.acknowledged(key, pos, acked[1], version)
+            self.ledger.acknowledged(key, pos, acked[1], version)
             if op.session == self.session_id:
                 self.session_writes[key] = acked
         elif kind == TRANSACTION:
@@ -685,7 +686,7 @@ class Client:
             for d in doc:  # every document the transaction wrote
                 pos = d.origin
                 self.acked[d.key] = (pos, d.cv[pos])
-                world.acknowledged(d.key, pos, d.cv[pos], op.write_id)
+                self.ledger.acknowledged(d.key, pos, d.cv[pos], op.write_id)
                 if op.session == self.session_id:
                     self.session_writes[d.key] = (pos, d.cv[pos])
         else:
@@ -745,7 +746,7 @@ class Client:
                 version = 0  # a delete succeeded
         else:
             self.acked[op.key] = (world.raft_position, index)
-            world.acknowledged(op.key, world.raft_position, index, op.write_id)
+            self.ledger.acknowledged(op.key, world.raft_position, index, op.write_id)
         self._finish(op, attempt.node, OK, version, 0)
 
     def on_write_timeout(self, attempt: Attempt, doc: Doc) -> None:

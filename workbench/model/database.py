@@ -286,7 +286,7 @@ class DatabaseInstance:
                 recorder.replicated(item, self.node.index, now)
             how = "cluster transaction wins" if winner.cluster_tx != loser.cluster_tx else "resolve to latest"
             for version in _versions(loser):
-                world.resolution_losers.setdefault((version.write_id, key), how)
+                world.ledger.resolution_losers.setdefault((version.write_id, key), how)
             recorder.event(
                 "conflict",
                 node=self.node.tag,
@@ -346,7 +346,7 @@ class DatabaseInstance:
             # The transaction was applied on top of these writes: they are superseded, not lost,
             # even where a replica that saw them later resolves a conflict in its favour.
             for version in _versions(local):
-                self.world.superseded_by_cluster_tx.add((version.write_id, key))
+                self.world.ledger.superseded_by_cluster_tx.add((version.write_id, key))
         doc = Doc(key, tuple(cv), now, write_id, size, self.position, now, cluster_tx=True)
         # Every member applies it from the log, so forwarding is only a fallback: it does not
         # wake the channels and leaves on their next pass if the destination still lacks it.

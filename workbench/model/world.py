@@ -9,7 +9,6 @@ before the first event fires.
 
 from __future__ import annotations
 
-from array import array
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from workbench.model.environment import Environment
 from workbench.model.external import ExternalSystem
 from workbench.model.faults import FaultInjector
 from workbench.model.kernel import Streams, events_scheduled, run_until
+from workbench.model.ledger import WriteLedger
 from workbench.model.network import Location, Network
 from workbench.model.node import Server
 from workbench.model.observer import Observer
@@ -165,18 +165,9 @@ class World:
         self.quiet = Quiescence(self)
         self.cluster.quiet = self.quiet
 
-        # Shared bookkeeping for metrics: the newest acknowledged write per key.
-        self.acked: dict[int, tuple[int, int]] = {}
+        # Every acknowledged write, for data at risk, forced promotions and lost writes.
+        self.ledger = WriteLedger(lambda: self.env.now, self.recorder)
         self.write_counter = placement.first_write_id if placement is not None else 0
-        # Every acknowledged write, to find the ones lost by the end of the run.
-        self._ack_key = array("q")
-        self._ack_pos = array("i")
-        self._ack_etag = array("q")
-        self._ack_write = array("q")
-        self._ack_time = array("d")
-        # Conflict losers ((write id, key) -> how), and writes a cluster transaction was applied over.
-        self.resolution_losers: dict[tuple[int, int], str] = {}
-        self.superseded_by_cluster_tx: set[tuple[int, int]] = set()
 
         n_nodes = len(self.nodes)
         # The URL list each client starts from (DocumentStore.Urls): the configured nodes, or all.
@@ -305,13 +296,6 @@ class World:
         self.start()
         run_until(self.env, self.scenario.duration, progress, steps)
 
-    def acknowledged(self, key: int, pos: int, etag: int, write_id: int) -> None:
-        self._ack_key.append(key)
-        self._ack_pos.append(pos)
-        self._ack_etag.append(etag)
-        self._ack_write.append(write_id)
-        self._ack_time.append(self.env.now)
-
     def surviving_nodes(self) -> list[int]:
         """The nodes that keep the system going right now: up, answering (not paused,
         stopping or faulted), and on the side of any partition that holds most voters
@@ -353,27 +337,12 @@ class World:
         copies = [self.nodes[i].instance.docs for i in survivors if self.nodes[i].instance is not None]
         if self.foreign_copies is not None:
             copies += self.foreign_copies(self)  # other clusters of a deployment hold them too
-        missing = self._unheld(copies)
-        now = self.env.now
-        return len(missing), now - min((self._ack_time[i] for i in missing), default=now)
-
-    def _unheld(self, copies: list[dict]) -> list[int]:
-        """Positions of the acknowledged writes that none of ``copies`` holds, directly or
-        through a later version whose change vector includes them."""
-        missing = []
-        for i, (key, pos, etag) in enumerate(zip(self._ack_key, self._ack_pos, self._ack_etag, strict=True)):
-            for docs in copies:
-                doc = docs.get(key)
-                if doc is not None and doc.cv[pos] >= etag:
-                    break
-            else:
-                missing.append(i)
-        return missing
+        return self.ledger.at_risk(copies)
 
     def missing_on(self, node_index: int) -> int:
         """Acknowledged writes that this node's copy does not hold (nor supersede)."""
         inst = self.nodes[node_index].instance
-        return len(self._unheld([inst.docs] if inst is not None else []))
+        return self.ledger.missing(inst.docs if inst is not None else None)
 
     def finish(self) -> None:
         """End-of-run accounting: every acknowledged write is present, superseded by a later
@@ -386,22 +355,7 @@ class World:
           e.g. a replica deleted before it passed its writes on."""
         self.quiet.finish()
         rec = self.recorder
-        lost = 0
-        # Built only when some write lost a conflict: a set of every acknowledged write is a
-        # second or more of allocation (and of collector passes over it) after a long run.
-        acked = set(zip(self._ack_write, self._ack_key, strict=True)) if self.resolution_losers else set()
-        for (write_id, key), how in sorted(self.resolution_losers.items()):
-            if (write_id, key) in acked and (write_id, key) not in self.superseded_by_cluster_tx:
-                lost += 1
-                rec.event(
-                    "write_lost", key=key, write=write_id, reason="conflict resolution", resolution=how, value=write_id
-                )
-        for i in self._unheld([inst.docs for inst in self.instances]):
-            key, write_id = self._ack_key[i], self._ack_write[i]
-            lost += 1
-            rec.event("write_lost", key=key, write=write_id, reason="no copy holds it", value=write_id)
-        if lost:
-            rec.event("writes_lost", count=lost, value=lost)
+        self.ledger.record_losses([inst.docs for inst in self.instances])
         unfinished = sum(c.record_unfinished() for c in self.clients)
         if unfinished:
             rec.event("ops_unfinished", count=unfinished, value=float(unfinished))
