@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 from workbench import charts as ch
 from workbench import display
 from workbench.analysis.faults import FAULT_COLUMNS
+from workbench.study import CapacityResult
 
 NOISE = ("NaN", "nan", "<NA>", "None", "e+0", "e-0", "0.000000", ".0 ", "{")
 
@@ -106,6 +108,18 @@ def test_a_compare_table_is_formatted_by_unit() -> None:
         assert noise not in html, noise
 
 
+def test_a_compare_table_keeps_only_the_rows_asked_for() -> None:
+    # Beside a chart of latency and availability, the table shows what the chart does not.
+    shown = display.compare(_compare_table(), ["cluster", "nodes"])
+    assert list(shown.index) == ["elections started", "nodes"]
+    assert list(display.compare(_compare_table(), ["write p99 (ms)", "availability.write"]).index) == [
+        "write p99",
+        "write availability",
+    ]
+    with pytest.raises(KeyError, match="write p99 \\(ms\\)"):  # a typo lists the rows, not a shorter table
+        display.compare(_compare_table(), ["latency_ms.wirte.p99"])
+
+
 def test_a_summary_is_a_table_not_a_dict() -> None:
     shown = display.summary(
         {"elections": 2.0, "leaderless_seconds": 3.25, "availability": 0.99951, "worst": {"rto_ms": 102300.0}}
@@ -196,3 +210,88 @@ def test_any_table_is_formatted_by_its_headers() -> None:
         "unfinished at the end": ["377", "0"],
         "RTO": ["30 s", ""],
     }
+
+
+def _capacity(**changes) -> CapacityResult:
+    """A capacity search as ``find_capacity`` returns it: 16,000 ops/s met the objectives with a
+    disk busy all the time, 32,000 missed the latency objective."""
+    points = pd.DataFrame(
+        {
+            "rate": [500.0, 1000.0, 16000.0, 32000.0],
+            "throughput": [499.5, 1001.2, 15999.0, 21000.0],
+            "p99_write_ms": [1.5, 1.7, 9.1, 812.0],
+            "availability": [1.0, 1.0, 0.9995, 0.998],
+            "bottleneck": ["disk.B", "disk.B", "disk.B", "cpu.A"],
+            "bottleneck_utilisation": [0.2, 0.4, 0.9981, 1.0],
+            "meets": [True, True, True, False],
+        }
+    )
+    fields = dict(max_rate=16000.0, points=points, objectives=["p99_write_ms<=10", "availability>=99.9%"])
+    fields.update(target=2400.0, headroom=16000.0 / 2400.0 - 1, bottleneck="disk.B", bottleneck_mean=0.9981)
+    fields.update(changes)
+    return CapacityResult(**fields)
+
+
+def test_a_capacity_search_is_a_table_not_a_raw_dict() -> None:
+    shown = display.capacity(_capacity(), low=500, high=50000)
+    assert list(shown.columns) == ["capacity"]
+    assert shown["capacity"].to_dict() == {
+        "highest load meeting the objectives": "about 16,000 ops/s",
+        "busiest resource there": "disk on node B, 99.8 % busy",
+        "saturated?": "no: group commit puts more writes in each fsync",  # a busy disk is not a saturated one
+        "first load that fails": "32,000 ops/s",
+        "objectives it misses there": "p99_write_ms 812 ms; availability 99.8 %",
+        # What wore out above the capacity, when it is not the busy disk.
+        "busiest at the highest load tried": "CPU of node A, 100 % busy at 32,000 ops/s",
+        "headroom at the target (2,400 ops/s)": "+567 %",
+    }
+    html = _html(shown)
+    for noise in (*NOISE, "True", "False", "disk.B", "1.6e"):
+        assert noise not in html, noise
+    assert "..." not in shown._repr_html_()  # as a notebook shows it: no cell cut short by pandas
+    assert shown["capacity"].str.len().max() <= pd.get_option("display.max_colwidth")
+    assert display.row_chars(shown) <= display.MAX_ROW_CHARS
+
+
+def test_a_capacity_table_says_when_no_limit_or_no_load_was_found() -> None:
+    capped = _capacity(max_rate=200000.0, capped=True, headroom=200000.0 / 2400 - 1, searched_to=200000.0)
+    nothing = _capacity(max_rate=None, headroom=None, bottleneck=None, bottleneck_mean=None)
+    busy_cpu = _capacity(bottleneck="cpu.A", bottleneck_mean=0.93)
+    shown = display.capacity({"capped": capped, "nothing": nothing, "cpu": busy_cpu}, low=500, high=50000)
+    assert list(shown.columns) == ["capped", "nothing", "cpu"]
+    found = shown.loc["highest load meeting the objectives"]
+    assert found["capped"] == "at least 200,000 ops/s (no limit found up to there)"  # searched past the range
+    assert found["nothing"] == "none: 500 ops/s, the lowest tried, fails"
+    assert shown.at["headroom at the target (2,400 ops/s)", "capped"] == "at least +8,233 %"
+    assert shown.at["headroom at the target (2,400 ops/s)", "nothing"] == "none: no load met the objectives"
+    assert shown.at["saturated?", "cpu"] == "nearly: it limits the load"
+    assert shown.at["saturated?", "nothing"] == display.MISSING
+    assert "NaN" not in _html(shown) and "None" not in _html(shown)
+
+
+def test_findings_are_a_list_for_people_not_printed_text() -> None:
+    from workbench.notebook import show_capacity, show_findings
+
+    lines = ["Capacity of three-node: about 16,000 ops/s meeting p99_write_ms<=10.", "write p99: a *b* <c>."]
+    shown = show_findings(lines)
+    markdown = shown._repr_markdown_()
+    assert markdown.splitlines()[0].startswith("- Capacity of three-node")
+    assert r"p99\_write\_ms\<=10" in markdown and r"\*b\*" in markdown and r"\<c\>" in markdown
+    assert repr(shown).splitlines() == [f"- {line}" for line in lines]
+    assert show_capacity(_capacity()).equals(display.capacity(_capacity()))
+
+
+def test_a_notebook_capacity_chart_marks_the_target_load() -> None:
+    points = pd.DataFrame({"throughput": [100, 200], "p99_write_ms": [2.0, 5.0], "meets": [True, False]})
+    text = json.dumps(ch.spec(ch.capacity_curve({"x": points}, "p99_write_ms", 4.0, target=150)))
+    assert "target 150 ops/s" in text
+    assert "target" not in json.dumps(ch.spec(ch.capacity_curve({"x": points}, "p99_write_ms", 4.0)))
+
+
+def test_a_comparison_in_sentences_says_what_is_inside_the_noise() -> None:
+    from workbench.notebook import show_differences
+
+    lines = show_differences(_compare_table()).lines
+    # write p99 102.3 s against 3.2 ms: outside the noise and large; availability intervals overlap.
+    assert lines[0].startswith("write p99: b 3.20 ms against a")
+    assert lines[-1].startswith("No meaningful difference") and "write availability" in lines[-1]

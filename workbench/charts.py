@@ -922,8 +922,11 @@ def cluster_replay(result: Any, max_bins: int = 60) -> alt.LayerChart:
 # ----------------------------------------------------------------------------- capacity
 
 
-def capacity_curve(points: dict[str, pd.DataFrame], metric: str, limit: float | None = None) -> alt.LayerChart:
-    """Throughput against a latency objective's metric, per variant, with the objective as a rule."""
+def capacity_curve(
+    points: dict[str, pd.DataFrame], metric: str, limit: float | None = None, target: float | None = None
+) -> alt.LayerChart:
+    """Throughput against a latency objective's metric, per variant, with the objective as a rule
+    and the ``target`` load, if given, as a labelled vertical line."""
     frames = []
     for name, table in points.items():
         frame = table[["throughput", metric, "meets"]].copy()
@@ -955,6 +958,11 @@ def capacity_curve(points: dict[str, pd.DataFrame], metric: str, limit: float | 
     layers: list[Any] = [line]
     if limit is not None:
         layers.append(alt.Chart(pd.DataFrame({"limit": [limit]})).mark_rule(strokeDash=[4, 4]).encode(y="limit:Q"))
+    if target is not None:
+        frame = pd.DataFrame({"throughput": [target], "label": [f"target {target:,.0f} ops/s"]})
+        base = alt.Chart(frame).encode(x="throughput:Q")
+        layers.append(base.mark_rule(color="#c0392b", strokeDash=[6, 3]))
+        layers.append(base.mark_text(align="left", dx=4, dy=-110, color="#c0392b").encode(text="label:N"))
     return alt.layer(*layers).properties(width=680, height=260, title=f"Capacity: {metric} against throughput")
 
 

@@ -217,9 +217,14 @@ def latency(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def compare(table: pd.DataFrame) -> pd.DataFrame:
+def compare(table: pd.DataFrame, metrics: Any = None) -> pd.DataFrame:
     """:func:`workbench.study.compare_table` for people: per metric and variant, the mean with its
-    95 % interval clipped at physical bounds, formatted by the metric's unit."""
+    95 % interval clipped at physical bounds, formatted by the metric's unit.
+
+    ``metrics`` keeps only some rows, in its order (:func:`select_metrics`): what a chart beside
+    the table does not already show."""
+    if metrics is not None:
+        table = select_metrics(table, metrics)
     variants = [c for c in table.columns if c != "key"]
     rows = {}
     for metric in table.index:
@@ -234,6 +239,29 @@ def compare(table: pd.DataFrame) -> pd.DataFrame:
                 cells.append(interval(cell[0], cell[1], how))
         rows[_unitless(str(metric), how)] = cells
     return pd.DataFrame.from_dict(rows, orient="index", columns=variants).rename_axis("metric")
+
+
+def select_metrics(table: pd.DataFrame, metrics: Any) -> pd.DataFrame:
+    """The rows of a ``compare_table`` that ``metrics`` names, in its order. Each entry is a row
+    label (``"write p99 (ms)"``), a summary field (``"cluster.leaderless_seconds"``) or the start
+    of one, which keeps every row under it (``"cluster"``, ``"faults"``, ``"faults.0"``). An entry
+    that matches no row is an error that lists the rows there are, not a silently shorter table."""
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    keys = [str(k) for k in table["key"]] if "key" in table.columns else [str(m) for m in table.index]
+    labels = [str(m) for m in table.index]
+    chosen: list[int] = []
+    for entry in metrics:
+        entry = str(entry)
+        found = [
+            i
+            for i, (key, label) in enumerate(zip(keys, labels, strict=True))
+            if entry in (key, label) or key.startswith(entry + ".")
+        ]
+        if not found:
+            raise KeyError(f"no row {entry!r} in the comparison; its rows: {', '.join(labels)}")
+        chosen += [i for i in found if i not in chosen]
+    return table.iloc[chosen]
 
 
 def _unitless(label: str, how: str) -> str:
@@ -298,3 +326,99 @@ def row_chars(table: pd.DataFrame) -> int:
     index_w = max([len(str(i)) for i in table.index] + [len(str(table.index.name or ""))], default=0)
     widths = [max([len(h)] + [len(str(v)) for v in table[c]]) for h, c in zip(headers, table.columns, strict=True)]
     return index_w + sum(w + 2 for w in widths)
+
+
+# ----------------------------------------------------------------------------- capacity
+
+BUSY = 0.8  # a resource busy this share of the time is near saturation (a disk: see capacity)
+CAPACITY_ROWS = (
+    "highest load meeting the objectives",
+    "busiest resource there",
+    "saturated?",
+    "first load that fails",
+    "objectives it misses there",
+    "busiest at the highest load tried",
+)
+
+
+def capacity(
+    results: Any, *, low: float | None = None, high: float | None = None, name: str = "capacity"
+) -> pd.DataFrame:
+    """A capacity search (:class:`workbench.study.CapacityResult`, or a dict of them by variant)
+    for people, one column per variant instead of ``as_dict()``'s raw dict: the highest load
+    meeting the objectives (or that none was found in the range ``low``..``high``), the busiest
+    resource there and whether it is saturated (a disk busy with fsyncs is not, with group
+    commit: see :mod:`workbench.analysis.capacity`), the first load above it and the objectives
+    it missed, the busiest resource at the highest load tried when that is another one (what
+    runs out when the load keeps rising), and the headroom at the target load. Every cell fits
+    pandas' ``max_colwidth`` (50 characters), so a notebook shows it whole."""
+    caps = dict(results) if isinstance(results, Mapping) else {name: results}
+    targets = {c.target for c in caps.values() if c.target is not None}
+    target_label = (
+        f"headroom at the target ({count(targets.pop())} ops/s)" if len(targets) == 1 else "headroom at the target"
+    )
+    columns = {variant: _capacity_column(cap, low, high, target_label) for variant, cap in caps.items()}
+    present = {key for column in columns.values() for key in column}
+    rows = [key for key in (*CAPACITY_ROWS, target_label) if key in present]
+    table = pd.DataFrame({variant: [column.get(key, MISSING) for key in rows] for variant, column in columns.items()})
+    return table.set_axis(rows).rename_axis("figure")
+
+
+def _capacity_column(cap: Any, low: float | None, high: float | None, target_label: str) -> dict[str, str]:
+    from workbench.analysis.capacity import metric_family
+    from workbench.report.answers import first_failure, resource_text
+
+    def busiest(resource: Any, share: Any) -> str:
+        busy = _number(share)
+        if not resource or busy is None:
+            return MISSING
+        where = f"CPU of node {str(resource)[4:]}" if str(resource).startswith("cpu.") else resource_text(resource)
+        return f"{where}, {percent(busy)} busy"
+
+    column: dict[str, str] = {}
+    points = cap.points if cap.points is not None else pd.DataFrame(columns=["rate"])
+    top = high if high is not None else (float(points["rate"].max()) if len(points) else None)
+    bottom = low if low is not None else (float(points["rate"].min()) if len(points) else None)
+    found = "highest load meeting the objectives"
+    if cap.max_rate is None:
+        column[found] = f"none: {count(bottom)} ops/s, the lowest tried, fails" if bottom is not None else "none"
+    elif cap.capped:
+        searched = getattr(cap, "searched_to", None) or top
+        column[found] = f"at least {count(searched)} ops/s (no limit found up to there)"
+    else:
+        column[found] = f"about {count(cap.max_rate)} ops/s"
+    if cap.max_rate is not None:
+        column["busiest resource there"] = busiest(cap.bottleneck, cap.bottleneck_mean)
+        busy = _number(cap.bottleneck_mean)
+        if cap.bottleneck and busy is not None:
+            if busy < BUSY:
+                column["saturated?"] = "no"
+            elif str(cap.bottleneck).startswith("disk."):
+                column["saturated?"] = "no: group commit puts more writes in each fsync"
+            else:
+                column["saturated?"] = "nearly: it limits the load"
+    failure = first_failure(cap)
+    if failure is None:
+        column["first load that fails"] = "none tried"
+    else:
+        rate, missed = failure
+        said = []
+        for slo, got in missed:
+            family, _ = metric_family(slo.metric)
+            how = {"latency": "ms", "fraction": "percent"}.get(family or "", "plain")
+            said.append(f"{slo.metric} {MISSING if got is None else value(got, how)}")
+        column["first load that fails"] = f"{count(rate)} ops/s"
+        column["objectives it misses there"] = "; ".join(said) or MISSING
+    # What a load beyond the capacity wore out, when it is another resource (a CPU behind a busy disk).
+    if len(points) and "bottleneck" in points:
+        last = points.sort_values("rate").iloc[-1]
+        if (cap.max_rate is None or float(last["rate"]) > cap.max_rate) and last["bottleneck"] != cap.bottleneck:
+            where = busiest(last["bottleneck"], last.get("bottleneck_utilisation"))
+            column["busiest at the highest load tried"] = f"{where} at {count(last['rate'])} ops/s"
+    if cap.target is not None:
+        if cap.headroom is None:
+            column[target_label] = "none: no load met the objectives"
+        else:
+            room = f"{100 * cap.headroom:+,.0f} %"
+            column[target_label] = f"at least {room}" if cap.capped else room
+    return column

@@ -205,9 +205,12 @@ def show_latency(result: Any) -> pd.DataFrame:
     return display.latency(latency_table(result))
 
 
-def show_compare(table: pd.DataFrame) -> pd.DataFrame:
-    """A ``compare_table`` for people: mean and 95 % interval per variant, clipped at physical bounds."""
-    return display.compare(table)
+def show_compare(table: pd.DataFrame, metrics: Any = None) -> pd.DataFrame:
+    """A ``compare_table`` for people: mean and 95 % interval per variant, clipped at physical bounds.
+
+    ``metrics`` keeps only the rows it names, in its order: row labels, summary fields, or the
+    start of them (``["cluster", "lost_writes", "faults"]``; :func:`workbench.display.select_metrics`)."""
+    return display.compare(table, metrics)
 
 
 def show_table(frame: pd.DataFrame, kinds: dict[str, str] | None = None) -> pd.DataFrame:
@@ -219,6 +222,49 @@ def show_table(frame: pd.DataFrame, kinds: dict[str, str] | None = None) -> pd.D
 def show_summary(figures: dict[str, Any]) -> pd.DataFrame:
     """A dict of figures (``result.summary()["cluster"]``) as a table of formatted values."""
     return display.summary(figures)
+
+
+def show_capacity(results: Any, *, low: float | None = None, high: float | None = None) -> pd.DataFrame:
+    """A capacity search for people instead of ``as_dict()``'s raw dict: pass what
+    :func:`workbench.study.find_capacity` returns, or ``report.capacity`` (one column per
+    variant), and the range searched. :func:`workbench.display.capacity` says what it shows."""
+    return display.capacity(results, low=low, high=high)
+
+
+class Sentences:
+    """Sentences shown as a bulleted list in a notebook (Markdown), as plain lines elsewhere."""
+
+    def __init__(self, lines: Any) -> None:
+        self.lines = [str(line) for line in lines]
+
+    def _repr_markdown_(self) -> str:
+        return "\n".join(f"- {_markdown_text(line)}" for line in self.lines)
+
+    def __repr__(self) -> str:
+        return "\n".join(f"- {line}" for line in self.lines)
+
+
+def _markdown_text(text: str) -> str:
+    """``text`` shown as it is in Markdown: characters that would start markup are escaped."""
+    return re.sub(r"([\\`*_{}\[\]<>#|~])", r"\\\1", text)
+
+
+def show_findings(lines: Any) -> Sentences:
+    """Sentences (``report.findings``, ``capacity_lines(...)``) as a bulleted list, not printed text."""
+    return Sentences(lines)
+
+
+def show_differences(table: pd.DataFrame) -> Sentences:
+    """What a ``compare_table`` says, in sentences, as the report writes them
+    (:func:`workbench.report.answers.differences`): each difference that is outside the noise and
+    large enough to matter, largest first, then the metrics where the variants cannot be told apart."""
+    from workbench.report.answers import difference_sentence, differences
+
+    found, same = differences(table)
+    lines = [difference_sentence(d) for d in found]
+    if same:
+        lines.append(f"No meaningful difference (inside the noise or too small to matter): {', '.join(same)}.")
+    return Sentences(lines or ["Nothing to compare: each metric has fewer than two variants with a figure."])
 
 
 alt.renderers.register(RENDERER, _render)
@@ -254,8 +300,11 @@ __all__ = [
     "run",
     "run_world",
     "scenario_from_dict",
+    "show_capacity",
     "show_compare",
+    "show_differences",
     "show_faults",
+    "show_findings",
     "show_latency",
     "show_summary",
     "show_table",

@@ -199,11 +199,8 @@ def capacity_points(points: pd.DataFrame) -> pd.DataFrame:
 def capacity_lines(cap: Any, *, low: float | None = None, high: float | None = None) -> list[str]:
     """What a capacity search found, in sentences: the highest load meeting the objectives,
     what limits there (and what only looks busy), or that no limit was found in the range."""
-    from workbench.analysis.capacity import parse_slo
-
     out: list[str] = []
     objectives = ", ".join(cap.objectives)
-    points = cap.points
     if cap.max_rate is None:
         start = f" ({number(low)} ops/s)" if low is not None else ""
         out.append(f"No load meets {objectives}, not even the lowest searched{start}: lower the range or the load.")
@@ -224,18 +221,15 @@ def capacity_lines(cap: Any, *, low: float | None = None, high: float | None = N
             else ""
         )
         out.append(f"Highest load meeting {objectives}: about {number(cap.max_rate)} ops/s{beyond}.")
-        above = points[(points["rate"] > cap.max_rate) & (~points["meets"].astype(bool))].sort_values("rate")
-        if not above.empty:
-            row = above.iloc[0]
-            missed = []
-            for text in cap.objectives:
-                slo = parse_slo(text)
-                got = row.get(slo.metric)
-                if got is None or got != got or not _met(slo, float(got)):
-                    shown = "no value" if got is None or got != got else _slo_value_text(slo.metric, float(got))
-                    missed.append(f"{slo.metric} was {shown} (objective {text})")
-            if missed:
-                out.append(f"What limits: at {number(float(row['rate']))} ops/s {'; '.join(missed)}.")
+        failure = first_failure(cap)
+        if failure is not None and failure[1]:
+            rate, missed = failure
+            said = "; ".join(
+                f"{slo.metric} was {'no value' if got is None else _slo_value_text(slo.metric, got)} "
+                f"(objective {slo.text})"
+                for slo, got in missed
+            )
+            out.append(f"What limits: at {number(rate)} ops/s {said}.")
     if cap.bottleneck:
         where = resource_text(cap.bottleneck)
         busy = percent(float(cap.bottleneck_mean or 0.0))
@@ -262,6 +256,32 @@ def capacity_lines(cap: Any, *, low: float | None = None, high: float | None = N
         else:
             out.append(f"Headroom at the target of {number(cap.target)} ops/s: {room}.")
     return out
+
+
+def first_failure(cap: Any) -> tuple[float, list[tuple[Any, float | None]]] | None:
+    """The lowest load tried above the capacity (any load, when none met the objectives) that
+    missed an objective, and what it missed: ``(rate, [(objective, value there or None)])``
+    (each objective a :class:`workbench.analysis.capacity.Slo`); None when every load tried
+    met them."""
+    from workbench.analysis.capacity import parse_slo
+
+    points = cap.points
+    if points is None or points.empty:
+        return None
+    failed = ~points["meets"].astype(bool)
+    if cap.max_rate is not None:
+        failed &= points["rate"] > cap.max_rate
+    above = points[failed].sort_values("rate")
+    if above.empty:
+        return None
+    row = above.iloc[0]
+    missed = []
+    for text in cap.objectives:
+        slo = parse_slo(text)
+        got = row.get(slo.metric)
+        if got is None or got != got or not _met(slo, float(got)):
+            missed.append((slo, None if got is None or got != got else float(got)))
+    return float(row["rate"]), missed
 
 
 def _met(slo: Any, value: float) -> bool:

@@ -141,22 +141,9 @@ def charts(report: Report) -> list[tuple[str, Any]]:
         metric = latency.metric if latency is not None else "p99_write_ms"
         points = {n: c.points for n, c in report.capacity.items() if metric in c.points}
         if points:
-            chart = ch.capacity_curve(points, metric, latency.value if latency else None)
-            if report.target is not None:
-                chart = chart + _target_rule(report.target)
+            chart = ch.capacity_curve(points, metric, latency.value if latency else None, report.target)
             out.append(("Capacity", chart))
     return out
-
-
-def _target_rule(target: float) -> Any:
-    """A vertical dashed line at the target load, labelled."""
-    import altair as alt
-
-    frame = pd.DataFrame({"throughput": [target], "label": [f"target {target:,.0f} ops/s"]})
-    base = alt.Chart(frame).encode(x="throughput:Q")
-    rule = base.mark_rule(color="#c0392b", strokeDash=[6, 3])
-    text = base.mark_text(align="left", dx=4, dy=-110, color="#c0392b").encode(text="label:N")
-    return rule + text
 
 
 # ----------------------------------------------------------------------------- HTML
