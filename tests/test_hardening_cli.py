@@ -448,3 +448,17 @@ def test_an_unknown_option_points_at_its_verbs_help(capsys):
     with pytest.raises(SystemExit):
         main(["frobnicate"])
     assert capsys.readouterr().err.endswith("(see 'workbench --help')\n")
+
+
+def test_a_percentage_objective_is_met_by_exactly_that_figure():
+    """'availability>=99.9%' is 0.999, not 99.9 / 100 = 0.9990000000000001 (which exactly 99.9 % failed)."""
+    from workbench.analysis.capacity import parse_slo
+
+    for text, exact in (
+        ("availability>=99.9%", 0.999),
+        ("availability>=99.99%", 0.9999),
+        ("stale_read_fraction<=0.3%", 0.003),
+    ):
+        slo = parse_slo(text)
+        assert slo.value == exact
+    assert parse_slo("availability>=99.9%").met({"availability.read": 0.999, "availability.write": 0.999})

@@ -19,6 +19,7 @@ import math
 import operator
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -172,7 +173,9 @@ def parse_slo(text: str) -> Slo:
     if unit == "ms" and family != "latency":
         raise fail(f"{metric} is not a latency; it takes no 'ms'")
     if unit == "%":
-        value /= 100
+        # In decimal: 99.9 / 100 in binary is 0.9990000000000001, and an availability of
+        # exactly 99.9 % would fail 'availability>=99.9%'.
+        value = float(Decimal(number) / 100)
     if family == "fraction" and not 0 <= value <= 1:
         shown = f"{number}{unit or ''}"
         raise fail(f"{metric} is a fraction: {shown} is outside 0 to 100 % (write 99.9% or 0.999)")
