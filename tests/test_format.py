@@ -295,3 +295,8 @@ def test_a_comparison_in_sentences_says_what_is_inside_the_noise() -> None:
     # write p99 102.3 s against 3.2 ms: outside the noise and large; availability intervals overlap.
     assert lines[0].startswith("write p99: b 3.20 ms against a")
     assert lines[-1].startswith("No meaningful difference") and "write availability" in lines[-1]
+
+
+def test_an_interval_too_narrow_to_show_is_not_shown_as_zero() -> None:
+    assert display.interval(0.996, 0.00001, "percent") == "99.6 % ± < 0.1 pp"  # was "99.6 % ± 0 pp"
+    assert display.interval(0.9995, 0.0002, "percent") == "99.95 % ± 0.02 pp"

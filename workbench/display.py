@@ -153,7 +153,10 @@ def interval(mean: Any, half: Any, kind: str) -> str:
             return value(x, kind)
 
     if low == m - h and high == m + h:
-        return f"{show(m)} ± {show(h).replace(' %', ' pp') if kind == 'percent' else show(h)}"
+        spread = show(h).replace(" %", " pp") if kind == "percent" else show(h)
+        if kind == "percent" and spread in ("0 pp", "0.0 pp", "0.00 pp", "0.000 pp"):
+            spread = f"< {percent(10.0 ** -digits / 100, digits).replace(' %', ' pp')}"  # not "± 0 pp"
+        return f"{show(m)} ± {spread}"
     return f"{show(m)} ({show(low).replace(' %', '')}–{show(high)})"
 
 
