@@ -44,14 +44,14 @@ SCENARIO = {
 
 def test_the_model_is_compiled_where_required() -> None:
     if not os.environ.get("WORKBENCH_REQUIRE_COMPILED"):
-        pytest.skip("WORKBENCH_REQUIRE_COMPILED is not set (CI sets it)")
+        pytest.skip("WORKBENCH_REQUIRE_COMPILED is not set (make test-compiled sets it)")
     assert model.COMPILED, f"the compiled model is not in use: {model.NOT_COMPILED_BECAUSE}"
     assert Path(model.node.__file__).suffix == ".so"  # type: ignore[attr-defined]
 
 
 def test_compiled_and_python_models_give_identical_tables(tmp_path: Path) -> None:
     if not model.COMPILED:
-        pytest.skip(f"the compiled model is not in use here ({model.NOT_COMPILED_BECAUSE})")
+        pytest.skip(f"the compiled model is not in use here ({model.NOT_COMPILED_BECAUSE}); make test-compiled runs it")
     compiled = run(scenario_from_dict(SCENARIO, source="<test>"))
     assert compiled.ok, compiled.provenance.get("exception")
     out = tmp_path / "python.pkl"
