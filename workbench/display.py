@@ -155,7 +155,7 @@ def interval(mean: Any, half: Any, kind: str) -> str:
     if low == m - h and high == m + h:
         spread = show(h).replace(" %", " pp") if kind == "percent" else show(h)
         if kind == "percent" and spread in ("0 pp", "0.0 pp", "0.00 pp", "0.000 pp"):
-            spread = f"< {percent(10.0 ** -digits / 100, digits).replace(' %', ' pp')}"  # not "± 0 pp"
+            spread = f"< {percent(10.0**-digits / 100, digits).replace(' %', ' pp')}"  # not "± 0 pp"
         return f"{show(m)} ± {spread}"
     return f"{show(m)} ({show(low).replace(' %', '')}–{show(high)})"
 
@@ -368,8 +368,7 @@ def capacity(
 
 
 def _capacity_column(cap: Any, low: float | None, high: float | None, target_label: str) -> dict[str, str]:
-    from workbench.analysis.capacity import metric_family
-    from workbench.report.answers import first_failure, resource_text
+    from workbench.analysis.capacity import first_failure, metric_family, resource_text
 
     def busiest(resource: Any, share: Any) -> str:
         busy = _number(share)

@@ -227,3 +227,41 @@ def _seconds(value: Any) -> float:
     from workbench.scenario.units import parse_quantity
 
     return parse_quantity(value, "duration") if isinstance(value, str) else float(value or 0)
+
+
+def resource_text(resource: str | None) -> str:
+    """``disk.B`` -> "disk on node B", ``cpu.A`` -> "CPU of node A", ``link.A->B`` -> "link A->B"."""
+    if not resource:
+        return "-"
+    kind, _, where = str(resource).partition(".")
+    if kind == "disk":
+        return f"disk on node {where}"
+    if kind == "cpu":
+        return f"request workers (CPU) of node {where}"
+    if kind == "link":
+        return f"network link {where}"
+    return str(resource)
+
+
+def first_failure(cap: Any) -> tuple[float, list[tuple[Any, float | None]]] | None:
+    """The lowest load tried above the capacity (any load, when none met the objectives) that
+    missed an objective, and what it missed: ``(rate, [(objective, value there or None)])``
+    (each objective a :class:`workbench.analysis.capacity.Slo`); None when every load tried
+    met them."""
+    points = cap.points
+    if points is None or points.empty:
+        return None
+    failed = ~points["meets"].astype(bool)
+    if cap.max_rate is not None:
+        failed &= points["rate"] > cap.max_rate
+    above = points[failed].sort_values("rate")
+    if above.empty:
+        return None
+    row = above.iloc[0]
+    missed = []
+    for text in cap.objectives:
+        slo = parse_slo(text)
+        got = row.get(slo.metric)
+        if got is None or got != got or not _OPS[slo.op](float(got), slo.value):
+            missed.append((slo, None if got is None or got != got else float(got)))
+    return float(row["rate"]), missed

@@ -26,6 +26,7 @@ from workbench.model.ledger import WriteLedger
 from workbench.model.network import Location, Network
 from workbench.model.node import Server
 from workbench.model.observer import Observer
+from workbench.model.probes import sample
 from workbench.model.quiescence import Quiescence
 from workbench.model.rachis import Cluster, DbTopology, Entry, RaftNode
 from workbench.model.recorder import Recorder
@@ -289,7 +290,10 @@ class World:
         self.tasks.reassess_all()
         self.workload.start()
         self.faults.start()
-        self.env.process(self._sample())
+        probes = sample(
+            self.env, self.scenario.sample_interval, self.recorder, self.network, self.nodes, self.instances, self.quiet
+        )
+        self.env.process(probes)
 
     def run(self, progress: Callable[[float], None] | None = None, steps: int = 100) -> None:
         """Run to the scenario's duration, calling ``progress(now)`` every 1/steps of it."""
@@ -371,63 +375,3 @@ class World:
     @property
     def events_processed(self) -> int:
         return events_scheduled(self.env)
-
-    def _sample(self):
-        interval = self.scenario.sample_interval
-        rec = self.recorder
-        last_busy = [0.0] * len(self.nodes)
-        last_disk = [0.0] * len(self.nodes)
-        last_requests = [(0, 0)] * len(self.nodes)
-        net = self.network
-        n_nodes = len(self.nodes)
-        n_points = len(net.endpoints)
-        last_bytes = [[0.0] * len(row) for row in net.bytes_sent]
-        dcs = [loc.datacenter for loc in net.endpoints]
-        while True:
-            yield self.env.timeout(interval)
-            now = self.env.now
-            self.quiet.credit_bytes()
-            for node in self.nodes:
-                scope = f"node.{node.tag}"
-                busy = node.cpu.busy_time()
-                rec.sample(now, scope, "up", 1.0 if node.up else 0.0)
-                rec.sample(
-                    now,
-                    scope,
-                    "cpu_utilisation",
-                    (busy - last_busy[node.index]) / (interval * node.cpu.capacity),
-                )
-                rec.sample(now, scope, "cpu_queue", float(len(node.cpu.queue)))
-                rec.sample(now, scope, "disk_queue", float(len(node.disk.pending)))
-                rec.sample(
-                    now, scope, "disk_utilisation", min((node.disk.busy_s - last_disk[node.index]) / interval, 1.0)
-                )
-                last_disk[node.index] = node.disk.busy_s
-                last_busy[node.index] = busy
-                requests, probes = last_requests[node.index]
-                rec.sample(now, scope, "requests", float(node.requests - requests))
-                if node.speed_test_requests:
-                    rec.sample(now, scope, "speed_test_requests", float(node.speed_test_requests - probes))
-                last_requests[node.index] = (node.requests, node.speed_test_requests)
-            cross_dc = 0.0
-            for a in range(n_points):
-                row, last_row = net.bytes_sent[a], last_bytes[a]
-                for b in range(len(row)):
-                    delta = row[b] - last_row[b]
-                    if delta:
-                        if a < n_nodes and b < n_nodes:
-                            link = f"link.{self.nodes[a].tag}->{self.nodes[b].tag}"
-                            rec.sample(now, link, "bytes_per_s", delta / interval)
-                            rec.sample(now, link, "utilisation", delta * net._inv_bw[a][b] / interval)
-                        if dcs[a] != dcs[b]:
-                            cross_dc += delta
-                        last_row[b] = row[b]
-            rec.sample(now, "network", "cross_dc_bytes", cross_dc)
-            for inst in self.instances:
-                for ch in inst.channels:
-                    scope = f"replication.{inst.node.tag}->{self.nodes[ch.dst].tag}"
-                    # Own writes the destination has not acknowledged yet.
-                    unacked = inst.own_etag - ch.dest_cv[inst.position]
-                    rec.sample(now, scope, "unacked_writes", float(unacked))
-                    rec.sample(now, scope, "lag_ms", inst.replication_lag(ch.dest_cv) * 1e3)
-                    rec.sample(now, scope, "connected", 1.0 if ch.connected else 0.0)

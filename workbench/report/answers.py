@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.analysis.capacity import first_failure, resource_text
+
 RELATIVE = 0.05  # a difference below 5 % of the larger value is not practical
 LATENCY_FLOOR_MS = 1.0
 AVAILABILITY_FLOOR = 0.0001  # 0.01 percentage point
@@ -137,20 +139,6 @@ def title(study: Any) -> str:
     return words[:1].upper() + words[1:] if words else "Study"
 
 
-def resource_text(resource: str | None) -> str:
-    """``disk.B`` -> "disk on node B", ``cpu.A`` -> "CPU of node A", ``link.A->B`` -> "link A->B"."""
-    if not resource:
-        return "-"
-    kind, _, where = str(resource).partition(".")
-    if kind == "disk":
-        return f"disk on node {where}"
-    if kind == "cpu":
-        return f"request workers (CPU) of node {where}"
-    if kind == "link":
-        return f"network link {where}"
-    return str(resource)
-
-
 def number(value: Any) -> str:
     """A number for people: thousands separators, no scientific notation, yes/no for booleans."""
     if value is None:
@@ -256,32 +244,6 @@ def capacity_lines(cap: Any, *, low: float | None = None, high: float | None = N
         else:
             out.append(f"Headroom at the target of {number(cap.target)} ops/s: {room}.")
     return out
-
-
-def first_failure(cap: Any) -> tuple[float, list[tuple[Any, float | None]]] | None:
-    """The lowest load tried above the capacity (any load, when none met the objectives) that
-    missed an objective, and what it missed: ``(rate, [(objective, value there or None)])``
-    (each objective a :class:`workbench.analysis.capacity.Slo`); None when every load tried
-    met them."""
-    from workbench.analysis.capacity import parse_slo
-
-    points = cap.points
-    if points is None or points.empty:
-        return None
-    failed = ~points["meets"].astype(bool)
-    if cap.max_rate is not None:
-        failed &= points["rate"] > cap.max_rate
-    above = points[failed].sort_values("rate")
-    if above.empty:
-        return None
-    row = above.iloc[0]
-    missed = []
-    for text in cap.objectives:
-        slo = parse_slo(text)
-        got = row.get(slo.metric)
-        if got is None or got != got or not _met(slo, float(got)):
-            missed.append((slo, None if got is None or got != got else float(got)))
-    return float(row["rate"]), missed
 
 
 def _met(slo: Any, value: float) -> bool:
