@@ -23,8 +23,8 @@ from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
 MODEL = HERE / "workbench" / "model"
-# The per-request hot path. Modules that tests monkeypatch (world, rachis, links) stay
-# interpreted: a compiled class cannot be patched.
+# The per-request hot path, chosen for speed alone (docs/speed.md): the modules every operation
+# passes through. Tests run on the sources (make test); make test-compiled checks these.
 COMPILED = ["kernel", "network", "node", "client", "workload", "database"]
 MANIFEST = MODEL / "native.json"
 
