@@ -49,10 +49,12 @@ EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, like every other input error
+        """Bad usage: one line on stderr and exit 2, like every other input error."""
         self.exit(EXIT_BAD_INPUT, f"workbench: error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``workbench`` argument parser: one sub-command per verb of the module docstring."""
     parser = _Parser(prog="workbench", description="Simulate RavenDB deployments before you build them.")
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -282,6 +284,9 @@ def _output_file(path: Path, option: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``workbench`` command: parse ``argv`` and run the verb; returns the exit code.
+
+    Workbench warnings are printed as one ``workbench: warning: ...`` line each, every time."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # said by the verb's own parser, so the hint names the verb's help
@@ -291,6 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default = warnings.showwarning
 
         def show(message, category, filename, lineno, file=None, line=None) -> None:
+            """Print a workbench warning as one line on stderr; any other warning as Python would."""
             if issubclass(category, WorkbenchWarning):
                 print(f"workbench: warning: {message}", file=sys.stderr)
             else:

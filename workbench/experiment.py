@@ -92,6 +92,7 @@ def _progress_bar(scenario: Scenario):
     state = {"last": 0.0}
 
     def update(now: float) -> None:
+        """Advance the bar to simulated time ``now`` (seconds); close it at the end of the run."""
         bar.update(round(now - state["last"], 3))
         state["last"] = now
         if now >= total:

@@ -51,6 +51,7 @@ class _SourcesFirst:
         self.names = {f"{__name__}.{name}" for name in names}
 
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> object:
+        """Import hook: a spec for the module's ``.py`` source if it is one of ours, else None (not ours)."""
         if fullname not in self.names:
             return None
         source = _HERE / f"{fullname.rpartition('.')[2]}.py"

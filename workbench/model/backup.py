@@ -79,6 +79,12 @@ class Run:
 
 
 class Backup(Task):
+    """The periodic backup task: its cluster-wide schedule, each node's folder of backups and the
+    backups being written.
+
+    Resource-intensive, so it avoids the preferred node, and it keeps running on its last node while
+    that node has no leader [spec §5.1, §1.8]."""
+
     resource_intensive = True  # PeriodicBackupConfiguration.IsResourceIntensive() [spec §5.1]
     keep_without_leader = True  # keeps running on its last node with no leader [spec §1.8]
 
@@ -138,6 +144,8 @@ class Backup(Task):
 
     # -- the task framework
     def start(self, index: int) -> None:
+        """Node ``index`` took the task: it makes a backup nobody made (owed) at once, else waits
+        for the next due time."""
         if self.owed is not None and not self._owed_in_progress():
             self._launch(index)  # a backup due while nobody ran it: the new owner makes it now
 
@@ -146,9 +154,13 @@ class Backup(Task):
         return any(run.started >= self.owed[0] - EPS for run in self.writing.values())  # type: ignore[index]
 
     def stop(self, index: int) -> None:
+        """Node ``index`` no longer runs the task: a backup it is writing goes on unless its node
+        crashed or lost its copy."""
         self._check_crash(index)
 
     def reassess(self, index: int) -> None:
+        """Ownership as in :meth:`Task.reassess`, then fail a backup that node ``index`` was writing
+        if it crashed or lost its copy."""
         super().reassess(index)
         self._check_crash(index)  # also a backup still being written by a former owner
 

@@ -133,6 +133,7 @@ class Request(Stream):
     epoch: int
 
     def wanted(self, args: tuple) -> bool:
+        """Its segments are still wanted until the request is answered or abandoned."""
         return not self.done
 
 
@@ -152,6 +153,8 @@ class Attempt(Request):
         self.epoch = 0
 
     def connection_lost(self, args: tuple) -> None:
+        """TCP gave up on the connection under this request: the client fails over
+        (:meth:`Client.on_connection_broken`)."""
         self.client.on_connection_broken(self)
 
 
@@ -173,11 +176,16 @@ class TopologyFetch(Request):
         self.timer: Timer | None = None
 
     def connection_lost(self, args: tuple) -> None:
+        """TCP gave up on the connection: it is closed, and the fetch failed (:meth:`Client.fetch_failed`)."""
         self.client.connections[self.node] = -1
         self.client.fetch_failed(self)
 
 
 class Client:
+    """One application's RavenDB client, a ``RequestExecutor`` [spec §4]: its topology, node
+    selection, connections, failover, health checks and the ``FastestNode`` speed test. Each
+    operation it submits ends in exactly one row of the ops table (see the module docstring)."""
+
     def __init__(self, world: World, index: int, cid: int, urls: list[int]):
         self.world = world
         self.network: Network = world.network
@@ -257,6 +265,8 @@ class Client:
         return 0 if self.read_balance == "RoundRobin" else 1
 
     def preferred(self) -> int:
+        """The preferred node: the first in topology order whose failure counter is zero (the first
+        one if all failed)."""
         failures = self.failures
         for node in self.topology:
             if failures[node] == 0:
@@ -378,6 +388,7 @@ class Client:
             self._start_speed_test()
 
     def on_probe_response(self, attempt: Attempt) -> None:
+        """A speed-test copy of a read was answered: if it is the first answer of its race, its node scores."""
         op = attempt.op
         if op.race is not None and not op.race[0]:
             self._finish_race(op, attempt.node)
@@ -540,6 +551,10 @@ class Client:
             self._fetches.remove(fetch)
 
     def on_topology(self, fetch: TopologyFetch, topo: DbTopology) -> None:
+        """A node answered a topology fetch with ``topo``. What follows depends on why it was
+        fetched: the first topology releases the waiting operations; after a 410 on every node the
+        operation retries on the new one; a refresh or poll installs it if newer and returns the
+        answers that waited on it."""
         if fetch.done:
             return
         self._fetch_over(fetch)
@@ -634,6 +649,9 @@ class Client:
         self._bootstrap()
 
     def on_response(self, attempt: Attempt, doc: Any) -> None:
+        """A node answered an attempt: ``doc`` is the version read or written (None: a read of a
+        missing document or a query; a list of versions for a transaction). Records the operation
+        with its staleness flags, after a topology refresh when the server knows a newer one."""
         # ``doc``: the Doc read or written (None: a read of a missing document), the list of
         # Docs of a transaction, None for a query.
         if attempt.done:
@@ -900,5 +918,6 @@ class Client:
         self.checking.discard(node)
 
     def on_health_ok(self, node: int) -> None:
+        """A health check of ``node`` passed: its failure counter resets, so it can be chosen again."""
         if self.failures.get(node):
             self.failures[node] = 0

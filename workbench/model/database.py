@@ -162,10 +162,16 @@ class DatabaseInstance:
 
     # -- reads
     def read(self, key: int) -> Doc | None:
+        """The current version of document ``key`` on this copy (None: not there)."""
         return self.docs.get(key)
 
     # -- writes
     def commit_local(self, key: int, size: float, write_id: int) -> Doc:
+        """Store a client's write of ``key`` (``size`` bytes) as a new version originating here and
+        return it.
+
+        The version gets this node's next etag in its change vector (RavenDB's
+        ``TryUpdateChangeVector``) and a last-modified time from this node's clock, skew included."""
         # A node's change-vector entry never reuses an etag, even across a copy that
         # was deleted and re-created: RavenDB gives the new copy a new database id;
         # continuing the node's sequence has the same effect on comparisons.
@@ -537,6 +543,8 @@ class ReplicationChannel(Stream):
 
     # -- liveness
     def alive(self) -> bool:
+        """The channel may go on: its source node is up, has not restarted since it opened, and the
+        topology still wants it."""
         return self.src.node.epoch == self.epoch and self.src.node.up and not self.stopped
 
     def poke(self) -> None:
@@ -736,6 +744,8 @@ class ReplicationChannel(Stream):
 
     # -- quiescence: keep-alives skipped while the cluster is parked
     def park_keepalive(self) -> None:
+        """While the cluster is parked (``Quiescence``), skip the keep-alives of an idle channel
+        that has sent its whole log; :meth:`resume_keepalive` puts them back on their grid."""
         # Not while relayed versions wait for the keep-alive (stored, not yet scanned).
         if self.waiting and self.keepalive is not None and self.cursor == len(self.src.log):
             self.keepalive.cancel()
@@ -854,9 +864,12 @@ class ReplicationChannel(Stream):
 
     # -- the connection's sending side (see workbench.model.network.Stream)
     def wanted(self, args: tuple) -> bool:
+        """A segment is still wanted while its request is the one in flight (``args``: channel,
+        kind, request id, ...)."""
         return args[2] == self.in_flight_request  # args: (channel, kind, request id, ...)
 
     def connection_lost(self, args: tuple) -> None:
+        """TCP gave up before the read timeout did: the request in flight is answered as refused."""
         self._answer(args[2], REFUSED)  # TCP gave up before the read timeout did
 
     def connection_reset(self) -> None:

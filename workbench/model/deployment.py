@@ -53,6 +53,10 @@ WRITE_ID_STRIDE = 1 << 40  # write ids of cluster k start at k × this
 
 
 class Deployment:
+    """Several clusters (one :class:`World` each) on one clock, with the bridge network that carries
+    the tasks between them; built and run like a ``World`` (``start``, ``run``, ``finish``,
+    ``tables``)."""
+
     def __init__(self, scenario: DeploymentScenario):
         self.scenario = scenario
         self.env = Environment()
@@ -186,6 +190,8 @@ class Deployment:
 
     # -- running
     def start(self) -> None:
+        """Schedule the deployment's own fault actions (reroutes, data-centre faults on the bridge), then
+        start every cluster."""
         self._plan()  # first: at the same instant, the bridge changes before the clusters act
         for world in self.worlds.values():
             world.start()
@@ -196,19 +202,23 @@ class Deployment:
         run_until(self.env, self.scenario.duration, progress, steps)
 
     def finish(self) -> None:
+        """End-of-run accounting of every cluster (:meth:`World.finish`)."""
         for world in self.worlds.values():
             world.finish()
 
     @property
     def ops_issued(self) -> int:
+        """Operations issued by every client of every cluster."""
         return sum(world.ops_issued for world in self.worlds.values())
 
     @property
     def events_processed(self) -> int:
+        """Events scheduled on the shared clock so far (the speed figures' unit of work)."""
         return events_scheduled(self.env)
 
     @property
     def members(self) -> dict[str, list[str]]:
+        """Each cluster's database group (node tags), by cluster name."""
         return {name: world.members for name, world in self.worlds.items()}
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -223,6 +233,11 @@ def _qualified(column: pd.Series, cluster: str) -> pd.Series:
 
 
 def merge_tables(per_cluster: dict[str, dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """Stack the clusters' ops, events, replication and timeseries tables into one table each.
+
+    A ``cluster`` column is added first, node, client and destination names are qualified
+    (``east/A``), name columns become categories (not in events) and each table is sorted by
+    its time column (stable, so a cluster's order within one instant is kept)."""
     qualify = {"ops": ("node", "client"), "events": ("node",), "replication": ("destination",), "timeseries": ()}
     out: dict[str, pd.DataFrame] = {}
     for table, columns in qualify.items():

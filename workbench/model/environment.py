@@ -28,16 +28,21 @@ class Environment(simpy.Environment):
 
     @property
     def now(self) -> float:
+        """Simulated time in seconds: the agenda's clock."""
         return self.agenda.now
 
     def schedule(self, event: Event, priority: EventPriority = NORMAL, delay: float = 0) -> None:
+        """Queue a SimPy event ``delay`` seconds from now, as ``simpy.Environment.schedule`` does."""
         agenda = self.agenda
         agenda.push_priority(SimPyEvent(event), agenda.now + delay, int(priority))
 
     def peek(self) -> float:
+        """Time of the next queued entry (infinity when none is left)."""
         return self.agenda.peek()
 
     def step(self) -> None:
+        """Process the next queued entry: move the clock to it and run its callbacks;
+        ``EmptySchedule`` when none is left."""
         agenda = self.agenda
         try:
             entry = agenda.pop()

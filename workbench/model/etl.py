@@ -111,6 +111,9 @@ class _Run(LogRun):
 
 
 class SqlEtl(Task):
+    """The SQL ETL task: extract, transform, load and persist progress in batches, on the node that
+    owns it [spec §5.2]."""
+
     def __init__(self, world: World, spec: Any):
         super().__init__(world, spec)
         self.destination = world.externals[spec.destination]
@@ -135,6 +138,8 @@ class SqlEtl(Task):
 
     # -- the framework
     def start(self, index: int) -> None:
+        """Node ``index`` took the task: resume from the persisted progress, queue the versions of
+        its log not yet loaded, and watch the copy for new ones."""
         run = _Run(self, index)
         run.resume(self.persisted(index))
         inst = run.inst
@@ -152,6 +157,8 @@ class SqlEtl(Task):
         run.timer = Timer(self.env, 0.0, self._next, (run,))
 
     def stop(self, index: int) -> None:
+        """Node ``index`` stops: the run ends; a batch in flight is answered into the void and sent
+        again by the next owner."""
         run = self.runs.pop(index, None)
         if run is None:
             return
@@ -231,6 +238,7 @@ class SqlEtl(Task):
         rows = [(doc, self._bad(doc)) for doc in items]
 
         def answer(outcome: LoadOutcome) -> None:
+            """The destination's answer to this batch."""
             self._answered(run, rid, items, end, outcome)
 
         request = LoadRequest(self.name, run.index, rows, answer)

@@ -49,6 +49,8 @@ class LoadRequest:
 
 @dataclass
 class LoadOutcome:
+    """The destination's answer to one ETL batch: committed or not (and why), and the rows it rejected as bad."""
+
     ok: bool
     reason: str = ""  # why it failed ("refused", "connection reset")
     rejected: list[Doc] = field(default_factory=list)  # rows skipped as bad
@@ -56,12 +58,17 @@ class LoadOutcome:
 
 @dataclass
 class Row:
+    """One row of a task's table at the destination: the document version it holds and when it was loaded."""
+
     write_id: int  # the document version it holds
     cv: tuple[int, ...]
     loaded: float  # when it was last written
 
 
 class ExternalSystem:
+    """A destination database outside the cluster (a SQL ETL target): one network endpoint taking
+    one batch transaction at a time, with its own outages."""
+
     def __init__(self, world: World, spec: ExternalSpec, endpoint: int):
         self.world = world
         self.env = world.env
@@ -85,6 +92,8 @@ class ExternalSystem:
 
     # -- outages (the fault injector)
     def go_down(self) -> None:
+        """An outage starts: the transaction in progress and every queued one fail (``connection
+        reset``); new ones are refused until :meth:`come_up`."""
         self.up = False
         self.generation += 1
         failed = [self.current] if self.current is not None else []
@@ -96,6 +105,7 @@ class ExternalSystem:
             self._answer(request, LoadOutcome(False, "connection reset"))
 
     def come_up(self) -> None:
+        """The outage ends: requests are accepted again."""
         self.up = True
 
     # -- service

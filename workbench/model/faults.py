@@ -74,6 +74,10 @@ class _Scaled:
 
 
 class FaultInjector:
+    """Runs the scenario's fault plan against one cluster: fires each action at its time or after
+    its trigger event, undoes it when its duration ends, and records ``fault_started`` /
+    ``fault_ended`` with the data at risk when a fault hits (see the module docstring)."""
+
     def __init__(self, world: World):
         self.world = world
         self.env = world.env
@@ -90,6 +94,8 @@ class FaultInjector:
 
     # ------------------------------------------------------------------ timing
     def start(self) -> None:
+        """Schedule the timed plan entries and arm the first ``after:`` entry; listen to the
+        recorder for trigger events."""
         for i, fault in enumerate(self.plan):
             if fault.after is None:
                 self._at(fault.at or 0.0, self._fire, i)
@@ -339,6 +345,8 @@ class FaultInjector:
             self._cluster_command(fault)
 
     def crash(self, node: Any, why: str, wipe: bool = False, label: str = "crash", silent: bool = False) -> None:
+        """Crash ``node`` (``why`` goes in the event): its process dies, with its disk (``wipe``) or
+        without a trace (``silent``). ``label`` names the fault in ``fault_started``."""
         world = self.world
         if not node.up:
             self._skip("crash", "node already down", node.tag)
@@ -350,6 +358,7 @@ class FaultInjector:
         self._begin(label, node.tag, ("node", node.tag), node.tag, disk_lost=wipe, silent=silent)
 
     def restart(self, node: Any) -> None:
+        """Start a crashed ``node`` again; ends its crash fault."""
         if node.up:
             self._skip("restart", "node already up", node.tag)
             return
@@ -358,6 +367,8 @@ class FaultInjector:
         self._end(("node", node.tag), node.tag)
 
     def client_restart(self, name: str, downtime: float) -> None:
+        """Restart the application server(s) ``name`` (``all``: every client): operations in flight
+        are lost and the client is away for ``downtime`` seconds, then starts again from its URL list."""
         world = self.world
         names = world.network.endpoints
         restarted = 0
@@ -378,6 +389,7 @@ class FaultInjector:
             self._at(downtime, self._end, ("client_restart", name))
 
     def shutdown(self, node: Any, grace: float, label: str = "shutdown") -> None:
+        """Graceful stop of ``node``: it refuses new work, drains for at most ``grace`` seconds, then stops."""
         if not node.up or not node.accepting:
             self._skip("shutdown", "node already down", node.tag)
             return
@@ -388,6 +400,7 @@ class FaultInjector:
         self.env.process(node.shutdown(grace))
 
     def pause(self, node: Any, duration: float) -> None:
+        """Freeze ``node``'s process for ``duration`` seconds (a GC pause, a stopped VM): it neither sends nor reads."""
         net = self.world.network
         net.pause(node.index, self.env.now + duration)
         self.world.recorder.event("node_paused", node=node.tag, duration_s=duration)
@@ -401,6 +414,9 @@ class FaultInjector:
             self._end(("pause", node.tag), node.tag)
 
     def partition(self, fault: PartitionFault) -> None:
+        """Cut the network between the fault's groups (nodes not listed form one more group), both
+        ways or one way, until its duration ends or a ``heal``; Rachis rechecks who can reach a
+        majority."""
         world = self.world
         groups: list[list[int]] = []
         placed: set[int] = set()
@@ -421,6 +437,7 @@ class FaultInjector:
         self._later(fault.duration, self.heal)
 
     def heal(self) -> None:
+        """End the partition (a dark data centre stays cut off)."""
         world = self.world
         world.network.heal()
         world.recorder.event("healed")
@@ -432,6 +449,8 @@ class FaultInjector:
         return [(x, y) for x in a for y in b if x != y] + [(y, x) for x in a for y in b if x != y]
 
     def degrade(self, fault: DegradeLinkFault, i: int) -> None:
+        """Give the links between the two named endpoints or data centres the fault's latency, loss
+        or bandwidth (``i``: its plan entry, which names the latency stream)."""
         pairs = self._pairs(fault.between)
         self.world.network.degrade(pairs, fault.latency, fault.loss, fault.bandwidth, stream=f"faults.link.{i}")
         text = f"{fault.between[0]}<->{fault.between[1]}"
@@ -446,11 +465,14 @@ class FaultInjector:
         self._later(fault.duration, self.restore, fault.between)
 
     def restore(self, between: tuple[str, str]) -> None:
+        """Links between ``between``'s two ends get back what they had before :meth:`degrade`."""
         self.world.network.restore(self._pairs(between))
         self.world.recorder.event("link_restored", between=tuple(between))
         self._end(("link", *sorted(between)))
 
     def datacenter_down(self, name: str, label: str = "datacenter_down") -> None:
+        """Data centre ``name`` goes dark: cut off first, then its nodes stop and its application
+        servers stop issuing."""
         world = self.world
         if name in self._dc_stopped:
             self._skip("datacenter_down", f"{name} is already down")
@@ -470,6 +492,7 @@ class FaultInjector:
         self._begin(label, name, ("dc", name))
 
     def external_down(self, name: str) -> None:
+        """The external system ``name`` (an ETL destination) has an outage."""
         system = self.world.externals[name]
         if not system.up:
             self._skip("external_down", f"{name} is already down")
@@ -479,6 +502,7 @@ class FaultInjector:
         self._begin("external_down", name, ("external", name), rpo=False)
 
     def external_up(self, name: str) -> None:
+        """The outage of the external system ``name`` ends."""
         system = self.world.externals[name]
         if system.up:
             self._skip("external_up", f"{name} is not down")
@@ -488,6 +512,8 @@ class FaultInjector:
         self._end(("external", name))
 
     def datacenter_up(self, name: str) -> None:
+        """Data centre ``name`` comes back: reconnected, the nodes it stopped restart, its
+        application servers issue again."""
         world = self.world
         if name not in self._dc_stopped:
             self._skip("datacenter_up", f"{name} is not down")
@@ -530,6 +556,8 @@ class FaultInjector:
         )
 
     def reroute(self, from_datacenter: str, to_datacenter: str) -> None:
+        """Operations of the applications in ``from_datacenter`` are issued through the clients in
+        ``to_datacenter`` from now on."""
         world = self.world
         endpoints = world.network.endpoints
         targets = [c for c in world.clients if endpoints[c.index].datacenter == to_datacenter]
@@ -543,6 +571,8 @@ class FaultInjector:
         )
 
     def slow_disk(self, node: Any, fault: SlowDiskFault, i: int) -> None:
+        """Slow ``node``'s fsyncs for the fault's duration: a ``factor`` times the normal draws, or
+        an ``fsync`` distribution of its own."""
         if fault.factor is not None:
             sampler: Callable[[], float] = _Scaled(node._normal_fsync, fault.factor)
             how: dict[str, Any] = {"factor": fault.factor}
@@ -560,6 +590,7 @@ class FaultInjector:
         self._end(("disk_slow", node.tag), node.tag)
 
     def free_disk(self, node: Any) -> None:
+        """Space is freed on ``node``'s full disk: the database recovers and its tasks are reassessed."""
         node.free_disk()
         self.world.tasks.reassess(node.index)
         self._end(("disk_full", node.tag), node.tag)
@@ -583,6 +614,7 @@ class FaultInjector:
         new.members.append(node.index)
 
         def committed(outcome: tuple) -> None:
+            """The command's outcome: record the new member order, or why it failed."""
             ok, index, result = outcome
             if ok and result[0] == "ok":
                 # The new member order (rehabs and promotables left unsaid, as the operator's view).
@@ -630,6 +662,8 @@ class FaultInjector:
         self._later(duration, self.resume_observer)
 
     def resume_observer(self) -> None:
+        """The operator resumes the suspended observer (if the node still leads that term; a new
+        leader's observer never was)."""
         world = self.world
         observer = self._suspended
         if observer is None:
@@ -689,6 +723,7 @@ class FaultInjector:
         world = self.world
 
         def done(outcome: tuple) -> None:
+            """The topology change's outcome: record a failure; either way the role change's period ends."""
             ok, _index, why = outcome
             if not ok:
                 self._refused("command_failed", action, node, f"{why}; it does not happen")
@@ -739,6 +774,8 @@ class FaultInjector:
         payload = (world.db_name, op, node.index, mentor.index if mentor is not None else None)
 
         def done(outcome: tuple) -> None:
+            """The group change's outcome: a removal ends at once, an addition when the node becomes
+            a member; a failure is recorded."""
             ok, _index, result = outcome
             if ok and result[0] == "ok":
                 if op == "remove":
@@ -794,6 +831,8 @@ class FaultInjector:
         submitted = world.env.now
 
         def done(outcome: tuple) -> None:
+            """The command's outcome: ``command_committed`` with the time it took (ms) and where it
+            placed the database, or ``command_failed``."""
             ok, index, result = outcome
             took = (world.env.now - submitted) * 1e3
             if ok:

@@ -48,6 +48,8 @@ class Streams:
         self.names: list[str] = []
 
     def rng(self, name: str) -> np.random.Generator:
+        """The generator of stream ``name`` (PCG64, seeded from the seed and a CRC-32 of the
+        prefixed name); the name is remembered in ``names``."""
         name = self.prefix + name
         self.names.append(name)
         key = zlib.crc32(name.encode("utf-8"))
@@ -55,6 +57,7 @@ class Streams:
         return np.random.Generator(np.random.PCG64(seq))
 
     def sampler(self, name: str, dist: Distribution) -> Sampler:
+        """A :class:`Sampler` drawing ``dist`` from stream ``name``."""
         return Sampler(dist, self.rng(name))
 
 
@@ -77,6 +80,7 @@ class Sampler:
 
     @property
     def dist(self) -> Distribution:
+        """The distribution it draws from."""
         return self._dist
 
     def __call__(self) -> float:
@@ -162,6 +166,7 @@ class Agenda:
         self._sift_up(entry)
 
     def push_priority(self, entry: Scheduled, at: float, priority: int) -> None:
+        """Schedule ``entry`` at ``at`` with a SimPy priority (URGENT 0, NORMAL 1, -1 for a stopped run's leftovers)."""
         entry.at = at
         entry.order = ((priority + 1) << _ORDER_SHIFT) + self.eid
         self.eid += 1
@@ -216,6 +221,7 @@ class Agenda:
         queue[pos] = entry
 
     def peek(self) -> float:
+        """When the earliest entry fires (infinity if the queue is empty)."""
         return self.queue[0].at if self.queue else Infinity
 
     def drop_cancelled(self) -> None:
@@ -238,6 +244,7 @@ def _use_heapq_when_interpreted() -> None:
     the same, since (at, order) is unique; only the compiled model uses the native heap."""
 
     def push(self: Agenda, entry: Scheduled, at: float) -> None:
+        """heapq version of :meth:`Agenda.push`."""
         entry.at = at
         entry.order = order = _NORMAL_ORDER + self.eid
         self.eid += 1
@@ -245,6 +252,7 @@ def _use_heapq_when_interpreted() -> None:
         heappush(queue, (at, order, entry))
 
     def push_priority(self: Agenda, entry: Scheduled, at: float, priority: int) -> None:
+        """heapq version of :meth:`Agenda.push_priority`."""
         entry.at = at
         entry.order = order = ((priority + 1) << _ORDER_SHIFT) + self.eid
         self.eid += 1
@@ -252,14 +260,17 @@ def _use_heapq_when_interpreted() -> None:
         heappush(queue, (at, order, entry))
 
     def pop(self: Agenda) -> Scheduled:
+        """heapq version of :meth:`Agenda.pop`."""
         queue: list = self.queue
         return heappop(queue)[2]
 
     def peek(self: Agenda) -> float:
+        """heapq version of :meth:`Agenda.peek`."""
         queue: list = self.queue
         return queue[0][0] if queue else Infinity
 
     def drop_cancelled(self: Agenda) -> None:
+        """heapq version of :meth:`Agenda.drop_cancelled`."""
         queue: list = self.queue
         queue[:] = [item for item in queue if not (type(item[2]) is Timer and item[2].fn is _noop)]
         heapify(queue)
@@ -324,6 +335,8 @@ class Timer(Scheduled):
         agenda.push(self, agenda.now + delay)
 
     def cancel(self) -> None:
+        """Make the timer a no-op. It stays in the queue until its time (counted in
+        ``Agenda.dead``), and the queue is compacted once enough dead timers make up half of it."""
         if self.fn is _noop or self.callbacks is None:
             self.fn = _noop
             return  # cancelled before, or already fired (step() cleared its callbacks): not queued
@@ -377,9 +390,11 @@ class Grid:
         self.k = k
 
     def at(self) -> float:
+        """The current instant of the grid."""
         return self.anchor + self.k * self.period
 
     def step(self) -> float:
+        """Move to the next instant and return it."""
         self.k += 1
         return self.anchor + self.k * self.period
 

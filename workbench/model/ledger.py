@@ -45,6 +45,8 @@ class WriteLedger:
         self.superseded_by_cluster_tx: set[tuple[int, int]] = set()
 
     def acknowledged(self, key: int, pos: int, etag: int, write_id: int) -> None:
+        """A client was told its write of ``key`` succeeded: note the version (change-vector
+        position, etag), its write id and the time."""
         self._key.append(key)
         self._pos.append(pos)
         self._etag.append(etag)

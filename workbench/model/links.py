@@ -168,10 +168,14 @@ class Stream:
 
     # -- life
     def alive(self) -> bool:
+        """The stream may go on: not closed, and its sender node is up, has not restarted since it
+        opened and still holds the same copy."""
         node = self.src_node
         return not self.closed and node.up and node.epoch == self.src_epoch and node.instance is self.inst
 
     def close(self) -> None:
+        """End the stream on the sender's side: a pending answer is ignored, its timer and its
+        watcher on the copy are dropped."""
         if self.closed:
             return
         self.closed = True
@@ -479,11 +483,13 @@ class _LinkTask(Task):
 
     # -- the framework
     def start(self, index: int) -> None:
+        """Node ``index`` took the task: connect to the first node of the other cluster's list."""
         conn = _Connection(index)
         self.runs[index] = conn
         self._connect(conn)
 
     def stop(self, index: int) -> None:
+        """Node ``index`` no longer runs the task: close its streams and cancel a pending reconnection."""
         conn = self.runs.pop(index, None)
         if conn is None:
             return
@@ -511,14 +517,19 @@ class _LinkTask(Task):
         conn.streams = self.open_streams(conn, peer)
 
     def stream_connected(self, stream: Stream) -> None:
+        """A stream's handshake was answered: the back-off starts again from its first step."""
         for conn in self.runs.values():
             if stream in conn.streams:
                 conn.errors = 0
 
     def stream_progress(self, stream: Stream, items: list[Doc], end: int) -> None:
+        """A batch of ``items`` reached the receiver, up to the sender's log position ``end``; only
+        ETL keeps progress."""
         return None
 
     def stream_failed(self, stream: Stream, why: str) -> None:
+        """A stream broke (``why``): close its siblings and, after the back-off, connect to the next
+        node of the other cluster."""
         for conn in list(self.runs.values()):
             if stream in conn.streams:
                 for other in conn.streams:
@@ -536,9 +547,11 @@ class _LinkTask(Task):
         conn.timer = Timer(self.env, wait, self._connect, (conn,))
 
     def backoff(self, errors: int) -> float:
+        """Seconds to wait before reconnecting after ``errors`` failures in a row: exponential, capped."""
         return min(self.backoff_initial * self.backoff_factor ** min(errors - 1, 60), self.backoff_max)
 
     def open_streams(self, conn: _Connection, peer: int) -> list[Stream]:
+        """The streams of a connection from the task's node to node ``peer`` of the other cluster."""
         raise NotImplementedError
 
 
@@ -546,6 +559,7 @@ class ExternalReplication(_LinkTask):
     """External replication [spec §5.3], a task of the source cluster."""
 
     def open_streams(self, conn: _Connection, peer: int) -> list[Stream]:
+        """One stream: this cluster's copy to node ``peer`` of the destination cluster."""
         return [Stream(self.dep, self, (self.world, conn.index), (self.peer, peer), delay=self.delay)]
 
 
@@ -559,6 +573,7 @@ class HubSink(_LinkTask):
         self.collections = frozenset(spec.collections) if spec.collections else None
 
     def open_streams(self, conn: _Connection, peer: int) -> list[Stream]:
+        """Per ``mode``: the hub's copy to this sink node, this sink's copy to hub node ``peer``, or both."""
         streams = []
         if self.mode in ("hub_to_sink", "both"):
             streams.append(
@@ -602,9 +617,13 @@ class RavenEtl(_LinkTask):
         self._reject_key = f"{world.streams.seed}|etl.{spec.name}.reject|".encode()
 
     def transform_fails(self, doc: Doc) -> bool:
+        """The transform script fails on this version (a property of the version, so a re-sent batch
+        meets the same verdict)."""
         return version_fails(self._reject_key, doc, self.reject_probability)
 
     def rejected(self, stream: Stream, doc: Doc) -> None:
+        """A document the transform failed on is skipped with an ``etl_document_rejected`` alert;
+        the batch goes on [spec §5.2]."""
         self.world.recorder.event(
             "etl_document_rejected",
             node=stream.src_node.tag,
@@ -615,6 +634,7 @@ class RavenEtl(_LinkTask):
         )
 
     def open_streams(self, conn: _Connection, peer: int) -> list[Stream]:
+        """One ETL stream to node ``peer``, reading the source's log from the task's persisted progress."""
         if conn.run is None or not conn.run.alive():
             conn.run = LogRun(self.world, conn.index)
             conn.run.resume(self.persisted(conn.index))
@@ -632,6 +652,8 @@ class RavenEtl(_LinkTask):
         ]
 
     def stream_progress(self, stream: Stream, items: list[Doc], end: int) -> None:
+        """A batch was loaded: advance the run's change vector and log position and persist them in
+        the source cluster."""
         run = stream.run
         for doc in items:
             raise_to(run.cv, doc.cv)
@@ -639,6 +661,7 @@ class RavenEtl(_LinkTask):
         self.persist(run.index, (tuple(run.cv), run.inst.incarnation, end))
 
     def stop(self, index: int) -> None:
+        """Node ``index`` no longer runs the task: end its log run, then close the streams."""
         conn = self.runs.get(index)
         if conn is not None and conn.run is not None:
             conn.run.stopped = True

@@ -40,6 +40,9 @@ from workbench.scenario.schema import NetworkSpec
 
 @dataclass(frozen=True)
 class Location:
+    """Where an endpoint sits: its data centre, region and availability zone (they choose the
+    latency class of a pair)."""
+
     name: str
     datacenter: str
     region: str
@@ -56,9 +59,12 @@ class Stream:
     syn: bool = False  # a connection attempt: retried on the SYN schedule
 
     def wanted(self, args: tuple) -> bool:
+        """The data is still wanted (the sender has not closed the connection); if not, a stalled segment is dropped."""
         return True
 
     def connection_lost(self, args: tuple) -> None:
+        """The kernel gave up on the connection (retries ran out): tell the sender. The base class
+        has nobody to tell."""
         return None
 
 
@@ -133,6 +139,7 @@ PAIR_CLASSES = ("same_zone", "same_region", "cross_region")
 
 
 def pair_class(a: Location, b: Location) -> str:
+    """The latency class of a pair of locations: ``same_zone``, ``same_region`` or ``cross_region``."""
     if a.datacenter == b.datacenter and a.zone == b.zone:
         return "same_zone"
     if a.region == b.region:
@@ -436,6 +443,7 @@ class Network:
         self._stalled = {s: None for s in self._stalled if s.src != endpoint}
 
     def reachable(self, src: int, dst: int) -> bool:
+        """The directed link from ``src`` to ``dst`` is not cut right now."""
         return not self.cut[src][dst]
 
     # -- cuts
@@ -504,6 +512,7 @@ class Network:
                 self.any_loss = self.any_loss or loss > 0
 
     def restore(self, pairs: list[tuple[int, int]]) -> None:
+        """Give the directed links back what they had before :meth:`degrade` (latency, bandwidth, loss)."""
         for pair in pairs:
             saved = self._saved.pop(pair, None)
             if saved is not None:
@@ -512,11 +521,14 @@ class Network:
 
     # -- pauses
     def pause(self, endpoint: int, until: float) -> None:
+        """Freeze ``endpoint``'s process until ``until`` (seconds): it sends nothing and what
+        arrives waits in its socket until then (a GC pause or a stopped VM)."""
         if self.paused_until[endpoint] <= self.env.now:
             self.pauses += 1
         self.paused_until[endpoint] = max(self.paused_until[endpoint], until)
 
     def resume(self, endpoint: int) -> None:
+        """End a pause of ``endpoint`` now."""
         if self.paused_until[endpoint] > 0:
             self.pauses -= 1
         self.paused_until[endpoint] = 0.0

@@ -75,6 +75,7 @@ class WorkerPool:
         agenda.push(job, agenda.now + service)
 
     def submit(self, service: float, fn: Callable[[Any], None], arg: Any) -> None:
+        """Queue a job of ``service`` seconds; ``fn(arg)`` is called when it completes, unless a crash came first."""
         if self.busy < self.capacity:
             agenda = self.agenda
             now = agenda.now
@@ -153,6 +154,8 @@ class Disk:
         self._read_callbacks = (self._read_done,)
 
     def write(self, fn: Callable[[Any], None], arg: Any) -> None:
+        """Queue a write for the next fsync (group commit); ``fn(arg)`` is called once it is
+        durable, unless a crash came first."""
         self.pending.append((fn, arg))
         if not self.busy:
             self._start()
@@ -214,6 +217,7 @@ class Disk:
         job.fn(job.arg)
 
     def reset(self) -> None:
+        """A crash: drop the fsync in progress, the writes waiting for the next one and the bulk reads."""
         self.epoch += 1
         self.busy = False
         self.pending.clear()
@@ -246,6 +250,8 @@ class Node:
         self.silent = False
 
     def crash(self, silent: bool = False) -> None:
+        """The process dies: work in service or queued on CPU and disk is lost; committed data
+        stays. ``silent``: the machine vanished without a trace (no resets)."""
         self.up = False
         self.silent = silent
         self.epoch += 1
@@ -253,6 +259,7 @@ class Node:
         self.disk.reset()
 
     def restart(self) -> None:
+        """The process starts again, in a new epoch."""
         self.up = True
         self.silent = False
         self.epoch += 1
@@ -292,6 +299,14 @@ class Server(Node):
 
     # -- replication (server side)
     def receive_replication(self, channel: Any, kind: str, rid: int, payload: Any, safe_cursor: int) -> None:
+        """A replication request from ``channel`` (handshake, seed, batch or keep-alive) arrives at
+        this node.
+
+        A batch costs ``service.write`` per item on the CPU (plus conflict resolver scripts), then
+        one fsync, and is answered with this copy's change vector once committed
+        (``IncomingReplicationHandler``). A handshake is answered with the last log position
+        received from that source copy, or a request for a seed if this copy has none yet. Refused
+        while down, without a copy, draining or faulted; a vanished machine answers nothing."""
         src = channel.src.node.index
         # Positions are per copy of the source (RavenDB keys them by database id): a source
         # that lost its disk, or whose copy was deleted and re-created, starts again at 0.
@@ -377,6 +392,9 @@ class Server(Node):
 
     # -- crash and restart
     def crash(self, silent: bool = False) -> None:
+        """The process dies (see :meth:`Node.crash`), and Rachis with it. Its kernel resets the
+        connections of clients and replication sources (if the network lets the resets through);
+        a ``silent`` crash cuts the machine off instead, so they wait for their timeouts."""
         super().crash(silent)
         world = self.world
         network = self.network
@@ -400,6 +418,8 @@ class Server(Node):
                     self.network.send(self.index, inst.node.index, world.repl_overhead, ch.connection_reset)
 
     def restart(self) -> None:
+        """The process starts again: back on the network, Rachis restarts, and replication reopens
+        (an empty copy if its disk was wiped)."""
         if self.silent:
             # Back on the network: segments still being retransmitted to it now reach a machine
             # that has no such connection, and are answered with resets.
@@ -442,15 +462,18 @@ class Server(Node):
             self.world.recorder.event("database_faulted", node=self.tag)
 
     def free_disk(self) -> None:
+        """Space was freed: the database recovers from its fault and replication reopens."""
         self.disk_full = False
         if self.instance is not None and self.up:
             self.world.sync_channels(self.index)
             self.world.recorder.event("database_recovered", node=self.tag)
 
     def slow_disk(self, fsync: Any) -> None:
+        """A slow-disk fault: fsync times are drawn from ``fsync`` until :meth:`restore_disk`."""
         self.disk._fsync = fsync
 
     def restore_disk(self) -> None:
+        """The slow-disk fault ends: fsync times come from the hardware's distribution again."""
         self.disk._fsync = self._normal_fsync
 
     # -- client requests (server side)
@@ -465,6 +488,9 @@ class Server(Node):
         self.network.send_tcp(self.index, client.index, SYN_BYTES, SERVER, client.on_connected, stream, self.epoch)
 
     def receive_request(self, attempt: Attempt) -> None:
+        """A client request arrives on its connection: refused (a reset, 410 or 503:
+        :meth:`_refuse`) when the node cannot serve it, else served on the CPU by kind (read, write,
+        query, transaction, cluster-wide operation) and answered once done."""
         inst = self.instance
         if (
             not self.up
@@ -583,6 +609,8 @@ class Server(Node):
         epoch = self.epoch
 
         def replicated(ok: bool) -> None:
+            """Write assurance settled (``ok``: enough replicas confirmed in time): answer the
+            client, or send it the timeout error."""
             if self.epoch != epoch:
                 return
             if ok or not assurance.throw_on_timeout:
@@ -610,6 +638,8 @@ class Server(Node):
             kind, size = "compare_exchange", 100.0
 
         def done(outcome: tuple) -> None:
+            """The Raft command's outcome: a cluster transaction replies once its documents are on
+            disk, anything else at once."""
             if self.epoch != epoch:
                 return  # crashed meanwhile: the client already got a reset
             ok, index, result = outcome
@@ -661,6 +691,7 @@ class Server(Node):
         return tuple(inst.db_cv) if inst is not None else self.world.zero_cv
 
     def receive_report_request(self, observer: Any) -> None:
+        """The observer's poll: a live node answers with its report (:meth:`report`)."""
         if self.up:
             self.network.send(
                 self.index, observer.raft.index, REPORT_BYTES, observer.on_report, self.index, self.report()

@@ -46,6 +46,10 @@ REPORT_BYTES = 400.0  # the observer's request and each node's report
 
 
 class Observer:
+    """The Cluster Observer of one leader's term (``ClusterObserver.cs``): polls every node for its
+    database's change vector and, at each supervisor sample, makes at most one change of the
+    database group as a Raft command (the rules of the module docstring)."""
+
     def __init__(self, world: World, raft: RaftNode):
         self.world = world
         self.env = world.env
@@ -70,6 +74,7 @@ class Observer:
         Timer(self.env, self.spec.supervisor_sample_period, self._analyse)
 
     def alive(self) -> bool:
+        """Its node still leads in the term it started in (a new term gets a new observer, with empty history)."""
         return self.raft.state == LEADER and self.raft.generation == self.generation
 
     # ------------------------------------------------------------------ reports
@@ -89,6 +94,8 @@ class Observer:
         Timer(self.env, self.poll_grid.step() - self.env.now, self._poll)
 
     def on_report(self, node: int, cv: tuple[int, ...] | None) -> None:
+        """Node ``node``'s report arrived: its database change vector (None: the database is
+        faulted, which counts as silence)."""
         if not self.alive() or cv is None:
             return
         if node in self.reports:
@@ -96,6 +103,7 @@ class Observer:
         self.reports[node] = (self.env.now, cv)
 
     def silent_for(self, node: int) -> float:
+        """Seconds since node ``node`` last reported (since this observer started, if never)."""
         last = self.reports.get(node)
         return self.env.now - (last[0] if last is not None else self.started)
 
@@ -256,6 +264,7 @@ class Observer:
         limit = self.spec.max_change_vector_distance
 
         def behind(samples: dict[int, tuple[float, tuple[int, ...]]], m: int) -> int:
+            """Etags member ``m`` lacks of the furthest-ahead peer's own entry, in one sample."""
             if m not in samples:
                 return 0
             own = samples[m][1]
@@ -369,6 +378,8 @@ class Observer:
         world = self.world
 
         def done(outcome: tuple) -> None:
+            """The command's outcome: on success record the decision and the new topology; either
+            way the observer may propose again."""
             self.proposing = False
             ok, index, result = outcome
             if ok and result[0] == "ok":

@@ -67,6 +67,11 @@ LATENCY_TAIL = 1e-9  # a latency this unlikely is treated as one that cannot hap
 
 
 class Quiescence:
+    """Idle elision for one cluster: parks the periodic heartbeats, observer samples and keep-alives
+    while nothing can change, skips the clock ahead, and wakes them on their grids before anything
+    could matter (the rules of the module docstring). Counts the time skipped (``elided_seconds``)
+    and how often it parked (``parks``)."""
+
     def __init__(self, world: World):
         self.world = world
         self.env = world.env
@@ -246,6 +251,7 @@ class Quiescence:
         rates: dict[tuple[int, int], float] = {}
 
         def add(a: int, b: int, rate: float) -> None:
+            """Add ``rate`` bytes per second on the directed link ``a`` to ``b``."""
             rates[a, b] = rates.get((a, b), 0.0) + rate
 
         # A heartbeat round trip every ET/3 plus the round trip itself to each live follower;

@@ -79,6 +79,11 @@ class SafetyViolation(AssertionError):
 
 
 class Entry:
+    """One entry of the Raft log: its term, its kind (``noop``, ``config``, a database
+    ``topology`` or ``group_change``, ``create_database``, ``deploy_index``, ``cluster_tx``,
+    ``compare_exchange``, ``task_state``), the payload, the id of the command it carries (so a
+    command forwarded twice is appended once) and its size in bytes."""
+
     __slots__ = ("cmd_id", "kind", "payload", "size", "term")
 
     def __init__(self, term: int, kind: str, payload: Any = None, cmd_id: int | None = None, size: float = 100.0):
@@ -118,6 +123,7 @@ class DbTopology:
         self.changed_at = changed_at
 
     def copy(self) -> DbTopology:
+        """An independent copy (lists and mentors copied), etag and time included."""
         return DbTopology(
             self.members, self.rf, self.rehabs, self.promotables, self.mentors, self.etag, self.changed_at
         )
@@ -131,6 +137,7 @@ class DbTopology:
         }
 
     def all_nodes(self) -> list[int]:
+        """Every node of the group: members, then rehabs, then promotables."""
         return self.members + self.rehabs + self.promotables
 
     def client_view(self) -> list[int]:
@@ -158,6 +165,9 @@ class ClusterState:
         self.now: Callable[[], float] = lambda: 0.0
 
     def apply(self, index: int, entry: Entry) -> Any:
+        """Apply committed entry ``entry`` at log ``index`` and return its result, which goes back to
+        whoever submitted the command: ``("ok", ...)``, or why not (``"exists"``, a topology
+        ``"conflict"`` with a stale etag, a compare-exchange ``"mismatch"``)."""
         kind = entry.kind
         if kind == "config":
             old = self.config
@@ -408,6 +418,8 @@ class Cluster:
 
     # -- safety checks
     def check_leader(self, node: RaftNode) -> None:
+        """Raft's election safety and leader completeness, checked when ``node`` becomes leader;
+        raises :class:`SafetyViolation`."""
         other = self.leader_of_term.setdefault(node.term, node.index)
         if other != node.index:
             msg = f"election safety: two leaders in term {node.term}: {self.nodes[other].tag} and {node.tag}"
@@ -419,6 +431,7 @@ class Cluster:
                 raise SafetyViolation(msg)
 
     def check_commit(self, node: RaftNode, index: int) -> None:
+        """Raft's state machine safety, checked when ``node`` commits ``index``: no two terms committed at one index."""
         term = node.log[index].term
         known = self.committed_terms
         if index < len(known):
@@ -438,6 +451,8 @@ class Cluster:
 
     # -- crashes
     def crash(self, index: int) -> None:
+        """Node ``index``'s process died: wake an idle cluster, crash its Raft state and recheck
+        availability and task owners."""
         # A crash can come from inside the model too (a graceful shutdown's end), not only
         # from a fault the idle cluster was woken for.
         if self.quiet is not None:
@@ -447,6 +462,7 @@ class Cluster:
         self.state_changed(self.nodes[index])
 
     def restart(self, index: int) -> None:
+        """Node ``index``'s process is back: it restarts as a follower with its durable state."""
         if self.quiet is not None:
             self.quiet.wake()
         self.nodes[index].restart()
@@ -504,6 +520,11 @@ class Follower:
 
 
 class RaftNode:
+    """One node's Rachis: durable term, vote and log, its state (follower, candidate, leader-elect,
+    leader or down), the election timer, the leader's ambassadors to each follower, and the
+    commands it submits, applied in log order to its :class:`ClusterState` (the rules are in the
+    module docstring)."""
+
     def __init__(self, cluster: Cluster, node: Any, roles: dict[int, str], initial: ClusterState):
         self.cluster = cluster
         self.env = cluster.env
@@ -559,25 +580,33 @@ class RaftNode:
     # ---------------------------------------------------------------- helpers
     @property
     def role(self) -> str:
+        """This node's role in the latest configuration in its log (member, promotable or watcher)."""
         return self.state_machine_config().get(self.index, WATCHER)
 
     def state_machine_config(self) -> dict[int, str]:
+        """Role by node in the latest configuration in the log, committed or not (Raft §6)."""
         # The latest configuration in the log governs, committed or not (Raft §6).
         return self.log[self.config_index].payload
 
     def voters(self) -> list[int]:
+        """The members of the latest configuration: the nodes that vote and count for a majority."""
         return [i for i, r in self.state_machine_config().items() if r == MEMBER]
 
     def majority(self) -> int:
+        """How many voters make a majority."""
         return len(self.voters()) // 2 + 1
 
     def last_index(self) -> int:
+        """Index of the last entry of its log."""
         return len(self.log) - 1
 
     def last_term(self) -> int:
+        """Term of the last entry of its log."""
         return self.log[-1].term
 
     def send(self, dst: int, size: float, handler: str, *args: Any) -> None:
+        """Send a Raft message of ``size`` bytes to node ``dst``, calling its method
+        ``handler(*args)`` on arrival (a datagram: lost on a cut link)."""
         cluster = self.cluster
         peer = cluster.nodes[dst]
         latency = cluster.link_latency(self.index, dst)
@@ -732,6 +761,9 @@ class RaftNode:
                 )
 
     def on_request_vote(self, cand: int, term: int, last_index: int, last_term: int, prevote: bool, gen: int) -> None:
+        """A (pre-)vote request from candidate ``cand`` for ``term``. A trial vote is granted to an
+        up-to-date member unless a leader was heard within ET/2 (``Elector.cs``
+        ``HandleVoteRequest``); a real vote follows Raft, with the term and vote written first."""
         if self.state == DOWN:
             return
         if self.persisting:
@@ -775,6 +807,8 @@ class RaftNode:
             self.send(cand, MESSAGE_OVERHEAD, "on_vote", self.index, term, True, False, gen)
 
     def on_vote(self, voter: int, term: int, granted: bool, prevote: bool, gen: int) -> None:
+        """A (pre-)vote answer: a majority of granted trial votes starts the real election; a
+        majority of votes makes this node leader-elect."""
         if self.state == DOWN:
             return
         if self.persisting:
@@ -1176,6 +1210,7 @@ class RaftNode:
         self._send_append(peer, f, empty=True)  # LogLengthNegotiation
 
     def on_connect_reply(self, peer: int, gen: int, seq: int) -> None:
+        """One round trip of an ambassador's connection set-up answered: the next one, or the log-length negotiation."""
         f = self.followers.get(peer) if gen == self.generation and self.state != DOWN else None
         if f is None or not f.busy or seq != f.seq or f.connected:
             return
@@ -1225,6 +1260,9 @@ class RaftNode:
                     self._kick(peer, f)
 
     def on_append_reply(self, peer: int, term: int, success: bool, match: int, gen: int, seq: int) -> None:
+        """A follower's answer to AppendEntries: on success its match index advances (commit may
+        too, and a caught-up promotable may be promoted); on failure the ambassador backs up
+        ``next``."""
         if self.state == DOWN:
             return
         if self.persisting:
@@ -1306,6 +1344,9 @@ class RaftNode:
         gen: int,
         seq: int,
     ) -> None:
+        """AppendEntries from ``leader`` (a heartbeat when ``entries`` is empty): check log matching,
+        truncate a conflicting suffix, append, fsync, then answer. A retransmitted request already
+        answered gets the same answer again."""
         if self.state == DOWN:
             self._refuse_connection(leader, gen)
             return
@@ -1510,6 +1551,7 @@ class RaftNode:
                 self._route(entry)
 
     def on_forward(self, entry: Entry) -> None:
+        """A command forwarded by a follower: appended if this node (still) leads."""
         if self.state in (LEADER, LEADER_ELECT):
             self.accept(entry)
 
@@ -1526,6 +1568,9 @@ class RaftNode:
 
     # ---------------------------------------------------------------- crash
     def crash(self) -> None:
+        """The process died: term, vote, the fsynced log and the applied state survive; role, leader,
+        commit index, timers, pending commands and unflushed entries are lost. Leaders' ambassadors
+        to it hear a reset (unless the machine vanished silently)."""
         # The OS closes the dead process's connections: each leader's ambassador to it fails
         # (a machine that vanished silently closes nothing: they wait for TCP to give up).
         if not self.node.silent:
@@ -1550,6 +1595,7 @@ class RaftNode:
         self.commit_index = self.last_applied
 
     def restart(self) -> None:
+        """Back as a follower, with a fresh election timer."""
         self.state = FOLLOWER
         self.leader = None
         self._start_timer()

@@ -155,6 +155,8 @@ class Recorder:
         rows.clear()
 
     def replicated(self, doc: Doc, destination: int, applied: float) -> None:
+        """Version ``doc`` was applied on node ``destination`` at ``applied`` seconds: one row of
+        the replication table."""
         self._r_write.append(doc.write_id)
         self._r_key.append(doc.key)
         self._r_origin.append(doc.origin)
@@ -186,6 +188,7 @@ class Recorder:
             listener(kind, node)
 
     def sample(self, time: float, entity: str, metric: str, value: float) -> None:
+        """One row of the timeseries table: ``metric`` of ``entity`` at ``time`` seconds."""
         e = self._entities.setdefault(entity, len(self._entities))
         m = self._metrics.setdefault(metric, len(self._metrics))
         self._ts_time.append(time)
@@ -195,11 +198,15 @@ class Recorder:
 
     @property
     def op_count(self) -> int:
+        """Operations recorded so far (the pending chunk of ``op_rows`` included)."""
         self.flush_ops()  # so the column buffers hold every recorded operation
         return len(self._start)
 
     # -- tables
     def tables(self) -> dict[str, pd.DataFrame]:
+        """The run's tables as DataFrames: ``ops`` (latency in ms, stale and read-your-writes
+        flags), ``events``, ``timeseries`` (long format) and ``replication`` (lag in ms), keyed by
+        name."""
         from workbench.model.client import OP_KINDS, OUTCOMES
 
         self.flush_ops()

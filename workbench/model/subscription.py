@@ -133,6 +133,9 @@ class _Run(LogRun):
 
 
 class Subscription(Task):
+    """A data subscription: its worker clients, and on the responsible node the run that sends them
+    batches and persists their acknowledgements (the protocol of the module docstring) [spec §4.4]."""
+
     def __init__(self, world: World, spec: Any):
         super().__init__(world, spec)
         self.collections = frozenset(spec.collections) if spec.collections else None
@@ -164,6 +167,9 @@ class Subscription(Task):
 
     # ================================================================ the framework
     def start(self, index: int) -> None:
+        """Node ``index`` runs the subscription: resume from the persisted progress and wait for a
+        worker (a run left waiting for its last acknowledgement, whose node leads again, simply
+        carries on)."""
         run = self.runs.get(index)
         if run is not None and run.alive():
             run.lame = False  # the leader is back before the batch in flight was acknowledged
@@ -175,6 +181,9 @@ class Subscription(Task):
         self.runs[index] = run
 
     def stop(self, index: int) -> None:
+        """Node ``index`` no longer runs it: a crash resets the worker's connection, a move
+        redirects the worker to the new owner, and with no leader a batch already with the worker is
+        processed but its acknowledgement will fail."""
         run = self.runs.get(index)
         if run is None:
             return
@@ -198,6 +207,8 @@ class Subscription(Task):
                 self._to_worker(run, run.holder, run.holder_conn, "closed", None)
 
     def reassess(self, index: int) -> None:
+        """Ownership as in :meth:`Task.reassess`, then end a run left waiting for its last
+        acknowledgement if its node crashed."""
         super().reassess(index)
         run = self.runs.get(index)
         if run is not None and run.lame and not run.alive():

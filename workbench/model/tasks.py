@@ -112,6 +112,8 @@ class Task:
 
     # -- ownership
     def owner_seen_by(self, raft: RaftNode) -> int | None:
+        """The node that runs this task as ``raft``'s node sees it (None: nobody, e.g. no leader yet
+        or its log not caught up)."""
         if raft.state == FOLLOWER and (raft.leader is None or not raft.caught_up()):
             # No leader heard yet (just restarted), or the log not yet caught up with it: its
             # view of the topology may be stale, and it runs no task until it is current.
@@ -176,9 +178,11 @@ class Task:
 
     # -- subclasses
     def start(self, index: int) -> None:
+        """Node ``index`` starts running the task (it just became the owner in its own view)."""
         raise NotImplementedError
 
     def stop(self, index: int) -> None:
+        """Node ``index`` stops running the task (it no longer owns it, went down or lost its copy)."""
         raise NotImplementedError
 
 
@@ -220,6 +224,7 @@ class LogRun:
         return position < self.filter_end and covers(self.cv, doc.cv)
 
     def alive(self) -> bool:
+        """The run may go on: not stopped, and its node is up, has not restarted since and still holds the same copy."""
         node = self.node
         return not self.stopped and node.epoch == self.epoch and node.up and node.instance is self.inst
 
@@ -244,10 +249,12 @@ class Tasks:
         self.tasks = tasks
 
     def reassess(self, index: int) -> None:
+        """Node ``index``'s view changed: every task decides again whether that node runs it."""
         for task in self.tasks:
             task.reassess(index)
 
     def reassess_all(self) -> None:
+        """Every task re-assessed on every node (at the start of a run)."""
         for index in range(len(self.world.nodes)):
             self.reassess(index)
 

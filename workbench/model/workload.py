@@ -224,6 +224,7 @@ class Generator:
         self.generated = 0
 
     def start(self) -> None:
+        """Schedule the first arrivals (at time 0 of the run)."""
         raise NotImplementedError
 
 
@@ -240,6 +241,7 @@ class PoissonArrivals(Generator):
         self._timer = Recurring(self.env, self._arrive)
 
     def start(self) -> None:
+        """Schedule the first arrival; each one schedules the next."""
         self._schedule_next()
 
     def _schedule_next(self) -> None:
@@ -278,6 +280,7 @@ class ConstantArrivals(Generator):
         self._k = 0
 
     def start(self) -> None:
+        """Schedule the first arrival; each one schedules the next."""
         self._schedule_next()
 
     def _schedule_next(self) -> None:
@@ -313,6 +316,7 @@ class DiurnalArrivals(Generator):
         return self.trough + (self.peak - self.trough) * 0.5 * (1.0 + math.cos(self._omega * t + self._phase))
 
     def start(self) -> None:
+        """Schedule the first candidate arrival; each one schedules the next."""
         self._schedule_next()
 
     def _schedule_next(self) -> None:
@@ -371,6 +375,7 @@ class BurstArrivals(Generator):
         return self._rates[-1]
 
     def start(self) -> None:
+        """Schedule the flash crowds' rate changes and the first arrival."""
         for s, e, m in self.bursts:
             Timer(self.env, s, self._burst_event, (s, e, m))
         self._schedule_next()
@@ -427,9 +432,11 @@ class ClosedLoop(Generator):
 
     @property
     def in_flight(self) -> int:
+        """Operations issued by users and not yet answered."""
         return len(self._waiting)
 
     def start(self) -> None:
+        """Every user starts with a think time, then issues its first operation."""
         for user in range(self.users):
             self._think_then_issue(user)
 
@@ -507,6 +514,7 @@ class TraceReplay(Generator):
         self.finished = False
 
     def start(self) -> None:
+        """Open the trace and schedule its first row."""
         self._chunks = self.reader.chunks()
         self._schedule_next()
 

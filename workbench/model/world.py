@@ -68,6 +68,11 @@ class Placement:
 
 
 class World:
+    """One cluster and everything it runs, built from a scenario and wired before the first event:
+    network, servers, Rachis, database copies, observer, clients, workload, tasks, fault plan,
+    recorder and write ledger. Used alone, or as one cluster of a :class:`Deployment` (then
+    sharing its environment and given its ``placement``)."""
+
     def __init__(self, scenario: Scenario, env: simpy.Environment | None = None, placement: Placement | None = None):
         self.scenario = scenario
         self.env = env if env is not None else Environment()
@@ -273,6 +278,7 @@ class World:
         return range(self.collection_bounds[k - 1] if k else 0, self.collection_bounds[k])
 
     def collection_of(self, key: int) -> str:
+        """The collection that document ``key`` belongs to."""
         return self.collection_names[bisect_right(self.collection_bounds, key)]
 
     def script_cost(self, key: int) -> float | None:
@@ -283,6 +289,8 @@ class World:
 
     # -- running
     def start(self) -> None:
+        """Create the database (bootstrap Rachis, open replication, assign tasks), then start the
+        workload, the fault plan and the periodic probes."""
         self.recorder.event("database_created", members=tuple(self.members), rf=len(self.members))
         self.cluster.bootstrap()
         for inst in self.instances:
@@ -330,6 +338,7 @@ class World:
         lead = self.cluster.leader()
 
         def rank(side: list[int]) -> tuple[int, bool, int]:
+            """Order sides by voters held, then holding the leader, then size."""
             return (len(voters.intersection(side)), lead is not None and lead.index in side, len(side))
 
         return sorted(max(sides, key=rank))
@@ -370,8 +379,10 @@ class World:
 
     @property
     def ops_issued(self) -> int:
+        """Operations issued by every client so far."""
         return sum(c.issued for c in self.clients)
 
     @property
     def events_processed(self) -> int:
+        """Events scheduled on the clock so far (the speed figures' unit of work)."""
         return events_scheduled(self.env)

@@ -67,6 +67,7 @@ def split(s: DeploymentScenario, source: str = "<scenario>") -> list[ClusterPart
     base_workload = s.workload
 
     def fail(path: str, message: str) -> None:
+        """Raise the input error at the deployment's field ``path``."""
         raise WorkbenchInputError(message, source=source, path=path)
 
     dep = s.blueprint

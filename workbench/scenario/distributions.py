@@ -47,9 +47,11 @@ class Distribution:
     text: str
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` independent draws from ``rng``, in base units (seconds, bytes or a plain number)."""
         raise NotImplementedError
 
     def mean(self) -> float:
+        """The mean, in base units (infinite for a Pareto with shape <= 1)."""
         raise NotImplementedError
 
     def upper(self, tail: float) -> float:
@@ -62,47 +64,62 @@ class Distribution:
 
 @dataclass(frozen=True, eq=False)
 class Constant(Distribution):
+    """Always ``value`` (a bare quantity such as ``2 ms`` is one)."""
+
     value: float
     text: str = ""
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` copies of the value (draws nothing)."""
         return np.full(n, self.value)
 
     def mean(self) -> float:
+        """The value."""
         return self.value
 
     def upper(self, tail: float) -> float:
+        """The value."""
         return self.value
 
 
 @dataclass(frozen=True, eq=False)
 class Uniform(Distribution):
+    """Uniform on [``low``, ``high``)."""
+
     low: float
     high: float
     text: str = ""
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Uniform draws on [low, high)."""
         return rng.uniform(self.low, self.high, n)
 
     def mean(self) -> float:
+        """(low + high) / 2."""
         return (self.low + self.high) / 2
 
     def upper(self, tail: float) -> float:
+        """The upper bound, ``high``."""
         return self.high
 
 
 @dataclass(frozen=True, eq=False)
 class Exponential(Distribution):
+    """Exponential with mean ``mean_value`` (memoryless: Poisson gaps, M/M/c service)."""
+
     mean_value: float
     text: str = ""
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Exponential draws with the given mean."""
         return rng.exponential(self.mean_value, n)
 
     def mean(self) -> float:
+        """The mean it was given."""
         return self.mean_value
 
     def upper(self, tail: float) -> float:
+        """The (1 - tail) quantile: mean · ln(1 / tail)."""
         return self.mean_value * math.log(1.0 / tail)
 
 
@@ -115,6 +132,7 @@ class TruncatedNormal(Distribution):
     text: str = ""
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Normal draws, each negative one redrawn until it is not."""
         out = rng.normal(self.mu, self.sd, n)
         bad = out < 0
         while bad.any():
@@ -123,6 +141,7 @@ class TruncatedNormal(Distribution):
         return out
 
     def mean(self) -> float:
+        """Mean of the normal truncated at 0: mu + sd · φ(a) / (1 - Φ(a)) with a = -mu / sd."""
         if self.sd == 0:
             return self.mu
         a = -self.mu / self.sd
@@ -131,6 +150,7 @@ class TruncatedNormal(Distribution):
         return self.mu + self.sd * pdf / tail
 
     def upper(self, tail: float) -> float:
+        """The untruncated normal's (1 - tail) quantile, a slight overestimate (truncation only lowers it)."""
         return self.mu + self.sd * NormalDist().inv_cdf(1.0 - tail)  # slightly above: truncation only lowers it
 
 
@@ -143,12 +163,15 @@ class LogNormal(Distribution):
     text: str = ""
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Log-normal draws: exp(normal(mu, sigma))."""
         return rng.lognormal(self.mu, self.sigma, n)
 
     def mean(self) -> float:
+        """exp(mu + sigma² / 2)."""
         return math.exp(self.mu + self.sigma**2 / 2)
 
     def upper(self, tail: float) -> float:
+        """The (1 - tail) quantile: exp(mu + sigma · z), z the standard normal's (1 - tail) quantile."""
         return math.exp(self.mu + self.sigma * NormalDist().inv_cdf(1.0 - tail))
 
 
@@ -161,13 +184,16 @@ class Pareto(Distribution):
     text: str = ""
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Classical Pareto draws: (Lomax + 1) · scale."""
         # numpy's pareto is the Lomax form; shifting by one gives the classical one.
         return (rng.pareto(self.shape, n) + 1.0) * self.scale
 
     def mean(self) -> float:
+        """shape · scale / (shape - 1); infinite when shape <= 1."""
         return math.inf if self.shape <= 1 else self.shape * self.scale / (self.shape - 1)
 
     def upper(self, tail: float) -> float:
+        """The (1 - tail) quantile: scale · tail^(-1/shape)."""
         return self.scale * tail ** (-1.0 / self.shape)
 
 
@@ -180,22 +206,28 @@ class Weibull(Distribution):
     text: str = ""
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Weibull draws: scale · numpy's standard Weibull(shape)."""
         return rng.weibull(self.shape, n) * self.scale
 
     def mean(self) -> float:
+        """scale · Γ(1 + 1/shape)."""
         return self.scale * math.gamma(1.0 + 1.0 / self.shape)
 
     def upper(self, tail: float) -> float:
+        """The (1 - tail) quantile: scale · ln(1 / tail)^(1/shape)."""
         return self.scale * math.log(1.0 / tail) ** (1.0 / self.shape)
 
 
 @dataclass(frozen=True, eq=False)
 class Mixture(Distribution):
+    """Each draw comes from component i with probability ``weights[i]`` (the weights add up to 1)."""
+
     weights: tuple[float, ...]
     components: tuple[Distribution, ...]
     text: str = ""
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Pick a component per draw by weight, then draw each component's share in one block."""
         choice = rng.choice(len(self.components), size=n, p=np.asarray(self.weights))
         out = np.empty(n)
         for i, comp in enumerate(self.components):
@@ -205,24 +237,31 @@ class Mixture(Distribution):
         return out
 
     def mean(self) -> float:
+        """The weighted mean of the components' means."""
         return sum(w * c.mean() for w, c in zip(self.weights, self.components, strict=True))
 
     def upper(self, tail: float) -> float:
+        """The largest upper bound among components with a positive weight (a safe bound, not a quantile)."""
         return max(c.upper(tail) for w, c in zip(self.weights, self.components, strict=True) if w > 0)
 
 
 @dataclass(frozen=True, eq=False)
 class Empirical(Distribution):
+    """Resampling with replacement from the given ``values`` (listed in the text or read from a CSV column)."""
+
     values: tuple[float, ...] = field(repr=False)
     text: str = ""
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Values picked uniformly at random, with replacement."""
         return np.asarray(self.values)[rng.integers(0, len(self.values), n)]
 
     def mean(self) -> float:
+        """The mean of the values."""
         return float(np.mean(self.values))
 
     def upper(self, tail: float) -> float:
+        """The largest value (the support is bounded)."""
         return max(self.values)
 
 
@@ -292,10 +331,13 @@ class _Parser:
 
     # -- token helpers
     def peek(self, offset: int = 0) -> _Tok | None:
+        """The token ``offset`` places ahead, without consuming it (None past the end)."""
         j = self.i + offset
         return self.tokens[j] if j < len(self.tokens) else None
 
     def take(self, kind: str | None = None, value: str | None = None) -> _Tok:
+        """Consume the next token, which must match ``kind`` and/or ``value``; ValueError naming the
+        position otherwise."""
         tok = self.peek()
         if tok is None:
             want = value or kind or "more input"
@@ -310,6 +352,7 @@ class _Parser:
 
     # -- grammar
     def parse(self) -> Distribution:
+        """The whole text as one distribution; anything left over is an error."""
         dist = self.distribution(self.kind)
         if self.peek() is not None:
             tok = self.peek()
@@ -318,6 +361,7 @@ class _Parser:
         return dist
 
     def distribution(self, kind: str) -> Distribution:
+        """A distribution call (``name(...)``) or a bare quantity (a constant)."""
         tok = self.peek()
         if tok is None:
             msg = "empty distribution"
@@ -334,6 +378,7 @@ class _Parser:
         return tok.pos if tok is not None else len(self.text)
 
     def quantity(self, kind: str) -> float:
+        """A number with an optional unit, in base units of ``kind`` (a ``number`` takes no unit)."""
         tok = self.take()
         if tok.kind != "number":
             msg = f"expected a number at position {tok.pos + 1}, found {tok.value!r}"
@@ -353,6 +398,7 @@ class _Parser:
         return parse_quantity(float(tok.value), kind)
 
     def call(self, kind: str) -> Distribution:
+        """``name(arguments)``: dispatch on the distribution's name; the result keeps the text written."""
         name_tok = self.take("name")
         start = name_tok.pos
         name = name_tok.value
@@ -386,7 +432,12 @@ class _Parser:
         return args
 
     def simple(self, name: str, kind: str) -> Distribution:
+        """The distributions with fixed arguments (constant, uniform, exponential, normal,
+        lognormal, pareto, weibull), arguments checked against :data:`SIGNATURES`."""
+
         def value(key: str | None, index: int) -> float:
+            """One argument: unitless for ``sigma``, ``shape`` and the second positional of pareto,
+            lognormal and weibull."""
             unitless = key in ("sigma", "shape") or (
                 name in ("pareto", "lognormal", "weibull") and key is None and index == 1
             )
@@ -398,6 +449,7 @@ class _Parser:
         kw = {k: v for k, v in args if k is not None}
 
         def need(n: int) -> list[float]:
+            """The ``n`` positional arguments, or a ValueError showing the signature."""
             if kw or len(pos) != n:
                 msg = f"{name} takes {n} argument(s): {sig}"
                 raise ValueError(msg)
@@ -457,6 +509,7 @@ class _Parser:
         return LogNormal(math.log(kw["mean"]) - sigma**2 / 2, sigma)
 
     def mixture(self, kind: str) -> Distribution:
+        """``WEIGHT: DIST, ...``: weights >= 0 that add up to 1."""
         weights: list[float] = []
         comps: list[Distribution] = []
         while self.peek() is not None and self.peek().value != ")":
@@ -476,6 +529,7 @@ class _Parser:
         return Mixture(tuple(w / total for w in weights), tuple(comps))
 
     def empirical(self, kind: str) -> Distribution:
+        """A list of quantities (optionally in brackets), or ``file=, column=, unit=``."""
         tok = self.peek()
         if tok is not None and tok.kind == "name" and self.peek(1) is not None and self.peek(1).value == "=":
             return self.empirical_file(kind)
@@ -495,7 +549,11 @@ class _Parser:
         return Empirical(tuple(values))
 
     def empirical_file(self, kind: str) -> Distribution:
+        """``empirical(file=PATH, column=NAME, unit=UNIT)``: one CSV column, scaled to base units; a
+        relative path is read from the scenario's folder."""
+
         def value(key: str | None, index: int) -> str:
+            """One argument, as written (quotes stripped)."""
             tok = self.take()
             return tok.value.strip("'\"")
 

@@ -86,6 +86,7 @@ class _StrictLoader(yaml.SafeLoader):
     would silently keep the last)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        """A mapping, refusing a key given twice (the message names both lines)."""
         seen: dict[Any, int] = {}
         for key_node, _value in node.value:
             key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
@@ -109,6 +110,8 @@ def _expanded_size(data: Any, source: str) -> None:
     depth_of: dict[int, int] = {}
 
     def walk(value: Any, depth: int) -> int:
+        """Values under ``value`` once aliases are expanded (each shared node counted once per
+        depth); raises past the limits."""
         if depth > MAX_YAML_DEPTH:
             msg = f"the document is nested more than {MAX_YAML_DEPTH} levels deep; flatten it"
             raise WorkbenchInputError(msg, source=source)
@@ -483,6 +486,7 @@ def check_scenario(s: Scenario, source: str) -> None:
     """Rules that span several fields. Each error names the offending path."""
 
     def fail(path: str, message: str) -> None:
+        """Raise the input error at field ``path`` of the scenario."""
         raise WorkbenchInputError(message, source=source, path=path)
 
     bp = s.blueprint
@@ -881,6 +885,7 @@ def check_faults(s: Scenario, fail: Any) -> None:
     endpoints = [*tags, *clients, *dcs]
 
     def node_ref(path: str, ref: str, *, restart: bool = False) -> None:
+        """Check a node reference: a tag or a role (``last_crashed`` only for a restart, which takes no other role)."""
         if ref == "last_crashed" and not restart:
             fail(path, "'last_crashed' is for restart; name a tag or a role (leader, follower, preferred)")
         if restart and ref in ROLE_TARGETS:
@@ -889,6 +894,7 @@ def check_faults(s: Scenario, fail: Any) -> None:
             fail(path, f"no node '{ref}'{did_you_mean(ref, tags)}; nodes: {one_of(tags)}")
 
     def endpoint_ref(path: str, ref: str) -> None:
+        """Check an endpoint reference: a node tag, a client name or a data centre."""
         if ref not in endpoints:
             fail(
                 path,
@@ -897,6 +903,7 @@ def check_faults(s: Scenario, fail: Any) -> None:
             )
 
     def dc_ref(path: str, ref: str) -> None:
+        """Check a data-centre name."""
         if ref not in dcs:
             fail(path, f"no data centre '{ref}'{did_you_mean(ref, dcs)}; known: {one_of(dcs)}")
 
@@ -1012,6 +1019,8 @@ def _check_operator_action(s: Scenario, i: int, fail: Any) -> None:
     earlier = s.faults[:i]
 
     def changed_by(*actions: str) -> bool:
+        """An earlier entry of the plan runs one of ``actions`` on the same node (so its blueprint
+        role no longer tells)."""
         return any(f.action in actions and getattr(f, "node", None) == ref for f in earlier)
 
     if fault.action == "promote" and ref in ("leader", "follower"):
@@ -1072,6 +1081,7 @@ def check_deployment(s: DeploymentScenario, source: str) -> None:
     from workbench.scenario.deployment import part_path, split
 
     def fail(path: str, message: str) -> None:
+        """Raise the input error at field ``path`` of the deployment scenario."""
         raise WorkbenchInputError(message, source=source, path=path)
 
     if s.elide_idle and "elide_idle" in s.model_fields_set:

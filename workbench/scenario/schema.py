@@ -86,6 +86,9 @@ class Datacenter(Strict):
 
 
 class NodeSpec(Strict):
+    """One RavenDB server of the cluster: its tag, where it runs (data centre and zone), its cluster
+    role and its clock skew."""
+
     tag: NodeTag
     datacenter: str
     zone: str | None = Field(None, description="Defaults to the data centre's first zone")
@@ -662,6 +665,9 @@ class ClientSpec(Strict):
 
 
 class OpMix(Strict):
+    """The share of each kind of operation in the workload; the shares add up to 1 (checked when the
+    scenario is loaded)."""
+
     read: float = Field(0.8, ge=0, le=1)
     write: float = Field(0.2, ge=0, le=1)
     query: float = Field(0.0, ge=0, le=1)
@@ -984,6 +990,8 @@ class CrashFault(_Lasting):
 
 
 class RestartFault(_FaultBase):
+    """Start a crashed node again (its durable state intact, unless its crash wiped the disk)."""
+
     action: Literal["restart"]
     node: NodeRef
 
@@ -1041,6 +1049,8 @@ class PartitionFault(_Lasting):
 
 
 class HealFault(_FaultBase):
+    """End the current partition (a dark data centre stays cut off)."""
+
     action: Literal["heal"]
 
 
@@ -1056,6 +1066,9 @@ class DegradeLinkFault(_Lasting):
 
 
 class RestoreLinkFault(_FaultBase):
+    """Give the links between two endpoints back their blueprint latency, loss and bandwidth (ends a
+    ``degrade_link``)."""
+
     action: Literal["restore_link"]
     between: tuple[EndpointRef, EndpointRef]
 
@@ -1070,6 +1083,9 @@ class DatacenterDownFault(_Lasting):
 
 
 class DatacenterUpFault(_FaultBase):
+    """A dark data centre comes back: its links reconnect, its stopped nodes restart and its
+    application servers issue again."""
+
     action: Literal["datacenter_up"]
     datacenter: str
 
@@ -1082,6 +1098,8 @@ class ExternalDownFault(_Lasting):
 
 
 class ExternalUpFault(_FaultBase):
+    """An external system's outage ends: it accepts requests again."""
+
     action: Literal["external_up"]
     system: str
 
@@ -1118,6 +1136,8 @@ class FillDiskFault(_Lasting):
 
 
 class FreeDiskFault(_FaultBase):
+    """Space is freed on a full disk: the database recovers and replication resumes."""
+
     action: Literal["free_disk"]
     node: NodeRef
 
@@ -1339,6 +1359,9 @@ PLANS = ("rolling_restart", "random_failures", "random_datacenter_failures")
 
 
 class Scenario(Strict):
+    """One run: a blueprint, its clients, a workload and a fault plan, with a seed and a simulated
+    duration. Loaded and checked by :func:`workbench.scenario.load.load_scenario`."""
+
     name: str
     description: str = ""
     seed: int = Field(1, ge=0, lt=2**63)

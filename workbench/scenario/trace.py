@@ -231,6 +231,7 @@ class TraceReader:
 
     # -- one pass over the file
     def chunks(self) -> Iterator[TraceChunk]:
+        """One pass over the file: its rows checked and converted, chunk by chunk (a looping replay calls it again)."""
         self.passes += 1
         state = _PassState()
         batches = self._csv_batches() if self.format == "csv" else self._parquet_batches()
@@ -246,6 +247,7 @@ class TraceReader:
         invalid: list[tuple[int, str]] = []
 
         def on_invalid(row: pacsv.InvalidRow) -> str:
+            """pyarrow's handler for a row with the wrong number of values: note its line and skip it."""
             line = row.number if row.number is not None else -1
             problem = f"{row.actual_columns} values, but the header has {row.expected_columns} columns"
             invalid.append((line, problem))
@@ -441,6 +443,7 @@ class TraceReader:
         n_clients = self.n_clients
 
         def to_index(value: object) -> int:
+            """A row's ``client`` as a client index: -1 when empty (not given), -2 when it names no client."""
             if value is None or value == "":
                 return -1
             if isinstance(value, int) or (isinstance(value, str) and value.lstrip("+").isdigit()):
@@ -465,6 +468,8 @@ class TraceReader:
         index = {name: i for i, name in enumerate(self.region_names)}
 
         def to_group(value: object) -> int:
+            """A row's ``region`` as an index of the region groups: -1 when empty, -2 when unknown
+            or no client is placed there."""
             if value is None or value == "":
                 return -1
             group = index.get(str(value))
@@ -473,6 +478,7 @@ class TraceReader:
             return group
 
         def why(i: int) -> str:
+            """Why row ``i``'s region is bad, for the error message."""
             value = col[i].as_py()
             if str(value) in index:
                 return f"no client is placed in {value!r} (clients.placement)"
@@ -546,6 +552,7 @@ def _floats(col: pa.Array, name: str, *, required: bool) -> tuple[np.ndarray, np
         bad |= missing
 
     def why(i: int) -> str:
+        """Why row ``i``'s value is bad, for the error message."""
         if missing[i]:
             return "a value is required here"
         return f"{_show(col, i)} is not a number" + (" of seconds" if name == "t" else "")
@@ -573,6 +580,7 @@ def _ints(col: pa.Array, name: str) -> tuple[np.ndarray, np.ndarray, Callable[[i
     bad = ~parsed
 
     def why(i: int) -> str:
+        """Why row ``i``'s value is bad, for the error message."""
         if missing[i]:
             return "a value is required here"
         return f"{_show(col, i)} is not a whole number"
@@ -616,6 +624,7 @@ def _timestamps(col: pa.Array) -> tuple[np.ndarray, np.ndarray, Callable[[int], 
         ok[iso] = fine
 
     def why(i: int) -> str:
+        """Why row ``i``'s value is bad, for the error message."""
         if missing[i]:
             return "a value is required here"
         return f"{_show(col, i)} is not a time: write ISO-8601 (2024-05-01T12:00:00.250Z) or epoch seconds"
@@ -628,6 +637,7 @@ def _ops(col: pa.Array) -> tuple[np.ndarray, np.ndarray, Callable[[int], str]]:
     values, bad = _by_value(col, lambda v: codes.get(v, -2) if isinstance(v, str) and v else -2)
 
     def why(i: int) -> str:
+        """Why row ``i``'s op is bad, for the error message."""
         value = col[i].as_py()
         if value is None or value == "":
             return "a value is required here"

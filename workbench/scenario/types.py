@@ -17,6 +17,7 @@ from workbench.scenario.units import format_bandwidth, format_duration, format_s
 
 def _quantity(kind: str):
     def validate(value: object) -> float:
+        """A value with a unit (or a bare number) as a float in the kind's base unit."""
         return parse_quantity(value, kind)
 
     return validate
@@ -24,6 +25,8 @@ def _quantity(kind: str):
 
 def _distribution(kind: str):
     def validate(value: object, info: ValidationInfo) -> Distribution:
+        """A distribution's text, parsed with relative file paths read from the scenario's folder
+        (the ``base_dir`` context)."""
         base_dir = None
         if info.context and info.context.get("base_dir"):
             base_dir = Path(info.context["base_dir"])

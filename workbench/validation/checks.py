@@ -32,6 +32,9 @@ LEVEL = 0.99
 
 @dataclass(frozen=True)
 class Check:
+    """One named check of the registry: its title, the theory or experiment it compares with
+    (``source``), and ``run(quick)`` giving its rows."""
+
     name: str
     title: str
     source: str
@@ -48,6 +51,7 @@ def row(
     passed: bool,
     unit: str = "",
 ) -> Row:
+    """One compared figure as a result row (``ci``: the simulated value's interval, None when it has none)."""
     return {
         "check": check,
         "metric": metric,
@@ -86,10 +90,13 @@ def erlang_c(c: int, lam: float, mu: float) -> float:
 
 
 def mmc_response_time(c: int, lam: float, mu: float) -> float:
+    """Mean response time (seconds) of an M/M/c queue: Erlang C wait plus one service time."""
     return erlang_c(c, lam, mu) / (c * mu - lam) + 1 / mu
 
 
 def md1_response_time(lam: float, service: float) -> float:
+    """Mean response time (seconds) of an M/D/1 queue: Pollaczek-Khinchine wait ρ·s / (2(1 - ρ))
+    plus the service time ``service``."""
     rho = lam * service
     return rho * service / (2 * (1 - rho)) + service
 
@@ -154,6 +161,7 @@ def _inside(expected: float, mean: float, half: float) -> bool:
 
 def _queue_check(name: str, workers: int, rate: float, service: str, mean_service: float, deterministic: bool):
     def run_check(quick: bool) -> list[Row]:
+        """Run the queue and compare its mean response time and P(wait > 0) with theory (batch-means interval)."""
         duration, batches = (900.0, 20) if quick else (3600.0, 30)
         m = queue_measurements(workers, rate, service, duration, batches)
         mu = 1 / mean_service
@@ -282,6 +290,8 @@ MTBF_S, MTTR_S = 120.0, 20.0
 
 def _majority_check(n: int, blueprint: str):
     def run_check(quick: bool) -> list[Row]:
+        """Replicated runs under random node failures: cluster availability against the binomial
+        majority figure less the time spent electing, and the election rate against theory."""
         from workbench.analysis.summary import summarise
         from workbench.scenario import scenario_from_dict
 
@@ -544,6 +554,7 @@ def resolve(names: list[str]) -> list[Check]:
 
 
 def run_checks(checks: list[Check], quick: bool = False) -> list[Row]:
+    """Every row of every check in ``checks``, in order."""
     return [r for check in checks for r in check.run(quick)]
 
 
@@ -551,6 +562,7 @@ def format_rows(rows: list[Row]) -> str:
     """A plain-text table: check, metric, expected, simulated, interval, tolerance, pass/fail."""
 
     def num(x: float | None, unit: str) -> str:
+        """A figure for the table: two decimals for milliseconds, four otherwise; ``-`` when missing."""
         if x is None:
             return "-"
         return f"{x:.2f}" if unit == "ms" else f"{x:.4f}"

@@ -67,16 +67,19 @@ def figure16() -> dict[str, np.ndarray]:
 
 
 def range_name(low_s: float, high_s: float) -> str:
+    """A timeout range as the figure labels it, in milliseconds: ``150-300``."""
     return f"{low_s * 1e3:g}-{high_s * 1e3:g}"
 
 
 def parse_range(name: str) -> tuple[float, float]:
+    """``150-300`` (milliseconds) as (low, high) in seconds."""
     low, high = name.split("-")
     return float(low) / 1e3, float(high) / 1e3
 
 
 class _Silent:
     def event(self, *_args: object, **_kwargs: object) -> None:
+        """Events are not recorded in the experiment."""
         return None
 
 
@@ -114,6 +117,9 @@ class RaftHost:
 
 @dataclass(frozen=True)
 class ElectionSetup:
+    """One setting of the experiment (``timeout_*`` and durations in seconds, or distribution text);
+    the defaults are the one parameter set described in the module docstring."""
+
     timeout_min: float = 0.150
     timeout_max: float = 0.300
     one_way_latency: float | str = 0.0001
@@ -126,6 +132,7 @@ class ElectionSetup:
 
     @property
     def name(self) -> str:
+        """The timeout range in milliseconds, e.g. ``150-300``."""
         return range_name(self.timeout_min, self.timeout_max)
 
 
@@ -152,6 +159,7 @@ def election_trial(setup: ElectionSetup, seed: int) -> float:
     done = host.env.event()
 
     def on_new_leader(node: RaftNode, leader: int, term: int) -> None:
+        """A survivor heard a leader of ``term``: the trial ends once every other survivor heard the same one."""
         if term <= 1 or done.triggered:
             return
         heard[node.index] = (leader, term)
@@ -160,6 +168,7 @@ def election_trial(setup: ElectionSetup, seed: int) -> float:
             done.succeed(host.env.now)
 
     def crash() -> None:
+        """Crash the leader, after giving its last entry to the eligible followers only."""
         # The leader's last entry reached the eligible followers only, so the
         # last `ineligible` survivors cannot win the election.
         eligible = setup.servers - setup.ineligible

@@ -21,6 +21,9 @@ from workbench.validation.raft_election import RaftHost
 
 @dataclass(frozen=True)
 class Action:
+    """One step of a fault schedule at ``at`` seconds: crash or restart ``node``, partition ``side``
+    from the rest, or heal."""
+
     at: float
     kind: str  # crash | restart | partition | heal
     node: int = 0
@@ -57,6 +60,7 @@ def run_schedule(
     rng = streams.rng("commands")
 
     def apply(action: Action) -> None:
+        """Carry out one action (a crash of a node already down, or a restart of one up, does nothing)."""
         node = host.nodes[action.node]
         if action.kind == "crash" and node.up:
             node.up = False
@@ -73,6 +77,7 @@ def run_schedule(
             host.network.heal()
 
     def submit() -> None:
+        """Submit a compare-exchange command at a random live node, every 10 ms until the end."""
         live = [n for n in cluster.nodes if host.nodes[n.index].up]
         if live:
             node = live[int(rng.integers(0, len(live)))]
@@ -135,6 +140,9 @@ def random_schedule(rng: np.random.Generator, servers: int = 5, horizon: float =
 
 @dataclass(frozen=True)
 class Sweep:
+    """The outcome of :func:`safety_sweep`: schedules run, the broken ones (each a replayable call)
+    and elections seen."""
+
     schedules: int
     broken: list[str]  # each broken schedule as a run_schedule call to replay, and what broke
     elections: int

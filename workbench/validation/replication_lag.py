@@ -72,6 +72,9 @@ THEORY_SEED = 20  # the theory's own Monte Carlo draws: fixed, independent of th
 
 @dataclass(frozen=True)
 class LagCase:
+    """One setting of the experiment: the A-B one-way latency, the write rate (per second) and the
+    simulated durations (full and quick)."""
+
     name: str
     title: str
     latency: str  # one-way, A <-> B
@@ -114,6 +117,9 @@ def lag_scenario(latency: str, rate: float, duration_s: float, seed: int = 3, **
 
 @dataclass(frozen=True)
 class LagSample:
+    """What one run measured, per write after the warm-up: visibility lag on B and acknowledgement
+    time at the client (ms)."""
+
     committed_s: np.ndarray  # commit on A, after the warm-up
     visible_ms: np.ndarray  # applied on B - committed on A (same order)
     answered_committed_s: np.ndarray  # commit on A of the writes answered ok
@@ -161,10 +167,12 @@ class LagTheory:
 
     @property
     def visible_ms(self) -> float:
+        """Expected lag until the write is readable on B: trip, apply, commit and the wait for a batch in flight."""
         return self.one_way_ms + self.apply_ms + self.commit_ms + self.wait_ms
 
     @property
     def acknowledged_ms(self) -> float:
+        """Expected time until the client's answer: the visible lag plus the acknowledgement's trip back."""
         return self.visible_ms + self.back_ms
 
 

@@ -121,6 +121,7 @@ def naive_reference(duration_s: float = 600.0, rate: float = 2000.0, seed: int =
     done = [0]
 
     def replicate(dest: int):
+        """One replication message: the trip, CPU then fsync at ``dest``."""
         yield env.timeout(one_way)
         with cpus[dest].request() as req:
             yield req
@@ -130,6 +131,8 @@ def naive_reference(duration_s: float = 600.0, rate: float = 2000.0, seed: int =
             yield env.timeout(rng.exponential(0.0005))
 
     def request(node: int, write: bool):
+        """One client request: the trip, CPU, for a write an fsync and replication to the other
+        members, the trip back."""
         yield env.timeout(one_way)
         with cpus[node].request() as req:
             yield req
@@ -145,6 +148,7 @@ def naive_reference(duration_s: float = 600.0, rate: float = 2000.0, seed: int =
         done[0] += 1
 
     def client():
+        """Poisson arrivals at ``rate``: 20 % writes to the preferred node, reads round-robin."""
         turn = 0
         while True:
             yield env.timeout(rng.exponential(1 / rate))
@@ -159,6 +163,7 @@ def naive_reference(duration_s: float = 600.0, rate: float = 2000.0, seed: int =
     step = env.step
 
     def counted() -> None:
+        """``env.step`` counting the events it processes."""
         steps[0] += 1
         step()
 
@@ -236,6 +241,9 @@ SETTINGS = {
 
 
 def run_benchmarks(quick: bool = False, horizon_s: float | None = None) -> dict[str, Any]:
+    """Run every benchmark (hot path, naive reference, long horizon, results memory) and return the
+    report: figures, the machine they were measured on and the targets met (``quick``: small settings;
+    ``horizon_s``: the long run's simulated seconds)."""
     from workbench.results import environment_info
 
     settings = SETTINGS["quick" if quick else "full"]
@@ -299,6 +307,7 @@ def targets(hot: dict[str, Any], ratio: float, horizon: dict[str, Any], memory: 
 
 
 def format_report(report: dict[str, Any]) -> str:
+    """The report of :func:`run_benchmarks` as plain text, one line per benchmark, then the targets."""
     hot, naive, lh, mem = report["hot_path"], report["naive"], report["long_horizon"], report["results_memory"]
     return "\n".join(
         [
