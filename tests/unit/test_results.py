@@ -24,20 +24,6 @@ def test_round_trip_through_a_directory(make_scenario, tmp_path):
     assert back.summary() == json.loads((tmp_path / "run" / "summary.json").read_text())
 
 
-def test_tables_have_the_documented_columns(make_scenario):
-    result = run(make_scenario(duration="2 s"))
-    assert list(result.ops.columns) == [
-        "start_s", "end_s", "latency_ms", "kind", "key", "client", "session",
-        "node", "attempts", "outcome", "version", "stale", "ryw_violation",
-    ]  # fmt: skip
-    assert list(result.events.columns) == [
-        "time_s", "kind", "node", "term", "database", "detail", "value", *FIELDS
-    ]  # fmt: skip
-    assert list(result.timeseries.columns) == ["time_s", "entity", "metric", "value"]
-    assert {"lag_ms", "origin", "destination"} <= set(result.replication.columns)
-    assert set(result.timeseries["metric"].unique()) >= {"up", "cpu_utilisation", "cpu_queue", "unacked_writes"}
-
-
 def test_provenance_records_the_resolved_scenario_and_versions(make_scenario):
     scenario = make_scenario(duration="2 s")
     result = run(scenario)
