@@ -3,9 +3,9 @@ and labels its axes with units."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from workbench import charts as ch
-from workbench import load_scenario, run
-from workbench.results import events_table
+from workbench import load_scenario, run, scenario_from_dict
+from workbench.results import REPLICATION_COLUMNS, RunResult, events_table
 
 ROOT = Path(__file__).parents[1]
 MAX_ROWS = 5000
@@ -29,7 +29,7 @@ def rehab() -> Any:
 
 
 @pytest.fixture(scope="module")
-def long_run() -> Any:
+def long_run() -> RunResult:
     """A synthetic hour-long result with 300,000 operations and 2,000 conflicts."""
     rng = np.random.default_rng(1)
     n = 300_000
@@ -73,12 +73,10 @@ def long_run() -> Any:
         + [(float(t), "conflict", "C", None, None, {"key": i, **latest}) for i, t in enumerate(conflict_times)],
         "db",
     )
-    provenance = {
-        "sim_seconds": 3600.0,
-        "members": ["A", "B", "C"],
-        "scenario": {"blueprint": {"nodes": [{"tag": t} for t in "ABC"]}},
-    }
-    return SimpleNamespace(ops=ops, events=events, timeseries=timeseries, replication=None, provenance=provenance)
+    scenario = scenario_from_dict({"name": "synthetic", "duration": "1 h", "blueprint": "three-node"})
+    provenance = {"sim_seconds": 3600.0, "members": ["A", "B", "C"], "scenario": scenario.model_dump(mode="json")}
+    replication = pd.DataFrame(columns=REPLICATION_COLUMNS)
+    return RunResult(ops=ops, events=events, timeseries=timeseries, replication=replication, provenance=provenance)
 
 
 def _rows_table() -> pd.DataFrame:
@@ -309,7 +307,7 @@ def test_link_lag_is_binned_on_long_runs(long_run: Any) -> None:
     extra = pd.DataFrame(
         {"time_s": times, "entity": "task.east-to-west", "metric": "link_lag_ms", "value": 20.0 + times % 7}
     )
-    run_ = SimpleNamespace(**{**vars(long_run), "timeseries": pd.concat([long_run.timeseries, extra])})
+    run_ = dataclasses.replace(long_run, timeseries=pd.concat([long_run.timeseries, extra]))
     data = ch.link_lag_data(run_)
     assert set(data["link"]) == {"east-to-west"}  # replication.X->Y rows are not links between clusters
     assert len(data) == 2 * ch.MAX_WINDOWS and data["versions"].sum() == 2 * len(times)
@@ -340,7 +338,7 @@ def test_cluster_latency_has_a_line_per_cluster_and_op_kind(deployment: Any) -> 
 
 def test_cluster_latency_is_binned_on_long_runs(long_run: Any) -> None:
     data = ch.cluster_latency_data(long_run)
-    assert set(data["cluster"]) == {"cluster"}  # a single cluster is one line
+    assert set(data["cluster"]) == {"three-node"}  # a single cluster is one line, named by its blueprint
     assert data.groupby("kind").size().le(ch.MAX_WINDOWS).all()
     assert _data_rows(ch.spec(ch.cluster_latency(long_run))) <= MAX_ROWS
 
@@ -384,7 +382,7 @@ def test_deployment_fault_spans_keep_colliding_fault_ids_apart(deployment: Any) 
     )
     events.insert(0, "cluster", ["hq", "store", "hq", "store"])
     ops = deployment.ops.iloc[:0]
-    fake = SimpleNamespace(ops=ops, events=events, timeseries=None, provenance={"sim_seconds": 100.0})
+    fake = dataclasses.replace(deployment, ops=ops, events=events, provenance={"sim_seconds": 100.0})
     spans = ch.deployment_fault_spans(fake)
     assert spans[["label", "start_s", "end_s"]].values.tolist() == [
         ["crash A [hq]", 10.0, 30.0],

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import math
 import re
-from types import SimpleNamespace
 
 import pandas as pd
 
 from tests.test_report import _body, report  # noqa: F401  (the module-scoped report fixture)
 from workbench import __version__
 from workbench.report import answers
-from workbench.study import CapacityResult
+from workbench.study import CapacityResult, Study
 
 
 def _table(cells: dict[str, dict[str, tuple[float, float]]]) -> pd.DataFrame:
@@ -36,9 +35,10 @@ def test_simulated_notice_names_version_date_and_assumptions(report):  # noqa: F
 
 
 def test_title_is_words_not_a_slug():
-    study = SimpleNamespace(name="blueprints-under-failover", extra={})
+    study = Study(name="blueprints-under-failover", base={}, source="<test>", base_dir=None)
     assert answers.title(study) == "Blueprints under failover"
-    study = SimpleNamespace(name="x", extra={"description": "Which size is best? Each runs the same load."})
+    description = "Which size is best? Each runs the same load."
+    study = Study(name="x", base={}, source="<test>", base_dir=None, extra={"description": description})
     assert answers.title(study) == "Which size is best?"
 
 

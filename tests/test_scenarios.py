@@ -6,13 +6,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pydantic
 import pytest
 import yaml
 
 from workbench.blueprints import blueprint_names
 from workbench.errors import WorkbenchInputError
-from workbench.scenario import Scenario, load_scenario, scenario_from_dict
+from workbench.scenario import Scenario, load_scenario, recorded_scenario, scenario_from_dict
+from workbench.scenario.distributions import Unreadable
+from workbench.scenario.schema import DeploymentScenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_FILES = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -53,6 +56,53 @@ def test_every_scenario_file_loads(path: Path) -> None:
     scenario = load_scenario(path)
     assert isinstance(scenario, Scenario)
     assert scenario.name
+
+
+def _shipped_runs() -> list[tuple[str, Scenario]]:
+    """Every scenario file as written and every run of every study (its variants or its grid)."""
+    from workbench.study import compare_specs, load_study, sweep_specs
+
+    out = [(path.stem, load_scenario(path)) for path in SCENARIO_FILES]
+    for path in sorted((ROOT / "scenarios" / "studies").glob("*.yaml")):
+        study = load_study(path)
+        specs = compare_specs(study) if study.variants else sweep_specs(study)
+        out += [(f"{path.stem}/{s.variant}/rep{s.replication}", study.scenario(s.factors, seed=s.seed)) for s in specs]
+    return out
+
+
+def test_every_shipped_run_rebuilds_its_typed_scenario_from_its_provenance() -> None:
+    """RunResult.spec rebuilds the typed scenario from the recorded one (recorded_scenario): for
+    every shipped scenario and study run, deployments of several clusters included, the same
+    class and the same values (the recorded form is what the analyses read from)."""
+    runs = _shipped_runs()
+    assert len(runs) > 80 and any(isinstance(s, DeploymentScenario) for _, s in runs)
+    for label, scenario in runs:
+        recorded = scenario.model_dump(mode="json")
+        rebuilt = recorded_scenario(recorded)
+        assert type(rebuilt) is type(scenario), label
+        assert rebuilt.model_dump(mode="json") == recorded, label
+        assert rebuilt.duration == scenario.duration and rebuilt.clients.deadline == scenario.clients.deadline
+
+
+def test_a_recorded_scenario_that_is_not_one_is_refused() -> None:
+    with pytest.raises(WorkbenchInputError, match="must be a mapping"):
+        recorded_scenario(None)
+    with pytest.raises(WorkbenchInputError, match="name: required but missing"):
+        recorded_scenario({"blueprint": {"nodes": []}})
+
+
+def test_a_distribution_read_from_a_file_that_is_gone_is_kept_as_its_text(tmp_path: Path) -> None:
+    """Results moved to another machine: the scenario still rebuilds (the analyses read its
+    settings, not its samples), and the distribution says why it has no values."""
+    (tmp_path / "fsync.csv").write_text("ms\n1\n2\n")
+    text = "empirical(file=fsync.csv, column=ms, unit=ms)"
+    data = {"name": "x", "blueprint": {"extends": "three-node", "hardware": {"fsync": text}}}
+    recorded = scenario_from_dict(data, base_dir=tmp_path).model_dump(mode="json")
+    fsync = recorded_scenario(recorded).blueprint.hardware.fsync  # the file is not in the working directory
+    assert isinstance(fsync, Unreadable) and fsync.text == text and "not found" in fsync.reason
+    with pytest.raises(ValueError, match="cannot be sampled here"):
+        fsync.sample(np.random.default_rng(1), 1)
+    assert recorded_scenario(recorded).model_dump(mode="json") == recorded
 
 
 def test_quickstart_values() -> None:

@@ -7,6 +7,9 @@ Typical use from a notebook::
     result.summary()
 """
 
+# Installs summarise() as RunResult.summary(): the analysis layer is above the results, which
+# cannot import it (workbench.results); every import of the package runs this first.
+import workbench.analysis.summary  # noqa: F401
 from workbench.errors import WorkbenchInputError
 from workbench.experiment import run
 from workbench.results import RunResult

@@ -24,6 +24,7 @@ from workbench.analysis.faults import fault_table
 from workbench.analysis.staleness import t_visibility
 from workbench.analysis.summary import latency_over_time, unique_conflicts
 from workbench.model.events import items
+from workbench.results import RunResult
 
 # Tableau 10: distinct, colour-blind-friendly enough, and the same everywhere.
 PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f"]
@@ -101,25 +102,25 @@ def _label(metric: str) -> str:
     return metric
 
 
-def _end_s(result: Any) -> float:
+def _end_s(result: RunResult) -> float:
     end = float(result.provenance.get("sim_seconds", 0.0) or 0.0)
     if end <= 0 and not result.ops.empty:
         end = float(result.ops["end_s"].max())
     return end
 
 
-def _window(result: Any, window_s: float, max_windows: int = MAX_WINDOWS) -> float:
+def _window(result: RunResult, window_s: float, max_windows: int = MAX_WINDOWS) -> float:
     """``window_s``, widened so that the run has at most ``max_windows`` windows."""
     end = _end_s(result)
     return max(float(window_s), end / max_windows) if end > 0 else float(window_s)
 
 
-def _time_x(field: str, result: Any) -> alt.X:
+def _time_x(field: str, result: RunResult) -> alt.X:
     """A time axis in seconds over the whole run, so stacked timelines line up."""
     return alt.X(field, title="time (s)", scale=alt.Scale(domain=[0, _end_s(result)], nice=False))
 
 
-def _members(result: Any) -> list[str]:
+def _members(result: RunResult) -> list[str]:
     nodes = result.provenance.get("scenario", {}).get("blueprint", {}).get("nodes", [])
     tags = [n["tag"] for n in nodes if isinstance(n, Mapping) and "tag" in n]
     return tags or list(result.provenance.get("members", []))
@@ -128,7 +129,7 @@ def _members(result: Any) -> list[str]:
 # ----------------------------------------------------------------------------- faults
 
 
-def fault_spans(result: Any) -> pd.DataFrame:
+def fault_spans(result: RunResult) -> pd.DataFrame:
     """The fault plan's periods of a run: fault, target, start_s, end_s and a label (one row per fault)."""
     faults = fault_table(result.ops, result.events, _end_s(result))
     if faults.empty:
@@ -138,7 +139,7 @@ def fault_spans(result: Any) -> pd.DataFrame:
     return spans.reset_index(drop=True)
 
 
-def _fault_layer(result: Any | None) -> list[Any]:
+def _fault_layer(result: RunResult | None) -> list[Any]:
     if result is None:
         return []
     return _fault_bands(fault_spans(result))
@@ -167,7 +168,7 @@ def _fault_bands(spans: pd.DataFrame, *extra: Any) -> list[Any]:
 # ----------------------------------------------------------------------------- latency
 
 
-def latency_cdf_data(results: dict[str, Any], kinds: tuple[str, ...] = ("read", "write")) -> pd.DataFrame:
+def latency_cdf_data(results: Mapping[str, RunResult], kinds: tuple[str, ...] = ("read", "write")) -> pd.DataFrame:
     """Quantiles of successful operations' latency per variant and op kind (≈100 rows each)."""
     frames = []
     for name, result in results.items():
@@ -185,7 +186,7 @@ def latency_cdf_data(results: dict[str, Any], kinds: tuple[str, ...] = ("read", 
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["variant", "kind", "latency_ms"])
 
 
-def latency_cdf(results: dict[str, Any], kinds: tuple[str, ...] = ("read", "write")) -> alt.Chart:
+def latency_cdf(results: Mapping[str, RunResult], kinds: tuple[str, ...] = ("read", "write")) -> alt.Chart:
     """Latency CDF by op kind (one panel each) and variant, log-scaled."""
     data = latency_cdf_data(results, kinds)
     names = list(results)
@@ -215,7 +216,7 @@ def latency_cdf(results: dict[str, Any], kinds: tuple[str, ...] = ("read", "writ
 
 
 def latency_timeline_data(
-    result: Any, window_s: float = 1.0, kinds: tuple[str, ...] = ("read", "write")
+    result: RunResult, window_s: float = 1.0, kinds: tuple[str, ...] = ("read", "write")
 ) -> pd.DataFrame:
     """p50 and p99 latency per time window and op kind, long format (window_s, kind, quantile, latency_ms).
 
@@ -235,7 +236,9 @@ def latency_timeline_data(
     return long.dropna(subset=["latency_ms"]).reset_index(drop=True)
 
 
-def latency_timeline(result: Any, window_s: float = 1.0, kinds: tuple[str, ...] = ("read", "write")) -> alt.LayerChart:
+def latency_timeline(
+    result: RunResult, window_s: float = 1.0, kinds: tuple[str, ...] = ("read", "write")
+) -> alt.LayerChart:
     """p50 (dashed) and p99 (solid) latency over time per op kind, with the faults' periods shaded."""
     data = latency_timeline_data(result, window_s, kinds)
     lines = (
@@ -271,7 +274,7 @@ def latency_timeline(result: Any, window_s: float = 1.0, kinds: tuple[str, ...] 
 # ----------------------------------------------------------------------------- availability
 
 
-def availability_data(results: dict[str, Any], window_s: float = 1.0) -> pd.DataFrame:
+def availability_data(results: Mapping[str, RunResult], window_s: float = 1.0) -> pd.DataFrame:
     """Share of operations that succeeded per time window and variant.
 
     The window widens so that a long run has at most :data:`MAX_WINDOWS` windows."""
@@ -290,7 +293,7 @@ def availability_data(results: dict[str, Any], window_s: float = 1.0) -> pd.Data
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["time_s", "availability"])
 
 
-def availability_timeline(results: dict[str, Any], window_s: float = 1.0) -> alt.LayerChart:
+def availability_timeline(results: Mapping[str, RunResult], window_s: float = 1.0) -> alt.LayerChart:
     """Availability per window by variant, with each fault's period shaded."""
     names = list(results)
     data = availability_data(results, window_s)
@@ -349,7 +352,7 @@ class _Lanes:
         return self.rows
 
 
-def node_states(result: Any) -> pd.DataFrame:
+def node_states(result: RunResult) -> pd.DataFrame:
     """Intervals of each node's states, derived from the events table: one row per interval.
 
     Columns: node, lane (``cluster``: leader / follower / watcher / down / shut down /
@@ -437,7 +440,7 @@ def node_states(result: Any) -> pd.DataFrame:
     return table.sort_values(["node", "lane", "start_s"], kind="stable").reset_index(drop=True)
 
 
-def node_state_timeline(result: Any) -> alt.LayerChart:
+def node_state_timeline(result: RunResult) -> alt.LayerChart:
     """A Gantt chart of each node's cluster role and database state over the run, faults shaded."""
     data = node_states(result).copy()
     data["row"] = data["node"] + " · " + data["lane"]
@@ -468,7 +471,7 @@ def node_state_timeline(result: Any) -> alt.LayerChart:
 # ----------------------------------------------------------------------------- replication
 
 
-def replication_lag_data(result: Any, max_bins: int = 60) -> pd.DataFrame:
+def replication_lag_data(result: RunResult, max_bins: int = 60) -> pd.DataFrame:
     """The largest sampled replication lag per link and time bin (at most ``max_bins`` bins per link).
 
     From the timeseries rows of entity ``replication.X->Y``, metric ``lag_ms``."""
@@ -492,7 +495,7 @@ def replication_lag_data(result: Any, max_bins: int = 60) -> pd.DataFrame:
     return table[["link", "origin", "time_s", "time_end_s", "lag_ms"]]
 
 
-def replication_lag_heatmap(result: Any, max_bins: int = 60) -> alt.Chart:
+def replication_lag_heatmap(result: RunResult, max_bins: int = 60) -> alt.Chart:
     """Replication lag per link (origin → destination) over time: the worst sample per bin."""
     data = replication_lag_data(result, max_bins)
     return (
@@ -518,7 +521,7 @@ def replication_lag_heatmap(result: Any, max_bins: int = 60) -> alt.Chart:
 T_VISIBILITY_EDGES_MS = [0, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 60000]
 
 
-def t_visibility_data(results: dict[str, Any], edges_ms: list[float] | None = None) -> pd.DataFrame:
+def t_visibility_data(results: Mapping[str, RunResult], edges_ms: list[float] | None = None) -> pd.DataFrame:
     """P(consistent read) per bin of time since the key's latest acknowledged write, per variant."""
     frames = []
     for name, result in results.items():
@@ -533,7 +536,7 @@ def t_visibility_data(results: dict[str, Any], edges_ms: list[float] | None = No
     return data[["variant", "t_ms", "reads", "p_consistent"]]
 
 
-def t_visibility_curve(results: dict[str, Any], edges_ms: list[float] | None = None) -> alt.Chart:
+def t_visibility_curve(results: Mapping[str, RunResult], edges_ms: list[float] | None = None) -> alt.Chart:
     """The t-visibility curve (PBS): how likely a read is consistent, t ms after the latest write.
 
     A point's size is the number of reads in its bin: small points are noisy."""
@@ -574,7 +577,7 @@ RESOLUTION_LABELS = {
 }
 
 
-def conflicts_data(result: Any, window_s: float | None = None) -> pd.DataFrame:
+def conflicts_data(result: RunResult, window_s: float | None = None) -> pd.DataFrame:
     """Conflicts (each counted once, whichever members met it) per time window and resolution,
     stacked: ``y0``/``y1`` are each resolution's bottom and top in its window. The default
     window is a hundredth of the run (at least 1 s)."""
@@ -602,11 +605,11 @@ def conflicts_data(result: Any, window_s: float | None = None) -> pd.DataFrame:
     return table[columns]
 
 
-def _conflict_window(result: Any, window_s: float | None) -> float:
+def _conflict_window(result: RunResult, window_s: float | None) -> float:
     return _window(result, window_s if window_s is not None else max(1.0, _end_s(result) / 100), 200)
 
 
-def conflicts_timeline(result: Any, window_s: float | None = None) -> alt.LayerChart:
+def conflicts_timeline(result: RunResult, window_s: float | None = None) -> alt.LayerChart:
     """Conflicts per time window, stacked by how they were resolved; faults shaded."""
     data = conflicts_data(result, window_s)
     width = _conflict_window(result, window_s)
@@ -638,7 +641,7 @@ def conflicts_timeline(result: Any, window_s: float | None = None) -> alt.LayerC
 TASK_EVENTS = ("task_assigned", "task_moved", "task_resumed", "task_paused")
 
 
-def task_owners(result: Any) -> pd.DataFrame:
+def task_owners(result: RunResult) -> pd.DataFrame:
     """Which node ran each ongoing task, and when: one row per stretch (task, node, start_s, end_s).
 
     From the task events: assigned, moved and resumed open a stretch on their node, moved
@@ -661,7 +664,7 @@ def task_owners(result: Any) -> pd.DataFrame:
     return pd.DataFrame(spans, columns=["task", "node", "start_s", "end_s"])
 
 
-def task_marks(result: Any) -> pd.DataFrame:
+def task_marks(result: RunResult) -> pd.DataFrame:
     """Moments worth seeing on a task's row: backups done (full or incremental), ETL
     fallback retries, and subscription acknowledgements that failed."""
     events = result.events
@@ -682,7 +685,7 @@ def task_marks(result: Any) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["task", "node", "time_s", "mark"])
 
 
-def task_timeline(result: Any) -> alt.LayerChart:
+def task_timeline(result: RunResult) -> alt.LayerChart:
     """Each ongoing task's responsible node over time (bars coloured by node; gaps: nothing
     ran it), with its backups, ETL retries and failed acknowledgements marked; faults shaded."""
     owners = task_owners(result)
@@ -722,7 +725,7 @@ def task_timeline(result: Any) -> alt.LayerChart:
     )
 
 
-def task_backlog_data(result: Any, max_bins: int = MAX_WINDOWS) -> pd.DataFrame:
+def task_backlog_data(result: RunResult, max_bins: int = MAX_WINDOWS) -> pd.DataFrame:
     """Documents waiting per task over time (ETL ``etl_backlog``, subscriptions
     ``subscription_backlog``): the largest sample per time bin, at most ``max_bins`` bins."""
     ts = result.timeseries
@@ -742,7 +745,7 @@ def task_backlog_data(result: Any, max_bins: int = MAX_WINDOWS) -> pd.DataFrame:
     return table.groupby(["task", "time_s"], as_index=False)["backlog"].max()
 
 
-def task_backlog(result: Any) -> alt.LayerChart:
+def task_backlog(result: RunResult) -> alt.LayerChart:
     """Backlog of each ETL or subscription over time (a step line), faults shaded."""
     data = task_backlog_data(result)
     line = (
@@ -763,7 +766,7 @@ def task_backlog(result: Any) -> alt.LayerChart:
 # ----------------------------------------------------------------------------- cluster replay
 
 
-def cluster_layout(result: Any) -> pd.DataFrame:
+def cluster_layout(result: RunResult) -> pd.DataFrame:
     """Where each node is drawn: one column per data centre, its nodes stacked (node, datacenter, x, y)."""
     blueprint = result.provenance.get("scenario", {}).get("blueprint", {})
     nodes = [dict(n) for n in blueprint.get("nodes", []) if isinstance(n, Mapping) and "tag" in n]
@@ -780,7 +783,7 @@ def cluster_layout(result: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["node", "datacenter", "x", "y"])
 
 
-def cluster_replay_data(result: Any, max_bins: int = 60) -> dict[str, pd.DataFrame]:
+def cluster_replay_data(result: RunResult, max_bins: int = 60) -> dict[str, pd.DataFrame]:
     """The tables the replay draws: ``nodes`` (state intervals with positions), ``links`` (lag bins with
     both ends' positions), ``faults`` (spans with labels) and ``datacenters`` (label positions)."""
     layout = cluster_layout(result)
@@ -801,7 +804,7 @@ def cluster_replay_data(result: Any, max_bins: int = 60) -> dict[str, pd.DataFra
     return {"nodes": states, "links": lag, "faults": fault_spans(result), "datacenters": dcs, "ops": ops}
 
 
-def replay_ops_data(result: Any, max_bins: int = 60) -> pd.DataFrame:
+def replay_ops_data(result: RunResult, max_bins: int = 60) -> pd.DataFrame:
     """Operations per node and time bin: how many it answered and how many ended in an error there
     (the node an operation last tried), as rates per second; at most ``max_bins`` bins per node."""
     ops = result.ops
@@ -824,7 +827,7 @@ def replay_ops_data(result: Any, max_bins: int = 60) -> pd.DataFrame:
     return table[columns]
 
 
-def cluster_replay(result: Any, max_bins: int = 60) -> alt.LayerChart:
+def cluster_replay(result: RunResult, max_bins: int = 60) -> alt.LayerChart:
     """The cluster at a moment chosen with a time slider: nodes by data centre, each node's cluster role
     (fill) and database state (ring), replication lag per link (line colour), the operations each node
     answered and those failing there, and the faults under way."""
@@ -1207,7 +1210,7 @@ def spec(chart: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- deployments (several clusters)
 
 
-def deployment_fault_spans(result: Any) -> pd.DataFrame:
+def deployment_fault_spans(result: RunResult) -> pd.DataFrame:
     """The fault plan's periods of a run of one cluster or several: fault, target, start_s,
     end_s, label (``crash A [hq]``), and ``clusters`` (the clusters that recorded it, comma
     separated).
@@ -1244,12 +1247,12 @@ def deployment_fault_spans(result: Any) -> pd.DataFrame:
     return spans[columns].reset_index(drop=True)
 
 
-def _deployment_fault_layer(result: Any) -> list[Any]:
+def _deployment_fault_layer(result: RunResult) -> list[Any]:
     """Grey bands for the faults (see :func:`deployment_fault_spans`), as ``_fault_layer`` draws them."""
     return _fault_bands(deployment_fault_spans(result), alt.Tooltip("clusters:N", title="recorded by"))
 
 
-def _cluster_names(result: Any) -> list[str]:
+def _cluster_names(result: RunResult) -> list[str]:
     """The clusters of a deployment in the blueprint's order (a single cluster: its blueprint's name)."""
     blueprint = result.provenance.get("scenario", {}).get("blueprint", {})
     names = [c["name"] for c in blueprint.get("clusters", []) if isinstance(c, Mapping) and "name" in c]
@@ -1259,7 +1262,7 @@ def _cluster_names(result: Any) -> list[str]:
     return [n for n in names if n in present] + sorted(set(present) - set(names))
 
 
-def link_lag_data(result: Any, max_bins: int = MAX_WINDOWS, min_bin_s: float = 1.0) -> pd.DataFrame:
+def link_lag_data(result: RunResult, max_bins: int = MAX_WINDOWS, min_bin_s: float = 1.0) -> pd.DataFrame:
     """Lag of each task between clusters per time bin, long format: link, time_s, time_end_s,
     versions (stored at the receiver in the bin), statistic (``p50`` or ``max``) and lag_ms.
 
@@ -1302,7 +1305,7 @@ def link_lag_data(result: Any, max_bins: int = MAX_WINDOWS, min_bin_s: float = 1
     return long.sort_values(["link", "statistic", "time_s"], kind="stable")[columns].reset_index(drop=True)
 
 
-def link_lag(result: Any, max_bins: int = MAX_WINDOWS, min_bin_s: float = 1.0) -> alt.LayerChart:
+def link_lag(result: RunResult, max_bins: int = MAX_WINDOWS, min_bin_s: float = 1.0) -> alt.LayerChart:
     """Lag of each task between clusters over time (commit at the origin -> stored at the
     receiver), p50 (dashed) and max (solid) per bin, a colour per link; faults shaded.
     A link's line breaks where it stored nothing (cut off, or nothing to send)."""
@@ -1338,12 +1341,12 @@ def link_lag(result: Any, max_bins: int = MAX_WINDOWS, min_bin_s: float = 1.0) -
     )
 
 
-def _cluster_latency_window(result: Any, window_s: float | None) -> float:
+def _cluster_latency_window(result: RunResult, window_s: float | None) -> float:
     return _window(result, window_s if window_s is not None else max(1.0, _end_s(result) / 100))
 
 
 def cluster_latency_data(
-    result: Any, window_s: float | None = None, kinds: tuple[str, ...] = ("write", "read")
+    result: RunResult, window_s: float | None = None, kinds: tuple[str, ...] = ("write", "read")
 ) -> pd.DataFrame:
     """p99 latency of successful (``ok``) operations per cluster, op kind and time window
     (by start time): cluster, kind, window_s, ops, p99_ms; a window with no successful
@@ -1387,7 +1390,7 @@ def cluster_latency_data(
 
 
 def cluster_latency(
-    result: Any, window_s: float | None = None, kinds: tuple[str, ...] = ("write", "read")
+    result: RunResult, window_s: float | None = None, kinds: tuple[str, ...] = ("write", "read")
 ) -> alt.VConcatChart:
     """p99 latency of successful operations over time, a line per cluster and a panel per op
     kind (write, read), faults shaded. A cluster's line breaks where it served no operation

@@ -39,10 +39,15 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from workbench.errors import WorkbenchInputError, WorkbenchWarning
 from workbench.version import __version__
+
+if TYPE_CHECKING:  # imported where used, so that `workbench --help` starts fast
+    import pandas as pd
+
+    from workbench.study import RunSpec, Study
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -184,7 +189,7 @@ def _checked(what: str) -> int:
     return EXIT_OK
 
 
-def _check_study(study: Any, specs: list) -> int:
+def _check_study(study: Study, specs: Sequence[RunSpec]) -> int:
     """Every run's scenario validated, as the runs would build them."""
     for spec in specs:
         study.scenario(spec.factors, seed=spec.seed)
@@ -382,7 +387,7 @@ def _warn(messages: Sequence[str]) -> None:
         print(f"workbench: warning: {message}", file=sys.stderr)
 
 
-def _warn_runs(rows: Any) -> None:
+def _warn_runs(rows: pd.DataFrame) -> None:
     """The runs' own warnings (operations left waiting, a trace that replayed nothing...), one
     line a run, at most a few, on stderr; every one is in the rows' ``warnings`` column."""
     noted = [

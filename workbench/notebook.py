@@ -56,6 +56,7 @@ from workbench.charts import (
 )
 from workbench.experiment import run_world
 from workbench.report.text import format_deployment
+from workbench.results import RunResult
 from workbench.study import load_study
 
 RENDERER = "workbench"
@@ -192,15 +193,15 @@ def use_svg() -> None:
     alt.renderers.enable("svg")
 
 
-def show_faults(source: Any) -> pd.DataFrame:
+def show_faults(source: RunResult | pd.DataFrame) -> pd.DataFrame:
     """The fault table for people (:func:`workbench.display.faults`): pass a run result, or a table
     from :func:`fault_table` (several drills concatenated, say). ``fault_table`` keeps the raw numbers."""
-    if hasattr(source, "ops") and hasattr(source, "events"):
+    if isinstance(source, RunResult):
         source = fault_table(source.ops, source.events, source.provenance["sim_seconds"])
     return display.faults(source)
 
 
-def show_latency(result: Any) -> pd.DataFrame:
+def show_latency(result: RunResult) -> pd.DataFrame:
     """:func:`latency_table` for people: counts, latencies with units, availability in %."""
     return display.latency(latency_table(result))
 

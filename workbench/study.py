@@ -49,6 +49,7 @@ from scipy import stats
 
 from workbench.errors import WorkbenchInputError, WorkbenchWarning, did_you_mean, one_of
 from workbench.scenario.load import parse_yaml, scenario_from_dict
+from workbench.scenario.schema import Deployment, Scenario
 
 # Fields that depend on the machine, not the model: left out so datasets match across executors.
 MACHINE_FIELDS = ("wall_seconds",)
@@ -82,7 +83,8 @@ class Study:
     # Overrides of the whole study (``--set`` on the command line), applied before each variant's.
     overrides: tuple[tuple[str, Any], ...] = ()
 
-    def scenario(self, factors: Iterable[tuple[str, Any]] = (), seed: int | None = None) -> Any:
+    def scenario(self, factors: Iterable[tuple[str, Any]] = (), seed: int | None = None) -> Scenario:
+        """The study's scenario with ``factors`` (a variant's or grid point's overrides) and ``seed``."""
         return scenario_from_dict(
             self.base,
             source=self.source,
@@ -371,7 +373,8 @@ def execute(study: Study, spec: RunSpec, out_dir: str | None = None) -> dict[str
         result.to_dir(Path(out_dir) / run_folder(spec.variant) / f"rep{spec.replication}")
     row: dict[str, Any] = {"run": spec.index, "variant": spec.variant, "replication": spec.replication}
     row.update({f"factor.{k}": _scalar(v) for k, v in spec.factors})
-    clusters = getattr(scenario.blueprint, "clusters", None) or [scenario.blueprint]  # a deployment: every cluster
+    bp = scenario.blueprint
+    clusters = bp.clusters if isinstance(bp, Deployment) else (bp,)  # a deployment: every cluster
     row["nodes"] = sum(len(c.nodes) for c in clusters)
     row["copies"] = sum(c.database.replication_factor for c in clusters)
     summary = result.summary()

@@ -10,10 +10,13 @@ import pandas as pd
 import pytest
 
 from workbench import scenario_from_dict
+from workbench.analysis.deployment import cluster_view
 from workbench.blueprints import load_blueprint_data
 from workbench.errors import WorkbenchInputError
 from workbench.experiment import run_world
 from workbench.model.deployment import Deployment
+from workbench.model.tables import mismatches as table_mismatches
+from workbench.results.summary import mismatches
 
 TWO_REGIONS = {
     "name": "two-regions",
@@ -215,7 +218,9 @@ def test_ravendb_etl_delivers_after_an_outage_as_the_destinations_own_writes() -
     assert len(waits) >= 3 and waits == [5.0 * 2**i for i in range(len(waits))]  # 5 s doubling [spec §5.2]
     lag = result.timeseries[(result.timeseries["entity"] == "task.store1-sales")]
     assert lag[lag["metric"] == "link_lag_ms"]["value"].max() > 55_000  # sales held through the outage
-    link = result.summary()["links"]["store1-sales"]
+    summary = result.summary()
+    assert mismatches(summary) == []  # workbench.results.summary.Summary, with its links
+    link = summary["links"]["store1-sales"]
     # Failures from 10 s + 15 s (timeout) on; the partition heals at 70 s, the next retry after it
     # connects and drains the backlog within a second.
     (drained,) = link["outages_drained_after_s"]
@@ -243,7 +248,9 @@ def test_reroute_moves_a_lost_regions_operations_to_another_cluster() -> None:
     gap = len(west[(west["start_s"] > 25) & (west["start_s"] < 45)])
     after = len(west[(west["start_s"] > 55) & (west["start_s"] < 75)])
     assert after == pytest.approx(2 * before, rel=0.15) and gap == pytest.approx(before, rel=0.15)
-    outage = result.summary()["region_outage"]
+    summary = result.summary()
+    assert mismatches(summary) == []  # with its region_outage
+    outage = summary["region_outage"]
     assert outage["datacenter"] == "east" and outage["users_rto_s"] == pytest.approx(30.0)
     assert outage["requests_unserved"] == pytest.approx(30 * 100, rel=0.15)
 
@@ -460,6 +467,13 @@ def test_each_clusters_own_tasks_are_summarised_under_it() -> None:
     scenario = scenario_from_dict(data, overrides={"blueprint.clusters.0.database.tasks": tasks})
     _dep, result = run_world(scenario)
     summary = result.summary()
+    assert mismatches(summary) == []  # each cluster's backups and subscriptions have their schema
+    for name in ("ops", "events", "timeseries", "replication"):  # a cluster column first, then as documented
+        assert table_mismatches(name, getattr(result, name)) == [] and getattr(result, name).columns[0] == "cluster"
+    # Each cluster's view has its own typed scenario: its blueprint is the cluster's.
+    view = cluster_view(result, "prod")
+    assert view.spec.blueprint.name == "offsite-dr/prod" and view.spec.blueprint.database.tasks[1].name == "nightly"
+    assert view.spec.duration == 60.0
     prod = summary["clusters"]["prod"]
     assert prod["backups"]["completed"] == 1 and prod["subscriptions"]["orders-sub"]["docs_processed"] > 500
     assert "backups" not in summary["clusters"]["dr"] and summary["backups"] == {}

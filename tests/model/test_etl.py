@@ -249,11 +249,8 @@ def test_outages_and_drain_from_hand_built_events() -> None:
         events=events,
         timeseries=empty,
         replication=pd.DataFrame(),
-        provenance={
-            "scenario": {
-                "blueprint": {"database": {"tasks": [{"kind": "sql_etl", "name": TASK, "destination": "warehouse"}]}}
-            }
-        },
+        # The scenario as a run records it: the analysis finds the task and its destination there.
+        provenance={"scenario": scenario_from_dict(_spec("300 s", [])).model_dump(mode="json")},
     )
     summary = etl_summary(result)[TASK]
     drains = [(o["kind"], o["start_s"], o["time_to_drain_s"]) for o in summary["outages"]]

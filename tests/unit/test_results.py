@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 
 from workbench import RunResult, run
 from workbench.model import world as world_module
 from workbench.model.events import FIELDS
+from workbench.results import NoScenario
+from workbench.scenario import Scenario
 
 
 def test_round_trip_through_a_directory(make_scenario, tmp_path):
@@ -24,18 +27,23 @@ def test_round_trip_through_a_directory(make_scenario, tmp_path):
     assert back.summary() == json.loads((tmp_path / "run" / "summary.json").read_text())
 
 
-def test_tables_have_the_documented_columns(make_scenario):
-    result = run(make_scenario(duration="2 s"))
-    assert list(result.ops.columns) == [
-        "start_s", "end_s", "latency_ms", "kind", "key", "client", "session",
-        "node", "attempts", "outcome", "version", "stale", "ryw_violation",
-    ]  # fmt: skip
-    assert list(result.events.columns) == [
-        "time_s", "kind", "node", "term", "database", "detail", "value", *FIELDS
-    ]  # fmt: skip
-    assert list(result.timeseries.columns) == ["time_s", "entity", "metric", "value"]
-    assert {"lag_ms", "origin", "destination"} <= set(result.replication.columns)
-    assert set(result.timeseries["metric"].unique()) >= {"up", "cpu_utilisation", "cpu_queue", "unacked_writes"}
+def test_the_typed_scenario_is_rebuilt_once_from_the_provenance(make_scenario, tmp_path):
+    scenario = make_scenario(duration="2 s", warmup="500 ms", clients={"deadline": "3 s"})
+    result = run(scenario)
+    spec = result.spec
+    assert isinstance(spec, Scenario) and spec is result.spec  # built once
+    assert (spec.duration, spec.warmup, spec.clients.deadline, spec.clients.request_timeout) == (2.0, 0.5, 3.0, 2.0)
+    assert spec.model_dump(mode="json") == scenario.model_dump(mode="json") == result.scenario
+    back = RunResult.from_dir(result.to_dir(tmp_path / "run"))
+    assert back.spec.model_dump(mode="json") == result.scenario
+    assert back.summary()["warmup_seconds"] == 0.5
+
+
+def test_a_result_without_a_scenario_says_so():
+    empty = pd.DataFrame()
+    result = RunResult(ops=empty, events=empty, timeseries=empty, replication=empty, provenance={})
+    with pytest.raises(NoScenario, match="records no scenario"):
+        _ = result.spec
 
 
 def test_provenance_records_the_resolved_scenario_and_versions(make_scenario):

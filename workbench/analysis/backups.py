@@ -22,10 +22,13 @@ restored), first copying it (``bytes / restore_rate``) and then importing it
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
+
+from workbench.analysis import database_tasks
+from workbench.results import RunResult
+from workbench.results.summary import BackupSummary, Empty, RestorePlan, RpoAt
+from workbench.scenario.schema import BackupTask
 
 DEFAULT_RESTORE_RATE = 400e6  # bytes/s, BackupTask.restore_rate's default
 WRITE_KINDS = ("write", "transaction", "cluster_tx")
@@ -43,7 +46,7 @@ TABLE_COLUMNS = [
 ]
 
 
-def _completed(result: Any) -> pd.DataFrame:
+def _completed(result: RunResult) -> pd.DataFrame:
     ts = result.timeseries
     rows = ts[ts["entity"].str.startswith("backup.")]
     if rows.empty:
@@ -56,7 +59,7 @@ def _completed(result: Any) -> pd.DataFrame:
     return wide.rename(columns={"time_s": "done_s"}).drop(columns=["entity"])
 
 
-def backup_table(result: Any) -> pd.DataFrame:
+def backup_table(result: RunResult) -> pd.DataFrame:
     """Every backup of the run, one row each, in start order: task, node, type (full or
     incremental), status (``done``, ``failed``: its node crashed while writing it, or
     ``running`` at the end of the run), started_s (the time of the state it holds),
@@ -109,29 +112,18 @@ def restore_seconds(size: float, restore_rate: float = DEFAULT_RESTORE_RATE) -> 
     return size / restore_rate, size / restore_rate
 
 
-def _scenario_numbers(result: Any) -> tuple[dict[str, float], float | None]:
-    """Restore rate per backup task, and the run's duration, from the resolved scenario."""
-    from pydantic import TypeAdapter
-
-    from workbench.scenario.schema import BackupTask
-    from workbench.scenario.types import Duration
-
-    scenario = getattr(result, "scenario", None) or {}
-    rates: dict[str, float] = {}
-    for spec in scenario.get("blueprint", {}).get("database", {}).get("tasks", []) or []:
-        if isinstance(spec, dict) and spec.get("kind") == "backup":
-            rates[spec["name"]] = float(BackupTask.model_validate(spec).restore_rate)
-    duration = scenario.get("duration")
-    return rates, float(TypeAdapter(Duration).validate_python(duration)) if duration is not None else None
+def _restore_rates(result: RunResult) -> dict[str, float]:
+    """Restore rate per backup task, from the typed scenario."""
+    return {task.name: task.restore_rate for task in database_tasks(result.spec) if isinstance(task, BackupTask)}
 
 
-def _acked_times(result: Any) -> np.ndarray:
+def _acked_times(result: RunResult) -> np.ndarray:
     ops = result.ops
     ok = ops[(ops["outcome"] == "ok") & ops["kind"].isin(WRITE_KINDS)]
     return np.sort(ok["end_s"].to_numpy(dtype=float))
 
 
-def rpo_at(result: Any, t: float, table: pd.DataFrame | None = None) -> dict[str, Any]:
+def rpo_at(result: RunResult, t: float, table: pd.DataFrame | None = None) -> RpoAt:
     """What a restore from the newest backup completed before ``t`` would miss if the
     whole database were lost at ``t``: its node and state time, its age, and the
     acknowledged write operations missing (None values: no backup yet)."""
@@ -145,7 +137,7 @@ def _newest(done: pd.DataFrame) -> pd.Series:
     return done.sort_values(["started_s", "missing_writes"], ascending=[True, False], kind="stable").iloc[-1]
 
 
-def _rpo(done: pd.DataFrame, acked: np.ndarray, t: float) -> dict[str, Any]:
+def _rpo(done: pd.DataFrame, acked: np.ndarray, t: float) -> RpoAt:
     before = done[done["done_s"] < t]
     if before.empty:
         return {"at_s": t, "node": None, "backup_state_s": None, "age_s": None, "writes_missed": None}
@@ -161,7 +153,7 @@ def _rpo(done: pd.DataFrame, acked: np.ndarray, t: float) -> dict[str, Any]:
     }
 
 
-def restore_plan(table: pd.DataFrame, row: pd.Series, restore_rate: float = DEFAULT_RESTORE_RATE) -> dict[str, Any]:
+def restore_plan(table: pd.DataFrame, row: pd.Series, restore_rate: float = DEFAULT_RESTORE_RATE) -> RestorePlan:
     """The chain a restore of backup ``row`` reads (its node's last full backup before it
     and the incrementals up to it) and how long the restore takes."""
     done = table[(table["status"] == "done") & (table["task"] == row["task"]) & (table["node"] == row["node"])]
@@ -181,21 +173,21 @@ def restore_plan(table: pd.DataFrame, row: pd.Series, restore_rate: float = DEFA
     }
 
 
-def backup_summary(result: Any) -> dict[str, Any]:
+def backup_summary(result: RunResult) -> BackupSummary | Empty:
     """Backups of the run: counts per node and type, failures, the worst RPO between
     backups (the largest age of the newest completed backup over the run, from the
     first completed one to the end, with the writes a restore would miss then), the
     RPO at the end of the run, and the restore time of the newest backup's chain.
     Empty if the run had no backup task."""
     table = backup_table(result)
-    rates, duration = _scenario_numbers(result)
+    rates = _restore_rates(result)
     if table.empty and not rates:
-        return {}
+        return Empty()
     done = table[table["status"] == "done"]
     by_node: dict[str, dict[str, int]] = {}
     for (node, kind), n in done.groupby(["node", "type"]).size().items():
         by_node.setdefault(str(node), {})[str(kind)] = int(n)
-    summary: dict[str, Any] = {
+    summary: BackupSummary = {
         "completed": len(done),
         "full": int((done["type"] == "full").sum()),
         "incremental": int((done["type"] == "incremental").sum()),
@@ -204,21 +196,23 @@ def backup_summary(result: Any) -> dict[str, Any]:
         "by_node": by_node,
         "bytes_written": float(done["bytes"].sum()),
         "first_backup_done_s": float(done["done_s"].min()) if not done.empty else None,
+        "worst_rpo_s": None,
+        "worst_rpo_at_s": None,
+        "worst_rpo_writes": None,
+        "rpo_at_end": None,
+        "restore": None,
     }
     if done.empty:
-        summary.update(worst_rpo_s=None, worst_rpo_at_s=None, worst_rpo_writes=None, rpo_at_end=None, restore=None)
         return summary
     acked = _acked_times(result)
-    end = duration if duration is not None else float(result.events["time_s"].max())
+    end = result.spec.duration
     first_done = float(done["done_s"].min())
     moments = sorted({float(t) for t in done["done_s"] if t > first_done} | {end})
     worst = max((_rpo(done, acked, t) for t in moments), key=lambda r: r["age_s"] or 0.0)
     newest = _newest(done)
-    summary.update(
-        worst_rpo_s=worst["age_s"],
-        worst_rpo_at_s=worst["at_s"],
-        worst_rpo_writes=worst["writes_missed"],
-        rpo_at_end=_rpo(done, acked, end + 1e-9),
-        restore=restore_plan(table, newest, rates.get(str(newest["task"]), DEFAULT_RESTORE_RATE)),
-    )
+    summary["worst_rpo_s"] = worst["age_s"]
+    summary["worst_rpo_at_s"] = worst["at_s"]
+    summary["worst_rpo_writes"] = worst["writes_missed"]
+    summary["rpo_at_end"] = _rpo(done, acked, end + 1e-9)
+    summary["restore"] = restore_plan(table, newest, rates.get(str(newest["task"]), DEFAULT_RESTORE_RATE))
     return summary

@@ -26,14 +26,15 @@ import pandas as pd
 
 from workbench.analysis.summary import OP_KINDS, PERCENTILES
 from workbench.errors import WorkbenchInputError, did_you_mean
+from workbench.results import RunResult
 
 _RESOURCES = {"cpu_utilisation": "cpu", "disk_utilisation": "disk", "utilisation": "link"}
 
 
-def utilisation_table(result: Any) -> pd.DataFrame:
+def utilisation_table(result: RunResult) -> pd.DataFrame:
     """Mean and peak utilisation per resource after the warm-up, busiest first."""
     ts = result.timeseries
-    warmup = _seconds(result.provenance.get("scenario", {}).get("warmup", 0))
+    warmup = result.spec.warmup
     if ts.empty:
         return pd.DataFrame(columns=["resource", "kind", "mean", "peak"])
     rows = ts[ts["metric"].isin(list(_RESOURCES)) & (ts["time_s"] > warmup)]
@@ -49,7 +50,7 @@ def utilisation_table(result: Any) -> pd.DataFrame:
     return table.sort_values(["mean", "resource"], ascending=[False, True]).reset_index(drop=True)
 
 
-def utilisation(result: Any) -> dict[str, Any]:
+def utilisation(result: RunResult) -> dict[str, Any]:
     """Flat figures for a run's row: mean utilisation of each node's CPU and disk, the
     busiest link, and the bottleneck (the busiest resource of all)."""
     table = utilisation_table(result)
@@ -221,12 +222,6 @@ def slo_value(row: dict[str, Any], metric: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return None if value != value else float(value)
-
-
-def _seconds(value: Any) -> float:
-    from workbench.scenario.units import parse_quantity
-
-    return parse_quantity(value, "duration") if isinstance(value, str) else float(value or 0)
 
 
 def resource_text(resource: str | None) -> str:

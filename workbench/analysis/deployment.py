@@ -18,33 +18,35 @@ treats that as one cluster.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
+from workbench.analysis import database_tasks
 from workbench.analysis.backups import backup_summary
 from workbench.analysis.etl import etl_summary
 from workbench.analysis.faults import ERROR_OUTCOMES, fault_summary
 from workbench.analysis.subscriptions import subscription_summary
+from workbench.results import RunResult
+from workbench.results.summary import P50P99, ClusterSummary, LinkSummary, RegionOutage
 
 
-def is_deployment(result: Any) -> bool:
+def is_deployment(result: RunResult) -> bool:
+    """Whether the run was of several clusters (its tables have a ``cluster`` column)."""
     return "cluster" in result.ops.columns
 
 
-def clusters(result: Any) -> list[str]:
+def clusters(result: RunResult) -> list[str]:
+    """The names of a deployment's clusters (none for a single cluster)."""
     if not is_deployment(result):
         return []
     return list(result.provenance.get("members", {}) or result.events["cluster"].unique())
 
 
-def cluster_view(result: Any, name: str) -> Any:
+def cluster_view(result: RunResult, name: str) -> RunResult:
     """One cluster's part of a deployment's result, shaped like a single cluster's (node
-    names without the cluster, the cluster's own blueprint in the scenario), so the
-    single-cluster analyses (backups, ETL) apply to it."""
-    from workbench.results import RunResult
-
+    names without the cluster; a scenario whose blueprint is the cluster's own, in the
+    deployment's data centres and network), so the single-cluster analyses (backups, ETL,
+    subscriptions) apply to it."""
     prefix = f"{name}/"
 
     def own(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -54,10 +56,17 @@ def cluster_view(result: Any, name: str) -> Any:
             frame[column] = values.map(lambda v: v.removeprefix(prefix) if isinstance(v, str) else v)
         return frame.reset_index(drop=True)
 
-    scenario = dict(result.provenance.get("scenario", {}))
-    dep = scenario.get("blueprint", {})
-    spec = next((c for c in dep.get("clusters", []) if c.get("name") == name), {})
-    scenario["blueprint"] = {**spec, "name": f"{dep.get('name')}/{name}", "datacenters": dep.get("datacenters", [])}
+    scenario = dict(result.scenario)
+    dep = scenario["blueprint"]
+    own_parts = next(c for c in dep["clusters"] if c["name"] == name)
+    # A blueprint: the cluster's parts (not its deployment-only keys), where the deployment put it.
+    parts = {key: value for key, value in own_parts.items() if key not in ("name", "write_collections")}
+    scenario["blueprint"] = {
+        **parts,
+        "name": f"{dep['name']}/{name}",
+        "datacenters": dep["datacenters"],
+        "network": dep["network"],
+    }
     return RunResult(
         ops=own(result.ops, ("node", "client")),
         events=own(result.events, ("node",)),
@@ -67,20 +76,19 @@ def cluster_view(result: Any, name: str) -> Any:
     )
 
 
-def _latency(ops: pd.DataFrame, kind: str) -> dict[str, float | None]:
+def _latency(ops: pd.DataFrame, kind: str) -> P50P99:
     sel = ops[(ops["kind"] == kind) & (ops["outcome"] == "ok")]["latency_ms"]
     if sel.empty:
         return {"p50": None, "p99": None}
     return {"p50": round(float(sel.quantile(0.5)), 4), "p99": round(float(sel.quantile(0.99)), 4)}
 
 
-def per_cluster(result: Any, warmup_s: float, end_s: float) -> dict[str, dict[str, Any]]:
+def per_cluster(result: RunResult, warmup_s: float, end_s: float) -> dict[str, ClusterSummary]:
     """Each cluster's figures (see the module description)."""
-    from workbench.analysis.summary import _seconds, cluster_available_seconds, stalled
+    from workbench.analysis.summary import cluster_available_seconds, stalled
 
-    clients = result.provenance.get("scenario", {}).get("clients") or {}
-    deadline_s = _seconds(clients.get("deadline", "10 s"))
-    out: dict[str, dict[str, Any]] = {}
+    deadline_s = result.spec.clients.deadline
+    out: dict[str, ClusterSummary] = {}
     window = max(end_s - warmup_s, 0.0)
     for name in clusters(result):
         ops = result.ops[(result.ops["cluster"] == name) & (result.ops["start_s"] >= warmup_s)]
@@ -111,20 +119,20 @@ def per_cluster(result: Any, warmup_s: float, end_s: float) -> dict[str, dict[st
         etl = etl_summary(view)
         if etl:
             out[name]["etl"] = etl
-        tasks = view.provenance["scenario"]["blueprint"].get("database", {}).get("tasks", ())
-        subscriptions = {t["name"]: subscription_summary(view, t["name"]) for t in tasks if t["kind"] == "subscription"}
+        tasks = database_tasks(view.spec)
+        subscriptions = {t.name: subscription_summary(view, t.name) for t in tasks if t.kind == "subscription"}
         if subscriptions:
             out[name]["subscriptions"] = subscriptions
     return out
 
 
-def link_summary(result: Any) -> dict[str, dict[str, Any]]:
+def link_summary(result: RunResult) -> dict[str, LinkSummary]:
     """Each task between clusters, by name (see the module description)."""
     events = result.events
     links = events[events["kind"].isin(["link_connected", "link_failed", "link_caught_up"])]
     names = sorted({str(t) for t in links["task"].dropna()})
     ts = result.timeseries
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, LinkSummary] = {}
     for name in names:
         mine = links[links["task"] == name]
         lag = ts[(ts["entity"] == f"task.{name}") & (ts["metric"] == "link_lag_ms")]["value"]
@@ -155,7 +163,7 @@ def link_summary(result: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-def region_outage(result: Any, datacenter: str | None = None) -> dict[str, Any] | None:
+def region_outage(result: RunResult, datacenter: str | None = None) -> RegionOutage | None:
     """The first ``datacenter_down`` (of ``datacenter``, if given): see the module description.
     None if the run has none."""
     events = result.events

@@ -24,19 +24,23 @@ Definitions:
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
+
+from workbench.analysis import database_tasks
+from workbench.results import RunResult
+from workbench.results.summary import EtlLag, EtlOutage, EtlTaskSummary
+from workbench.scenario.schema import SqlEtlTask
 
 PERCENTILES = (50, 95, 99)
 
 
-def etl_tasks(result: Any) -> dict[str, str | None]:
-    """The run's SQL ETL tasks: name -> destination (from the resolved scenario; without
-    one, the ``task.<name>`` entities that carry ETL metrics, destination unknown)."""
-    tasks = result.scenario.get("blueprint", {}).get("database", {}).get("tasks", []) if result.scenario else []
-    found = {t["name"]: t.get("destination") for t in tasks if t.get("kind") == "sql_etl"}
+def etl_tasks(result: RunResult) -> dict[str, str | None]:
+    """The run's SQL ETL tasks: name -> destination (from the typed scenario; if it has none,
+    the ``task.<name>`` entities that carry ETL metrics, destination unknown)."""
+    found: dict[str, str | None] = {
+        t.name: t.destination for t in database_tasks(result.spec) if isinstance(t, SqlEtlTask)
+    }
     if found:
         return found
     ts = result.timeseries
@@ -46,7 +50,7 @@ def etl_tasks(result: Any) -> dict[str, str | None]:
     return {str(e)[len("task.") :]: None for e in pd.unique(etl["entity"].astype(str))}
 
 
-def etl_summary(result: Any) -> dict[str, dict[str, Any]]:
+def etl_summary(result: RunResult) -> dict[str, EtlTaskSummary]:
     """Per SQL ETL task: lag percentiles, documents loaded, rows at the destination,
     backlog, rejected documents, fallback retries and each outage's time to drain."""
     events = result.events
@@ -54,7 +58,7 @@ def etl_summary(result: Any) -> dict[str, dict[str, Any]]:
     return {name: task_summary(events, ts, name, dest) for name, dest in etl_tasks(result).items()}
 
 
-def task_summary(events: pd.DataFrame, ts: pd.DataFrame, name: str, destination: str | None) -> dict[str, Any]:
+def task_summary(events: pd.DataFrame, ts: pd.DataFrame, name: str, destination: str | None) -> EtlTaskSummary:
     """The figures of one task (see :func:`etl_summary`)."""
     series = _series(ts, f"task.{name}")
     mine = _task_events(events, name)
@@ -77,12 +81,12 @@ def task_summary(events: pd.DataFrame, ts: pd.DataFrame, name: str, destination:
     }
 
 
-def outages(events: pd.DataFrame, name: str, destination: str | None) -> list[dict[str, Any]]:
+def outages(events: pd.DataFrame, name: str, destination: str | None) -> list[EtlOutage]:
     """Each outage of the task with its time to drain (see the module's definitions)."""
     mine = _task_events(events, name)
     caught = mine.loc[mine["kind"] == "etl_caught_up", "time_s"].to_numpy()
     fallback_at = mine.loc[mine["kind"] == "etl_fallback", "time_s"].to_numpy()
-    found: list[dict[str, Any]] = []
+    found: list[EtlOutage] = []
     if destination is not None:
         ext = events[events["kind"].isin(["external_down", "external_up"]) & (events["system"] == destination)]
         start = None
@@ -109,7 +113,7 @@ def outages(events: pd.DataFrame, name: str, destination: str | None) -> list[di
 
 def _outage(
     kind: str, start: float, end: float | None, caught: np.ndarray, fallback_at: np.ndarray | None
-) -> dict[str, Any]:
+) -> EtlOutage:
     drain: float | None = None
     if end is not None:
         if fallback_at is not None and not ((fallback_at >= start) & (fallback_at <= end)).any():
@@ -144,15 +148,12 @@ def _series(ts: pd.DataFrame, entity: str) -> dict[str, pd.Series]:
     return {str(m): g["value"].reset_index(drop=True) for m, g in rows.groupby(rows["metric"].astype(str))}
 
 
-def _percentiles(values: pd.Series) -> dict[str, float | None]:
+def _percentiles(values: pd.Series) -> EtlLag:
     if not len(values):
-        return {"mean": None, **{f"p{p}": None for p in PERCENTILES}, "max": None}
+        return {"mean": None, "p50": None, "p95": None, "p99": None, "max": None}
     arr = values.to_numpy()
-    out: dict[str, float | None] = {"mean": float(arr.mean())}
-    for p in PERCENTILES:
-        out[f"p{p}"] = float(np.percentile(arr, p))
-    out["max"] = float(arr.max())
-    return out
+    p50, p95, p99 = (float(np.percentile(arr, p)) for p in PERCENTILES)
+    return {"mean": float(arr.mean()), "p50": p50, "p95": p95, "p99": p99, "max": float(arr.max())}
 
 
 def _last(values: pd.Series | None) -> float:

@@ -51,10 +51,12 @@ Definitions (design.md, "What the metrics mean"; RTO/RPO for a fault):
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+
+from workbench.results.summary import FaultRow
 
 ERROR_OUTCOMES = ("failed", "timeout", "all_nodes_down", "unfinished")
 FAULT_COLUMNS = [
@@ -131,10 +133,11 @@ def fault_table(
     return table.astype(_DTYPES)
 
 
-def fault_summary(ops: pd.DataFrame, events: pd.DataFrame, end_s: float, **options: float) -> list[dict[str, Any]]:
+def fault_summary(ops: pd.DataFrame, events: pd.DataFrame, end_s: float, **options: float) -> list[FaultRow]:
     """:func:`fault_table` as JSON-ready rows (NaN becomes None, floats rounded to 4 dp), for summary.json."""
     table = fault_table(ops, events, end_s, **options)
-    return [{column: _json_value(value) for column, value in row.items()} for row in table.to_dict("records")]
+    rows = table.to_dict("records")
+    return [cast("FaultRow", {str(column): _json_value(value) for column, value in row.items()}) for row in rows]
 
 
 def _json_value(value: Any) -> Any:

@@ -18,12 +18,13 @@ only (``workbench.model.subscription`` describes what it records).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import overload
 
 import numpy as np
 import pandas as pd
 
 from workbench.results import RunResult
+from workbench.results.summary import Empty, SubscriptionSummary
 
 COUNTED = (
     "subscription_connected",
@@ -77,24 +78,36 @@ def idle_with_backlog(result: RunResult, name: str, until: float | None = None) 
     return intervals
 
 
-def subscription_summary(result: RunResult, name: str | None = None) -> dict[str, Any]:
-    """Figures for one subscription (the only or first one when ``name`` is None)."""
+@overload
+def subscription_summary(result: RunResult, name: str) -> SubscriptionSummary: ...
+@overload
+def subscription_summary(result: RunResult, name: None = None) -> SubscriptionSummary | Empty: ...
+
+
+def subscription_summary(result: RunResult, name: str | None = None) -> SubscriptionSummary | Empty:
+    """Figures for one subscription (the only or first one when ``name`` is None; empty when
+    ``name`` is None and the run has no subscription events)."""
     events = result.events
     sub = events[events["kind"].astype(str).str.startswith("subscription_")]
     if name is None:
         names = sorted({str(t) for t in sub["task"].dropna()})
         if not names:
-            return {}
+            return Empty()
         name = names[0]
     sub = sub[(sub["task"] == name).fillna(False).to_numpy(dtype=bool)]
     kinds = sub["kind"].astype(str)
     ts = result.timeseries
     lag = ts[(ts["entity"] == f"task.{name}") & (ts["metric"] == "subscription_lag_ms")]["value"]
-    duration = result.scenario.get("duration")
-    until = float(duration) if isinstance(duration, int | float) else None
-    gaps = idle_with_backlog(result, name, until)
+    # Gaps are measured up to the task's last sample, not the run's end: the published figures
+    # always were (the run's duration was looked up here, but as the recorded text it never
+    # counted), and changing that would change them.
+    gaps = idle_with_backlog(result, name)
     longest = max(gaps, key=lambda g: g[1] - g[0], default=None)
-    out: dict[str, Any] = {
+
+    def count(kind: str) -> int:
+        return int((kinds == f"subscription_{kind}").sum())
+
+    return {
         "name": name,
         "docs_processed": int(sub.loc[kinds == "subscription_batch", "value"].sum()),
         "batches": int((kinds == "subscription_batch").sum()),
@@ -108,7 +121,12 @@ def subscription_summary(result: RunResult, name: str | None = None) -> dict[str
             "p99": float(lag.quantile(0.99)) if len(lag) else None,
             "max": float(lag.max()) if len(lag) else None,
         },
+        # The connection events of COUNTED, each counted.
+        "connected": count("connected"),
+        "redirected": count("redirected"),
+        "refused": count("refused"),
+        "evicted": count("evicted"),
+        "disconnected": count("disconnected"),
+        "ack_failed": count("ack_failed"),
+        "gave_up": count("gave_up"),
     }
-    for kind in COUNTED:
-        out[kind.removeprefix("subscription_")] = int((kinds == kind).sum())
-    return out

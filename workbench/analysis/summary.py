@@ -8,32 +8,54 @@ acknowledged to some client when the read started (design.md, metrics).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import pandas as pd
 
+from workbench.analysis import database_tasks
 from workbench.analysis.backups import backup_summary
 from workbench.analysis.deployment import is_deployment, link_summary, per_cluster, region_outage
 from workbench.analysis.etl import etl_summary
 from workbench.analysis.faults import fault_summary
 from workbench.analysis.subscriptions import subscription_summary
 from workbench.model.events import KINDS
+from workbench.results import RunResult, install_summariser
+from workbench.results.summary import (
+    Availability,
+    AvailabilityWithinDeadline,
+    ClusterFigures,
+    ClusterSummary,
+    ConflictCounts,
+    Empty,
+    LatencyByKind,
+    LatencyStats,
+    LinkSummary,
+    RegionOutage,
+    ReReplication,
+    Summary,
+)
+from workbench.scenario.schema import ClusterParts, Deployment, Scenario
 
 PERCENTILES = {"p50": 50, "p95": 95, "p99": 99, "p999": 99.9}
 OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange", "transaction")
 
 
-def latency_stats(latency_ms: pd.Series) -> dict[str, float | None]:
-    """Mean, percentiles and max of a latency column, in ms (None when empty)."""
+def latency_stats(latency_ms: pd.Series) -> LatencyStats:
+    """Count, mean, percentiles and max of a latency column, in ms (None when empty)."""
     values = latency_ms.to_numpy(dtype=float)
     if values.size == 0:
-        return {"count": 0, "mean": None, **dict.fromkeys(PERCENTILES), "max": None}
-    pct = np.percentile(values, list(PERCENTILES.values()))
-    out: dict[str, float | None] = {"count": int(values.size), "mean": _r(values.mean())}
-    out.update({name: _r(v) for name, v in zip(PERCENTILES, pct, strict=True)})
-    out["max"] = _r(values.max())
-    return out
+        return {"count": 0, "mean": None, "p50": None, "p95": None, "p99": None, "p999": None, "max": None}
+    p50, p95, p99, p999 = (_r(v) for v in np.percentile(values, list(PERCENTILES.values())))
+    return {
+        "count": int(values.size),
+        "mean": _r(values.mean()),
+        "p50": p50,
+        "p95": p95,
+        "p99": p99,
+        "p999": p999,
+        "max": _r(values.max()),
+    }
 
 
 def _r(x: float) -> float:
@@ -69,13 +91,13 @@ def _span(seconds: float) -> str:
     return f"{seconds:,.4g} s"
 
 
-def _warnings(ops: pd.DataFrame, stuck: pd.Series, clients: dict[str, Any], prov: dict[str, Any]) -> list[str]:
+def _warnings(ops: pd.DataFrame, stuck: pd.Series, spec: Scenario, prov: dict[str, Any]) -> list[str]:
     """What a reader of the figures must know: operations left waiting, operations that
     succeeded only long after the user gave up, and then a request timeout that no failure in
     the run could ever reach."""
     out = []
-    timeout_s = _seconds(clients.get("request_timeout", "12 h"))
-    deadline_s = _seconds(clients.get("deadline", "10 s"))
+    timeout_s = spec.clients.request_timeout
+    deadline_s = spec.clients.deadline
     run_s = float(prov.get("sim_seconds", 0.0))
     n_stuck = int(stuck.sum())
     slow = (ops["outcome"] != "unfinished") & (ops["latency_ms"] > deadline_s * 1e3)
@@ -93,8 +115,7 @@ def _warnings(ops: pd.DataFrame, stuck: pd.Series, clients: dict[str, Any], prov
             "silent machine in TCP retransmissions. They count as successes in the plain availability "
             "and as failures within the deadline."
         )
-    arrivals = ((prov.get("scenario") or {}).get("workload") or {}).get("arrivals") or {}
-    if arrivals.get("kind") == "trace" and ops.empty:
+    if spec.workload.arrivals.kind == "trace" and ops.empty:
         out.append(
             "the trace replayed nothing in the measured window: its rows fall before the window's start, "
             "after the run's end or the warm-up; check workload.arrivals.window, duration and speedup"
@@ -108,20 +129,29 @@ def _warnings(ops: pd.DataFrame, stuck: pd.Series, clients: dict[str, Any], prov
     return out
 
 
-def summarise(result: Any) -> dict[str, Any]:
-    """The summary dictionary printed by ``workbench run`` and saved as summary.json."""
+class _DeploymentParts(TypedDict, total=False):
+    """The keys a deployment's summary (or one with a dark data centre) adds before ``exception``."""
+
+    clusters: dict[str, ClusterSummary]
+    links: dict[str, LinkSummary]
+    region_outage: RegionOutage
+
+
+def summarise(result: RunResult) -> Summary:
+    """The summary printed by ``workbench run`` and saved as summary.json: a plain dict whose
+    keys and values :class:`~workbench.results.summary.Summary` describes. The scenario's
+    settings (warm-up, deadline, tasks, ...) come from ``result.spec``, the typed scenario."""
     prov = result.provenance
-    scenario = prov.get("scenario", {})
-    warmup = _seconds(scenario.get("warmup", "0 s"))
+    spec = result.spec
+    warmup = spec.warmup
     ops = measured_ops(result.ops, warmup)
     ok = ops["outcome"] == "ok"
     # Availability's denominator: every operation that ended, and those stuck at the end.
     stuck = stalled(ops)
     counted = (ops["outcome"] != "unfinished") | stuck
-    by_kind: dict[str, Any] = {}
+    by_kind: dict[str, LatencyStats] = {}
     availability: dict[str, float | None] = {}
-    clients = scenario.get("clients") or {}
-    deadline_s = _seconds(clients.get("deadline", "10 s"))
+    deadline_s = spec.clients.deadline
     # Within the deadline: an operation that ended in time counts as it ended; one that took
     # longer, or was still waiting past the deadline when the run ended, counts as failed.
     age_ms = ops["latency_ms"]
@@ -146,10 +176,11 @@ def summarise(result: Any) -> dict[str, Any]:
     events = result.events
     end = float(prov.get("sim_seconds", 0.0))
     cluster_ops = ops[ops["kind"].isin(["cluster_tx", "compare_exchange"]) & ok]
+    cluster_latency = latency_stats(cluster_ops["latency_ms"])
     in_window = events[events["time_s"] >= warmup] if len(events) else events
     available_s = cluster_available_seconds(events, warmup, end)
     window = max(end - warmup, 0.0)
-    cluster = {
+    cluster: ClusterFigures = {
         "elections": int((in_window["kind"] == "election_started").sum()) if len(events) else 0,
         "leaders_elected": int((in_window["kind"] == "leader_elected").sum()) if len(events) else 0,
         "leaderless_seconds": round(window - available_s, 3),
@@ -157,10 +188,10 @@ def summarise(result: Any) -> dict[str, Any]:
         # with a live leader, a sign the timeout is too short for the links.
         "leader_lost": int((in_window["kind"] == "leader_lost").sum()) if len(events) else 0,
         "availability": round(available_s / window, 6) if window > 0 else None,
-        "op_latency_ms": {k: v for k, v in latency_stats(cluster_ops["latency_ms"]).items() if k in ("p50", "p99")},
+        "op_latency_ms": {"p50": cluster_latency["p50"], "p99": cluster_latency["p99"]},
     }
     members = prov.get("members", [])
-    extra: dict[str, Any] = {}
+    extra: _DeploymentParts = {}
     faults = fault_summary(result.ops, events, end, deadline_s=deadline_s)
     if is_deployment(result):
         # Several clusters: consensus and faults are per cluster; the headline is the worst.
@@ -174,10 +205,10 @@ def summarise(result: Any) -> dict[str, Any]:
     outage = region_outage(result)
     if outage is not None:
         extra["region_outage"] = outage
-    return {
-        "scenario": scenario.get("name"),
-        "blueprint": scenario.get("blueprint", {}).get("name"),
-        "seed": prov.get("seed"),
+    summary: Summary = {
+        "scenario": spec.name,
+        "blueprint": spec.blueprint.name,
+        "seed": spec.seed,  # the provenance's seed
         "sim_seconds": round(float(prov.get("sim_seconds", 0.0)), 3),
         "wall_seconds": round(float(prov.get("wall_seconds", 0.0)), 3),
         "events": int(prov.get("events_processed", 0)),
@@ -200,13 +231,20 @@ def summarise(result: Any) -> dict[str, Any]:
             "failed_requests": int((ops["attempts"] - ops["outcome"].isin(["ok", "unfinished"])).sum()),
         },
         "throughput_ops_per_s": round(len(ops) / max(float(prov.get("sim_seconds", 0.0)) - warmup, 1e-9), 2),
-        "latency_ms": by_kind,
-        "availability": availability,
-        "availability_within_deadline": {"deadline_s": deadline_s, **within},
-        "warnings": _warnings(ops, stuck, clients, prov),
+        # Every kind of OP_KINDS, in its order: the TypedDicts name the same kinds.
+        "latency_ms": cast("LatencyByKind", by_kind),
+        "availability": cast("Availability", availability),
+        "availability_within_deadline": cast("AvailabilityWithinDeadline", {"deadline_s": deadline_s, **within}),
+        "warnings": _warnings(ops, stuck, spec, prov),
         "stale_read_fraction": stale,
         "ryw_violation_fraction": ryw,
-        "replication_lag_ms": {k: lag[k] for k in ("count", "mean", "p50", "p99", "max")},
+        "replication_lag_ms": {
+            "count": lag["count"],
+            "mean": lag["mean"],
+            "p50": lag["p50"],
+            "p99": lag["p99"],
+            "max": lag["max"],
+        },
         "cluster": cluster,
         "lost_writes": int((events["kind"] == "write_lost").sum()) if len(events) else 0,
         "lost_writes_by_cause": lost_writes_by_cause(events),
@@ -216,41 +254,41 @@ def summarise(result: Any) -> dict[str, Any]:
         "conflicts": conflict_counts(events),
         "speed_test_reads": speed_test_reads(result.timeseries),
         "faults": faults,
-        "re_replication": re_replication(scenario),
+        "re_replication": re_replication(spec),
         # A deployment's are per cluster (under "clusters").
-        "backups": {} if "clusters" in extra else backup_summary(result),
+        "backups": Empty() if "clusters" in extra else backup_summary(result),
         "etl": {} if "clusters" in extra else etl_summary(result),
         "subscriptions": {
-            task["name"]: subscription_summary(result, task["name"])
-            for task in scenario.get("blueprint", {}).get("database", {}).get("tasks", ())
-            if task.get("kind") == "subscription"
+            task.name: subscription_summary(result, task.name)
+            for task in database_tasks(spec)
+            if task.kind == "subscription"
         },
         "cluster_events": events["kind"].value_counts().sort_index().to_dict() if len(events) else {},
         **extra,
         "exception": prov.get("exception"),
     }
+    return summary
 
 
 # RavenDB's DatabaseTopology.DynamicNodesDistribution is false unless set [spec §2.1].
 RAVENDB_DYNAMIC_DISTRIBUTION = False
 
 
-def re_replication(scenario: dict[str, Any]) -> dict[str, Any]:
+def re_replication(spec: Scenario) -> ReReplication | dict[str, ReReplication]:
     """Whether the run re-replicates a copy lost for good (DynamicNodesDistribution), with
     RavenDB's default beside it; a deployment's per cluster, by name."""
-    blueprint = scenario.get("blueprint") or {}
-    if "clusters" in blueprint:
-        return {c.get("name"): _re_replication(c) for c in blueprint["clusters"]}
-    return _re_replication(blueprint)
+    if isinstance(spec.blueprint, Deployment):
+        return {c.name: _re_replication(c) for c in spec.blueprint.clusters}
+    return _re_replication(spec.blueprint)
 
 
-def _re_replication(parts: dict[str, Any]) -> dict[str, Any]:
-    on = bool((parts.get("database") or {}).get("dynamic_distribution", RAVENDB_DYNAMIC_DISTRIBUTION))
-    observer = parts.get("observer") or {}
-    after = _seconds(observer.get("add_replica_after", "15 min"))
-    rehab = _seconds(observer.get("move_to_rehab_after", "60 s"))
+def _re_replication(parts: ClusterParts) -> ReReplication:
+    on = parts.database.dynamic_distribution
+    observer = parts.observer
+    after = observer.add_replica_after
+    rehab = observer.move_to_rehab_after
     default = "RavenDB's default" if on == RAVENDB_DYNAMIC_DISTRIBUTION else "RavenDB's default is off"
-    if not observer.get("enabled", True):
+    if not observer.enabled:
         text = f"dynamic distribution {'on' if on else 'off'} ({default}), but the observer is off: no rehab, no "
         text += "promotion, no replacement"
     elif on:
@@ -271,22 +309,23 @@ def _re_replication(parts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def conflict_counts(events: pd.DataFrame) -> dict[str, int]:
+def conflict_counts(events: pd.DataFrame) -> ConflictCounts:
     """Conflicts counted once per (key, versions), whichever members met them, by how they
     were resolved: latest, cluster transaction, script merge, or left for manual resolution
     (``manual``; ``resolved_manually`` counts the writes that later replaced a conflicted
     document). ``lost_acknowledged`` counts losing writes that a client had seen
     acknowledged (lost to resolution); a script merge and a manual conflict lose nothing."""
-    out = {
+    out: ConflictCounts = {
         "total": 0,
         "resolved_latest": 0,
         "resolved_cluster_tx": 0,
         "resolved_script": 0,
         "manual": 0,
         "resolved_manually": 0,
+        "lost_acknowledged": 0,
     }
     if events.empty:
-        return {**out, "lost_acknowledged": 0}
+        return out
     unique = unique_conflicts(events)
     how = unique["resolution"]
     out["total"] = len(unique)
@@ -353,25 +392,19 @@ def _overlap(a: float, b: float, start: float, end: float) -> float:
     return max(0.0, min(b, end) - max(a, start))
 
 
-def _seconds(value: Any) -> float:
-    if isinstance(value, int | float):
-        return float(value)
-    from workbench.scenario.units import parse_quantity
-
-    return parse_quantity(value, "duration")
-
-
-def latency_table(result: Any) -> pd.DataFrame:
+def latency_table(result: RunResult) -> pd.DataFrame:
     """Latency statistics per op kind (ms), one row per kind: for notebooks and reports."""
     summary = summarise(result)
-    rows = {kind: stats for kind, stats in summary["latency_ms"].items() if stats["count"]}
+    latency = cast("dict[str, LatencyStats]", summary["latency_ms"])
+    availability = cast("dict[str, float | None]", summary["availability"])
+    rows = {kind: stats for kind, stats in latency.items() if stats["count"]}
     table = pd.DataFrame.from_dict(rows, orient="index")
-    table["availability"] = [summary["availability"][k] for k in table.index]
+    table["availability"] = [availability[k] for k in table.index]
     table.index.name = "kind"
     return table
 
 
-def operation_outcomes(result: Any, kind: str = "write", since_s: float = 0.0) -> dict[str, Any]:
+def operation_outcomes(result: RunResult, kind: str = "write", since_s: float = 0.0) -> dict[str, Any]:
     """What happened to every operation of ``kind`` that started at or after ``since_s``: how
     many, the share that succeeded, the count of each other outcome, and latency percentiles
     over all of them, failures included (a timed-out write waited its whole timeout, which
@@ -391,7 +424,7 @@ def operation_outcomes(result: Any, kind: str = "write", since_s: float = 0.0) -
     return out
 
 
-def latency_over_time(result: Any, window_s: float = 1.0) -> pd.DataFrame:
+def latency_over_time(result: RunResult, window_s: float = 1.0) -> pd.DataFrame:
     """p50/p99 latency and error count per time window and op kind (aggregated for charts)."""
     ops = result.ops
     if ops.empty:
@@ -405,3 +438,7 @@ def latency_over_time(result: Any, window_s: float = 1.0) -> pd.DataFrame:
         p99_ms=("latency_ms", lambda s: s.quantile(0.99)),
     )
     return table.reset_index()
+
+
+# RunResult.summary() and RunResult.to_dir() call this (the results layer cannot import it).
+install_summariser(summarise)

@@ -7,7 +7,8 @@ appends to a short list (``Client._record``, compiled with the model) and
 operation rather than eleven ``array`` appends, each of which parses its argument).
 An event is its kind and fields, checked against the registry (``workbench.model.events``)
 as it is recorded; its ``detail`` line is rendered from them when the tables are built.
-At the end it builds the tables that ``workbench.results.RunResult`` holds:
+At the end it builds the tables that ``workbench.results.RunResult`` holds (every column
+with its dtype, unit and meaning: :mod:`workbench.model.tables`):
 
 ``ops``          one row per client operation
 ``events``       one row per cluster event (crashes, partitions, conflicts, ...); the
@@ -26,31 +27,19 @@ import numpy as np
 import pandas as pd
 
 from workbench.model.events import FIELDS, KINDS, EventError
+from workbench.model.tables import EVENTS, OPS, REPLICATION, TIMESERIES
 
 if TYPE_CHECKING:
     from workbench.model.client import Op
     from workbench.model.database import Doc
 
-OPS_COLUMNS = [
-    "start_s",
-    "end_s",
-    "latency_ms",
-    "kind",
-    "key",
-    "client",
-    "session",
-    "node",
-    "attempts",
-    "outcome",
-    "version",
-    "stale",
-    "ryw_violation",
-]
-EVENTS_COLUMNS = ["time_s", "kind", "node", "term", "database", "detail", "value"]
+# The tables' columns, dtypes, units and meanings: workbench.model.tables.
+OPS_COLUMNS = [c.name for c in OPS]
+EVENTS_COLUMNS = [c.name for c in EVENTS]
 # Then one column per field of the event registry, in its order (workbench.model.events.FIELDS).
 EVENT_FIELD_COLUMNS = list(FIELDS)
-TIMESERIES_COLUMNS = ["time_s", "entity", "metric", "value"]
-REPLICATION_COLUMNS = ["write_id", "key", "origin", "destination", "committed_s", "applied_s", "lag_ms"]
+TIMESERIES_COLUMNS = [c.name for c in TIMESERIES]
+REPLICATION_COLUMNS = [c.name for c in REPLICATION]
 # Recorded operations wait as one tuple each until this many, then move into the columns.
 # Small on purpose: the rows waiting to move are about 250 bytes each (a tuple and its boxed
 # numbers), and 4,096 of them (a megabyte, half the CPU's L2 cache) cost the hot path about 9 %
@@ -276,9 +265,8 @@ def events_table(rows: Iterable[EventRow], database: str) -> pd.DataFrame:
                 at, values = columns[name]
                 at.append(i)
                 values.append(v)
-    events = pd.DataFrame(base, columns=EVENTS_COLUMNS)
-    events["term"] = events["term"].astype("Int64")
-    events["value"] = events["value"].astype("float64")
+    # The dtypes of workbench.model.tables.EVENTS, also when there are no rows.
+    events = pd.DataFrame(base, columns=EVENTS_COLUMNS).astype({c.name: c.dtype for c in EVENTS})
     n = len(base)
     extra: dict[str, Any] = {}
     for name, spec in FIELDS.items():

@@ -12,11 +12,16 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from workbench.analysis.capacity import first_failure, resource_text
+
+if TYPE_CHECKING:  # the report module imports this one
+    from workbench.analysis.capacity import Slo
+    from workbench.report.study_report import Report
+    from workbench.study import CapacityResult, Study
 
 RELATIVE = 0.05  # a difference below 5 % of the larger value is not practical
 LATENCY_FLOOR_MS = 1.0
@@ -128,7 +133,7 @@ def difference_sentence(d: Difference) -> str:
 # ----------------------------------------------------------------------------- people's words
 
 
-def title(study: Any) -> str:
+def title(study: Study) -> str:
     """The study's question in words: the description's first sentence, else its name without the slug."""
     description = " ".join(str(study.extra.get("description") or "").split())
     if description:
@@ -184,7 +189,7 @@ def capacity_points(points: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def capacity_lines(cap: Any, *, low: float | None = None, high: float | None = None) -> list[str]:
+def capacity_lines(cap: CapacityResult, *, low: float | None = None, high: float | None = None) -> list[str]:
     """What a capacity search found, in sentences: the highest load meeting the objectives,
     what limits there (and what only looks busy), or that no limit was found in the range."""
     out: list[str] = []
@@ -193,7 +198,7 @@ def capacity_lines(cap: Any, *, low: float | None = None, high: float | None = N
         start = f" ({number(low)} ops/s)" if low is not None else ""
         out.append(f"No load meets {objectives}, not even the lowest searched{start}: lower the range or the load.")
         return out
-    searched = getattr(cap, "searched_to", None) or cap.max_rate
+    searched = cap.searched_to or cap.max_rate
     past = high is not None and searched > high
     if cap.capped:
         went = f" (the search went on past the range's top of {number(high)} ops/s)" if past else ""
@@ -246,7 +251,7 @@ def capacity_lines(cap: Any, *, low: float | None = None, high: float | None = N
     return out
 
 
-def _met(slo: Any, value: float) -> bool:
+def _met(slo: Slo, value: float) -> bool:
     from workbench.analysis.capacity import _OPS
 
     return bool(_OPS[slo.op](value, slo.value))
@@ -274,7 +279,7 @@ def variant_means(rows: pd.DataFrame) -> dict[str, dict[str, Any]]:
     return out
 
 
-def objective_checks(report: Any) -> dict[str, list[tuple[str, str, bool]]]:
+def objective_checks(report: Report) -> dict[str, list[tuple[str, str, bool]]]:
     """Per variant: (objective, measured value, met) at the study's load and, with a capacity
     search, whether the variant holds the objectives at the target load."""
     from workbench.analysis.capacity import parse_slo, slo_value
@@ -299,7 +304,7 @@ def objective_checks(report: Any) -> dict[str, list[tuple[str, str, bool]]]:
     return out
 
 
-def recommendation(report: Any) -> tuple[str, list[str]]:
+def recommendation(report: Report) -> tuple[str, list[str]]:
     """The choice in one sentence, then one line per variant saying why (or why not)."""
     table = report.table
     variants = [c for c in table.columns if c != "key"]
@@ -373,7 +378,7 @@ def recommendation(report: Any) -> tuple[str, list[str]]:
     return head, lines
 
 
-def simulated_notice(report: Any) -> tuple[str, list[str]]:
+def simulated_notice(report: Report) -> tuple[str, list[str]]:
     """ "These figures are simulated", with the date, version, seeds, and the main assumptions."""
     from workbench.version import __version__
 

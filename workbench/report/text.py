@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
+from workbench.results.summary import ConflictCounts, LatencyStats, Summary
+from workbench.scenario.schema import (
+    Blueprint,
+    ClientSpec,
+    ClusterLink,
+    ClusterParts,
+    Datacenter,
+    Deployment,
+    ExternalReplicationLink,
+    NodeSpec,
+    OngoingTask,
+    RavenEtlLink,
+)
 from workbench.scenario.units import format_duration
 
 
@@ -44,7 +58,7 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.3f} %"
 
 
-def format_summary(summary: dict[str, Any]) -> str:
+def format_summary(summary: Summary) -> str:
     """A compact, aligned table that fits an 80-column terminal."""
     ops = summary["ops"]
     lines = [
@@ -62,8 +76,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         "",
         f"{'latency (ms)':<14}{'count':>9}{'mean':>9}{'p50':>9}{'p95':>9}{'p99':>9}{'p99.9':>9}{'max':>9}",
     ]
-    for kind in summary["latency_ms"]:
-        s = summary["latency_ms"][kind]
+    for kind, s in cast("dict[str, LatencyStats]", summary["latency_ms"]).items():
         if not s["count"]:
             continue
         lines.append(
@@ -75,7 +88,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"{'replication':<14}{_cell(lag['count']):>9}{_cell(lag['mean']):>9}{_cell(lag['p50']):>9}{'':>9}"
         f"{_cell(lag['p99']):>9}{'':>9}{_cell(lag['max']):>9}"
     )
-    avail = summary["availability"]
+    avail = cast("dict[str, float | None]", summary["availability"])
+    within = cast("dict[str, float | None]", summary.get("availability_within_deadline") or {})
     lines += [
         "",
         "availability  " + "  ".join(f"{k} {_pct(v)}" for k, v in avail.items() if v is not None),
@@ -84,7 +98,7 @@ def format_summary(summary: dict[str, Any]) -> str:
                 f"  within {within['deadline_s']:g} s  "
                 + "  ".join(f"{k} {_pct(within.get(k))}" for k, v in avail.items() if v is not None)
             ]
-            if (within := summary.get("availability_within_deadline"))
+            if within
             else []
         ),
         f"stale reads   {_pct(summary['stale_read_fraction'])}    read-your-writes violations "
@@ -106,9 +120,10 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"{_pct(c['leader_availability'])}, {c['conflicts']} conflicts"
         )
     for name, link in (summary.get("links") or {}).items():
-        lag = link["lag_ms"]
+        link_lag = link["lag_ms"]
         lines.append(
-            f"link          {name}: lag p50 {_lag(lag['p50'])} p99 {_lag(lag['p99'])} max {_lag(lag['max'])}, "
+            f"link          {name}: lag p50 {_lag(link_lag['p50'])} p99 {_lag(link_lag['p99'])} "
+            f"max {_lag(link_lag['max'])}, "
             f"{link['connections']} connections, {link['failures']} failures"
             + (
                 f", drained {_duration(max(link['outages_drained_after_s']))} after the worst outage"
@@ -191,13 +206,13 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _with_clusters(summary: dict[str, Any], section: str) -> list[tuple[str, Any]]:
+def _with_clusters(summary: Summary, section: str) -> list[tuple[str, Any]]:
     """``summary[section]``, then each cluster's own (a deployment's), tagged ``[cluster] ``."""
     clusters = summary.get("clusters") or {}
     return [("", summary.get(section)), *((f"[{name}] ", c.get(section)) for name, c in clusters.items())]
 
 
-def _conflict_line(c: dict[str, Any]) -> str:
+def _conflict_line(c: ConflictCounts) -> str:
     how = [
         f"{c.get(k, 0)} {label}"
         for k, label in (
@@ -224,7 +239,7 @@ def format_blueprints(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def format_blueprint(bp: Any, clients: Any = None) -> str:
+def format_blueprint(bp: Blueprint, clients: ClientSpec | None = None) -> str:
     """One blueprint: its notes, then a drawing of its layout in text, region by region.
 
     ``bp`` is a validated :class:`~workbench.scenario.schema.Blueprint`; ``clients`` the
@@ -280,7 +295,7 @@ def format_blueprint(bp: Any, clients: Any = None) -> str:
     return "\n".join(lines)
 
 
-def format_deployment(dep: Any, clients: Any = None) -> str:
+def format_deployment(dep: Deployment, clients: ClientSpec | None = None) -> str:
     """A deployment of several clusters: its notes, each region's data centres with every
     cluster's nodes there, the databases, and the links between clusters."""
     lines = _notes(dep)
@@ -323,7 +338,7 @@ def format_deployment(dep: Any, clients: Any = None) -> str:
     return "\n".join(lines)
 
 
-def _dynamic_text(parts: Any) -> str:
+def _dynamic_text(parts: ClusterParts) -> str:
     """Whether a cluster (a blueprint, or one cluster of a deployment) re-replicates a lost copy."""
     if parts.database.dynamic_distribution:
         after = format_duration(parts.observer.add_replica_after)
@@ -331,15 +346,15 @@ def _dynamic_text(parts: Any) -> str:
     return "dynamic distribution off (RavenDB's default): a copy lost for good is not replaced"
 
 
-def _by_region(datacenters: list[Any]) -> dict[str, list[Any]]:
+def _by_region(datacenters: Iterable[Datacenter]) -> dict[str, list[Datacenter]]:
     """Data centres grouped by region, in the order they are declared."""
-    regions: dict[str, list[Any]] = {}
+    regions: dict[str, list[Datacenter]] = {}
     for dc in datacenters:
         regions.setdefault(dc.region, []).append(dc)
     return regions
 
 
-def _notes(bp: Any) -> list[str]:
+def _notes(bp: Blueprint | Deployment) -> list[str]:
     """A blueprint's (or deployment's) name, description and catalogue notes, then a blank line."""
     lines = [bp.name, *_wrapped("  ", " ".join(bp.description.split())), ""]
     for label, text in (
@@ -353,10 +368,10 @@ def _notes(bp: Any) -> list[str]:
     return [*lines, ""]
 
 
-def _link_text(link: Any) -> str:
-    delay = f", delayed {format_duration(link.delay)}" if getattr(link, "delay", 0.0) else ""
+def _link_text(link: ClusterLink) -> str:
+    delay = f", delayed {format_duration(link.delay)}" if not isinstance(link, RavenEtlLink) and link.delay else ""
     what = ""
-    if getattr(link, "collections", None):
+    if not isinstance(link, ExternalReplicationLink) and link.collections:
         what = f" ({', '.join(link.collections)})"
     if link.kind == "external_replication":
         return f"external replication {link.source} -> {link.destination}{delay}"
@@ -366,7 +381,7 @@ def _link_text(link: Any) -> str:
     return f"RavenDB ETL {link.source} -> {link.destination}{what}"
 
 
-def _task_text(task: Any) -> str:
+def _task_text(task: OngoingTask) -> str:
     sticky = f", mentor {task.mentor}" if task.mentor else ""
     if task.kind == "sql_etl":
         what = ", ".join(task.collections) if task.collections else "every collection"
@@ -378,7 +393,7 @@ def _task_text(task: Any) -> str:
     return f"subscription to {what}, {task.workers} worker(s), {task.strategy}{sticky}"
 
 
-def _node_box(node: Any, members: set[str]) -> str:
+def _node_box(node: NodeSpec, members: set[str]) -> str:
     tag = node.tag + ("*" if node.tag in members else "")
     return f"({tag})" if node.role == "watcher" else f"[{tag}]"
 

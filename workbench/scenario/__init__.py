@@ -1,6 +1,6 @@
 """Scenario files: schema, loading, blueprint resolution, overrides and units."""
 
-from workbench.scenario.load import load_scenario, scenario_from_dict
+from workbench.scenario.load import load_scenario, recorded_scenario, scenario_from_dict
 from workbench.scenario.schema import Blueprint, Scenario
 
-__all__ = ["Blueprint", "Scenario", "load_scenario", "scenario_from_dict"]
+__all__ = ["Blueprint", "Scenario", "load_scenario", "recorded_scenario", "scenario_from_dict"]

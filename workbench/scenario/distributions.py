@@ -265,6 +265,28 @@ class Empirical(Distribution):
         return max(self.values)
 
 
+@dataclass(frozen=True, eq=False)
+class Unreadable(Distribution):
+    """A distribution a run's recorded scenario names that cannot be read here: an empirical
+    distribution whose file is not where the run found it (results moved to another machine).
+    It keeps its text (and why it could not be read) for reports; it has no values."""
+
+    text: str
+    reason: str
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Refused, with the reason: a recorded run is analysed, never re-run, from here."""
+        raise ValueError(f"'{self.text}' cannot be sampled here: {self.reason}")
+
+    def mean(self) -> float:
+        """Refused, with the reason (no values to average)."""
+        raise ValueError(f"'{self.text}' has no values here: {self.reason}")
+
+    def upper(self, tail: float) -> float:
+        """Refused, with the reason (no values to bound)."""
+        raise ValueError(f"'{self.text}' has no values here: {self.reason}")
+
+
 # --------------------------------------------------------------------------- parser
 
 _TOKEN = re.compile(

@@ -219,6 +219,31 @@ def scenario_from_dict(
     return scenario
 
 
+def recorded_scenario(data: Any, *, source: str = "<provenance>") -> Scenario:
+    """The typed scenario of a run, from the resolved form its provenance records
+    (``Scenario.model_dump(mode="json")``, durations written back with their units).
+
+    The models validate it as they validate a scenario file (the same types, units and
+    defaults: a duration is the float number of seconds its text says), a deployment's as a
+    :class:`~workbench.scenario.schema.DeploymentScenario`. The cross-checks of what a person
+    wrote are not run again: the run passed them already, and a resolved scenario writes every
+    field, which some of them refuse (clients with both a count and a placement, ``elide_idle``
+    on a deployment). An empirical distribution read from a file that is not where the run
+    found it (results moved to another machine) becomes an
+    :class:`~workbench.scenario.distributions.Unreadable` one: its text, and no values.
+    Raises :class:`~workbench.errors.WorkbenchInputError` if ``data`` is not a scenario."""
+    if not isinstance(data, Mapping):
+        kind = "nothing" if data is None else f"a {type(data).__name__}"
+        msg = f"the recorded scenario must be a mapping of keys to values, but it is {kind}"
+        raise WorkbenchInputError(msg, source=source)
+    blueprint = data.get("blueprint")
+    root = DeploymentScenario if isinstance(blueprint, Mapping) and "clusters" in blueprint else Scenario
+    try:
+        return root.model_validate(data, context={"base_dir": None, "recorded": True})
+    except ValidationError as exc:
+        raise _convert(exc, source, [], root) from None
+
+
 # ----------------------------------------------------------------------------- blueprints
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer, PlainValidator, ValidationInfo, WithJsonSchema
 
-from workbench.scenario.distributions import Distribution, parse_distribution
+from workbench.scenario.distributions import Distribution, Unreadable, parse_distribution
 from workbench.scenario.units import format_bandwidth, format_duration, format_size, parse_quantity
 
 
@@ -30,6 +30,13 @@ def _distribution(kind: str):
         base_dir = None
         if info.context and info.context.get("base_dir"):
             base_dir = Path(info.context["base_dir"])
+        if info.context and info.context.get("recorded") and isinstance(value, str):
+            # A run's recorded scenario (workbench.scenario.load.recorded_scenario): the text was
+            # valid when the run read it, so a failure now is a file that is not here.
+            try:
+                return parse_distribution(value, kind, base_dir)
+            except ValueError as exc:
+                return Unreadable(value.strip(), str(exc))
         return parse_distribution(value, kind, base_dir)
 
     return validate

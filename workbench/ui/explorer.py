@@ -30,6 +30,7 @@ from workbench.blueprints import blueprint_names, load_blueprint_data
 from workbench.display import table as show_table
 from workbench.scenario import scenario_from_dict
 from workbench.scenario.schema import ClientSpec, Scenario, Workload, WriteAssurance
+from workbench.scenario.units import parse_quantity
 
 # UI ranges where the schema leaves a side open (a slider needs both ends).
 RATE_RANGE = (50.0, 20_000.0)
@@ -74,12 +75,6 @@ def _slider_range(field: FieldInfo, ui_low: float, ui_high: float) -> tuple[floa
     lo = ui_low if low is None else max(ui_low, low if low_inc else low + 1e-9)
     hi = ui_high if high is None else min(ui_high, high if high_inc else high - 1e-9)
     return lo, hi
-
-
-def _seconds(text: str) -> float:
-    from workbench.scenario.units import parse_quantity
-
-    return parse_quantity(text, "duration")
 
 
 class ConfigPanel:
@@ -288,7 +283,7 @@ class ConfigPanel:
                     "duration": f"{self.slow_for.value} s",
                 }
             )
-        faults.sort(key=lambda f: _seconds(f["at"]))
+        faults.sort(key=lambda f: parse_quantity(f["at"], "duration"))
         return {
             "name": f"explorer-{self.blueprint.value}",
             "seed": int(self.seed.value),
