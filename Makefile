@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install native demo test test-compiled lint lab clean fuzz
+.PHONY: install native demo test test-quick test-compiled lint lab clean fuzz
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ demo: $(STAMP)
 # matter for the compiled hot path on it (CI runs both).
 test: $(STAMP)
 	WORKBENCH_PURE_PYTHON=1 $(BIN)/python -m pytest
+
+# While working: everything but the tests marked slow (the longest validations and study runs).
+test-quick: $(STAMP)
+	WORKBENCH_PURE_PYTHON=1 $(BIN)/python -m pytest -m "not slow"
 
 # The compiled model (setup.py, mypyc): it must be in use, give the Python model's tables bit for
 # bit, stay deterministic, pass the validation against theory, and run the benchmark smoke test.

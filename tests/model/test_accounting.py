@@ -29,6 +29,7 @@ def test_every_operation_of_a_shipped_scenario_is_accounted_for(path: Path) -> N
     _balanced(run(load_scenario(path)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", STUDIES, ids=[p.stem for p in STUDIES])
 def test_every_operation_of_a_shipped_study_is_accounted_for(path: Path) -> None:
     study = load_study(path, replications=1)

@@ -118,6 +118,7 @@ def test_a_vote_granted_twice_in_one_term_is_caught(monkeypatch):
         broken()
 
 
+@pytest.mark.slow
 def test_validate_raft_safety_passes_and_catches_a_broken_rule(monkeypatch):
     """``workbench validate raft-safety``: random schedules over both rule sets; the same
     broken rule (a vote granted twice in one term) turns it red."""

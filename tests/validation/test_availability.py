@@ -37,6 +37,7 @@ def _assert_passed(rows: list[dict]) -> None:
     )
 
 
+@pytest.mark.slow
 def test_single_node_availability_matches_renewal_theory():
     rows = CHECKS["availability-1"].run(True)
     assert len(rows) == 4  # exponential and weibull/lognormal; time up and probe ops
@@ -51,6 +52,7 @@ def test_binomial_and_election_rate():
     assert elections_per_second(3, 120.0, 20.0) == pytest.approx(expected)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["availability-3", "availability-5"])
 def test_majority_availability_matches_the_binomial_less_elections(name: str):
     _assert_passed(CHECKS[name].run(True))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from workbench.study import Study, find_capacity
 
 BASE = {
@@ -28,6 +30,7 @@ BASE = {
 }
 
 
+@pytest.mark.slow
 def test_capacity_search_finds_the_mm1_load_where_p99_reaches_the_objective():
     expected = 1000 - math.log(100) / 0.010
     study = Study(name="mm1", base=BASE, source="<validation>", base_dir=None, replications=2)

@@ -64,6 +64,7 @@ def test_50_ms_of_randomness_worst_of_1000_trials_is_about_513_ms():
     assert abs(_gap(model["max"], 513)) <= 0.35, model
 
 
+@pytest.mark.slow
 def test_identical_timeouts_keep_splitting_votes_for_more_than_ten_seconds():
     """'Without randomness ... consistently longer than 10 s' (100 trials, none shorter)."""
     ms = figure16_run("150-150") * 1e3
@@ -86,6 +87,7 @@ def test_a_censored_trial_is_counted_not_dropped():
     assert stats["censored"] == 3 and stats["max"] == float("inf")
 
 
+@pytest.mark.slow
 def test_the_validate_registry_check_passes():
     """``workbench validate raft-election``: every range against its curve."""
     from workbench.validation.checks import CHECKS
