@@ -337,6 +337,8 @@ class _Lanes:
         self.rows: list[dict[str, Any]] = []
 
     def set(self, node: str, lane: str, state: str | None, time_s: float) -> None:
+        """Put ``node``'s ``lane`` in ``state`` from ``time_s`` on (None: no bar), ending the interval of the
+        state it leaves; the state it is already in changes nothing."""
         current = self.open.get((node, lane))
         if current is not None and current[0] == state:
             return
@@ -347,6 +349,7 @@ class _Lanes:
             self.open[(node, lane)] = (state, time_s)
 
     def close(self, end_s: float) -> list[dict[str, Any]]:
+        """Every interval, those still open ended at ``end_s`` (the run's end)."""
         for node, lane in list(self.open):
             self.set(node, lane, None, end_s)
         return self.rows
@@ -369,6 +372,7 @@ def node_states(result: RunResult) -> pd.DataFrame:
     leader: str | None = None
 
     def role(tag: str) -> str:
+        """The node's state in the cluster lane: its process state when it is not up, else its role."""
         if process.get(tag, "up") != "up":
             return process[tag]
         if tag == leader:
@@ -1038,6 +1042,7 @@ def pareto_data(
     better = values * np.array([1.0, 1.0, -1.0])  # lower is better on every column
 
     def dominated(i: int) -> bool:
+        """Whether another variant is as good on cost, latency and availability, and better on one."""
         others = np.delete(better, i, axis=0)
         return bool(np.any(np.all(others <= better[i], axis=1) & np.any(others < better[i], axis=1)))
 
@@ -1235,6 +1240,7 @@ def deployment_fault_spans(result: RunResult) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
 
     def joined(values: pd.Series) -> str:
+        """A span's distinct targets, blanks left out, joined with ``;``."""
         return "; ".join(dict.fromkeys(str(v).strip() for v in values if str(v).strip()))
 
     spans = (

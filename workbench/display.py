@@ -144,12 +144,14 @@ def interval(mean: Any, half: Any, kind: str) -> str:
         digits = _percent_digits(100 * m) if m not in (0.0, 1.0) else _percent_digits(100 * (1 - h))
 
         def show(x: float) -> str:
+            """A bound as a percentage with the mean's digits."""
             return percent(x, digits)
     elif kind == "count":
         show = plain
     else:
 
         def show(x: float) -> str:
+            """A bound formatted as ``kind``."""
             return value(x, kind)
 
     if low == m - h and high == m + h:
@@ -371,6 +373,7 @@ def _capacity_column(cap: Any, low: float | None, high: float | None, target_lab
     from workbench.analysis.capacity import first_failure, metric_family, resource_text
 
     def busiest(resource: Any, share: Any) -> str:
+        """``CPU of node A, 93 % busy``: the resource that ran out and its busy share (0–1)."""
         busy = _number(share)
         if not resource or busy is None:
             return MISSING

@@ -72,6 +72,9 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class Study:
+    """A base scenario (``base``, from ``source``; relative paths from ``base_dir``), the variants or
+    grid that vary it, and how many replications each runs."""
+
     name: str
     base: dict[str, Any]
     source: str
@@ -95,6 +98,8 @@ class Study:
 
     @property
     def base_seed(self) -> int:
+        """The study's seed (``--set seed``, else the base scenario's, else 1): replication r runs
+        it + r, unless its variant sets a seed of its own."""
         return int(dict(self.overrides).get("seed", self.base.get("seed", 1)))
 
     def first_seed(self, factors: Iterable[tuple[str, Any]] = ()) -> int:
@@ -422,6 +427,7 @@ def run_specs(
         bar = _bar(len(specs), study.name) if progress else None
 
         def done(row: dict[str, Any]) -> None:
+            """Keep a finished run's row, advance the progress bar and hand the row to ``on_row``."""
             rows[row["run"]] = row
             if bar is not None:
                 bar.update(1)
@@ -706,6 +712,7 @@ def capacity_spec(spec: Any, replications: int, *, source: str) -> CapacitySpec:
     fill in its defaults: range [100, 100000] ops/s, no target, the study's replications."""
 
     def fail(path: str, msg: str) -> WorkbenchInputError:
+        """An input error at ``capacity<path>`` in the study file."""
         return WorkbenchInputError(msg, source=source, path=f"capacity{path}")
 
     if not isinstance(spec, Mapping):
@@ -775,6 +782,7 @@ class CapacityResult:
     searched_to: float | None = None  # the highest load searched (past the range's top when nothing failed in it)
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as plain data for ``workbench capacity --json``, the points as records."""
         return {
             "max_rate": self.max_rate,
             "objectives": self.objectives,
@@ -837,10 +845,13 @@ def find_capacity(
     bar = _bar((doublings + bisections) * study.replications, f"{study.name}: capacity") if progress else None
 
     def tick(_row: dict[str, Any]) -> None:
+        """Advance the search's progress bar by one run."""
         if bar is not None:
             bar.update(1)
 
     def evaluate(rate: float) -> dict[str, Any]:
+        """The mean over the study's replications at ``rate`` ops/s, with ``meets``: whether it holds
+        every objective. Each rate runs once."""
         rate = float(round(rate, 6))
         if rate not in cache:
             if bar is not None:

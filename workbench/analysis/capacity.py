@@ -103,6 +103,8 @@ class Slo:
     text: str
 
     def met(self, row: dict[str, Any]) -> bool:
+        """Whether a run's figures (a summary row, or a mean over replications) meet the
+        objective; a row without the metric does not."""
         got = slo_value(row, self.metric)
         return got is not None and _OPS[self.op](got, self.value)
 
@@ -149,6 +151,7 @@ def parse_slo(text: str) -> Slo:
     the metric's range (a fraction above 100 %, a negative latency) is a WorkbenchInputError."""
 
     def fail(msg: str) -> WorkbenchInputError:
+        """An input error about this objective, blamed on ``--slo``."""
         return WorkbenchInputError(f"'{text}': {msg}", source="--slo")
 
     match = _SLO.match(str(text))

@@ -50,6 +50,8 @@ def cluster_view(result: RunResult, name: str) -> RunResult:
     prefix = f"{name}/"
 
     def own(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+        """This cluster's rows of ``frame``, without the ``cluster`` column and with ``name/``
+        taken off the node names in ``columns``."""
         frame = frame[frame["cluster"] == name].drop(columns="cluster")
         for column in columns:
             values = frame[column].astype(object)

@@ -254,6 +254,7 @@ class _OpsView:
         self._ok_end = self.end[ok][order]
 
     def errors_between(self, start: float, stop: float) -> int:
+        """How many ops ended in an error in ``[start, stop)`` (simulated seconds)."""
         return int((self.error & (self.end >= start) & (self.end < stop)).sum())
 
     def rto(self, start: float, window_end: float) -> tuple[float, bool, int]:
@@ -277,6 +278,8 @@ class _OpsView:
     def p99_recovery(
         self, start: float, window_end: float, window_s: float, tolerance: float, baseline_s: float
     ) -> float | None:
+        """Seconds from ``start`` until the p99 latency is back within ``tolerance`` × the baseline p99
+        (see the module docstring): None without baseline ops, NaN if it is not back before ``window_end``."""
         ok = ~self.error
         base = ok & (self.start >= start - baseline_s) & (self.start < start) & (self.end <= start)
         if not base.any():

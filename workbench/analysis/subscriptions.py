@@ -79,9 +79,13 @@ def idle_with_backlog(result: RunResult, name: str, until: float | None = None) 
 
 
 @overload
-def subscription_summary(result: RunResult, name: str) -> SubscriptionSummary: ...
+def subscription_summary(result: RunResult, name: str) -> SubscriptionSummary:
+    """That subscription's figures."""
+
+
 @overload
-def subscription_summary(result: RunResult, name: None = None) -> SubscriptionSummary | Empty: ...
+def subscription_summary(result: RunResult, name: None = None) -> SubscriptionSummary | Empty:
+    """The first subscription's figures (by name), or Empty when the run has none."""
 
 
 def subscription_summary(result: RunResult, name: str | None = None) -> SubscriptionSummary | Empty:
@@ -105,6 +109,7 @@ def subscription_summary(result: RunResult, name: str | None = None) -> Subscrip
     longest = max(gaps, key=lambda g: g[1] - g[0], default=None)
 
     def count(kind: str) -> int:
+        """How many ``subscription_<kind>`` events the task recorded."""
         return int((kinds == f"subscription_{kind}").sum())
 
     return {

@@ -63,6 +63,7 @@ def _r(x: float) -> float:
 
 
 def measured_ops(ops: pd.DataFrame, warmup_s: float) -> pd.DataFrame:
+    """The ops that started after the warm-up (``warmup_s``, simulated seconds): those the summary measures."""
     return ops[ops["start_s"] >= warmup_s]
 
 

@@ -48,6 +48,8 @@ def kind_of(metric: str) -> str:
 
 
 def lower_is_better(metric: str) -> bool | None:
+    """Whether lower is better on a comparison-table row; None when neither is (nodes, database
+    copies, unknown rows), which are not ranked."""
     if "availability" in metric:
         return False
     if metric in ("nodes", "database copies"):
@@ -56,6 +58,8 @@ def lower_is_better(metric: str) -> bool | None:
 
 
 def practical_threshold(metric: str, a: float, b: float) -> float:
+    """The smallest gap between ``a`` and ``b`` (the row's unit) that matters in practice: 5 % of the
+    larger, at least the floor of the row's kind; for availability the floor alone."""
     floor = {"latency": LATENCY_FLOOR_MS, "fraction": AVAILABILITY_FLOOR}.get(kind_of(metric), COUNT_FLOOR)
     if kind_of(metric) == "fraction":
         return floor  # 5 % of 99.9 % would hide an outage; availability uses the absolute floor
@@ -68,6 +72,8 @@ def _half(cell: tuple[float, float]) -> float:
 
 @dataclass(frozen=True)
 class Difference:
+    """A meaningful difference on one row of the comparison table: the best variant against the worst."""
+
     metric: str
     better: str
     worse: str
@@ -103,6 +109,7 @@ def differences(table: pd.DataFrame) -> tuple[list[Difference], list[str]]:
 
 
 def value_text(metric: str, value: float) -> str:
+    """A comparison-table value in its row's unit: ``12.3 ms``, ``99.95 %``, ``4.0 s`` or a count."""
     kind = kind_of(metric)
     if kind == "latency":
         return f"{value:,.1f} ms" if value >= 10 else f"{value:,.2f} ms"
@@ -123,6 +130,7 @@ def percent(fraction: float) -> str:
 
 
 def difference_sentence(d: Difference) -> str:
+    """The difference as a finding: ``write p99: three-node 12.3 ms against five-node 18.0 ms.``"""
     name = re.sub(r" \((ms|s)\)$", "", d.metric)
     return (
         f"{name}: {d.better} {value_text(d.metric, d.better_value)} against {d.worse} "
@@ -272,6 +280,7 @@ def _slo_value_text(metric: str, value: float) -> str:
 
 
 def variant_means(rows: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per variant, the mean over its runs of each numeric column of the rows (no column without a value)."""
     out: dict[str, dict[str, Any]] = {}
     for name, group in rows.groupby("variant", sort=False):
         numeric = group.apply(pd.to_numeric, errors="coerce")
@@ -312,10 +321,12 @@ def recommendation(report: Report) -> tuple[str, list[str]]:
     means = variant_means(report.rows)
 
     def figure(name: str, key: str) -> float | None:
+        """A variant's mean of ``key``, None when it has no value."""
         value = means.get(name, {}).get(key)
         return None if value is None or value != value else value
 
     def availability(name: str) -> float | None:
+        """A variant's lower availability of reads and writes (a fraction, 0–1), None without either."""
         values = [figure(name, k) for k in ("availability.read", "availability.write")]
         values = [v for v in values if v is not None]
         return min(values) if values else None

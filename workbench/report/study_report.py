@@ -48,6 +48,9 @@ from workbench.version import __version__
 
 @dataclass
 class Report:
+    """What a study report shows: one row per run, the comparison table, each variant's first
+    replication (for the charts), the capacity searches with their objectives, and the findings."""
+
     study: Study
     rows: pd.DataFrame
     table: pd.DataFrame
@@ -130,6 +133,8 @@ def _lost_causes(report: Report) -> str:
 
 
 def charts(report: Report) -> list[tuple[str, Any]]:
+    """The report's charts with their titles: latency distributions, availability around each fault
+    and, after a capacity search, the latency objective against the load."""
     from workbench import charts as ch
 
     out: list[tuple[str, Any]] = [

@@ -230,6 +230,7 @@ def _conflict_line(c: ConflictCounts) -> str:
 
 
 def format_blueprints(rows: list[dict[str, Any]]) -> str:
+    """``workbench blueprints``: one line per built-in blueprint, its name, size and summary."""
     width = max(len(r["name"]) for r in rows)
     out = []
     for r in rows:

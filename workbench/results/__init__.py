@@ -170,6 +170,8 @@ class RunResult:
 
 
 def environment_info() -> dict[str, str]:
+    """What a run was made with, for its provenance: the workbench's version, whether the model ran
+    compiled, and the versions of Python, SimPy, NumPy and pandas."""
     import numpy
     import simpy
 
