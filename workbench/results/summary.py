@@ -112,17 +112,11 @@ class Availability(TypedDict):
     transaction: float | None
 
 
-class AvailabilityWithinDeadline(TypedDict):
+class AvailabilityWithinDeadline(Availability):
     """Per kind: operations that succeeded within ``clients.deadline`` (``deadline_s``) over those
     decided (ended, or still waiting past the deadline)."""
 
     deadline_s: float
-    read: float | None
-    write: float | None
-    query: float | None
-    cluster_tx: float | None
-    compare_exchange: float | None
-    transaction: float | None
 
 
 class OpCounts(TypedDict):
