@@ -383,8 +383,9 @@ MAX_LISTED_WARNINGS = 5
 
 
 def _warn(messages: Sequence[str]) -> None:
+    """Through the one warning printer :func:`main` installs (``workbench: warning: ...``)."""
     for message in messages:
-        print(f"workbench: warning: {message}", file=sys.stderr)
+        warnings.warn(message, WorkbenchWarning, stacklevel=2)
 
 
 def _warn_runs(rows: pd.DataFrame) -> None:

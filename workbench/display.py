@@ -156,7 +156,7 @@ def interval(mean: Any, half: Any, kind: str) -> str:
 
     if low == m - h and high == m + h:
         spread = show(h).replace(" %", " pp") if kind == "percent" else show(h)
-        if kind == "percent" and spread in ("0 pp", "0.0 pp", "0.00 pp", "0.000 pp"):
+        if kind == "percent" and round(100 * h, digits) == 0:
             spread = f"< {percent(10.0**-digits / 100, digits).replace(' %', ' pp')}"  # not "± 0 pp"
         return f"{show(m)} ± {spread}"
     return f"{show(m)} ({show(low).replace(' %', '')}–{show(high)})"
@@ -388,7 +388,7 @@ def _capacity_column(cap: Any, low: float | None, high: float | None, target_lab
     if cap.max_rate is None:
         column[found] = f"none: {count(bottom)} ops/s, the lowest tried, fails" if bottom is not None else "none"
     elif cap.capped:
-        searched = getattr(cap, "searched_to", None) or top
+        searched = cap.searched_to or top
         column[found] = f"at least {count(searched)} ops/s (no limit found up to there)"
     else:
         column[found] = f"about {count(cap.max_rate)} ops/s"

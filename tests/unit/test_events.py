@@ -194,10 +194,16 @@ def test_results_saved_without_the_event_fields_are_refused_with_a_reason(tmp_pa
 
 
 def test_the_recorder_can_build_its_tables_and_go_on_recording() -> None:
-    """The op columns reach pandas without a Python int per row, and without a view on the
-    buffers (a Categorical may keep the array it is given; a buffer with a view cannot grow)."""
-    from workbench.model.recorder import Recorder
+    """The op columns reach pandas without a Python int per row, and as copies: a Categorical
+    may keep the array it is given, and a buffer with a view on it cannot grow."""
+    from array import array
 
+    from workbench.model.recorder import Recorder, _codes
+
+    buffer = array("b", [0, 1, 1])
+    codes = _codes(buffer)
+    buffer.append(0)  # BufferError if codes were a view on the buffer
+    assert list(codes) == [0, 1, 1] and codes.dtype.itemsize == 1
     recorder = Recorder(["A", "B"], ["client1"], "db")
     row = (0.0, 0.001, 0, 7, 0, 1, 1, 1, 0, 3, 0)
     recorder.op_rows.append(row)
@@ -205,4 +211,4 @@ def test_the_recorder_can_build_its_tables_and_go_on_recording() -> None:
     recorder.op_rows.append(row)
     second = recorder.tables()["ops"]
     assert len(first) == 1 and len(second) == 2
-    assert list(second["node"].astype(str)) == ["B", "B"] and second["node"].cat.codes.dtype.itemsize == 1
+    assert list(second["node"].astype(str)) == ["B", "B"]
