@@ -73,7 +73,7 @@ class Deployment:
             placement = Placement(part.name, base, width, total + k, k * WRITE_ID_STRIDE, tags)
             sub = part.scenario.model_copy(update={"elide_idle": False})
             world = World(sub, self.env, placement)
-            world.foreign_copies = self._foreign_copies
+            world.group.foreign_copies = lambda w=world: self._foreign_copies(w)
             self.worlds[part.name] = world
             base += sizes[k]
         self.repl_overhead = REPLICATION_OVERHEAD_BYTES

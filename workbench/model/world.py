@@ -9,10 +9,8 @@ before the first event fires.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import simpy
 
@@ -21,16 +19,19 @@ from workbench.model.database import DatabaseInstance
 from workbench.model.environment import Environment
 from workbench.model.external import ExternalSystem
 from workbench.model.faults import FaultInjector
+from workbench.model.group import DatabaseGroup
 from workbench.model.kernel import Streams, events_scheduled, run_until
+from workbench.model.keyspace import Keyspace
 from workbench.model.ledger import WriteLedger
 from workbench.model.network import Location, Network
 from workbench.model.node import Server
 from workbench.model.observer import Observer
 from workbench.model.probes import sample
 from workbench.model.quiescence import Quiescence
-from workbench.model.rachis import Cluster, DbTopology, Entry, RaftNode
+from workbench.model.rachis import Cluster, DbTopology, RaftNode
 from workbench.model.recorder import Recorder
 from workbench.model.tasks import Tasks, make_task
+from workbench.model.versions import Versions
 from workbench.model.workload import make_workload
 from workbench.scenario.schema import Scenario
 
@@ -77,18 +78,12 @@ class World:
         self.scenario = scenario
         self.env = env if env is not None else Environment()
         self.placement = placement
-        self.copies_created = 0  # database copies ever made: each gets its own id
         streams = Streams(scenario.seed, f"{placement.cluster}/" if placement is not None else "")
         self.streams = streams
         bp = scenario.blueprint
         self.replication = bp.replication
         self.repl_overhead = REPLICATION_OVERHEAD_BYTES
         self.client_overhead = scenario.clients.request_overhead
-        wl = scenario.workload
-        self.initial_size = wl.document_size.mean()
-        self.query_response_size = wl.query_results * self.initial_size
-        self.transaction_documents = wl.transaction_documents
-        self.n_keys = wl.keys
 
         # Endpoints: nodes first, then clients.
         dcs = {dc.name: dc for dc in bp.datacenters}
@@ -117,15 +112,19 @@ class World:
 
         members = place_database(scenario, streams)
         self.members = members
-        group = [self.node_by_tag[t].index for t in members]
         # Change vectors: one entry per node (its index), then the RAFT entry. In a
         # deployment they span every cluster's nodes (Placement), so versions can cross.
         if placement is None:
-            self.cv_base, self.cv_width, self.raft_position = 0, len(self.nodes) + 1, len(self.nodes)
+            self.versions = Versions(0, len(self.nodes) + 1, len(self.nodes), [spec.clock_skew for spec in bp.nodes])
         else:
-            self.cv_base, self.cv_width = placement.cv_base, placement.cv_width
-            self.raft_position = placement.raft_position
-        self.zero_cv = (0,) * self.cv_width
+            self.versions = Versions(
+                placement.cv_base,
+                placement.cv_width,
+                placement.raft_position,
+                [spec.clock_skew for spec in bp.nodes],
+                placement.first_write_id,
+            )
+        self.keyspace = Keyspace.from_scenario(scenario)
         self.recorder = Recorder(
             [n.tag for n in self.nodes],
             client_names,
@@ -133,47 +132,34 @@ class World:
             origin_tags=list(placement.cv_tags) if placement is not None else None,
         )
         self.recorder.now = lambda: self.env.now
-        self.instances: list[DatabaseInstance] = []
-        for node_index in group:
-            inst = DatabaseInstance(self, node_index)
-            self.nodes[node_index].instance = inst
-            self.instances.append(inst)
+        # Every acknowledged write, for data at risk, forced promotions and lost writes.
+        self.ledger = WriteLedger(lambda: self.env.now, self.recorder)
+        self.db_name = bp.database.name
+        self.group = DatabaseGroup(
+            bp.database.name, members, self.nodes, self.recorder, self.ledger, lambda i: DatabaseInstance(self, i)
+        )
+        self.instances = self.group.instances  # the same list, for probes and tests
+        self.group.place()
 
         self.cluster = Cluster(
             self,
             bp.cluster,
             {n.index: spec.role for n, spec in zip(self.nodes, bp.nodes, strict=True)},
             streams,
-            {bp.database.name: DbTopology(group, bp.database.replication_factor)},
-            on_apply=self._on_cluster_apply,
+            {
+                bp.database.name: DbTopology(
+                    [self.node_by_tag[t].index for t in members], bp.database.replication_factor
+                )
+            },
+            on_apply=self.group.on_cluster_apply,
         )
+        self.group.cluster = self.cluster
         self.last_crashed: str | None = None
-        # In a deployment: the live copies in the other clusters (Deployment sets it).
-        self.foreign_copies: Callable[[World], list[dict]] | None = None
-        self.etags_issued = [0] * self.cv_width  # highest etag each node's entry has used
-        self.clock_skew = [spec.clock_skew for spec in bp.nodes]
-        self.db_name = bp.database.name
-        # Collections are contiguous key ranges; the conflict solver works per collection.
-        self.collection_names = list(wl.collections)
-        bounds, acc = [], 0.0
-        for share in wl.collections.values():
-            acc += share
-            bounds.append(round(acc * wl.keys))
-        bounds[-1] = wl.keys
-        self.collection_bounds = bounds
-        solver = bp.database.conflicts
-        self.resolve_to_latest = solver.resolve_to_latest
-        self._script_costs = [solver.scripts.get(name) for name in self.collection_names]
-        self.has_scripts = bool(solver.scripts)
         self.observer: Observer | None = None  # the current leader's
         if bp.observer.enabled:
             self.cluster.on_leader = self._start_observer
         self.quiet = Quiescence(self)
         self.cluster.quiet = self.quiet
-
-        # Every acknowledged write, for data at risk, forced promotions and lost writes.
-        self.ledger = WriteLedger(lambda: self.env.now, self.recorder)
-        self.write_counter = placement.first_write_id if placement is not None else 0
 
         n_nodes = len(self.nodes)
         # The URL list each client starts from (DocumentStore.Urls): the configured nodes, or all.
@@ -184,6 +170,8 @@ class World:
         self.tasks = Tasks(self, [make_task(self, spec) for spec in bp.database.tasks])
         self.cluster.on_state_change = lambda raft: self.tasks.reassess(raft.index)
         self.faults = FaultInjector(self)
+        self.group.on_topology.append(lambda index, _topo: self.tasks.reassess(index))
+        self.group.on_topology.append(lambda _index, topo: self.faults.on_topology(topo))
         self._check_wiring()
 
     def _start_observer(self, raft: RaftNode) -> None:
@@ -195,97 +183,87 @@ class World:
             msg = "database placed on the wrong number of nodes"
             raise WiringError(msg)
 
+    # -- transitional: the components still read these through the builder (issue 22, item 1)
     def sync_channels(self, node_index: int) -> None:
-        """Open the replication channels this node's view of the topology asks for."""
-        inst = self.nodes[node_index].instance
-        if inst is None:
-            return
-        topo = self.cluster.nodes[node_index].state_machine.databases[self.db_name]
-        mentees = [p for p in topo.promotables if topo.mentors.get(p) == node_index]
-        if node_index in topo.promotables:
-            destinations: list[int] = []  # a promotable only receives, from its mentor
-        else:
-            destinations = [n for n in topo.members + topo.rehabs if n != node_index] + mentees
-        inst.sync_channels(destinations)
-        for ch in inst.channels:
-            # A promotable has no other source, so nothing it needs is held back.
-            ch.relay_free = ch.dst in mentees
-
-    def _apply_topology(self, raft: RaftNode) -> None:
-        """A node applied a new topology of the simulated database: create or delete
-        its copy, and re-open its replication channels."""
-        node = self.nodes[raft.index]
-        topo = raft.state_machine.databases[self.db_name]
-        wanted = raft.index in topo.all_nodes()
-        if wanted and node.instance is None and node.up:
-            inst = DatabaseInstance(self, raft.index)
-            inst.seeded = False
-            node.instance = inst
-            self.instances.append(inst)
-        elif not wanted and node.instance is not None:
-            inst = node.instance
-            inst.sync_channels([])
-            node.instance = None
-            self.instances.remove(inst)
-            self.recorder.event("replica_removed", node=node.tag)
-        if node.up:
-            self.sync_channels(raft.index)
-
-    def _on_cluster_apply(self, raft: RaftNode, index: int, entry: Entry, result: Any) -> None:
-        if entry.kind in ("topology", "group_change") and entry.payload[0] == self.db_name:
-            if entry.kind == "group_change" and raft.state in ("leader", "leader-elect") and result[0] == "ok":
-                self._record_group_change(raft, index, entry)
-            self._apply_topology(raft)
-            self.tasks.reassess(raft.index)
-            self.faults.on_topology(raft.state_machine.databases[self.db_name])
-            return
-        if entry.kind == "cluster_tx":
-            instance = self.nodes[raft.index].instance
-            if instance is not None:
-                key, size, write_id = entry.payload
-                instance.apply_cluster_tx(key, size, write_id, index)
-        elif entry.kind == "config" and raft.state in ("leader", "leader-elect"):
-            self.recorder.event("command_committed", node=raft.tag, term=raft.term, action="topology", raft_index=index)
-            for node, (before, after) in sorted(result[2].items()):
-                # An operator's promote (watcher -> promotable) or demote (-> watcher), now committed.
-                tag = self.nodes[node].tag
-                if before == "watcher" and after == "promotable":
-                    self.recorder.event("node_promoted", node=tag, term=raft.term)
-                elif after == "watcher" and before is not None:
-                    self.recorder.event("node_demoted", node=tag, term=raft.term, previous_role=before)
-
-    def _record_group_change(self, raft: RaftNode, index: int, entry: Entry) -> None:
-        """An operator's add_to_group or remove_from_group, committed: say what it did."""
-        _name, op, node, _mentor = entry.payload
-        topo = raft.state_machine.databases[self.db_name]
-        tag = self.nodes[node].tag
-        if op == "add":
-            mentor = topo.mentors.get(node)
-            by = self.nodes[mentor].tag if mentor is not None else None
-            self.recorder.event("added_to_group", node=tag, term=raft.term, mentor=by, rf=topo.rf)
-        else:
-            self.recorder.event("removed_from_group", node=tag, term=raft.term, rf=topo.rf)
-        fields = topo.event_fields(lambda i: self.nodes[i].tag)
-        self.recorder.event("topology_changed", node=raft.tag, term=raft.term, etag=index, **fields)
+        self.group.sync_channels(node_index)
 
     def transaction_keys(self, first: int) -> list[int]:
-        """A multi-document transaction writes consecutive keys (an order and its lines)."""
-        return [(first + i) % self.n_keys for i in range(self.transaction_documents)]
+        return self.keyspace.transaction_keys(first)
 
     def collection_keys(self, name: str) -> range:
-        """The keys of collection ``name`` (a contiguous range)."""
-        k = self.collection_names.index(name)
-        return range(self.collection_bounds[k - 1] if k else 0, self.collection_bounds[k])
+        return self.keyspace.collection_keys(name)
 
     def collection_of(self, key: int) -> str:
-        """The collection that document ``key`` belongs to."""
-        return self.collection_names[bisect_right(self.collection_bounds, key)]
+        return self.keyspace.collection_of(key)
 
     def script_cost(self, key: int) -> float | None:
-        """Run time of the conflict resolver script of the key's collection (None: no script)."""
-        if not self.has_scripts:
-            return None
-        return self._script_costs[bisect_right(self.collection_bounds, key)]
+        return self.keyspace.script_cost(key)
+
+    def data_at_risk(self, survivors: list[int]) -> tuple[int, float]:
+        return self.group.data_at_risk(survivors)
+
+    def missing_on(self, node_index: int) -> int:
+        return self.group.missing_on(node_index)
+
+    @property
+    def initial_size(self):
+        return self.keyspace.initial_size
+
+    @property
+    def query_response_size(self):
+        return self.keyspace.query_response_size
+
+    @property
+    def transaction_documents(self):
+        return self.keyspace.transaction_documents
+
+    @property
+    def has_scripts(self):
+        return self.keyspace.has_scripts
+
+    @property
+    def resolve_to_latest(self):
+        return self.keyspace.resolve_to_latest
+
+    @property
+    def cv_base(self):
+        return self.versions.cv_base
+
+    @property
+    def cv_width(self):
+        return self.versions.cv_width
+
+    @property
+    def raft_position(self):
+        return self.versions.raft_position
+
+    @property
+    def zero_cv(self):
+        return self.versions.zero_cv
+
+    @property
+    def etags_issued(self):
+        return self.versions.etags_issued
+
+    @property
+    def clock_skew(self):
+        return self.versions.clock_skew
+
+    @property
+    def write_counter(self) -> int:
+        return self.versions.write_counter
+
+    @write_counter.setter
+    def write_counter(self, value: int) -> None:
+        self.versions.write_counter = value
+
+    @property
+    def copies_created(self) -> int:
+        return self.versions.copies_created
+
+    @copies_created.setter
+    def copies_created(self, value: int) -> None:
+        self.versions.copies_created = value
 
     # -- running
     def start(self) -> None:
@@ -343,20 +321,6 @@ class World:
 
         return sorted(max(sides, key=rank))
 
-    def data_at_risk(self, survivors: list[int]) -> tuple[int, float]:
-        """RPO of a fault that hits now: acknowledged writes that no surviving node's copy
-        holds (directly or through a later version that includes them), and the age in
-        seconds of the oldest of them (0 if none) [design.md, metrics]."""
-        copies = [self.nodes[i].instance.docs for i in survivors if self.nodes[i].instance is not None]
-        if self.foreign_copies is not None:
-            copies += self.foreign_copies(self)  # other clusters of a deployment hold them too
-        return self.ledger.at_risk(copies)
-
-    def missing_on(self, node_index: int) -> int:
-        """Acknowledged writes that this node's copy does not hold (nor supersede)."""
-        inst = self.nodes[node_index].instance
-        return self.ledger.missing(inst.docs if inst is not None else None)
-
     def finish(self) -> None:
         """End-of-run accounting: every acknowledged write is present, superseded by a later
         write of the same key, or counted lost with its cause [design.md, metrics]:
@@ -368,7 +332,7 @@ class World:
           e.g. a replica deleted before it passed its writes on."""
         self.quiet.finish()
         rec = self.recorder
-        self.ledger.record_losses([inst.docs for inst in self.instances])
+        self.group.record_losses()
         unfinished = sum(c.record_unfinished() for c in self.clients)
         if unfinished:
             rec.event("ops_unfinished", count=unfinished, value=float(unfinished))
