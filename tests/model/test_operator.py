@@ -338,7 +338,9 @@ def test_bad_operator_actions_are_clean_input_errors(make_scenario, fault, messa
 
 
 def test_an_earlier_action_makes_a_later_one_valid(make_scenario):
-    make_scenario(
+    """Each action is checked against the cluster as the actions before it leave it: C may be
+    promoted because it was demoted first, B re-added because it was removed first."""
+    scenario = make_scenario(
         blueprint={"extends": "five-node-watchers", "database": {"members": ["A", "B", "C"]}},
         faults=[
             {"at": "1 s", "action": "demote", "node": "C"},
@@ -347,6 +349,12 @@ def test_an_earlier_action_makes_a_later_one_valid(make_scenario):
             {"at": "4 s", "action": "add_to_group", "node": "B", "mentor": "A"},
         ],
     )
+    assert [(f.action, f.node) for f in scenario.faults] == [
+        ("demote", "C"),
+        ("promote", "C"),
+        ("remove_from_group", "B"),
+        ("add_to_group", "B"),
+    ]
 
 
 # ----------------------------------------------------------------------------- re-replication
