@@ -55,7 +55,10 @@ def test_there_are_scenario_files() -> None:
 def test_every_scenario_file_loads(path: Path) -> None:
     scenario = load_scenario(path)
     assert isinstance(scenario, Scenario)
-    assert scenario.name
+    assert scenario.name == path.stem  # the name the catalogue, the CLI and the reports use
+    # Every section the file writes reached the scenario (none dropped on the way).
+    written = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert set(written) <= scenario.model_fields_set
 
 
 def _shipped_runs() -> list[tuple[str, Scenario]]:

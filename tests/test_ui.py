@@ -68,7 +68,10 @@ def test_a_widget_state_runs() -> None:
     panel.crash_for.value = 2
     result = run(explorer.scenario())
     assert result.ok
-    assert result.summary()["ops"]["total"] > 0
+    # 200 ops/s for 5 s, Poisson: within five standard deviations of 1,000.
+    assert abs(result.summary()["ops"]["total"] - 1000) < 5 * 1000**0.5
+    crashes = result.events[result.events["kind"] == "node_crashed"]
+    assert list(crashes["time_s"]) == [2.0]
 
 
 def test_compare_runs_both_configurations_and_fills_the_summary() -> None:
