@@ -28,4 +28,16 @@ def test_every_task_kind_of_the_schema_has_a_model_and_no_other() -> None:
 
 def test_an_unknown_kind_is_an_error_not_a_subscription() -> None:
     with pytest.raises(ValueError, match="no model for ongoing tasks of kind 'ftp_etl'; modelled kinds: sql_etl"):
-        make_task(SimpleNamespace(), SimpleNamespace(kind="ftp_etl"))
+        make_task(SimpleNamespace(kind="ftp_etl"), {})
+
+
+def test_a_task_is_handed_only_the_peers_its_constructor_names() -> None:
+    """Issue 22, item 1: no task reaches through the builder; a peer it needs and is not given is
+    a wiring error that names it."""
+    import inspect
+
+    from workbench.model.backup import Backup
+
+    assert "network" not in inspect.signature(Backup).parameters
+    with pytest.raises(TypeError, match="Backup needs env, nodes, cluster, recorder, db_name, ledger"):
+        make_task(SimpleNamespace(kind="backup"), {})

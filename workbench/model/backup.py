@@ -45,7 +45,12 @@ from workbench.model.kernel import Timer
 from workbench.model.tasks import Task
 
 if TYPE_CHECKING:
-    from workbench.model.world import World
+    import simpy
+
+    from workbench.model.ledger import WriteLedger
+    from workbench.model.node import Server
+    from workbench.model.rachis import Cluster
+    from workbench.model.recorder import Recorder
 
 EPS = 1e-6  # seconds: slot times compared with this tolerance
 
@@ -83,13 +88,26 @@ class Backup(Task):
     backups being written.
 
     Resource-intensive, so it avoids the preferred node, and it keeps running on its last node while
-    that node has no leader [spec §5.1, §1.8]."""
+    that node has no leader [spec §5.1, §1.8].
+
+    Besides what every task is given (:class:`Task`), it is given the write ledger: the
+    acknowledged writes a backup's captured state may lack."""
 
     resource_intensive = True  # PeriodicBackupConfiguration.IsResourceIntensive() [spec §5.1]
     keep_without_leader = True  # keeps running on its last node with no leader [spec §1.8]
 
-    def __init__(self, world: World, spec: Any):
-        super().__init__(world, spec)
+    def __init__(
+        self,
+        env: simpy.Environment,
+        spec: Any,
+        nodes: list[Server],
+        cluster: Cluster,
+        recorder: Recorder,
+        db_name: str,
+        ledger: WriteLedger,
+    ):
+        super().__init__(env, spec, nodes, cluster, recorder, db_name)
+        self.ledger = ledger
         self.full_every = float(spec.full_every)
         self.incremental_every = float(spec.incremental_every) if spec.incremental_every else None
         self.first_at = float(spec.first_at)
@@ -166,7 +184,7 @@ class Backup(Task):
 
     # -- one backup
     def _has_full_in_schedule(self, index: int, now: float) -> bool:
-        inst = self.world.nodes[index].instance
+        inst = self.nodes[index].instance
         slot = self.last_full_slot(now)
         for rec in reversed(self.folders.get(index, ())):
             if rec.full and inst is not None and rec.incarnation == inst.incarnation:
@@ -174,16 +192,13 @@ class Backup(Task):
         return False
 
     def _launch(self, index: int) -> None:
-        world = self.world
-        node = world.nodes[index]
+        node = self.nodes[index]
         inst = node.instance
         if not node.up or inst is None:
             return
         now = self.env.now
         if index in self.writing:
-            world.recorder.event(
-                "backup_skipped", node=node.tag, task=self.name, state_at_s=self.writing[index].started
-            )
+            self.recorder.event("backup_skipped", node=node.tag, task=self.name, state_at_s=self.writing[index].started)
             return
         slot_full = self.owed[1] if self.owed is not None else False
         full = slot_full or not self._has_full_in_schedule(index, now)
@@ -197,7 +212,7 @@ class Backup(Task):
         run = Run(full, now, size, cv, since, node.epoch, inst.incarnation, self._missing_writes(index))
         run.timer = Timer(self.env, size / self.write_rate, self._finish, (index, run))
         self.writing[index] = run
-        world.recorder.event(
+        self.recorder.event(
             "backup_started", node=node.tag, task=self.name, full=full, bytes=size, since_s=since, value=size
         )
 
@@ -205,14 +220,13 @@ class Backup(Task):
         if self.writing.get(index) is not run:
             return
         del self.writing[index]
-        world = self.world
-        node = world.nodes[index]
+        node = self.nodes[index]
         now = self.env.now
         rec = BackupRecord(run.full, run.started, now, run.bytes, run.cv, run.since, run.incarnation)
         self.folders.setdefault(index, []).append(rec)
         if self.owed is not None and run.started >= self.owed[0] - EPS:
             self.owed = None
-        world.recorder.event(
+        self.recorder.event(
             "backup_done",
             node=node.tag,
             task=self.name,
@@ -223,7 +237,7 @@ class Backup(Task):
             value=run.bytes,
         )
         entity = f"backup.{self.name}.{node.tag}"
-        sample = world.recorder.sample
+        sample = self.recorder.sample
         sample(now, entity, "bytes", run.bytes)
         sample(now, entity, "full", 1.0 if run.full else 0.0)
         sample(now, entity, "captured_s", run.started)
@@ -236,14 +250,14 @@ class Backup(Task):
 
     def _check_crash(self, index: int) -> None:
         run = self.writing.get(index)
-        node = self.world.nodes[index]
+        node = self.nodes[index]
         if run is None or (node.up and node.epoch == run.epoch and node.instance is not None):
             return
         del self.writing[index]
         if run.timer is not None:
             run.timer.cancel()
         why = "its node crashed" if not node.up or node.epoch != run.epoch else "its node lost its copy"
-        self.world.recorder.event(
+        self.recorder.event(
             "backup_failed",
             node=node.tag,
             task=self.name,
@@ -262,14 +276,13 @@ class Backup(Task):
         Checked incrementally: a write once held stays held (a later version's change
         vector includes it), so only the writes missing at the last check and the ones
         acknowledged since are looked at."""
-        world = self.world
-        inst = world.nodes[index].instance
+        inst = self.nodes[index].instance
         if inst is None:
             return 0
         incarnation, checked, missing = self._unheld.get(index, (inst.incarnation, 0, []))
         if incarnation != inst.incarnation:
             checked, missing = 0, []
-        ledger = world.ledger
+        ledger = self.ledger
         still = ledger.unheld([inst.docs], [*missing, *range(checked, len(ledger))])
         self._unheld[index] = (inst.incarnation, len(ledger), still)
         return len({ledger.entry(i)[3] for i in still})

@@ -69,8 +69,16 @@ from workbench.model.kernel import Timer
 from workbench.model.tasks import LogRun, Task, raise_to
 
 if TYPE_CHECKING:
+    import simpy
+
     from workbench.model.database import Doc
-    from workbench.model.world import World
+    from workbench.model.external import ExternalSystem
+    from workbench.model.kernel import Streams
+    from workbench.model.keyspace import Keyspace
+    from workbench.model.network import Network
+    from workbench.model.node import Server
+    from workbench.model.rachis import Cluster
+    from workbench.model.recorder import Recorder
 
 LOAD_TIMEOUT = 30.0  # seconds: the ADO.NET default command timeout (an engineering choice)
 BATCH_OVERHEAD_BYTES = 500.0  # framing of one load request (SQL statements around the rows)
@@ -97,7 +105,7 @@ class _Run(LogRun):
     """The task running on one node, from one start to its stop."""
 
     def __init__(self, task: SqlEtl, index: int):
-        super().__init__(task.world, index)
+        super().__init__(task.nodes[index])
         self.pending: set[int] = set()  # document ids with a version not yet loaded
         self.state = SCHEDULED
         self.errors = 0  # consecutive load errors
@@ -112,24 +120,44 @@ class _Run(LogRun):
 
 class SqlEtl(Task):
     """The SQL ETL task: extract, transform, load and persist progress in batches, on the node that
-    owns it [spec §5.2]."""
+    owns it [spec §5.2].
 
-    def __init__(self, world: World, spec: Any):
-        super().__init__(world, spec)
-        self.destination = world.externals[spec.destination]
+    Besides what every task is given (:class:`Task`): the network its batches travel on, the
+    random streams of its transform costs (and the seed of its rejections), the external
+    systems (its destination is the one its spec names), the keyspace (each document's
+    collection) and the interval at which it samples its backlog on new data."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        spec: Any,
+        nodes: list[Server],
+        cluster: Cluster,
+        recorder: Recorder,
+        db_name: str,
+        network: Network,
+        streams: Streams,
+        externals: dict[str, ExternalSystem],
+        keyspace: Keyspace,
+        sample_interval: float,
+    ):
+        super().__init__(env, spec, nodes, cluster, recorder, db_name)
+        self.network = network
+        self.keyspace = keyspace
+        self.destination = externals[spec.destination]
         self.collections = frozenset(spec.collections) if spec.collections else None
-        self.transform = world.streams.sampler(f"etl.{spec.name}.transform", spec.transform_cost)
+        self.transform = streams.sampler(f"etl.{spec.name}.transform", spec.transform_cost)
         self.reject_probability = spec.reject_probability
         # A rejected row is a property of the document version (a too-long column stays too
         # long), so the verdict is a hash of the version keyed by the seed and this stream
         # name: a batch sent twice meets the same verdicts, whatever else was drawn.
-        self._reject_key = f"{world.streams.seed}|etl.{spec.name}.reject|".encode()
+        self._reject_key = f"{streams.seed}|etl.{spec.name}.reject|".encode()
         self.max_documents = spec.batch.max_documents
         self.max_size = spec.batch.max_size
         self.extract_timeout = spec.batch.extract_timeout
         self.fallback_initial = spec.fallback_initial
         self.fallback_max = spec.fallback_max
-        self.sample_interval = world.scenario.sample_interval
+        self.sample_interval = sample_interval
         self.entity = f"task.{spec.name}"
         self.runs: dict[int, _Run] = {}
         self.loaded = 0  # documents loaded (re-sent ones counted again)
@@ -150,9 +178,7 @@ class SqlEtl(Task):
                 pending.add(doc.key)
         inst.watchers.append(run.watcher)
         self.runs[index] = run
-        self.world.recorder.event(
-            "etl_started", node=run.tag, task=self.name, count=len(pending), value=float(len(pending))
-        )
+        self.recorder.event("etl_started", node=run.tag, task=self.name, count=len(pending), value=float(len(pending)))
         self._sample_backlog(run)
         run.timer = Timer(self.env, 0.0, self._next, (run,))
 
@@ -174,7 +200,7 @@ class SqlEtl(Task):
         """A version of a collection this task loads (a conflicted one waits for its resolution)."""
         if doc.conflicts is not None:
             return False
-        return self.collections is None or self.world.collection_of(doc.key) in self.collections
+        return self.collections is None or self.keyspace.collection_of(doc.key) in self.collections
 
     def _bad(self, doc: Doc) -> bool:
         return version_fails(self._reject_key, doc, self.reject_probability)
@@ -182,7 +208,7 @@ class SqlEtl(Task):
     def _sample_backlog(self, run: _Run) -> None:
         now = self.env.now
         run.next_sample = now + self.sample_interval
-        self.world.recorder.sample(now, self.entity, "etl_backlog", float(len(run.pending)))
+        self.recorder.sample(now, self.entity, "etl_backlog", float(len(run.pending)))
 
     # -- new data
     def _on_data(self, run: _Run) -> None:
@@ -220,9 +246,7 @@ class SqlEtl(Task):
             run.state = IDLE
             if run.draining:
                 run.draining = False
-                self.world.recorder.event(
-                    "etl_caught_up", node=run.tag, task=self.name, value=self.env.now - run.drain_from
-                )
+                self.recorder.event("etl_caught_up", node=run.tag, task=self.name, value=self.env.now - run.drain_from)
                 self._sample_backlog(run)
             return
         run.state = TRANSFORM
@@ -244,7 +268,7 @@ class SqlEtl(Task):
         request = LoadRequest(self.name, run.index, rows, answer)
         dest = self.destination
         # A cut link drops the request: the timeout notices, as a real connect would.
-        self.world.network.send(run.index, dest.index, BATCH_OVERHEAD_BYTES + size, dest.receive, request)
+        self.network.send(run.index, dest.index, BATCH_OVERHEAD_BYTES + size, dest.receive, request)
         run.state = LOAD
         run.timer = Timer(self.env, LOAD_TIMEOUT, self._answered, (run, rid, items, end, None))
 
@@ -264,7 +288,7 @@ class SqlEtl(Task):
 
     def _loaded(self, run: _Run, items: list[Doc], end: int, outcome: LoadOutcome) -> None:
         now = self.env.now
-        recorder = self.world.recorder
+        recorder = self.recorder
         cv = run.cv
         docs = run.inst.docs
         pending = run.pending
@@ -311,7 +335,7 @@ class SqlEtl(Task):
             run.drain_from = now
         self.fallbacks += 1
         wait = min(self.fallback_initial * 2.0 ** min(run.errors - 1, 60), self.fallback_max)
-        self.world.recorder.event(
+        self.recorder.event(
             "etl_fallback",
             node=run.tag,
             task=self.name,

@@ -30,8 +30,12 @@ from typing import TYPE_CHECKING
 from workbench.model.kernel import Timer
 
 if TYPE_CHECKING:
+    import simpy
+
     from workbench.model.database import Doc
-    from workbench.model.world import World
+    from workbench.model.kernel import Streams
+    from workbench.model.network import Network
+    from workbench.model.recorder import Recorder
     from workbench.scenario.schema import ExternalSystem as ExternalSpec
 
 REPLY_BYTES = 200.0  # a transaction's answer: status and the ids of rejected rows
@@ -67,17 +71,29 @@ class Row:
 
 class ExternalSystem:
     """A destination database outside the cluster (a SQL ETL target): one network endpoint taking
-    one batch transaction at a time, with its own outages."""
+    one batch transaction at a time, with its own outages.
 
-    def __init__(self, world: World, spec: ExternalSpec, endpoint: int):
-        self.world = world
-        self.env = world.env
+    Given the clock, its spec, its network endpoint, the random streams its service times
+    are drawn from, the network its answers travel on and the recorder of its samples."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        spec: ExternalSpec,
+        endpoint: int,
+        streams: Streams,
+        network: Network,
+        recorder: Recorder,
+    ):
+        self.env = env
         self.spec = spec
         self.name = spec.name
         self.index = endpoint  # its network endpoint
+        self.network = network
+        self.recorder = recorder
         self.up = True
-        self._row_cost = world.streams.sampler(f"external.{spec.name}.row", spec.row_cost)
-        self._commit_cost = world.streams.sampler(f"external.{spec.name}.commit", spec.commit_cost)
+        self._row_cost = streams.sampler(f"external.{spec.name}.row", spec.row_cost)
+        self._commit_cost = streams.sampler(f"external.{spec.name}.commit", spec.commit_cost)
         self.tables: dict[str, dict[int, Row]] = {}  # task -> document id -> row
         self.queue: deque[LoadRequest] = deque()
         self.current: LoadRequest | None = None
@@ -133,7 +149,7 @@ class ExternalSystem:
             return  # it went down meanwhile: already answered with a failure
         now = self.env.now
         table = self.tables.setdefault(request.task, {})
-        recorder = self.world.recorder
+        recorder = self.recorder
         entity = f"task.{request.task}"
         rejected = []
         for doc, bad in request.rows:
@@ -158,7 +174,7 @@ class ExternalSystem:
 
     def _answer(self, request: LoadRequest, outcome: LoadOutcome) -> None:
         # A reply lost on a cut link is never heard of: the task's timeout covers it.
-        self.world.network.send(self.index, request.source, REPLY_BYTES, request.reply, outcome)
+        self.network.send(self.index, request.source, REPLY_BYTES, request.reply, outcome)
 
     def rows(self, task: str) -> dict[int, Row]:
         """The task's table: document id -> row."""

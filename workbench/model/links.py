@@ -471,7 +471,8 @@ class _LinkTask(Task):
     after a back-off, and stop when the framework says so."""
 
     def __init__(self, deployment: Deployment, world: World, spec: Any, peer: World):
-        super().__init__(world, spec)
+        super().__init__(world.env, spec, world.nodes, world.cluster, world.recorder, world.db_name)
+        self.world = world  # the rest of this module still reads its cluster through the builder
         self.dep = deployment
         self.peer = peer  # the other cluster
         self.runs: dict[int, _Connection] = {}
@@ -636,7 +637,7 @@ class RavenEtl(_LinkTask):
     def open_streams(self, conn: _Connection, peer: int) -> list[Stream]:
         """One ETL stream to node ``peer``, reading the source's log from the task's persisted progress."""
         if conn.run is None or not conn.run.alive():
-            conn.run = LogRun(self.world, conn.index)
+            conn.run = LogRun(self.nodes[conn.index])
             conn.run.resume(self.persisted(conn.index))
         return [
             Stream(

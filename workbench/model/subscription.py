@@ -77,8 +77,16 @@ from workbench.model.kernel import Timer
 from workbench.model.tasks import LogRun, Task, raise_to
 
 if TYPE_CHECKING:
+    import simpy
+
+    from workbench.model.client import Client
     from workbench.model.database import DatabaseInstance, Doc
-    from workbench.model.world import World
+    from workbench.model.kernel import Streams
+    from workbench.model.keyspace import Keyspace
+    from workbench.model.network import Network
+    from workbench.model.node import Server
+    from workbench.model.rachis import Cluster
+    from workbench.model.recorder import Recorder
 
 CONNECTION_STREAM_TIMEOUT = 30.0  # SubscriptionWorkerOptions.ConnectionStreamTimeout [spec §4.4]
 MESSAGE_BYTES = 200.0  # framing of one subscription message (status, ack, batch header)
@@ -96,13 +104,13 @@ DONE = "done"  # ended: refused, evicted or gave up
 
 
 class _Worker:
-    """One subscription worker (SubscriptionWorker) on an application server."""
+    """One subscription worker (SubscriptionWorker) on an application server (``client``); its
+    processing times are drawn from ``streams``."""
 
-    def __init__(self, task: Subscription, k: int, strategy: str):
-        world = task.world
+    def __init__(self, task: Subscription, k: int, strategy: str, client: Client, streams: Streams):
         self.k = k
         self.name = f"worker{k + 1}"
-        self.client = world.clients[k % len(world.clients)]
+        self.client = client
         self.strategy = strategy
         self.state = WAITING
         self.conn = 0  # id of the current connection attempt; answers to older ones are ignored
@@ -114,7 +122,7 @@ class _Worker:
         self.timer: Timer | None = None
         self.batch: tuple[int, list[Doc]] | None = None  # (batch id, documents) being processed
         self.dropped: tuple[str, int | None, bool] | None = None  # a drop that came while processing
-        self.process = world.streams.sampler(f"subscription.{task.name}.{self.name}", task.spec.processing_cost)
+        self.process = streams.sampler(f"subscription.{task.name}.{self.name}", task.spec.processing_cost)
 
 
 class _Run(LogRun):
@@ -122,7 +130,7 @@ class _Run(LogRun):
     the acknowledged (persisted) progress."""
 
     def __init__(self, task: Subscription, index: int):
-        super().__init__(task.world, index)
+        super().__init__(task.nodes[index])
         self.holder: _Worker | None = None
         self.holder_conn = 0
         self.batch: tuple[int, list[Doc], int, tuple[int, ...]] | None = None  # (id, docs, end, cv) in flight
@@ -134,18 +142,43 @@ class _Run(LogRun):
 
 class Subscription(Task):
     """A data subscription: its worker clients, and on the responsible node the run that sends them
-    batches and persists their acknowledgements (the protocol of the module docstring) [spec §4.4]."""
+    batches and persists their acknowledgements (the protocol of the module docstring) [spec §4.4].
 
-    def __init__(self, world: World, spec: Any):
-        super().__init__(world, spec)
+    Besides what every task is given (:class:`Task`): the network its messages travel on, the
+    random streams of its workers' processing times, the clients (application servers) its
+    workers run on, the keyspace (each document's collection), the database's copies at the
+    start (watched for the backlog; a copy created later is watched when a run starts on it)
+    and the interval at which it samples its backlog."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        spec: Any,
+        nodes: list[Server],
+        cluster: Cluster,
+        recorder: Recorder,
+        db_name: str,
+        network: Network,
+        streams: Streams,
+        clients: list[Client],
+        keyspace: Keyspace,
+        instances: list[DatabaseInstance],
+        sample_interval: float,
+    ):
+        super().__init__(env, spec, nodes, cluster, recorder, db_name)
+        self.network = network
+        self.keyspace = keyspace
         self.collections = frozenset(spec.collections) if spec.collections else None
         self.batch_limit = spec.max_docs_per_batch
         self.retry = spec.retry
         self.max_erroneous = spec.max_erroneous_period
         self.entity = f"task.{spec.name}"
-        self.sample_interval = world.scenario.sample_interval
+        self.sample_interval = sample_interval
         strategies = spec.worker_strategies or (spec.strategy,)
-        self.workers = [_Worker(self, k, strategies[k % len(strategies)]) for k in range(spec.workers)]
+        self.workers = [
+            _Worker(self, k, strategies[k % len(strategies)], clients[k % len(clients)], streams)
+            for k in range(spec.workers)
+        ]
         self.runs: dict[int, _Run] = {}
         # Accounting, cluster-wide.
         self.times: dict[tuple[int, int], int] = {}  # (key, write id) -> times processed
@@ -157,11 +190,11 @@ class Subscription(Task):
         self.busy = 0
         self.next_sample = 0.0
         self.watched: set[int] = set()  # copies (by incarnation) whose new writes feed the backlog
-        world.recorder.sample(0.0, self.entity, "subscription_backlog", 0.0)
-        world.recorder.sample(0.0, self.entity, "subscription_busy", 0.0)
-        for inst in world.instances:
+        recorder.sample(0.0, self.entity, "subscription_backlog", 0.0)
+        recorder.sample(0.0, self.entity, "subscription_busy", 0.0)
+        for inst in instances:
             self._watch(inst)
-        world.recorder.listeners.append(self._on_event)
+        recorder.listeners.append(self._on_event)
         for w in self.workers:
             Timer(self.env, w.k * spec.start_spacing, self._connect, (w,))
 
@@ -194,7 +227,7 @@ class Subscription(Task):
                 # The OS resets the dead process's connection.
                 self._to_worker(run, run.holder, run.holder_conn, "reset", None)
             return
-        raft = self.world.cluster.nodes[index]
+        raft = self.cluster.nodes[index]
         owner = self.owner_seen_by(raft) if node.instance is run.inst else None
         if owner is None and run.batch is not None and node.instance is run.inst:
             run.lame = True  # the worker finishes its batch; the acknowledgement will fail
@@ -229,7 +262,7 @@ class Subscription(Task):
     def _wanted(self, doc: Doc) -> bool:
         if doc.conflicts is not None:
             return False  # in conflict: sent once resolved
-        return self.collections is None or self.world.collection_of(doc.key) in self.collections
+        return self.collections is None or self.keyspace.collection_of(doc.key) in self.collections
 
     def _watch(self, inst: DatabaseInstance) -> None:
         if inst.incarnation not in self.watched:
@@ -251,12 +284,12 @@ class Subscription(Task):
     def _sample_backlog(self) -> None:
         now = self.env.now
         self.next_sample = now + self.sample_interval
-        self.world.recorder.sample(now, self.entity, "subscription_backlog", float(len(self.backlog)))
+        self.recorder.sample(now, self.entity, "subscription_backlog", float(len(self.backlog)))
 
     def _event(self, kind: str, node: int | None, w: _Worker, value: float | None = None, **fields: Any) -> None:
         """Record a subscription event of worker ``w`` on node ``node`` (an index)."""
-        tag = self.world.nodes[node].tag if node is not None else None
-        self.world.recorder.event(kind, node=tag, value=value, task=self.name, worker=w.name, **fields)
+        tag = self.nodes[node].tag if node is not None else None
+        self.recorder.event(kind, node=tag, value=value, task=self.name, worker=w.name, **fields)
 
     # ================================================================ worker side
     def _connect(self, w: _Worker) -> None:
@@ -272,14 +305,13 @@ class Subscription(Task):
         w.conn += 1
         w.node = target
         w.state = CONNECTING
-        world = self.world
-        world.network.send(w.client.index, target, MESSAGE_BYTES, self._on_connect, target, w, w.conn)
+        self.network.send(w.client.index, target, MESSAGE_BYTES, self._on_connect, target, w, w.conn)
         w.timer = Timer(self.env, CONNECTION_STREAM_TIMEOUT, self._no_answer, (w, w.conn))
 
     def _no_answer(self, w: _Worker, conn: int) -> None:
         if w.conn == conn and w.state in (CONNECTING, ACKING):
             w.timer = None
-            self._failed(w, f"no answer from {self.world.nodes[w.node].tag} in {CONNECTION_STREAM_TIMEOUT:g} s")
+            self._failed(w, f"no answer from {self.nodes[w.node].tag} in {CONNECTION_STREAM_TIMEOUT:g} s")
 
     def _retry_later(self, w: _Worker) -> None:
         w.state = WAITING
@@ -316,7 +348,7 @@ class Subscription(Task):
         if conn != w.conn or w.state in (WAITING, DONE):
             return  # an answer to an older connection
         node = w.node
-        tag = self.world.nodes[node].tag
+        tag = self.nodes[node].tag
         if w.state == PROCESSING:
             if kind in ("reset", "moved", "closed", "aborted", "evicted"):
                 w.dropped = (kind, arg, True)  # handled when the batch is done
@@ -342,8 +374,8 @@ class Subscription(Task):
                 w.timer = None
                 w.state = CONNECTED
         elif kind == "redirect":
-            self._event("subscription_redirected", node, w, destination=self.world.nodes[arg].tag)
-            self._failed(w, f"redirected to {self.world.nodes[arg].tag}", arg, error=False)
+            self._event("subscription_redirected", node, w, destination=self.nodes[arg].tag)
+            self._failed(w, f"redirected to {self.nodes[arg].tag}", arg, error=False)
         elif kind == "in_use":
             self._refused(w, arg)
         elif kind == "evicted":
@@ -351,7 +383,7 @@ class Subscription(Task):
             w.conn += 1
             self._event("subscription_evicted", node, w, holder=arg)
         elif kind == "moved":
-            self._failed(w, f"the task moved from {tag} to {self.world.nodes[arg].tag}", arg, error=False)
+            self._failed(w, f"the task moved from {tag} to {self.nodes[arg].tag}", arg, error=False)
         elif kind == "aborted":
             self._failed(w, f"{tag} aborted the connection: {arg}")
         else:  # reset, closed, error, timeout
@@ -379,7 +411,7 @@ class Subscription(Task):
         docs = batch[1]
         self._event("subscription_batch", w.node, w, float(len(docs)), count=len(docs))
         self.busy += 1
-        self.world.recorder.sample(self.env.now, self.entity, "subscription_busy", float(self.busy))
+        self.recorder.sample(self.env.now, self.entity, "subscription_busy", float(self.busy))
         cost = 0.0
         for _ in docs:
             cost += w.process()
@@ -391,7 +423,7 @@ class Subscription(Task):
         w.timer = None
         bid, docs = w.batch
         now = self.env.now
-        rec = self.world.recorder
+        rec = self.recorder
         again = 0
         times, done_upto, newest, backlog = self.times, self.done_upto, self.newest, self.backlog
         for doc in docs:
@@ -421,23 +453,23 @@ class Subscription(Task):
             self._at_worker(w, conn, kind, arg)
             return
         w.state = ACKING
-        self.world.network.send(w.client.index, w.node, MESSAGE_BYTES, self._on_ack, w.node, w, conn, bid)
+        self.network.send(w.client.index, w.node, MESSAGE_BYTES, self._on_ack, w.node, w, conn, bid)
         w.timer = Timer(self.env, CONNECTION_STREAM_TIMEOUT, self._no_answer, (w, conn))
 
     # ================================================================ server side
     def _to_worker(self, run: _Run | None, w: _Worker, conn: int, kind: str, arg: Any, size: float = 0.0) -> None:
         src = run.index if run is not None else w.node
-        sent = self.world.network.send(src, w.client.index, MESSAGE_BYTES + size, self._at_worker, w, conn, kind, arg)
+        sent = self.network.send(src, w.client.index, MESSAGE_BYTES + size, self._at_worker, w, conn, kind, arg)
         if not sent and kind == "reset":
             # The reset cannot get through: the worker's stream read times out instead.
             Timer(self.env, CONNECTION_STREAM_TIMEOUT, self._at_worker, (w, conn, "timeout", "stream timed out"))
 
     def _answer(self, index: int, w: _Worker, conn: int, kind: str, arg: Any = None) -> None:
-        self.world.network.send(index, w.client.index, MESSAGE_BYTES, self._at_worker, w, conn, kind, arg)
+        self.network.send(index, w.client.index, MESSAGE_BYTES, self._at_worker, w, conn, kind, arg)
 
     def _on_connect(self, index: int, w: _Worker, conn: int) -> None:
         """A worker's connection reached node ``index``."""
-        node = self.world.nodes[index]
+        node = self.nodes[index]
         if not node.up or not node.accepting:
             self._answer(index, w, conn, "reset", "connection refused")
             return
@@ -448,7 +480,7 @@ class Subscription(Task):
         if run is not None and run.alive() and not run.lame:
             self._accept(run, w, conn)
             return
-        owner = self.owner_seen_by(self.world.cluster.nodes[index])
+        owner = self.owner_seen_by(self.cluster.nodes[index])
         if owner is not None and owner != index:
             self._answer(index, w, conn, "redirect", owner)
         else:
@@ -509,7 +541,7 @@ class Subscription(Task):
         """A worker's acknowledgement reached node ``index``: persist the progress through Raft."""
         run = self.runs.get(index)
         if run is None or not run.alive() or run.holder is not w or run.holder_conn != conn:
-            node = self.world.nodes[index]
+            node = self.nodes[index]
             if node.up:
                 self._answer(index, w, conn, "aborted", "the connection is gone")
             return
@@ -517,7 +549,7 @@ class Subscription(Task):
             return
         _bid, _items, end, new_cv = run.batch
         self.progress_commands += 1
-        raft = self.world.cluster.nodes[index]
+        raft = self.cluster.nodes[index]
         value = (new_cv, run.inst.incarnation, end)
         raft.submit(
             "task_state", (self.name, value), PROGRESS_BYTES, lambda out: self._persisted(run, w, conn, bid, out)
@@ -554,7 +586,7 @@ class Subscription(Task):
         # A worker mid-processing on a link that is now cut finds out when it acknowledges.
 
     def _cut(self, index: int, w: _Worker) -> bool:
-        cut = self.world.network.cut
+        cut = self.network.cut
         return bool(cut[index][w.client.index] or cut[w.client.index][index])
 
     def _check_cut(self, run: _Run, w: _Worker, conn: int) -> None:

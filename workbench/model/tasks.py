@@ -34,15 +34,20 @@ applies the same topology), ``task_resumed`` (the same node starts it again).
 from __future__ import annotations
 
 import hashlib
+import inspect
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from workbench.model.database import covers
 from workbench.model.rachis import CANDIDATE, DOWN, FOLLOWER, DbTopology
 
 if TYPE_CHECKING:
+    import simpy
+
     from workbench.model.database import Doc
-    from workbench.model.rachis import RaftNode
-    from workbench.model.world import World
+    from workbench.model.node import Server
+    from workbench.model.rachis import Cluster, RaftNode
+    from workbench.model.recorder import Recorder
 
 MASK64 = (1 << 64) - 1
 
@@ -94,18 +99,35 @@ class Task:
     """One ongoing task: which nodes run it, and the events when that changes.
 
     Subclasses implement ``start(node)`` and ``stop(node)`` (what running means for
-    them) and may set ``resource_intensive`` and ``keep_without_leader``."""
+    them) and may set ``resource_intensive`` and ``keep_without_leader``.
+
+    It is given the clock, its spec, its cluster's servers (``nodes``, by index), that
+    cluster's Rachis (``cluster``: each node's view of the topology and the log that
+    persists progress), the recorder, and the name of the database whose topology decides
+    ownership (``db_name``). A subclass adds the peers it talks to as further constructor
+    parameters, which :func:`make_task` passes by name."""
 
     resource_intensive = False
     keep_without_leader = False  # a backup keeps running on its last node with no leader
 
-    def __init__(self, world: World, spec: Any):
-        self.world = world
-        self.env = world.env
+    def __init__(
+        self,
+        env: simpy.Environment,
+        spec: Any,
+        nodes: list[Server],
+        cluster: Cluster,
+        recorder: Recorder,
+        db_name: str,
+    ):
+        self.env = env
         self.spec = spec
+        self.nodes = nodes
+        self.cluster = cluster
+        self.recorder = recorder
+        self.db_name = db_name
         self.name = spec.name
         self.key = task_key(spec.name)
-        self.mentor = world.node_by_tag[spec.mentor].index if spec.mentor is not None else None
+        self.mentor = {n.tag: n for n in nodes}[spec.mentor].index if spec.mentor is not None else None
         self.running: set[int] = set()  # nodes running it right now (two during a partition)
         self.last_runner: int | None = None
         self.progress_commands = 0
@@ -118,14 +140,13 @@ class Task:
             # No leader heard yet (just restarted), or the log not yet caught up with it: its
             # view of the topology may be stale, and it runs no task until it is current.
             return None
-        topo = raft.state_machine.databases.get(self.world.db_name)
+        topo = raft.state_machine.databases.get(self.db_name)
         return whose_task_is_it(raft.state, topo, self.key, self.mentor, self.resource_intensive)
 
     def reassess(self, index: int) -> None:
         """Node ``index``'s view changed (topology applied, Rachis state, crash, restart)."""
-        world = self.world
-        node = world.nodes[index]
-        raft = world.cluster.nodes[index]
+        node = self.nodes[index]
+        raft = self.cluster.nodes[index]
         # A faulted database (a full disk) runs nothing.
         hosts = node.up and node.instance is not None and not node.disk_full
         owner = self.owner_seen_by(raft) if hosts else None
@@ -137,16 +158,16 @@ class Task:
             self._stop(index, raft, node)
 
     def _start(self, index: int) -> None:
-        tag = self.world.nodes[index].tag
+        tag = self.nodes[index].tag
         previous = self.last_runner
         self.running.add(index)
         self.last_runner = index
         if previous is None:
-            self.world.recorder.event("task_assigned", node=tag, task=self.name)
+            self.recorder.event("task_assigned", node=tag, task=self.name)
         elif previous == index:
-            self.world.recorder.event("task_resumed", node=tag, task=self.name)
+            self.recorder.event("task_resumed", node=tag, task=self.name)
         else:
-            self.world.recorder.event("task_moved", node=tag, task=self.name, source=self.world.nodes[previous].tag)
+            self.recorder.event("task_moved", node=tag, task=self.name, source=self.nodes[previous].tag)
         self.start(index)
 
     def _stop(self, index: int, raft: RaftNode, node: Any) -> None:
@@ -163,18 +184,18 @@ class Task:
                 why = "its node has no leader"
             else:
                 return  # handed over: the new owner records task_moved when it starts
-            self.world.recorder.event("task_paused", node=node.tag, task=self.name, reason=why)
+            self.recorder.event("task_paused", node=node.tag, task=self.name, reason=why)
 
     # -- progress kept in the cluster (RavenDB persists task state through Raft)
     def persist(self, index: int, value: Any) -> None:
         """Record progress from node ``index``: a Raft command; lost if the node has no leader."""
         self.progress_commands += 1
-        raft = self.world.cluster.nodes[index]
+        raft = self.cluster.nodes[index]
         raft.submit("task_state", (self.name, value), 200.0, _ignore)
 
     def persisted(self, index: int) -> Any:
         """The last progress that node ``index`` has applied (None: never run)."""
-        return self.world.cluster.nodes[index].state_machine.task_states.get(self.name)
+        return self.cluster.nodes[index].state_machine.task_states.get(self.name)
 
     # -- subclasses
     def start(self, index: int) -> None:
@@ -189,11 +210,10 @@ class Task:
 class LogRun:
     """A task running on one node that follows its copy's storage log (ETL, subscriptions),
     from one start to its stop. Its progress is persisted as (change vector, copy
-    incarnation, log position)."""
+    incarnation, log position). It is given the node it runs on."""
 
-    def __init__(self, world: World, index: int):
-        node = world.nodes[index]
-        self.index = index
+    def __init__(self, node: Server):
+        self.index = node.index
         self.node = node
         self.tag = node.tag
         self.epoch = node.epoch
@@ -242,10 +262,11 @@ def _ignore(_outcome: Any) -> None:
 
 
 class Tasks:
-    """Every ongoing task of the database, re-assessed whenever a node's view changes."""
+    """Every ongoing task of the database, re-assessed whenever a node's view changes; given the
+    cluster's servers (``nodes``) whose views those are."""
 
-    def __init__(self, world: World, tasks: list[Task]):
-        self.world = world
+    def __init__(self, nodes: list[Server], tasks: list[Task]):
+        self.nodes = nodes
         self.tasks = tasks
 
     def reassess(self, index: int) -> None:
@@ -255,7 +276,7 @@ class Tasks:
 
     def reassess_all(self) -> None:
         """Every task re-assessed on every node (at the start of a run)."""
-        for index in range(len(self.world.nodes)):
+        for index in range(len(self.nodes)):
             self.reassess(index)
 
 
@@ -269,8 +290,12 @@ TASK_MODELS: dict[str, tuple[str, str]] = {
 }
 
 
-def make_task(world: World, spec: Any) -> Task:
-    """The model of one task of the scenario, by its kind (:data:`TASK_MODELS`)."""
+def make_task(spec: Any, peers: Mapping[str, Any]) -> Task:
+    """The model of one task of the scenario, by its kind (:data:`TASK_MODELS`).
+
+    ``peers`` holds the pieces the builder can hand a task, by name (``env``, ``nodes``,
+    ``cluster``, ``recorder``, ...); the model's constructor is given ``spec`` and exactly the
+    ones its parameters name, so each kind receives only what it uses."""
     import importlib
 
     entry = TASK_MODELS.get(spec.kind)
@@ -279,4 +304,8 @@ def make_task(world: World, spec: Any) -> Task:
         raise ValueError(f"no model for ongoing tasks of kind {spec.kind!r}; modelled kinds: {known}")
     module, name = entry
     model: type[Task] = getattr(importlib.import_module(module), name)
-    return model(world, spec)
+    wanted = [p for p in inspect.signature(model).parameters if p != "spec"]
+    missing = [p for p in wanted if p not in peers]
+    if missing:
+        raise TypeError(f"{name} needs {', '.join(missing)}, which the builder does not provide")
+    return model(spec=spec, **{p: peers[p] for p in wanted})

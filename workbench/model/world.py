@@ -166,8 +166,27 @@ class World:
         urls = [self.node_by_tag[t].index for t in self.scenario.clients.urls or [n.tag for n in bp.nodes]]
         self.clients = [Client(self, n_nodes + i, i, urls) for i in range(len(client_names))]
         self.workload = make_workload(self, streams)
-        self.externals = {x.name: ExternalSystem(self, x, first_external + i) for i, x in enumerate(bp.externals)}
-        self.tasks = Tasks(self, [make_task(self, spec) for spec in bp.database.tasks])
+        self.externals = {
+            x.name: ExternalSystem(self.env, x, first_external + i, streams, self.network, self.recorder)
+            for i, x in enumerate(bp.externals)
+        }
+        # What a task may be handed, by name: each kind's constructor takes only the ones it names.
+        task_peers = {
+            "env": self.env,
+            "nodes": self.nodes,
+            "cluster": self.cluster,
+            "recorder": self.recorder,
+            "db_name": self.db_name,
+            "network": self.network,
+            "streams": streams,
+            "clients": self.clients,
+            "keyspace": self.keyspace,
+            "instances": self.group.instances,
+            "ledger": self.ledger,
+            "externals": self.externals,
+            "sample_interval": self.scenario.sample_interval,
+        }
+        self.tasks = Tasks(self.nodes, [make_task(spec, task_peers) for spec in bp.database.tasks])
         self.cluster.on_state_change = lambda raft: self.tasks.reassess(raft.index)
         self.faults = FaultInjector(self)
         self.group.on_topology.append(lambda index, _topo: self.tasks.reassess(index))
