@@ -32,7 +32,15 @@ def _cluster(
     cluster_spec = ClusterSpec(
         election_timeout=election_timeout, election_timer=timer, prevote=prevote, operation_timeout="2 s", **spec
     )
-    cluster = Cluster(host, cluster_spec, dict.fromkeys(range(servers), "member"), streams)
+    cluster = Cluster(
+        host.env,
+        host.network,
+        host.nodes,
+        host.recorder,
+        cluster_spec,
+        dict.fromkeys(range(servers), "member"),
+        streams,
+    )
     cluster.bootstrap()
     return host, cluster
 
@@ -77,7 +85,7 @@ def test_round_trips_near_the_timer_period_make_the_far_follower_lose_its_leader
     host, cluster = _cluster()
     _slow_link(host, 0, 2, 0.130)
     lost = []
-    cluster.host.recorder.event = lambda kind, **kw: lost.append(kw["node"]) if kind == "leader_lost" else None
+    cluster.recorder.event = lambda kind, **kw: lost.append(kw["node"]) if kind == "leader_lost" else None
     host.env.run(until=60.0)
     assert lost.count("C") >= 20
     assert cluster.leader() is cluster.nodes[0] and cluster.elections == 0

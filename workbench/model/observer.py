@@ -39,8 +39,16 @@ from workbench.model.kernel import Grid, Timer
 from workbench.model.rachis import LEADER, DbTopology, pick_mentor
 
 if TYPE_CHECKING:
+    import simpy
+
+    from workbench.model.group import DatabaseGroup
+    from workbench.model.kernel import Streams
+    from workbench.model.network import Network
+    from workbench.model.node import Server
+    from workbench.model.quiescence import Quiescence
     from workbench.model.rachis import RaftNode
-    from workbench.model.world import World
+    from workbench.model.recorder import Recorder
+    from workbench.scenario.schema import DatabaseSpec, ObserverSpec
 
 REPORT_BYTES = 400.0  # the observer's request and each node's report
 
@@ -48,14 +56,37 @@ REPORT_BYTES = 400.0  # the observer's request and each node's report
 class Observer:
     """The Cluster Observer of one leader's term (``ClusterObserver.cs``): polls every node for its
     database's change vector and, at each supervisor sample, makes at most one change of the
-    database group as a Raft command (the rules of the module docstring)."""
+    database group as a Raft command (the rules of the module docstring).
 
-    def __init__(self, world: World, raft: RaftNode):
-        self.world = world
-        self.env = world.env
+    It runs on ``env`` for leader ``raft``, with its own ``spec`` and the ``database``'s
+    (its name, and whether dynamic distribution is on); it polls the ``nodes`` over the
+    ``network``, stops while ``quiet`` has the cluster parked, asks the ``group`` what a
+    force-promoted copy lacks, records its decisions on ``recorder``, and draws the shuffle
+    of ``promotion_position`` from ``streams``."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        raft: RaftNode,
+        spec: ObserverSpec,
+        database: DatabaseSpec,
+        nodes: list[Server],
+        network: Network,
+        quiet: Quiescence,
+        group: DatabaseGroup,
+        recorder: Recorder,
+        streams: Streams,
+    ):
+        self.env = env
         self.raft = raft
-        self.spec = world.scenario.blueprint.observer
-        self.db = world.scenario.blueprint.database.name
+        self.spec = spec
+        self.db = database.name
+        self.dynamic_distribution = database.dynamic_distribution
+        self.nodes = nodes
+        self.network = network
+        self.quiet = quiet
+        self.group = group
+        self.recorder = recorder
         self.generation = raft.generation
         self.started = self.env.now
         self.reports: dict[int, tuple[float, tuple[int, ...]]] = {}
@@ -64,7 +95,7 @@ class Observer:
         # Suspended by an operator (ClusterObserver.cs ``Suspended``): a field of this term's
         # observer, so the next leader's starts unsuspended.
         self.suspended = False
-        self.rng = world.streams.rng(f"observer.term{raft.term}")
+        self.rng = streams.rng(f"observer.term{raft.term}")
         # Both loops run on exact grids; each stops where it is while the cluster is parked
         # (Quiescence) and resumes on the same grid.
         self.poll_grid = Grid(self.started, self.spec.worker_sample_period)
@@ -81,16 +112,15 @@ class Observer:
     def _poll(self) -> None:
         if not self.alive():
             return
-        world = self.world
-        if world.quiet.parked:
+        if self.quiet.parked:
             self.poll_parked = True
             return
         me = self.raft.index
-        for node in world.nodes:
+        for node in self.nodes:
             if node.index == me:
                 self.on_report(me, node.report())
             else:
-                world.network.send(me, node.index, REPORT_BYTES, node.receive_report_request, self)
+                self.network.send(me, node.index, REPORT_BYTES, node.receive_report_request, self)
         Timer(self.env, self.poll_grid.step() - self.env.now, self._poll)
 
     def on_report(self, node: int, cv: tuple[int, ...] | None) -> None:
@@ -116,14 +146,14 @@ class Observer:
     def _analyse(self) -> None:
         if not self.alive():
             return
-        if self.world.quiet.parked:
+        if self.quiet.parked:
             self.analyse_parked = True
             return
         Timer(self.env, self.analyse_grid.step() - self.env.now, self._analyse)
         if self.suspended:
             return  # ClusterObserver.Run analyses only ``if (Suspended == false)``; the reports still come
         now = self.env.now
-        if self.world.network.paused_until[self.raft.index] > now:
+        if self.network.paused_until[self.raft.index] > now:
             return  # the leader's process is frozen (a pause fault): no decisions
         if now - self.started < self.spec.stabilization or self.proposing:
             return
@@ -138,8 +168,8 @@ class Observer:
         """The observer's next change of the group, if any: the new topology, the event kind
         that says what it does, and that event's fields."""
         spec = self.spec
-        world = self.world
-        tag = lambda i: world.nodes[i].tag  # noqa: E731
+        nodes = self.nodes
+        tag = lambda i: nodes[i].tag  # noqa: E731
         members = topo.members
         healthy = [m for m in members if self.silent_for(m) <= spec.rotate_preferred_after]
         for m in members:
@@ -206,7 +236,7 @@ class Observer:
             for g in gone:
                 new.mentors.pop(g, None)
             return new, "replica_deleted", {"nodes": tuple(tag(g) for g in gone)}
-        if world.scenario.blueprint.database.dynamic_distribution:
+        if self.dynamic_distribution:
             return self._replacement(topo)
         return None
 
@@ -233,7 +263,7 @@ class Observer:
         new = topo.copy()
         new.promotables.append(target)
         new.mentors[target] = self._mentor(target, new.members)
-        nodes = self.world.nodes
+        nodes = self.nodes
         fields = {
             "affected": nodes[target].tag,
             "nodes": tuple(nodes[b].tag for b in bad),
@@ -256,7 +286,7 @@ class Observer:
             new.promotables.remove(best)
         new.members = [best]
         new.mentors = {n: best for n in new.rehabs + new.promotables}
-        return new, "forced_promotion", {"affected": self.world.nodes[best].tag}
+        return new, "forced_promotion", {"affected": self.nodes[best].tag}
 
     def _lagging(self, members: list[int]) -> tuple[int, int] | None:
         """A member more than max_change_vector_distance etags behind a peer's own
@@ -294,7 +324,7 @@ class Observer:
         members = topo.members
         if not members or now - topo.changed_at < spec.stabilization:
             return None
-        nodes = self.world.nodes
+        nodes = self.nodes
         for m in members:
             # Answering now and able to keep answering: a member that just went silent is
             # about to be rotated or moved to rehab.
@@ -312,7 +342,7 @@ class Observer:
             mentor = topo.mentors.get(c)
             if mentor not in members:
                 return None  # its mentor is about to change
-            if self.world.scenario.blueprint.database.dynamic_distribution:
+            if self.dynamic_distribution:
                 last = self.reports.get(c)
                 replace_at = (last[0] if last is not None else self.started) + spec.add_replica_after
                 if replace_at <= now:
@@ -334,7 +364,7 @@ class Observer:
             skipped = self.poll_grid.catch_up(now)
             if skipped:
                 last = self.poll_grid.at() - period
-                for node in self.world.nodes:
+                for node in self.nodes:
                     cv = node.report() if node.up else None
                     if cv is None:
                         continue
@@ -368,14 +398,14 @@ class Observer:
             order = self.rng.permutation(len(out))
             out = [out[i] for i in order]
         elif policy == "priority":
-            tags = {n.tag: n.index for n in self.world.nodes}
+            tags = {n.tag: n.index for n in self.nodes}
             rank = {tags[t]: k for k, t in enumerate(self.spec.priority_order)}
             out.sort(key=lambda i: rank.get(i, len(rank)))
         return out
 
     def _propose(self, new: DbTopology, kind: str, fields: dict[str, Any]) -> None:
         self.proposing = True
-        world = self.world
+        nodes, recorder = self.nodes, self.recorder
 
         def done(outcome: tuple) -> None:
             """The command's outcome: on success record the decision and the new topology; either
@@ -386,12 +416,12 @@ class Observer:
                 value = None
                 if kind == "forced_promotion":
                     # Acknowledged writes the promoted copy lacks: lost unless an old copy returns.
-                    missing = world.missing_on(new.members[0])
+                    missing = self.group.missing_on(new.members[0])
                     fields["missing_writes"] = missing
                     value = float(missing)
-                world.recorder.event(kind, node=self.raft.tag, term=self.raft.term, value=value, **fields)
-                tag = lambda i: world.nodes[i].tag  # noqa: E731
-                world.recorder.event(
+                recorder.event(kind, node=self.raft.tag, term=self.raft.term, value=value, **fields)
+                tag = lambda i: nodes[i].tag  # noqa: E731
+                recorder.event(
                     "topology_changed", node=self.raft.tag, term=self.raft.term, etag=index, **new.event_fields(tag)
                 )
 

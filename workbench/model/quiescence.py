@@ -60,8 +60,14 @@ from workbench.model.observer import REPORT_BYTES
 from workbench.model.rachis import DOWN, FOLLOWER, LEADER, MESSAGE_OVERHEAD
 
 if TYPE_CHECKING:
-    from workbench.model.rachis import RaftNode
-    from workbench.model.world import World
+    import simpy
+
+    from workbench.model.group import DatabaseGroup
+    from workbench.model.network import Network
+    from workbench.model.node import Server
+    from workbench.model.observer import Observer
+    from workbench.model.rachis import Cluster, RaftNode
+    from workbench.scenario.schema import ObserverSpec, ReplicationSpec
 
 LATENCY_TAIL = 1e-9  # a latency this unlikely is treated as one that cannot happen
 
@@ -70,28 +76,50 @@ class Quiescence:
     """Idle elision for one cluster: parks the periodic heartbeats, observer samples and keep-alives
     while nothing can change, skips the clock ahead, and wakes them on their grids before anything
     could matter (the rules of the module docstring). Counts the time skipped (``elided_seconds``)
-    and how often it parked (``parks``)."""
+    and how often it parked (``parks``).
 
-    def __init__(self, world: World):
-        self.world = world
-        self.env = world.env
-        scenario = world.scenario
-        cluster = world.cluster
-        spec = scenario.blueprint.cluster
-        observer = scenario.blueprint.observer
+    It watches the Raft ``cluster`` (on ``env``, its spec is the cluster's), the ``nodes`` and
+    the ``network`` between them, and the replication channels of the ``group``'s copies
+    (keep-alives every ``replication.heartbeat_interval``, ``repl_overhead`` bytes each);
+    ``observer_spec`` sets the observer's windows. ``elide_idle`` off: it never parks. The
+    builder tells it of each new leader's observer (:meth:`on_new_observer`)."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        cluster: Cluster,
+        nodes: list[Server],
+        network: Network,
+        group: DatabaseGroup,
+        observer_spec: ObserverSpec,
+        replication: ReplicationSpec,
+        repl_overhead: float,
+        elide_idle: bool,
+    ):
+        self.env = env
+        self.cluster = cluster
+        self.nodes = nodes
+        self.network = network
+        self.group = group
+        self.observer_spec = observer_spec
+        self.replication = replication
+        self.repl_overhead = repl_overhead
+        # The current leader's Cluster Observer (None before the first, or with the observer off).
+        self.observer: Observer | None = None
+        spec = cluster.spec
         # The textbook timer redraws its timeout on every heartbeat: skipping heartbeats
         # would skip draws that decide later elections, so that mode is never elided.
-        self.enabled = scenario.elide_idle and spec.election_timer == "ravendb"
-        self.observer_enabled = observer.enabled
+        self.enabled = elide_idle and spec.election_timer == "ravendb"
+        self.observer_enabled = observer_spec.enabled
         et, hb = cluster.et, cluster.heartbeat
         shortest_period = spec.timeout_range[0] if spec.timeout_range is not None else 2 / 3 * et
         windows = [shortest_period - hb, et - hb]
-        if observer.enabled:
-            windows.append(observer.worker_sample_period)
+        if observer_spec.enabled:
+            windows.append(observer_spec.worker_sample_period)
         # A round trip at the latency bound must fit in every window.
         self.max_latency = min(windows) / 2
         # Awake this long before a fault: two election periods and two observer decisions.
-        self.lookahead = 2 * et + (3 * observer.worker_sample_period + 2 * observer.supervisor_sample_period)
+        self.lookahead = 2 * et + (3 * observer_spec.worker_sample_period + 2 * observer_spec.supervisor_sample_period)
         self.parked = False
         self.parked_at = 0.0
         self.parks = 0
@@ -103,6 +131,10 @@ class Quiescence:
         self._upper: dict[object, float] = {}  # latency sampler -> its upper tail (kept alive: no id reuse)
         self._rates: list[tuple[int, int, float]] = []  # (src, dst, bytes/s) the skipped messages carry
         self._credited_at = 0.0
+
+    def on_new_observer(self, observer: Observer) -> None:
+        """A new leader started its Cluster Observer: the one to ask and to resume from now on."""
+        self.observer = observer
 
     # ------------------------------------------------------------------ stimuli
     def expect(self, delay: float) -> None:
@@ -135,7 +167,7 @@ class Quiescence:
             return False
         if not (self._network_steady() and self._raft_steady(lead)):
             return False
-        observer = self.world.observer
+        observer = self.observer
         idle_until = math.inf
         if self.observer_enabled:
             if observer is None:
@@ -150,11 +182,10 @@ class Quiescence:
         return True
 
     def _network_steady(self) -> bool:
-        world = self.world
-        net = world.network
+        net = self.network
         if net.pauses:
             return False
-        up = [node.up for node in world.nodes]
+        up = [node.up for node in self.nodes]
         n = len(up)
         upper = self._upper
         bound = self.max_latency
@@ -178,7 +209,7 @@ class Quiescence:
     def _raft_steady(self, lead: RaftNode) -> bool:
         if lead.state != LEADER or lead.pending:
             return False
-        if not all(node.accepting for node in self.world.nodes if node.up):
+        if not all(node.accepting for node in self.nodes if node.up):
             return False  # a graceful shutdown is draining: it ends in a crash the model schedules itself
         last = lead.last_index()
         if lead.commit_index != last or lead.last_applied != last or lead.durable_len != len(lead.log):
@@ -186,8 +217,8 @@ class Quiescence:
         followers = lead.followers
         voters = set(lead.voters())
         steady_voters = 1 if lead.index in voters else 0
-        cut = self.world.network.cut
-        for n in self.world.cluster.nodes:
+        cut = self.network.cut
+        for n in self.cluster.nodes:
             if n is lead:
                 continue
             f = followers.get(n.index)
@@ -216,20 +247,19 @@ class Quiescence:
         return steady_voters >= lead.majority()
 
     def _park(self, lead: RaftNode, idle_until: float) -> None:
-        world = self.world
         now = self.env.now
         self.parked = True
         self.parked_at = now
         self.parks += 1
         self._leader = lead
         self._leader_gen = lead.generation
-        for inst in world.instances:
+        for inst in self.group.instances:
             for ch in inst.channels:
                 ch.park_keepalive()
         # Writes the observer may miss before a member could lag by its limit (half, to be safe).
-        observer = world.observer
+        observer = self.observer
         if observer is not None:
-            limit = world.scenario.blueprint.observer.max_change_vector_distance
+            limit = self.observer_spec.max_change_vector_distance
             self.writes_left = max(1, (limit - self._max_lag()) // 2)
             if idle_until < math.inf:
                 Timer(self.env, max(0.0, idle_until - self.lookahead - now), self.wake)
@@ -240,13 +270,14 @@ class Quiescence:
 
     def _max_lag(self) -> int:
         """Etags the furthest-behind copy of the database lacks of a peer's own writes."""
-        cvs = [inst.db_cv for inst in self.world.instances if inst.node.up]
-        positions = [inst.position for inst in self.world.instances if inst.node.up]
+        instances = self.group.instances
+        cvs = [inst.db_cv for inst in instances if inst.node.up]
+        positions = [inst.position for inst in instances if inst.node.up]
         return max((cv_p[p] - cv_m[p] for cv_p, p in zip(cvs, positions, strict=True) for cv_m in cvs), default=0)
 
     def _steady_traffic(self, lead: RaftNode) -> list[tuple[int, int, float]]:
         """Bytes per second on each link from the messages skipped while parked."""
-        world = self.world
+        cluster = self.cluster
         me = lead.index
         rates: dict[tuple[int, int], float] = {}
 
@@ -256,28 +287,28 @@ class Quiescence:
 
         # A heartbeat round trip every ET/3 plus the round trip itself to each live follower;
         # a reconnection attempt and its reset every ET/2 plus a round trip to each one down.
-        hb, et = world.cluster.heartbeat, world.cluster.et
-        cut = world.network.cut
+        hb, et = cluster.heartbeat, cluster.et
+        cut = self.network.cut
         for peer in lead.followers:
             if cut[me][peer]:
                 continue
-            rtt = world.cluster.link_latency(me, peer).dist.mean() + world.cluster.link_latency(peer, me).dist.mean()
-            period = hb + rtt if world.nodes[peer].up else et / 2 + rtt
+            rtt = cluster.link_latency(me, peer).dist.mean() + cluster.link_latency(peer, me).dist.mean()
+            period = hb + rtt if self.nodes[peer].up else et / 2 + rtt
             add(me, peer, MESSAGE_OVERHEAD / period)
             add(peer, me, MESSAGE_OVERHEAD / period)
-        if world.observer is not None:
-            period = world.scenario.blueprint.observer.worker_sample_period
-            for node in world.nodes:
+        if self.observer is not None:
+            period = self.observer_spec.worker_sample_period
+            for node in self.nodes:
                 if node.index != me:
                     add(me, node.index, REPORT_BYTES / period)
                     if node.up:
                         add(node.index, me, REPORT_BYTES / period)
-        interval = world.replication.heartbeat_interval
-        for inst in world.instances:
+        interval = self.replication.heartbeat_interval
+        for inst in self.group.instances:
             for ch in inst.channels:
                 if ch.keepalive_parked:
-                    add(inst.node.index, ch.dst, world.repl_overhead / interval)
-                    add(ch.dst, inst.node.index, world.repl_overhead / interval)
+                    add(inst.node.index, ch.dst, self.repl_overhead / interval)
+                    add(ch.dst, inst.node.index, self.repl_overhead / interval)
         return [(a, b, r) for (a, b), r in rates.items()]
 
     def credit_bytes(self) -> None:
@@ -287,7 +318,7 @@ class Quiescence:
         now = self.env.now
         span = now - self._credited_at
         if span > 0:
-            sent = self.world.network.bytes_sent
+            sent = self.network.bytes_sent
             for a, b, rate in self._rates:
                 sent[a][b] += rate * span
         self._credited_at = now
@@ -297,7 +328,6 @@ class Quiescence:
         """Resume every parked activity on its own grid, as if it had run all along."""
         if not self.parked:
             return
-        world = self.world
         now = self.env.now
         self.credit_bytes()
         self.parked = False
@@ -307,12 +337,12 @@ class Quiescence:
         heard: dict[int, float] = {}
         if lead is not None and lead.state == LEADER and lead.generation == self._leader_gen:
             heard = lead.resume_ticks()
-        for n in world.cluster.nodes:
+        for n in self.cluster.nodes:
             if n is not lead and n.state == FOLLOWER:
                 n.resume_timer(heard.get(n.index))
-        if world.observer is not None:
-            world.observer.resume()
-        for inst in world.instances:
+        if self.observer is not None:
+            self.observer.resume()
+        for inst in self.group.instances:
             for ch in inst.channels:
                 ch.resume_keepalive()
 

@@ -54,12 +54,18 @@ from __future__ import annotations
 import itertools
 import math
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from workbench.model.kernel import Grid, Sampler, Streams, Timer
 
 if TYPE_CHECKING:
+    import simpy
+
+    from workbench.model.network import Network
+    from workbench.model.node import Node
+    from workbench.model.quiescence import Quiescence
+    from workbench.model.recorder import Recorder
     from workbench.scenario.schema import ClusterSpec
 
 FOLLOWER, CANDIDATE, LEADER_ELECT, LEADER, DOWN = "follower", "candidate", "leader-elect", "leader", "down"
@@ -252,23 +258,28 @@ class ClusterState:
 class Cluster:
     """All Raft nodes of one cluster, plus run-wide bookkeeping and safety checks.
 
-    ``host`` provides ``env``, ``network``, ``nodes`` (objects with ``index``,
-    ``tag``, ``up`` and ``disk``) and ``recorder``; the full model and the
-    stand-alone election experiment both satisfy it.
+    It runs on ``env`` and sends over ``network``; ``nodes`` are the servers it runs on, one
+    Raft node each (it reads their ``index``, ``tag``, ``up`` and ``disk``), and its events go
+    to ``recorder`` (the stand-alone election experiment passes a stand-in that keeps none).
+    The full model sets ``quiet`` after building its Quiescence, and the callbacks
+    (``on_leader``, ``on_state_change``, ``on_new_leader``) once their listeners exist.
     """
 
     def __init__(
         self,
-        host: Any,
+        env: simpy.Environment,
+        network: Network,
+        nodes: Sequence[Node],
+        recorder: Recorder,
         spec: ClusterSpec,
         roles: dict[int, str],
         streams: Streams,
         databases: dict[str, DbTopology] | None = None,
         on_apply: Callable[[RaftNode, int, Entry, Any], None] | None = None,
     ):
-        self.host = host
-        self.env = host.env
-        self.network = host.network
+        self.env = env
+        self.network = network
+        self.recorder = recorder
         self.spec = spec
         self.et = spec.election_timeout
         self.heartbeat = spec.heartbeat_interval or self.et / 3
@@ -289,7 +300,7 @@ class Cluster:
         self.cmd_ids = itertools.count(1)
         initial = ClusterState(roles, databases or {})
         # Bootstrap: every node starts with the same committed entry holding the topology.
-        self.nodes = [RaftNode(self, node, roles, initial) for node in host.nodes]
+        self.nodes = [RaftNode(self, node, roles, initial) for node in nodes]
         # Safety bookkeeping.
         self.leader_of_term: dict[int, int] = {}
         self.committed_terms: list[int] = [0, 0]  # index -> term of the committed entry
@@ -300,8 +311,9 @@ class Cluster:
         self.on_new_leader: Callable[[RaftNode, int, int], None] | None = None
         # Called when a node becomes Leader (its noop committed): starts the Cluster Observer.
         self.on_leader: Callable[[RaftNode], object] | None = None
-        # The model's Quiescence (idle elision); None in the stand-alone election experiment.
-        self.quiet: Any = None
+        # The model's Quiescence (idle elision), set by the builder once built (it reads this
+        # cluster); None in the stand-alone election experiment.
+        self.quiet: Quiescence | None = None
         # Called when a node's Rachis state changes in a way that decides who runs tasks.
         self.on_state_change: Callable[[RaftNode], None] | None = None
 
@@ -338,7 +350,7 @@ class Cluster:
     # -- events
     def event(self, kind: str, node: RaftNode | None = None, term: int | None = None, **fields: Any) -> None:
         """Record a cluster event (``workbench.model.events``), ``node`` by its tag."""
-        self.host.recorder.event(kind, node=node.tag if node else None, term=term, **fields)
+        self.recorder.event(kind, node=node.tag if node else None, term=term, **fields)
 
     # -- timers
     def draw_timeout(self, extended: bool = False) -> float:

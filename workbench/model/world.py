@@ -142,7 +142,10 @@ class World:
         self.group.place()
 
         self.cluster = Cluster(
-            self,
+            self.env,
+            self.network,
+            self.nodes,
+            self.recorder,
             bp.cluster,
             {n.index: spec.role for n, spec in zip(self.nodes, bp.nodes, strict=True)},
             streams,
@@ -158,7 +161,17 @@ class World:
         self.observer: Observer | None = None  # the current leader's
         if bp.observer.enabled:
             self.cluster.on_leader = self._start_observer
-        self.quiet = Quiescence(self)
+        self.quiet = Quiescence(
+            self.env,
+            self.cluster,
+            self.nodes,
+            self.network,
+            self.group,
+            bp.observer,
+            self.replication,
+            self.repl_overhead,
+            scenario.elide_idle,
+        )
         self.cluster.quiet = self.quiet
 
         n_nodes = len(self.nodes)
@@ -194,7 +207,20 @@ class World:
         self._check_wiring()
 
     def _start_observer(self, raft: RaftNode) -> None:
-        self.observer = Observer(self, raft)
+        bp = self.scenario.blueprint
+        self.observer = Observer(
+            self.env,
+            raft,
+            bp.observer,
+            bp.database,
+            self.nodes,
+            self.network,
+            self.quiet,
+            self.group,
+            self.recorder,
+            self.streams,
+        )
+        self.quiet.on_new_observer(self.observer)
         self.faults.on_new_observer(self.observer)
 
     def _check_wiring(self) -> None:

@@ -92,7 +92,8 @@ def _distribution(value: float | str | Distribution) -> Distribution:
 
 
 class RaftHost:
-    """Just enough of a world for the Raft layer: an environment, a network and nodes."""
+    """What the Raft layer runs on, and nothing more: an environment, a network, nodes and a
+    recorder that keeps no events (``Cluster`` is given each piece)."""
 
     def __init__(
         self,
@@ -149,7 +150,9 @@ def election_trial(setup: ElectionSetup, seed: int) -> float:
         heartbeat_interval=f"{heartbeat!r} s",
         prevote=setup.prevote,
     )
-    cluster = Cluster(host, spec, dict.fromkeys(range(setup.servers), "member"), streams)
+    cluster = Cluster(
+        host.env, host.network, host.nodes, host.recorder, spec, dict.fromkeys(range(setup.servers), "member"), streams
+    )
     if setup.timer_wakeup is not None:
         cluster.timer_wakeup = Sampler(_distribution(setup.timer_wakeup), streams.rng("timer.wakeup"))
     cluster.bootstrap()  # A leads term 1 and broadcasts a heartbeat at t = 0

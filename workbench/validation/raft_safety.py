@@ -54,7 +54,9 @@ def run_schedule(
         prevote=prevote,
         operation_timeout="1 s",
     )
-    cluster = Cluster(host, spec, dict.fromkeys(range(servers), "member"), streams)
+    cluster = Cluster(
+        host.env, host.network, host.nodes, host.recorder, spec, dict.fromkeys(range(servers), "member"), streams
+    )
     cluster.bootstrap()
     env = host.env
     rng = streams.rng("commands")
