@@ -63,13 +63,17 @@ from workbench.model.network import SYN_BYTES, Stream
 from workbench.model.recorder import OP_CHUNK
 
 if TYPE_CHECKING:
+    import simpy
+
     from workbench.model.database import Doc
+    from workbench.model.kernel import Streams
     from workbench.model.ledger import WriteLedger
     from workbench.model.network import Network
     from workbench.model.node import Server
-    from workbench.model.rachis import DbTopology, RaftNode
+    from workbench.model.rachis import Cluster, DbTopology, RaftNode
     from workbench.model.recorder import Recorder
-    from workbench.model.world import World
+    from workbench.model.versions import Versions
+    from workbench.scenario.schema import ClientSpec
 
 READ, WRITE, QUERY, CLUSTER_TX, COMPARE_EXCHANGE, TRANSACTION = 0, 1, 2, 3, 4, 5
 OP_KINDS = ("read", "write", "query", "cluster_tx", "compare_exchange", "transaction")
@@ -184,27 +188,54 @@ class TopologyFetch(Request):
 class Client:
     """One application's RavenDB client, a ``RequestExecutor`` [spec §4]: its topology, node
     selection, connections, failover, health checks and the ``FastestNode`` speed test. Each
-    operation it submits ends in exactly one row of the ops table (see the module docstring)."""
+    operation it submits ends in exactly one row of the ops table (see the module docstring).
 
-    def __init__(self, world: World, index: int, cid: int, urls: list[int]):
-        self.world = world
-        self.network: Network = world.network
-        self.servers: list[Server] = world.nodes
-        # The world's parts this client touches on every operation, held directly (they are
+    ``index`` is its network endpoint, ``cid`` its place among the clients, ``urls`` its URL
+    list (node indices), ``spec`` the scenario's ``clients`` settings; ``session_length`` and
+    ``transaction_documents`` come from the workload. Its peers: the ``network``, the
+    ``servers`` (by node index), the Rachis ``cluster`` (whose nodes say which topology each
+    server knows), the ``recorder`` (events and the ops table), the write ``ledger`` and the
+    ``versions`` (write ids, the RAFT entry of the change vectors). ``streams`` gives it its
+    own random stream (session contexts)."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        index: int,
+        cid: int,
+        urls: list[int],
+        spec: ClientSpec,
+        *,
+        session_length: int,
+        transaction_documents: int,
+        db_name: str,
+        network: Network,
+        servers: list[Server],
+        cluster: Cluster,
+        recorder: Recorder,
+        ledger: WriteLedger,
+        versions: Versions,
+        streams: Streams,
+    ):
+        self.network: Network = network
+        self.servers: list[Server] = servers
+        # The parts this client touches on every operation, held directly (they are
         # created before the clients and never replaced).
-        self.raft_nodes: list[RaftNode] = world.cluster.nodes
-        self.db_name: str = world.db_name
-        self.recorder: Recorder = world.recorder
-        self.op_rows: list[tuple] = world.recorder.op_rows  # the same list for the whole run (flush_ops clears it)
-        self.ledger: WriteLedger = world.ledger
-        self.acked: dict[int, tuple[int, int]] = world.ledger.newest  # key -> (cv position, etag), newest acked
-        self.env = world.env
-        self.agenda: Agenda = world.env.agenda  # type: ignore[attr-defined]
+        self.raft_nodes: list[RaftNode] = cluster.nodes
+        self.db_name: str = db_name
+        self.recorder: Recorder = recorder
+        self.op_rows: list[tuple] = recorder.op_rows  # the same list for the whole run (flush_ops clears it)
+        self.ledger: WriteLedger = ledger
+        self.acked: dict[int, tuple[int, int]] = ledger.newest  # key -> (cv position, etag), newest acked
+        self.versions: Versions = versions  # hands out the write ids
+        self.raft_position: int = versions.raft_position  # the change vectors' RAFT entry, fixed for the run
+        self.transaction_documents: int = transaction_documents
+        self.env = env
+        self.agenda: Agenda = env.agenda  # type: ignore[attr-defined]
         # on_response bound once: a bound method per message is an allocation and a lookup.
         self.deliver_response: Callable[[Attempt, Any], None] = self.on_response
         self.index = index  # network endpoint
         self.cid = cid
-        spec = world.scenario.clients
         self.urls = urls  # the URL list, as node indices
         self.topology: list[int] = []  # members in order, then rehabs (last resort); empty until fetched
         self.members_count = 0
@@ -229,15 +260,15 @@ class Client:
         self.n_contexts = spec.session_contexts
         self.session_context = 0
         self.session_writes: dict[int, tuple[int, int]] = {}  # key -> (cv position, etag) of this session's last write
-        self._contexts = world.streams.rng(f"client.{cid}.contexts")
+        self._contexts = streams.rng(f"client.{cid}.contexts")
         self.request_timeout = spec.request_timeout
         self.health = spec.health_check
         self.overhead = spec.request_overhead
         self.failures: dict[int, int] = {}
         self.checking: set[int] = set()
         # Per node, the server's epoch when this client's connection to it opened; -1: none.
-        self.connections = [-1] * len(world.nodes)
-        self.session_length = world.scenario.workload.session_length
+        self.connections = [-1] * len(servers)
+        self.session_length = session_length
         self.session_id = 0
         self.session_left = 0
         self._deadlines: deque[Attempt] = deque()  # in order of their deadlines
@@ -312,13 +343,11 @@ class Client:
         self.issued += 1
         session = self.session_id
         op = Op(self, kind, key, size, session, self.agenda.now)
-        world = self.world
         if kind == READ:
             op.expect = self.acked.get(key)
             op.own = self.session_writes.get(key)
         elif kind in (WRITE, CLUSTER_TX, TRANSACTION):
-            world.write_counter += 1
-            op.write_id = world.write_counter
+            op.write_id = self.versions.next_write_id()
         if not self.ready:
             # It waits for the first topology update (RequestExecutor.ExecuteAsync awaits it).
             self._pending.append(op)
@@ -377,9 +406,8 @@ class Client:
     def _select_fastest(self, node: int) -> None:
         self.fastest = node
         self.speed_test = False
-        world = self.world
-        world.recorder.event(
-            "fastest_node_selected", node=world.nodes[node].tag, client=f"client{self.cid + 1}", races=self._races
+        self.recorder.event(
+            "fastest_node_selected", node=self.servers[node].tag, client=f"client{self.cid + 1}", races=self._races
         )
         Timer(self.env, self.speed_test_interval, self._speed_test_due, (self._speed_gen,))
 
@@ -412,7 +440,7 @@ class Client:
         op = attempt.op
         kind = op.kind
         if kind == TRANSACTION:
-            size = self.overhead + op.size * self.world.transaction_documents
+            size = self.overhead + op.size * self.transaction_documents
         else:
             size = self.overhead + (op.size if kind in (WRITE, CLUSTER_TX) else 0.0)
         self.network.send_tcp(self.index, node, size, attempt, self.servers[node].deliver_request, attempt)
@@ -483,7 +511,7 @@ class Client:
         if cached is not None:
             # TryLoadFromCache: the last topology this client saw, etag -2 (any server's is newer).
             self._install_topology(cached, etag=-2)
-            self.world.recorder.event("client_topology", client=f"client{self.cid + 1}", cached=True)
+            self.recorder.event("client_topology", client=f"client{self.cid + 1}", cached=True)
             self._booted()
             return
         # No topology: the waiting operations fail; the next one starts over.
@@ -491,7 +519,7 @@ class Client:
         node = self.urls[-1]
         if not self._unreachable:  # said once per streak of failed first updates
             self._unreachable = True
-            self.world.recorder.event("client_topology", client=f"client{self.cid + 1}", cached=False)
+            self.recorder.event("client_topology", client=f"client{self.cid + 1}", cached=False)
         for op in pending:
             self._record(op, node, ALL_NODES_DOWN, -1, 0)
 
@@ -749,7 +777,6 @@ class Client:
         attempt.done = True
         self.last_response = self.agenda.now
         op = attempt.op
-        world = self.world
         if not ok:
             # The server waited OperationTimeout for a leader; an error, not a failover.
             self._finish(op, attempt.node, TIMEOUT, -1, 0)
@@ -763,8 +790,8 @@ class Client:
             elif current == 0:
                 version = 0  # a delete succeeded
         else:
-            self.acked[op.key] = (world.raft_position, index)
-            self.ledger.acknowledged(op.key, world.raft_position, index, op.write_id)
+            self.acked[op.key] = (self.raft_position, index)
+            self.ledger.acknowledged(op.key, self.raft_position, index, op.write_id)
         self._finish(op, attempt.node, OK, version, 0)
 
     def on_write_timeout(self, attempt: Attempt, doc: Doc) -> None:
@@ -910,10 +937,9 @@ class Client:
     # -- health checks of failed nodes [spec §4.3]
     def _health_check(self, node: int):
         delay = self.health.initial
-        world = self.world
         while self.failures.get(node, 0) > 0:
             yield self.env.timeout(delay)
-            self.network.send(self.index, node, self.overhead, world.nodes[node].receive_health_check, self)
+            self.network.send(self.index, node, self.overhead, self.servers[node].receive_health_check, self)
             delay = min(delay + self.health.step, self.health.max)
         self.checking.discard(node)
 

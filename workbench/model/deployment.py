@@ -170,15 +170,17 @@ class Deployment:
         return out
 
     def _reroute(self, fault: RerouteAction) -> None:
+        receiving = self._worlds_with_clients_in(fault.to_datacenter)
         targets = [
             c
-            for world in self._worlds_with_clients_in(fault.to_datacenter)
+            for world in receiving
             for c in world.clients
             if world.network.endpoints[c.index].datacenter == fault.to_datacenter
         ]
+        # Each receiving cluster has at least one client there, so these are the targets' clusters.
+        where = sorted({world.placement.cluster for world in receiving if world.placement is not None})
         for world in self._worlds_with_clients_in(fault.from_datacenter):
-            moved = reroute(world, fault.from_datacenter, targets)
-            where = sorted({t.world.placement.cluster for t in targets})
+            moved = reroute(world.workload, world.clients, world.network, fault.from_datacenter, targets)
             world.recorder.event(
                 "rerouted",
                 count=len(moved),

@@ -561,7 +561,7 @@ class FaultInjector:
         world = self.world
         endpoints = world.network.endpoints
         targets = [c for c in world.clients if endpoints[c.index].datacenter == to_datacenter]
-        moved = reroute(world, from_datacenter, targets)
+        moved = reroute(world.workload, world.clients, world.network, from_datacenter, targets)
         world.recorder.event(
             "rerouted",
             count=len(moved),

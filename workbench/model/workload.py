@@ -1,6 +1,8 @@
 """Workloads: when operations arrive, what they are, and which documents they touch.
 
-``workload.arrivals.kind`` picks the generator (:func:`make_workload`):
+``workload.arrivals.kind`` picks the generator (:func:`make_workload`, which hands each
+generator the pieces it uses: the environment, the workload settings, its random streams
+and the clients it drives, and the recorder where it records events):
 
 - ``poisson``: open loop, exponential gaps at ``workload.rate``;
 - ``constant``: open loop, exactly 1/rate between arrivals;
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,8 +43,13 @@ from workbench.scenario.distributions import Exponential, Uniform
 from workbench.scenario.trace import TRACE_OPS, TraceError, TraceReader
 
 if TYPE_CHECKING:
+    import simpy
+
     from workbench.model.client import Client, Op
-    from workbench.model.world import World
+    from workbench.model.keyspace import Keyspace
+    from workbench.model.network import Network
+    from workbench.model.recorder import Recorder
+    from workbench.scenario.schema import Datacenter, Scenario, Workload
 
 BLOCK = 4096
 WRITE_KINDS = (1, 3, 5)  # write, cluster_tx, transaction (OP_KINDS order)
@@ -87,12 +94,16 @@ def _delay_to(now: float, when: float) -> float:
 
 class OpSource:
     """What each generated operation is: kind (the mix), key (the popularity), size and
-    client, drawn in blocks of :data:`BLOCK` from their own streams."""
+    client, drawn in blocks of :data:`BLOCK` from their own streams.
 
-    def __init__(self, world: World, streams: Streams):
-        spec = world.scenario.workload
+    ``spec``: the workload settings; ``clients``: the clients it submits through;
+    ``keyspace``: the collections' key ranges (for ``write_collections``);
+    ``load_balance``: the clients' setting (under ``UseSessionContext`` a tenant is the
+    session's context)."""
+
+    def __init__(self, spec: Workload, clients: list[Client], streams: Streams, keyspace: Keyspace, load_balance: str):
         self.spec = spec
-        self.clients = world.clients
+        self.clients = clients
         self._kinds = streams.rng("workload.kinds")
         self._keys = streams.rng("workload.keys")
         self._sizes = streams.rng("workload.sizes")
@@ -112,14 +123,14 @@ class OpSource:
             self._tenant_cdf = zipf_cdf(tenants.count, tenants.zipf_exponent) if tenants.popularity == "zipf" else None
             self._tenant_buf: list[int] = []
             self._t = 0
-            self.tenant_of = [0] * len(world.clients)  # each client's current session's tenant
-            self._context_is_tenant = world.scenario.clients.load_balance == "UseSessionContext"
+            self.tenant_of = [0] * len(clients)  # each client's current session's tenant
+            self._context_is_tenant = load_balance == "UseSessionContext"
         self._buf: list[tuple[int, int | float, float, int]] = []
         self._i = 0
         # workload.write_collections: writes land only in those collections' key ranges.
         self._write_ranges: tuple[np.ndarray, np.ndarray, int] | None = None
         if spec.write_collections is not None:
-            ranges = [world.collection_keys(c) for c in spec.write_collections]
+            ranges = [keyspace.collection_keys(c) for c in spec.write_collections]
             lows = np.array([r.start for r in ranges], dtype=np.int64)
             widths = np.array([len(r) for r in ranges], dtype=np.int64)
             self._write_ranges = (lows, np.cumsum(widths), int(widths.sum()))
@@ -195,13 +206,16 @@ class OpSource:
         self._t = 0
 
 
-def reroute(world: World, from_datacenter: str, targets: list[Client]) -> list[Client]:
-    """Operations drawn for ``world``'s clients in ``from_datacenter`` are issued by
-    ``targets`` instead, in turn (an application rerouted by DNS or a load balancer).
-    Returns the clients moved away. Open-loop arrivals only (checked when loading)."""
-    ops: OpSource = world.workload.ops  # type: ignore[attr-defined]
-    endpoints = world.network.endpoints
-    moved = [c for c in world.clients if endpoints[c.index].datacenter == from_datacenter]
+def reroute(
+    workload: Generator, clients: list[Client], network: Network, from_datacenter: str, targets: list[Client]
+) -> list[Client]:
+    """Operations ``workload`` draws for ``clients`` (its cluster's own) in ``from_datacenter``
+    (a data centre of ``network``) are issued by ``targets`` instead, in turn (an application
+    rerouted by DNS or a load balancer). Returns the clients moved away. Open-loop arrivals
+    only (checked when loading)."""
+    ops: OpSource = workload.ops  # type: ignore[attr-defined]
+    endpoints = network.endpoints
+    moved = [c for c in clients if endpoints[c.index].datacenter == from_datacenter]
     clients = list(ops.clients)
     for k, client in enumerate(moved):
         clients[client.cid] = targets[k % len(targets)]
@@ -213,14 +227,13 @@ def reroute(world: World, from_datacenter: str, targets: list[Client]) -> list[C
 
 
 class Generator:
-    """Base of the workloads: the stop time and a count of arrivals issued."""
+    """Base of the workloads: the stop time (``workload.stop``, else the run's ``duration``)
+    and a count of arrivals issued."""
 
-    def __init__(self, world: World, streams: Streams):
-        self.world = world
-        self.env = world.env
-        spec = world.scenario.workload
+    def __init__(self, env: simpy.Environment, spec: Workload, duration: float):
+        self.env = env
         self.spec = spec
-        self.until = spec.stop if spec.stop is not None else world.scenario.duration
+        self.until = spec.stop if spec.stop is not None else duration
         self.generated = 0
 
     def start(self) -> None:
@@ -231,9 +244,9 @@ class Generator:
 class PoissonArrivals(Generator):
     """Open loop: exponential gaps at ``workload.rate``."""
 
-    def __init__(self, world: World, streams: Streams):
-        super().__init__(world, streams)
-        self.ops = OpSource(world, streams)
+    def __init__(self, env: simpy.Environment, spec: Workload, duration: float, ops: OpSource, streams: Streams):
+        super().__init__(env, spec, duration)
+        self.ops = ops
         self._rng = streams.rng("workload.arrivals")
         self._gaps: list[float] = []
         self._g = 0
@@ -274,9 +287,9 @@ class PoissonArrivals(Generator):
 class ConstantArrivals(Generator):
     """Open loop: arrival k at exactly k / rate seconds."""
 
-    def __init__(self, world: World, streams: Streams):
-        super().__init__(world, streams)
-        self.ops = OpSource(world, streams)
+    def __init__(self, env: simpy.Environment, spec: Workload, duration: float, ops: OpSource):
+        super().__init__(env, spec, duration)
+        self.ops = ops
         self._k = 0
 
     def start(self) -> None:
@@ -299,9 +312,9 @@ class DiurnalArrivals(Generator):
     """Open loop: Poisson with rate ``trough + (peak - trough) (1 + cos(2π (τ - peak_at) / 24 h)) / 2``
     at time of day τ = start_at + t × 24 h / period, by thinning."""
 
-    def __init__(self, world: World, streams: Streams):
-        super().__init__(world, streams)
-        self.ops = OpSource(world, streams)
+    def __init__(self, env: simpy.Environment, spec: Workload, duration: float, ops: OpSource, streams: Streams):
+        super().__init__(env, spec, duration)
+        self.ops = ops
         a = self.spec.arrivals
         self.peak = float(a.peak)  # type: ignore[arg-type]  # the schema requires both for this shape
         self.trough = float(a.trough)  # type: ignore[arg-type]
@@ -339,11 +352,20 @@ class DiurnalArrivals(Generator):
 class BurstArrivals(Generator):
     """Open loop: Poisson at ``workload.rate``, multiplied during bursts (where bursts
     overlap, the largest multiplier applies). Random bursts are drawn up front from the
-    ``workload.bursts`` stream; each burst's start is recorded as a ``burst`` event."""
+    ``workload.bursts`` stream; each burst's start is recorded as a ``burst`` event (in ``recorder``)."""
 
-    def __init__(self, world: World, streams: Streams):
-        super().__init__(world, streams)
-        self.ops = OpSource(world, streams)
+    def __init__(
+        self,
+        env: simpy.Environment,
+        spec: Workload,
+        duration: float,
+        ops: OpSource,
+        streams: Streams,
+        recorder: Recorder,
+    ):
+        super().__init__(env, spec, duration)
+        self.ops = ops
+        self.recorder: Recorder = recorder
         a = self.spec.arrivals
         bursts = [(b.at, b.at + b.duration, b.multiplier) for b in a.bursts]
         if a.random_bursts is not None:
@@ -381,7 +403,7 @@ class BurstArrivals(Generator):
         self._schedule_next()
 
     def _burst_event(self, start: float, end: float, multiplier: float) -> None:
-        self.world.recorder.event("burst", multiplier=multiplier, duration_s=end - start, value=multiplier)
+        self.recorder.event("burst", multiplier=multiplier, duration_s=end - start, value=multiplier)
 
     def _schedule_next(self) -> None:
         # Time rescaling: spend one unit-rate exponential across the piecewise-constant rates.
@@ -413,17 +435,25 @@ class ClosedLoop(Generator):
     whose application server is down (its data centre is dark) thinks and tries again.
 
     An operation ends exactly when the recorder records it (that is what makes a row of
-    the ops table), so the workload listens there (``Recorder.op_listener``)."""
+    the ops table), so the workload listens there (``Recorder.op_listener`` of ``recorder``)."""
 
-    def __init__(self, world: World, streams: Streams):
-        super().__init__(world, streams)
-        self.ops = OpSource(world, streams)
+    def __init__(
+        self,
+        env: simpy.Environment,
+        spec: Workload,
+        duration: float,
+        ops: OpSource,
+        streams: Streams,
+        recorder: Recorder,
+    ):
+        super().__init__(env, spec, duration)
+        self.ops = ops
         a = self.spec.arrivals
         self.users = int(a.users)  # type: ignore[arg-type]  # required for closed arrivals
         self._think = streams.sampler("workload.think", a.think)
-        self._n_clients = len(world.clients)
+        self._n_clients = len(ops.clients)
         self._waiting: dict[Op, int] = {}
-        world.recorder.op_listener = self._op_done
+        recorder.op_listener = self._op_done
 
     def _op_done(self, op: Op) -> None:
         user = self._waiting.pop(op, None)
@@ -464,26 +494,40 @@ class TraceReplay(Generator):
     from the last one on its client opens a new session there (its UseSessionContext
     context is the session's hash). Only the chunk being replayed is in memory; the next
     chunk is read when it runs out, and every row is checked as it is read.
+
+    ``clients``: the clients it replays through, placed in ``datacenters`` (the blueprint's)
+    by ``network``; skipped rows are reported to ``recorder`` when the replay ends.
     """
 
-    def __init__(self, world: World, streams: Streams):
-        super().__init__(world, streams)
+    def __init__(
+        self,
+        env: simpy.Environment,
+        spec: Workload,
+        duration: float,
+        streams: Streams,
+        clients: list[Client],
+        datacenters: Sequence[Datacenter],
+        network: Network,
+        recorder: Recorder,
+    ):
+        super().__init__(env, spec, duration)
         a = self.spec.arrivals
-        self.clients = world.clients
+        self.clients = clients
+        self.recorder: Recorder = recorder
         region_clients: dict[str, list[int]] = {}
-        for dc in world.scenario.blueprint.datacenters:
+        for dc in datacenters:
             region_clients.setdefault(dc.name, [])
-        for dc in world.scenario.blueprint.datacenters:
+        for dc in datacenters:
             region_clients.setdefault(dc.region, [])
-        for i, client in enumerate(world.clients):
-            loc = world.network.endpoints[client.index]
+        for i, client in enumerate(clients):
+            loc = network.endpoints[client.index]
             region_clients[loc.datacenter].append(i)
             if loc.region != loc.datacenter:
                 region_clients[loc.region].append(i)
         self.reader = TraceReader(
             a.file,  # type: ignore[arg-type]  # required for trace arrivals
             keys=self.spec.keys,
-            clients=len(world.clients),
+            clients=len(clients),
             region_clients={name: tuple(ids) for name, ids in region_clients.items()},
             on_error=a.on_error,
         )
@@ -502,7 +546,7 @@ class TraceReplay(Generator):
         self._pass_rows = 0
         self._pass_first = self._pass_last = 0.0
         self._chunks: Iterator[Any] | None = None
-        self._open: list[str | None] = [None] * len(world.clients)  # the trace session open on each client
+        self._open: list[str | None] = [None] * len(clients)  # the trace session open on each client
         self._n = self._i = 0
         self._when: list[float] = []
         self._kind: list[int] = []
@@ -553,7 +597,7 @@ class TraceReplay(Generator):
         reader = self.reader
         if reader.skipped:
             shown = "; ".join(reader.examples)
-            self.world.recorder.event(
+            self.recorder.event(
                 "trace_rows_skipped", count=reader.skipped, path=f"{reader.path}", examples=shown, value=reader.skipped
             )
 
@@ -646,16 +690,32 @@ class TraceReplay(Generator):
         return clients
 
 
-GENERATORS: dict[str, type[Generator]] = {
-    "poisson": PoissonArrivals,
-    "constant": ConstantArrivals,
-    "diurnal": DiurnalArrivals,
-    "bursts": BurstArrivals,
-    "closed": ClosedLoop,
-    "trace": TraceReplay,
-}
-
-
-def make_workload(world: World, streams: Streams) -> Generator:
-    """The workload ``workload.arrivals.kind`` asks for."""
-    return GENERATORS[world.scenario.workload.arrivals.kind](world, streams)
+def make_workload(
+    env: simpy.Environment,
+    scenario: Scenario,
+    streams: Streams,
+    clients: list[Client],
+    recorder: Recorder,
+    network: Network,
+    keyspace: Keyspace,
+) -> Generator:
+    """The workload ``workload.arrivals.kind`` asks for, driving ``clients``; each generator
+    is handed the pieces it uses (all but the trace replay draw through an :class:`OpSource`)."""
+    spec = scenario.workload
+    kind = spec.arrivals.kind
+    duration = scenario.duration
+    if kind == "trace":
+        return TraceReplay(env, spec, duration, streams, clients, scenario.blueprint.datacenters, network, recorder)
+    ops = OpSource(spec, clients, streams, keyspace, scenario.clients.load_balance)
+    if kind == "poisson":
+        return PoissonArrivals(env, spec, duration, ops, streams)
+    if kind == "constant":
+        return ConstantArrivals(env, spec, duration, ops)
+    if kind == "diurnal":
+        return DiurnalArrivals(env, spec, duration, ops, streams)
+    if kind == "bursts":
+        return BurstArrivals(env, spec, duration, ops, streams, recorder)
+    if kind == "closed":
+        return ClosedLoop(env, spec, duration, ops, streams, recorder)
+    msg = f"unknown arrivals kind {kind!r}"
+    raise ValueError(msg)

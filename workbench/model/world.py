@@ -177,8 +177,29 @@ class World:
         n_nodes = len(self.nodes)
         # The URL list each client starts from (DocumentStore.Urls): the configured nodes, or all.
         urls = [self.node_by_tag[t].index for t in self.scenario.clients.urls or [n.tag for n in bp.nodes]]
-        self.clients = [Client(self, n_nodes + i, i, urls) for i in range(len(client_names))]
-        self.workload = make_workload(self, streams)
+        self.clients = [
+            Client(
+                self.env,
+                n_nodes + i,
+                i,
+                urls,
+                scenario.clients,
+                session_length=scenario.workload.session_length,
+                transaction_documents=self.keyspace.transaction_documents,
+                db_name=self.db_name,
+                network=self.network,
+                servers=self.nodes,
+                cluster=self.cluster,
+                recorder=self.recorder,
+                ledger=self.ledger,
+                versions=self.versions,
+                streams=streams,
+            )
+            for i in range(len(client_names))
+        ]
+        self.workload = make_workload(
+            self.env, scenario, streams, self.clients, self.recorder, self.network, self.keyspace
+        )
         self.externals = {
             x.name: ExternalSystem(self.env, x, first_external + i, streams, self.network, self.recorder)
             for i, x in enumerate(bp.externals)
