@@ -177,7 +177,7 @@ class Deployment:
             if world.network.endpoints[c.index].datacenter == fault.to_datacenter
         ]
         for world in self._worlds_with_clients_in(fault.from_datacenter):
-            moved = reroute(world, fault.from_datacenter, targets)
+            moved = reroute(world.workload, world.network, world.clients, fault.from_datacenter, targets)
             where = sorted({t.world.placement.cluster for t in targets})
             world.recorder.event(
                 "rerouted",

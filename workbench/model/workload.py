@@ -42,6 +42,7 @@ from workbench.scenario.trace import TRACE_OPS, TraceError, TraceReader
 
 if TYPE_CHECKING:
     from workbench.model.client import Client, Op
+    from workbench.model.network import Network
     from workbench.model.world import World
 
 BLOCK = 4096
@@ -195,13 +196,16 @@ class OpSource:
         self._t = 0
 
 
-def reroute(world: World, from_datacenter: str, targets: list[Client]) -> list[Client]:
-    """Operations drawn for ``world``'s clients in ``from_datacenter`` are issued by
-    ``targets`` instead, in turn (an application rerouted by DNS or a load balancer).
-    Returns the clients moved away. Open-loop arrivals only (checked when loading)."""
-    ops: OpSource = world.workload.ops  # type: ignore[attr-defined]
-    endpoints = world.network.endpoints
-    moved = [c for c in world.clients if endpoints[c.index].datacenter == from_datacenter]
+def reroute(
+    workload: Generator, network: Network, own: list[Client], from_datacenter: str, targets: list[Client]
+) -> list[Client]:
+    """Operations ``workload`` draws for its clients (``own``, placed on ``network``) in
+    ``from_datacenter`` are issued by ``targets`` instead, in turn (an application rerouted by
+    DNS or a load balancer). Returns the clients moved away. Open-loop arrivals only (checked
+    when loading)."""
+    ops: OpSource = workload.ops  # type: ignore[attr-defined]
+    endpoints = network.endpoints
+    moved = [c for c in own if endpoints[c.index].datacenter == from_datacenter]
     clients = list(ops.clients)
     for k, client in enumerate(moved):
         clients[client.cid] = targets[k % len(targets)]
