@@ -157,7 +157,6 @@ class World:
             on_apply=self.group.on_cluster_apply,
         )
         self.group.cluster = self.cluster
-        self.last_crashed: str | None = None
         self.observer: Observer | None = None  # the current leader's
         if bp.observer.enabled:
             self.cluster.on_leader = self._start_observer
@@ -222,7 +221,26 @@ class World:
         }
         self.tasks = Tasks(self.nodes, [make_task(spec, task_peers) for spec in bp.database.tasks])
         self.cluster.on_state_change = lambda raft: self.tasks.reassess(raft.index)
-        self.faults = FaultInjector(self)
+        self.faults = FaultInjector(
+            self.env,
+            scenario.faults,
+            streams,
+            nodes=self.nodes,
+            node_by_tag=self.node_by_tag,
+            network=self.network,
+            cluster=self.cluster,
+            recorder=self.recorder,
+            quiet=self.quiet,
+            group=self.group,
+            versions=self.versions,
+            keyspace=self.keyspace,
+            clients=self.clients,
+            workload=self.workload,
+            tasks=self.tasks,
+            externals=self.externals,
+            datacenters=[dc.name for dc in bp.datacenters],
+            observer_enabled=bp.observer.enabled,
+        )
         self.group.on_topology.append(lambda index, _topo: self.tasks.reassess(index))
         self.group.on_topology.append(lambda _index, topo: self.faults.on_topology(topo))
         self._check_wiring()
@@ -351,41 +369,6 @@ class World:
         """Run to the scenario's duration, calling ``progress(now)`` every 1/steps of it."""
         self.start()
         run_until(self.env, self.scenario.duration, progress, steps)
-
-    def surviving_nodes(self) -> list[int]:
-        """The nodes that keep the system going right now: up, answering (not paused,
-        stopping or faulted), and on the side of any partition that holds most voters
-        (ties: the leader's side, then the larger side)."""
-        net = self.network
-        now = self.env.now
-        alive = [
-            n.index for n in self.nodes if n.up and n.accepting and not n.disk_full and net.paused_until[n.index] <= now
-        ]
-        sides: list[list[int]] = []
-        seen: set[int] = set()
-        for a in alive:
-            if a in seen:
-                continue
-            side, stack = [a], [a]
-            seen.add(a)
-            while stack:
-                x = stack.pop()
-                for b in alive:
-                    if b not in seen and not net.cut[x][b] and not net.cut[b][x]:
-                        seen.add(b)
-                        side.append(b)
-                        stack.append(b)
-            sides.append(side)
-        if not sides:
-            return []
-        voters = {n.index for n in self.cluster.nodes if n.role == "member"}
-        lead = self.cluster.leader()
-
-        def rank(side: list[int]) -> tuple[int, bool, int]:
-            """Order sides by voters held, then holding the leader, then size."""
-            return (len(voters.intersection(side)), lead is not None and lead.index in side, len(side))
-
-        return sorted(max(sides, key=rank))
 
     def finish(self) -> None:
         """End-of-run accounting: every acknowledged write is present, superseded by a later
