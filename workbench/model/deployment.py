@@ -33,7 +33,7 @@ import pandas as pd
 
 from workbench.model.environment import Environment
 from workbench.model.kernel import Streams, Timer, events_scheduled, run_until
-from workbench.model.links import make_link
+from workbench.model.links import Side, make_link
 from workbench.model.network import Location, Network
 from workbench.model.workload import reroute
 from workbench.model.world import REPLICATION_OVERHEAD_BYTES, Placement, World
@@ -84,10 +84,26 @@ class Deployment:
             for n in c.nodes
         ]
         self.bridge = Network(self.env, dep.network, locations, Streams(scenario.seed, "bridge/"))
+        # What each link sees of a cluster: its pieces, never the cluster's builder.
+        sides = {
+            name: Side(
+                name,
+                w.env,
+                w.nodes,
+                w.cluster,
+                w.group,
+                w.versions,
+                w.keyspace,
+                w.replication,
+                w.recorder,
+                w.streams,
+            )
+            for name, w in self.worlds.items()
+        }
         self.links = []
         for spec in dep.links:
-            world, task = make_link(self, spec)
-            world.tasks.tasks.append(task)
+            owner, task = make_link(spec, sides, self.bridge, self.repl_overhead)
+            self.worlds[owner].tasks.tasks.append(task)
             self.links.append(task)
         self.dark: set[str] = set()
 

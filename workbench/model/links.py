@@ -66,6 +66,7 @@ Departures from RavenDB (docs/multi-cluster.md):
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.model.database import covers
@@ -75,37 +76,65 @@ from workbench.model.tasks import LogRun, Task, raise_to
 
 if TYPE_CHECKING:
     from workbench.model.database import DatabaseInstance, Doc
-    from workbench.model.deployment import Deployment
-    from workbench.model.world import World
+    from workbench.model.group import DatabaseGroup
+    from workbench.model.kernel import Streams
+    from workbench.model.keyspace import Keyspace
+    from workbench.model.network import Network
+    from workbench.model.node import Server
+    from workbench.model.rachis import Cluster
+    from workbench.model.recorder import Recorder
+    from workbench.model.versions import Versions
+    from workbench.scenario.schema import ReplicationSpec
 
 CONTROL_BYTES = 300.0  # a handshake, an answer or a keep-alive: headers and a change vector
 REFUSED = "refused"
 
 
-def database_nodes(world: World) -> list[int]:
-    """The nodes of ``world``'s database in its member order (preferred first), then rehabs,
+@dataclass(frozen=True, eq=False)
+class Side:
+    """What a link sees of one cluster of the deployment: its name, its clock, nodes, Rachis,
+    database group, change-vector layout, keyspace, replication settings, recorder and random
+    streams. The deployment's builder makes one per cluster and hands it to the links that
+    touch that cluster (one object per cluster, so ``is`` tells two sides apart)."""
+
+    name: str
+    env: Any
+    nodes: list[Server]
+    cluster: Cluster
+    group: DatabaseGroup
+    versions: Versions
+    keyspace: Keyspace
+    replication: ReplicationSpec
+    recorder: Recorder
+    streams: Streams
+
+
+def database_nodes(side: Side) -> list[int]:
+    """The nodes of the cluster's database in its member order (preferred first), then rehabs,
     as the most up-to-date node of that cluster sees them: a connection string's URL list."""
-    best = max(world.cluster.nodes, key=lambda r: (r.commit_index, -r.index))
-    topo = best.state_machine.databases.get(world.db_name)
+    best = max(side.cluster.nodes, key=lambda r: (r.commit_index, -r.index))
+    topo = best.state_machine.databases.get(side.group.name)
     if topo is None:
-        return [inst.node.index for inst in world.instances]
+        return [inst.node.index for inst in side.group.instances]
     return [*topo.members, *topo.rehabs]
 
 
 class Stream:
     """One connection carrying a database's changes from a sender copy to a receiver copy
     in another cluster (see the module's description). ``owner.stream_failed(self, why)``
-    hears when it breaks; ``owner.stream_progress(self, ...)`` after each batch (ETL).
+    hears when it breaks; ``owner.stream_progress(self, ...)`` after each batch (ETL). It travels
+    over the deployment's ``bridge`` network, each message carrying ``overhead`` bytes of framing.
 
     ``from_receiver``: the receiver opens the connection (a hub/sink sink pulling from its
     hub [spec §5.4]): its hello, carrying where it stands, travels to the sender."""
 
     def __init__(
         self,
-        deployment: Deployment,
+        bridge: Network,
+        overhead: float,
         owner: Any,
-        sender: tuple[World, int],
-        receiver: tuple[World, int],
+        sender: tuple[Side, int],
+        receiver: tuple[Side, int],
         *,
         delay: float = 0.0,
         collections: frozenset[str] | None = None,
@@ -114,19 +143,20 @@ class Stream:
         limits: tuple[int, float, float] | None = None,
         from_receiver: bool = False,
     ):
-        self.dep = deployment
-        self.env = deployment.env
+        self.bridge = bridge
+        self.overhead = overhead
         self.owner = owner
         self.entity = f"task.{owner.name}"  # like every ongoing task
-        self.src_world, src = sender
-        self.dst_world, dst = receiver
-        self.src_node = self.src_world.nodes[src]
-        self.dst_node = self.dst_world.nodes[dst]
+        self.src_side, src = sender
+        self.dst_side, dst = receiver
+        self.env = self.src_side.env
+        self.src_node = self.src_side.nodes[src]
+        self.dst_node = self.dst_side.nodes[dst]
         self.src_epoch = self.src_node.epoch
         self.inst: DatabaseInstance = self.src_node.instance
-        self.src_point = self.src_world.cv_base + src  # bridge endpoints
-        self.dst_point = self.dst_world.cv_base + dst
-        cfg = self.src_world.replication
+        self.src_point = self.src_side.versions.cv_base + src  # bridge endpoints
+        self.dst_point = self.dst_side.versions.cv_base + dst
+        cfg = self.src_side.replication
         # Batch limits: replication's, or the ETL's (documents, bytes, transform time) [spec §5.2].
         self.max_items, self.max_bytes, self.max_cost = limits or (cfg.max_batch_items, cfg.max_batch_size, math.inf)
         self.timeout = cfg.tcp_timeout
@@ -137,7 +167,7 @@ class Stream:
         self.run = start  # ETL: the persisted progress (cursor, vector, start-of-run filter)
         self.cursor = start.cursor if start is not None else 0
         self.filter_end = 0  # log positions before it were there at the handshake
-        self.dst_span = (self.dst_world.cv_base, self.dst_world.cv_base + len(self.dst_world.nodes))
+        self.dst_span = (self.dst_side.versions.cv_base, self.dst_side.versions.cv_base + len(self.dst_side.nodes))
         self.connected = False
         self.closed = False
         self.request = 0
@@ -147,7 +177,7 @@ class Stream:
         self.began = self.env.now
         self.draining = True
         self._watcher = self._on_data
-        self.source_key = (self.src_world.placement.cluster, self.inst.incarnation)
+        self.source_key = (self.src_side.name, self.inst.incarnation)
         self.dest_cv: list[int] | tuple[int, ...] = self.inst.zero_cv
         self.inst.watchers.append(self._watcher)
         if from_receiver:
@@ -158,13 +188,13 @@ class Stream:
     def ends(self) -> dict[str, str]:
         """Its ends as cluster/node: the ``source`` and ``destination`` of its events."""
         return {
-            "source": f"{self.src_world.placement.cluster}/{self.src_node.tag}",
-            "destination": f"{self.dst_world.placement.cluster}/{self.dst_node.tag}",
+            "source": f"{self.src_side.name}/{self.src_node.tag}",
+            "destination": f"{self.dst_side.name}/{self.dst_node.tag}",
         }
 
     def _owner_tag(self) -> str:
         """The task's node (its cluster records the link's events): the sender or the receiver."""
-        return (self.src_node if self.src_world is self.owner.world else self.dst_node).tag
+        return (self.src_node if self.src_side is self.owner.side else self.dst_node).tag
 
     # -- life
     def alive(self) -> bool:
@@ -197,7 +227,7 @@ class Stream:
         self.request += 1
         rid = self.request
         self.in_flight = True
-        self.dep.bridge.send(self.src_point, self.dst_point, size, handler, self, rid, payload)
+        self.bridge.send(self.src_point, self.dst_point, size, handler, self, rid, payload)
         self.timer = Timer(self.env, self.timeout, self._timed_out, (rid,))
 
     def _hello(self) -> None:
@@ -209,13 +239,11 @@ class Stream:
         self.timer = Timer(self.env, self.timeout, self._timed_out, (rid,))
         if node.up and inst is not None and node.accepting and not node.disk_full and inst.seeded:
             hello = ("hello", inst.last_from.get(self.source_key, 0), list(inst.db_cv))
-            self.dep.bridge.send(self.dst_point, self.src_point, CONTROL_BYTES, _hello_arrived, self, rid, hello)
+            self.bridge.send(self.dst_point, self.src_point, CONTROL_BYTES, _hello_arrived, self, rid, hello)
 
     def _timed_out(self, rid: int) -> None:
         if rid == self.request and not self.closed:
-            self._broken(
-                f"no answer from {self.dst_world.placement.cluster}/{self.dst_node.tag} within {self.timeout:g} s"
-            )
+            self._broken(f"no answer from {self.dst_side.name}/{self.dst_node.tag} within {self.timeout:g} s")
 
     def answer(self, rid: int, reply: Any) -> None:
         """An answer (or the receiver's hello) arrived at the sender."""
@@ -229,7 +257,7 @@ class Stream:
             self.timer = None
         self.in_flight = False
         if reply == REFUSED:
-            self._broken(f"{self.dst_world.placement.cluster}/{self.dst_node.tag} refused")
+            self._broken(f"{self.dst_side.name}/{self.dst_node.tag} refused")
             return
         kind = reply[0]
         if kind == "hello":
@@ -239,7 +267,7 @@ class Stream:
                 self.cursor = max(self.cursor, position)
                 self.dest_cv = dest_cv
                 self.filter_end = len(self.inst.log)
-            self.owner.world.recorder.event(
+            self.owner.side.recorder.event(
                 "link_connected", node=self._owner_tag(), task=self.owner.name, **self.ends()
             )
             self.owner.stream_connected(self)
@@ -279,7 +307,7 @@ class Stream:
     def _wanted(self, doc: Doc, position: int) -> bool:
         if self.inst.docs[doc.key] is not doc:
             return False  # an older version: the current one comes later in the log
-        if self.collections is not None and self.src_world.collection_of(doc.key) not in self.collections:
+        if self.collections is not None and self.src_side.keyspace.collection_of(doc.key) not in self.collections:
             return False
         if self.etl:
             return doc.conflicts is None and not self.run.done_before(doc, position)
@@ -333,12 +361,12 @@ class Stream:
                         cost += transform()
                 cursor += 1
         # Log entries past the position reached: an upper bound on the versions still to send.
-        self.owner.world.recorder.sample(now, self.entity, "link_backlog", float(end - cursor + len(items)))
+        self.owner.side.recorder.sample(now, self.entity, "link_backlog", float(end - cursor + len(items)))
         if not items:
             self.cursor = cursor
             if self.draining and wait_until is None:
                 self.draining = False
-                self.owner.world.recorder.event(
+                self.owner.side.recorder.event(
                     "link_caught_up",
                     node=self._owner_tag(),
                     task=self.owner.name,
@@ -356,14 +384,14 @@ class Stream:
             self.in_flight = True
             self.src_node.cpu.submit(cost, self._transformed, (items, cursor, size))
             return
-        self._send(self.dep.repl_overhead + size, _receive_batch, (items, cursor))
+        self._send(self.overhead + size, _receive_batch, (items, cursor))
 
     def _transformed(self, job: tuple[list[Doc], int, float]) -> None:
         items, cursor, size = job
         if not self.alive():
             self._broken("the sending node went down")
             return
-        self._send(self.dep.repl_overhead + size, _receive_batch, (items, cursor))
+        self._send(self.overhead + size, _receive_batch, (items, cursor))
 
 
 # -- the receiving side (runs on a node of the other cluster)
@@ -420,9 +448,8 @@ def _batch_committed(job: tuple) -> None:
     if node.epoch != epoch or inst is None:
         return
     items, end = payload
-    world = stream.dst_world
-    now = world.env.now
-    recorder = stream.owner.world.recorder  # the task's cluster keeps the link's records
+    now = stream.env.now
+    recorder = stream.owner.side.recorder  # the task's cluster keeps the link's records
     entity = stream.entity
     if stream.etl:
         for doc in items:
@@ -446,7 +473,7 @@ def _batch_committed(job: tuple) -> None:
 
 
 def _reply(stream: Stream, rid: int, value: Any) -> None:
-    stream.dep.bridge.send(stream.dst_point, stream.src_point, CONTROL_BYTES, stream.answer, rid, value)
+    stream.bridge.send(stream.dst_point, stream.src_point, CONTROL_BYTES, stream.answer, rid, value)
 
 
 # -- the tasks
@@ -470,14 +497,15 @@ class _LinkTask(Task):
     """Shared by the three kinds: connect, fail over to the next node of the other cluster
     after a back-off, and stop when the framework says so."""
 
-    def __init__(self, deployment: Deployment, world: World, spec: Any, peer: World):
-        super().__init__(world.env, spec, world.nodes, world.cluster, world.recorder, world.db_name)
-        self.world = world  # the rest of this module still reads its cluster through the builder
-        self.dep = deployment
+    def __init__(self, bridge: Network, overhead: float, side: Side, spec: Any, peer: Side):
+        super().__init__(side.env, spec, side.nodes, side.cluster, side.recorder, side.group.name)
+        self.side = side  # the task's own cluster
+        self.bridge = bridge
+        self.overhead = overhead
         self.peer = peer  # the other cluster
         self.runs: dict[int, _Connection] = {}
         self.delay = getattr(spec, "delay", 0.0)
-        cfg = world.replication
+        cfg = side.replication
         self.backoff_initial = cfg.reconnect_initial
         self.backoff_factor = cfg.reconnect_factor
         self.backoff_max = cfg.reconnect_max
@@ -508,12 +536,12 @@ class _LinkTask(Task):
             return
         peers = database_nodes(self.peer)
         if not peers:
-            self._retry(conn, f"cluster '{self.peer.placement.cluster}' has no database node")
+            self._retry(conn, f"cluster '{self.peer.name}' has no database node")
             return
         peer = peers[conn.peer_position % len(peers)]
         if self.peer.nodes[peer].instance is None:
             conn.peer_position += 1  # its copy is gone (the list was read a moment ago): the next one
-            self._retry(conn, f"{self.peer.placement.cluster}/{self.peer.nodes[peer].tag} holds no copy")
+            self._retry(conn, f"{self.peer.name}/{self.peer.nodes[peer].tag} holds no copy")
             return
         conn.streams = self.open_streams(conn, peer)
 
@@ -542,8 +570,8 @@ class _LinkTask(Task):
     def _retry(self, conn: _Connection, why: str) -> None:
         conn.errors += 1
         wait = self.backoff(conn.errors)
-        self.world.recorder.event(
-            "link_failed", node=self.world.nodes[conn.index].tag, task=self.name, reason=why, wait_s=wait, value=wait
+        self.side.recorder.event(
+            "link_failed", node=self.side.nodes[conn.index].tag, task=self.name, reason=why, wait_s=wait, value=wait
         )
         conn.timer = Timer(self.env, wait, self._connect, (conn,))
 
@@ -561,15 +589,15 @@ class ExternalReplication(_LinkTask):
 
     def open_streams(self, conn: _Connection, peer: int) -> list[Stream]:
         """One stream: this cluster's copy to node ``peer`` of the destination cluster."""
-        return [Stream(self.dep, self, (self.world, conn.index), (self.peer, peer), delay=self.delay)]
+        return [Stream(self.bridge, self.overhead, self, (self.side, conn.index), (self.peer, peer), delay=self.delay)]
 
 
 class HubSink(_LinkTask):
-    """Hub/sink replication [spec §5.4], a task of the sink cluster (``world``); ``peer``
+    """Hub/sink replication [spec §5.4], a task of the sink cluster (``side``); ``peer``
     is the hub."""
 
-    def __init__(self, deployment: Deployment, world: World, spec: Any, peer: World):
-        super().__init__(deployment, world, spec, peer)
+    def __init__(self, bridge: Network, overhead: float, side: Side, spec: Any, peer: Side):
+        super().__init__(bridge, overhead, side, spec, peer)
         self.mode = spec.mode
         self.collections = frozenset(spec.collections) if spec.collections else None
 
@@ -579,10 +607,11 @@ class HubSink(_LinkTask):
         if self.mode in ("hub_to_sink", "both"):
             streams.append(
                 Stream(
-                    self.dep,
+                    self.bridge,
+                    self.overhead,
                     self,
                     (self.peer, peer),
-                    (self.world, conn.index),
+                    (self.side, conn.index),
                     delay=self.delay,
                     collections=self.collections,
                     from_receiver=True,  # the sink connects, and pulls
@@ -591,9 +620,10 @@ class HubSink(_LinkTask):
         if self.mode in ("sink_to_hub", "both"):
             streams.append(
                 Stream(
-                    self.dep,
+                    self.bridge,
+                    self.overhead,
                     self,
-                    (self.world, conn.index),
+                    (self.side, conn.index),
                     (self.peer, peer),
                     delay=self.delay,
                     collections=self.collections,
@@ -605,17 +635,17 @@ class HubSink(_LinkTask):
 class RavenEtl(_LinkTask):
     """RavenDB ETL to a database in another cluster [spec §5.2], a task of the source."""
 
-    def __init__(self, deployment: Deployment, world: World, spec: Any, peer: World):
-        super().__init__(deployment, world, spec, peer)
+    def __init__(self, bridge: Network, overhead: float, side: Side, spec: Any, peer: Side):
+        super().__init__(bridge, overhead, side, spec, peer)
         self.collections = frozenset(spec.collections) if spec.collections else None
-        self.transform = world.streams.sampler(f"etl.{spec.name}.transform", spec.transform_cost)
+        self.transform = side.streams.sampler(f"etl.{spec.name}.transform", spec.transform_cost)
         self.backoff_initial = spec.fallback_initial
         self.backoff_factor = 2.0
         self.backoff_max = spec.fallback_max
         # ETL.MaxNumberOfExtractedDocuments, MaxBatchSizeInMb, ExtractAndTransformTimeoutInSec [spec §5.2]
         self.limits = (spec.batch.max_documents, spec.batch.max_size, spec.batch.extract_timeout)
         self.reject_probability = spec.reject_probability
-        self._reject_key = f"{world.streams.seed}|etl.{spec.name}.reject|".encode()
+        self._reject_key = f"{side.streams.seed}|etl.{spec.name}.reject|".encode()
 
     def transform_fails(self, doc: Doc) -> bool:
         """The transform script fails on this version (a property of the version, so a re-sent batch
@@ -625,7 +655,7 @@ class RavenEtl(_LinkTask):
     def rejected(self, stream: Stream, doc: Doc) -> None:
         """A document the transform failed on is skipped with an ``etl_document_rejected`` alert;
         the batch goes on [spec §5.2]."""
-        self.world.recorder.event(
+        self.side.recorder.event(
             "etl_document_rejected",
             node=stream.src_node.tag,
             task=self.name,
@@ -641,9 +671,10 @@ class RavenEtl(_LinkTask):
             conn.run.resume(self.persisted(conn.index))
         return [
             Stream(
-                self.dep,
+                self.bridge,
+                self.overhead,
                 self,
-                (self.world, conn.index),
+                (self.side, conn.index),
                 (self.peer, peer),
                 collections=self.collections,
                 etl=True,
@@ -669,12 +700,9 @@ class RavenEtl(_LinkTask):
         super().stop(index)
 
 
-def make_link(deployment: Deployment, spec: Any) -> tuple[World, Task]:
-    """The task of one link, and the cluster it belongs to."""
-    worlds = deployment.worlds
+def make_link(spec: Any, sides: dict[str, Side], bridge: Network, overhead: float) -> tuple[str, Task]:
+    """The task of one link, and the name of the cluster it belongs to."""
     if spec.kind == "hub_sink":
-        world = worlds[spec.sink]
-        return world, HubSink(deployment, world, spec, worlds[spec.hub])
-    world = worlds[spec.source]
+        return spec.sink, HubSink(bridge, overhead, sides[spec.sink], spec, sides[spec.hub])
     kind = ExternalReplication if spec.kind == "external_replication" else RavenEtl
-    return world, kind(deployment, world, spec, worlds[spec.destination])
+    return spec.source, kind(bridge, overhead, sides[spec.source], spec, sides[spec.destination])
