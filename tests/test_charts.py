@@ -14,6 +14,7 @@ import pytest
 
 from workbench import charts as ch
 from workbench import load_scenario, run, scenario_from_dict
+from workbench.charts.nodes import _topology
 from workbench.results import REPLICATION_COLUMNS, RunResult, events_table
 
 ROOT = Path(__file__).parents[1]
@@ -171,9 +172,9 @@ def test_node_states_follow_the_events(rehab: Any) -> None:
 
 
 def test_topology_fields_give_each_node_its_database_state() -> None:
-    assert ch._topology("B,C,A", "D") == {"B": "preferred", "C": "member", "A": "member", "D": "rehab"}
-    assert ch._topology("", "B,A", pd.NA) == {"B": "rehab", "A": "rehab"}
-    assert ch._topology("A,B", None, "C") == {"A": "preferred", "B": "member", "C": "promotable"}
+    assert _topology("B,C,A", "D") == {"B": "preferred", "C": "member", "A": "member", "D": "rehab"}
+    assert _topology("", "B,A", pd.NA) == {"B": "rehab", "A": "rehab"}
+    assert _topology("A,B", None, "C") == {"A": "preferred", "B": "member", "C": "promotable"}
 
 
 def test_node_and_variant_colours_are_fixed() -> None:

@@ -22,7 +22,7 @@ DOCUMENTED: tuple[str, ...] = (
     "__init__.py",
     "analysis",
     "blueprints",
-    "charts.py",
+    "charts",
     "cli.py",
     "display.py",
     "errors.py",
