@@ -23,11 +23,19 @@ from array import array
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import simpy
+
 from workbench.model.kernel import Agenda, Grid, Timer
-from workbench.model.network import SERVER, Stream
+from workbench.model.network import SERVER, Network, Stream
 
 if TYPE_CHECKING:
-    from workbench.model.world import World
+    from workbench.model.keyspace import Keyspace
+    from workbench.model.ledger import WriteLedger
+    from workbench.model.node import Server
+    from workbench.model.quiescence import Quiescence
+    from workbench.model.recorder import Recorder
+    from workbench.model.versions import Versions
+    from workbench.scenario.schema import Hardware, ReplicationSpec
 
 # Change-vector comparison results.
 EQUAL, NEWER, OLDER, CONFLICT = 0, 1, 2, 3
@@ -130,25 +138,60 @@ def _foreign(doc: Doc, gateway: int) -> Doc:
 
 
 class DatabaseInstance:
-    """One copy of the database on one node. Documents, log and change vector are durable."""
+    """One copy of the database on one node. Documents, log and change vector are durable.
 
-    def __init__(self, world: World, node_index: int):
-        self.world = world
-        self.agenda: Agenda = world.env.agenda  # type: ignore[attr-defined]
-        self.node = world.nodes[node_index]
+    Built with the environment, the node it lives on (``nodes[node_index]``) and its cluster's
+    nodes (the destinations of its channels), the cluster's change-vector layout and version
+    counters (``versions``), the keyspace, the recorder and write ledger, the quiescence
+    (told of local writes while parked), and what its replication channels need: the network,
+    the replication settings, the framing of a replication message, the hardware (bulk-copy
+    and disk-read rates) and the seeding throttle (bytes per second)."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        nodes: list[Server],
+        node_index: int,
+        versions: Versions,
+        keyspace: Keyspace,
+        recorder: Recorder,
+        ledger: WriteLedger,
+        quiet: Quiescence,
+        network: Network,
+        replication: ReplicationSpec,
+        repl_overhead: float,
+        hardware: Hardware,
+        seeding_rate: float,
+    ):
+        self.env = env
+        self.agenda: Agenda = env.agenda  # type: ignore[attr-defined]
+        self.nodes = nodes
+        self.node = nodes[node_index]
+        self.keyspace = keyspace
+        self.recorder = recorder
+        self.ledger = ledger
+        self.quiet = quiet
+        self.network = network
+        self.replication = replication
+        self.repl_overhead = repl_overhead
+        self.hardware = hardware
+        self.seeding_rate = seeding_rate
+        # Shared with every copy of the cluster and updated in place: the highest etag each
+        # entry has used, and each node's clock skew (a fault may change it).
+        self.etags_issued: list[int] = versions.etags_issued
+        self.clock_skew: list[float] = versions.clock_skew
         # Change vectors have one entry per cluster node (indexed by node, so a
         # replica added later has its own entry) plus a last "RAFT" entry that
         # carries the Raft index of cluster-wide transactions [spec §3.4]. In a
-        # deployment of several clusters the entries span all of them (World.cv_base).
-        self.position = world.cv_base + node_index
-        self.raft_position = world.raft_position
+        # deployment of several clusters the entries span all of them (Versions.cv_base).
+        self.position = versions.cv_base + node_index
+        self.raft_position = versions.raft_position
         self.docs: dict[int, Doc] = {}
         self.log: list[Doc] = []  # storage order, every version (current: docs[log[i].key] is log[i])
         self.own_etag = 0
-        self.db_cv = [0] * world.cv_width
+        self.db_cv = [0] * versions.cv_width
         self.last_from: dict[int, int] = {}  # source copy (incarnation) -> log position it has sent up to
-        world.copies_created += 1
-        self.incarnation = world.copies_created
+        self.incarnation = versions.next_incarnation()
         self.channels: list[ReplicationChannel] = []
         # Called after every stored version (ongoing tasks that follow the log, e.g. ETL).
         self.watchers: list[Callable[[], None]] = []
@@ -158,7 +201,7 @@ class DatabaseInstance:
         self.first_etag = 1
         # Writes waiting for replication acknowledgements (write assurance).
         self.waiters: list[list] = []
-        self.zero_cv = world.zero_cv
+        self.zero_cv = versions.zero_cv
 
     # -- reads
     def read(self, key: int) -> Doc | None:
@@ -175,7 +218,7 @@ class DatabaseInstance:
         # A node's change-vector entry never reuses an etag, even across a copy that
         # was deleted and re-created: RavenDB gives the new copy a new database id;
         # continuing the node's sequence has the same effect on comparisons.
-        issued = self.world.etags_issued
+        issued = self.etags_issued
         self.own_etag = max(self.own_etag, issued[self.position]) + 1
         issued[self.position] = self.own_etag
         if not self.commit_times:
@@ -183,10 +226,10 @@ class DatabaseInstance:
         now = self.agenda.now
         self.commit_times.append(now)
         self.db_cv[self.position] = self.own_etag
-        if self.world.quiet.parked:
-            self.world.quiet.on_write()
+        if self.quiet.parked:
+            self.quiet.on_write()
         # last-modified comes from this node's wall clock, skew included
-        modified = now + self.world.clock_skew[self.node.index]
+        modified = now + self.clock_skew[self.node.index]
         local = self.docs.get(key)
         self._note_resolved(local, write_id)
         # The document's own history with this node's entry bumped (RavenDB's
@@ -239,7 +282,7 @@ class DatabaseInstance:
     def apply_incoming(self, items: list[Doc], source: int, from_outside: bool = False) -> None:
         """Store replicated versions that are newer than ours; resolve concurrent ones.
         ``from_outside``: they come from another cluster (see :class:`ForeignDoc`)."""
-        world = self.world
+        recorder = self.recorder
         now = self.agenda.now
         db_cv = self.db_cv
         position = self.position
@@ -255,7 +298,7 @@ class DatabaseInstance:
             if rel == NEWER:
                 self._store(_foreign(item, position) if from_outside else _copy(item), wakes)
                 if item.conflicts is None:
-                    world.recorder.replicated(item, self.node.index, now)
+                    recorder.replicated(item, self.node.index, now)
             elif rel == CONFLICT and local is not None:
                 # Resolved inside the same merged command, so flagged like the batch.
                 self._resolve(item, local, now, wakes)
@@ -273,16 +316,15 @@ class DatabaseInstance:
         Every member that meets the conflict resolves it the same way, so their
         copies converge; each logs the same fields and the analysis counts each
         conflict once."""
-        world = self.world
         key = item.key
         merged = tuple(max(x, y) for x, y in zip(item.cv, local.cv, strict=True))
         me = self.position
         if item.write_id == local.write_id and item.conflicts is None and local.conflicts is None:
             self._store(_resolved(item if _wins(item, local) else local, merged, me), wakes)
             return
-        recorder = world.recorder
-        script = world.script_cost(key)
-        if item.cluster_tx != local.cluster_tx or (script is None and world.resolve_to_latest):
+        recorder = self.recorder
+        script = self.keyspace.script_cost(key)
+        if item.cluster_tx != local.cluster_tx or (script is None and self.keyspace.resolve_to_latest):
             incoming_wins = _wins(item, local)
             winner, loser = (item, local) if incoming_wins else (local, item)
             # The resolution is this node's change: its channels send it whatever the
@@ -292,7 +334,7 @@ class DatabaseInstance:
                 recorder.replicated(item, self.node.index, now)
             how = "cluster transaction wins" if winner.cluster_tx != loser.cluster_tx else "resolve to latest"
             for version in _versions(loser):
-                world.ledger.resolution_losers.setdefault((version.write_id, key), how)
+                self.ledger.resolution_losers.setdefault((version.write_id, key), how)
             recorder.event(
                 "conflict",
                 node=self.node.tag,
@@ -331,7 +373,7 @@ class DatabaseInstance:
     def _note_resolved(self, old: Doc | None, write_id: int) -> None:
         """A write on a conflicted document resolves the conflict (manual resolution)."""
         if old is not None and old.conflicts is not None:
-            self.world.recorder.event(
+            self.recorder.event(
                 "conflict_resolved", node=self.node.tag, key=old.key, write=write_id, writes=tuple(_ids(old))
             )
 
@@ -343,7 +385,7 @@ class DatabaseInstance:
         transaction's index, so it supersedes what this member had. A normal
         write made elsewhere concurrently conflicts with it and loses, because
         documents of cluster transactions win conflicts."""
-        now = self.world.env.now
+        now = self.env.now
         local = self.docs.get(key)
         cv = list(local.cv if local is not None else self.zero_cv)
         cv[self.raft_position] = max(cv[self.raft_position], raft_index)
@@ -352,7 +394,7 @@ class DatabaseInstance:
             # The transaction was applied on top of these writes: they are superseded, not lost,
             # even where a replica that saw them later resolves a conflict in its favour.
             for version in _versions(local):
-                self.world.ledger.superseded_by_cluster_tx.add((version.write_id, key))
+                self.ledger.superseded_by_cluster_tx.add((version.write_id, key))
         doc = Doc(key, tuple(cv), now, write_id, size, self.position, now, cluster_tx=True)
         # Every member applies it from the log, so forwarding is only a fallback: it does not
         # wake the channels and leaves on their next pass if the destination still lacks it.
@@ -373,7 +415,22 @@ class DatabaseInstance:
                 ch.stopped = True
                 ch.poke()
         have = {ch.dst for ch in keep}
-        keep += [ReplicationChannel(self.world, self, d) for d in destinations if d not in have]
+        keep += [
+            ReplicationChannel(
+                self.env,
+                self,
+                self.nodes[d],
+                self.replication,
+                self.network,
+                self.recorder,
+                self.quiet,
+                self.repl_overhead,
+                self.hardware,
+                self.seeding_rate,
+            )
+            for d in destinations
+            if d not in have
+        ]
         self.channels = keep
 
     def wait_for_replicas(self, doc: Doc, needed: int, timeout: float, callback: Callable[[bool], None]) -> None:
@@ -381,7 +438,7 @@ class DatabaseInstance:
         or ``callback(False)`` after ``timeout`` [spec §3.6]."""
         waiter = [doc.cv, needed, callback, False]
         self.waiters.append(waiter)
-        Timer(self.world.env, timeout, self._waiter_timeout, (waiter,))
+        Timer(self.env, timeout, self._waiter_timeout, (waiter,))
         self.check_waiters()
 
     def _waiter_timeout(self, waiter: list) -> None:
@@ -410,14 +467,14 @@ class DatabaseInstance:
         if acked >= self.own_etag or not self.commit_times:
             return 0.0
         oldest = max(acked + 1, self.first_etag) - self.first_etag
-        return self.world.env.now - self.commit_times[oldest]
+        return self.env.now - self.commit_times[oldest]
 
     def snapshot_bytes(self) -> float:
         """Size of a full copy: every document (the initial dataset included)."""
-        world = self.world
+        keyspace = self.keyspace
         written = sum(d.size for d in self.docs.values())
-        untouched = world.scenario.workload.keys - len(self.docs)
-        return written + max(untouched, 0) * world.initial_size
+        untouched = keyspace.keys - len(self.docs)
+        return written + max(untouched, 0) * keyspace.initial_size
 
     def install_snapshot(self, docs: dict[int, Doc], db_cv: list[int]) -> None:
         """Become a full copy of a mentor's data (seeding a new replica)."""
@@ -499,22 +556,38 @@ class ReplicationChannel(Stream):
     link to within about one keep-alive interval of reaching the relay.
     """
 
-    def __init__(self, world: World, src: DatabaseInstance, dst: int):
-        self.world = world
-        self.env = world.env
+    def __init__(
+        self,
+        env: simpy.Environment,
+        src: DatabaseInstance,
+        dst: Server,
+        cfg: ReplicationSpec,
+        network: Network,
+        recorder: Recorder,
+        quiet: Quiescence,
+        repl_overhead: float,
+        hardware: Hardware,
+        seeding_rate: float,
+    ):
+        self.env = env
         self.src = src
-        self.dst = dst
+        self.dst = dst.index
+        self.dst_node = dst
         self.epoch = src.node.epoch
-        self.cfg = world.replication
+        self.cfg = cfg
+        self.network = network
+        self.recorder = recorder
+        self.hardware = hardware  # bulk_copy_rate and disk_read_rate, for seeding
+        self.seeding_rate = seeding_rate  # the seeding throttle, bytes per second
         # Read on every batch and fixed for the run: held here rather than looked up each time.
-        self.agenda: Agenda = world.env.agenda  # type: ignore[attr-defined]
-        self.quiet = world.quiet
+        self.agenda: Agenda = env.agenda  # type: ignore[attr-defined]
+        self.quiet = quiet
         self.heartbeat_interval: float = self.cfg.heartbeat_interval
         self.max_batch_items: int = self.cfg.max_batch_items
         self.max_batch_size: float = self.cfg.max_batch_size
         self.tcp_timeout: float = self.cfg.tcp_timeout
-        self.repl_overhead: float = world.repl_overhead
-        self._deliver: Callable[..., None] = world.nodes[dst].deliver_replication
+        self.repl_overhead = repl_overhead
+        self._deliver: Callable[..., None] = dst.deliver_replication
         self._acknowledged: Callable[[Any], None] = self._on_acknowledged  # bound once
         self.cursor = 0  # next log position to scan
         self.dest_cv: list[int] = list(src.zero_cv)
@@ -593,11 +666,11 @@ class ReplicationChannel(Stream):
 
     def _event(self, kind: str, size: float | None = None) -> None:
         """Record a channel event: ``source`` and ``destination`` are its ends' node tags."""
-        src, dst = self.src.node.tag, self.world.nodes[self.dst].tag
+        src, dst = self.src.node.tag, self.dst_node.tag
         if size is None:
-            self.world.recorder.event(kind, node=src, source=src, destination=dst)
+            self.recorder.event(kind, node=src, source=src, destination=dst)
         else:
-            self.world.recorder.event(kind, node=src, source=src, destination=dst, bytes=size)
+            self.recorder.event(kind, node=src, source=src, destination=dst, bytes=size)
 
     def _seed(self) -> None:
         """Send a full copy at the throttled seeding rate [spec §2.5], then carry on from there.
@@ -623,13 +696,13 @@ class ReplicationChannel(Stream):
             return
         chunk = min(SEED_CHUNK_BYTES, self.seed_left)
         self.seed_left -= chunk
-        self.seed_due = max(self.seed_due, self.env.now) + chunk / self.world.scenario.blueprint.observer.seeding_rate
-        hardware = self.world.scenario.blueprint.hardware
+        self.seed_due = max(self.seed_due, self.env.now) + chunk / self.seeding_rate
+        hardware = self.hardware
         self.src.node.cpu.submit(chunk / hardware.bulk_copy_rate, self._seed_packed, chunk)
 
     def _seed_packed(self, chunk: float) -> None:
         if self.alive():
-            disk_read_rate = self.world.scenario.blueprint.hardware.disk_read_rate
+            disk_read_rate = self.hardware.disk_read_rate
             self.src.node.disk.read(chunk / disk_read_rate, self._seed_read, chunk)
 
     def _seed_read(self, chunk: float) -> None:
@@ -650,11 +723,10 @@ class ReplicationChannel(Stream):
 
     def _seed_part_stored(self, rid: int) -> None:
         """The new copy's worker has taken the chunk in: write it (one fsync) and answer."""
-        self.world.nodes[self.dst].disk.write(self._seed_part_durable, rid)
+        self.dst_node.disk.write(self._seed_part_durable, rid)
 
     def _seed_part_durable(self, rid: int) -> None:
-        world = self.world
-        world.network.send_tcp(self.dst, self.src.node.index, world.repl_overhead, SERVER, self._answer, rid, True)
+        self.network.send_tcp(self.dst, self.src.node.index, self.repl_overhead, SERVER, self._answer, rid, True)
 
     def _send_seed(self) -> None:
         if not self.alive():
@@ -763,7 +835,7 @@ class ReplicationChannel(Stream):
         grid = Grid(self.last_contact + interval, interval)
         skipped = grid.catch_up(now)
         due = grid.at()
-        node = self.world.nodes[self.dst]
+        node = self.dst_node
         inst = node.instance
         if skipped and (not node.up or inst is None or not node.accepting or node.disk_full):
             due = now  # the first skipped keep-alive would have been refused: send it now
@@ -849,7 +921,7 @@ class ReplicationChannel(Stream):
         self._then = then
         self._request_timer = Timer(self.env, self.tcp_timeout, self._answer, (rid, None))
         self.in_flight_request = rid
-        self.world.network.send_tcp(
+        self.network.send_tcp(
             self.src.node.index,
             self.dst,
             self.repl_overhead + payload_size,
@@ -896,12 +968,11 @@ def _receive_seed_part(channel: ReplicationChannel, _kind: str, rid: int, chunk:
     ``bulk_copy_rate``), then it is written and answered (``ReplicationChannel._seed_part_*``).
     A node that is down resets the connection (a vanished one says nothing); a crash drops
     the work in progress, and the mentor starts the seed again."""
-    world = channel.world
-    node = world.nodes[channel.dst]
+    node = channel.dst_node
     if not node.up or node.instance is None or not node.accepting or node.disk_full:
         if not node.silent:
-            world.network.send_tcp(
-                channel.dst, channel.src.node.index, world.repl_overhead, SERVER, channel._answer, rid, REFUSED
+            channel.network.send_tcp(
+                channel.dst, channel.src.node.index, channel.repl_overhead, SERVER, channel._answer, rid, REFUSED
             )
         return
-    node.cpu.submit(chunk / world.scenario.blueprint.hardware.bulk_copy_rate, channel._seed_part_stored, rid)
+    node.cpu.submit(chunk / channel.hardware.bulk_copy_rate, channel._seed_part_stored, rid)

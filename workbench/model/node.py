@@ -31,6 +31,11 @@ from workbench.model.observer import REPORT_BYTES
 
 if TYPE_CHECKING:
     from workbench.model.client import Attempt, Request, TopologyFetch
+    from workbench.model.group import DatabaseGroup
+    from workbench.model.keyspace import Keyspace
+    from workbench.model.rachis import Cluster
+    from workbench.model.recorder import Recorder
+    from workbench.scenario.schema import WriteAssurance
 
 
 class _Job(Scheduled):
@@ -266,36 +271,84 @@ class Node:
 
 
 class Server(Node):
-    """A node wired into the world: it answers client and replication requests."""
+    """A node wired into its cluster: it answers client and replication requests.
 
-    def __init__(self, world: Any, index: int, tag: str, hardware: Any, streams: Any):
+    Built with the environment, its hardware, the random streams, the network and its fixed
+    settings (request and replication framing, write assurance, the database's name). The
+    peers made after the servers (the recorder, the keyspace, the change-vector layout, the
+    database group and Rachis) are handed over by :meth:`connect`, which the builder calls
+    before the first event.
+    """
+
+    # Wired by connect().
+    recorder: Recorder
+    keyspace: Keyspace
+    group: DatabaseGroup
+    cluster: Cluster
+    zero_cv: tuple[int, ...]
+    has_scripts: bool
+    transaction_documents: int
+    initial_size: float
+    query_response_size: float
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        index: int,
+        tag: str,
+        hardware: Any,
+        streams: Any,
+        network: Network,
+        client_overhead: float,
+        repl_overhead: float,
+        write_assurance: WriteAssurance,
+        db_name: str,
+    ):
         super().__init__(
-            world.env,
+            env,
             index,
             tag,
             hardware.workers,
             streams.sampler(f"service.fsync.{tag}", hardware.fsync),
             hardware.max_writes_per_fsync,
         )
-        self.world = world
-        self.network: Network = world.network
+        self.network = network
         # Handlers bound once: a bound method per message or job is an allocation and a lookup.
         self.deliver_request: Callable[[Attempt], None] = self.receive_request
         self.deliver_replication: Callable[..., None] = self.receive_replication
         self._on_read_served: Callable[[Attempt], None] = self._read_done
         self._on_write_served: Callable[[Attempt], None] = self._write_cpu_done
-        self.client_overhead: float = world.client_overhead  # fixed for the run
+        self.client_overhead = client_overhead  # fixed for the run
+        self.repl_overhead = repl_overhead
+        self.db_name = db_name
         svc = hardware.service
         self.service_read = streams.sampler(f"service.read.{tag}", svc.read)
         self.service_write = streams.sampler(f"service.write.{tag}", svc.write)
         self.service_query = streams.sampler(f"service.query.{tag}", svc.query)
-        self.write_assurance = world.scenario.clients.write_assurance
+        self.write_assurance = write_assurance
         self.requests = 0  # client requests received, speed-test copies included
         self.speed_test_requests = 0
         self.accepting = True  # False while a graceful shutdown drains
         self.wiped = False  # the disk was lost: the copy restarts empty
         self.disk_full = False
         self._normal_fsync = self.disk._fsync
+
+    def connect(
+        self, recorder: Recorder, keyspace: Keyspace, zero_cv: tuple[int, ...], group: DatabaseGroup, cluster: Cluster
+    ) -> None:
+        """Hand over the peers built after the servers: the recorder, the keyspace, the empty
+        change vector, the database group (the copies and their channels) and Rachis. The
+        builder calls it once, before the first event."""
+        self.recorder = recorder
+        self.keyspace = keyspace
+        self.zero_cv = zero_cv
+        self.group = group
+        self.cluster = cluster
+        # Fixed for the run: held here rather than looked up per request.
+        self.has_scripts = keyspace.has_scripts
+        self.transaction_documents = keyspace.transaction_documents
+        self.initial_size = keyspace.initial_size
+        self.query_response_size = keyspace.query_response_size
 
     # -- replication (server side)
     def receive_replication(self, channel: Any, kind: str, rid: int, payload: Any, safe_cursor: int) -> None:
@@ -348,15 +401,14 @@ class Server(Node):
             self._reply_replication(channel, rid, list(inst.db_cv))
 
     def _replication_cpu_done(self, job: tuple) -> None:
-        world = self.world
-        if world.has_scripts and self.instance is not None:
+        if self.has_scripts and self.instance is not None:
             # Resolver scripts run inside the batch's transaction, so the batch waits for them.
             docs = self.instance.docs
             cost = 0.0
             for item in job[2]:
                 local = docs.get(item.key)
                 if local is not None and local.write_id != item.write_id and compare(item.cv, local.cv) == CONFLICT:
-                    script = world.script_cost(item.key)
+                    script = self.keyspace.script_cost(item.key)
                     if script is not None and item.cluster_tx == local.cluster_tx:
                         cost += script
             if cost > 0:
@@ -380,14 +432,13 @@ class Server(Node):
         copy_id = channel.src.incarnation
         if safe_cursor > inst.last_from.get(copy_id, 0):
             inst.last_from[copy_id] = safe_cursor
-        world = self.world
         self.network.send_tcp(
-            self.index, channel.src.node.index, world.repl_overhead, SERVER, channel._answer, rid, list(inst.db_cv)
+            self.index, channel.src.node.index, self.repl_overhead, SERVER, channel._answer, rid, list(inst.db_cv)
         )
 
     def _reply_replication(self, channel: Any, rid: int, value: Any) -> None:
         self.network.send_tcp(
-            self.index, channel.src.node.index, self.world.repl_overhead, SERVER, channel._answer, rid, value
+            self.index, channel.src.node.index, self.repl_overhead, SERVER, channel._answer, rid, value
         )
 
     # -- crash and restart
@@ -396,10 +447,9 @@ class Server(Node):
         connections of clients and replication sources (if the network lets the resets through);
         a ``silent`` crash cuts the machine off instead, so they wait for their timeouts."""
         super().crash(silent)
-        world = self.world
         network = self.network
         network.forget(self.index)  # what it was still retransmitting dies with it
-        world.cluster.crash(self.index)
+        self.cluster.crash(self.index)
         if silent:
             # A vanished machine tells nobody and acknowledges nothing: what is sent to it is
             # retransmitted until its senders give up, and requests it had received wait for
@@ -410,12 +460,12 @@ class Server(Node):
         # The OS resets the dead process's connections: clients and replication
         # sources learn at once (if the network lets the reset through).
         for attempt in list(self.in_flight):
-            self.network.send(self.index, attempt.client.index, world.client_overhead, attempt.client.on_reset, attempt)
+            self.network.send(self.index, attempt.client.index, self.client_overhead, attempt.client.on_reset, attempt)
         self.in_flight.clear()
-        for inst in world.instances:
+        for inst in self.group.instances:
             for ch in inst.channels:
                 if ch.dst == self.index and ch.alive():
-                    self.network.send(self.index, inst.node.index, world.repl_overhead, ch.connection_reset)
+                    self.network.send(self.index, inst.node.index, self.repl_overhead, ch.connection_reset)
 
     def restart(self) -> None:
         """The process starts again: back on the network, Rachis restarts, and replication reopens
@@ -426,7 +476,6 @@ class Server(Node):
             self.network.isolate(f"silent:{self.tag}", [])
         super().restart()
         self.accepting = True
-        world = self.world
         if self.wiped:
             self.wiped = False
             if self.instance is not None:
@@ -434,13 +483,11 @@ class Server(Node):
                 # position 0 and sends it everything again. (The Raft state is kept: in RavenDB
                 # a node with a lost disk must be removed and re-added to the cluster, an
                 # operator procedure this model does not run.)
-                fresh = DatabaseInstance(world, self.index)
-                world.instances[world.instances.index(self.instance)] = fresh
-                self.instance = fresh
-                world.recorder.event("disk_wiped", node=self.tag)
-        world.cluster.restart(self.index)
+                self.group.renew_copy(self.index)
+                self.recorder.event("disk_wiped", node=self.tag)
+        self.cluster.restart(self.index)
         if self.instance is not None and not self.disk_full:
-            world.sync_channels(self.index)
+            self.group.sync_channels(self.index)
 
     def shutdown(self, grace: float) -> Any:
         """Graceful stop (a SimPy process): refuse new work, let requests in flight and
@@ -459,14 +506,14 @@ class Server(Node):
         self.disk_full = True
         if self.instance is not None:
             self.instance.sync_channels([])
-            self.world.recorder.event("database_faulted", node=self.tag)
+            self.recorder.event("database_faulted", node=self.tag)
 
     def free_disk(self) -> None:
         """Space was freed: the database recovers from its fault and replication reopens."""
         self.disk_full = False
         if self.instance is not None and self.up:
-            self.world.sync_channels(self.index)
-            self.world.recorder.event("database_recovered", node=self.tag)
+            self.group.sync_channels(self.index)
+            self.recorder.event("database_recovered", node=self.tag)
 
     def slow_disk(self, fsync: Any) -> None:
         """A slow-disk fault: fsync times are drawn from ``fsync`` until :meth:`restore_disk`."""
@@ -515,7 +562,7 @@ class Server(Node):
             sampler, done = self.service_query, self._query_done
         elif kind == 5:  # multi-document transaction: one SaveChanges, one fsync
             cost = 0.0
-            for _ in range(self.world.transaction_documents):
+            for _ in range(self.transaction_documents):
                 cost += self.service_write()
             self.cpu.submit(cost, self._write_cpu_done, attempt)
             return
@@ -534,25 +581,24 @@ class Server(Node):
 
     def _refuse(self, attempt: Attempt) -> None:
         """A request this node cannot serve: reset, 410 or 503."""
-        world = self.world
         client = attempt.client
         if self.silent:
             return  # the machine is gone: the request is simply never answered
         if self.up and attempt.epoch != self.epoch:
             # A connection from before a restart: reset, and the HTTP client retries the request
             # on a new connection by itself (a pooled connection that fails before any answer).
-            self.network.send(self.index, client.index, world.client_overhead, client.on_stale, attempt)
+            self.network.send(self.index, client.index, self.client_overhead, client.on_stale, attempt)
         elif not self.up or not self.accepting:
             # A dead process's port: reset.
-            self.network.send(self.index, client.index, world.client_overhead, client.on_reset, attempt)
+            self.network.send(self.index, client.index, self.client_overhead, client.on_reset, attempt)
         elif self.instance is None:
             # 410 Gone: the database is not (or no longer) on this node [spec §4.3].
-            self.network.send_tcp(self.index, client.index, world.client_overhead, SERVER, client.on_gone, attempt)
+            self.network.send_tcp(self.index, client.index, self.client_overhead, SERVER, client.on_gone, attempt)
         else:
             # 503: the copy exists but holds no data yet (or the disk is full); the client
             # fails over as for a dead node.
             self.network.send_tcp(
-                self.index, client.index, world.client_overhead, SERVER, client.on_unavailable, attempt
+                self.index, client.index, self.client_overhead, SERVER, client.on_unavailable, attempt
             )
 
     def _respond(self, attempt: Attempt, doc: Any, size: float) -> None:
@@ -565,13 +611,13 @@ class Server(Node):
         inst = self.instance
         assert inst is not None  # the request was accepted, so the node holds a copy
         doc = inst.docs.get(attempt.op.key)
-        size = self.client_overhead + (doc.size if doc is not None else self.world.initial_size)
+        size = self.client_overhead + (doc.size if doc is not None else self.initial_size)
         self.in_flight.discard(attempt)
         client = attempt.client
         self.network.send_tcp(self.index, client.index, size, SERVER, client.deliver_response, attempt, doc)
 
     def _query_done(self, attempt: Attempt) -> None:
-        self._respond(attempt, None, self.world.client_overhead + self.world.query_response_size)
+        self._respond(attempt, None, self.client_overhead + self.query_response_size)
 
     def _write_cpu_done(self, attempt: Attempt) -> None:
         # Disk.write inlined.
@@ -586,7 +632,7 @@ class Server(Node):
         assert inst is not None  # the request was accepted, so the node holds a copy
         answer: Any  # what the client gets: the document, or a transaction's documents
         if op.kind == 5:
-            docs = inst.commit_transaction(self.world.transaction_keys(op.key), op.size, op.write_id)
+            docs = inst.commit_transaction(self.keyspace.transaction_keys(op.key), op.size, op.write_id)
             doc, answer = docs[-1], docs
         else:
             doc = answer = inst.commit_local(op.key, op.size, op.write_id)
@@ -614,20 +660,20 @@ class Server(Node):
             if self.epoch != epoch:
                 return
             if ok or not assurance.throw_on_timeout:
-                self._respond(attempt, answer, self.world.client_overhead)
+                self._respond(attempt, answer, self.client_overhead)
             else:
                 # Not a distributed transaction: the write stays stored; the client gets an error.
                 self.in_flight.discard(attempt)
                 client = attempt.client
                 self.network.send_tcp(
-                    self.index, client.index, self.world.client_overhead, SERVER, client.on_write_timeout, attempt, doc
+                    self.index, client.index, self.client_overhead, SERVER, client.on_write_timeout, attempt, doc
                 )
 
         inst.wait_for_replicas(doc, needed, assurance.timeout, replicated)
 
     def _cluster_cpu_done(self, attempt: Attempt) -> None:
         op = attempt.op
-        rachis = self.world.cluster.nodes[self.index]
+        rachis = self.cluster.nodes[self.index]
         epoch = self.epoch
         if op.kind == 3:
             payload, kind, size = (op.key, op.size, op.write_id), "cluster_tx", op.size
@@ -658,7 +704,7 @@ class Server(Node):
         self.network.send_tcp(
             self.index,
             client.index,
-            self.world.client_overhead,
+            self.client_overhead,
             SERVER,
             client.on_cluster_response,
             attempt,
@@ -672,14 +718,14 @@ class Server(Node):
         client = fetch.client
         if not self.up:
             if not self.silent:
-                self.network.send(self.index, client.index, self.world.client_overhead, client.on_reset, fetch)
+                self.network.send(self.index, client.index, self.client_overhead, client.on_reset, fetch)
             return
         if fetch.epoch != self.epoch:
-            self.network.send(self.index, client.index, self.world.client_overhead, client.on_stale, fetch)
+            self.network.send(self.index, client.index, self.client_overhead, client.on_stale, fetch)
             return
-        topo = self.world.cluster.nodes[self.index].state_machine.databases[self.world.db_name]
+        topo = self.cluster.nodes[self.index].state_machine.databases[self.db_name]
         self.network.send_tcp(
-            self.index, client.index, self.world.client_overhead, SERVER, client.on_topology, fetch, topo.copy()
+            self.index, client.index, self.client_overhead, SERVER, client.on_topology, fetch, topo.copy()
         )
 
     def report(self) -> tuple[int, ...] | None:
@@ -688,7 +734,7 @@ class Server(Node):
         if self.disk_full:
             return None
         inst = self.instance
-        return tuple(inst.db_cv) if inst is not None else self.world.zero_cv
+        return tuple(inst.db_cv) if inst is not None else self.zero_cv
 
     def receive_report_request(self, observer: Any) -> None:
         """The observer's poll: a live node answers with its report (:meth:`report`)."""
@@ -700,4 +746,4 @@ class Server(Node):
     def receive_health_check(self, client: Any) -> None:
         """The check reads the database's statistics, so a node without a usable copy fails it."""
         if self.up and self.accepting and self.instance is not None and self.instance.seeded and not self.disk_full:
-            self.network.send(self.index, client.index, self.world.client_overhead, client.on_health_ok, self.index)
+            self.network.send(self.index, client.index, self.client_overhead, client.on_health_ok, self.index)

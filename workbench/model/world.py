@@ -107,7 +107,21 @@ class World:
             dc = dcs[x.datacenter or bp.datacenters[0].name]
             locations.append(Location(x.name, dc.name, dc.region, x.zone or dc.zones[0]))
         self.network = Network(self.env, bp.network, locations, streams, servers=len(bp.nodes))
-        self.nodes = [Server(self, i, n.tag, bp.hardware, streams) for i, n in enumerate(bp.nodes)]
+        self.nodes = [
+            Server(
+                self.env,
+                i,
+                n.tag,
+                bp.hardware,
+                streams,
+                self.network,
+                self.client_overhead,
+                self.repl_overhead,
+                scenario.clients.write_assurance,
+                bp.database.name,
+            )
+            for i, n in enumerate(bp.nodes)
+        ]
         self.node_by_tag = {n.tag: n for n in self.nodes}
 
         members = place_database(scenario, streams)
@@ -136,10 +150,28 @@ class World:
         self.ledger = WriteLedger(lambda: self.env.now, self.recorder)
         self.db_name = bp.database.name
         self.group = DatabaseGroup(
-            bp.database.name, members, self.nodes, self.recorder, self.ledger, lambda i: DatabaseInstance(self, i)
+            bp.database.name,
+            members,
+            self.nodes,
+            self.recorder,
+            self.ledger,
+            lambda i: DatabaseInstance(
+                self.env,
+                self.nodes,
+                i,
+                self.versions,
+                self.keyspace,
+                self.recorder,
+                self.ledger,
+                self.quiet,
+                self.network,
+                self.replication,
+                self.repl_overhead,
+                bp.hardware,
+                bp.observer.seeding_rate,
+            ),
         )
         self.instances = self.group.instances  # the same list, for probes and tests
-        self.group.place()
 
         self.cluster = Cluster(
             self.env,
@@ -157,6 +189,8 @@ class World:
             on_apply=self.group.on_cluster_apply,
         )
         self.group.cluster = self.cluster
+        for node in self.nodes:
+            node.connect(self.recorder, self.keyspace, self.versions.zero_cv, self.group, self.cluster)
         self.observer: Observer | None = None  # the current leader's
         if bp.observer.enabled:
             self.cluster.on_leader = self._start_observer
@@ -172,6 +206,9 @@ class World:
             scenario.elide_idle,
         )
         self.cluster.quiet = self.quiet
+        # The initial copies, once the quiescence they tell of their writes exists (nothing
+        # built in between looks at them).
+        self.group.place()
 
         n_nodes = len(self.nodes)
         # The URL list each client starts from (DocumentStore.Urls): the configured nodes, or all.
