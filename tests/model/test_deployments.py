@@ -207,7 +207,7 @@ def test_ravendb_etl_delivers_after_an_outage_as_the_destinations_own_writes() -
     # sale of the same document from store2 may have replaced it since).
     stored_at_hq = {d.write_id for d in hq.log}
     assert all(doc.write_id in stored_at_hq for doc in sales)
-    hq_positions = range(hq_world.cv_base, hq_world.cv_base + len(hq_world.nodes))
+    hq_positions = range(hq_world.versions.cv_base, hq_world.versions.cv_base + len(hq_world.nodes))
     for doc in sales:
         mine = hq.docs[doc.key]
         if mine.write_id == doc.write_id:

@@ -57,7 +57,7 @@ def _events(result: RunResult, kind: str) -> pd.DataFrame:
 
 def _orders(world: World, tag: str) -> dict:
     inst = world.node_by_tag[tag].instance
-    return {k: d for k, d in inst.docs.items() if world.collection_of(k) == "orders"}
+    return {k: d for k, d in inst.docs.items() if world.keyspace.collection_of(k) == "orders"}
 
 
 def _assert_destination_holds_latest(world: World, tags: str, rejected: set[int] = frozenset()) -> None:
@@ -93,7 +93,7 @@ def test_owner_crash_moves_the_task_and_resumes_from_the_same_position() -> None
     backlog = int(started[started["node"] == new_owner]["value"].iloc[0])
     ops = result.ops
     writes = ops[(ops["kind"] == "write") & (ops["outcome"] == "ok")]
-    keys = writes["key"].map(world.collection_of) == "orders"
+    keys = writes["key"].map(world.keyspace.collection_of) == "orders"
     during = writes[keys & (writes["start_s"] > 29.9) & (writes["start_s"] < t_moved)]["key"].nunique()
     before = writes[keys & (writes["start_s"] < 29.9)]["key"].nunique()
     assert 0.9 * during <= backlog <= during + 10
@@ -140,7 +140,7 @@ def test_destination_down_ten_minutes_follows_the_fallback_schedule_then_drains(
     assert resumed - 620.0 <= drain < resumed - 620.0 + 5.0
     ops = result.ops
     writes = ops[(ops["kind"] == "write") & (ops["start_s"] > 20.0) & (ops["start_s"] < 620.0)]
-    outage_orders = writes[writes["key"].map(world.collection_of) == "orders"]["key"].nunique()
+    outage_orders = writes[writes["key"].map(world.keyspace.collection_of) == "orders"]["key"].nunique()
     assert summary["max_backlog"] >= 0.9 * outage_orders
     assert summary["lag_ms"]["max"] > 600_000  # an order written as it went down waited it out
 
@@ -209,7 +209,7 @@ def test_lag_is_measured_per_version() -> None:
     summary = etl_summary(result)[TASK]
     ops = result.ops
     writes = ops[(ops["kind"] == "write") & (ops["outcome"] == "ok")]
-    orders = writes[writes["key"].map(world.collection_of) == "orders"]
+    orders = writes[writes["key"].map(world.keyspace.collection_of) == "orders"]
     # A version overwritten before its batch was extracted is never sent: at most all of them.
     assert 0.9 * len(orders) <= summary["versions_visible"] <= len(orders)
     lag = summary["lag_ms"]

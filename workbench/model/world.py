@@ -304,88 +304,6 @@ class World:
             msg = "database placed on the wrong number of nodes"
             raise WiringError(msg)
 
-    # -- transitional: the components still read these through the builder (issue 22, item 1)
-    def sync_channels(self, node_index: int) -> None:
-        self.group.sync_channels(node_index)
-
-    def transaction_keys(self, first: int) -> list[int]:
-        return self.keyspace.transaction_keys(first)
-
-    def collection_keys(self, name: str) -> range:
-        return self.keyspace.collection_keys(name)
-
-    def collection_of(self, key: int) -> str:
-        return self.keyspace.collection_of(key)
-
-    def script_cost(self, key: int) -> float | None:
-        return self.keyspace.script_cost(key)
-
-    def data_at_risk(self, survivors: list[int]) -> tuple[int, float]:
-        return self.group.data_at_risk(survivors)
-
-    def missing_on(self, node_index: int) -> int:
-        return self.group.missing_on(node_index)
-
-    @property
-    def initial_size(self):
-        return self.keyspace.initial_size
-
-    @property
-    def query_response_size(self):
-        return self.keyspace.query_response_size
-
-    @property
-    def transaction_documents(self):
-        return self.keyspace.transaction_documents
-
-    @property
-    def has_scripts(self):
-        return self.keyspace.has_scripts
-
-    @property
-    def resolve_to_latest(self):
-        return self.keyspace.resolve_to_latest
-
-    @property
-    def cv_base(self):
-        return self.versions.cv_base
-
-    @property
-    def cv_width(self):
-        return self.versions.cv_width
-
-    @property
-    def raft_position(self):
-        return self.versions.raft_position
-
-    @property
-    def zero_cv(self):
-        return self.versions.zero_cv
-
-    @property
-    def etags_issued(self):
-        return self.versions.etags_issued
-
-    @property
-    def clock_skew(self):
-        return self.versions.clock_skew
-
-    @property
-    def write_counter(self) -> int:
-        return self.versions.write_counter
-
-    @write_counter.setter
-    def write_counter(self, value: int) -> None:
-        self.versions.write_counter = value
-
-    @property
-    def copies_created(self) -> int:
-        return self.versions.copies_created
-
-    @copies_created.setter
-    def copies_created(self, value: int) -> None:
-        self.versions.copies_created = value
-
     # -- running
     def start(self) -> None:
         """Create the database (bootstrap Rachis, open replication, assign tasks), then start the
@@ -393,7 +311,7 @@ class World:
         self.recorder.event("database_created", members=tuple(self.members), rf=len(self.members))
         self.cluster.bootstrap()
         for inst in self.instances:
-            self.sync_channels(inst.node.index)
+            self.group.sync_channels(inst.node.index)
         self.tasks.reassess_all()
         self.workload.start()
         self.faults.start()
