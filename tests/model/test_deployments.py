@@ -386,7 +386,7 @@ def test_a_sink_notices_its_hub_node_died_while_the_stream_was_quiet() -> None:
     assert set(failed["cluster"]) == {"store1", "store2"}
     assert (failed["time_s"] < 30 + 15 + 15 + 1).all()  # within a keep-alive and a timeout
     hq = dep.worlds["hq"].nodes[0].instance.docs
-    catalog = [k for k in hq if dep.worlds["hq"].collection_of(k) == "catalog"]
+    catalog = [k for k in hq if dep.worlds["hq"].keyspace.collection_of(k) == "catalog"]
     for store in ("store1", "store2"):
         docs = dep.worlds[store].nodes[0].instance.docs
         assert all(docs[k].write_id == hq[k].write_id for k in catalog)
