@@ -249,8 +249,10 @@ class Node:
         self.cpu = WorkerPool(env, workers)
         self.disk = Disk(env, fsync, max_writes_per_fsync)
         self.instance: DatabaseInstance | None = None
-        # Client requests being served, so a crash can reset their connections.
-        self.in_flight: set[Any] = set()
+        # Client requests being served, so a crash can reset their connections. A dict, not a
+        # set: a crash resets them in the order they arrived, never in an order that depends
+        # on where the objects happen to live in memory (a set of objects hashed by identity).
+        self.in_flight: dict[Any, None] = {}
         # Down without a trace (how: silent): nothing answers, not even a reset.
         self.silent = False
 
@@ -549,7 +551,7 @@ class Server(Node):
         ):
             self._refuse(attempt)
             return
-        self.in_flight.add(attempt)
+        self.in_flight[attempt] = None
         self.requests += 1
         if attempt.probe:
             self.speed_test_requests += 1
@@ -602,7 +604,7 @@ class Server(Node):
             )
 
     def _respond(self, attempt: Attempt, doc: Any, size: float) -> None:
-        self.in_flight.discard(attempt)
+        self.in_flight.pop(attempt, None)
         client = attempt.client
         self.network.send_tcp(self.index, client.index, size, SERVER, client.deliver_response, attempt, doc)
 
@@ -612,7 +614,7 @@ class Server(Node):
         assert inst is not None  # the request was accepted, so the node holds a copy
         doc = inst.docs.get(attempt.op.key)
         size = self.client_overhead + (doc.size if doc is not None else self.initial_size)
-        self.in_flight.discard(attempt)
+        self.in_flight.pop(attempt, None)
         client = attempt.client
         self.network.send_tcp(self.index, client.index, size, SERVER, client.deliver_response, attempt, doc)
 
@@ -640,7 +642,7 @@ class Server(Node):
         siblings = len(inst.channels)
         if not assurance.replicas or siblings == 0:  # a database with no siblings ignores it
             # _respond inlined.
-            self.in_flight.discard(attempt)
+            self.in_flight.pop(attempt, None)
             client = attempt.client
             self.network.send_tcp(
                 self.index, client.index, self.client_overhead, SERVER, client.deliver_response, attempt, answer
@@ -663,7 +665,7 @@ class Server(Node):
                 self._respond(attempt, answer, self.client_overhead)
             else:
                 # Not a distributed transaction: the write stays stored; the client gets an error.
-                self.in_flight.discard(attempt)
+                self.in_flight.pop(attempt, None)
                 client = attempt.client
                 self.network.send_tcp(
                     self.index, client.index, self.client_overhead, SERVER, client.on_write_timeout, attempt, doc
@@ -699,7 +701,7 @@ class Server(Node):
 
     def _cluster_reply(self, job: tuple) -> None:
         attempt, ok, index, result = job
-        self.in_flight.discard(attempt)
+        self.in_flight.pop(attempt, None)
         client = attempt.client
         self.network.send_tcp(
             self.index,
