@@ -54,4 +54,5 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 clean:
-	rm -rf $(VENV) outputs .pytest_cache build workbench/model/*.so workbench/model/native.json
+	rm -rf $(VENV) outputs .pytest_cache build workbench/model/native.json
+	find workbench/model -name '*.so' -delete

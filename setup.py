@@ -25,7 +25,8 @@ HERE = Path(__file__).parent
 MODEL = HERE / "workbench" / "model"
 # The per-request hot path, chosen for speed alone (docs/speed.md): the modules every operation
 # passes through. Tests run on the sources (make test); make test-compiled checks these.
-COMPILED = ["kernel", "network", "node", "client", "workload", "database"]
+# Dotted names below workbench/model.
+COMPILED = ["kernel.kernel", "kernel.network", "cluster.node", "clients.client", "clients.workload", "database.database"]
 MANIFEST = MODEL / "native.json"
 
 
@@ -34,7 +35,12 @@ def _warn(message: str) -> None:
 
 
 def source_hashes() -> dict[str, str]:
-    return {name: hashlib.sha256((MODEL / f"{name}.py").read_bytes()).hexdigest() for name in COMPILED}
+    return {name: hashlib.sha256(source(name).read_bytes()).hexdigest() for name in COMPILED}
+
+
+def source(name: str) -> Path:
+    """The source file of compiled module ``name``."""
+    return MODEL.joinpath(*name.split(".")).with_suffix(".py")
 
 
 def ext_modules() -> list:
@@ -48,7 +54,7 @@ def ext_modules() -> list:
         return []
     try:
         modules = mypycify(
-            [f"workbench/model/{name}.py" for name in COMPILED],
+            [f"workbench/model/{name.replace('.', '/')}.py" for name in COMPILED],
             opt_level="3",
             group_name="workbench.model._native",
         )

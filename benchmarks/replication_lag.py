@@ -35,7 +35,7 @@ STAGES = ("wait at A", "link", "B apply", "B commit", "visible", "ack back", "ac
 
 def _trace() -> dict[tuple[int, int], dict[str, float]]:
     """Wrap the replication steps; returns (write id, destination) -> step -> time."""
-    from workbench.model import database, node
+    from workbench.model.database import database, node
 
     seen: dict[tuple[int, int], dict[str, float]] = defaultdict(dict)
     request, receive, cpu_done = (
@@ -127,8 +127,8 @@ def pairs() -> None:
 def relay() -> None:
     """Three members, the A-C link cut both ways from 5 s: A's writes reach C only through B."""
     from workbench import scenario_from_dict
-    from workbench.model.kernel import Timer
-    from workbench.model.world import World
+    from workbench.model.assembly.world import World
+    from workbench.model.kernel.kernel import Timer
 
     scenario = scenario_from_dict(
         {

@@ -96,7 +96,7 @@ def peak_rss() -> int:
 
 def phase_workload(path: Path, rows: int) -> dict:
     """All rows through the replay into clients that only count."""
-    from workbench.model.world import World
+    from workbench.model.assembly.world import World
 
     world = World(scenario_for(path, rows, None))
     counted = [0]
@@ -123,7 +123,7 @@ def phase_workload(path: Path, rows: int) -> dict:
 
 def phase_model(path: Path, rows: int) -> dict:
     """The first ``rows`` rows through the full model."""
-    from workbench.model.world import World
+    from workbench.model.assembly.world import World
 
     trace = pq.ParquetFile(path) if path.suffix == ".parquet" else None
     end = _time_of_row(path, rows, trace)

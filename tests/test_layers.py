@@ -92,3 +92,59 @@ def test_no_module_imports_a_layer_above_its_own() -> None:
     assert not new, "imports that run up the layers:\n" + "\n".join(w for ws in new.values() for w in ws)
     gone = NOT_YET - set(found)
     assert not gone, f"these no longer happen; remove them from NOT_YET: {sorted(gone)}"
+
+
+# Inside the model, a folder per concern, lowest first (ARCHITECTURE.md, "Inside the model"). A
+# folder may import its own modules and those of the folders before it; an import only for type
+# annotations (under ``if TYPE_CHECKING:``) does not count, since nothing runs it.
+MODEL_LAYERS: tuple[str, ...] = (
+    "kernel",
+    "recording",
+    "database",
+    "cluster",
+    "clients",
+    "tasks",
+    "faults",
+    "assembly",
+)
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """The ``workbench.model`` modules ``path`` imports when it runs (type-only imports left out)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for n in ast.walk(node)
+    }
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("workbench.model."):
+            out.add(node.module or "")
+        elif isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name.startswith("workbench.model.")}
+    return out
+
+
+def test_every_model_module_sits_in_a_folder_of_the_model_layers() -> None:
+    model = PACKAGE / "model"
+    loose = [p.name for p in model.glob("*.py") if p.name != "__init__.py"]
+    assert not loose, f"put these in a folder of MODEL_LAYERS: {loose}"
+    assert {p.name for p in model.iterdir() if p.is_dir() and (p / "__init__.py").exists()} == set(MODEL_LAYERS)
+
+
+def test_no_model_folder_imports_one_above_it() -> None:
+    rank = {name: i for i, name in enumerate(MODEL_LAYERS)}
+    found = []
+    for path in sorted((PACKAGE / "model").rglob("*.py")):
+        here = path.parent.name
+        if here not in rank:
+            continue
+        for target in sorted(_runtime_imports(path)):
+            into = target.split(".")[2]
+            if rank.get(into, -1) > rank[here]:
+                found.append(f"{_module(path)} imports {target}")
+    assert not found, "imports that run up the model's folders:\n" + "\n".join(found)

@@ -7,9 +7,9 @@ import traceback
 from datetime import UTC, datetime
 
 from workbench.errors import WorkbenchInputError
-from workbench.model.deployment import Deployment
-from workbench.model.recorder import Recorder
-from workbench.model.world import World
+from workbench.model.assembly.deployment import Deployment
+from workbench.model.assembly.world import World
+from workbench.model.recording.recorder import Recorder
 from workbench.results import RunResult, environment_info
 from workbench.scenario.schema import DeploymentScenario, Scenario
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from workbench import run, scenario_from_dict
-from workbench.model import rachis
-from workbench.model.kernel import Streams, Timer
-from workbench.model.rachis import Cluster
+from workbench.model.cluster import rachis
+from workbench.model.cluster.rachis import Cluster
+from workbench.model.kernel.kernel import Streams, Timer
 from workbench.scenario.distributions import Constant
 from workbench.scenario.schema import ClusterSpec
 from workbench.validation.raft_election import RaftHost

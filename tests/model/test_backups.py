@@ -15,7 +15,7 @@ import pytest
 
 from workbench import run, scenario_from_dict
 from workbench.analysis.backups import backup_summary, backup_table, restore_seconds, rpo_at
-from workbench.model.world import World
+from workbench.model.assembly.world import World
 
 H = 3600.0
 TASK = "nightly-backup"

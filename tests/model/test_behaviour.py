@@ -7,7 +7,7 @@ import pytest
 
 from workbench import run
 from workbench.analysis.summary import all_succeeded
-from workbench.model.world import World
+from workbench.model.assembly.world import World
 from workbench.scenario import scenario_from_dict
 
 ONE_MS = "1 ms"

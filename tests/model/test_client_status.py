@@ -4,7 +4,7 @@ need the database."""
 from __future__ import annotations
 
 from workbench.analysis.summary import all_succeeded
-from workbench.model.world import World
+from workbench.model.assembly.world import World
 
 
 def _world(make_scenario, read_balance: str = "None", **workload):

@@ -6,7 +6,7 @@ import pytest
 
 from workbench import run
 from workbench.analysis.summary import all_succeeded
-from workbench.model.world import World
+from workbench.model.assembly.world import World
 
 FIVE = {"extends": "five-node", "database": {"members": ["A", "B", "C"]}}
 

@@ -46,7 +46,9 @@ def test_the_model_is_compiled_where_required() -> None:
     if not os.environ.get("WORKBENCH_REQUIRE_COMPILED"):
         pytest.skip("WORKBENCH_REQUIRE_COMPILED is not set (make test-compiled sets it)")
     assert model.COMPILED, f"the compiled model is not in use: {model.NOT_COMPILED_BECAUSE}"
-    assert Path(model.node.__file__).suffix == ".so"  # type: ignore[attr-defined]
+    import workbench.model.cluster.node as node
+
+    assert Path(node.__file__).suffix == ".so"
 
 
 def test_compiled_and_python_models_give_identical_tables(tmp_path: Path) -> None:
@@ -62,8 +64,8 @@ def test_compiled_and_python_models_give_identical_tables(tmp_path: Path) -> Non
         from pathlib import Path
         from workbench import run, scenario_from_dict
         assert not workbench.model.COMPILED
-        import workbench.model.node
-        assert workbench.model.node.__file__.endswith(".py"), workbench.model.node.__file__
+        import workbench.model.cluster.node
+        assert workbench.model.cluster.node.__file__.endswith(".py"), workbench.model.cluster.node.__file__
         result = run(scenario_from_dict({SCENARIO!r}, source="<test>"))
         tables = {{name: getattr(result, name) for name in {TABLES!r}}}
         Path({str(out)!r}).write_bytes(pickle.dumps((tables, result.provenance["environment"]["model"])))
@@ -86,11 +88,14 @@ def test_compiled_and_python_models_give_identical_tables(tmp_path: Path) -> Non
 
 @pytest.fixture
 def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A model folder holding one 'compiled' module whose manifest matches its source."""
-    (tmp_path / "kernel.py").write_text("X = 1\n")
-    (tmp_path / f"kernel{importlib.machinery.EXTENSION_SUFFIXES[0]}").write_bytes(b"")
+    """A model folder holding one 'compiled' module (in a subpackage, as the model's are) whose
+    manifest matches its source."""
+    (tmp_path / "kernel").mkdir()
+    (tmp_path / "kernel" / "kernel.py").write_text("X = 1\n")
+    (tmp_path / "kernel" / f"kernel{importlib.machinery.EXTENSION_SUFFIXES[0]}").write_bytes(b"")
     digest = hashlib.sha256(b"X = 1\n").hexdigest()
-    (tmp_path / "native.json").write_text(json.dumps({"modules": ["kernel"], "sources": {"kernel": digest}}))
+    manifest = {"modules": ["kernel.kernel"], "sources": {"kernel.kernel": digest}}
+    (tmp_path / "native.json").write_text(json.dumps(manifest))
     monkeypatch.setattr(model, "_HERE", tmp_path)
     monkeypatch.setattr(model, "_MANIFEST", tmp_path / "native.json")
     monkeypatch.delenv("WORKBENCH_PURE_PYTHON", raising=False)
@@ -98,31 +103,31 @@ def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_extensions_matching_their_sources_are_used(built: Path) -> None:
-    assert model._compiled_modules() == (["kernel"], None)
+    assert model._compiled_modules() == (["kernel.kernel"], None)
 
 
 def test_an_edited_source_disables_the_extensions(built: Path) -> None:
-    (built / "kernel.py").write_text("X = 2\n")
-    assert model._compiled_modules() == (["kernel"], "kernel.py changed since the build")
+    (built / "kernel" / "kernel.py").write_text("X = 2\n")
+    assert model._compiled_modules() == (["kernel.kernel"], "kernel/kernel.py changed since the build")
 
 
 def test_missing_extensions_or_manifest_disable_them(built: Path) -> None:
-    (built / f"kernel{importlib.machinery.EXTENSION_SUFFIXES[0]}").unlink()
-    assert model._compiled_modules() == (["kernel"], "not built for this Python")
+    (built / "kernel" / f"kernel{importlib.machinery.EXTENSION_SUFFIXES[0]}").unlink()
+    assert model._compiled_modules() == (["kernel.kernel"], "not built for this Python")
     (built / "native.json").unlink()
     assert model._compiled_modules() == ([], "not built")
 
 
 def test_the_environment_variable_disables_them(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKBENCH_PURE_PYTHON", "1")
-    assert model._compiled_modules() == (["kernel"], "WORKBENCH_PURE_PYTHON is set")
+    assert model._compiled_modules() == (["kernel.kernel"], "WORKBENCH_PURE_PYTHON is set")
 
 
 def test_the_finder_loads_listed_modules_from_their_sources(built: Path) -> None:
-    finder = model._SourcesFirst(["kernel"])
-    spec = finder.find_spec("workbench.model.kernel")
-    assert spec is not None and spec.origin == str(built / "kernel.py")
-    assert finder.find_spec("workbench.model.world") is None
+    finder = model._SourcesFirst(["kernel.kernel"])
+    spec = finder.find_spec("workbench.model.kernel.kernel")
+    assert spec is not None and spec.origin == str(built / "kernel" / "kernel.py")
+    assert finder.find_spec("workbench.model.assembly.world") is None
     assert finder.find_spec("pandas") is None
 
 
@@ -142,10 +147,11 @@ def test_an_older_build_is_never_used_when_the_manifest_is_missing(tmp_path: Pat
     import importlib.machinery
 
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
-    (tmp_path / "network.py").write_text("")
-    (tmp_path / f"network{suffix}").write_bytes(b"")
+    (tmp_path / "kernel").mkdir()
+    (tmp_path / "kernel" / "network.py").write_text("")
+    (tmp_path / "kernel" / f"network{suffix}").write_bytes(b"")
     (tmp_path / f"_native__mypyc{suffix}").write_bytes(b"")  # the shared library has no source
     monkeypatch.setattr(model, "_HERE", tmp_path)
     monkeypatch.setattr(model, "_MANIFEST", tmp_path / "native.json")
     names, why = model._compiled_modules()
-    assert names == ["network"] and why == "not built"
+    assert names == ["kernel.network"] and why == "not built"

@@ -14,8 +14,8 @@ from workbench.analysis.deployment import cluster_view
 from workbench.blueprints import load_blueprint_data
 from workbench.errors import WorkbenchInputError
 from workbench.experiment import run_world
-from workbench.model.deployment import Deployment
-from workbench.model.tables import mismatches as table_mismatches
+from workbench.model.assembly.deployment import Deployment
+from workbench.model.recording.tables import mismatches as table_mismatches
 from workbench.results.summary import mismatches
 
 TWO_REGIONS = {
@@ -413,7 +413,7 @@ def test_a_reroute_in_a_deployment_needs_a_time() -> None:
 
 
 def test_ravendb_etl_batches_keep_the_etl_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    import workbench.model.links as links
+    import workbench.model.tasks.cross_cluster as links
 
     sizes: dict[str, list[int]] = {"store1-sales": [], "store2-sales": []}
     receive = links._receive_batch

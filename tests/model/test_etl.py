@@ -11,7 +11,7 @@ import pytest
 from workbench import scenario_from_dict
 from workbench.analysis.etl import etl_summary
 from workbench.experiment import run_world
-from workbench.model.world import World
+from workbench.model.assembly.world import World
 from workbench.results import RunResult, events_table
 
 TASK = "orders-etl"

@@ -6,7 +6,7 @@ import pytest
 
 from workbench import run
 from workbench.analysis.summary import all_succeeded
-from workbench.model.world import World
+from workbench.model.assembly.world import World
 
 
 def _kinds(result, *kinds):
@@ -181,7 +181,7 @@ def test_compare_exchange_claims_and_releases_keys(make_scenario):
 def test_a_promotable_whose_mentor_dies_gets_a_new_mentor(make_scenario):
     """Regression: mentors are re-chosen from the current members, so a replacement
     replica is still seeded and promoted when its first mentor crashes."""
-    from workbench.model.kernel import Timer
+    from workbench.model.kernel.kernel import Timer
 
     scenario = make_scenario(
         duration="200 s",

@@ -8,7 +8,7 @@ import pytest
 
 from workbench import run
 from workbench.errors import WorkbenchInputError
-from workbench.model.world import World
+from workbench.model.assembly.world import World
 
 
 def _kinds(result, *kinds):

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from workbench import run, scenario_from_dict
-from workbench.model.kernel import Grid
-from workbench.model.world import World
+from workbench.model.assembly.world import World
+from workbench.model.kernel.kernel import Grid
 
 DECISIONS = [
     "leader_elected",
@@ -196,7 +196,7 @@ def test_a_second_degraded_link_is_judged_afresh() -> None:
 def test_a_park_longer_than_the_exact_replay_window_still_resumes_a_working_cluster() -> None:
     """Rounds older than EXACT_REPLAY_S are skipped at their mean length (a year would otherwise
     draw every heartbeat): the cluster still notices a leader crash hours later and elects once."""
-    from workbench.model.rachis import EXACT_REPLAY_S
+    from workbench.model.cluster.rachis import EXACT_REPLAY_S
 
     spec = {
         "name": "long-park",

@@ -1,4 +1,4 @@
-"""The client's topology as RavenDB's RequestExecutor keeps it (workbench/model/client.py):
+"""The client's topology as RavenDB's RequestExecutor keeps it (workbench/model/clients/client.py):
 the first topology from the URL list, refreshes that cost a round trip, the idle poll, the
 disk cache, and an application restart."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from workbench.experiment import run
-from workbench.model.world import World
+from workbench.model.assembly.world import World
 from workbench.scenario import scenario_from_dict
 
 

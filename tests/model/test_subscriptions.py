@@ -11,7 +11,7 @@ import pandas as pd
 from workbench import run, scenario_from_dict
 from workbench.analysis.subscriptions import subscription_summary
 from workbench.experiment import run_world
-from workbench.model.world import World
+from workbench.model.assembly.world import World
 from workbench.results import RunResult
 
 NAME = "orders"

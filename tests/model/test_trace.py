@@ -16,7 +16,7 @@ import pytest
 from workbench import run
 from workbench.cli import main
 from workbench.errors import WorkbenchInputError
-from workbench.model.client import OP_KINDS
+from workbench.model.recording.tables import OP_KINDS
 from workbench.scenario import load_scenario, scenario_from_dict
 from workbench.scenario import trace as trace_module
 from workbench.scenario.trace import TraceError, TraceReader

@@ -1,4 +1,4 @@
-"""TCP under the model's connections (workbench/model/network.py): what crosses a cut link,
+"""TCP under the model's connections (workbench/model/kernel/network.py): what crosses a cut link,
 when a sender gives up, and what clients and replication see. Figures are Linux defaults."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from workbench.experiment import run
-from workbench.model.network import linux_retry_timeout, retransmissions
+from workbench.model.kernel.network import linux_retry_timeout, retransmissions
 from workbench.scenario import scenario_from_dict
 
 
@@ -63,7 +63,7 @@ def test_a_request_across_a_partition_arrives_after_the_heal() -> None:
 
 def test_a_datagram_across_a_partition_is_lost() -> None:
     """Health checks and observer polls are not retransmitted: a cut loses them."""
-    from workbench.model.world import World
+    from workbench.model.assembly.world import World
 
     world = World(scenario_from_dict(_scenario(duration="1 s"), source="<test>"))
     net = world.network
@@ -128,7 +128,7 @@ def test_link_state_grows_with_nodes_times_endpoints_not_endpoints_squared() -> 
     """Every conversation has a node at one end, so a client's rows span only the nodes: 10,000
     clients took gigabytes (and a hundred thousand, the schema's limit, more than a machine has)
     when each of six link matrices was endpoints x endpoints. Found by ``make fuzz``."""
-    from workbench.model.world import World
+    from workbench.model.assembly.world import World
 
     world = World(scenario_from_dict(_scenario(duration="1 s", clients={"count": 4000}), source="<test>"))
     net = world.network

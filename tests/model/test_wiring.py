@@ -1,6 +1,6 @@
 """Components get their peers from the builder; none reaches through it (issue 22, item 1).
 
-``model/world.py`` builds one cluster and ``model/deployment.py`` several; every other model
+``model/assembly/world.py`` builds one cluster and ``model/assembly/deployment.py`` several; every other model
 module is a component that is handed the environment, its own spec and the few peers it talks
 to. This test reads the sources: a component that names the builder (``World``, a ``world``
 variable, parameter or attribute) fails it, so a shortcut through the builder cannot creep back.
@@ -12,7 +12,7 @@ import ast
 from pathlib import Path
 
 MODEL = Path(__file__).parents[2] / "workbench" / "model"
-BUILDERS = {"world.py", "deployment.py"}
+BUILDERS = {"world.py", "deployment.py"}  # in model/assembly/
 FORBIDDEN = {"world", "World", "src_world", "dst_world", "host"}
 
 
@@ -45,10 +45,9 @@ def test_no_component_reaches_through_the_builder() -> None:
 def test_the_check_sees_a_reach_through(tmp_path: Path) -> None:
     sample = tmp_path / "component.py"
     sample.write_text(
-        "from workbench.model.world import World\n"
+        "from workbench.model.assembly.world import World\n"
         "class C:\n"
         "    def __init__(self, world: World):\n"
         "        self.world = world\n"
     )
     assert len(_reaches(sample, tmp_path)) >= 4
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from workbench import run
 from workbench.analysis.summary import all_succeeded
-from workbench.model.world import World
+from workbench.model.assembly.world import World
 
 LAN = {"extends": "three-node", "database": {"members": ["A", "B", "C"]}, "hardware": {"fsync": "1 ms"}}
 

@@ -12,7 +12,7 @@ import os
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from workbench.model.world import World
+from workbench.model.assembly.world import World
 from workbench.scenario import scenario_from_dict
 
 TAGS = ("A", "B", "C")

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
-from workbench.model import rachis
+from workbench.model.cluster import rachis
 from workbench.validation.raft_safety import Action, check_safety, run_schedule
 
 SERVERS = 5

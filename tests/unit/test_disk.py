@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.model.environment import Environment
-from workbench.model.node import Disk
+from workbench.model.cluster.node import Disk
+from workbench.model.kernel.environment import Environment
 
 
 def _disk(fsync: float = 0.001) -> tuple[Environment, Disk, list]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.model.kernel import Sampler
+from workbench.model.kernel.kernel import Sampler
 from workbench.scenario.distributions import (
     Constant,
     Empirical,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbench.model.events import FIELDS, KINDS, REGENERATE, EventError, items, markdown
-from workbench.model.recorder import EVENTS_COLUMNS, Recorder, events_table
+from workbench.model.recording.events import FIELDS, KINDS, REGENERATE, EventError, items, markdown
+from workbench.model.recording.recorder import EVENTS_COLUMNS, Recorder, events_table
 
 ROOT = Path(__file__).parents[2]
 MODEL = ROOT / "workbench" / "model"
@@ -198,7 +198,7 @@ def test_the_recorder_can_build_its_tables_and_go_on_recording() -> None:
     may keep the array it is given, and a buffer with a view on it cannot grow."""
     from array import array
 
-    from workbench.model.recorder import Recorder, _codes
+    from workbench.model.recording.recorder import Recorder, _codes
 
     buffer = array("b", [0, 1, 1])
     codes = _codes(buffer)

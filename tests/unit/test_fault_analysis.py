@@ -46,7 +46,7 @@ def _events(*rows: tuple) -> pd.DataFrame:
 
 
 def _start(time_s: float, fid: int, action: str, target: str, node: str | None = None, **flags: bool) -> tuple:
-    """What the model writes when fault ``fid`` hits (see workbench.model.faults)."""
+    """What the model writes when fault ``fid`` hits (see workbench.model.faults.faults)."""
     return _ev(time_s, "fault_started", node, float(fid), action=action, target=target, fault_id=fid, **flags)
 
 

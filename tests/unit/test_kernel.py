@@ -9,8 +9,8 @@ import random
 import pytest
 import simpy
 
-from workbench.model.environment import Environment
-from workbench.model.kernel import YOUNG_THRESHOLD, Agenda, Scheduled, Timer, events_scheduled, run_to, run_until
+from workbench.model.kernel.environment import Environment
+from workbench.model.kernel.kernel import YOUNG_THRESHOLD, Agenda, Scheduled, Timer, events_scheduled, run_to, run_until
 
 
 def _trace(env: simpy.Environment, log: list, timers: bool) -> None:

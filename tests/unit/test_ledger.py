@@ -1,12 +1,12 @@
-"""The ledger of acknowledged writes (workbench/model/ledger.py): data at risk, what one copy
+"""The ledger of acknowledged writes (workbench/model/database/ledger.py): data at risk, what one copy
 lacks, and lost writes with their cause, on hand-made copies."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from workbench.model.ledger import WriteLedger
-from workbench.model.recorder import Recorder
+from workbench.model.database.ledger import WriteLedger
+from workbench.model.recording.recorder import Recorder
 
 
 def _doc(*cv: int) -> SimpleNamespace:

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from workbench import RunResult, run
-from workbench.model import world as world_module
-from workbench.model.events import FIELDS
+from workbench.model.assembly import world as world_module
+from workbench.model.recording.events import FIELDS
 from workbench.results import NoScenario
 from workbench.scenario import Scenario
 

@@ -1,4 +1,4 @@
-"""The tables' schema (workbench.model.tables): every column and dtype of what a run records,
+"""The tables' schema (workbench.model.recording.tables): every column and dtype of what a run records,
 checked on the tables of a run, of a run that failed before its model was built, and of
 results read back from disk. A deployment's are checked in tests/model/test_deployments.py."""
 
@@ -7,13 +7,13 @@ from __future__ import annotations
 import pandas as pd
 
 from workbench import RunResult, run
-from workbench.model import world as world_module
-from workbench.model.events import FIELDS
-from workbench.model.tables import OPS, TABLES, mismatches
+from workbench.model.assembly import world as world_module
+from workbench.model.recording.events import FIELDS
+from workbench.model.recording.tables import OPS, TABLES, mismatches
 
 
 def test_tables_match_their_documented_schema(make_scenario, monkeypatch, tmp_path):
-    """workbench.model.tables describes every column and dtype: a run's tables, those read back
+    """workbench.model.recording.tables describes every column and dtype: a run's tables, those read back
     from disk, and those of a run that failed before its model was built (no rows) all match."""
     result = run(make_scenario(duration="2 s", faults=[{"at": "1 s", "action": "crash", "node": "B"}]))
     back = RunResult.from_dir(result.to_dir(tmp_path / "run"))

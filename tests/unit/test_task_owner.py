@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from workbench.model.rachis import CANDIDATE, FOLLOWER, LEADER, DbTopology
-from workbench.model.tasks import jump_hash, task_key, whose_task_is_it
+from workbench.model.cluster.rachis import CANDIDATE, FOLLOWER, LEADER, DbTopology
+from workbench.model.tasks.tasks import jump_hash, task_key, whose_task_is_it
 
 
 def test_jump_hash_moves_a_key_only_to_the_new_bucket() -> None:

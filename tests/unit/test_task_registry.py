@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from workbench.model.tasks import TASK_MODELS, Task, make_task
+from workbench.model.tasks.tasks import TASK_MODELS, Task, make_task
 from workbench.scenario.schema import OngoingTask
 
 
@@ -36,7 +36,7 @@ def test_a_task_is_handed_only_the_peers_its_constructor_names() -> None:
     a wiring error that names it."""
     import inspect
 
-    from workbench.model.backup import Backup
+    from workbench.model.tasks.backup import Backup
 
     assert "network" not in inspect.signature(Backup).parameters
     with pytest.raises(TypeError, match="Backup needs env, nodes, cluster, recorder, db_name, ledger"):

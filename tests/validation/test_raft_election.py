@@ -101,7 +101,7 @@ def test_the_validate_registry_check_passes():
 def test_without_the_timer_rules_the_split_votes_come_back(name, monkeypatch):
     """A regression guard on the root cause: a candidate that redraws its timer when it steps
     down (the model before this fix) resynchronises the survivors and splits votes again."""
-    from workbench.model import rachis
+    from workbench.model.cluster import rachis
 
     def redraw_on_step_down(self, term):
         if term > self.term:

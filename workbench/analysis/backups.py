@@ -1,6 +1,6 @@
 """Backups, RPO from backups and restore time (pure functions over a run's tables).
 
-Reads what ``workbench.model.backup`` recorded: the ``backup_started`` and
+Reads what ``workbench.model.tasks.backup`` recorded: the ``backup_started`` and
 ``backup_failed`` events, and the timeseries samples of entity
 ``backup.<task>.<node>`` written when a backup completes (``bytes``, ``full``,
 ``captured_s``, ``since_s``, ``missing_writes``), plus the ``ops`` table for the

@@ -1,7 +1,7 @@
 """Figures for runs of several clusters (a deployment) and for region outages.
 
 Pure functions over a run's tables. A deployment's tables carry a ``cluster`` column
-(``workbench.model.deployment``); a single cluster's do not, and each function here
+(``workbench.model.assembly.deployment``); a single cluster's do not, and each function here
 treats that as one cluster.
 
 - :func:`per_cluster`: each cluster's operations, availability and latency, its

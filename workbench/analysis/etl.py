@@ -1,8 +1,8 @@
 """SQL ETL figures: lag, backlog, fallback retries and each outage's time to drain
 [spec §5.2, §9 items 9-10].
 
-Pure functions over a run's ``events`` and ``timeseries`` tables (``workbench.model.etl``
-and ``workbench.model.external`` record them; no SimPy here), so the same figures come
+Pure functions over a run's ``events`` and ``timeseries`` tables (``workbench.model.tasks.etl``
+and ``workbench.model.tasks.external`` record them; no SimPy here), so the same figures come
 out of a live run or a run loaded from disk.
 
 Definitions:

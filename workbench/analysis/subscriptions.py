@@ -1,6 +1,6 @@
 """Data subscriptions [spec §4.4, §5.6, §9 item 9]: what the workers processed, how often
 twice, the failover gap and the processing lag, from the recorded events and timeseries
-only (``workbench.model.subscription`` describes what it records).
+only (``workbench.model.tasks.subscription`` describes what it records).
 
 - ``docs_processed``: documents in the batches the workers processed (repeats included),
   the sum of ``subscription_batch`` values;

@@ -19,7 +19,7 @@ from workbench.analysis.deployment import is_deployment, link_summary, per_clust
 from workbench.analysis.etl import etl_summary
 from workbench.analysis.faults import fault_summary
 from workbench.analysis.subscriptions import subscription_summary
-from workbench.model.events import KINDS
+from workbench.model.recording.events import KINDS
 from workbench.results import RunResult, install_summariser
 from workbench.results.summary import (
     Availability,

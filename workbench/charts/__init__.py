@@ -25,7 +25,7 @@ Every public name below is importable from ``workbench.charts``; the modules hol
 ``replication.py``   replication lag per link over time (``replication_lag_heatmap``)
 ``staleness.py``     the t-visibility curve (``t_visibility_curve``)
 ``conflicts.py``     conflicts over time by resolution (``conflicts_timeline``)
-``tasks.py``         ongoing tasks: who runs them, their backups and retries, their backlog
+``tasks/tasks.py``         ongoing tasks: who runs them, their backups and retries, their backlog
                      (``task_timeline``, ``task_backlog``)
 ``replay.py``        the cluster at a moment chosen with a time slider (``cluster_replay``)
 ``capacity.py``      throughput against a latency objective (``capacity_curve``)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.charts._common import STATE_COLORS, _end_s, _fault_layer, _fixed_scale, _members, _time_x
-from workbench.model.events import items
+from workbench.model.recording.events import items
 from workbench.results import RunResult
 
 

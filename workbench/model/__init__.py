@@ -22,25 +22,32 @@ _HERE = Path(__file__).parent
 _MANIFEST = _HERE / "native.json"
 
 
+def _path(name: str, suffix: str) -> Path:
+    """The file of module ``name`` (dotted, below this package: ``cluster.node``)."""
+    return _HERE.joinpath(*name.split(".")).with_suffix(suffix)
+
+
 def _compiled_modules() -> tuple[list[str], str | None]:
-    """The modules built for this interpreter, and why they cannot be used (None: they can)."""
+    """The modules built for this interpreter (dotted names below this package), and why they
+    cannot be used (None: they can)."""
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
     try:
         manifest = json.loads(_MANIFEST.read_text())
     except (OSError, ValueError):
         # A failed or partial build leaves no manifest, but may leave an older build's
         # extensions: the sources must still win over them.
-        stale = [p.name.removesuffix(suffix) for p in _HERE.glob(f"*{suffix}")]
-        return [name for name in stale if (_HERE / f"{name}.py").exists()], "not built"
+        built = sorted(_HERE.rglob(f"*{suffix}"))
+        stale = [".".join(p.relative_to(_HERE).parts).removesuffix(suffix) for p in built]
+        return [name for name in stale if _path(name, ".py").exists()], "not built"
     names: list[str] = manifest["modules"]
     if os.environ.get("WORKBENCH_PURE_PYTHON"):
         return names, "WORKBENCH_PURE_PYTHON is set"
-    if not all((_HERE / f"{name}{suffix}").exists() for name in names):
+    if not all(_path(name, suffix).exists() for name in names):
         return names, "not built for this Python"
     for name in names:
-        digest = hashlib.sha256((_HERE / f"{name}.py").read_bytes()).hexdigest()
+        digest = hashlib.sha256(_path(name, ".py").read_bytes()).hexdigest()
         if digest != manifest["sources"].get(name):
-            return names, f"{name}.py changed since the build"
+            return names, f"{name.replace('.', '/')}.py changed since the build"
     return names, None
 
 
@@ -54,8 +61,7 @@ class _SourcesFirst:
         """Import hook: a spec for the module's ``.py`` source if it is one of ours, else None (not ours)."""
         if fullname not in self.names:
             return None
-        source = _HERE / f"{fullname.rpartition('.')[2]}.py"
-        return importlib.util.spec_from_file_location(fullname, source)
+        return importlib.util.spec_from_file_location(fullname, _path(fullname.removeprefix(f"{__name__}."), ".py"))
 
 
 _names, NOT_COMPILED_BECAUSE = _compiled_modules()

@@ -1,12 +1,12 @@
 """The result of a run: :class:`RunResult`, and what its parts are.
 
-The model's :class:`~workbench.model.recorder.Recorder` fills columnar buffers while the
+The model's :class:`~workbench.model.recording.recorder.Recorder` fills columnar buffers while the
 model runs and, at the end, builds the tables that :class:`RunResult` holds (every column,
-its dtype, unit and meaning: :mod:`workbench.model.tables`, re-exported here as ``TABLE_SCHEMAS``):
+its dtype, unit and meaning: :mod:`workbench.model.recording.tables`, re-exported here as ``TABLE_SCHEMAS``):
 
 ``ops``          one row per client operation
 ``events``       one row per cluster event (crashes, partitions, conflicts, ...), with a
-                 column per field of its kind (``workbench.model.events``, docs/events.md)
+                 column per field of its kind (``workbench.model.recording.events``, docs/events.md)
 ``timeseries``   sampled state, long format: time, entity, metric, value
 ``replication``  one row per write applied on another member (replication lag)
 
@@ -39,7 +39,7 @@ import pandas as pd
 
 # The recorder and its table layouts live with the model (which imports nothing above it);
 # named here too, as before.
-from workbench.model.recorder import (
+from workbench.model.recording.recorder import (
     EVENT_FIELD_COLUMNS,
     EVENTS_COLUMNS,
     OP_CHUNK,
@@ -49,7 +49,7 @@ from workbench.model.recorder import (
     Recorder,
     events_table,
 )
-from workbench.model.tables import TABLES as TABLE_SCHEMAS
+from workbench.model.recording.tables import TABLES as TABLE_SCHEMAS
 from workbench.results.summary import Summary
 from workbench.scenario.load import recorded_scenario
 from workbench.scenario.schema import Scenario
@@ -95,7 +95,7 @@ class RunResult:
     """Everything one run produced, and where it came from.
 
     ``ops``, ``events``, ``timeseries`` and ``replication`` are the tables described in
-    :mod:`workbench.model.tables`; ``provenance`` is what ``provenance.json`` holds (the
+    :mod:`workbench.model.recording.tables`; ``provenance`` is what ``provenance.json`` holds (the
     resolved scenario, seed, versions, times, and the exception of a failed run)."""
 
     ops: pd.DataFrame
@@ -151,7 +151,7 @@ class RunResult:
     def from_dir(cls, path: str | Path) -> RunResult:
         """A result written by :meth:`to_dir` (by this version: an older one's events lack their fields)."""
         from workbench.errors import WorkbenchInputError
-        from workbench.model.events import FIELDS
+        from workbench.model.recording.events import FIELDS
 
         src = Path(path)
         tables = {name: pd.read_parquet(src / f"{name}.parquet") for name in TABLES}

@@ -1,6 +1,6 @@
 """A deployment scenario split into one scenario per cluster [spec §7.8, §7.9, §7.11].
 
-Each cluster of a deployment runs as its own model (``workbench.model.world.World``) on
+Each cluster of a deployment runs as its own model (``workbench.model.assembly.world.World``) on
 one shared clock. Its scenario is the deployment's, narrowed to that cluster:
 
 - the blueprint: the cluster's nodes, database and settings, with the deployment's data

@@ -19,7 +19,7 @@ Every distribution has a *kind* (``duration``, ``size`` or ``number``) that deci
 which units its arguments take. Parsed values keep the text the user wrote, so
 the resolved scenario shows exactly what was asked for.
 
-Sampling is vectorised: ``workbench.model.kernel.Sampler`` draws blocks from a numpy
+Sampling is vectorised: ``workbench.model.kernel.kernel.Sampler`` draws blocks from a numpy
 ``Generator`` and hands them out one at a time, which makes a draw on the model's hot
 path a list index rather than a numpy call (it lives in the kernel, which is compiled).
 """

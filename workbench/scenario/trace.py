@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from workbench.errors import WorkbenchInputError, did_you_mean
 
-# Op names in the model's op-kind order (workbench.model.client.OP_KINDS).
+# Op names in the model's op-kind order (workbench.model.recording.tables.OP_KINDS).
 TRACE_OPS = ("read", "write", "query", "cluster_tx", "compare_exchange", "transaction")
 COLUMNS = ("t", "timestamp", "op", "key", "size", "client", "session", "region")
 CSV_BLOCK_BYTES = 1 << 20  # a CSV chunk: about 30-50 thousand rows

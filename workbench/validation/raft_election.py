@@ -34,11 +34,11 @@ from importlib import resources
 
 import numpy as np
 
-from workbench.model.environment import Environment
-from workbench.model.kernel import Sampler, Streams
-from workbench.model.network import Location, Network
-from workbench.model.node import Node
-from workbench.model.rachis import Cluster, Entry, RaftNode
+from workbench.model.cluster.node import Node
+from workbench.model.cluster.rachis import Cluster, Entry, RaftNode
+from workbench.model.kernel.environment import Environment
+from workbench.model.kernel.kernel import Sampler, Streams
+from workbench.model.kernel.network import Location, Network
 from workbench.scenario.distributions import Constant, Distribution, Uniform, parse_distribution
 from workbench.scenario.schema import ClusterSpec, NetworkSpec
 

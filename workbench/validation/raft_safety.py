@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.model import rachis as rachis_states
-from workbench.model.kernel import Streams, Timer
-from workbench.model.rachis import Cluster, RaftNode
+from workbench.model.cluster import rachis as rachis_states
+from workbench.model.cluster.rachis import Cluster, RaftNode
+from workbench.model.kernel.kernel import Streams, Timer
 from workbench.scenario.schema import ClusterSpec
 from workbench.validation.raft_election import RaftHost
 

@@ -178,7 +178,7 @@ class LagTheory:
 
 def lag_theory(scenario: Any, samples: int = THEORY_SAMPLES, seed: int = THEORY_SEED) -> LagTheory:
     """E[lag] for ``scenario`` (made by :func:`lag_scenario`), from the model's own distributions."""
-    from workbench.model.world import REPLICATION_OVERHEAD_BYTES
+    from workbench.model.assembly.world import REPLICATION_OVERHEAD_BYTES
 
     bp = scenario.blueprint
     latency: Distribution = bp.network.links[0].latency

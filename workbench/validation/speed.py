@@ -14,7 +14,7 @@ command can import it; ``benchmarks/__main__.py`` is a thin wrapper. One run rep
 * ``long_horizon`` — one simulated year of ``five-node`` under random node failures
   (time to failure exponential, mean 30 days; repair exponential, mean 2 hours) with a
   probe client at one operation a minute: wall time, events, the share of simulated
-  time skipped while the cluster was idle (``model/quiescence.py``), and the
+  time skipped while the cluster was idle (``model/assembly/quiescence.py``), and the
   availability figures.
 * ``results_memory`` — bytes per recorded operation: the Recorder's column buffers
   and the ``ops`` DataFrame built from them.
@@ -61,7 +61,7 @@ def _hot_path_scenario(duration_s: float, rate: float, seed: int):
 
 def hot_path(duration_s: float = 600.0, rate: float = 2000.0, seed: int = 1) -> tuple[dict[str, Any], Any]:
     """The full model on the hot path; also returns its Recorder's memory per operation."""
-    from workbench.model.world import World
+    from workbench.model.assembly.world import World
 
     world = World(_hot_path_scenario(duration_s, rate, seed))
     t0, c0 = time.perf_counter(), time.process_time()

@@ -1,0 +1,356 @@
+"""Build the model from a scenario (build, wire, check), then run it.
+
+``World`` owns one simulation environment (``environment.Environment``, SimPy's with the
+model's event queue) and everything in it: the network,
+the servers, the database group, the clients, the workload, the fault plan and
+the recorder. Building is separate from running, and the wiring is checked
+before the first event fires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import simpy
+
+from workbench.model.assembly.quiescence import Quiescence
+from workbench.model.clients.client import Client
+from workbench.model.clients.workload import make_workload
+from workbench.model.cluster.node import Server
+from workbench.model.cluster.observer import Observer
+from workbench.model.cluster.rachis import Cluster, DbTopology, RaftNode
+from workbench.model.database.database import DatabaseInstance
+from workbench.model.database.group import DatabaseGroup
+from workbench.model.database.keyspace import Keyspace
+from workbench.model.database.ledger import WriteLedger
+from workbench.model.database.versions import Versions
+from workbench.model.faults.faults import FaultInjector
+from workbench.model.kernel.environment import Environment
+from workbench.model.kernel.kernel import Streams, events_scheduled, run_until
+from workbench.model.kernel.network import Location, Network
+from workbench.model.recording.probes import sample
+from workbench.model.recording.recorder import Recorder
+from workbench.model.tasks.external import ExternalSystem
+from workbench.model.tasks.tasks import Tasks, make_task
+from workbench.scenario.schema import Scenario
+
+# Bytes of framing on a replication message (TCP, headers, change vector).
+REPLICATION_OVERHEAD_BYTES = 200.0
+
+
+def place_database(scenario: Scenario, streams: Streams) -> list[str]:
+    """Pick the database's members [spec §2.1]: the pinned list, or RF nodes
+    taken in order from a random offset among the cluster's nodes."""
+    bp = scenario.blueprint
+    if bp.database.members is not None:
+        return list(bp.database.members)
+    tags = [n.tag for n in bp.nodes]
+    offset = int(streams.rng("placement").integers(0, len(tags)))
+    return [tags[(offset + i) % len(tags)] for i in range(bp.database.replication_factor)]
+
+
+class WiringError(RuntimeError):
+    """The model was built inconsistently (a bug, not bad input)."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one cluster of a deployment (``workbench.model.assembly.deployment``) sits among the
+    others: its name, its nodes' entries in the deployment-wide change vectors, and the
+    first write id it hands out (write ids are unique across the deployment)."""
+
+    cluster: str
+    cv_base: int  # entry of its first node
+    cv_width: int  # one entry per node of every cluster, then one RAFT entry per cluster
+    raft_position: int  # its RAFT entry
+    first_write_id: int
+    cv_tags: tuple[str, ...]  # the node of each entry, qualified ("east/A"), for the replication table
+
+
+class World:
+    """One cluster and everything it runs, built from a scenario and wired before the first event:
+    network, servers, Rachis, database copies, observer, clients, workload, tasks, fault plan,
+    recorder and write ledger. Used alone, or as one cluster of a :class:`Deployment` (then
+    sharing its environment and given its ``placement``)."""
+
+    def __init__(self, scenario: Scenario, env: simpy.Environment | None = None, placement: Placement | None = None):
+        self.scenario = scenario
+        self.env = env if env is not None else Environment()
+        self.placement = placement
+        streams = Streams(scenario.seed, f"{placement.cluster}/" if placement is not None else "")
+        self.streams = streams
+        bp = scenario.blueprint
+        self.replication = bp.replication
+        self.repl_overhead = REPLICATION_OVERHEAD_BYTES
+        self.client_overhead = scenario.clients.request_overhead
+
+        # Endpoints: nodes first, then clients.
+        dcs = {dc.name: dc for dc in bp.datacenters}
+        locations = [
+            Location(n.tag, n.datacenter, dcs[n.datacenter].region, n.zone or dcs[n.datacenter].zones[0])
+            for n in bp.nodes
+        ]
+        cspec = scenario.clients
+        if cspec.placement:
+            sites = [(g.datacenter, g.zone) for g in cspec.placement for _ in range(g.count)]
+        else:
+            sites = [(cspec.datacenter or bp.datacenters[0].name, cspec.zone)] * cspec.count
+        client_names = [f"client{i + 1}" for i in range(len(sites))]
+        locations += [
+            Location(name, dc, dcs[dc].region, zone or dcs[dc].zones[0])
+            for name, (dc, zone) in zip(client_names, sites, strict=True)
+        ]
+        # External systems (ETL destinations) come last.
+        first_external = len(locations)
+        for x in bp.externals:
+            dc = dcs[x.datacenter or bp.datacenters[0].name]
+            locations.append(Location(x.name, dc.name, dc.region, x.zone or dc.zones[0]))
+        self.network = Network(self.env, bp.network, locations, streams, servers=len(bp.nodes))
+        self.nodes = [
+            Server(
+                self.env,
+                i,
+                n.tag,
+                bp.hardware,
+                streams,
+                self.network,
+                self.client_overhead,
+                self.repl_overhead,
+                scenario.clients.write_assurance,
+                bp.database.name,
+            )
+            for i, n in enumerate(bp.nodes)
+        ]
+        self.node_by_tag = {n.tag: n for n in self.nodes}
+
+        members = place_database(scenario, streams)
+        self.members = members
+        # Change vectors: one entry per node (its index), then the RAFT entry. In a
+        # deployment they span every cluster's nodes (Placement), so versions can cross.
+        if placement is None:
+            self.versions = Versions(0, len(self.nodes) + 1, len(self.nodes), [spec.clock_skew for spec in bp.nodes])
+        else:
+            self.versions = Versions(
+                placement.cv_base,
+                placement.cv_width,
+                placement.raft_position,
+                [spec.clock_skew for spec in bp.nodes],
+                placement.first_write_id,
+            )
+        self.keyspace = Keyspace.from_scenario(scenario)
+        self.recorder = Recorder(
+            [n.tag for n in self.nodes],
+            client_names,
+            bp.database.name,
+            origin_tags=list(placement.cv_tags) if placement is not None else None,
+        )
+        self.recorder.now = lambda: self.env.now
+        # Every acknowledged write, for data at risk, forced promotions and lost writes.
+        self.ledger = WriteLedger(lambda: self.env.now, self.recorder)
+        self.db_name = bp.database.name
+        self.group = DatabaseGroup(
+            bp.database.name,
+            members,
+            self.nodes,
+            self.recorder,
+            self.ledger,
+            lambda i: DatabaseInstance(
+                self.env,
+                self.nodes,
+                i,
+                self.versions,
+                self.keyspace,
+                self.recorder,
+                self.ledger,
+                self.quiet,
+                self.network,
+                self.replication,
+                self.repl_overhead,
+                bp.hardware,
+                bp.observer.seeding_rate,
+            ),
+        )
+        self.instances = self.group.instances  # the same list, for probes and tests
+
+        self.cluster = Cluster(
+            self.env,
+            self.network,
+            self.nodes,
+            self.recorder,
+            bp.cluster,
+            {n.index: spec.role for n, spec in zip(self.nodes, bp.nodes, strict=True)},
+            streams,
+            {
+                bp.database.name: DbTopology(
+                    [self.node_by_tag[t].index for t in members], bp.database.replication_factor
+                )
+            },
+            on_apply=self.group.on_cluster_apply,
+        )
+        self.group.cluster = self.cluster
+        for node in self.nodes:
+            node.connect(self.recorder, self.keyspace, self.versions.zero_cv, self.group, self.cluster)
+        self.observer: Observer | None = None  # the current leader's
+        if bp.observer.enabled:
+            self.cluster.on_leader = self._start_observer
+        self.quiet = Quiescence(
+            self.env,
+            self.cluster,
+            self.nodes,
+            self.network,
+            self.group,
+            bp.observer,
+            self.replication,
+            self.repl_overhead,
+            scenario.elide_idle,
+        )
+        self.cluster.quiet = self.quiet
+        # The initial copies, once the quiescence they tell of their writes exists (nothing
+        # built in between looks at them).
+        self.group.place()
+
+        n_nodes = len(self.nodes)
+        # The URL list each client starts from (DocumentStore.Urls): the configured nodes, or all.
+        urls = [self.node_by_tag[t].index for t in self.scenario.clients.urls or [n.tag for n in bp.nodes]]
+        self.clients = [
+            Client(
+                self.env,
+                n_nodes + i,
+                i,
+                urls,
+                scenario.clients,
+                session_length=scenario.workload.session_length,
+                transaction_documents=self.keyspace.transaction_documents,
+                db_name=self.db_name,
+                network=self.network,
+                servers=self.nodes,
+                cluster=self.cluster,
+                recorder=self.recorder,
+                ledger=self.ledger,
+                versions=self.versions,
+                streams=streams,
+            )
+            for i in range(len(client_names))
+        ]
+        self.workload = make_workload(
+            self.env, scenario, streams, self.clients, self.recorder, self.network, self.keyspace
+        )
+        self.externals = {
+            x.name: ExternalSystem(self.env, x, first_external + i, streams, self.network, self.recorder)
+            for i, x in enumerate(bp.externals)
+        }
+        # What a task may be handed, by name: each kind's constructor takes only the ones it names.
+        task_peers = {
+            "env": self.env,
+            "nodes": self.nodes,
+            "cluster": self.cluster,
+            "recorder": self.recorder,
+            "db_name": self.db_name,
+            "network": self.network,
+            "streams": streams,
+            "clients": self.clients,
+            "keyspace": self.keyspace,
+            "instances": self.group.instances,
+            "ledger": self.ledger,
+            "externals": self.externals,
+            "sample_interval": self.scenario.sample_interval,
+        }
+        self.tasks = Tasks(self.nodes, [make_task(spec, task_peers) for spec in bp.database.tasks])
+        self.cluster.on_state_change = lambda raft: self.tasks.reassess(raft.index)
+        self.faults = FaultInjector(
+            self.env,
+            scenario.faults,
+            streams,
+            nodes=self.nodes,
+            node_by_tag=self.node_by_tag,
+            network=self.network,
+            cluster=self.cluster,
+            recorder=self.recorder,
+            quiet=self.quiet,
+            group=self.group,
+            versions=self.versions,
+            keyspace=self.keyspace,
+            clients=self.clients,
+            workload=self.workload,
+            tasks=self.tasks,
+            externals=self.externals,
+            datacenters=[dc.name for dc in bp.datacenters],
+            observer_enabled=bp.observer.enabled,
+        )
+        self.group.on_topology.append(lambda index, _topo: self.tasks.reassess(index))
+        self.group.on_topology.append(lambda _index, topo: self.faults.on_topology(topo))
+        self._check_wiring()
+
+    def _start_observer(self, raft: RaftNode) -> None:
+        bp = self.scenario.blueprint
+        self.observer = Observer(
+            self.env,
+            raft,
+            bp.observer,
+            bp.database,
+            self.nodes,
+            self.network,
+            self.quiet,
+            self.group,
+            self.recorder,
+            self.streams,
+        )
+        self.quiet.on_new_observer(self.observer)
+        self.faults.on_new_observer(self.observer)
+
+    def _check_wiring(self) -> None:
+        if len(self.instances) != self.scenario.blueprint.database.replication_factor:
+            msg = "database placed on the wrong number of nodes"
+            raise WiringError(msg)
+
+    # -- running
+    def start(self) -> None:
+        """Create the database (bootstrap Rachis, open replication, assign tasks), then start the
+        workload, the fault plan and the periodic probes."""
+        self.recorder.event("database_created", members=tuple(self.members), rf=len(self.members))
+        self.cluster.bootstrap()
+        for inst in self.instances:
+            self.group.sync_channels(inst.node.index)
+        self.tasks.reassess_all()
+        self.workload.start()
+        self.faults.start()
+        probes = sample(
+            self.env, self.scenario.sample_interval, self.recorder, self.network, self.nodes, self.instances, self.quiet
+        )
+        self.env.process(probes)
+
+    def run(self, progress: Callable[[float], None] | None = None, steps: int = 100) -> None:
+        """Run to the scenario's duration, calling ``progress(now)`` every 1/steps of it."""
+        self.start()
+        run_until(self.env, self.scenario.duration, progress, steps)
+
+    def finish(self) -> None:
+        """End-of-run accounting: every acknowledged write is present, superseded by a later
+        write of the same key, or counted lost with its cause [design.md, metrics]:
+
+        - ``conflict resolution``: it lost a conflict (to the latest, or to a cluster
+          transaction not applied on top of it), so its content was discarded;
+        - ``no copy holds it``: no copy of the database holds it, directly or through a
+          later version that includes it (its change vector covers the write's entry),
+          e.g. a replica deleted before it passed its writes on."""
+        self.quiet.finish()
+        rec = self.recorder
+        self.group.record_losses()
+        unfinished = sum(c.record_unfinished() for c in self.clients)
+        if unfinished:
+            rec.event("ops_unfinished", count=unfinished, value=float(unfinished))
+        unserved = sum(c.not_issued for c in self.clients)
+        if unserved:
+            # Operations whose application server was down (a dark data centre): no client saw them.
+            rec.event("requests_unserved", count=unserved, value=float(unserved))
+
+    @property
+    def ops_issued(self) -> int:
+        """Operations issued by every client so far."""
+        return sum(c.issued for c in self.clients)
+
+    @property
+    def events_processed(self) -> int:
+        """Events scheduled on the clock so far (the speed figures' unit of work)."""
+        return events_scheduled(self.env)

@@ -1,0 +1,3 @@
+"""The applications: RavenDB's RequestExecutor as each client runs it (client.py) and the arrival
+processes that drive the clients (workload.py).
+"""

@@ -1,0 +1,3 @@
+"""The cluster: RavenDB servers (node.py), Raft as Rachis runs it (rachis.py) and the cluster
+observer (observer.py).
+"""

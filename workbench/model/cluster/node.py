@@ -1,0 +1,751 @@
+"""A server: request workers (CPU), a group-committing disk, and up/down state.
+
+Both resources are callback queues rather than ``simpy.Resource``: a job is a
+(service time, callback, argument) triple, and completions are timer-like events
+(:class:`_Job`). A crash bumps the node's *epoch*; work scheduled under an older epoch
+is silently dropped when it completes, which is how a crash loses in-flight
+requests and unflushed writes while the disk (committed data) survives.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from workbench.model.cluster.observer import REPORT_BYTES
+from workbench.model.database.database import (
+    BATCH,
+    CONFLICT,
+    HANDSHAKE,
+    NEEDS_SEED,
+    REFUSED,
+    SEED,
+    DatabaseInstance,
+    compare,
+)
+from workbench.model.kernel.kernel import Agenda, Scheduled
+from workbench.model.kernel.network import SERVER, SYN_BYTES, Network
+
+if TYPE_CHECKING:
+    from workbench.model.clients.client import Attempt, Request, TopologyFetch
+    from workbench.model.cluster.rachis import Cluster
+    from workbench.model.database.group import DatabaseGroup
+    from workbench.model.database.keyspace import Keyspace
+    from workbench.model.recording.recorder import Recorder
+    from workbench.scenario.schema import WriteAssurance
+
+
+class _Job(Scheduled):
+    """Work in service on a :class:`WorkerPool` or a :class:`Disk`, scheduled as its own event.
+
+    A :class:`~workbench.model.kernel.kernel.Timer` inlined: built with no ``__init__`` and
+    attribute stores, and firing calls the resource's completion with the job itself, so
+    each completion costs one Python call and no argument tuple.
+    """
+
+    __slots__ = ("arg", "epoch", "fn")
+
+    arg: Any
+    epoch: int
+    fn: Any
+
+
+class WorkerPool:
+    """``capacity`` identical workers, FIFO queue: an M/G/c station."""
+
+    __slots__ = ("_area", "_done_callbacks", "_t", "agenda", "busy", "capacity", "completed", "env", "epoch", "queue")
+
+    def __init__(self, env: simpy.Environment, capacity: int):
+        self.env = env
+        self.agenda: Agenda = env.agenda  # type: ignore[attr-defined]
+        self.capacity = capacity
+        self.busy = 0
+        self.queue: deque[tuple[float, Callable[[Any], None], Any]] = deque()
+        self.epoch = 0
+        self.completed = 0
+        self._area = 0.0  # integral of busy workers over time
+        self._t = 0.0
+        self._done_callbacks = (self._done,)  # shared by every job (step() never mutates it)
+
+    def _serve(self, service: float, fn: Callable[[Any], None], arg: Any, epoch: int) -> None:
+        job = _Job()
+        job.callbacks = self._done_callbacks
+        job.fn = fn
+        job.arg = arg
+        job.epoch = epoch
+        agenda = self.agenda
+        agenda.push(job, agenda.now + service)
+
+    def submit(self, service: float, fn: Callable[[Any], None], arg: Any) -> None:
+        """Queue a job of ``service`` seconds; ``fn(arg)`` is called when it completes, unless a crash came first."""
+        if self.busy < self.capacity:
+            agenda = self.agenda
+            now = agenda.now
+            self._area += self.busy * (now - self._t)
+            self._t = now
+            self.busy += 1
+            self._serve(service, fn, arg, self.epoch)
+        else:
+            self.queue.append((service, fn, arg))
+
+    def _done(self, job: _Job) -> None:
+        epoch = job.epoch
+        if epoch != self.epoch:
+            return
+        self.completed += 1
+        if self.queue:
+            service, nfn, narg = self.queue.popleft()
+            self._serve(service, nfn, narg, epoch)
+        else:
+            now = self.agenda.now
+            self._area += self.busy * (now - self._t)
+            self._t = now
+            self.busy -= 1
+        job.fn(job.arg)
+
+    def busy_time(self) -> float:
+        """Worker-seconds of service delivered so far (for utilisation)."""
+        return self._area + self.busy * (self.env.now - self._t)
+
+    def reset(self) -> None:
+        """Drop everything in service or waiting (a crash)."""
+        now = self.env.now
+        self._area += self.busy * (now - self._t)
+        self._t = now
+        self.epoch += 1
+        self.busy = 0
+        self.queue.clear()
+
+
+class Disk:
+    """One fsync at a time; writes that arrive meanwhile share the next fsync
+    (group commit, as RavenDB's transaction merger batches concurrent writes).
+    A bulk read (a mentor reading its copy to seed a new one) holds the disk too,
+    taking its turn before the next fsync."""
+
+    __slots__ = (
+        "_done_callbacks",
+        "_fsync",
+        "_read_callbacks",
+        "agenda",
+        "busy",
+        "busy_s",
+        "env",
+        "epoch",
+        "fsyncs",
+        "max_batch",
+        "pending",
+        "reads",
+        "writes",
+    )
+
+    def __init__(self, env: simpy.Environment, fsync: Callable[[], float], max_batch: int):
+        self.env = env
+        self.agenda: Agenda = env.agenda  # type: ignore[attr-defined]
+        # A Sampler, or while a slow_disk fault lasts any draw of fsync times (faults._Scaled).
+        self._fsync = fsync
+        self.max_batch = max_batch
+        self.pending: deque[tuple[Callable[[Any], None], Any]] = deque()
+        self.busy = False
+        self.epoch = 0
+        self.fsyncs = 0
+        self.writes = 0
+        self.busy_s = 0.0
+        self._done_callbacks = (self._done,)
+        self.reads: deque[tuple[float, Callable[[Any], None], Any]] = deque()
+        self._read_callbacks = (self._read_done,)
+
+    def write(self, fn: Callable[[Any], None], arg: Any) -> None:
+        """Queue a write for the next fsync (group commit); ``fn(arg)`` is called once it is
+        durable, unless a crash came first."""
+        self.pending.append((fn, arg))
+        if not self.busy:
+            self._start()
+
+    def read(self, seconds: float, fn: Callable[[Any], None], arg: Any) -> None:
+        """Hold the disk for ``seconds`` of bulk reading, then call ``fn(arg)``."""
+        self.reads.append((seconds, fn, arg))
+        if not self.busy:
+            self._start()
+
+    def _start(self) -> None:
+        if self.reads:
+            # A read waiting goes first: the seed reads one chunk at a time, so writes never
+            # starve, and a steady stream of writes cannot hold the read back for good.
+            seconds, fn, arg = self.reads.popleft()
+            self.busy = True
+            self.busy_s += seconds
+            read = _Job()
+            read.callbacks = self._read_callbacks
+            read.fn = fn
+            read.arg = arg
+            read.epoch = self.epoch
+            self.agenda.push(read, self.agenda.now + seconds)
+            return
+        pending = self.pending
+        if len(pending) <= self.max_batch:
+            batch = list(pending)
+            pending.clear()
+        else:
+            batch = [pending.popleft() for _ in range(self.max_batch)]
+        self.busy = True
+        took = self._fsync()
+        self.busy_s += took  # fsync time started (for utilisation; a crash may cut the last one short)
+        job = _Job()
+        job.callbacks = self._done_callbacks
+        job.arg = batch
+        job.epoch = self.epoch
+        agenda = self.agenda
+        agenda.push(job, agenda.now + took)
+
+    def _done(self, job: _Job) -> None:
+        if job.epoch != self.epoch:
+            return
+        batch: list[tuple[Callable[[Any], None], Any]] = job.arg
+        self.fsyncs += 1
+        self.writes += len(batch)
+        self.busy = False
+        if self.pending or self.reads:
+            self._start()
+        for fn, arg in batch:
+            fn(arg)
+
+    def _read_done(self, job: _Job) -> None:
+        if job.epoch != self.epoch:
+            return
+        self.busy = False
+        if self.pending or self.reads:
+            self._start()
+        job.fn(job.arg)
+
+    def reset(self) -> None:
+        """A crash: drop the fsync in progress, the writes waiting for the next one and the bulk reads."""
+        self.epoch += 1
+        self.busy = False
+        self.pending.clear()
+        self.reads.clear()
+
+
+class Node:
+    """A RavenDB server. It hosts at most one instance of the simulated database."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        index: int,
+        tag: str,
+        workers: int,
+        fsync: Callable[[], float],
+        max_writes_per_fsync: int,
+    ):
+        self.env = env
+        self.index = index
+        self.tag = tag
+        self.up = True
+        self.epoch = 0
+        self.cpu = WorkerPool(env, workers)
+        self.disk = Disk(env, fsync, max_writes_per_fsync)
+        self.instance: DatabaseInstance | None = None
+        # Client requests being served, so a crash can reset their connections. A dict, not a
+        # set: a crash resets them in the order they arrived, never in an order that depends
+        # on where the objects happen to live in memory (a set of objects hashed by identity).
+        self.in_flight: dict[Any, None] = {}
+        # Down without a trace (how: silent): nothing answers, not even a reset.
+        self.silent = False
+
+    def crash(self, silent: bool = False) -> None:
+        """The process dies: work in service or queued on CPU and disk is lost; committed data
+        stays. ``silent``: the machine vanished without a trace (no resets)."""
+        self.up = False
+        self.silent = silent
+        self.epoch += 1
+        self.cpu.reset()
+        self.disk.reset()
+
+    def restart(self) -> None:
+        """The process starts again, in a new epoch."""
+        self.up = True
+        self.silent = False
+        self.epoch += 1
+
+
+class Server(Node):
+    """A node wired into its cluster: it answers client and replication requests.
+
+    Built with the environment, its hardware, the random streams, the network and its fixed
+    settings (request and replication framing, write assurance, the database's name). The
+    peers made after the servers (the recorder, the keyspace, the change-vector layout, the
+    database group and Rachis) are handed over by :meth:`connect`, which the builder calls
+    before the first event.
+    """
+
+    # Wired by connect().
+    recorder: Recorder
+    keyspace: Keyspace
+    group: DatabaseGroup
+    cluster: Cluster
+    zero_cv: tuple[int, ...]
+    has_scripts: bool
+    transaction_documents: int
+    initial_size: float
+    query_response_size: float
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        index: int,
+        tag: str,
+        hardware: Any,
+        streams: Any,
+        network: Network,
+        client_overhead: float,
+        repl_overhead: float,
+        write_assurance: WriteAssurance,
+        db_name: str,
+    ):
+        super().__init__(
+            env,
+            index,
+            tag,
+            hardware.workers,
+            streams.sampler(f"service.fsync.{tag}", hardware.fsync),
+            hardware.max_writes_per_fsync,
+        )
+        self.network = network
+        # Handlers bound once: a bound method per message or job is an allocation and a lookup.
+        self.deliver_request: Callable[[Attempt], None] = self.receive_request
+        self.deliver_replication: Callable[..., None] = self.receive_replication
+        self._on_read_served: Callable[[Attempt], None] = self._read_done
+        self._on_write_served: Callable[[Attempt], None] = self._write_cpu_done
+        self.client_overhead = client_overhead  # fixed for the run
+        self.repl_overhead = repl_overhead
+        self.db_name = db_name
+        svc = hardware.service
+        self.service_read = streams.sampler(f"service.read.{tag}", svc.read)
+        self.service_write = streams.sampler(f"service.write.{tag}", svc.write)
+        self.service_query = streams.sampler(f"service.query.{tag}", svc.query)
+        self.write_assurance = write_assurance
+        self.requests = 0  # client requests received, speed-test copies included
+        self.speed_test_requests = 0
+        self.accepting = True  # False while a graceful shutdown drains
+        self.wiped = False  # the disk was lost: the copy restarts empty
+        self.disk_full = False
+        self._normal_fsync = self.disk._fsync
+
+    def connect(
+        self, recorder: Recorder, keyspace: Keyspace, zero_cv: tuple[int, ...], group: DatabaseGroup, cluster: Cluster
+    ) -> None:
+        """Hand over the peers built after the servers: the recorder, the keyspace, the empty
+        change vector, the database group (the copies and their channels) and Rachis. The
+        builder calls it once, before the first event."""
+        self.recorder = recorder
+        self.keyspace = keyspace
+        self.zero_cv = zero_cv
+        self.group = group
+        self.cluster = cluster
+        # Fixed for the run: held here rather than looked up per request.
+        self.has_scripts = keyspace.has_scripts
+        self.transaction_documents = keyspace.transaction_documents
+        self.initial_size = keyspace.initial_size
+        self.query_response_size = keyspace.query_response_size
+
+    # -- replication (server side)
+    def receive_replication(self, channel: Any, kind: str, rid: int, payload: Any, safe_cursor: int) -> None:
+        """A replication request from ``channel`` (handshake, seed, batch or keep-alive) arrives at
+        this node.
+
+        A batch costs ``service.write`` per item on the CPU (plus conflict resolver scripts), then
+        one fsync, and is answered with this copy's change vector once committed
+        (``IncomingReplicationHandler``). A handshake is answered with the last log position
+        received from that source copy, or a request for a seed if this copy has none yet. Refused
+        while down, without a copy, draining or faulted; a vanished machine answers nothing."""
+        src = channel.src.node.index
+        # Positions are per copy of the source (RavenDB keys them by database id): a source
+        # that lost its disk, or whose copy was deleted and re-created, starts again at 0.
+        copy_id = channel.src.incarnation
+        inst = self.instance
+        if not self.up or inst is None or not self.accepting or self.disk_full:
+            if not self.silent:
+                self._reply_replication(channel, rid, REFUSED)
+            return
+        if kind == HANDSHAKE:
+            if not inst.seeded:
+                self._reply_replication(channel, rid, NEEDS_SEED)
+            else:
+                self._reply_replication(channel, rid, (inst.last_from.get(copy_id, 0), list(inst.db_cv)))
+        elif kind == SEED:
+            docs, db_cv, _position = payload
+            inst.install_snapshot(docs, db_cv)
+            inst.last_from[copy_id] = _position
+            self._reply_replication(channel, rid, list(inst.db_cv))
+        elif kind == BATCH:
+            # RavenDB: IncomingReplicationHandler.ReceiveSingleDocumentsBatch hands the batch to the
+            # transaction merger (MergedDocumentReplicationCommand): CPU per item, then the journal write.
+            cost = 0.0
+            sample = self.service_write
+            # Sampler.__call__ inlined (values left in its buffer).
+            i = sample._i
+            buf = sample._buf
+            if i + len(payload) <= len(buf):
+                for value in buf[i : i + len(payload)]:
+                    cost += value
+                sample._i = i + len(payload)
+            else:
+                for _ in payload:
+                    cost += sample()
+            self.cpu.submit(cost, self._replication_cpu_done, (channel, rid, payload, safe_cursor, src))
+        else:  # heartbeat
+            if safe_cursor > inst.last_from.get(copy_id, 0):
+                inst.last_from[copy_id] = safe_cursor
+            self._reply_replication(channel, rid, list(inst.db_cv))
+
+    def _replication_cpu_done(self, job: tuple) -> None:
+        if self.has_scripts and self.instance is not None:
+            # Resolver scripts run inside the batch's transaction, so the batch waits for them.
+            docs = self.instance.docs
+            cost = 0.0
+            for item in job[2]:
+                local = docs.get(item.key)
+                if local is not None and local.write_id != item.write_id and compare(item.cv, local.cv) == CONFLICT:
+                    script = self.keyspace.script_cost(item.key)
+                    if script is not None and item.cluster_tx == local.cluster_tx:
+                        cost += script
+            if cost > 0:
+                self.cpu.submit(cost, self._scripts_done, job)
+                return
+        # Disk.write inlined.
+        disk = self.disk
+        disk.pending.append((self._replication_committed, job))
+        if not disk.busy:
+            disk._start()
+
+    def _scripts_done(self, job: tuple) -> None:
+        self.disk.write(self._replication_committed, job)
+
+    def _replication_committed(self, job: tuple) -> None:
+        # Readable once the merger's transaction commits; then SendHeartbeatStatusToSource answers.
+        channel, rid, payload, safe_cursor, src = job
+        inst = self.instance
+        assert inst is not None  # a crash or a removed copy drops the job before it commits
+        inst.apply_incoming(payload, src)
+        copy_id = channel.src.incarnation
+        if safe_cursor > inst.last_from.get(copy_id, 0):
+            inst.last_from[copy_id] = safe_cursor
+        self.network.send_tcp(
+            self.index, channel.src.node.index, self.repl_overhead, SERVER, channel._answer, rid, list(inst.db_cv)
+        )
+
+    def _reply_replication(self, channel: Any, rid: int, value: Any) -> None:
+        self.network.send_tcp(
+            self.index, channel.src.node.index, self.repl_overhead, SERVER, channel._answer, rid, value
+        )
+
+    # -- crash and restart
+    def crash(self, silent: bool = False) -> None:
+        """The process dies (see :meth:`Node.crash`), and Rachis with it. Its kernel resets the
+        connections of clients and replication sources (if the network lets the resets through);
+        a ``silent`` crash cuts the machine off instead, so they wait for their timeouts."""
+        super().crash(silent)
+        network = self.network
+        network.forget(self.index)  # what it was still retransmitting dies with it
+        self.cluster.crash(self.index)
+        if silent:
+            # A vanished machine tells nobody and acknowledges nothing: what is sent to it is
+            # retransmitted until its senders give up, and requests it had received wait for
+            # their clients' timeouts.
+            network.isolate(f"silent:{self.tag}", [self.index])
+            self.in_flight.clear()
+            return
+        # The OS resets the dead process's connections: clients and replication
+        # sources learn at once (if the network lets the reset through).
+        for attempt in list(self.in_flight):
+            self.network.send(self.index, attempt.client.index, self.client_overhead, attempt.client.on_reset, attempt)
+        self.in_flight.clear()
+        for inst in self.group.instances:
+            for ch in inst.channels:
+                if ch.dst == self.index and ch.alive():
+                    self.network.send(self.index, inst.node.index, self.repl_overhead, ch.connection_reset)
+
+    def restart(self) -> None:
+        """The process starts again: back on the network, Rachis restarts, and replication reopens
+        (an empty copy if its disk was wiped)."""
+        if self.silent:
+            # Back on the network: segments still being retransmitted to it now reach a machine
+            # that has no such connection, and are answered with resets.
+            self.network.isolate(f"silent:{self.tag}", [])
+        super().restart()
+        self.accepting = True
+        if self.wiped:
+            self.wiped = False
+            if self.instance is not None:
+                # Amnesia: the copy comes back empty; every peer's handshake now finds it at
+                # position 0 and sends it everything again. (The Raft state is kept: in RavenDB
+                # a node with a lost disk must be removed and re-added to the cluster, an
+                # operator procedure this model does not run.)
+                self.group.renew_copy(self.index)
+                self.recorder.event("disk_wiped", node=self.tag)
+        self.cluster.restart(self.index)
+        if self.instance is not None and not self.disk_full:
+            self.group.sync_channels(self.index)
+
+    def shutdown(self, grace: float) -> Any:
+        """Graceful stop (a SimPy process): refuse new work, let requests in flight and
+        pending disk writes finish (at most ``grace``), then stop."""
+        self.accepting = False
+        deadline = self.env.now + grace
+        while (self.in_flight or self.disk.busy or self.disk.pending) and self.env.now < deadline:
+            yield self.env.timeout(0.01)
+        if self.up:
+            self.crash()
+
+    # -- disk faults
+    def fill_disk(self) -> None:
+        """Writes fail and the database faults: it answers 503, stops replicating and
+        reports no status, so the observer treats it as silent [spec §2.3]."""
+        self.disk_full = True
+        if self.instance is not None:
+            self.instance.sync_channels([])
+            self.recorder.event("database_faulted", node=self.tag)
+
+    def free_disk(self) -> None:
+        """Space was freed: the database recovers from its fault and replication reopens."""
+        self.disk_full = False
+        if self.instance is not None and self.up:
+            self.group.sync_channels(self.index)
+            self.recorder.event("database_recovered", node=self.tag)
+
+    def slow_disk(self, fsync: Any) -> None:
+        """A slow-disk fault: fsync times are drawn from ``fsync`` until :meth:`restore_disk`."""
+        self.disk._fsync = fsync
+
+    def restore_disk(self) -> None:
+        """The slow-disk fault ends: fsync times come from the hardware's distribution again."""
+        self.disk._fsync = self._normal_fsync
+
+    # -- client requests (server side)
+    def receive_syn(self, stream: Request) -> None:
+        """A client opens a connection: the kernel answers for a live machine, whatever the
+        database; a dead process's port, or a server that stopped listening, resets it."""
+        client = stream.client
+        if not self.up or not self.accepting:
+            if not self.silent:
+                self.network.send(self.index, client.index, SYN_BYTES, client.on_reset, stream)
+            return
+        self.network.send_tcp(self.index, client.index, SYN_BYTES, SERVER, client.on_connected, stream, self.epoch)
+
+    def receive_request(self, attempt: Attempt) -> None:
+        """A client request arrives on its connection: refused (a reset, 410 or 503:
+        :meth:`_refuse`) when the node cannot serve it, else served on the CPU by kind (read, write,
+        query, transaction, cluster-wide operation) and answered once done."""
+        inst = self.instance
+        if (
+            not self.up
+            or not self.accepting
+            or inst is None
+            or not inst.seeded
+            or self.disk_full
+            or attempt.epoch != self.epoch
+        ):
+            self._refuse(attempt)
+            return
+        self.in_flight[attempt] = None
+        self.requests += 1
+        if attempt.probe:
+            self.speed_test_requests += 1
+        kind = attempt.op.kind
+        if kind == 0:  # read
+            sampler, done = self.service_read, self._on_read_served
+        elif kind == 1:  # write
+            sampler, done = self.service_write, self._on_write_served
+        elif kind == 2:  # query
+            sampler, done = self.service_query, self._query_done
+        elif kind == 5:  # multi-document transaction: one SaveChanges, one fsync
+            cost = 0.0
+            for _ in range(self.transaction_documents):
+                cost += self.service_write()
+            self.cpu.submit(cost, self._write_cpu_done, attempt)
+            return
+        else:  # cluster_tx, compare_exchange: through the Raft log
+            self.cpu.submit(self.service_write(), self._cluster_cpu_done, attempt)
+            return
+        # Sampler.__call__ inlined (a value left in its buffer): once per request.
+        i = sampler._i
+        buf = sampler._buf
+        if i < len(buf):
+            sampler._i = i + 1
+            service = buf[i]
+        else:
+            service = sampler()
+        self.cpu.submit(service, done, attempt)
+
+    def _refuse(self, attempt: Attempt) -> None:
+        """A request this node cannot serve: reset, 410 or 503."""
+        client = attempt.client
+        if self.silent:
+            return  # the machine is gone: the request is simply never answered
+        if self.up and attempt.epoch != self.epoch:
+            # A connection from before a restart: reset, and the HTTP client retries the request
+            # on a new connection by itself (a pooled connection that fails before any answer).
+            self.network.send(self.index, client.index, self.client_overhead, client.on_stale, attempt)
+        elif not self.up or not self.accepting:
+            # A dead process's port: reset.
+            self.network.send(self.index, client.index, self.client_overhead, client.on_reset, attempt)
+        elif self.instance is None:
+            # 410 Gone: the database is not (or no longer) on this node [spec §4.3].
+            self.network.send_tcp(self.index, client.index, self.client_overhead, SERVER, client.on_gone, attempt)
+        else:
+            # 503: the copy exists but holds no data yet (or the disk is full); the client
+            # fails over as for a dead node.
+            self.network.send_tcp(
+                self.index, client.index, self.client_overhead, SERVER, client.on_unavailable, attempt
+            )
+
+    def _respond(self, attempt: Attempt, doc: Any, size: float) -> None:
+        self.in_flight.pop(attempt, None)
+        client = attempt.client
+        self.network.send_tcp(self.index, client.index, size, SERVER, client.deliver_response, attempt, doc)
+
+    def _read_done(self, attempt: Attempt) -> None:
+        # DatabaseInstance.read and _respond inlined: once per read.
+        inst = self.instance
+        assert inst is not None  # the request was accepted, so the node holds a copy
+        doc = inst.docs.get(attempt.op.key)
+        size = self.client_overhead + (doc.size if doc is not None else self.initial_size)
+        self.in_flight.pop(attempt, None)
+        client = attempt.client
+        self.network.send_tcp(self.index, client.index, size, SERVER, client.deliver_response, attempt, doc)
+
+    def _query_done(self, attempt: Attempt) -> None:
+        self._respond(attempt, None, self.client_overhead + self.query_response_size)
+
+    def _write_cpu_done(self, attempt: Attempt) -> None:
+        # Disk.write inlined.
+        disk = self.disk
+        disk.pending.append((self._write_committed, attempt))
+        if not disk.busy:
+            disk._start()
+
+    def _write_committed(self, attempt: Attempt) -> None:
+        op = attempt.op
+        inst = self.instance
+        assert inst is not None  # the request was accepted, so the node holds a copy
+        answer: Any  # what the client gets: the document, or a transaction's documents
+        if op.kind == 5:
+            docs = inst.commit_transaction(self.keyspace.transaction_keys(op.key), op.size, op.write_id)
+            doc, answer = docs[-1], docs
+        else:
+            doc = answer = inst.commit_local(op.key, op.size, op.write_id)
+        assurance = self.write_assurance
+        siblings = len(inst.channels)
+        if not assurance.replicas or siblings == 0:  # a database with no siblings ignores it
+            # _respond inlined.
+            self.in_flight.pop(attempt, None)
+            client = attempt.client
+            self.network.send_tcp(
+                self.index, client.index, self.client_overhead, SERVER, client.deliver_response, attempt, answer
+            )
+            return
+        # Majority is counted over the other members only: (siblings + 1) / 2 + 1 [spec §3.6]
+        # (Replication/ReplicationLoader.cs ``GetSizeOfMajority``). On a two-node group that is 2
+        # of its 1 sibling: it can never be met, and every such write ends in the timeout's
+        # error though it is stored. (Older versions used siblings / 2 + 1.)
+        majority = (siblings + 1) // 2 + 1
+        needed = majority if assurance.replicas == "majority" else assurance.replicas
+        epoch = self.epoch
+
+        def replicated(ok: bool) -> None:
+            """Write assurance settled (``ok``: enough replicas confirmed in time): answer the
+            client, or send it the timeout error."""
+            if self.epoch != epoch:
+                return
+            if ok or not assurance.throw_on_timeout:
+                self._respond(attempt, answer, self.client_overhead)
+            else:
+                # Not a distributed transaction: the write stays stored; the client gets an error.
+                self.in_flight.pop(attempt, None)
+                client = attempt.client
+                self.network.send_tcp(
+                    self.index, client.index, self.client_overhead, SERVER, client.on_write_timeout, attempt, doc
+                )
+
+        inst.wait_for_replicas(doc, needed, assurance.timeout, replicated)
+
+    def _cluster_cpu_done(self, attempt: Attempt) -> None:
+        op = attempt.op
+        rachis = self.cluster.nodes[self.index]
+        epoch = self.epoch
+        if op.kind == 3:
+            payload, kind, size = (op.key, op.size, op.write_id), "cluster_tx", op.size
+        else:
+            # Claim-and-release: put a key the client does not hold, delete one it holds.
+            held = attempt.client.compare_exchange_index.get(op.key, 0)
+            payload = (op.key, held, held != 0)
+            kind, size = "compare_exchange", 100.0
+
+        def done(outcome: tuple) -> None:
+            """The Raft command's outcome: a cluster transaction replies once its documents are on
+            disk, anything else at once."""
+            if self.epoch != epoch:
+                return  # crashed meanwhile: the client already got a reset
+            ok, index, result = outcome
+            if ok and kind == "cluster_tx":
+                # Reply once the documents are persisted locally [spec §6].
+                self.disk.write(self._cluster_reply, (attempt, ok, index, result))
+            else:
+                self._cluster_reply((attempt, ok, index, result))
+
+        rachis.submit(kind, payload, size, done)
+
+    def _cluster_reply(self, job: tuple) -> None:
+        attempt, ok, index, result = job
+        self.in_flight.pop(attempt, None)
+        client = attempt.client
+        self.network.send_tcp(
+            self.index,
+            client.index,
+            self.client_overhead,
+            SERVER,
+            client.on_cluster_response,
+            attempt,
+            ok,
+            index,
+            result,
+        )
+
+    def receive_topology_request(self, fetch: TopologyFetch) -> None:
+        """GET /topology: any live node answers with its cluster's view of the database."""
+        client = fetch.client
+        if not self.up:
+            if not self.silent:
+                self.network.send(self.index, client.index, self.client_overhead, client.on_reset, fetch)
+            return
+        if fetch.epoch != self.epoch:
+            self.network.send(self.index, client.index, self.client_overhead, client.on_stale, fetch)
+            return
+        topo = self.cluster.nodes[self.index].state_machine.databases[self.db_name]
+        self.network.send_tcp(
+            self.index, client.index, self.client_overhead, SERVER, client.on_topology, fetch, topo.copy()
+        )
+
+    def report(self) -> tuple[int, ...] | None:
+        """What the maintenance worker reports: the database's change vector (nothing
+        for a faulted database)."""
+        if self.disk_full:
+            return None
+        inst = self.instance
+        return tuple(inst.db_cv) if inst is not None else self.zero_cv
+
+    def receive_report_request(self, observer: Any) -> None:
+        """The observer's poll: a live node answers with its report (:meth:`report`)."""
+        if self.up:
+            self.network.send(
+                self.index, observer.raft.index, REPORT_BYTES, observer.on_report, self.index, self.report()
+            )
+
+    def receive_health_check(self, client: Any) -> None:
+        """The check reads the database's statistics, so a node without a usable copy fails it."""
+        if self.up and self.accepting and self.instance is not None and self.instance.seeded and not self.disk_full:
+            self.network.send(self.index, client.index, self.client_overhead, client.on_health_ok, self.index)

@@ -1,0 +1,4 @@
+"""The simulated database: a copy on one node with its documents, change vectors and replication
+channels (database.py), the group of copies kept in step with the topology (group.py), the
+keyspace, the version counters, and the ledger of acknowledged writes.
+"""

@@ -1,0 +1,3 @@
+"""The bottom of the model: the simulated clock and its agenda of timers, named random streams and
+samplers, and the network (endpoints, links, cuts, TCP).
+"""
