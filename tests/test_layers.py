@@ -148,3 +148,14 @@ def test_no_model_folder_imports_one_above_it() -> None:
             if rank.get(into, -1) > rank[here]:
                 found.append(f"{_module(path)} imports {target}")
     assert not found, "imports that run up the model's folders:\n" + "\n".join(found)
+
+
+def test_every_package_says_what_lives_there_and_what_it_may_import() -> None:
+    missing = []
+    for init in sorted(PACKAGE.rglob("__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        if len(doc.split("May import:")[0].strip()) < 20 or "May import:" not in doc:
+            missing.append(str(init.relative_to(PACKAGE.parent)))
+    assert not missing, (
+        "each package's __init__ docstring says what lives there, then 'May import: ...':\n" + "\n".join(missing)
+    )

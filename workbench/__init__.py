@@ -5,6 +5,8 @@ Typical use from a notebook::
     from workbench import load_scenario, run
     result = run(load_scenario("scenarios/quickstart.yaml", {"workload.rate": 2000}))
     result.summary()
+
+May import: every layer (this is the top, with the CLI and the notebook helpers).
 """
 
 # Installs summarise() as RunResult.summary(): the analysis layer is above the results, which

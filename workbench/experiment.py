@@ -48,29 +48,25 @@ def run_world(scenario: Scenario, *, progress: bool = False) -> tuple[World | De
         error = f"{type(exc).__name__}: {exc}"
         error_trace = traceback.format_exc()
     wall = time.perf_counter() - t0
-    if isinstance(world, Deployment):
-        tables = world.tables()
+    if world is not None:
+        tables, figures = world.tables(), world.run_figures()
     else:
-        recorder = world.recorder if world is not None else Recorder([], [], _database_name(scenario))
-        tables = recorder.tables()
+        tables = Recorder([], [], _database_name(scenario)).tables()
+        figures = {
+            "sim_seconds": 0.0,
+            "events_processed": 0,
+            "ops_issued": 0,
+            "idle_elided_seconds": 0.0,
+            "idle_parks": 0,
+            "network": {"segments_stalled": 0, "connections_broken": 0},
+            "members": [],
+        }
     provenance = {
         "scenario": scenario.model_dump(mode="json"),
         "seed": scenario.seed,
         "started_at": started,
         "wall_seconds": wall,
-        "sim_seconds": world.env.now if world is not None else 0.0,
-        "events_processed": world.events_processed if world is not None else 0,
-        # Every operation issued ends in one row of the ops table (``unfinished`` if still waiting).
-        "ops_issued": world.ops_issued if world is not None else 0,
-        # Idle elision (Quiescence): simulated time skipped ahead, and how often it parked.
-        "idle_elided_seconds": world.quiet.elided_seconds if isinstance(world, World) else 0.0,
-        "idle_parks": world.quiet.parks if isinstance(world, World) else 0,
-        # TCP: segments that met a cut link (retransmitted), and connections whose retries ran out.
-        "network": {
-            "segments_stalled": world.network.segments_stalled if isinstance(world, World) else 0,
-            "connections_broken": world.network.connections_broken if isinstance(world, World) else 0,
-        },
-        "members": world.members if world is not None else [],
+        **figures,
         "environment": environment_info(),
         "exception": error,
         "traceback": error_trace,

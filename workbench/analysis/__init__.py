@@ -5,6 +5,9 @@ They take a :class:`~workbench.results.RunResult` (reading its tables and ``resu
 typed scenario) or its tables as DataFrames, and return plain dicts and DataFrames; the
 summary's schema is :mod:`workbench.results.summary`. This layer may import the results and
 everything below them (scenario, model), never charts, reports, the UI or the CLI.
+
+May import: ``results``, ``model`` (its table schemas only), ``scenario``, ``blueprints``,
+``errors``, ``version``; never charts, reports, the UI or the CLI.
 """
 
 from __future__ import annotations

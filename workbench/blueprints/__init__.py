@@ -4,6 +4,8 @@ Each file is a complete blueprint (see :class:`workbench.scenario.schema.Bluepri
 a deployment of several clusters (``clusters:``, :class:`~workbench.scenario.schema.Deployment`).
 A scenario names one (``blueprint: three-node``), or extends one
 (``blueprint: {extends: three-node, database: {replication_factor: 2}}``).
+
+May import: ``errors`` and ``version`` only (it is below the scenario, which reads it).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ Every public name below is importable from ``workbench.charts``; the modules hol
 ``replication.py``   replication lag per link over time (``replication_lag_heatmap``)
 ``staleness.py``     the t-visibility curve (``t_visibility_curve``)
 ``conflicts.py``     conflicts over time by resolution (``conflicts_timeline``)
-``tasks/tasks.py``         ongoing tasks: who runs them, their backups and retries, their backlog
+``tasks.py``         ongoing tasks: who runs them, their backups and retries, their backlog
                      (``task_timeline``, ``task_backlog``)
 ``replay.py``        the cluster at a moment chosen with a time slider (``cluster_replay``)
 ``capacity.py``      throughput against a latency objective (``capacity_curve``)
@@ -33,6 +33,9 @@ Every public name below is importable from ``workbench.charts``; the modules hol
 ``election.py``      time without a leader, the Raft paper's Figure 16 (``election_cdf``)
 ``deployments.py``   several clusters: their faults (``deployment_fault_spans``), the lag of the
                      links between them (``link_lag``), p99 latency per cluster (``cluster_latency``)
+
+May import: ``analysis``, ``results``, ``model`` (table schemas), ``scenario``, ``display`` and
+the layers below; never ``study``, reports, the UI or the CLI.
 """
 
 from __future__ import annotations

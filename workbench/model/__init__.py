@@ -6,6 +6,10 @@ before any of them is imported, whether those extensions may be used: only while
 compiled source is byte-for-byte the one they were built from (``native.json``), and not when
 ``WORKBENCH_PURE_PYTHON=1`` is set. Otherwise the sources run, so an edited model file never
 runs as its old compiled self. ``COMPILED`` tells which way this process went.
+
+May import: ``scenario``, ``blueprints``, ``errors``, ``version``; never results, analysis or
+anything above. Inside, a folder imports only itself and the folders below it: kernel,
+recording, database, cluster, clients, tasks, faults, assembly (``tests/test_layers.py``).
 """
 
 from __future__ import annotations

@@ -23,6 +23,9 @@ its schema is :class:`workbench.results.summary.Summary`, and
 :mod:`workbench.analysis.summary` installs the function that computes it
 (:func:`install_summariser`) when it is imported, as ``import workbench`` does. The results
 layer holds data and imports nothing above it (tests/test_layers.py).
+
+May import: ``model`` (the recorder's table schemas), ``scenario``, ``blueprints``, ``errors``,
+``version``; never analysis or above (the summariser registers itself from ``analysis``).
 """
 
 from __future__ import annotations

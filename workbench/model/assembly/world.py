@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import simpy
 
@@ -344,6 +345,29 @@ class World:
         if unserved:
             # Operations whose application server was down (a dark data centre): no client saw them.
             rec.event("requests_unserved", count=unserved, value=float(unserved))
+
+    def tables(self) -> dict[str, Any]:
+        """The run's four tables (ops, events, timeseries, replication) as DataFrames."""
+        return self.recorder.tables()
+
+    def run_figures(self) -> dict[str, Any]:
+        """What the run's provenance says of the model: simulated time, events, operations
+        issued (each ends in one row of the ops table), idle elision, TCP give-ups and the
+        database's initial members."""
+        return {
+            "sim_seconds": self.env.now,
+            "events_processed": self.events_processed,
+            "ops_issued": self.ops_issued,
+            # Idle elision (Quiescence): simulated time skipped ahead, and how often it parked.
+            "idle_elided_seconds": self.quiet.elided_seconds,
+            "idle_parks": self.quiet.parks,
+            # TCP: segments that met a cut link (retransmitted), and connections whose retries ran out.
+            "network": {
+                "segments_stalled": self.network.segments_stalled,
+                "connections_broken": self.network.connections_broken,
+            },
+            "members": self.members,
+        }
 
     @property
     def ops_issued(self) -> int:

@@ -13,4 +13,7 @@ them from there).
 - ``clients``: the application servers (RequestExecutor, health checks, write assurance);
 - ``workload``: arrivals, the operation mix and key popularity;
 - ``faults``: the fault plan's actions, their triggers and the failure processes.
+
+May import: ``scenario.types``, ``scenario.units``, ``scenario.distributions``, ``errors``;
+never the rest of ``scenario``.
 """
