@@ -4,4 +4,3 @@ in HTML and Markdown (``study_report.py``), and the answers a report leads with 
 May import: ``study``, ``charts``, ``display``, ``analysis``, ``experiment``, ``results``,
 ``scenario`` and below; never the CLI or the notebook helpers.
 """
-
