@@ -477,3 +477,81 @@ def test_each_clusters_own_tasks_are_summarised_under_it() -> None:
     prod = summary["clusters"]["prod"]
     assert prod["backups"]["completed"] == 1 and prod["subscriptions"]["orders-sub"]["docs_processed"] > 500
     assert "backups" not in summary["clusters"]["dr"] and summary["backups"] == {}
+
+
+# ----------------------------------------------------------------------------- random data-centre failures
+
+# Each cluster has its third node in a shared data centre, so an outage there hits both.
+SHARED_THIRD = {
+    **TWO_REGIONS,
+    "name": "two-regions-shared",
+    "datacenters": [*TWO_REGIONS["datacenters"], {"name": "third", "region": "r3"}],
+    "clusters": [
+        {
+            "name": name,
+            "nodes": [
+                {"tag": "A", "datacenter": name},
+                {"tag": "B", "datacenter": name},
+                {"tag": "C", "datacenter": "third"},
+            ],
+            "database": {"replication_factor": 3},
+        }
+        for name in ("east", "west")
+    ],
+}
+
+
+def _dc_events(result: Any, kind: str) -> pd.DataFrame:
+    events = result.events
+    return events[events["kind"] == kind][["cluster", "time_s", "datacenter"]]
+
+
+def test_random_datacenter_failures_hit_every_cluster_there_at_the_same_instants() -> None:
+    plan = {"at": "10 s", "action": "random_datacenter_failures", "datacenters": ["third"]}
+    plan |= {"time_to_failure": "60 s", "time_to_repair": "20 s"}
+    data = {"name": "d", "seed": 5, "duration": "5 min", "blueprint": SHARED_THIRD, "clients": CLIENTS}
+    data |= {"workload": {"rate": 50, "keys": 500}, "faults": [plan]}
+    dep, result = run_world(scenario_from_dict(data))
+    assert result.ok, result.provenance["traceback"]
+    # Fixed draws: up 60 s from the plan's start, dark 20 s, again and again until the end.
+    downs, ups = _dc_events(result, "datacenter_down"), _dc_events(result, "datacenter_up")
+    for cluster in ("east", "west"):
+        assert downs[downs["cluster"] == cluster]["time_s"].tolist() == pytest.approx([70.0, 150.0, 230.0])
+        assert ups[ups["cluster"] == cluster]["time_s"].tolist() == pytest.approx([90.0, 170.0, 250.0])
+    assert set(downs["datacenter"]) == {"third"}
+    started = result.events[result.events["kind"] == "fault_started"]
+    assert set(started["action"]) == {"random datacenter failure"} and len(started) == 6
+    assert not dep.dark  # the bridge is lit again after the last repair
+
+
+def test_random_datacenter_failures_in_a_deployment_are_drawn_once_per_seed() -> None:
+    plan = {"at": "0 s", "action": "random_datacenter_failures", "datacenters": ["third"]}
+    plan |= {"time_to_failure": "exponential(40 s)", "time_to_repair": "exponential(10 s)"}
+    data = {"name": "d", "seed": 9, "duration": "4 min", "blueprint": SHARED_THIRD, "clients": CLIENTS}
+    data |= {"workload": {"rate": 20, "keys": 500}, "faults": [plan]}
+    first = run_world(scenario_from_dict(data))[1]
+    again = run_world(scenario_from_dict(data))[1]
+    times = _dc_events(first, "datacenter_down")
+    assert len(times) >= 4  # two clusters, and a few outages in four minutes at a 40 s mean
+    assert times.equals(_dc_events(again, "datacenter_down"))
+    east, west = (times[times["cluster"] == c]["time_s"].tolist() for c in ("east", "west"))
+    assert east == west
+    other = run_world(scenario_from_dict({**data, "seed": 10}))[1]
+    assert _dc_events(other, "datacenter_down")["time_s"].tolist() != times["time_s"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        ({"cluster": "east"}, "faults[0].cluster", "leave out cluster"),
+        ({"datacenters": ["thrid"]}, "faults[0].datacenters[0]", "did you mean 'third'"),
+        ({"at": None, "after": "leader_elected + 1 s"}, "faults[0].after", "needs 'at'"),
+    ],
+)
+def test_random_datacenter_failures_in_a_deployment_are_checked(change: dict, path: str, message: str) -> None:
+    plan = {"at": "1 s", "action": "random_datacenter_failures", "time_to_failure": "60 s", "time_to_repair": "5 s"}
+    plan = {k: v for k, v in (plan | change).items() if v is not None}
+    data = {"name": "d", "duration": "1 min", "blueprint": SHARED_THIRD, "clients": CLIENTS, "faults": [plan]}
+    with pytest.raises(WorkbenchInputError, match=message) as caught:
+        scenario_from_dict(data)
+    assert caught.value.path == path

@@ -13,7 +13,9 @@ one shared clock. Its scenario is the deployment's, narrowed to that cluster:
 - the faults: those naming the cluster, and every data-centre action (``datacenter_down``,
   ``datacenter_up``, a partition or degraded link between data centres, ``heal``), which
   each cluster applies to its own nodes and the deployment to the links between clusters.
-  ``reroute`` is the deployment's (it moves load between clusters).
+  ``reroute`` is the deployment's (it moves load between clusters), and so is
+  ``random_datacenter_failures``: drawn once for the deployment, every outage hits every
+  cluster there at the same instant.
 
 The split is checked like any scenario; an error names the deployment's own field path.
 """
@@ -35,8 +37,9 @@ from workbench.scenario.schema import (
 
 # Actions on data centres rather than nodes: every cluster applies them to its own part.
 DATACENTRE_ACTIONS = ("datacenter_down", "datacenter_up", "heal")
-# Not (yet) meaningful across clusters: each cluster would draw its own random times.
-NOT_IN_DEPLOYMENTS = ("random_datacenter_failures",)
+# Drawn once for the whole deployment and applied to every cluster with something in the data
+# centre (and to the bridge): the deployment runs it, so no cluster's part carries it.
+DEPLOYMENT_WIDE = ("random_datacenter_failures",)
 
 
 @dataclass(frozen=True)
@@ -138,8 +141,10 @@ def split(s: DeploymentScenario, source: str = "<scenario>") -> list[ClusterPart
             for f in s.faults
         )
         for j, fault in enumerate(s.faults):
-            if fault.action in NOT_IN_DEPLOYMENTS:
-                fail(f"faults[{j}].action", f"{fault.action} is not supported in a deployment of several clusters")
+            if fault.action in DEPLOYMENT_WIDE:
+                if index == 0:
+                    _check_deployment_wide(fault, f"faults[{j}]", dcs, fail)
+                continue
             if fault.action == "reroute":
                 continue
             if fault.cluster is None:
@@ -213,6 +218,32 @@ def split(s: DeploymentScenario, source: str = "<scenario>") -> list[ClusterPart
         )
         parts.append(ClusterPart(c.name, index, scenario, tuple(origin), tuple(i for i, _g in mine if i >= 0), count))
     return parts
+
+
+def _check_deployment_wide(fault: Any, here: str, datacentres: set[str], fail: Any) -> None:
+    """Random data-centre failures in a deployment: drawn once, at times, for data centres of the
+    deployment, hitting every cluster there."""
+    if fault.cluster is not None:
+        fail(f"{here}.cluster", "random data-centre failures hit every cluster with something there; leave out cluster")
+    if fault.after is not None:
+        fail(f"{here}.after", "a data-centre action in a deployment needs 'at': each cluster has its own events")
+    for k, name in enumerate(fault.datacenters or ()):
+        if name not in datacentres:
+            fail(
+                f"{here}.datacenters[{k}]",
+                f"no data centre '{name}'{did_you_mean(name, sorted(datacentres))}; "
+                f"data centres: {one_of(sorted(datacentres))}",
+            )
+
+
+def cluster_datacentres(part: ClusterPart) -> set[str]:
+    """The data centres where a cluster has nodes or issuing application servers: the ones whose
+    outage it sees (and records)."""
+    bp = part.scenario.blueprint
+    dcs = {n.datacenter for n in bp.nodes}
+    if part.clients:
+        dcs |= {g.datacenter for g in part.scenario.clients.placement}
+    return dcs
 
 
 def _touches(fault: Any, datacentres: set[str]) -> bool:

@@ -26,7 +26,8 @@ cluster, and traffic arriving from another cluster is not among what wakes it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pandas as pd
@@ -37,7 +38,7 @@ from workbench.model.kernel.environment import Environment
 from workbench.model.kernel.kernel import Streams, Timer, events_scheduled, run_until
 from workbench.model.kernel.network import Location, Network
 from workbench.model.tasks.cross_cluster import Side, make_link
-from workbench.scenario.deployment import is_datacentre_fault, split
+from workbench.scenario.deployment import cluster_datacentres, is_datacentre_fault, split
 from workbench.scenario.schema import (
     DatacenterDownFault,
     DatacenterUpFault,
@@ -45,6 +46,7 @@ from workbench.scenario.schema import (
     DeploymentScenario,
     HealFault,
     PartitionFault,
+    RandomDatacenterFailures,
     RerouteAction,
     RestoreLinkFault,
 )
@@ -106,6 +108,10 @@ class Deployment:
             self.worlds[owner].tasks.tasks.append(task)
             self.links.append(task)
         self.dark: set[str] = set()
+        # The deployment's own random draws (random data-centre failures), apart from every cluster's.
+        self.streams = Streams(scenario.seed, "deployment/")
+        # Where each cluster has nodes or application servers: the outages it takes part in.
+        self.datacentres = {part.name: cluster_datacentres(part) for part in parts}
 
     def _foreign_copies(self, world: World) -> list[dict]:
         """The live copies of the other clusters (up, and not in a dark data centre)."""
@@ -123,10 +129,36 @@ class Deployment:
     def _plan(self) -> None:
         dcs = {dc.name for dc in self.scenario.blueprint.datacenters}
         for fault in self.scenario.faults:
-            if isinstance(fault, RerouteAction):
+            if isinstance(fault, RandomDatacenterFailures):
+                for name in fault.datacenters or [dc.name for dc in self.scenario.blueprint.datacenters]:
+                    self.env.process(self._random_datacenter(name, fault))
+            elif isinstance(fault, RerouteAction):
                 Timer(self.env, fault.at or 0.0, self._reroute_requested, (fault,))
             elif fault.cluster is None and is_datacentre_fault(fault, dcs):
                 Timer(self.env, fault.at or 0.0, self._bridge_fault, (fault,))
+
+    def _random_datacenter(self, name: str, plan: RandomDatacenterFailures) -> Generator[Any, Any, None]:
+        """Alternating renewal for one data centre, as a single cluster runs it
+        (``FaultInjector._alternate``): up for a time-to-failure draw, dark for a time-to-repair
+        draw, until ``plan.until``. Drawn once for the deployment, from its own streams, so every
+        cluster sees the same outage: the bridge goes dark first, then each cluster with nodes or
+        application servers there takes its part (and records it)."""
+        ttf = self.streams.sampler(f"faults.random.dc.{name}.ttf", plan.time_to_failure)
+        ttr = self.streams.sampler(f"faults.random.dc.{name}.ttr", plan.time_to_repair)
+        until = plan.until if plan.until is not None else math.inf
+        worlds = [self.worlds[part] for part, dcs in self.datacentres.items() if name in dcs]
+        yield self.env.timeout(plan.at or 0.0)
+        while True:
+            yield self.env.timeout(ttf())
+            if self.env.now >= until:
+                return
+            self._bridge_fault(DatacenterDownFault(action="datacenter_down", datacenter=name))
+            for world in worlds:
+                world.faults.datacenter_down(name, label="random datacenter failure")
+            yield self.env.timeout(ttr())
+            self._bridge_fault(DatacenterUpFault(action="datacenter_up", datacenter=name))
+            for world in worlds:
+                world.faults.datacenter_up(name)
 
     def _points(self, dc_names: tuple[str, ...] | list[str]) -> list[int]:
         return [i for i, loc in enumerate(self.bridge.endpoints) if loc.datacenter in dc_names]
