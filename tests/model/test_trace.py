@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -402,3 +403,298 @@ def test_the_trace_replay_scenario_runs(tmp_path):
     assert result.ok
     trace = pd.read_csv(ROOT / "scenarios/traces/sample.csv")
     assert len(result.ops) == int((trace.t < 15).sum())
+
+
+# ----------------------------------------------------------------------------- deployments of several clusters
+
+REGIONS = ("virginia", "ohio", "california")  # cluster-per-region: a cluster per data centre, in this order
+
+
+def deployment(file: Path, *, seed: int = 5, duration: str = "20 s", **changes: Any):
+    """cluster-per-region (two application servers per region) replaying ``file``."""
+    arrivals = {"kind": "trace", "file": str(file), **changes.pop("arrivals", {})}
+    data = {
+        "name": "regions",
+        "seed": seed,
+        "duration": duration,
+        "blueprint": "cluster-per-region",
+        "workload": {"keys": 1000, "arrivals": arrivals},
+        **changes,
+    }
+    return scenario_from_dict(data, source="<test>")
+
+
+def routed_trace(n: int = 3000, seed: int = 11) -> pd.DataFrame:
+    """Rows at distinct times (so each op finds its row by its start), one kind of routing each."""
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.choice(np.arange(1, 18_000), size=n, replace=False)) / 1000
+    rule = rng.choice(["cluster", "region", "qualified", "bare", "number", "session", "none"], size=n)
+    df = pd.DataFrame({"t": t, "op": rng.choice(["read", "write"], size=n), "key": rng.integers(0, 1000, n)})
+    df["rule"] = rule
+    df["cluster"] = np.where(rule == "cluster", rng.choice(REGIONS, size=n), "")
+    regions = rng.choice([*REGIONS, "us-east-2"], size=n)  # a region name works as well as a data centre
+    df["region"] = np.where(rule == "region", regions, "")
+    qualified = [f"{REGIONS[c]}/client{k}" for c, k in zip(rng.integers(0, 3, n), rng.integers(1, 3, n), strict=True)]
+    df["client"] = np.where(rule == "qualified", qualified, "")
+    df.loc[rule == "bare", "client"] = [f"client{k}" for k in rng.integers(1, 7, int((rule == "bare").sum()))]
+    df.loc[rule == "number", "client"] = [str(k) for k in rng.integers(0, 1000, int((rule == "number").sum()))]
+    df["session"] = np.where(rule == "session", [f"s{k}" for k in rng.integers(0, 300, n)], "")
+    return df
+
+
+def replayed(result, trace: pd.DataFrame) -> pd.DataFrame:
+    """Each op with the trace row it replays (joined on time: the trace's times are distinct)."""
+    ops = result.ops.assign(cluster=result.ops.cluster.astype(str), client=result.ops.client.astype(str))
+    ops = ops.rename(columns={"cluster": "ran_in", "client": "ran_on", "key": "op_key"})
+    joined = trace.merge(ops[["start_s", "ran_in", "ran_on", "op_key"]], left_on="t", right_on="start_s", how="left")
+    assert joined.ran_in.notna().all() and len(joined) == len(result.ops)  # every row is exactly one op
+    assert (joined.op_key == joined.key).all()
+    return joined
+
+
+@pytest.mark.parametrize("block", [None, 2048], ids=["one-chunk", "small-chunks"])
+def test_a_deployment_replays_every_row_once_in_the_cluster_its_route_names(tmp_path, monkeypatch, block):
+    if block:  # chunks with none of a cluster's rows, and chunks with only some
+        monkeypatch.setattr(trace_module, "CSV_BLOCK_BYTES", block)
+    trace = routed_trace()
+    path = tmp_path / "trace.csv"
+    trace.drop(columns="rule").to_csv(path, index=False)
+    result = run(deployment(path))
+    assert result.ok, result.provenance["traceback"]
+    assert result.provenance["ops_issued"] == len(trace)
+    rows = replayed(result, trace)
+    by = {rule: rows[rows.rule == rule] for rule in set(rows.rule)}
+    # 1. The cluster column wins.
+    assert (by["cluster"].ran_in == by["cluster"].cluster).all()
+    # 2. A qualified client is that client; a bare one or a number is numbered across the clusters in order.
+    assert (by["qualified"].ran_on == by["qualified"].client).all()
+    everyone = [f"{c}/client{k}" for c in REGIONS for k in (1, 2)]
+    bare = by["bare"]
+    assert bare.ran_on.tolist() == [everyone[int(c[6:]) - 1] for c in bare.client]
+    number = by["number"]
+    assert number.ran_on.tolist() == [everyone[int(c) % 6] for c in number.client]
+    # 3. A region goes to the cluster whose clients are there (us-east-2 is Ohio's region).
+    region = by["region"]
+    assert (region.ran_in == region.region.replace("us-east-2", "ohio")).all()
+    # 4. The rest is shared by client: a session stays in one cluster and on one client.
+    sessions = by["session"].groupby("session")
+    assert (sessions.ran_on.nunique() == 1).all()
+    assert sessions.ngroups > 150 and set(by["session"].ran_in) == set(REGIONS)
+    for rule in ("session", "none"):
+        share = by[rule].ran_in.value_counts(normalize=True)
+        assert set(share.index) == set(REGIONS) and share.between(0.2, 0.47).all(), (rule, share.to_dict())
+
+
+def test_unrouted_rows_follow_the_clusters_share_of_the_clients(tmp_path):
+    n = 4000
+    path = write_csv(tmp_path / "t.csv", ["t", "op", "key"], [[f"{i / 200:.3f}", "read", i % 1000] for i in range(n)])
+    placement = [{"datacenter": "virginia", "count": 6}, {"datacenter": "ohio", "count": 2}]
+    result = run(deployment(path, clients={"placement": placement}))
+    share = result.ops.cluster.astype(str).value_counts(normalize=True)
+    assert len(result.ops) == n and set(share.index) == {"virginia", "ohio"}  # california has no clients: no rows
+    assert abs(share["virginia"] - 0.75) < 0.03, share.to_dict()
+
+
+def test_a_region_served_by_two_clusters_keeps_each_session_in_one(tmp_path):
+    blueprint = {
+        "name": "one-region-two-clusters",
+        "datacenters": [{"name": "dc1", "region": "r1"}, {"name": "dc2", "region": "r1"}],
+        "clusters": [
+            {"name": "a", "nodes": [{"tag": "A", "datacenter": "dc1"}], "database": {"replication_factor": 1}},
+            {"name": "b", "nodes": [{"tag": "A", "datacenter": "dc2"}], "database": {"replication_factor": 1}},
+        ],
+        "links": [],
+    }
+    rows = [[f"{i / 100:.2f}", "read", i % 100, "r1", f"s{i % 97}"] for i in range(2000)]
+    path = write_csv(tmp_path / "t.csv", ["t", "op", "key", "region", "session"], rows)
+    trace = pd.DataFrame(rows, columns=["t", "op", "key", "region", "session"]).astype({"t": float})
+    placement = [{"datacenter": "dc1", "count": 1}, {"datacenter": "dc2", "count": 3}]
+    scenario = scenario_from_dict(
+        {
+            "name": "r",
+            "duration": "25 s",
+            "blueprint": blueprint,
+            "clients": {"placement": placement},
+            "workload": {"keys": 100, "arrivals": {"kind": "trace", "file": str(path)}},
+        }
+    )
+    joined = replayed(run(scenario), trace)
+    assert (joined.groupby("session").ran_in.nunique() == 1).all()
+    share = joined.ran_in.value_counts(normalize=True)
+    assert 0.1 < share["a"] < 0.4, share.to_dict()  # by the clients there: a has one of four
+
+
+def test_a_deployment_replay_is_deterministic_and_the_seed_reshuffles_it(tmp_path):
+    trace = routed_trace(800)
+    path = tmp_path / "trace.csv"
+    trace.drop(columns="rule").to_csv(path, index=False)
+    a, b = run(deployment(path)), run(deployment(path))
+    for name in ("ops", "events", "timeseries", "replication"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
+    other = run(deployment(path, seed=6))
+    unrouted = trace.rule.isin(["session", "none"]).to_numpy()
+    before, after = replayed(a, trace), replayed(other, trace)
+    assert (before.ran_in[unrouted] != after.ran_in[unrouted]).any()
+    assert (before.ran_in[~unrouted] == after.ran_in[~unrouted]).all()  # the routed rows stay where they are told
+
+
+@pytest.mark.parametrize("block", [None, 256], ids=["one-chunk", "small-chunks"])
+def test_the_clusters_readers_split_the_rows_between_them(tmp_path, monkeypatch, block):
+    if block:
+        monkeypatch.setattr(trace_module, "CSV_BLOCK_BYTES", block)
+    trace = routed_trace(500)
+    path = tmp_path / "trace.csv"
+    trace.drop(columns="rule").to_csv(path, index=False)
+    base = trace_module.TraceRoute(
+        clusters=REGIONS,
+        clients=(2, 2, 2),
+        regions=(("virginia", (2, 0, 0)), ("ohio", (0, 2, 0)), ("california", (0, 0, 2)), ("us-east-2", (0, 2, 0))),
+        me=0,
+        seed=5,
+    )
+    seen = []
+    for me in range(3):
+        reader = TraceReader(
+            path, keys=1000, clients=2, region_clients={REGIONS[me]: (0, 1)}, route=replace(base, me=me)
+        )
+        chunks = list(reader.chunks())
+        seen.append(np.concatenate([c.time for c in chunks]))
+        np.testing.assert_array_equal(np.concatenate([c.every for c in chunks]), trace.t.to_numpy())
+    everything = np.concatenate(seen)
+    assert len(everything) == len(trace) and set(everything) == set(trace.t)  # each row once, in one cluster
+
+
+def test_loop_and_window_follow_every_clusters_rows(tmp_path):
+    # Virginia's rows end at 2 s, the trace at 4 s: each pass lasts 4 s plus the mean gap in every cluster.
+    rows = [[0.0, "read", 1, "virginia"], [2.0, "read", 2, "virginia"], [4.0, "read", 3, "ohio"]]
+    path = write_csv(tmp_path / "t.csv", ["t", "op", "key", "cluster"], rows)
+    ops = run(deployment(path, duration="12 s", arrivals={"loop": True})).ops
+    starts = {c: ops[ops.cluster == c].start_s.tolist() for c in ("virginia", "ohio")}
+    assert starts == {"virginia": [0.0, 2.0, 6.0, 8.0], "ohio": [4.0, 10.0]}
+    # A window that ends after a cluster's last row still ends at its end in every cluster.
+    windowed = run(deployment(path, duration="12 s", arrivals={"loop": True, "window": {"end": "3 s"}})).ops
+    assert windowed.start_s.tolist() == [0.0, 2.0, 3.0, 5.0, 6.0, 8.0, 9.0, 11.0]
+    assert set(windowed.cluster.astype(str)) == {"virginia"}
+
+
+def test_a_cluster_stops_reading_when_the_trace_passes_the_end_of_the_run(tmp_path, monkeypatch):
+    # Ohio's only rows come after the run; its reader stops with the others' rows at the end (as a
+    # single cluster's does), so it never reaches the bad row at 50 s.
+    monkeypatch.setattr(trace_module, "CSV_BLOCK_BYTES", 256)
+    rows = [[f"{i / 10:.1f}", "read", i % 100, "virginia"] for i in range(600)]
+    rows[300][3] = "ohio"
+    rows[500][2] = "x"
+    path = write_csv(tmp_path / "t.csv", ["t", "op", "key", "cluster"], rows)
+    ops = run(deployment(path, duration="10 s")).ops
+    assert len(ops) == 100 and set(ops.cluster.astype(str)) == {"virginia"}
+
+
+def test_skipped_rows_are_counted_once_in_a_deployment(tmp_path):
+    rows = [[f"{i / 10:.1f}", "read", i % 100, ""] for i in range(60)]
+    rows[7][3] = "nowhere"
+    rows[20][2] = "x"
+    path = write_csv(tmp_path / "t.csv", ["t", "op", "key", "cluster"], rows)
+    result = run(deployment(path, arrivals={"on_error": "skip"}))
+    assert len(result.ops) == 58
+    skipped = result.events[result.events.kind == "trace_rows_skipped"]
+    assert skipped.value.tolist() == [2.0]
+    assert "line 9, column 'cluster': no cluster 'nowhere'" in skipped.detail.iloc[0]
+
+
+BAD_ROUTES = [
+    ("cluster", "nowhere", "", "", "no cluster 'nowhere'; clusters: virginia, ohio, california"),
+    ("cluster", "ohio ", "", "", None),  # surrounding spaces are trimmed: a good row
+    ("cluster", "Ohio", "", "", "no cluster 'Ohio' (did you mean 'ohio'?)"),
+    ("client", "", "ohio/client3", "", "'ohio/client3': cluster 'ohio' has client1..client2"),
+    ("client", "", "mars/client1", "", "'mars/client1': no cluster 'mars'"),
+    ("client", "", "client7", "", "'client7' is not a client: the deployment has client1..client6"),
+    ("client", "", "virginia-client1", "", "'virginia-client1' is not a client: write cluster/clientN"),
+    ("client", "ohio", "virginia/client1", "", "'virginia/client1' is not a client of cluster 'ohio'"),
+    ("client", "ohio", "client3", "", "'client3' is not a client of cluster 'ohio': with a cluster"),
+    ("region", "ohio", "", "virginia", "cluster 'ohio' (the row's cluster) has no client in 'virginia'"),
+    ("region", "", "", "mars", "no data centre or region 'mars'"),
+]
+
+
+@pytest.mark.parametrize(("column", "cluster", "client", "region", "match"), BAD_ROUTES)
+def test_bad_routes_name_file_line_and_column(tmp_path, column, cluster, client, region, match):
+    rows = [[f"{i / 10:.1f}", "read", i, "", "", ""] for i in range(30)]
+    rows[12][3:] = [cluster, client, region]  # line 14
+    path = write_csv(tmp_path / "t.csv", ["t", "op", "key", "cluster", "client", "region"], rows)
+    scenario = deployment(path, duration="5 s")
+    if match is None:
+        assert len(run(scenario).ops) == 30
+        return
+    with pytest.raises(TraceError) as info:
+        run(scenario)
+    err = info.value
+    assert (err.line, err.column) == (14, column)
+    assert str(err).startswith(f"{path}: line 14, column {column!r}: ")
+    assert match in str(err)
+
+
+def test_a_cluster_without_applications_gets_no_rows(tmp_path):
+    path = write_csv(
+        tmp_path / "t.csv", ["t", "op", "key", "cluster"], [[0.1, "read", 1, "prod"], [0.2, "read", 2, "dr"]]
+    )
+    data = {
+        "name": "dr",
+        "duration": "2 s",
+        "blueprint": "offsite-dr",
+        "workload": {"keys": 10, "arrivals": {"kind": "trace", "file": str(path)}},
+    }
+    with pytest.raises(TraceError, match=r"line 3, column 'cluster': cluster 'dr' has no application servers"):
+        run(scenario_from_dict(data))
+    path.write_text("t,op,key\n0.1,read,1\n0.2,write,2\n")
+    ops = run(scenario_from_dict(data)).ops
+    assert ops.cluster.astype(str).tolist() == ["prod", "prod"]
+
+
+def test_cli_reports_a_bad_route_in_one_line_and_exits_2(tmp_path, capsys):
+    rows = [[f"{i / 10:.1f}", "read", i, ""] for i in range(30)]
+    rows[4][3] = "texas"
+    write_csv(tmp_path / "t.csv", ["t", "op", "key", "cluster"], rows)
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "name: x\nduration: 5 s\nblueprint: cluster-per-region\n"
+        "workload:\n  keys: 100\n  arrivals: {kind: trace, file: t.csv}\n"
+    )
+    assert main(["run", str(scenario), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"workbench: error: {tmp_path / 't.csv'}: line 6, column 'cluster': no cluster 'texas'; clusters: "
+        "virginia, ohio, california (or set workload.arrivals.on_error: skip)"
+    ]
+
+
+def test_a_cluster_column_on_a_single_cluster_fails_at_load_time(make_scenario, tmp_path):
+    path = write_csv(tmp_path / "t.csv", ["t", "op", "key", "cluster"], [[0, "read", 1, "east"]])
+    with pytest.raises(
+        WorkbenchInputError, match=r"line 1, column 4 'cluster': the cluster column routes rows"
+    ) as info:
+        replay(make_scenario, path)
+    assert info.value.path == "workload.arrivals.file"
+    with pytest.raises(TraceError, match="this scenario has one cluster"):
+        TraceReader(path, keys=10, clients=1, region_clients={})
+
+
+def test_the_regions_trace_is_what_its_script_makes():
+    spec = importlib.util.spec_from_file_location("make_sample_trace", ROOT / "scenarios/traces/make_sample_trace.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = module.make_region_rows(2024)
+    shipped = pd.read_csv(ROOT / "scenarios/traces/regions.csv", keep_default_na=False)
+    assert 500 < len(rows) < 5000 and len(shipped) == len(rows)
+    assert shipped.t.round(6).tolist() == [r[0] for r in rows]
+    assert shipped.cluster.tolist() == [r[7] for r in rows]
+
+
+def test_the_trace_replay_regions_scenario_runs():
+    result = run(load_scenario(ROOT / "scenarios/trace-replay-regions.yaml", ["faults=[]"]))
+    assert result.ok
+    trace = pd.read_csv(ROOT / "scenarios/traces/regions.csv", keep_default_na=False)
+    rows = replayed(result, trace.assign(rule=""))
+    assert len(rows) == len(trace)
+    assert (rows.ran_in[rows.cluster != ""] == "virginia").all()
+    assert (rows.ran_on[rows.client != ""] == "ohio/client2").all()
+    assert (rows.ran_in[rows.region != ""] == rows.region[rows.region != ""]).all()

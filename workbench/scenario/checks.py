@@ -29,8 +29,9 @@ from workbench.scenario.trace import check_trace_file
 from workbench.scenario.units import format_duration
 
 
-def check_scenario(s: Scenario, source: str) -> None:
-    """Rules that span several fields. Each error names the offending path."""
+def check_scenario(s: Scenario, source: str, *, deployment: bool = False) -> None:
+    """Rules that span several fields. Each error names the offending path. ``deployment``: ``s``
+    is one cluster's part of a deployment of several clusters (``check_deployment``)."""
 
     def fail(path: str, message: str) -> None:
         """Raise the input error at field ``path`` of the scenario."""
@@ -178,7 +179,7 @@ def check_scenario(s: Scenario, source: str) -> None:
             f"a transaction writes {s.workload.transaction_documents} distinct documents, "
             f"but there are only {s.workload.keys} keys",
         )
-    check_workload(s, fail)
+    check_workload(s, fail, deployment=deployment)
     check_tasks(s, fail)
     for name, cost in db.conflicts.scripts.items():
         if name not in collections:
@@ -231,8 +232,9 @@ def check_scenario(s: Scenario, source: str) -> None:
     _check_restarts(s, fail)
 
 
-def check_workload(s: Scenario, fail: Any) -> None:
-    """Arrivals (each kind's settings, the trace file's header) and key popularity."""
+def check_workload(s: Scenario, fail: Any, *, deployment: bool = False) -> None:
+    """Arrivals (each kind's settings, the trace file's header: a ``cluster`` column only in a
+    ``deployment``) and key popularity."""
     wl = s.workload
     names = list(wl.collections)
     if wl.write_collections is not None and not wl.write_collections:
@@ -293,7 +295,7 @@ def check_workload(s: Scenario, fail: Any) -> None:
         if a.file is None:
             fail(f"{here}.file", "trace arrivals need a file, e.g. file: traces/sample.csv (relative to the scenario)")
         try:
-            check_trace_file(a.file)
+            check_trace_file(a.file, deployment=deployment)
         except WorkbenchInputError as err:
             fail(f"{here}.file", str(err))
         if a.window.end is not None and a.window.end <= a.window.start:
@@ -640,7 +642,7 @@ def check_deployment(s: DeploymentScenario, source: str) -> None:
     parts = split(s, source)
     for part in parts:
         try:
-            check_scenario(part.scenario, source)
+            check_scenario(part.scenario, source, deployment=True)
         except WorkbenchInputError as err:
             path = part_path(part, err.path or "")
             raise WorkbenchInputError(f"cluster '{part.name}': {err.message}", source=source, path=path) from None

@@ -10,6 +10,9 @@ one shared clock. Its scenario is the deployment's, narrowed to that cluster:
   server that issues nothing (an off-site replica, say);
 - the workload, with its rate (or closed-loop users) shared out in proportion to the
   clients; the key space is the same everywhere (the clusters hold the same documents);
+  a replayed trace is read by every cluster with clients, each replaying the rows routed
+  to it (``TraceRoute``: by the row's cluster, client, region, else by the clusters' share
+  of the clients);
 - the faults: those naming the cluster, and every data-centre action (``datacenter_down``,
   ``datacenter_up``, a partition or degraded link between data centres, ``heal``), which
   each cluster applies to its own nodes and the deployment to the links between clusters.
@@ -22,11 +25,12 @@ The split is checked like any scenario; an error names the deployment's own fiel
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from workbench.errors import WorkbenchInputError, did_you_mean, one_of
 from workbench.scenario.schema import (
+    Arrivals,
     Blueprint,
     ClientGroup,
     ClientSpec,
@@ -34,6 +38,7 @@ from workbench.scenario.schema import (
     DeploymentScenario,
     Scenario,
 )
+from workbench.scenario.trace import TraceRoute
 
 # Actions on data centres rather than nodes: every cluster applies them to its own part.
 DATACENTRE_ACTIONS = ("datacenter_down", "datacenter_up", "heal")
@@ -52,6 +57,7 @@ class ClusterPart:
     fault_origin: tuple[int, ...]  # faults[j] of the part is faults[fault_origin[j]] of the deployment
     client_origin: tuple[int, ...]  # clients.placement[j] likewise
     clients: int  # application servers that issue operations (0: the idle stand-in)
+    trace_route: TraceRoute | None = None  # a replayed trace: which of its rows are this cluster's
 
 
 def is_datacentre_fault(fault: Any, datacentres: set[str]) -> bool:
@@ -125,9 +131,7 @@ def split(s: DeploymentScenario, source: str = "<scenario>") -> list[ClusterPart
         groups[owner_name].append((i, group))
     total = sum(g.count for gs in groups.values() for _i, g in gs)
 
-    wl = s.workload
-    if wl.arrivals.kind == "trace":
-        fail("workload.arrivals.kind", "a trace cannot be replayed against a deployment of several clusters yet")
+    route = _trace_route(s, names, groups) if s.workload.arrivals.kind == "trace" else None
 
     parts = []
     for index, c in enumerate(dep.clusters):
@@ -191,12 +195,11 @@ def split(s: DeploymentScenario, source: str = "<scenario>") -> list[ClusterPart
             given = (set(s.clients.model_fields_set) - {"count", "datacenter", "zone"}) | {"placement"}
             clients = ClientSpec.model_construct(_fields_set=given, **values)
         else:
-            # No application here: one client that issues nothing, so the model stays whole.
+            # No application here: one client that issues nothing, so the model stays whole
+            # (plain Poisson arrivals that stop at once, whatever the deployment's kind).
             first_dc = c.nodes[0].datacenter
             clients = ClientSpec(count=1, datacenter=first_dc, read_balance="None")
-            workload = wl.model_copy(
-                update={"stop": 0.0, "arrivals": wl.arrivals.model_copy(update={"kind": "poisson"})}
-            )
+            workload = wl.model_copy(update={"stop": 0.0, "arrivals": Arrivals()})
         own = {field: getattr(c, field) for field in ClusterParts.model_fields}
         blueprint = Blueprint(
             name=f"{dep.name}/{c.name}",
@@ -216,7 +219,9 @@ def split(s: DeploymentScenario, source: str = "<scenario>") -> list[ClusterPart
                 "faults": tuple(faults),
             }
         )
-        parts.append(ClusterPart(c.name, index, scenario, tuple(origin), tuple(i for i, _g in mine if i >= 0), count))
+        origin_clients = tuple(i for i, _g in mine if i >= 0)
+        here_route = replace(route, me=index) if route is not None and count else None
+        parts.append(ClusterPart(c.name, index, scenario, tuple(origin), origin_clients, count, here_route))
     return parts
 
 
@@ -244,6 +249,32 @@ def cluster_datacentres(part: ClusterPart) -> set[str]:
     if part.clients:
         dcs |= {g.datacenter for g in part.scenario.clients.placement}
     return dcs
+
+
+def _trace_route(
+    s: DeploymentScenario, names: list[str], groups: dict[str, list[tuple[int, ClientGroup]]]
+) -> TraceRoute:
+    """How a replayed trace's rows are shared among the clusters: each cluster's clients, and how
+    many it has in each data centre and region (as the replay's own clients are placed)."""
+    regions: dict[str, list[int]] = {}
+    for dc in s.blueprint.datacenters:
+        regions.setdefault(dc.name, [0] * len(names))
+    for dc in s.blueprint.datacenters:
+        regions.setdefault(dc.region, [0] * len(names))
+    region_of = {dc.name: dc.region for dc in s.blueprint.datacenters}
+    for k, name in enumerate(names):
+        for _i, group in groups[name]:
+            regions[group.datacenter][k] += group.count
+            if region_of[group.datacenter] != group.datacenter:
+                regions[region_of[group.datacenter]][k] += group.count
+    counts = tuple(sum(g.count for _i, g in groups[name]) for name in names)
+    return TraceRoute(
+        clusters=tuple(names),
+        clients=counts,
+        regions=tuple((name, tuple(per)) for name, per in regions.items()),
+        me=-1,
+        seed=s.seed,
+    )
 
 
 def _touches(fault: Any, datacentres: set[str]) -> bool:

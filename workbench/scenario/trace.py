@@ -10,6 +10,13 @@ One row per operation; the columns (``docs/traces.md`` has the details)::
     client     client3 or a number (optional): which application server sends it
     session    any value (optional): rows with the same value share a RavenDB session
     region     a data centre or region name (optional): a client placed there sends it
+    cluster    a cluster of the deployment (optional; deployments of several clusters only)
+
+In a deployment of several clusters every cluster replays the rows that are routed to it
+(:class:`TraceRoute`): by ``cluster``, else a client named ``east/client2`` (or numbered
+across the deployment), else ``region``, else shared in proportion to the clients by a hash
+of the session (or of the line). Each cluster reads the file itself and routes every row
+the same way, so each row is replayed by exactly one cluster.
 
 The file is read in chunks (``pyarrow.csv.open_csv`` / ``ParquetFile.iter_batches``),
 so a trace of any length replays in bounded memory: only the chunk being replayed is
@@ -26,6 +33,7 @@ the bad rows.
 from __future__ import annotations
 
 import csv
+import math
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,7 +49,7 @@ from workbench.errors import WorkbenchInputError, did_you_mean
 
 # Op names in the model's op-kind order (workbench.model.recording.tables.OP_KINDS).
 TRACE_OPS = ("read", "write", "query", "cluster_tx", "compare_exchange", "transaction")
-COLUMNS = ("t", "timestamp", "op", "key", "size", "client", "session", "region")
+COLUMNS = ("t", "timestamp", "op", "key", "size", "client", "session", "region", "cluster")
 CSV_BLOCK_BYTES = 1 << 20  # a CSV chunk: about 30-50 thousand rows
 PARQUET_BATCH_ROWS = 65_536
 HEADER_BYTES = 1 << 16  # enough for any sane header line
@@ -101,7 +109,7 @@ def check_header(names: list[str], source: str, *, csv_file: bool = True) -> Non
     """Every column known and unique, a time column, op and key present."""
     where = "line 1" if csv_file else "schema"
     line = 1 if csv_file else None
-    hint = "t (or timestamp), op, key, and optionally size, client, session, region"
+    hint = "t (or timestamp), op, key, and optionally size, client, session, region, cluster"
     if not names or names == [""]:
         msg = f"{where}: no header; the first line must name the columns: {hint}"
         raise TraceError(msg, source=source, line=line)
@@ -130,13 +138,22 @@ def check_header(names: list[str], source: str, *, csv_file: bool = True) -> Non
             raise TraceError(msg, source=source, line=line, column=required)
 
 
-def check_trace_file(path: str | Path) -> list[str]:
+def check_trace_file(path: str | Path, *, deployment: bool = False) -> list[str]:
     """Load-time check: the file exists, its format is known, its header is right, it has rows,
-    and (Parquet) its text columns hold text or numbers, not lists or records."""
+    and (Parquet) its text columns hold text or numbers, not lists or records. A ``cluster``
+    column is only for a ``deployment`` of several clusters."""
     names = read_header(path)
     source = str(path)
     fmt = trace_format(path)
     check_header(names, source, csv_file=fmt == "csv")
+    if "cluster" in names and not deployment:
+        where = "line 1" if fmt == "csv" else "schema"
+        msg = (
+            f"{where}, column {names.index('cluster') + 1} 'cluster': the cluster column routes rows among the "
+            "clusters of a deployment (a blueprint with clusters:), and this scenario has one cluster; remove "
+            "the column (region and client work on both)"
+        )
+        raise TraceError(msg, source=source, line=1 if fmt == "csv" else None, column="cluster")
     if fmt == "parquet":
         try:
             meta = pq.read_metadata(source)
@@ -168,9 +185,35 @@ def check_trace_file(path: str | Path) -> list[str]:
 # ----------------------------------------------------------------------------- reading
 
 
+@dataclass(frozen=True)
+class TraceRoute:
+    """How a deployment of several clusters shares a trace's rows, and which cluster this reader
+    replays for (``docs/traces.md``, "Deployments of several clusters"). Every cluster's reader
+    routes every row the same way (from the row, its line and the seed, never from a cluster's
+    random streams), so each row is replayed by exactly one cluster. Built by
+    ``workbench.scenario.deployment.split``.
+
+    ``clusters``: the deployment's clusters, in order; ``clients``: the application servers of
+    each that issue operations (0: it gets no rows); ``regions``: each data-centre and region
+    name with the number of clients each cluster has there; ``me``: the index of this reader's
+    cluster; ``seed``: the run's seed, mixed into the hashes that share rows out.
+    """
+
+    clusters: tuple[str, ...]
+    clients: tuple[int, ...]
+    regions: tuple[tuple[str, tuple[int, ...]], ...]
+    me: int
+    seed: int
+
+    @property
+    def reports(self) -> bool:
+        """This cluster counts the skipped rows (the first with clients), so the deployment counts them once."""
+        return self.me == next(i for i, n in enumerate(self.clients) if n > 0)
+
+
 @dataclass
 class TraceChunk:
-    """The good rows of one chunk, in file order."""
+    """The good rows of one chunk, in file order (in a deployment, those routed to this reader's cluster)."""
 
     time: np.ndarray  # float64, trace seconds after time zero
     kind: np.ndarray  # int64 op kind (TRACE_OPS order)
@@ -180,6 +223,7 @@ class TraceChunk:
     region: np.ndarray | None  # int64 index into region_groups, -1 where not given
     session: list[str | None] | None  # session value, None where not given
     session_hash: np.ndarray | None  # int64 stable hash of the session value
+    every: np.ndarray  # float64 times of the good rows of every cluster (``time`` itself on a single cluster)
 
 
 @dataclass
@@ -194,8 +238,12 @@ class TraceReader:
 
     ``clients``: how many clients the scenario has (client names are client1..clientN).
     ``region_clients``: data-centre and region names -> the clients placed there.
+    ``route``: in a deployment of several clusters, how rows are shared among the clusters;
+    only this cluster's rows are returned, with their client and region as this cluster
+    numbers them (every row is still checked, so errors are the same in every cluster).
     Each call of :meth:`chunks` is one pass over the file (the replay loops by calling
-    it again). ``skipped`` counts bad rows passed over (``on_error: skip``).
+    it again). ``skipped`` counts bad rows passed over (``on_error: skip``; in a deployment,
+    only the cluster that :attr:`TraceRoute.reports` counts them).
     """
 
     def __init__(
@@ -208,10 +256,17 @@ class TraceReader:
         on_error: str = "fail",
         block_bytes: int | None = None,
         batch_rows: int | None = None,
+        route: TraceRoute | None = None,
     ):
         self.path = str(path)
         self.format = trace_format(path)
-        self.names = check_trace_file(path)
+        self.names = check_trace_file(path, deployment=route is not None)
+        self.route = route
+        if route is not None and route.clients[route.me] != clients:
+            msg = (
+                f"the route gives cluster {route.clusters[route.me]!r} {route.clients[route.me]} clients, not {clients}"
+            )
+            raise ValueError(msg)
         self.keys = keys
         self.n_clients = clients
         self.region_names = list(region_clients)
@@ -237,7 +292,7 @@ class TraceReader:
         batches = self._csv_batches() if self.format == "csv" else self._parquet_batches()
         for batch, lines, invalid in batches:
             chunk = self._check(batch, lines, invalid, state)
-            if chunk is not None and len(chunk.time):
+            if chunk is not None and len(chunk.every):  # in a deployment, possibly none of this cluster's
                 yield chunk
 
     def _csv_batches(self) -> Iterator[tuple[pa.RecordBatch, np.ndarray, list[tuple[int, str]]]]:
@@ -366,6 +421,8 @@ class TraceReader:
                 checks.append(_Check(name, bad, why))
                 checks.append(_Check(name, negative, lambda i, v=sizes: f"negative size {v[i]:g}"))
                 out["size"] = sizes
+            elif name in ("client", "region", "cluster") and self.route is not None:
+                continue  # routed below, once the session column is read
             elif name == "client":
                 clients, bad, why = self._clients(col)
                 checks.append(_Check(name, bad, why))
@@ -376,6 +433,9 @@ class TraceReader:
                 out["region"] = regions
             elif name == "session":
                 out["session"], out["session_hash"] = _sessions(col)
+        mine = None
+        if self.route is not None:
+            mine = self._route_rows(cols, lines, out, checks)
         assert time_raw is not None
         # Time: relative to time zero, and never backwards (compared with the last good row).
         other_bad = np.zeros(n, dtype=bool)
@@ -408,15 +468,18 @@ class TraceReader:
         if good.any():
             state.last = max(state.last, float(times[good].max()))
         session = out.get("session")
+        keep = good if mine is None else good & mine
+        time = times[keep]
         return TraceChunk(
-            time=times[good],
-            kind=out["kind"][good],
-            key=out["key"][good],
-            size=out["size"][good] if "size" in out else None,
-            client=out["client"][good] if "client" in out else None,
-            region=out["region"][good] if "region" in out else None,
-            session=[s for s, ok in zip(session, good.tolist(), strict=True) if ok] if session is not None else None,
-            session_hash=out["session_hash"][good] if "session_hash" in out else None,
+            time=time,
+            kind=out["kind"][keep],
+            key=out["key"][keep],
+            size=out["size"][keep] if "size" in out else None,
+            client=out["client"][keep] if "client" in out else None,
+            region=out["region"][keep] if "region" in out else None,
+            session=[s for s, ok in zip(session, keep.tolist(), strict=True) if ok] if session is not None else None,
+            session_hash=out["session_hash"][keep] if "session_hash" in out else None,
+            every=time if mine is None else times[good],
         )
 
     def _report(self, checks: list[_Check], bad: np.ndarray, lines: np.ndarray, invalid: list[tuple[int, str]]) -> None:
@@ -434,7 +497,9 @@ class TraceReader:
             line, column, problem = found[0]
             message = self._message(line, column, problem) + " (or set workload.arrivals.on_error: skip)"
             raise TraceError(message, source=self.path, line=line, column=column)
-        if self.passes == 1:  # a looping replay reads the same bad rows again: count them once
+        # A looping replay reads the same bad rows again: count them once; in a deployment every
+        # cluster reads them: one counts them.
+        if self.passes == 1 and (self.route is None or self.route.reports):
             self.skipped += len(rows) + len(invalid)
             self.examples.extend(self._message(*item) for item in found[:wanted])
 
@@ -486,6 +551,218 @@ class TraceReader:
             return f"no data centre or region {value!r}{did_you_mean(str(value), self.region_names)}; known: {known}"
 
         values, bad = _by_value(col, to_group)
+        return values, bad, why
+
+    # -- a deployment of several clusters: which cluster replays each row
+    def _route_rows(self, cols: dict[str, pa.Array], lines: np.ndarray, out: dict, checks: list[_Check]) -> np.ndarray:
+        """Route every row to one cluster (:class:`TraceRoute`): by its ``cluster``, else by a
+        client it names, else by its ``region``, else in proportion to the clusters' clients by
+        a hash of its session (or line) with the seed. Notes the checks of those columns, sets
+        ``out["client"]`` and ``out["region"]`` as this cluster numbers its clients and regions
+        (-1: not given), and returns the rows that are this cluster's."""
+        route = self.route
+        assert route is not None
+        n = len(lines)
+        names = route.clusters
+        counts = np.array(route.clients, dtype=np.int64)
+        total = int(counts.sum())
+        ends = np.cumsum(counts)  # the deployment's client numbers of cluster c: ends[c] - counts[c] .. ends[c] - 1
+        cluster = np.full(n, -1, dtype=np.int64)
+        if "cluster" in cols:
+            cluster, bad, why = self._clusters(cols["cluster"])
+            checks.append(_Check("cluster", bad, why))
+        given = cluster >= 0
+        cluster = cluster.copy()
+        local = np.full(n, -1, dtype=np.int64)
+        if "client" in cols:
+            client_col = cols["client"]
+            form, which, number, bad, why = self._deployment_clients(client_col)
+            checks.append(_Check("client", bad, why))
+            c_safe = np.where(given, cluster, 0)
+            other = given & (form == _QUALIFIED) & (which != cluster)
+            checks.append(
+                _Check(
+                    "client",
+                    other,
+                    lambda i, c=c_safe: (
+                        f"{_show(client_col, i)} is not a client of cluster {names[c[i]]!r} (the row's cluster)"
+                    ),
+                )
+            )
+            beyond_own = given & (form == _BARE) & (number >= counts[c_safe])
+            checks.append(
+                _Check(
+                    "client",
+                    beyond_own,
+                    lambda i, c=c_safe: (
+                        f"{_show(client_col, i)} is not a client of cluster {names[c[i]]!r}: with a cluster, "
+                        f"client numbers are that cluster's, client1..client{counts[c[i]]}"
+                    ),
+                )
+            )
+            beyond_all = ~given & (form == _BARE) & (number >= total)
+            checks.append(
+                _Check(
+                    "client",
+                    beyond_all,
+                    lambda i: (
+                        f"{_show(client_col, i)} is not a client: the deployment has client1..client{total}, "
+                        f"numbered across its clusters in order ({_numbering(names, counts)}), or write cluster/clientN"
+                    ),
+                )
+            )
+            # With a cluster, the client is that cluster's (a number is taken modulo its clients).
+            own = given & ((form == _QUALIFIED) | (form == _BARE)) & ~other & ~beyond_own
+            local[own] = number[own]
+            numbered = given & (form == _NUMBER)
+            local[numbered] = number[numbered] % counts[cluster[numbered]]
+            # Without one, a qualified client says its cluster, and a bare one or a number is
+            # one of the deployment's clients numbered across the clusters in order.
+            qualified = ~given & (form == _QUALIFIED)
+            cluster[qualified] = which[qualified]
+            local[qualified] = number[qualified]
+            across = ~given & (((form == _BARE) & ~beyond_all) | (form == _NUMBER))
+            if across.any():
+                g = np.where(form[across] == _BARE, number[across], number[across] % total)
+                c = np.searchsorted(ends, g, side="right")
+                cluster[across] = c
+                local[across] = g - (ends[c] - counts[c])
+            out["client"] = local
+        region = np.full(n, -1, dtype=np.int64)
+        region_names = [name for name, _ in route.regions]
+        there = np.array([per for _, per in route.regions], dtype=np.int64).reshape(len(region_names), len(names))
+        if "region" in cols:
+            region_col = cols["region"]
+            region, bad, why = self._deployment_regions(region_col, region_names, there)
+            checks.append(_Check("region", bad, why))
+            # A row's cluster and region: the region picks one of that cluster's clients.
+            conflict = np.zeros(n, dtype=bool)
+            rows = np.flatnonzero(given & (local < 0) & (region >= 0))
+            conflict[rows] = there[region[rows], cluster[rows]] == 0
+
+            def elsewhere(i: int) -> str:
+                """The row's cluster has no client in its region, for the error message."""
+                serving = [names[c] for c in np.flatnonzero(there[region[i]])]
+                return (
+                    f"cluster {names[cluster[i]]!r} (the row's cluster) has no client in {_show(region_col, i)}; "
+                    f"clusters with clients there: {', '.join(serving)}"
+                )
+
+            checks.append(_Check("region", conflict, elsewhere))
+        # The rest: by region, else in proportion to the clients; by a ticket that is the
+        # session's hash (a session stays in one cluster), else the line's, mixed with the seed.
+        rest = cluster < 0
+        if rest.any():
+            ticket = _mix(lines[rest], route.seed, 1)
+            hashes = out.get("session_hash")
+            if hashes is not None:
+                h = hashes[rest]
+                ticket = np.where(h >= 0, _mix(h, route.seed, 2), ticket)
+            chosen = np.searchsorted(ends, (ticket % np.uint64(total)).astype(np.int64), side="right")
+            by_region = region[rest] >= 0
+            if by_region.any():
+                weights = there[region[rest][by_region]]
+                pick = (ticket[by_region] % weights.sum(axis=1).astype(np.uint64)).astype(np.int64)
+                chosen[by_region] = np.argmax(np.cumsum(weights, axis=1) > pick[:, None], axis=1)
+            cluster[rest] = chosen
+        mine = cluster == route.me
+        if "region" in cols:
+            own_group = {name: i for i, name in enumerate(self.region_names) if self.region_groups[i]}
+            table = np.array([own_group.get(name, -1) for name in region_names] + [-1], dtype=np.int64)
+            out["region"] = table[region]  # -1 (not given) picks the table's last entry, -1
+        return mine
+
+    def _clusters(self, col: pa.Array) -> tuple[np.ndarray, np.ndarray, Callable[[int], str]]:
+        route = self.route
+        assert route is not None
+        names = list(route.clusters)
+        index = {name: i for i, name in enumerate(names) if route.clients[i] > 0}
+
+        def why(i: int) -> str:
+            """Why row ``i``'s cluster is bad, for the error message."""
+            value = str(col[i].as_py())
+            if value in names:
+                return f"cluster {value!r} has no application servers to send it (clients.placement)"
+            return f"no cluster {value!r}{did_you_mean(value, names)}; clusters: {', '.join(names)}"
+
+        values, bad = _by_value(col, lambda v: -1 if v is None or v == "" else index.get(str(v), -2))
+        return values, bad, why
+
+    def _deployment_clients(
+        self, col: pa.Array
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Callable[[int], str]]:
+        """A deployment's ``client`` column: per row its form (:data:`_QUALIFIED` ``east/client2``,
+        :data:`_BARE` ``client5``, :data:`_NUMBER` ``17``; -1 not given), the cluster a qualified
+        one names, and its number (the client's, from 0; a number modulo every client count)."""
+        route = self.route
+        assert route is not None
+        names = list(route.clusters)
+        counts = route.clients
+        modulus = math.lcm(*[c for c in counts if c > 0])
+        modulus = math.lcm(modulus, sum(counts)) if modulus * sum(counts) < 2**62 else sum(counts)
+
+        def parse(value: object) -> tuple[int, int, int]:
+            """(form, cluster, number) of one value; form -2: not a client."""
+            if value is None or value == "":
+                return -1, -1, -1
+            if isinstance(value, int) or (isinstance(value, str) and value.lstrip("+").isdigit()):
+                return _NUMBER, -1, int(value) % modulus
+            text = str(value)
+            head, slash, tail = text.rpartition("/")
+            if tail.startswith("client") and tail[6:].isdigit() and int(tail[6:]) >= 1:
+                number = min(int(tail[6:]) - 1, 2**62)
+                if not slash:
+                    return _BARE, -1, number
+                if head in names and number < counts[names.index(head)]:
+                    return _QUALIFIED, names.index(head), number
+            return -2, -1, -1
+
+        def why(i: int) -> str:
+            """Why row ``i``'s client is bad, for the error message."""
+            value = str(col[i].as_py())
+            head, slash, tail = value.rpartition("/")
+            if slash and tail.startswith("client") and tail[6:].isdigit():
+                if head not in names:
+                    return f"{value!r}: no cluster {head!r}{did_you_mean(head, names)}; clusters: {', '.join(names)}"
+                count = counts[names.index(head)]
+                if not count:
+                    return f"{value!r}: cluster {head!r} has no application servers (clients.placement)"
+                return f"{value!r}: cluster {head!r} has client1..client{count}"
+            total = sum(counts)
+            return (
+                f"{_show(col, i)} is not a client: write cluster/clientN ({names[0]}/client1), client1..client{total} "
+                f"(numbered across the clusters in order: {_numbering(names, np.array(counts))}) or a number "
+                f"(taken modulo {total})"
+            )
+
+        table = _by_values(col, parse, 3)
+        form, which, number = table[:, 0], table[:, 1], table[:, 2]
+        bad = form == -2
+        return form, which, number, bad, why
+
+    def _deployment_regions(
+        self, col: pa.Array, names: list[str], there: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, Callable[[int], str]]:
+        """A deployment's ``region`` column: per row the index of its name among the deployment's
+        data centres and regions (-1 not given); bad: unknown, or no client of any cluster there."""
+        index = {name: i for i, name in enumerate(names)}
+        placed = there.sum(axis=1) > 0
+
+        def to_region(value: object) -> int:
+            """A row's region as an index of ``names``: -1 when empty, -2 when unknown or nobody is there."""
+            if value is None or value == "":
+                return -1
+            i = index.get(str(value))
+            return -2 if i is None or not placed[i] else i
+
+        def why(i: int) -> str:
+            """Why row ``i``'s region is bad, for the error message."""
+            value = str(col[i].as_py())
+            if value in index:
+                return f"no client is placed in {value!r} (clients.placement)"
+            return f"no data centre or region {value!r}{did_you_mean(value, names)}; known: {', '.join(names)}"
+
+        values, bad = _by_value(col, to_region)
         return values, bad, why
 
 
@@ -668,3 +945,42 @@ def _sessions(col: pa.Array) -> tuple[list[str | None], np.ndarray]:
     indices = encoded.indices.fill_null(len(names)).to_numpy(zero_copy_only=False)
     lookup = np.array([*names, None], dtype=object)
     return lookup[indices].tolist(), hashes[indices]
+
+
+# ----------------------------------------------------------------------------- routing in a deployment
+
+_QUALIFIED, _BARE, _NUMBER = 1, 2, 3  # forms of a client value: east/client2, client5, 17
+_MASK = (1 << 64) - 1
+
+
+def _mix(values: np.ndarray, seed: int, purpose: int) -> np.ndarray:
+    """Well-spread uint64 tickets from whole numbers (a line, a session's hash) and the seed:
+    splitmix64's finaliser of ``value + salt``, so a row's cluster does not follow its number."""
+    salt = np.uint64(((seed & _MASK) * 0x9E3779B97F4A7C15 + purpose * 0xD1B54A32D192ED03) & _MASK)
+    with np.errstate(over="ignore"):
+        z = values.astype(np.int64).astype(np.uint64) + salt
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _numbering(names: tuple[str, ...] | list[str], counts: np.ndarray) -> str:
+    """How a deployment numbers its clients across the clusters: ``east client1-2, west client3-4``."""
+    parts, first = [], 1
+    for name, count in zip(names, counts.tolist(), strict=True):
+        if count:
+            last = first + count - 1
+            parts.append(f"{name} client{first}" + (f"-{last}" if last > first else ""))
+            first += count
+    return ", ".join(parts)
+
+
+def _by_values(col: pa.Array, convert: Callable[[object], tuple[int, ...]], width: int) -> np.ndarray:
+    """:func:`_by_value` with several whole numbers per value: an (n, width) array; a missing
+    value gets ``convert(None)``."""
+    if len(col) == 0:
+        return np.zeros((0, width), dtype=np.int64)
+    encoded = col if pa.types.is_dictionary(col.type) else pc.dictionary_encode(col)
+    table = np.array([convert(v) for v in encoded.dictionary.to_pylist()] + [convert(None)], dtype=np.int64)
+    indices = encoded.indices.fill_null(len(table) - 1).to_numpy(zero_copy_only=False)
+    return table[indices]

@@ -72,7 +72,7 @@ class Deployment:
         self.parts = {part.name: part for part in parts}
         base = 0
         for k, part in enumerate(parts):
-            placement = Placement(part.name, base, width, total + k, k * WRITE_ID_STRIDE, tags)
+            placement = Placement(part.name, base, width, total + k, k * WRITE_ID_STRIDE, tags, part.trace_route)
             sub = part.scenario.model_copy(update={"elide_idle": False})
             world = World(sub, self.env, placement)
             world.group.foreign_copies = lambda w=world: self._foreign_copies(w)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
@@ -36,6 +36,9 @@ from workbench.model.tasks.external import ExternalSystem
 from workbench.model.tasks.tasks import Tasks, make_task
 from workbench.scenario.schema import Scenario
 
+if TYPE_CHECKING:
+    from workbench.scenario.trace import TraceRoute
+
 # Bytes of framing on a replication message (TCP, headers, change vector).
 REPLICATION_OVERHEAD_BYTES = 200.0
 
@@ -58,8 +61,9 @@ class WiringError(RuntimeError):
 @dataclass(frozen=True)
 class Placement:
     """Where one cluster of a deployment (``workbench.model.assembly.deployment``) sits among the
-    others: its name, its nodes' entries in the deployment-wide change vectors, and the
-    first write id it hands out (write ids are unique across the deployment)."""
+    others: its name, its nodes' entries in the deployment-wide change vectors, the
+    first write id it hands out (write ids are unique across the deployment) and, when the
+    deployment replays a trace, which of its rows are this cluster's."""
 
     cluster: str
     cv_base: int  # entry of its first node
@@ -67,6 +71,7 @@ class Placement:
     raft_position: int  # its RAFT entry
     first_write_id: int
     cv_tags: tuple[str, ...]  # the node of each entry, qualified ("east/A"), for the replication table
+    trace_route: TraceRoute | None = None  # workbench.scenario.deployment.split's, for a trace replay
 
 
 class World:
@@ -235,7 +240,14 @@ class World:
             for i in range(len(client_names))
         ]
         self.workload = make_workload(
-            self.env, scenario, streams, self.clients, self.recorder, self.network, self.keyspace
+            self.env,
+            scenario,
+            streams,
+            self.clients,
+            self.recorder,
+            self.network,
+            self.keyspace,
+            placement.trace_route if placement is not None else None,
         )
         self.externals = {
             x.name: ExternalSystem(self.env, x, first_external + i, streams, self.network, self.recorder)

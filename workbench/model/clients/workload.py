@@ -40,7 +40,7 @@ import numpy as np
 from workbench.model.kernel.kernel import Recurring, Sampler, Streams, Timer
 from workbench.model.recording.tables import OP_KINDS
 from workbench.scenario.distributions import Exponential, Uniform
-from workbench.scenario.trace import TRACE_OPS, TraceError, TraceReader
+from workbench.scenario.trace import TRACE_OPS, TraceError, TraceReader, TraceRoute
 
 if TYPE_CHECKING:
     import simpy
@@ -497,6 +497,10 @@ class TraceReplay(Generator):
 
     ``clients``: the clients it replays through, placed in ``datacenters`` (the blueprint's)
     by ``network``; skipped rows are reported to ``recorder`` when the replay ends.
+    ``route``: in a deployment of several clusters, which rows are this cluster's
+    (:class:`~workbench.scenario.trace.TraceRoute`); the others are read and passed over. The
+    window, the loop's period and the end of the replay follow every cluster's rows, so the
+    clusters replay one trace on one time line.
     """
 
     def __init__(
@@ -509,6 +513,7 @@ class TraceReplay(Generator):
         datacenters: Sequence[Datacenter],
         network: Network,
         recorder: Recorder,
+        route: TraceRoute | None = None,
     ):
         super().__init__(env, spec, duration)
         a = self.spec.arrivals
@@ -530,6 +535,7 @@ class TraceReplay(Generator):
             clients=len(clients),
             region_clients={name: tuple(ids) for name, ids in region_clients.items()},
             on_error=a.on_error,
+            route=route,
         )
         groups = self.reader.region_groups
         self._group_size = np.array([max(1, len(g)) for g in groups] or [1], dtype=np.int64)
@@ -543,7 +549,8 @@ class TraceReplay(Generator):
         self.loop = a.loop
         self.passes = 0  # completed passes over the window (loop)
         self._offset = 0.0  # simulated time of this pass's window start
-        self._pass_rows = 0
+        self._pass_rows = 0  # rows of this pass's window (of every cluster, in a deployment)
+        self._pass_mine = 0  # of them, this cluster's
         self._pass_first = self._pass_last = 0.0
         self._chunks: Iterator[Any] | None = None
         self._open: list[str | None] = [None] * len(clients)  # the trace session open on each client
@@ -610,20 +617,36 @@ class TraceReplay(Generator):
                 if not self._next_pass():
                     return False
                 continue
-            t = chunk.time  # never decreasing: the reader drops rows that go back
-            first = int(np.searchsorted(t, self.start_t, side="left"))
-            last = len(t)
+            # The window, by every cluster's rows (on a single cluster, ``every`` is ``time``).
+            every = chunk.every  # never decreasing: the reader drops rows that go back
+            first = int(np.searchsorted(every, self.start_t, side="left"))
+            last = len(every)
             if self.end_t is not None:
-                last = int(np.searchsorted(t, self.end_t, side="left"))
-                if last < len(t):
+                last = int(np.searchsorted(every, self.end_t, side="left"))
+                if last < len(every):
                     self._chunks = None  # the window ends inside this chunk
+            if first < last:
+                if self._pass_rows == 0:
+                    self._pass_first = float(every[first])
+                self._pass_last = float(every[last - 1])
+                self._pass_rows += last - first
+            t = chunk.time
+            if t is not every:  # a deployment: this cluster's rows in the window
+                last = int(np.searchsorted(t, every[last - 1], side="right")) if first < last else 0
+                first = int(np.searchsorted(t, self.start_t, side="left"))
+                if first >= last and self._pass_rows and self._at(self._pass_last) >= self.until:
+                    return False  # the rest of the trace is after the end, whichever cluster it is for
             if first >= last:
                 continue
             self._take(chunk, first, last)
             return True
 
+    def _at(self, t: float) -> float:
+        """The simulated time of a row at trace time ``t`` in this pass."""
+        return self._offset + (t - self.start_t) / self.speedup
+
     def _next_pass(self) -> bool:
-        if not self.loop or self._pass_rows == 0:
+        if not self.loop or self._pass_mine == 0:  # routing is the same in every pass: none of ours again
             return False
         if self.end_t is not None:
             period = self.end_t - self.start_t
@@ -636,17 +659,14 @@ class TraceReplay(Generator):
             raise TraceError(msg, source=self.reader.path)
         self._offset += period / self.speedup
         self.passes += 1
-        self._pass_rows = 0
+        self._pass_rows = self._pass_mine = 0
         self._chunks = self.reader.chunks()
         return True
 
     def _take(self, chunk, first: int, last: int) -> None:
         n = last - first
         t = chunk.time[first:last]
-        if self._pass_rows == 0:
-            self._pass_first = float(t[0])
-        self._pass_last = float(t[-1])
-        self._pass_rows += n
+        self._pass_mine += n
         self._when = (self._offset + (t - self.start_t) / self.speedup).tolist()
         self._kind = chunk.kind[first:last].tolist()
         self._key = chunk.key[first:last].tolist()
@@ -698,14 +718,17 @@ def make_workload(
     recorder: Recorder,
     network: Network,
     keyspace: Keyspace,
+    route: TraceRoute | None = None,
 ) -> Generator:
     """The workload ``workload.arrivals.kind`` asks for, driving ``clients``; each generator
-    is handed the pieces it uses (all but the trace replay draw through an :class:`OpSource`)."""
+    is handed the pieces it uses (all but the trace replay draw through an :class:`OpSource`).
+    ``route``: a trace's rows for this cluster, in a deployment of several clusters."""
     spec = scenario.workload
     kind = spec.arrivals.kind
     duration = scenario.duration
     if kind == "trace":
-        return TraceReplay(env, spec, duration, streams, clients, scenario.blueprint.datacenters, network, recorder)
+        datacenters = scenario.blueprint.datacenters
+        return TraceReplay(env, spec, duration, streams, clients, datacenters, network, recorder, route)
     ops = OpSource(spec, clients, streams, keyspace, scenario.clients.load_balance)
     if kind == "poisson":
         return PoissonArrivals(env, spec, duration, ops, streams)
