@@ -555,3 +555,12 @@ def test_random_datacenter_failures_in_a_deployment_are_checked(change: dict, pa
     with pytest.raises(WorkbenchInputError, match=message) as caught:
         scenario_from_dict(data)
     assert caught.value.path == path
+
+
+def test_the_provenance_counts_every_clusters_tcp_stalls() -> None:
+    cut = {"at": "5 s", "action": "partition", "cluster": "east", "groups": [["A"], ["B", "C"]], "duration": "5 s"}
+    dep, result = run_world(_scenario(TWO_REGIONS, "20 s", faults=[cut]))
+    assert result.ok, result.provenance["traceback"]
+    stalled = result.provenance["network"]["segments_stalled"]
+    assert stalled == sum(w.network.segments_stalled for w in dep.worlds.values()) + dep.bridge.segments_stalled
+    assert dep.worlds["east"].network.segments_stalled > 0  # requests and replication met the cut

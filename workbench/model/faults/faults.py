@@ -625,9 +625,8 @@ class FaultInjector:
         inst = node.instance
         write_first = versions.write_counter + 1
         for key in keys:
-            versions.write_counter += 1
             local = inst.docs.get(key)
-            inst.commit_local(key, local.size if local is not None else keyspace.initial_size, versions.write_counter)
+            inst.commit_local(key, local.size if local is not None else keyspace.initial_size, versions.next_write_id())
         self.recorder.event(
             "bulk_update",
             node=node.tag,
