@@ -230,7 +230,10 @@ def test_blueprints_cli_draws_a_deployment(capsys):
     assert "cluster store1: [A]" in text and "data centre hq   + 2 clients" in text
     assert "catalog-to-store1: hub/sink: hub hq -> sink store1 (catalog) (the sink connects)" in text
     assert main(["blueprints"]) == 0
-    assert "edge-hub             3 clusters, 5 nodes, RF 3   Head office (3-node cluster)" in capsys.readouterr().out
+    assert (
+        "edge-hub                  3 clusters, 5 nodes, RF 3       Head office (3-node cluster)"
+        in capsys.readouterr().out
+    )
 
 
 def test_a_bad_deployment_scenario_exits_2_with_the_field(tmp_path: Path, capsys):

@@ -573,18 +573,22 @@ def _blueprints(args: argparse.Namespace) -> int:
         print("\nAs YAML (use it with 'blueprint: NAME', or 'blueprint: {extends: NAME, ...}'):\n")
         print(yaml.safe_dump(data, sort_keys=False).rstrip())
         return EXIT_OK
+    from workbench.scenario import scenario_from_dict
+
     rows = []
     for name in names:
         data = load_blueprint_data(name)
         description = " ".join(str(data.get("description", "")).split())
+        bp = scenario_from_dict({"name": name, "blueprint": name}, source=f"blueprint {name}").blueprint
+        databases = (bp.clusters[0] if is_deployment(data) else bp).all_databases()  # type: ignore[union-attr]
         rows.append(
             {
                 "name": name,
                 "nodes": node_count(data),
                 "clusters": len(data["clusters"]) if is_deployment(data) else 1,
-                "replication_factor": (data["clusters"][0] if is_deployment(data) else data)
-                .get("database", {})
-                .get("replication_factor", 3),
+                "replication_factor": databases[0].replication_factor,
+                "databases": len(databases),
+                "replication_factors": sorted({db.replication_factor for db in databases}),
                 # The first sentence ("N. Virginia" is not a sentence end).
                 "summary": re.split(r"(?<![A-Z])\. ", description)[0].rstrip(".") + ".",
                 "description": description,

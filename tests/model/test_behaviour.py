@@ -155,17 +155,17 @@ def test_a_relayed_version_leaves_at_the_relays_next_keep_alive():
     incoming replication); it leaves after the channel's next keep-alive, once the heartbeat's
     answer shows that C lacks it."""
     world, a, b, c = _relay_world()
-    to_c = next(ch for ch in b.instance.channels if ch.dst == c.index)
+    to_c = next(ch for ch in b.instances[0].channels if ch.dst == c.index)
     world.env.run(until=12)
-    a.instance.commit_local(7, 100.0, 900001)
+    a.instances[0].commit_local(7, 100.0, 900001)
     world.env.run(until=12.1)
-    assert 7 in b.instance.docs and 7 not in c.instance.docs and to_c.waiting
+    assert 7 in b.instances[0].docs and 7 not in c.instances[0].docs and to_c.waiting
     due = to_c.last_contact + world.replication.heartbeat_interval
     assert 12.1 < due <= 12 + world.replication.heartbeat_interval
     world.env.run(until=due - 0.001)
-    assert 7 not in c.instance.docs
+    assert 7 not in c.instances[0].docs
     world.env.run(until=due + 0.05)  # the heartbeat's round trip, then the batch with its commit
-    assert c.instance.docs[7].write_id == 900001
+    assert c.instances[0].docs[7].write_id == 900001
 
 
 def test_a_relayed_version_rides_along_with_the_relays_own_write():
@@ -173,12 +173,12 @@ def test_a_relayed_version_rides_along_with_the_relays_own_write():
     vector does not cover, the relayed version included (``ExecuteReplicationOnce``)."""
     world, a, b, c = _relay_world()
     world.env.run(until=12)
-    a.instance.commit_local(7, 100.0, 900001)
+    a.instances[0].commit_local(7, 100.0, 900001)
     world.env.run(until=13)
-    assert 7 not in c.instance.docs
-    b.instance.commit_local(8, 100.0, 900002)
+    assert 7 not in c.instances[0].docs
+    b.instances[0].commit_local(8, 100.0, 900002)
     world.env.run(until=13.05)
-    assert c.instance.docs[7].write_id == 900001 and c.instance.docs[8].write_id == 900002
+    assert c.instances[0].docs[7].write_id == 900001 and c.instances[0].docs[8].write_id == 900002
 
 
 def test_replication_catches_up_after_a_node_returns(make_scenario):

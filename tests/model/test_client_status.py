@@ -64,7 +64,7 @@ def test_a_new_replica_without_data_answers_503_until_its_mentor_seeded_it(make_
     health check passes and B (first in this client's list) serves again."""
     world = _world(make_scenario)
     b = world.node_by_tag["B"]
-    b.instance.seeded = False  # as a freshly added copy waiting for its mentor's snapshot
+    b.instances[0].seeded = False  # as a freshly added copy waiting for its mentor's snapshot
     client = world.clients[0]
     _know(world, client, [b.index, world.node_by_tag["A"].index])
     world.env.run(until=3.0)

@@ -54,10 +54,10 @@ def _scenario(blueprint: Any, duration: str, faults: list | None = None, **workl
 
 def _copies(dep: Deployment) -> list[tuple[str, str, dict]]:
     return [
-        (name, node.tag, node.instance.docs)
+        (name, node.tag, node.instances[0].docs)
         for name, world in dep.worlds.items()
         for node in world.nodes
-        if node.instance is not None
+        if node.instances[0] is not None
     ]
 
 
@@ -117,7 +117,7 @@ def test_delayed_replica_still_holds_the_data_from_before_a_bad_mass_update() ->
     scenario = scenario_from_dict(data, overrides={"blueprint.links.0.delay": "10 min"})
     dep = _start(scenario)
     env = dep.env
-    dr = dep.worlds["dr"].nodes[0].instance
+    dr = dep.worlds["dr"].nodes[0].instances[0]
     env.run(until=9 * 60)
     assert not [d for d in dr.docs.values() if d.write_id > 0]  # nothing is 10 minutes old yet
     env.run(until=12 * 60 - 1)
@@ -128,7 +128,7 @@ def test_delayed_replica_still_holds_the_data_from_before_a_bad_mass_update() ->
     events = dep.worlds["prod"].recorder.tables()["events"]
     first_bad = int(events.loc[events["kind"] == "bulk_update", "value"].iloc[0])
     bad = range(first_bad, first_bad + 1000)
-    prod = dep.worlds["prod"].nodes[0].instance
+    prod = dep.worlds["prod"].nodes[0].instances[0]
     assert sum(1 for d in prod.docs.values() if d.write_id in bad) == 1000
 
     env.run(until=21 * 60 + 50)  # 9 min 50 s after the bad update: the replica still has the good data
@@ -187,8 +187,8 @@ def test_sink_fails_over_to_the_next_hub_node_when_its_hub_node_dies() -> None:
     failed = events[(events["kind"] == "link_failed") & events["detail"].str.startswith("catalog-to-store1")]
     assert len(failed) >= 1
     # The catalogue written at the head office after the crash (at 10 s) reached the store.
-    store = dep.worlds["store1"].nodes[0].instance
-    survivors = [n.instance for n in hq.nodes if n.up]
+    store = dep.worlds["store1"].nodes[0].instances[0]
+    survivors = [n.instances[0] for n in hq.nodes if n.up]
     late = [d for d in survivors[0].docs.values() if d.committed > 10 and d.key < 400]
     assert late and all(store.docs[d.key].write_id == d.write_id for d in late if d.committed < 55)
 
@@ -198,9 +198,9 @@ def test_ravendb_etl_delivers_after_an_outage_as_the_destinations_own_writes() -
     scenario = _scenario("edge-hub", "130 s", faults, stop="100 s")
     dep, result = run_world(scenario)
     assert result.ok, result.provenance["traceback"]
-    store = dep.worlds["store1"].nodes[0].instance
+    store = dep.worlds["store1"].nodes[0].instances[0]
     hq_world = dep.worlds["hq"]
-    hq = hq_world.nodes[0].instance
+    hq = hq_world.nodes[0].instances[0]
     sales = [d for d in store.docs.values() if d.key >= 400 and d.write_id > 0]
     assert len(sales) > 500
     # Nothing lost: every store sale was stored at the head office, as its own write (a later
@@ -385,10 +385,10 @@ def test_a_sink_notices_its_hub_node_died_while_the_stream_was_quiet() -> None:
     failed = events[(events["kind"] == "link_failed") & events["detail"].str.startswith("catalog-to-")]
     assert set(failed["cluster"]) == {"store1", "store2"}
     assert (failed["time_s"] < 30 + 15 + 15 + 1).all()  # within a keep-alive and a timeout
-    hq = dep.worlds["hq"].nodes[0].instance.docs
+    hq = dep.worlds["hq"].nodes[0].instances[0].docs
     catalog = [k for k in hq if dep.worlds["hq"].keyspace.collection_of(k) == "catalog"]
     for store in ("store1", "store2"):
-        docs = dep.worlds[store].nodes[0].instance.docs
+        docs = dep.worlds[store].nodes[0].instances[0].docs
         assert all(docs[k].write_id == hq[k].write_id for k in catalog)
 
 
@@ -447,8 +447,8 @@ def test_a_document_whose_ravendb_etl_transform_fails_alerts_and_the_rest_loads(
     assert result.ok, result.provenance["traceback"]
     events = result.events
     rejected = events[(events["kind"] == "etl_document_rejected") & (events["task"] == "store1-sales")]
-    store = dep.worlds["store1"].nodes[0].instance.docs
-    hq = dep.worlds["hq"].nodes[0].instance.docs
+    store = dep.worlds["store1"].nodes[0].instances[0].docs
+    hq = dep.worlds["hq"].nodes[0].instances[0].docs
     sales = [d for d in store.values() if d.write_id > 0 and d.key >= 20000]
     bad = {int(w) for w in rejected["write"]}  # rejected versions
     assert 0.05 < len(bad) / len(sales) < 0.2

@@ -56,7 +56,7 @@ def _events(result: RunResult, kind: str) -> pd.DataFrame:
 
 
 def _orders(world: World, tag: str) -> dict:
-    inst = world.node_by_tag[tag].instance
+    inst = world.node_by_tag[tag].instances[0]
     return {k: d for k, d in inst.docs.items() if world.keyspace.collection_of(k) == "orders"}
 
 
@@ -292,15 +292,15 @@ def test_a_version_arriving_out_of_order_is_still_loaded() -> None:
     world.env.run(until=10)
     cut = {(b.index, c.index), (c.index, b.index), (a.index, c.index), (c.index, a.index)}
     world.network.set_layer("to-c", cut)
-    b.instance.commit_local(6, 100.0, 900001)  # K2
-    b.instance.commit_local(5, 100.0, 900002)  # K
+    b.instances[0].commit_local(6, 100.0, 900001)  # K2
+    b.instances[0].commit_local(5, 100.0, 900002)  # K
     world.env.run(until=12)
-    a.instance.commit_local(5, 100.0, 900003)  # A updates K: its vector carries B's entry
-    c.instance.apply_incoming([a.instance.docs[5]], a.index)  # A's K reaches C ahead of K2
+    a.instances[0].commit_local(5, 100.0, 900003)  # A updates K: its vector carries B's entry
+    c.instances[0].apply_incoming([a.instances[0].docs[5]], a.index)  # A's K reaches C ahead of K2
     world.env.run(until=20)
     rows = world.externals["wh"].rows("t")
-    assert 6 not in c.instance.docs and rows[5].write_id == 900003
+    assert 6 not in c.instances[0].docs and rows[5].write_id == 900003
     world.network.set_layer("to-c", set())
     world.env.run(until=60)
-    assert c.instance.docs[6].write_id == 900001
+    assert c.instances[0].docs[6].write_id == 900001
     assert rows[6].write_id == 900001  # loaded, though the progress vector covered it

@@ -196,7 +196,7 @@ def test_lost_disk_restarts_the_copy_empty_and_peers_resend_everything(make_scen
     )
     world = World(scenario)
     world.run()
-    docs = [{k: d.write_id for k, d in n.instance.docs.items()} for n in world.nodes]
+    docs = [{k: d.write_id for k, d in n.instances[0].docs.items()} for n in world.nodes]
     assert docs[0] == docs[1] == docs[2] and len(docs[2]) > 100
     ev = world.recorder.tables()["events"]
     assert "disk_wiped" in set(ev["kind"])

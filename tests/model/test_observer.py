@@ -84,7 +84,7 @@ def test_dynamic_distribution_replaces_a_replica_and_deletes_the_loser(make_scen
     # B comes back, learns its copy was deleted, and is left empty [spec §8.9].
     removed = ev[ev["kind"] == "replica_removed"]
     assert list(removed["node"]) == ["B"] and removed["time_s"].iloc[0] >= 1000
-    assert world.nodes[1].instance is None
+    assert world.nodes[1].instances[0] is None
     copies = [{k: d.write_id for k, d in inst.docs.items()} for inst in world.instances]
     assert sorted(inst.node.tag for inst in world.instances) == ["A", "C", "D"]
     assert copies[0].keys() == copies[1].keys() == copies[2].keys()

@@ -294,7 +294,7 @@ def test_a_group_change_without_a_majority_fails_with_an_event(make_scenario):
     ]
     assert failed["time_s"].iloc[0] == pytest.approx(20.0)  # the 15 s operation timeout
     assert not events["kind"].isin(["added_to_group", "seeding_started"]).any()
-    assert world.node_by_tag["E"].instance is None
+    assert world.node_by_tag["E"].instances[0] is None
 
 
 def test_removing_a_node_without_a_copy_is_skipped(make_scenario):

@@ -52,7 +52,9 @@ def _events(result: RunResult, kind: str) -> pd.DataFrame:
 def _all_processed(world: World, tag: str) -> None:
     """Every order's current version on ``tag`` was processed at least once."""
     task = world.tasks.tasks[0]
-    orders = {k: d for k, d in world.node_by_tag[tag].instance.docs.items() if world.keyspace.collection_of(k) == NAME}
+    orders = {
+        k: d for k, d in world.node_by_tag[tag].instances[0].docs.items() if world.keyspace.collection_of(k) == NAME
+    }
     written = [d for d in orders.values() if d.write_id > 0]
     assert len(written) > 500, "the workload wrote orders"
     missing = [d.key for d in written if (d.key, d.write_id) not in task.times]

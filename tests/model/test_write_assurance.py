@@ -48,7 +48,7 @@ def test_with_a_replica_down_assured_writes_time_out_but_are_stored(make_scenari
     assert len(late) > 100
     assert (late["outcome"] == "timeout").all()
     assert late["latency_ms"].between(15_000, 15_010).all()
-    stored = {doc.write_id for doc in world.nodes[0].instance.log}
+    stored = {doc.write_id for doc in world.nodes[0].instances[0].log}
     assert set(late["version"]) <= stored
 
 
@@ -87,7 +87,7 @@ def test_the_books_case_a_down_write_on_b_for_one_replica(make_scenario):
     assert len(late) > 100 and set(late["node"]) == {"B"}
     assert (late["outcome"] == "timeout").all()
     assert late["latency_ms"].between(15_000, 15_010).all()
-    assert set(late["version"]) <= {doc.write_id for doc in world.nodes[1].instance.log}
+    assert set(late["version"]) <= {doc.write_id for doc in world.nodes[1].instances[0].log}
 
 
 def test_majority_on_a_two_node_group_can_never_be_met(make_scenario):
@@ -107,7 +107,7 @@ def test_majority_on_a_two_node_group_can_never_be_met(make_scenario):
     assert len(writes) > 100 and (writes["outcome"] == "timeout").all()
     assert (writes["latency_ms"] >= 2000).all()
     keys = set(writes["key"])
-    assert all(keys <= set(node.instance.docs) for node in world.nodes)  # stored everywhere all the same
+    assert all(keys <= set(node.instances[0].docs) for node in world.nodes)  # stored everywhere all the same
 
 
 def _writes_of(world: World):

@@ -15,7 +15,7 @@ from workbench.model.recording.recorder import EVENTS_COLUMNS, Recorder, events_
 
 ROOT = Path(__file__).parents[2]
 MODEL = ROOT / "workbench" / "model"
-BASE = {"node", "term", "value"}  # the columns every event has, outside the fields
+BASE = {"node", "term", "value", "database"}  # the columns every event has, outside the fields
 
 
 def _fields(example: dict) -> dict:
@@ -205,7 +205,7 @@ def test_the_recorder_can_build_its_tables_and_go_on_recording() -> None:
     buffer.append(0)  # BufferError if codes were a view on the buffer
     assert list(codes) == [0, 1, 1] and codes.dtype.itemsize == 1
     recorder = Recorder(["A", "B"], ["client1"], "db")
-    row = (0.0, 0.001, 0, 7, 0, 1, 1, 1, 0, 3, 0)
+    row = (0.0, 0.001, 0, 7, 0, 1, 1, 1, 0, 3, 0, 0)
     recorder.op_rows.append(row)
     first = recorder.tables()["ops"]
     recorder.op_rows.append(row)

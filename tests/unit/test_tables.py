@@ -19,7 +19,7 @@ def test_tables_match_their_documented_schema(make_scenario, monkeypatch, tmp_pa
     back = RunResult.from_dir(result.to_dir(tmp_path / "run"))
     assert [c.name for c in OPS] == [
         "start_s", "end_s", "latency_ms", "kind", "key", "client", "session",
-        "node", "attempts", "outcome", "version", "stale", "ryw_violation",
+        "node", "attempts", "outcome", "version", "stale", "ryw_violation", "database",
     ]  # fmt: skip
     assert [c.name for c in TABLES["events"]] == [
         "time_s", "kind", "node", "term", "database", "detail", "value", *FIELDS

@@ -39,5 +39,5 @@ def test_a_task_is_handed_only_the_peers_its_constructor_names() -> None:
     from workbench.model.tasks.backup import Backup
 
     assert "network" not in inspect.signature(Backup).parameters
-    with pytest.raises(TypeError, match="Backup needs env, nodes, cluster, recorder, db_name, ledger"):
+    with pytest.raises(TypeError, match="Backup needs env, nodes, cluster, recorder, db_name, db, ledger"):
         make_task(SimpleNamespace(kind="backup"), {})

@@ -16,6 +16,9 @@ from workbench.scenario.schema import Deployment, OngoingTask, Scenario
 
 
 def database_tasks(spec: Scenario) -> tuple[OngoingTask, ...]:
-    """The ongoing tasks (SQL ETL, backups, subscriptions) of a run's single database; none for
-    a deployment of several clusters, whose clusters each have their own (``cluster_view``)."""
-    return () if isinstance(spec.blueprint, Deployment) else spec.blueprint.database.tasks
+    """The ongoing tasks (SQL ETL, backups, subscriptions) of a run's cluster, every database's;
+    none for a deployment of several clusters, whose clusters each have their own
+    (``cluster_view``)."""
+    if isinstance(spec.blueprint, Deployment):
+        return ()
+    return tuple(task for db in spec.blueprint.all_databases() for task in db.tasks)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from workbench.analysis import database_tasks
 from workbench.analysis.backups import backup_summary
+from workbench.analysis.databases import databases_summary
 from workbench.analysis.deployment import is_deployment, link_summary, per_cluster, region_outage
 from workbench.analysis.etl import etl_summary
 from workbench.analysis.faults import fault_summary
@@ -27,6 +28,7 @@ from workbench.results.summary import (
     ClusterFigures,
     ClusterSummary,
     ConflictCounts,
+    DatabasesSummary,
     Empty,
     LatencyByKind,
     LatencyStats,
@@ -136,6 +138,7 @@ class _DeploymentParts(TypedDict, total=False):
     clusters: dict[str, ClusterSummary]
     links: dict[str, LinkSummary]
     region_outage: RegionOutage
+    databases: DatabasesSummary
 
 
 def summarise(result: RunResult) -> Summary:
@@ -206,6 +209,9 @@ def summarise(result: RunResult) -> Summary:
     outage = region_outage(result)
     if outage is not None:
         extra["region_outage"] = outage
+    several = databases_summary(result)
+    if several is not None:
+        extra["databases"] = several
     summary: Summary = {
         "scenario": spec.name,
         "blueprint": spec.blueprint.name,

@@ -232,12 +232,17 @@ def _conflict_line(c: ConflictCounts) -> str:
 def format_blueprints(rows: list[dict[str, Any]]) -> str:
     """``workbench blueprints``: one line per built-in blueprint, its name, size and summary."""
     width = max(len(r["name"]) for r in rows)
-    out = []
+    sizes = []
     for r in rows:
         clusters = f"{r['clusters']} clusters, " if r.get("clusters", 1) > 1 else ""
-        size = f"{clusters}{r['nodes']} nodes, RF {r['replication_factor']}"
-        out.append(f"{r['name']:<{width}}  {size:<{len('3 clusters, 12 nodes, RF 3')}}  {r['summary']}")
-    return "\n".join(out)
+        factors = r.get("replication_factors") or [r["replication_factor"]]
+        rf = f"{factors[0]}-{factors[-1]}" if len(factors) > 1 else f"{factors[0]}"
+        several = f", {r['databases']} databases" if r.get("databases", 1) > 1 else ""
+        sizes.append(f"{clusters}{r['nodes']} nodes, RF {rf}{several}")
+    size_width = max(len("3 clusters, 12 nodes, RF 3"), *(len(s) for s in sizes))
+    return "\n".join(
+        f"{r['name']:<{width}}  {size:<{size_width}}  {r['summary']}" for r, size in zip(rows, sizes, strict=True)
+    )
 
 
 def format_blueprint(bp: Blueprint, clients: ClientSpec | None = None) -> str:
@@ -273,11 +278,22 @@ def format_blueprint(bp: Blueprint, clients: ClientSpec | None = None) -> str:
     lines.append("")
     legend = "legend: [A] voting member, (A) watcher, * holds a pinned copy of the database"
     lines.append(legend + (", {name} external system" if bp.externals else ""))
-    db = bp.database
-    where = ", ".join(db.members) if db.members else "placed from a random offset (spec §2.1)"
-    lines.append(f"database {db.name}: RF {db.replication_factor}, {where}")
-    for task in db.tasks:
-        lines.append(f"task {task.name}: {_task_text(task)}")
+    databases = bp.all_databases()
+    if len(databases) > 1:
+        counts: dict[int, int] = {}
+        for d in databases:
+            counts[d.replication_factor] = counts.get(d.replication_factor, 0) + 1
+        mix = ", ".join(f"{n} at RF {rf}" for rf, n in sorted(counts.items()))
+        lines.append(f"{len(databases)} databases ({mix}), each its own group:")
+    shown = databases[:8]
+    for db in shown:
+        where = ", ".join(db.members) if db.members else "placed from a random offset (spec §2.1)"
+        share = f", load {db.load:.3g}" if len(databases) > 1 else ""
+        lines.append(f"database {db.name}: RF {db.replication_factor}, {where}{share}")
+        for task in db.tasks:
+            lines.append(f"task {task.name}: {_task_text(task)}")
+    if len(databases) > len(shown):
+        lines.append(f"... and {len(databases) - len(shown)} more databases")
     lines.append(f"re-replication: {_dynamic_text(bp)}")
     cl = bp.cluster
     lines.append(

@@ -350,6 +350,18 @@ class RegionOutage(TypedDict):
     read_latency_during_ms: P50P99
 
 
+class DatabasesSummary(TypedDict):
+    """A cluster of several databases (``workbench.analysis.databases``)."""
+
+    count: int  # databases on the cluster
+    by_replication_factor: dict[str, int]  # how many databases have each replication factor
+    availability_min: float | None  # the least available database's availability
+    least_available: str | None  # its name
+    down_at_end_count: int  # databases none of whose operations in the run's last tenth succeeded
+    down_at_end: list[str]  # the first 20 of them, in the cluster's order
+    lost_writes_by_database: dict[str, int]  # acknowledged writes lost, where any were
+
+
 class Summary(TypedDict):
     """A run's summary, in the order of its keys. Operations that started during the warm-up
     are left out of the operation figures."""
@@ -386,6 +398,7 @@ class Summary(TypedDict):
     clusters: NotRequired[dict[str, ClusterSummary]]  # a deployment's, by cluster name
     links: NotRequired[dict[str, LinkSummary]]  # a deployment's tasks between clusters, by name
     region_outage: NotRequired[RegionOutage]  # when a data centre went dark
+    databases: NotRequired[DatabasesSummary]  # a cluster of several databases
     exception: str | None  # why the run failed, if it did
 
 

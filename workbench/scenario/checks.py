@@ -103,27 +103,41 @@ def check_scenario(s: Scenario, source: str, *, deployment: bool = False) -> Non
                 f"blueprint.network.links[{i}].between",
                 f"a link joins two different nodes, got {link.between[0]} twice",
             )
-    db = bp.database
-    if db.replication_factor > len(tags):
-        fail(
-            "blueprint.database.replication_factor",
-            f"{db.replication_factor} copies need {db.replication_factor} nodes, "
-            f"but the blueprint has {len(tags)} ({one_of(tags)})",
-        )
-    if db.members is not None:
-        for i, tag in enumerate(db.members):
-            if tag not in tags:
+    for here, db in declared_databases(bp):
+        _check_database(here, db, tags, fail)
+    names = [db.name for db in bp.all_databases()]
+    for i, name in enumerate(names):
+        if names.index(name) != i:
+            fail(f"{_database_path(bp, i)}.name", f"database '{name}' is declared twice; database names are unique")
+    pop = bp.database_population
+    if pop is not None:
+        mix = pop.replication_factor if isinstance(pop.replication_factor, dict) else {pop.replication_factor: 1.0}
+        for rf, share in mix.items():
+            if not 1 <= rf <= len(tags):
                 fail(
-                    f"blueprint.database.members[{i}]",
-                    f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}",
+                    "blueprint.database_population.replication_factor",
+                    f"replication factor {rf} needs 1 to {len(tags)} nodes (the blueprint has {len(tags)})",
                 )
-            if db.members.count(tag) > 1:
-                fail(f"blueprint.database.members[{i}]", f"node '{tag}' is listed twice")
-        if len(db.members) != db.replication_factor:
+            if not share > 0:
+                fail(
+                    f"blueprint.database_population.replication_factor.{rf}",
+                    f"a share of the mix must be above 0, got {share!r}",
+                )
+    if not any(db.load > 0 for db in bp.all_databases()):
+        fail(_database_path(bp, 0) + ".load", "at least one database must take load (a load above 0)")
+    if len(names) > 1:
+        # Not yet: a trace row or a tenant would need to name its database (docs/databases.md).
+        if s.workload.arrivals.kind == "trace":
             fail(
-                "blueprint.database.members",
-                f"{len(db.members)} members listed but replication_factor is {db.replication_factor}; "
-                "list exactly that many",
+                "workload.arrivals.kind",
+                f"trace replay runs on a cluster of one database; this one has {len(names)} "
+                "(declare one database, or use generated arrivals)",
+            )
+        if s.workload.key_popularity == "tenants":
+            fail(
+                "workload.key_popularity",
+                f"per-tenant keys run on a cluster of one database; this one has {len(names)} "
+                "(with several databases, each database is a tenant: use load to weigh them)",
             )
     if s.clients.placement:
         clash = sorted({"count", "datacenter", "zone"} & s.clients.model_fields_set)
@@ -181,14 +195,16 @@ def check_scenario(s: Scenario, source: str, *, deployment: bool = False) -> Non
         )
     check_workload(s, fail, deployment=deployment)
     check_tasks(s, fail)
-    for name, cost in db.conflicts.scripts.items():
-        if name not in collections:
-            fail(
-                f"blueprint.database.conflicts.scripts.{name}",
-                f"no collection '{name}'{did_you_mean(name, collections)}; workload.collections: {one_of(collections)}",
-            )
-        if cost < 0:
-            fail(f"blueprint.database.conflicts.scripts.{name}", "a script's run time cannot be negative")
+    for here, db in declared_databases(bp):
+        for name, cost in db.conflicts.scripts.items():
+            if name not in collections:
+                fail(
+                    f"{here}.conflicts.scripts.{name}",
+                    f"no collection '{name}'{did_you_mean(name, collections)}; "
+                    f"workload.collections: {one_of(collections)}",
+                )
+            if cost < 0:
+                fail(f"{here}.conflicts.scripts.{name}", "a script's run time cannot be negative")
     cl = bp.cluster
     if cl.timeout_range is not None and not 0.001 <= cl.timeout_range[0] <= cl.timeout_range[1]:
         fail("blueprint.cluster.timeout_range", "needs 1 ms <= min <= max, e.g. [150 ms, 300 ms]")
@@ -204,12 +220,16 @@ def check_scenario(s: Scenario, source: str, *, deployment: bool = False) -> Non
         )
     assurance = s.clients.write_assurance
     if isinstance(assurance.replicas, int):
-        siblings = len(db.members) - 1 if db.members else db.replication_factor - 1
+        # The smallest group that takes writes decides (a group of one ignores the setting).
+        groups = [d for d in bp.all_databases() if d.load > 0 and d.replication_factor > 1] or [bp.database]
+        db = min(groups, key=lambda d: d.replication_factor)
+        siblings = db.replication_factor - 1
         if not 0 <= assurance.replicas <= siblings:
+            which = f"database '{db.name}', " if len(groups) > 1 else ""
             fail(
                 "clients.write_assurance.replicas",
                 f"{assurance.replicas} cannot be met: a write can wait for 0 to {siblings} other members "
-                f"(replication factor {db.replication_factor}), or 'majority'",
+                f"({which}replication factor {db.replication_factor}), or 'majority'",
             )
     if not any(n.role == "member" for n in bp.nodes):
         fail("blueprint.nodes", "at least one node must be a member (voter)")
@@ -230,6 +250,40 @@ def check_scenario(s: Scenario, source: str, *, deployment: bool = False) -> Non
         )
     check_faults(s, fail)
     _check_restarts(s, fail)
+
+
+def declared_databases(bp: Any) -> list[tuple[str, Any]]:
+    """The databases written out in the blueprint, each with its field path."""
+    if bp.databases:
+        return [(f"blueprint.databases[{i}]", db) for i, db in enumerate(bp.databases)]
+    return [("blueprint.database", db) for db in bp.declared_databases()]
+
+
+def _database_path(bp: Any, i: int) -> str:
+    """The field path of database ``i`` of ``bp.all_databases()``."""
+    declared = declared_databases(bp)
+    return declared[i][0] if i < len(declared) else "blueprint.database_population"
+
+
+def _check_database(here: str, db: Any, tags: list[str], fail: Any) -> None:
+    if db.replication_factor > len(tags):
+        fail(
+            f"{here}.replication_factor",
+            f"{db.replication_factor} copies need {db.replication_factor} nodes, "
+            f"but the blueprint has {len(tags)} ({one_of(tags)})",
+        )
+    if db.members is not None:
+        for i, tag in enumerate(db.members):
+            if tag not in tags:
+                fail(f"{here}.members[{i}]", f"no node '{tag}'{did_you_mean(tag, tags)}; nodes: {one_of(tags)}")
+            if db.members.count(tag) > 1:
+                fail(f"{here}.members[{i}]", f"node '{tag}' is listed twice")
+        if len(db.members) != db.replication_factor:
+            fail(
+                f"{here}.members",
+                f"{len(db.members)} members listed but replication_factor is {db.replication_factor}; "
+                "list exactly that many",
+            )
 
 
 def check_workload(s: Scenario, fail: Any, *, deployment: bool = False) -> None:
@@ -339,12 +393,12 @@ def check_tasks(s: Scenario, fail: Any) -> None:
         dc = dcs[system.datacenter or bp.datacenters[0].name]
         if system.zone is not None and system.zone not in dc.zones:
             fail(f"{here}.zone", f"data centre '{dc.name}' has no zone '{system.zone}'; its zones: {one_of(dc.zones)}")
-    names = [t.name for t in bp.database.tasks]
+    tasks = [(f"{path}.tasks[{i}]", task) for path, db in declared_databases(bp) for i, task in enumerate(db.tasks)]
+    names = [task.name for _, task in tasks]
     collections = list(s.workload.collections)
-    for i, task in enumerate(bp.database.tasks):
-        here = f"blueprint.database.tasks[{i}]"
+    for here, task in tasks:
         if names.count(task.name) > 1:
-            fail(f"{here}.name", f"task name '{task.name}' is used twice; task names must be unique")
+            fail(f"{here}.name", f"task name '{task.name}' is used twice; task names must be unique in a cluster")
         if task.mentor is not None and task.mentor not in tags:
             fail(f"{here}.mentor", f"no node '{task.mentor}'{did_you_mean(task.mentor, tags)}; nodes: {one_of(tags)}")
         for j, name in enumerate(getattr(task, "collections", None) or ()):

@@ -288,6 +288,10 @@ def resolve_blueprint(value: Any, source: str) -> dict[str, Any]:
             msg = f"extends must name a built-in blueprint, got {base_name!r}"
             raise WorkbenchInputError(msg, source=source, path="blueprint.extends")
         base = _builtin(base_name, source, "blueprint.extends")
+        if ("databases" in value or "database_population" in value) and "database" not in value:
+            # The extension declares the cluster's databases itself: the base's one database
+            # is not among them (database and databases cannot both be given).
+            base.pop("database", None)
         return _deep_merge(base, value)
     msg = (
         f"{value!r} is not a blueprint; name a built-in one ({one_of(blueprint_names())}) "

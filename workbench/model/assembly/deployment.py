@@ -114,15 +114,18 @@ class Deployment:
         self.datacentres = {part.name: cluster_datacentres(part) for part in parts}
 
     def _foreign_copies(self, world: World) -> list[dict]:
-        """The live copies of the other clusters (up, and not in a dark data centre)."""
+        """The live copies of the other clusters' first databases, which the links join (up, and
+        not in a dark data centre)."""
         copies = []
         for other in self.worlds.values():
             if other is world:
                 continue
+            db = other.group.db
             for node in other.nodes:
                 loc = other.network.endpoints[node.index]
-                if node.up and node.instance is not None and loc.datacenter not in self.dark:
-                    copies.append(node.instance.docs)
+                inst = node.instances[db]
+                if node.up and inst is not None and loc.datacenter not in self.dark:
+                    copies.append(inst.docs)
         return copies
 
     # -- the deployment's part of the fault plan

@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from workbench.model.cluster.node import Server
     from workbench.model.cluster.observer import Observer
     from workbench.model.cluster.rachis import Cluster, RaftNode
-    from workbench.model.database.group import DatabaseGroup
+    from workbench.model.database.group import Databases
     from workbench.model.kernel.network import Network
     from workbench.scenario.schema import ObserverSpec, ReplicationSpec
 
@@ -79,7 +79,7 @@ class Quiescence:
     and how often it parked (``parks``).
 
     It watches the Raft ``cluster`` (on ``env``, its spec is the cluster's), the ``nodes`` and
-    the ``network`` between them, and the replication channels of the ``group``'s copies
+    the ``network`` between them, and the replication channels of every copy of the cluster's ``databases``
     (keep-alives every ``replication.heartbeat_interval``, ``repl_overhead`` bytes each);
     ``observer_spec`` sets the observer's windows. ``elide_idle`` off: it never parks. The
     builder tells it of each new leader's observer (:meth:`on_new_observer`)."""
@@ -90,7 +90,7 @@ class Quiescence:
         cluster: Cluster,
         nodes: list[Server],
         network: Network,
-        group: DatabaseGroup,
+        databases: Databases,
         observer_spec: ObserverSpec,
         replication: ReplicationSpec,
         repl_overhead: float,
@@ -100,7 +100,7 @@ class Quiescence:
         self.cluster = cluster
         self.nodes = nodes
         self.network = network
-        self.group = group
+        self.databases = databases
         self.observer_spec = observer_spec
         self.replication = replication
         self.repl_overhead = repl_overhead
@@ -253,7 +253,7 @@ class Quiescence:
         self.parks += 1
         self._leader = lead
         self._leader_gen = lead.generation
-        for inst in self.group.instances:
+        for inst in self.databases.instances():
             for ch in inst.channels:
                 ch.park_keepalive()
         # Writes the observer may miss before a member could lag by its limit (half, to be safe).
@@ -269,11 +269,17 @@ class Quiescence:
         self._credited_at = now
 
     def _max_lag(self) -> int:
-        """Etags the furthest-behind copy of the database lacks of a peer's own writes."""
-        instances = self.group.instances
-        cvs = [inst.db_cv for inst in instances if inst.node.up]
-        positions = [inst.position for inst in instances if inst.node.up]
-        return max((cv_p[p] - cv_m[p] for cv_p, p in zip(cvs, positions, strict=True) for cv_m in cvs), default=0)
+        """Etags the furthest-behind copy of any database lacks of a peer's own writes."""
+        lag = 0
+        for group in self.databases.groups:
+            instances = group.instances
+            cvs = [inst.db_cv for inst in instances if inst.node.up]
+            positions = [inst.position for inst in instances if inst.node.up]
+            lag = max(
+                lag,
+                max((cv_p[p] - cv_m[p] for cv_p, p in zip(cvs, positions, strict=True) for cv_m in cvs), default=0),
+            )
+        return lag
 
     def _steady_traffic(self, lead: RaftNode) -> list[tuple[int, int, float]]:
         """Bytes per second on each link from the messages skipped while parked."""
@@ -304,7 +310,7 @@ class Quiescence:
                     if node.up:
                         add(node.index, me, REPORT_BYTES / period)
         interval = self.replication.heartbeat_interval
-        for inst in self.group.instances:
+        for inst in self.databases.instances():
             for ch in inst.channels:
                 if ch.keepalive_parked:
                     add(inst.node.index, ch.dst, self.repl_overhead / interval)
@@ -342,7 +348,7 @@ class Quiescence:
                 n.resume_timer(heard.get(n.index))
         if self.observer is not None:
             self.observer.resume()
-        for inst in self.group.instances:
+        for inst in self.databases.instances():
             for ch in inst.channels:
                 ch.resume_keepalive()
 

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 from workbench.model.assembly.quiescence import Quiescence
-from workbench.model.clients.client import Client
+from workbench.model.clients.client import Client, DatabaseRouter
 from workbench.model.clients.workload import make_workload
 from workbench.model.cluster.node import Server
 from workbench.model.cluster.observer import Observer
 from workbench.model.cluster.rachis import Cluster, DbTopology, RaftNode
 from workbench.model.database.database import DatabaseInstance
-from workbench.model.database.group import DatabaseGroup
+from workbench.model.database.group import DatabaseGroup, Databases
 from workbench.model.database.keyspace import Keyspace
 from workbench.model.database.ledger import WriteLedger
 from workbench.model.database.versions import Versions
@@ -34,7 +34,7 @@ from workbench.model.recording.probes import sample
 from workbench.model.recording.recorder import Recorder
 from workbench.model.tasks.external import ExternalSystem
 from workbench.model.tasks.tasks import Tasks, make_task
-from workbench.scenario.schema import Scenario
+from workbench.scenario.schema import DatabaseSpec, Scenario
 
 if TYPE_CHECKING:
     from workbench.scenario.trace import TraceRoute
@@ -43,15 +43,23 @@ if TYPE_CHECKING:
 REPLICATION_OVERHEAD_BYTES = 200.0
 
 
-def place_database(scenario: Scenario, streams: Streams) -> list[str]:
-    """Pick the database's members [spec §2.1]: the pinned list, or RF nodes
-    taken in order from a random offset among the cluster's nodes."""
+def place_databases(scenario: Scenario, streams: Streams) -> list[list[str]]:
+    """Pick each database's members [spec §2.1], in the cluster's order: the pinned list, or RF
+    nodes taken in order from a random offset among the cluster's members and watchers
+    (``ServerStore.AssignNodesToDatabase``: promotables are not candidates; every node is
+    connected when the databases are created; how many databases a node already hosts does not
+    count). One draw per unpinned database, from one stream."""
     bp = scenario.blueprint
-    if bp.database.members is not None:
-        return list(bp.database.members)
-    tags = [n.tag for n in bp.nodes]
-    offset = int(streams.rng("placement").integers(0, len(tags)))
-    return [tags[(offset + i) % len(tags)] for i in range(bp.database.replication_factor)]
+    tags = [n.tag for n in bp.nodes if n.role != "promotable"]
+    rng = streams.rng("placement")
+    placed = []
+    for db in bp.all_databases():
+        if db.members is not None:
+            placed.append(list(db.members))
+            continue
+        offset = int(rng.integers(0, len(tags)))
+        placed.append([tags[(offset + i) % len(tags)] for i in range(db.replication_factor)])
+    return placed
 
 
 class WiringError(RuntimeError):
@@ -124,14 +132,16 @@ class World:
                 self.client_overhead,
                 self.repl_overhead,
                 scenario.clients.write_assurance,
-                bp.database.name,
             )
             for i, n in enumerate(bp.nodes)
         ]
         self.node_by_tag = {n.tag: n for n in self.nodes}
 
-        members = place_database(scenario, streams)
-        self.members = members
+        # The cluster's databases, in order: the first is the one faults and operator actions
+        # address (``group``); each has its own group, keyspace, etags and write ledger.
+        self.database_specs = bp.all_databases()
+        placed = place_databases(scenario, streams)
+        self.members = placed[0]
         # Change vectors: one entry per node (its index), then the RAFT entry. In a
         # deployment they span every cluster's nodes (Placement), so versions can cross.
         if placement is None:
@@ -150,33 +160,18 @@ class World:
             client_names,
             bp.database.name,
             origin_tags=list(placement.cv_tags) if placement is not None else None,
+            databases=[db.name for db in self.database_specs],
         )
         self.recorder.now = lambda: self.env.now
-        # Every acknowledged write, for data at risk, forced promotions and lost writes.
-        self.ledger = WriteLedger(lambda: self.env.now, self.recorder)
         self.db_name = bp.database.name
-        self.group = DatabaseGroup(
-            bp.database.name,
-            members,
-            self.nodes,
-            self.recorder,
-            self.ledger,
-            lambda i: DatabaseInstance(
-                self.env,
-                self.nodes,
-                i,
-                self.versions,
-                self.keyspace,
-                self.recorder,
-                self.ledger,
-                self.quiet,
-                self.network,
-                self.replication,
-                self.repl_overhead,
-                bp.hardware,
-                bp.observer.seeding_rate,
-            ),
-        )
+        groups = [
+            self._make_group(db, spec, members, bp)
+            for db, (spec, members) in enumerate(zip(self.database_specs, placed, strict=True))
+        ]
+        self.databases = Databases(groups, self.nodes, self.recorder)
+        self.group = groups[0]
+        # Every acknowledged write of the first database, for data at risk, forced promotions and lost writes.
+        self.ledger = self.group.ledger
         self.instances = self.group.instances  # the same list, for probes and tests
 
         self.cluster = Cluster(
@@ -188,15 +183,15 @@ class World:
             {n.index: spec.role for n, spec in zip(self.nodes, bp.nodes, strict=True)},
             streams,
             {
-                bp.database.name: DbTopology(
-                    [self.node_by_tag[t].index for t in members], bp.database.replication_factor
-                )
+                spec.name: DbTopology([self.node_by_tag[t].index for t in members], spec.replication_factor)
+                for spec, members in zip(self.database_specs, placed, strict=True)
             },
-            on_apply=self.group.on_cluster_apply,
+            on_apply=self.databases.on_cluster_apply,
         )
-        self.group.cluster = self.cluster
+        for group in groups:
+            group.cluster = self.cluster
         for node in self.nodes:
-            node.connect(self.recorder, self.keyspace, self.versions.zero_cv, self.group, self.cluster)
+            node.connect(self.recorder, self.versions.zero_cv, groups, self.cluster)
         self.observer: Observer | None = None  # the current leader's
         if bp.observer.enabled:
             self.cluster.on_leader = self._start_observer
@@ -205,7 +200,7 @@ class World:
             self.cluster,
             self.nodes,
             self.network,
-            self.group,
+            self.databases,
             bp.observer,
             self.replication,
             self.repl_overhead,
@@ -214,31 +209,52 @@ class World:
         self.cluster.quiet = self.quiet
         # The initial copies, once the quiescence they tell of their writes exists (nothing
         # built in between looks at them).
-        self.group.place()
+        for group in groups:
+            group.place()
 
         n_nodes = len(self.nodes)
         # The URL list each client starts from (DocumentStore.Urls): the configured nodes, or all.
         urls = [self.node_by_tag[t].index for t in self.scenario.clients.urls or [n.tag for n in bp.nodes]]
-        self.clients = [
-            Client(
-                self.env,
-                n_nodes + i,
-                i,
-                urls,
-                scenario.clients,
-                session_length=scenario.workload.session_length,
-                transaction_documents=self.keyspace.transaction_documents,
-                db_name=self.db_name,
-                network=self.network,
-                servers=self.nodes,
-                cluster=self.cluster,
-                recorder=self.recorder,
-                ledger=self.ledger,
-                versions=self.versions,
-                streams=streams,
-            )
-            for i in range(len(client_names))
+        # One executor per application server and database (RavenDB keeps a RequestExecutor per
+        # database); the first database's are the ones the workload drives (``clients``), and on
+        # a cluster of several databases each hands a session to the database it works on.
+        self.executors_by_database = [
+            [
+                Client(
+                    self.env,
+                    n_nodes + i,
+                    i,
+                    urls,
+                    scenario.clients,
+                    session_length=scenario.workload.session_length,
+                    transaction_documents=self.keyspace.transaction_documents,
+                    db_name=group.name,
+                    db=group.db,
+                    network=self.network,
+                    servers=self.nodes,
+                    cluster=self.cluster,
+                    recorder=self.recorder,
+                    ledger=group.ledger,
+                    versions=group.versions,
+                    streams=streams,
+                )
+                for i in range(len(client_names))
+            ]
+            for group in groups
         ]
+        self.clients = self.executors_by_database[0]
+        self.executors = [c for executors in self.executors_by_database for c in executors]
+        if len(groups) > 1:
+            weights = [spec.load for spec in self.database_specs]
+            keys = [group.keyspace.keys for group in groups]
+            for i, client in enumerate(self.clients):
+                client.router = DatabaseRouter(
+                    [executors[i] for executors in self.executors_by_database],
+                    weights,
+                    keys,
+                    scenario.workload.keys,
+                    streams.rng(f"client.{i}.databases"),
+                )
         self.workload = make_workload(
             self.env,
             scenario,
@@ -253,23 +269,28 @@ class World:
             x.name: ExternalSystem(self.env, x, first_external + i, streams, self.network, self.recorder)
             for i, x in enumerate(bp.externals)
         }
-        # What a task may be handed, by name: each kind's constructor takes only the ones it names.
-        task_peers = {
-            "env": self.env,
-            "nodes": self.nodes,
-            "cluster": self.cluster,
-            "recorder": self.recorder,
-            "db_name": self.db_name,
-            "network": self.network,
-            "streams": streams,
-            "clients": self.clients,
-            "keyspace": self.keyspace,
-            "instances": self.group.instances,
-            "ledger": self.ledger,
-            "externals": self.externals,
-            "sample_interval": self.scenario.sample_interval,
-        }
-        self.tasks = Tasks(self.nodes, [make_task(spec, task_peers) for spec in bp.database.tasks])
+        # What a task may be handed, by name: each kind's constructor takes only the ones it
+        # names. Each database's tasks get that database's group, keys and ledger.
+        tasks = []
+        for group, spec in zip(groups, self.database_specs, strict=True):
+            task_peers = {
+                "env": self.env,
+                "nodes": self.nodes,
+                "cluster": self.cluster,
+                "recorder": self.recorder,
+                "db_name": group.name,
+                "db": group.db,
+                "network": self.network,
+                "streams": streams,
+                "clients": self.clients,
+                "keyspace": group.keyspace,
+                "instances": group.instances,
+                "ledger": group.ledger,
+                "externals": self.externals,
+                "sample_interval": self.scenario.sample_interval,
+            }
+            tasks += [make_task(task, task_peers) for task in spec.tasks]
+        self.tasks = Tasks(self.nodes, tasks)
         self.cluster.on_state_change = lambda raft: self.tasks.reassess(raft.index)
         self.faults = FaultInjector(
             self.env,
@@ -286,14 +307,52 @@ class World:
             keyspace=self.keyspace,
             clients=self.clients,
             workload=self.workload,
+            databases=self.databases,
+            executors=self.executors,
             tasks=self.tasks,
             externals=self.externals,
             datacenters=[dc.name for dc in bp.datacenters],
             observer_enabled=bp.observer.enabled,
         )
-        self.group.on_topology.append(lambda index, _topo: self.tasks.reassess(index))
+        for group in groups:
+            group.on_topology.append(lambda index, _topo: self.tasks.reassess(index))
         self.group.on_topology.append(lambda _index, topo: self.faults.on_topology(topo))
         self._check_wiring()
+
+    def _make_group(self, db: int, spec: DatabaseSpec, members: list[str], bp: Any) -> DatabaseGroup:
+        """Database ``db`` of the cluster: its group on ``members``, with its own keyspace, etags
+        (the cluster's change-vector layout and write ids) and write ledger."""
+        keyspace = self.keyspace if db == 0 else Keyspace.from_scenario(self.scenario, spec)
+        versions = self.versions if db == 0 else self.versions.for_database()
+        ledger = WriteLedger(lambda: self.env.now, self.recorder, spec.name)
+        group = DatabaseGroup(
+            spec.name,
+            db,
+            members,
+            self.nodes,
+            self.recorder,
+            ledger,
+            lambda i: DatabaseInstance(
+                self.env,
+                self.nodes,
+                i,
+                versions,
+                keyspace,
+                self.recorder,
+                ledger,
+                self.quiet,
+                self.network,
+                self.replication,
+                self.repl_overhead,
+                bp.hardware,
+                bp.observer.seeding_rate,
+                spec.name,
+                db,
+            ),
+        )
+        group.keyspace = keyspace
+        group.versions = versions
+        return group
 
     def _start_observer(self, raft: RaftNode) -> None:
         bp = self.scenario.blueprint
@@ -301,11 +360,11 @@ class World:
             self.env,
             raft,
             bp.observer,
-            bp.database,
+            list(self.database_specs),
             self.nodes,
             self.network,
             self.quiet,
-            self.group,
+            self.databases.groups,
             self.recorder,
             self.streams,
         )
@@ -313,23 +372,28 @@ class World:
         self.faults.on_new_observer(self.observer)
 
     def _check_wiring(self) -> None:
-        if len(self.instances) != self.scenario.blueprint.database.replication_factor:
-            msg = "database placed on the wrong number of nodes"
-            raise WiringError(msg)
+        for group, spec in zip(self.databases.groups, self.database_specs, strict=True):
+            if len(group.instances) != spec.replication_factor:
+                msg = f"database {spec.name} placed on the wrong number of nodes"
+                raise WiringError(msg)
 
     # -- running
     def start(self) -> None:
         """Create the database (bootstrap Rachis, open replication, assign tasks), then start the
         workload, the fault plan and the periodic probes."""
-        self.recorder.event("database_created", members=tuple(self.members), rf=len(self.members))
+        for group in self.databases.groups:
+            self.recorder.event(
+                "database_created", database=group.name, members=tuple(group.members), rf=len(group.members)
+            )
         self.cluster.bootstrap()
-        for inst in self.instances:
-            self.group.sync_channels(inst.node.index)
+        for group in self.databases.groups:
+            for inst in group.instances:
+                group.sync_channels(inst.node.index)
         self.tasks.reassess_all()
         self.workload.start()
         self.faults.start()
         probes = sample(
-            self.env, self.scenario.sample_interval, self.recorder, self.network, self.nodes, self.instances, self.quiet
+            self.env, self.scenario.sample_interval, self.recorder, self.network, self.nodes, self.databases, self.quiet
         )
         self.env.process(probes)
 
@@ -349,11 +413,11 @@ class World:
           e.g. a replica deleted before it passed its writes on."""
         self.quiet.finish()
         rec = self.recorder
-        self.group.record_losses()
-        unfinished = sum(c.record_unfinished() for c in self.clients)
+        self.databases.record_losses()
+        unfinished = sum(c.record_unfinished() for c in self.executors)
         if unfinished:
             rec.event("ops_unfinished", count=unfinished, value=float(unfinished))
-        unserved = sum(c.not_issued for c in self.clients)
+        unserved = sum(c.not_issued for c in self.executors)
         if unserved:
             # Operations whose application server was down (a dark data centre): no client saw them.
             rec.event("requests_unserved", count=unserved, value=float(unserved))
@@ -384,7 +448,7 @@ class World:
     @property
     def ops_issued(self) -> int:
         """Operations issued by every client so far."""
-        return sum(c.issued for c in self.clients)
+        return sum(c.issued for c in self.executors)
 
     @property
     def events_processed(self) -> int:

@@ -54,6 +54,7 @@ conflicted document (HTTP 409, no failover).
 from __future__ import annotations
 
 import zlib
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -207,6 +208,7 @@ class Client:
         session_length: int,
         transaction_documents: int,
         db_name: str,
+        db: int = 0,
         network: Network,
         servers: list[Server],
         cluster: Cluster,
@@ -221,6 +223,10 @@ class Client:
         # created before the clients and never replaced).
         self.raft_nodes: list[RaftNode] = cluster.nodes
         self.db_name: str = db_name
+        self.db: int = db  # the database's place in the cluster: servers keep their copies by it
+        # On an application server of several databases, its first executor hands each session
+        # to the database it works on (DatabaseRouter); None: this executor takes the operation.
+        self.router: DatabaseRouter | None = None
         self.recorder: Recorder = recorder
         self.op_rows: list[tuple] = recorder.op_rows  # the same list for the whole run (flush_ops clears it)
         self.ledger: WriteLedger = ledger
@@ -258,7 +264,7 @@ class Client:
         self.n_contexts = spec.session_contexts
         self.session_context = 0
         self.session_writes: dict[int, tuple[int, int]] = {}  # key -> (cv position, etag) of this session's last write
-        self._contexts = streams.rng(f"client.{cid}.contexts")
+        self._contexts = streams.rng(f"client.{cid}.contexts" if db == 0 else f"client.{cid}.{db}.contexts")
         self.request_timeout = spec.request_timeout
         self.health = spec.health_check
         self.overhead = spec.request_overhead
@@ -325,9 +331,13 @@ class Client:
         return topo[0]
 
     # -- operations
-    def submit(self, kind: int, key: int, size: float) -> Op | None:
+    def submit(self, kind: int, key: int, size: float, routed: bool = False) -> Op | None:
         """Issue an operation; returns it (a closed-loop workload waits for it), or None
-        when the application server is down."""
+        when the application server is down. On an application server of several databases
+        the router picks the session's database first (``routed``: it did)."""
+        router = self.router
+        if router is not None and not routed:
+            return router.route(kind, key, size)
         if not self.up:
             self.not_issued += 1  # the application server is down (its data centre is dark)
             return None
@@ -760,6 +770,7 @@ class Client:
                 outcome,
                 version,
                 flags,
+                self.db,
             )
         )
         if len(rows) >= OP_CHUNK:
@@ -945,3 +956,58 @@ class Client:
         """A health check of ``node`` passed: its failure counter resets, so it can be chosen again."""
         if self.failures.get(node):
             self.failures[node] = 0
+
+
+class DatabaseRouter:
+    """One application server working with several databases of its cluster: one executor
+    (a :class:`Client`, RavenDB's per-database ``RequestExecutor``) per database, and each
+    session on one database, as a RavenDB session is (``store.OpenSession(database)``).
+
+    A new session picks its database with probability proportional to the database's
+    ``load`` (``weights``, drawn from ``rng``), and opens a session on that database's
+    executor. A key is the workload's key scaled to the database's size (``keys[db]`` of
+    ``workload_keys``), so popularity keeps its shape in a smaller or larger database."""
+
+    def __init__(
+        self, executors: list[Client], weights: list[float], keys: list[int], workload_keys: int, rng: Any
+    ) -> None:
+        self.executors = executors
+        total = sum(weights)
+        acc = 0.0
+        cdf: list[float] = []
+        for w in weights:
+            acc += w / total
+            cdf.append(acc)
+        cdf[-1] = 1.0
+        self.cdf = cdf
+        self.keys = keys
+        self.workload_keys = workload_keys
+        self.session_length: int = executors[0].session_length
+        self.left = 0
+        self.current: Client = executors[0]
+        self._rng = rng
+        self._u: list[float] = []
+        self._i = 0
+
+    def route(self, kind: int, key: int, size: float) -> Op | None:
+        """Issue the operation on the current session's database (opening the next session,
+        on a database drawn by load, when the last one is used up)."""
+        if self.left == 0:
+            if self._i >= len(self._u):
+                self._u = self._rng.random(1024).tolist()
+                self._i = 0
+            u = self._u[self._i]
+            self._i += 1
+            db = bisect_right(self.cdf, u)
+            if db >= len(self.executors):
+                db = len(self.executors) - 1
+            executor = self.executors[db]
+            executor.session_left = 0  # its next operation opens a new session there
+            self.current = executor
+            self.left = self.session_length
+        self.left -= 1
+        executor = self.current
+        keys = self.keys[executor.db]
+        if keys != self.workload_keys:
+            key = key * keys // self.workload_keys
+        return executor.submit(kind, key, size, True)

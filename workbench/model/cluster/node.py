@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from workbench.model.clients.client import Attempt, Request, TopologyFetch
     from workbench.model.cluster.rachis import Cluster
     from workbench.model.database.group import DatabaseGroup
-    from workbench.model.database.keyspace import Keyspace
     from workbench.model.recording.recorder import Recorder
     from workbench.scenario.schema import WriteAssurance
 
@@ -230,7 +229,7 @@ class Disk:
 
 
 class Node:
-    """A RavenDB server. It hosts at most one instance of the simulated database."""
+    """A RavenDB server. It hosts at most one copy of each of its cluster's databases."""
 
     def __init__(
         self,
@@ -248,7 +247,8 @@ class Node:
         self.epoch = 0
         self.cpu = WorkerPool(env, workers)
         self.disk = Disk(env, fsync, max_writes_per_fsync)
-        self.instance: DatabaseInstance | None = None
+        # Its copy of each of the cluster's databases, by the database's index (None: no copy).
+        self.instances: list[DatabaseInstance | None] = []
         # Client requests being served, so a crash can reset their connections. A dict, not a
         # set: a crash resets them in the order they arrived, never in an order that depends
         # on where the objects happen to live in memory (a set of objects hashed by identity).
@@ -276,22 +276,18 @@ class Server(Node):
     """A node wired into its cluster: it answers client and replication requests.
 
     Built with the environment, its hardware, the random streams, the network and its fixed
-    settings (request and replication framing, write assurance, the database's name). The
-    peers made after the servers (the recorder, the keyspace, the change-vector layout, the
-    database group and Rachis) are handed over by :meth:`connect`, which the builder calls
-    before the first event.
+    settings (request and replication framing, write assurance). The peers made after the
+    servers (the recorder, the change-vector layout, the database groups and Rachis) are
+    handed over by :meth:`connect`, which the builder calls before the first event. A request
+    or a replication message says which database it is for (its client's or its source
+    copy's ``db``); each database's documents and keys are its copy's.
     """
 
     # Wired by connect().
     recorder: Recorder
-    keyspace: Keyspace
-    group: DatabaseGroup
+    groups: list[DatabaseGroup]
     cluster: Cluster
     zero_cv: tuple[int, ...]
-    has_scripts: bool
-    transaction_documents: int
-    initial_size: float
-    query_response_size: float
 
     def __init__(
         self,
@@ -304,7 +300,6 @@ class Server(Node):
         client_overhead: float,
         repl_overhead: float,
         write_assurance: WriteAssurance,
-        db_name: str,
     ):
         super().__init__(
             env,
@@ -322,7 +317,6 @@ class Server(Node):
         self._on_write_served: Callable[[Attempt], None] = self._write_cpu_done
         self.client_overhead = client_overhead  # fixed for the run
         self.repl_overhead = repl_overhead
-        self.db_name = db_name
         svc = hardware.service
         self.service_read = streams.sampler(f"service.read.{tag}", svc.read)
         self.service_write = streams.sampler(f"service.write.{tag}", svc.write)
@@ -336,21 +330,16 @@ class Server(Node):
         self._normal_fsync = self.disk._fsync
 
     def connect(
-        self, recorder: Recorder, keyspace: Keyspace, zero_cv: tuple[int, ...], group: DatabaseGroup, cluster: Cluster
+        self, recorder: Recorder, zero_cv: tuple[int, ...], groups: list[DatabaseGroup], cluster: Cluster
     ) -> None:
-        """Hand over the peers built after the servers: the recorder, the keyspace, the empty
-        change vector, the database group (the copies and their channels) and Rachis. The
-        builder calls it once, before the first event."""
+        """Hand over the peers built after the servers: the recorder, the empty change vector,
+        the database groups (the copies and their channels, one group per database, in the
+        cluster's order) and Rachis. The builder calls it once, before the first event."""
         self.recorder = recorder
-        self.keyspace = keyspace
         self.zero_cv = zero_cv
-        self.group = group
+        self.groups = groups
+        self.instances = [None] * len(groups)
         self.cluster = cluster
-        # Fixed for the run: held here rather than looked up per request.
-        self.has_scripts = keyspace.has_scripts
-        self.transaction_documents = keyspace.transaction_documents
-        self.initial_size = keyspace.initial_size
-        self.query_response_size = keyspace.query_response_size
 
     # -- replication (server side)
     def receive_replication(self, channel: Any, kind: str, rid: int, payload: Any, safe_cursor: int) -> None:
@@ -366,7 +355,7 @@ class Server(Node):
         # Positions are per copy of the source (RavenDB keys them by database id): a source
         # that lost its disk, or whose copy was deleted and re-created, starts again at 0.
         copy_id = channel.src.incarnation
-        inst = self.instance
+        inst = self.instances[channel.src.db]
         if not self.up or inst is None or not self.accepting or self.disk_full:
             if not self.silent:
                 self._reply_replication(channel, rid, REFUSED)
@@ -403,14 +392,16 @@ class Server(Node):
             self._reply_replication(channel, rid, list(inst.db_cv))
 
     def _replication_cpu_done(self, job: tuple) -> None:
-        if self.has_scripts and self.instance is not None:
+        inst = self.instances[job[0].src.db]
+        if inst is not None and inst.keyspace.has_scripts:
             # Resolver scripts run inside the batch's transaction, so the batch waits for them.
-            docs = self.instance.docs
+            docs = inst.docs
+            keyspace = inst.keyspace
             cost = 0.0
             for item in job[2]:
                 local = docs.get(item.key)
                 if local is not None and local.write_id != item.write_id and compare(item.cv, local.cv) == CONFLICT:
-                    script = self.keyspace.script_cost(item.key)
+                    script = keyspace.script_cost(item.key)
                     if script is not None and item.cluster_tx == local.cluster_tx:
                         cost += script
             if cost > 0:
@@ -428,7 +419,7 @@ class Server(Node):
     def _replication_committed(self, job: tuple) -> None:
         # Readable once the merger's transaction commits; then SendHeartbeatStatusToSource answers.
         channel, rid, payload, safe_cursor, src = job
-        inst = self.instance
+        inst = self.instances[channel.src.db]
         assert inst is not None  # a crash or a removed copy drops the job before it commits
         inst.apply_incoming(payload, src)
         copy_id = channel.src.incarnation
@@ -464,10 +455,11 @@ class Server(Node):
         for attempt in list(self.in_flight):
             self.network.send(self.index, attempt.client.index, self.client_overhead, attempt.client.on_reset, attempt)
         self.in_flight.clear()
-        for inst in self.group.instances:
-            for ch in inst.channels:
-                if ch.dst == self.index and ch.alive():
-                    self.network.send(self.index, inst.node.index, self.repl_overhead, ch.connection_reset)
+        for group in self.groups:
+            for inst in group.instances:
+                for ch in inst.channels:
+                    if ch.dst == self.index and ch.alive():
+                        self.network.send(self.index, inst.node.index, self.repl_overhead, ch.connection_reset)
 
     def restart(self) -> None:
         """The process starts again: back on the network, Rachis restarts, and replication reopens
@@ -480,16 +472,20 @@ class Server(Node):
         self.accepting = True
         if self.wiped:
             self.wiped = False
-            if self.instance is not None:
-                # Amnesia: the copy comes back empty; every peer's handshake now finds it at
-                # position 0 and sends it everything again. (The Raft state is kept: in RavenDB
+            if any(inst is not None for inst in self.instances):
+                # Amnesia: the copies come back empty; every peer's handshake now finds them at
+                # position 0 and sends them everything again. (The Raft state is kept: in RavenDB
                 # a node with a lost disk must be removed and re-added to the cluster, an
                 # operator procedure this model does not run.)
-                self.group.renew_copy(self.index)
+                for group in self.groups:
+                    if self.instances[group.db] is not None:
+                        group.renew_copy(self.index)
                 self.recorder.event("disk_wiped", node=self.tag)
         self.cluster.restart(self.index)
-        if self.instance is not None and not self.disk_full:
-            self.group.sync_channels(self.index)
+        if not self.disk_full:
+            for group in self.groups:
+                if self.instances[group.db] is not None:
+                    group.sync_channels(self.index)
 
     def shutdown(self, grace: float) -> Any:
         """Graceful stop (a SimPy process): refuse new work, let requests in flight and
@@ -506,16 +502,20 @@ class Server(Node):
         """Writes fail and the database faults: it answers 503, stops replicating and
         reports no status, so the observer treats it as silent [spec §2.3]."""
         self.disk_full = True
-        if self.instance is not None:
-            self.instance.sync_channels([])
-            self.recorder.event("database_faulted", node=self.tag)
+        for inst in self.instances:
+            if inst is not None:
+                inst.sync_channels([])
+                self.recorder.event("database_faulted", node=self.tag, database=inst.name)
 
     def free_disk(self) -> None:
         """Space was freed: the database recovers from its fault and replication reopens."""
         self.disk_full = False
-        if self.instance is not None and self.up:
-            self.group.sync_channels(self.index)
-            self.recorder.event("database_recovered", node=self.tag)
+        if self.up:
+            for group in self.groups:
+                inst = self.instances[group.db]
+                if inst is not None:
+                    group.sync_channels(self.index)
+                    self.recorder.event("database_recovered", node=self.tag, database=inst.name)
 
     def slow_disk(self, fsync: Any) -> None:
         """A slow-disk fault: fsync times are drawn from ``fsync`` until :meth:`restore_disk`."""
@@ -540,7 +540,7 @@ class Server(Node):
         """A client request arrives on its connection: refused (a reset, 410 or 503:
         :meth:`_refuse`) when the node cannot serve it, else served on the CPU by kind (read, write,
         query, transaction, cluster-wide operation) and answered once done."""
-        inst = self.instance
+        inst = self.instances[attempt.client.db]
         if (
             not self.up
             or not self.accepting
@@ -564,7 +564,7 @@ class Server(Node):
             sampler, done = self.service_query, self._query_done
         elif kind == 5:  # multi-document transaction: one SaveChanges, one fsync
             cost = 0.0
-            for _ in range(self.transaction_documents):
+            for _ in range(inst.keyspace.transaction_documents):
                 cost += self.service_write()
             self.cpu.submit(cost, self._write_cpu_done, attempt)
             return
@@ -593,7 +593,7 @@ class Server(Node):
         elif not self.up or not self.accepting:
             # A dead process's port: reset.
             self.network.send(self.index, client.index, self.client_overhead, client.on_reset, attempt)
-        elif self.instance is None:
+        elif self.instances[attempt.client.db] is None:
             # 410 Gone: the database is not (or no longer) on this node [spec §4.3].
             self.network.send_tcp(self.index, client.index, self.client_overhead, SERVER, client.on_gone, attempt)
         else:
@@ -610,16 +610,18 @@ class Server(Node):
 
     def _read_done(self, attempt: Attempt) -> None:
         # DatabaseInstance.read and _respond inlined: once per read.
-        inst = self.instance
+        client = attempt.client
+        inst = self.instances[client.db]
         assert inst is not None  # the request was accepted, so the node holds a copy
         doc = inst.docs.get(attempt.op.key)
-        size = self.client_overhead + (doc.size if doc is not None else self.initial_size)
+        size = self.client_overhead + (doc.size if doc is not None else inst.keyspace.initial_size)
         self.in_flight.pop(attempt, None)
-        client = attempt.client
         self.network.send_tcp(self.index, client.index, size, SERVER, client.deliver_response, attempt, doc)
 
     def _query_done(self, attempt: Attempt) -> None:
-        self._respond(attempt, None, self.client_overhead + self.query_response_size)
+        inst = self.instances[attempt.client.db]
+        assert inst is not None  # the request was accepted, so the node holds a copy
+        self._respond(attempt, None, self.client_overhead + inst.keyspace.query_response_size)
 
     def _write_cpu_done(self, attempt: Attempt) -> None:
         # Disk.write inlined.
@@ -630,11 +632,11 @@ class Server(Node):
 
     def _write_committed(self, attempt: Attempt) -> None:
         op = attempt.op
-        inst = self.instance
+        inst = self.instances[attempt.client.db]
         assert inst is not None  # the request was accepted, so the node holds a copy
         answer: Any  # what the client gets: the document, or a transaction's documents
         if op.kind == 5:
-            docs = inst.commit_transaction(self.keyspace.transaction_keys(op.key), op.size, op.write_id)
+            docs = inst.commit_transaction(inst.keyspace.transaction_keys(op.key), op.size, op.write_id)
             doc, answer = docs[-1], docs
         else:
             doc = answer = inst.commit_local(op.key, op.size, op.write_id)
@@ -678,7 +680,7 @@ class Server(Node):
         rachis = self.cluster.nodes[self.index]
         epoch = self.epoch
         if op.kind == 3:
-            payload, kind, size = (op.key, op.size, op.write_id), "cluster_tx", op.size
+            payload, kind, size = (op.key, op.size, op.write_id, attempt.client.db), "cluster_tx", op.size
         else:
             # Claim-and-release: put a key the client does not hold, delete one it holds.
             held = attempt.client.compare_exchange_index.get(op.key, 0)
@@ -725,18 +727,19 @@ class Server(Node):
         if fetch.epoch != self.epoch:
             self.network.send(self.index, client.index, self.client_overhead, client.on_stale, fetch)
             return
-        topo = self.cluster.nodes[self.index].state_machine.databases[self.db_name]
+        topo = self.cluster.nodes[self.index].state_machine.databases[client.db_name]
         self.network.send_tcp(
             self.index, client.index, self.client_overhead, SERVER, client.on_topology, fetch, topo.copy()
         )
 
-    def report(self) -> tuple[int, ...] | None:
-        """What the maintenance worker reports: the database's change vector (nothing
-        for a faulted database)."""
+    def report(self) -> tuple[tuple[int, ...], ...] | None:
+        """What the maintenance worker reports: each database's change vector, in the cluster's
+        order (the empty vector where it holds no copy); nothing while its disk is full (every
+        database faulted)."""
         if self.disk_full:
             return None
-        inst = self.instance
-        return tuple(inst.db_cv) if inst is not None else self.zero_cv
+        zero = self.zero_cv
+        return tuple([tuple(inst.db_cv) if inst is not None else zero for inst in self.instances])
 
     def receive_report_request(self, observer: Any) -> None:
         """The observer's poll: a live node answers with its report (:meth:`report`)."""
@@ -747,5 +750,6 @@ class Server(Node):
 
     def receive_health_check(self, client: Any) -> None:
         """The check reads the database's statistics, so a node without a usable copy fails it."""
-        if self.up and self.accepting and self.instance is not None and self.instance.seeded and not self.disk_full:
+        inst = self.instances[client.db]
+        if self.up and self.accepting and inst is not None and inst.seeded and not self.disk_full:
             self.network.send(self.index, client.index, self.client_overhead, client.on_health_ok, self.index)

@@ -1,10 +1,12 @@
 """The Cluster Observer: the leader's supervisor of database groups [spec §2.2-2.4].
 
 It runs only on the leader and is rebuilt, with empty history, at every new
-term. Every ``worker_sample_period`` it polls each node for a report (the
-database's change vector); every ``supervisor_sample_period`` it looks at the
-simulated database and makes at most one topology change, as a Raft command.
-The first rule that fires wins:
+term. Every ``worker_sample_period`` it polls each node for a report (each of its
+databases' change vectors); every ``supervisor_sample_period`` it looks at every
+database of the cluster, in order, and makes at most one topology change per
+database, each as its own Raft command (``ClusterObserver.AnalyzeLatestStats``
+walks every database record and collects one ``UpdateTopologyCommand`` per
+database that needs one). For each database the first rule that fires wins:
 
 1. a member silent for longer than ``move_to_rehab_after`` (60 s) moves to rehab;
 2. the preferred member (``Members[0]``) silent for longer than
@@ -55,43 +57,43 @@ REPORT_BYTES = 400.0  # the observer's request and each node's report
 
 class Observer:
     """The Cluster Observer of one leader's term (``ClusterObserver.cs``): polls every node for its
-    database's change vector and, at each supervisor sample, makes at most one change of the
+    databases' change vectors and, at each supervisor sample, makes at most one change of each
     database group as a Raft command (the rules of the module docstring).
 
-    It runs on ``env`` for leader ``raft``, with its own ``spec`` and the ``database``'s
-    (its name, and whether dynamic distribution is on); it polls the ``nodes`` over the
-    ``network``, stops while ``quiet`` has the cluster parked, asks the ``group`` what a
-    force-promoted copy lacks, records its decisions on ``recorder``, and draws the shuffle
-    of ``promotion_position`` from ``streams``."""
+    It runs on ``env`` for leader ``raft``, with its own ``spec``, the cluster's ``databases``
+    (each one's name and whether dynamic distribution is on) and their ``groups`` (in the same
+    order; asked what a force-promoted copy lacks); it polls the ``nodes`` over the
+    ``network``, stops while ``quiet`` has the cluster parked, records its decisions on
+    ``recorder``, and draws the shuffle of ``promotion_position`` from ``streams``."""
 
     def __init__(
         self,
         env: simpy.Environment,
         raft: RaftNode,
         spec: ObserverSpec,
-        database: DatabaseSpec,
+        databases: list[DatabaseSpec],
         nodes: list[Server],
         network: Network,
         quiet: Quiescence,
-        group: DatabaseGroup,
+        groups: list[DatabaseGroup],
         recorder: Recorder,
         streams: Streams,
     ):
         self.env = env
         self.raft = raft
         self.spec = spec
-        self.db = database.name
-        self.dynamic_distribution = database.dynamic_distribution
+        self.databases = databases
         self.nodes = nodes
         self.network = network
         self.quiet = quiet
-        self.group = group
+        self.groups = groups
         self.recorder = recorder
         self.generation = raft.generation
         self.started = self.env.now
-        self.reports: dict[int, tuple[float, tuple[int, ...]]] = {}
-        self.previous: dict[int, tuple[float, tuple[int, ...]]] = {}
-        self.proposing = False
+        # node -> (when, its databases' change vectors in the cluster's order)
+        self.reports: dict[int, tuple[float, tuple[tuple[int, ...], ...]]] = {}
+        self.previous: dict[int, tuple[float, tuple[tuple[int, ...], ...]]] = {}
+        self.proposing: set[str] = set()  # databases whose change is on its way through Raft
         # Suspended by an operator (ClusterObserver.cs ``Suspended``): a field of this term's
         # observer, so the next leader's starts unsuspended.
         self.suspended = False
@@ -123,14 +125,14 @@ class Observer:
                 self.network.send(me, node.index, REPORT_BYTES, node.receive_report_request, self)
         Timer(self.env, self.poll_grid.step() - self.env.now, self._poll)
 
-    def on_report(self, node: int, cv: tuple[int, ...] | None) -> None:
-        """Node ``node``'s report arrived: its database change vector (None: the database is
+    def on_report(self, node: int, cvs: tuple[tuple[int, ...], ...] | None) -> None:
+        """Node ``node``'s report arrived: its databases' change vectors (None: its databases are
         faulted, which counts as silence)."""
-        if not self.alive() or cv is None:
+        if not self.alive() or cvs is None:
             return
         if node in self.reports:
             self.previous[node] = self.reports[node]
-        self.reports[node] = (self.env.now, cv)
+        self.reports[node] = (self.env.now, cvs)
 
     def silent_for(self, node: int) -> float:
         """Seconds since node ``node`` last reported (since this observer started, if never)."""
@@ -155,19 +157,24 @@ class Observer:
         now = self.env.now
         if self.network.paused_until[self.raft.index] > now:
             return  # the leader's process is frozen (a pause fault): no decisions
-        if now - self.started < self.spec.stabilization or self.proposing:
+        if now - self.started < self.spec.stabilization:
             return
-        topo = self.raft.state_machine.databases.get(self.db)
-        if topo is None or now - topo.changed_at < self.spec.stabilization:
-            return
-        decision = self.decide(topo)
-        if decision is not None:
-            self._propose(*decision)
+        records = self.raft.state_machine.databases
+        for db, database in enumerate(self.databases):
+            if database.name in self.proposing:
+                continue
+            topo = records.get(database.name)
+            if topo is None or now - topo.changed_at < self.spec.stabilization:
+                continue
+            decision = self.decide(db, topo)
+            if decision is not None:
+                self._propose(db, *decision)
 
-    def decide(self, topo: DbTopology) -> tuple[DbTopology, str, dict[str, Any]] | None:
-        """The observer's next change of the group, if any: the new topology, the event kind
-        that says what it does, and that event's fields."""
+    def decide(self, db: int, topo: DbTopology) -> tuple[DbTopology, str, dict[str, Any]] | None:
+        """The observer's next change of database ``db``'s group, if any: the new topology, the
+        event kind that says what it does, and that event's fields."""
         spec = self.spec
+        name = self.databases[db].name
         nodes = self.nodes
         tag = lambda i: nodes[i].tag  # noqa: E731
         members = topo.members
@@ -179,7 +186,7 @@ class Observer:
                 new.members.remove(m)
                 new.rehabs.append(m)
                 if new.members:
-                    new.mentors[m] = self._mentor(m, new.members)
+                    new.mentors[m] = self._mentor(name, m, new.members)
                 return new, "moved_to_rehab", {"affected": tag(m), "silent_s": silent}
             if m == members[0] and silent > spec.rotate_preferred_after and len(members) > 1 and healthy:
                 new = topo.copy()
@@ -190,16 +197,16 @@ class Observer:
                     "preferred_rotated",
                     {"affected": tag(m), "silent_s": silent, "preferred": tag(new.members[0])},
                 )
-        lagging = self._lagging(members)
+        lagging = self._lagging(db, members)
         if lagging is not None and len(members) > 1:
             m, distance = lagging
             new = topo.copy()
             new.members.remove(m)
             new.rehabs.append(m)
-            new.mentors[m] = self._mentor(m, new.members)
+            new.mentors[m] = self._mentor(name, m, new.members)
             return new, "moved_to_rehab", {"affected": tag(m), "etags_behind": distance}
         if not members:
-            return self._force_promotion(topo)
+            return self._force_promotion(db, topo)
         for candidate in topo.rehabs + topo.promotables:
             mentor = topo.mentors.get(candidate)
             if mentor not in members or not self._answering(mentor):
@@ -208,7 +215,7 @@ class Observer:
                     # RavenDB picks the mentor from the current members (task hash); a
                     # mentor that left or stopped answering is replaced.
                     new = topo.copy()
-                    new.mentors[candidate] = self._mentor(candidate, live)
+                    new.mentors[candidate] = self._mentor(name, candidate, live)
                     if new.mentors[candidate] != mentor:
                         return (
                             new,
@@ -219,8 +226,8 @@ class Observer:
             for candidate in topo.rehabs + topo.promotables:
                 mentor = topo.mentors.get(candidate)
                 if mentor not in members:
-                    mentor = self._mentor(candidate, members)
-                if self._caught_up(candidate, mentor):
+                    mentor = self._mentor(name, candidate, members)
+                if self._caught_up(db, candidate, mentor):
                     new = topo.copy()
                     if candidate in new.rehabs:
                         new.rehabs.remove(candidate)
@@ -236,11 +243,14 @@ class Observer:
             for g in gone:
                 new.mentors.pop(g, None)
             return new, "replica_deleted", {"nodes": tuple(tag(g) for g in gone)}
-        if self.dynamic_distribution:
-            return self._replacement(topo)
+        if self.databases[db].dynamic_distribution:
+            return self._replacement(name, topo)
         return None
 
-    def _replacement(self, topo: DbTopology) -> tuple[DbTopology, str, dict[str, Any]] | None:
+    def _replacement(self, name: str, topo: DbTopology) -> tuple[DbTopology, str, dict[str, Any]] | None:
+        """A replacement copy for one that has been silent too long, on the fittest node: not in
+        the group, answering, and hosting the fewest databases (``ClusterObserver.TryFindFitNode``:
+        fewest assigned databases, the first on a tie)."""
         spec = self.spec
         bad = [r for r in topo.rehabs + topo.promotables if self.silent_for(r) > spec.add_replica_after]
         responding = [n for n in topo.all_nodes() if n not in bad]
@@ -262,7 +272,7 @@ class Observer:
         target = min(fit, key=lambda i: (hosting.get(i, 0), i))
         new = topo.copy()
         new.promotables.append(target)
-        new.mentors[target] = self._mentor(target, new.members)
+        new.mentors[target] = self._mentor(name, target, new.members)
         nodes = self.nodes
         fields = {
             "affected": nodes[target].tag,
@@ -271,14 +281,14 @@ class Observer:
         }
         return new, "replica_added", fields
 
-    def _force_promotion(self, topo: DbTopology) -> tuple[DbTopology, str, dict[str, Any]] | None:
+    def _force_promotion(self, db: int, topo: DbTopology) -> tuple[DbTopology, str, dict[str, Any]] | None:
         """No member left: promote the most up-to-date rehab (or promotable) that answers."""
         candidates = [r for r in topo.rehabs if self._answering(r)] or [
             p for p in topo.promotables if self._answering(p)
         ]
         if not candidates:
             return None
-        best = max(candidates, key=lambda r: (sum(self.reports[r][1]), -r))
+        best = max(candidates, key=lambda r: (sum(self.reports[r][1][db]), -r))
         new = topo.copy()
         if best in new.rehabs:
             new.rehabs.remove(best)
@@ -288,17 +298,17 @@ class Observer:
         new.mentors = {n: best for n in new.rehabs + new.promotables}
         return new, "forced_promotion", {"affected": self.nodes[best].tag}
 
-    def _lagging(self, members: list[int]) -> tuple[int, int] | None:
-        """A member more than max_change_vector_distance etags behind a peer's own
-        entry, in the current and the previous sample [spec §2.3]."""
+    def _lagging(self, db: int, members: list[int]) -> tuple[int, int] | None:
+        """A member of database ``db`` more than max_change_vector_distance etags behind a peer's
+        own entry, in the current and the previous sample [spec §2.3]."""
         limit = self.spec.max_change_vector_distance
 
-        def behind(samples: dict[int, tuple[float, tuple[int, ...]]], m: int) -> int:
+        def behind(samples: dict[int, tuple[float, tuple[tuple[int, ...], ...]]], m: int) -> int:
             """Etags member ``m`` lacks of the furthest-ahead peer's own entry, in one sample."""
             if m not in samples:
                 return 0
-            own = samples[m][1]
-            return max((samples[p][1][p] - own[p] for p in members if p != m and p in samples), default=0)
+            own = samples[m][1][db]
+            return max((samples[p][1][db][p] - own[p] for p in members if p != m and p in samples), default=0)
 
         for m in members:
             now, before = behind(self.reports, m), behind(self.previous, m)
@@ -318,38 +328,44 @@ class Observer:
         now = self.env.now
         if now - self.started < spec.stabilization:
             return None
-        topo = self.raft.state_machine.databases.get(self.db)
-        if topo is None:
-            return math.inf
-        members = topo.members
-        if not members or now - topo.changed_at < spec.stabilization:
-            return None
         nodes = self.nodes
-        for m in members:
-            # Answering now and able to keep answering: a member that just went silent is
-            # about to be rotated or moved to rehab.
-            if not (self._answering(m) and nodes[m].up and nodes[m].report() is not None):
-                return None
-        if self._lagging(members) is not None:
-            return None
-        extras = topo.rehabs + topo.promotables
-        if extras and len(members) >= topo.rf:
-            return None  # the extra copies are about to be deleted
+        # Answering now and able to keep answering, per node (asked once, whatever the databases).
+        steady: dict[int, bool] = {}
         due = math.inf
-        for c in extras:
-            if self._answering(c) or (nodes[c].up and nodes[c].report() is not None):
-                return None  # catching up: it may be promoted
-            mentor = topo.mentors.get(c)
-            if mentor not in members:
-                return None  # its mentor is about to change
-            if self.dynamic_distribution:
-                last = self.reports.get(c)
-                replace_at = (last[0] if last is not None else self.started) + spec.add_replica_after
-                if replace_at <= now:
-                    if self._replacement(topo) is not None:
-                        return None
-                else:
-                    due = min(due, replace_at)
+        records = self.raft.state_machine.databases
+        for db, database in enumerate(self.databases):
+            topo = records.get(database.name)
+            if topo is None:
+                continue
+            members = topo.members
+            if not members or now - topo.changed_at < spec.stabilization:
+                return None
+            for m in members:
+                # A member that just went silent is about to be rotated or moved to rehab.
+                ok = steady.get(m)
+                if ok is None:
+                    ok = steady[m] = self._answering(m) and nodes[m].up and nodes[m].report() is not None
+                if not ok:
+                    return None
+            if self._lagging(db, members) is not None:
+                return None
+            extras = topo.rehabs + topo.promotables
+            if extras and len(members) >= topo.rf:
+                return None  # the extra copies are about to be deleted
+            for c in extras:
+                if self._answering(c) or (nodes[c].up and nodes[c].report() is not None):
+                    return None  # catching up: it may be promoted
+                mentor = topo.mentors.get(c)
+                if mentor not in members:
+                    return None  # its mentor is about to change
+                if database.dynamic_distribution:
+                    last = self.reports.get(c)
+                    replace_at = (last[0] if last is not None else self.started) + spec.add_replica_after
+                    if replace_at <= now:
+                        if self._replacement(database.name, topo) is not None:
+                            return None
+                    else:
+                        due = min(due, replace_at)
         return due
 
     def resume(self) -> None:
@@ -380,16 +396,16 @@ class Observer:
             Timer(self.env, self.analyse_grid.at() - now, self._analyse)
 
     # ------------------------------------------------------------------ helpers
-    def _mentor(self, candidate: int, members: list[int]) -> int:
-        return pick_mentor(self.db, candidate, members)
+    def _mentor(self, name: str, candidate: int, members: list[int]) -> int:
+        return pick_mentor(name, candidate, members)
 
-    def _caught_up(self, candidate: int, mentor: int) -> bool:
+    def _caught_up(self, db: int, candidate: int, mentor: int) -> bool:
         if not self._answering(candidate) or not self._answering(mentor):
             return False
         (t_prev, mentor_prev), (t_now, _) = self.previous[mentor], self.reports[mentor]
         if t_now - t_prev > 3 * self.spec.supervisor_sample_period:
             return False
-        return covers(self.reports[candidate][1], mentor_prev)
+        return covers(self.reports[candidate][1][db], mentor_prev[db])
 
     def _place(self, members: list[int], node: int) -> list[int]:
         policy = self.spec.promotion_position
@@ -403,26 +419,32 @@ class Observer:
             out.sort(key=lambda i: rank.get(i, len(rank)))
         return out
 
-    def _propose(self, new: DbTopology, kind: str, fields: dict[str, Any]) -> None:
-        self.proposing = True
+    def _propose(self, db: int, new: DbTopology, kind: str, fields: dict[str, Any]) -> None:
+        name = self.databases[db].name
+        self.proposing.add(name)
         nodes, recorder = self.nodes, self.recorder
 
         def done(outcome: tuple) -> None:
             """The command's outcome: on success record the decision and the new topology; either
             way the observer may propose again."""
-            self.proposing = False
+            self.proposing.discard(name)
             ok, index, result = outcome
             if ok and result[0] == "ok":
                 value = None
                 if kind == "forced_promotion":
                     # Acknowledged writes the promoted copy lacks: lost unless an old copy returns.
-                    missing = self.group.missing_on(new.members[0])
+                    missing = self.groups[db].missing_on(new.members[0])
                     fields["missing_writes"] = missing
                     value = float(missing)
-                recorder.event(kind, node=self.raft.tag, term=self.raft.term, value=value, **fields)
+                recorder.event(kind, node=self.raft.tag, term=self.raft.term, value=value, database=name, **fields)
                 tag = lambda i: nodes[i].tag  # noqa: E731
                 recorder.event(
-                    "topology_changed", node=self.raft.tag, term=self.raft.term, etag=index, **new.event_fields(tag)
+                    "topology_changed",
+                    node=self.raft.tag,
+                    term=self.raft.term,
+                    database=name,
+                    etag=index,
+                    **new.event_fields(tag),
                 )
 
-        self.raft.submit("topology", (self.db, new, new.etag), 300.0, done)
+        self.raft.submit("topology", (name, new, new.etag), 300.0, done)

@@ -162,9 +162,13 @@ class DatabaseInstance:
         repl_overhead: float,
         hardware: Hardware,
         seeding_rate: float,
+        name: str = "db",
+        db: int = 0,
     ):
         self.env = env
         self.agenda: Agenda = env.agenda  # type: ignore[attr-defined]
+        self.name = name  # the database's
+        self.db = db  # its place among the cluster's databases (nodes keep their copies by it)
         self.nodes = nodes
         self.node = nodes[node_index]
         self.keyspace = keyspace
@@ -298,7 +302,7 @@ class DatabaseInstance:
             if rel == NEWER:
                 self._store(_foreign(item, position) if from_outside else _copy(item), wakes)
                 if item.conflicts is None:
-                    recorder.replicated(item, self.node.index, now)
+                    recorder.replicated(item, self.node.index, now, self.db)
             elif rel == CONFLICT and local is not None:
                 # Resolved inside the same merged command, so flagged like the batch.
                 self._resolve(item, local, now, wakes)
@@ -331,13 +335,14 @@ class DatabaseInstance:
             # destination's vector says (``_collect``), on their next pass.
             self._store(_resolved(winner, merged, me), wakes)
             if incoming_wins and item.conflicts is None:
-                recorder.replicated(item, self.node.index, now)
+                recorder.replicated(item, self.node.index, now, self.db)
             how = "cluster transaction wins" if winner.cluster_tx != loser.cluster_tx else "resolve to latest"
             for version in _versions(loser):
                 self.ledger.resolution_losers.setdefault((version.write_id, key), how)
             recorder.event(
                 "conflict",
                 node=self.node.tag,
+                database=self.name,
                 key=key,
                 resolution=how,
                 winning_write=winner.write_id,
@@ -361,20 +366,29 @@ class DatabaseInstance:
             )
             doc.resolver = me
             self._store(doc, wakes)
-            recorder.event("conflict", node=self.node.tag, key=key, resolution="script", writes=tuple(ids))
+            recorder.event(
+                "conflict", node=self.node.tag, database=self.name, key=key, resolution="script", writes=tuple(ids)
+            )
             return
         doc = Doc(key, merged, newest.modified, newest.write_id, newest.size, newest.origin, newest.committed)
         doc.conflicts = tuple(versions[i] for i in ids)
         doc.resolver = me
         self._store(doc, wakes)
         if item.conflicts is None or local.conflicts is None or set(_ids(item)) != set(_ids(local)):
-            recorder.event("conflict", node=self.node.tag, key=key, resolution="manual", writes=tuple(ids))
+            recorder.event(
+                "conflict", node=self.node.tag, database=self.name, key=key, resolution="manual", writes=tuple(ids)
+            )
 
     def _note_resolved(self, old: Doc | None, write_id: int) -> None:
         """A write on a conflicted document resolves the conflict (manual resolution)."""
         if old is not None and old.conflicts is not None:
             self.recorder.event(
-                "conflict_resolved", node=self.node.tag, key=old.key, write=write_id, writes=tuple(_ids(old))
+                "conflict_resolved",
+                node=self.node.tag,
+                database=self.name,
+                key=old.key,
+                write=write_id,
+                writes=tuple(_ids(old)),
             )
 
     def apply_cluster_tx(self, key: int, size: float, write_id: int, raft_index: int) -> None:
@@ -668,9 +682,9 @@ class ReplicationChannel(Stream):
         """Record a channel event: ``source`` and ``destination`` are its ends' node tags."""
         src, dst = self.src.node.tag, self.dst_node.tag
         if size is None:
-            self.recorder.event(kind, node=src, source=src, destination=dst)
+            self.recorder.event(kind, node=src, database=self.src.name, source=src, destination=dst)
         else:
-            self.recorder.event(kind, node=src, source=src, destination=dst, bytes=size)
+            self.recorder.event(kind, node=src, database=self.src.name, source=src, destination=dst, bytes=size)
 
     def _seed(self) -> None:
         """Send a full copy at the throttled seeding rate [spec §2.5], then carry on from there.
@@ -836,7 +850,7 @@ class ReplicationChannel(Stream):
         skipped = grid.catch_up(now)
         due = grid.at()
         node = self.dst_node
-        inst = node.instance
+        inst = node.instances[self.src.db]
         if skipped and (not node.up or inst is None or not node.accepting or node.disk_full):
             due = now  # the first skipped keep-alive would have been refused: send it now
         elif skipped and inst is not None:
@@ -969,7 +983,7 @@ def _receive_seed_part(channel: ReplicationChannel, _kind: str, rid: int, chunk:
     A node that is down resets the connection (a vanished one says nothing); a crash drops
     the work in progress, and the mentor starts the seed again."""
     node = channel.dst_node
-    if not node.up or node.instance is None or not node.accepting or node.disk_full:
+    if not node.up or node.instances[channel.src.db] is None or not node.accepting or node.disk_full:
         if not node.silent:
             channel.network.send_tcp(
                 channel.dst, channel.src.node.index, channel.repl_overhead, SERVER, channel._answer, rid, REFUSED

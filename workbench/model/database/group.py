@@ -1,6 +1,7 @@
-"""The database group of one cluster (issue 22, item 1: run-time work split out of the builder).
+"""The database groups of one cluster (issue 22, item 1: run-time work split out of the builder).
 
-The group is the set of nodes that hold a copy of the simulated database. Which nodes those
+A group is the set of nodes that hold a copy of one database; a cluster hosts one group per
+database (:class:`Databases`), each with its own topology record. Which nodes those
 are is decided by Rachis: every node applies the committed topology records, and on each apply
 the node creates or deletes its own copy and re-opens the replication channels its view of the
 topology asks for (RavenDB's ``DatabasesLandlord`` reacting to ``DatabaseRecord`` changes, and
@@ -21,11 +22,14 @@ if TYPE_CHECKING:
     from workbench.model.cluster.node import Server
     from workbench.model.cluster.rachis import Cluster, DbTopology, Entry, RaftNode
     from workbench.model.database.database import DatabaseInstance
+    from workbench.model.database.keyspace import Keyspace
+    from workbench.model.database.versions import Versions
 
 
 class DatabaseGroup:
     """The copies of one database on the nodes of one cluster, kept in step with the topology
-    each node has applied.
+    each node has applied. ``db`` is the database's place among the cluster's databases: each
+    node keeps its copy at that index (``Server.instances``).
 
     ``make_copy(node_index)`` builds a new, empty copy on a node (the builder's factory).
     ``cluster`` is set once Rachis is built; ``on_topology`` callbacks (ongoing tasks, the
@@ -36,6 +40,7 @@ class DatabaseGroup:
     def __init__(
         self,
         name: str,
+        db: int,
         members: list[str],
         nodes: list[Server],
         recorder: Recorder,
@@ -43,12 +48,16 @@ class DatabaseGroup:
         make_copy: Callable[[int], DatabaseInstance],
     ) -> None:
         self.name = name
+        self.db = db
         self.members = members  # the initial placement, by tag
         self.nodes = nodes
         self.recorder = recorder
         self.ledger = ledger
         self.make_copy = make_copy
         self.instances: list[DatabaseInstance] = []
+        # Its documents and its etags (set by the builder with the copies' factory).
+        self.keyspace: Keyspace | None = None
+        self.versions: Versions | None = None
         self.cluster: Cluster | None = None
         self.on_topology: list[Callable[[int, DbTopology], None]] = []
         self.foreign_copies: Callable[[], list[dict]] | None = None
@@ -62,16 +71,16 @@ class DatabaseGroup:
     def _add(self, node_index: int, seeded: bool) -> DatabaseInstance:
         inst = self.make_copy(node_index)
         inst.seeded = seeded
-        self.nodes[node_index].instance = inst
+        self.nodes[node_index].instances[self.db] = inst
         self.instances.append(inst)
         return inst
 
     def renew_copy(self, node_index: int) -> DatabaseInstance:
         """Replace the node's copy with a new, empty one (its disk was lost)."""
-        old = self.nodes[node_index].instance
+        old = self.nodes[node_index].instances[self.db]
         fresh = self.make_copy(node_index)
         self.instances[self.instances.index(old)] = fresh
-        self.nodes[node_index].instance = fresh
+        self.nodes[node_index].instances[self.db] = fresh
         return fresh
 
     def topology(self, raft: RaftNode) -> DbTopology:
@@ -80,7 +89,7 @@ class DatabaseGroup:
 
     def sync_channels(self, node_index: int) -> None:
         """Open the replication channels this node's view of the topology asks for."""
-        inst = self.nodes[node_index].instance
+        inst = self.nodes[node_index].instances[self.db]
         if inst is None:
             return
         assert self.cluster is not None
@@ -100,42 +109,34 @@ class DatabaseGroup:
         re-open its replication channels."""
         node = self.nodes[raft.index]
         wanted = raft.index in self.topology(raft).all_nodes()
-        if wanted and node.instance is None and node.up:
+        inst = node.instances[self.db]
+        if wanted and inst is None and node.up:
             self._add(raft.index, seeded=False)
-        elif not wanted and node.instance is not None:
-            inst = node.instance
+        elif not wanted and inst is not None:
             inst.sync_channels([])
-            node.instance = None
+            node.instances[self.db] = None
             self.instances.remove(inst)
-            self.recorder.event("replica_removed", node=node.tag)
+            self.recorder.event("replica_removed", node=node.tag, database=self.name)
         if node.up:
             self.sync_channels(raft.index)
 
-    def on_cluster_apply(self, raft: RaftNode, index: int, entry: Entry, result: Any) -> None:
-        """What a committed command does on the node that applied it: a topology change moves
-        copies and channels, a cluster transaction is stored, a configuration change is told."""
-        if entry.kind in ("topology", "group_change") and entry.payload[0] == self.name:
-            if entry.kind == "group_change" and raft.state in ("leader", "leader-elect") and result[0] == "ok":
-                self._record_group_change(raft, index, entry)
-            self.apply_topology(raft)
-            topo = self.topology(raft)
-            for hear in self.on_topology:
-                hear(raft.index, topo)
-            return
-        if entry.kind == "cluster_tx":
-            instance = self.nodes[raft.index].instance
-            if instance is not None:
-                key, size, write_id = entry.payload
-                instance.apply_cluster_tx(key, size, write_id, index)
-        elif entry.kind == "config" and raft.state in ("leader", "leader-elect"):
-            self.recorder.event("command_committed", node=raft.tag, term=raft.term, action="topology", raft_index=index)
-            for node, (before, after) in sorted(result[2].items()):
-                # An operator's promote (watcher -> promotable) or demote (-> watcher), now committed.
-                tag = self.nodes[node].tag
-                if before == "watcher" and after == "promotable":
-                    self.recorder.event("node_promoted", node=tag, term=raft.term)
-                elif after == "watcher" and before is not None:
-                    self.recorder.event("node_demoted", node=tag, term=raft.term, previous_role=before)
+    def on_topology_entry(self, raft: RaftNode, index: int, entry: Entry, result: Any) -> None:
+        """A committed change of this database's record (an observer decision or an operator's
+        group change), on the node that applied it: copies and channels follow, and the
+        listeners hear of it."""
+        if entry.kind == "group_change" and raft.state in ("leader", "leader-elect") and result[0] == "ok":
+            self._record_group_change(raft, index, entry)
+        self.apply_topology(raft)
+        topo = self.topology(raft)
+        for hear in self.on_topology:
+            hear(raft.index, topo)
+
+    def on_cluster_tx(self, raft: RaftNode, index: int, entry: Entry) -> None:
+        """A committed cluster-wide transaction of this database: the node's copy stores it."""
+        instance = self.nodes[raft.index].instances[self.db]
+        if instance is not None:
+            key, size, write_id, _db = entry.payload
+            instance.apply_cluster_tx(key, size, write_id, index)
 
     def _record_group_change(self, raft: RaftNode, index: int, entry: Entry) -> None:
         """An operator's add_to_group or remove_from_group, committed: say what it did."""
@@ -145,26 +146,86 @@ class DatabaseGroup:
         if op == "add":
             mentor = topo.mentors.get(node)
             by = self.nodes[mentor].tag if mentor is not None else None
-            self.recorder.event("added_to_group", node=tag, term=raft.term, mentor=by, rf=topo.rf)
+            self.recorder.event("added_to_group", node=tag, term=raft.term, database=self.name, mentor=by, rf=topo.rf)
         else:
-            self.recorder.event("removed_from_group", node=tag, term=raft.term, rf=topo.rf)
+            self.recorder.event("removed_from_group", node=tag, term=raft.term, database=self.name, rf=topo.rf)
         fields = topo.event_fields(lambda i: self.nodes[i].tag)
-        self.recorder.event("topology_changed", node=raft.tag, term=raft.term, etag=index, **fields)
+        self.recorder.event("topology_changed", node=raft.tag, term=raft.term, database=self.name, etag=index, **fields)
 
     def data_at_risk(self, survivors: list[int]) -> tuple[int, float]:
         """RPO of a fault that hits now: acknowledged writes that no surviving node's copy
         holds (directly or through a later version that includes them), and the age in
         seconds of the oldest of them (0 if none) [design.md, metrics]."""
-        copies = [self.nodes[i].instance.docs for i in survivors if self.nodes[i].instance is not None]
+        copies = [inst.docs for i in survivors if (inst := self.nodes[i].instances[self.db]) is not None]
         if self.foreign_copies is not None:
             copies += self.foreign_copies()  # other clusters of a deployment hold them too
         return self.ledger.at_risk(copies)
 
     def missing_on(self, node_index: int) -> int:
         """Acknowledged writes that this node's copy does not hold (nor supersede)."""
-        inst = self.nodes[node_index].instance
+        inst = self.nodes[node_index].instances[self.db]
         return self.ledger.missing(inst.docs if inst is not None else None)
 
     def record_losses(self) -> None:
         """End of run: settle every acknowledged write against the copies that exist now."""
         self.ledger.record_losses([inst.docs for inst in self.instances])
+
+
+class Databases:
+    """Every database group of one cluster, in the cluster's order (``groups[i].db == i``; the
+    first is the one faults and operator actions address). It routes each committed command to
+    the group it is about, and answers the questions asked of all of them at once."""
+
+    def __init__(self, groups: list[DatabaseGroup], nodes: list[Server], recorder: Recorder) -> None:
+        self.groups = groups
+        self.by_name = {g.name: g for g in groups}
+        self.nodes = nodes
+        self.recorder = recorder
+
+    @property
+    def primary(self) -> DatabaseGroup:
+        """The first database."""
+        return self.groups[0]
+
+    def instances(self) -> list[DatabaseInstance]:
+        """Every copy of every database (a new list)."""
+        if len(self.groups) == 1:
+            return list(self.groups[0].instances)
+        return [inst for g in self.groups for inst in g.instances]
+
+    def on_cluster_apply(self, raft: RaftNode, index: int, entry: Entry, result: Any) -> None:
+        """What a committed command does on the node that applied it: a topology change moves
+        its database's copies and channels, a cluster transaction is stored by its database, a
+        configuration change is told (once, by the leader)."""
+        kind = entry.kind
+        if kind in ("topology", "group_change"):
+            group = self.by_name.get(entry.payload[0])
+            if group is not None:
+                group.on_topology_entry(raft, index, entry, result)
+        elif kind == "cluster_tx":
+            self.groups[entry.payload[3]].on_cluster_tx(raft, index, entry)
+        elif kind == "config" and raft.state in ("leader", "leader-elect"):
+            rec = self.recorder
+            rec.event("command_committed", node=raft.tag, term=raft.term, action="topology", raft_index=index)
+            for node, (before, after) in sorted(result[2].items()):
+                # An operator's promote (watcher -> promotable) or demote (-> watcher), now committed.
+                tag = self.nodes[node].tag
+                if before == "watcher" and after == "promotable":
+                    rec.event("node_promoted", node=tag, term=raft.term)
+                elif after == "watcher" and before is not None:
+                    rec.event("node_demoted", node=tag, term=raft.term, previous_role=before)
+
+    def data_at_risk(self, survivors: list[int]) -> tuple[int, float]:
+        """RPO of a fault that hits now, over every database: acknowledged writes no surviving
+        copy of their database holds, and the age of the oldest of them."""
+        count, age = 0, 0.0
+        for group in self.groups:
+            n, a = group.data_at_risk(survivors)
+            count += n
+            age = max(age, a)
+        return count, age
+
+    def record_losses(self) -> None:
+        """End of run: settle every database's acknowledged writes."""
+        for group in self.groups:
+            group.record_losses()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from workbench.scenario.schema import Scenario
+from workbench.scenario.schema import DatabaseSpec, Scenario
 
 
 @dataclass(frozen=True)
@@ -29,19 +29,22 @@ class Keyspace:
     has_scripts: bool  # any collection resolves conflicts with a script
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario) -> Keyspace:
-        """The keyspace of the scenario's workload and database."""
+    def from_scenario(cls, scenario: Scenario, database: DatabaseSpec | None = None) -> Keyspace:
+        """The keyspace of the scenario's workload and ``database`` (default: the first): its
+        own number of documents if it sets one, the workload's collections in proportion."""
         wl = scenario.workload
+        db = database if database is not None else scenario.blueprint.database
+        keys = db.keys if db.keys is not None else wl.keys
         bounds, acc = [], 0.0
         for share in wl.collections.values():
             acc += share
-            bounds.append(round(acc * wl.keys))
-        bounds[-1] = wl.keys
-        solver = scenario.blueprint.database.conflicts
+            bounds.append(round(acc * keys))
+        bounds[-1] = keys
+        solver = db.conflicts
         size = wl.document_size.mean()
         names = tuple(wl.collections)
         return cls(
-            keys=wl.keys,
+            keys=keys,
             transaction_documents=wl.transaction_documents,
             initial_size=size,
             query_response_size=wl.query_results * size,

@@ -29,9 +29,10 @@ from workbench.model.recording.recorder import Recorder
 class WriteLedger:
     """Every acknowledged write (key, change-vector position, etag, write id, time)."""
 
-    def __init__(self, now: Callable[[], float], recorder: Recorder) -> None:
+    def __init__(self, now: Callable[[], float], recorder: Recorder, database: str | None = None) -> None:
         self._now = now
         self._recorder = recorder
+        self._database = database  # the database whose writes these are (named in its events)
         # The newest acknowledged write per key (cv position, etag): what a read must see.
         self.newest: dict[int, tuple[int, int]] = {}
         self._key = array("q")
@@ -103,12 +104,25 @@ class WriteLedger:
             if (write_id, key) in acked and (write_id, key) not in self.superseded_by_cluster_tx:
                 lost += 1
                 rec.event(
-                    "write_lost", key=key, write=write_id, reason="conflict resolution", resolution=how, value=write_id
+                    "write_lost",
+                    database=self._database,
+                    key=key,
+                    write=write_id,
+                    reason="conflict resolution",
+                    resolution=how,
+                    value=write_id,
                 )
         for i in self.unheld(copies):
             key, write_id = self._key[i], self._write[i]
             lost += 1
-            rec.event("write_lost", key=key, write=write_id, reason="no copy holds it", value=write_id)
+            rec.event(
+                "write_lost",
+                database=self._database,
+                key=key,
+                write=write_id,
+                reason="no copy holds it",
+                value=write_id,
+            )
         if lost:
-            rec.event("writes_lost", count=lost, value=lost)
+            rec.event("writes_lost", database=self._database, count=lost, value=lost)
         return lost

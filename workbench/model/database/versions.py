@@ -11,8 +11,20 @@ own incarnation, and each node stamps last-modified from its own clock, skew inc
 from __future__ import annotations
 
 
+class WriteIds:
+    """The last write id handed out, shared by every database of a cluster (ids are unique
+    across the deployment)."""
+
+    __slots__ = ("last",)
+
+    def __init__(self, last: int) -> None:
+        self.last = last
+
+
 class Versions:
-    """Change-vector layout and the run's version counters, for one cluster."""
+    """Change-vector layout and version counters of one database on one cluster. The databases of
+    a cluster share the layout (one entry per node), the clocks and the write ids; each has its
+    own etags, as each RavenDB database keeps its own (``for_database``)."""
 
     __slots__ = (
         "clock_skew",
@@ -20,8 +32,8 @@ class Versions:
         "cv_base",
         "cv_width",
         "etags_issued",
+        "ids",
         "raft_position",
-        "write_counter",
         "zero_cv",
     )
 
@@ -34,13 +46,26 @@ class Versions:
         self.zero_cv: tuple[int, ...] = (0,) * cv_width
         self.etags_issued = [0] * cv_width  # highest etag each entry has used
         self.clock_skew = clock_skew  # per node of this cluster (a fault may change it)
-        self.write_counter = first_write_id  # the last write id handed out
+        self.ids = WriteIds(first_write_id)
         self.copies_created = 0  # database copies ever made: each gets its own incarnation
+
+    def for_database(self) -> Versions:
+        """The counters of another database of the same cluster: same layout, clocks and write
+        ids; its own etags and copies."""
+        other = Versions(self.cv_base, self.cv_width, self.raft_position, self.clock_skew)
+        other.ids = self.ids
+        return other
+
+    @property
+    def write_counter(self) -> int:
+        """The last write id handed out (by any database of the cluster)."""
+        return self.ids.last
 
     def next_write_id(self) -> int:
         """A new write id, unique across the deployment."""
-        self.write_counter += 1
-        return self.write_counter
+        ids = self.ids
+        ids.last += 1
+        return ids.last
 
     def next_incarnation(self) -> int:
         """A new database copy's id."""

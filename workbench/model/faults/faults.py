@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from workbench.model.cluster.node import Server
     from workbench.model.cluster.observer import Observer
     from workbench.model.cluster.rachis import Cluster
-    from workbench.model.database.group import DatabaseGroup
+    from workbench.model.database.group import DatabaseGroup, Databases
     from workbench.model.database.keyspace import Keyspace
     from workbench.model.database.versions import Versions
     from workbench.model.kernel.kernel import Streams
@@ -148,6 +148,8 @@ class FaultInjector:
         keyspace: Keyspace,
         clients: list[Client],
         workload: Generator,
+        databases: Databases | None = None,
+        executors: list[Client] | None = None,
         tasks: Tasks,
         externals: dict[str, ExternalSystem],
         datacenters: list[str],
@@ -165,10 +167,14 @@ class FaultInjector:
         self.cluster = cluster
         self.recorder = recorder
         self.quiet = quiet
-        self.group = group  # its name (the database), its data at risk
+        self.group = group  # the database actions address (the cluster's first)
+        # Every database of the cluster: what a fault puts at risk is counted over all of them.
+        self.databases = databases
         self.versions = versions  # the write counter (bulk updates), the clock skews
         self.keyspace = keyspace
-        self.clients = clients
+        self.clients = clients  # one per application server: what a reroute moves
+        # Every executor of every application server (one per database it works with).
+        self.executors = executors if executors is not None else clients
         self.workload = workload  # its operations are what a reroute moves
         self.tasks = tasks
         self.externals = externals
@@ -265,7 +271,9 @@ class FaultInjector:
         rec = self.recorder
         rec.event("fault_started", node=node, action=label, target=target, fault_id=fid, value=fid, **flags)
         if rpo:
-            count, age = self.group.data_at_risk(surviving_nodes(self.nodes, self.network, self.cluster, self.env.now))
+            survivors = surviving_nodes(self.nodes, self.network, self.cluster, self.env.now)
+            at_risk = self.databases if self.databases is not None else self.group
+            count, age = at_risk.data_at_risk(survivors)
             rec.event("rpo_writes", node=node, fault_id=fid, value=float(count))
             rec.event("rpo_seconds", node=node, fault_id=fid, value=age)
         return fid
@@ -459,14 +467,18 @@ class FaultInjector:
         are lost and the client is away for ``downtime`` seconds, then starts again from its URL list."""
         names = self.network.endpoints
         restarted = 0
-        for client in self.clients:
-            label = names[client.index].name
+        servers: dict[str, list[Client]] = {}  # an application server's executors, one per database
+        for client in self.executors:
+            servers.setdefault(names[client.index].name, []).append(client)
+        for label, executors in servers.items():
             if name not in ("all", label):
                 continue
-            if not client.up:
+            if not executors[0].up:
                 self._skip("client_restart", f"{label} is down")
                 continue
-            lost = client.restart(downtime)
+            lost = 0
+            for client in executors:
+                lost += client.restart(downtime)
             restarted += 1
             self.recorder.event("client_restarted", client=label, count=lost, duration_s=downtime, value=float(lost))
         if restarted:
@@ -568,7 +580,7 @@ class FaultInjector:
         for index in stopped:
             self.nodes[index].crash()
         self._dc_stopped[name] = stopped
-        for client in self.clients:
+        for client in self.executors:
             if client.index in members:
                 client.up = False
         self.recorder.event("datacenter_down", datacenter=name, nodes=tuple(self.nodes[i].tag for i in stopped))
@@ -606,7 +618,7 @@ class FaultInjector:
             if not self.nodes[index].up:
                 self.nodes[index].restart()
         members = set(self.endpoints(name))
-        for client in self.clients:
+        for client in self.executors:
             if client.index in members:
                 client.up = True
         self.recorder.event("datacenter_up", datacenter=name)
@@ -617,12 +629,13 @@ class FaultInjector:
         """Rewrite every document of ``collection`` on the preferred node, all at one instant."""
         tag = self.resolve("preferred")
         node = self.node_by_tag[tag] if tag is not None else None
-        if node is None or not node.up or node.instance is None or node.disk_full:
+        if node is None or not node.up or node.instances[self.group.db] is None or node.disk_full:
             self._skip("bulk_update", "the preferred node cannot take writes", node=tag)
             return
         keyspace, versions = self.keyspace, self.versions
         keys = keyspace.collection_keys(collection)
-        inst = node.instance
+        inst = node.instances[self.group.db]
+        assert inst is not None  # checked above
         write_first = versions.write_counter + 1
         for key in keys:
             local = inst.docs.get(key)

@@ -4,6 +4,10 @@ Every ``sample_interval`` the timeseries table gets, per node: up, CPU utilisati
 disk utilisation and queue, requests served (and speed-test probes); per link between nodes:
 bytes per second and utilisation; the bytes that crossed data centres; per replication channel:
 own writes the destination has not acknowledged, replication lag and whether it is connected.
+On a cluster of several databases the channels between two nodes are summed up as one entity
+``replication.A->B`` (unacknowledged writes added, the worst lag, the share connected), so the
+table grows with the nodes, not with the databases; the per-database figures are the
+replication table's.
 Idle-elision bookkeeping (``Quiescence.credit_bytes``) is settled at each sample, as the byte
 counters are read.
 """
@@ -18,7 +22,7 @@ if TYPE_CHECKING:
 
     from workbench.model.assembly.quiescence import Quiescence
     from workbench.model.cluster.node import Server
-    from workbench.model.database.database import DatabaseInstance
+    from workbench.model.database.group import Databases
     from workbench.model.kernel.network import Network
     from workbench.model.recording.recorder import Recorder
 
@@ -29,10 +33,10 @@ def sample(
     recorder: Recorder,
     network: Network,
     nodes: list[Server],
-    instances: list[DatabaseInstance],
+    databases: Databases,
     quiet: Quiescence,
 ) -> Generator[Any, Any, None]:
-    """The sampling process. ``nodes`` and ``instances`` are the builder's own lists (a copy
+    """The sampling process. ``nodes`` is the builder's list and ``databases`` its groups (a copy
     added or deleted during the run is seen at the next sample)."""
     rec = recorder
     last_busy = [0.0] * len(nodes)
@@ -81,11 +85,31 @@ def sample(
                         cross_dc += delta
                     last_row[b] = row[b]
         rec.sample(now, "network", "cross_dc_bytes", cross_dc)
-        for inst in instances:
-            for ch in inst.channels:
-                scope = f"replication.{inst.node.tag}->{nodes[ch.dst].tag}"
-                # Own writes the destination has not acknowledged yet.
-                unacked = inst.own_etag - ch.dest_cv[inst.position]
-                rec.sample(now, scope, "unacked_writes", float(unacked))
-                rec.sample(now, scope, "lag_ms", inst.replication_lag(ch.dest_cv) * 1e3)
-                rec.sample(now, scope, "connected", 1.0 if ch.connected else 0.0)
+        groups = databases.groups
+        if len(groups) == 1:
+            for inst in groups[0].instances:
+                for ch in inst.channels:
+                    scope = f"replication.{inst.node.tag}->{nodes[ch.dst].tag}"
+                    # Own writes the destination has not acknowledged yet.
+                    unacked = inst.own_etag - ch.dest_cv[inst.position]
+                    rec.sample(now, scope, "unacked_writes", float(unacked))
+                    rec.sample(now, scope, "lag_ms", inst.replication_lag(ch.dest_cv) * 1e3)
+                    rec.sample(now, scope, "connected", 1.0 if ch.connected else 0.0)
+            continue
+        # (source, destination) -> [unacked writes, worst lag, channels, connected channels]
+        pairs: dict[tuple[int, int], list[float]] = {}
+        for group in groups:
+            for inst in group.instances:
+                for ch in inst.channels:
+                    pair = pairs.get((inst.node.index, ch.dst))
+                    if pair is None:
+                        pair = pairs[inst.node.index, ch.dst] = [0.0, 0.0, 0.0, 0.0]
+                    pair[0] += inst.own_etag - ch.dest_cv[inst.position]
+                    pair[1] = max(pair[1], inst.replication_lag(ch.dest_cv))
+                    pair[2] += 1
+                    pair[3] += 1.0 if ch.connected else 0.0
+        for (a, b), (unacked_sum, lag, channels, connected) in sorted(pairs.items()):
+            scope = f"replication.{nodes[a].tag}->{nodes[b].tag}"
+            rec.sample(now, scope, "unacked_writes", unacked_sum)
+            rec.sample(now, scope, "lag_ms", lag * 1e3)
+            rec.sample(now, scope, "connected", connected / channels)

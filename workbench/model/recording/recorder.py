@@ -59,6 +59,7 @@ _OP_ROW = np.dtype(
         ("outcome", "i8"),
         ("version", "i8"),
         ("flags", "i8"),
+        ("database", "i8"),
     ]
 )
 
@@ -74,7 +75,12 @@ class Recorder:
     """Append-only columnar buffers, filled by the model."""
 
     def __init__(
-        self, node_tags: list[str], client_names: list[str], database: str, origin_tags: list[str] | None = None
+        self,
+        node_tags: list[str],
+        client_names: list[str],
+        database: str,
+        origin_tags: list[str] | None = None,
+        databases: list[str] | None = None,
     ):
         self.node_tags = node_tags
         # A version's origin is its change-vector entry; in a deployment of several
@@ -82,6 +88,10 @@ class Recorder:
         self.origin_tags = origin_tags if origin_tags is not None else node_tags
         self.client_names = client_names
         self.database = database
+        # Every database of the cluster, in order (an op's and a replicated write's code).
+        self.databases = databases if databases is not None else [database]
+        # An event about no one database: with one database it is still that database's.
+        self.default_database: str | None = database if len(self.databases) == 1 else None
         self._start = array("d")
         self._end = array("d")
         self._kind = array("b")
@@ -93,6 +103,7 @@ class Recorder:
         self._outcome = array("b")
         self._version = array("q")
         self._stale = array("b")
+        self._database = array("H")
         # In the order of an op row (Client._record appends them); flush_ops moves op_rows into them.
         self._op_columns = (
             self._start,
@@ -106,10 +117,11 @@ class Recorder:
             self._outcome,
             self._version,
             self._stale,
+            self._database,
         )
         self.op_rows: list[tuple] = []
-        # (time, kind, node, term, value, fields): the fields as recorded (immutable values).
-        self._events: list[tuple[float, str, str | None, int | None, float | None, dict[str, Any]]] = []
+        # (time, kind, node, term, value, fields, database): the fields as recorded (immutable values).
+        self._events: list[tuple[float, str, str | None, int | None, float | None, dict[str, Any], str | None]] = []
         # Called with (kind, node) after each event: fault triggers ("after: leader_elected + 5 s").
         self.listeners: list[Callable[[str, str | None], None]] = []
         self._r_write = array("q")
@@ -118,6 +130,7 @@ class Recorder:
         self._r_dest = array("i")
         self._r_committed = array("d")
         self._r_applied = array("d")
+        self._r_database = array("H")
         self._ts_time = array("d")
         self._ts_entity = array("i")
         self._ts_metric = array("i")
@@ -143,9 +156,10 @@ class Recorder:
             column.frombytes(values.astype(column.typecode).tobytes())
         rows.clear()
 
-    def replicated(self, doc: Doc, destination: int, applied: float) -> None:
-        """Version ``doc`` was applied on node ``destination`` at ``applied`` seconds: one row of
-        the replication table."""
+    def replicated(self, doc: Doc, destination: int, applied: float, database: int = 0) -> None:
+        """Version ``doc`` of database ``database`` (its index) was applied on node ``destination``
+        at ``applied`` seconds: one row of the replication table."""
+        self._r_database.append(database)
         self._r_write.append(doc.write_id)
         self._r_key.append(doc.key)
         self._r_origin.append(doc.origin)
@@ -160,19 +174,21 @@ class Recorder:
         node: str | None = None,
         term: int | None = None,
         value: float | None = None,
+        database: str | None = None,
         **fields: Any,
     ) -> None:
         """Record an event of ``kind`` (declared in ``workbench.model.recording.events``) with its fields.
 
         ``node`` is the node that saw or did it, ``term`` the Raft term (cluster events),
-        ``value`` the one number the kind declares. The fields are checked now (an unknown
+        ``value`` the one number the kind declares, ``database`` the database it is about (None:
+        none in particular, or the only one). The fields are checked now (an unknown
         kind, a missing or unknown field, a value of the wrong type raise ``EventError``) and
         kept as given; ``detail`` is rendered from them when the table is built."""
         spec = KINDS.get(kind)
         if spec is None:
             raise EventError(f"unknown event kind {kind!r}: declare it in workbench/model/recording/events.py")
         spec.check(fields)
-        self._events.append((self.now(), kind, node, term, value, fields))
+        self._events.append((self.now(), kind, node, term, value, fields, database or self.default_database))
         for listener in self.listeners:
             listener(kind, node)
 
@@ -215,9 +231,10 @@ class Recorder:
                 "version": pd.Series(self._version, dtype="int64"),
                 "stale": (pd.Series(self._stale, dtype="int8") & 1).astype(bool),
                 "ryw_violation": (pd.Series(self._stale, dtype="int8") & 2).astype(bool),
+                "database": pd.Categorical.from_codes(_codes(self._database), categories=self.databases),
             }
         )
-        events = events_table(self._events, self.database, checked=True)  # event() checked each
+        events = events_table(self._events, checked=True)  # event() checked each
         committed = pd.Series(self._r_committed, dtype="float64")
         applied = pd.Series(self._r_applied, dtype="float64")
         replication = pd.DataFrame(
@@ -229,6 +246,7 @@ class Recorder:
                 "committed_s": committed,
                 "applied_s": applied,
                 "lag_ms": (applied - committed) * 1e3,
+                "database": pd.Categorical.from_codes(_codes(self._r_database), categories=self.databases),
             }
         )
         entities = list(self._entities)
@@ -244,23 +262,28 @@ class Recorder:
         return {"ops": ops, "events": events, "timeseries": timeseries, "replication": replication}
 
 
-EventRow = tuple[float, str, "str | None", "int | None", "float | None", Mapping[str, Any]]
+EventRow = tuple[float, str, "str | None", "int | None", "float | None", Mapping[str, Any], "str | None"]
 
 
-def events_table(rows: Iterable[EventRow], database: str, *, checked: bool = False) -> pd.DataFrame:
-    """The events table of ``rows`` (time, kind, node, term, value, fields), each rendered
+def events_table(
+    rows: Iterable[EventRow | tuple], database: str | None = None, *, checked: bool = False
+) -> pd.DataFrame:
+    """The events table of ``rows`` (time, kind, node, term, value, fields[, database]: a row
+    without its own database, or with None, is ``database``'s), each rendered
     and checked as :meth:`Recorder.event` does (``checked``: the rows were checked when
     recorded): :data:`EVENTS_COLUMNS`, then one nullable column per field of the registry (a
     list field's items joined by commas)."""
     base = []
     columns: dict[str, tuple[list[int], list[Any]]] = {name: ([], []) for name in FIELDS}
-    for i, (time_s, kind, node, term, value, fields) in enumerate(rows):
+    for i, row in enumerate(rows):
+        time_s, kind, node, term, value, fields = row[:6]
+        about = row[6] if len(row) > 6 and row[6] is not None else database
         spec = KINDS.get(kind)
         if spec is None:
             raise EventError(f"unknown event kind {kind!r}: declare it in workbench/model/recording/events.py")
         if not checked:
             spec.check(fields)
-        base.append((time_s, kind, node, term, database, spec.render(node, term, fields), value))
+        base.append((time_s, kind, node, term, about, spec.render(node, term, fields), value))
         for name, v in fields.items():
             if v is not None:
                 at, values = columns[name]

@@ -82,13 +82,19 @@ OPS: tuple[Column, ...] = (
     ),
     Column("stale", "bool", "", "a read older than the newest write already acknowledged when it started"),
     Column("ryw_violation", "bool", "", "a read that missed the session's own acknowledged write"),
+    Column("database", "category", "", "the database it worked on"),
 )
 EVENTS: tuple[Column, ...] = (
     Column("time_s", "float64", "s", "when it happened (simulated time)"),
     Column("kind", "str", "", "the event kind (workbench.model.recording.events.KINDS; docs/events.md)"),
     Column("node", "str", "", "the node that saw or did it, if any"),
     Column("term", "Int64", "", "the Raft term, for the cluster's events"),
-    Column("database", "str", "", "the database"),
+    Column(
+        "database",
+        "str",
+        "",
+        "the database it is about; on a cluster of several databases, missing for an event about none in particular",
+    ),
     Column("detail", "str", "", "one line for people, rendered from the fields: never parse it"),
     Column("value", "float64", "", "the one number the kind declares (docs/events.md), else NaN"),
 )
@@ -106,6 +112,7 @@ REPLICATION: tuple[Column, ...] = (
     Column("committed_s", "float64", "s", "when the origin committed it"),
     Column("applied_s", "float64", "s", "when the destination stored it"),
     Column("lag_ms", "float64", "ms", "applied_s - committed_s"),
+    Column("database", "category", "", "the database the write belongs to"),
 )
 # One column per field of the event registry follows EVENTS, in the registry's order.
 EVENT_FIELDS: tuple[Column, ...] = tuple(Column(f.name, f.dtype, f.unit, f.meaning) for f in FIELDS.values())

@@ -104,9 +104,10 @@ class Backup(Task):
         cluster: Cluster,
         recorder: Recorder,
         db_name: str,
+        db: int,
         ledger: WriteLedger,
     ):
-        super().__init__(env, spec, nodes, cluster, recorder, db_name)
+        super().__init__(env, spec, nodes, cluster, recorder, db_name, db)
         self.ledger = ledger
         self.full_every = float(spec.full_every)
         self.incremental_every = float(spec.incremental_every) if spec.incremental_every else None
@@ -184,7 +185,7 @@ class Backup(Task):
 
     # -- one backup
     def _has_full_in_schedule(self, index: int, now: float) -> bool:
-        inst = self.nodes[index].instance
+        inst = self.nodes[index].instances[self.db]
         slot = self.last_full_slot(now)
         for rec in reversed(self.folders.get(index, ())):
             if rec.full and inst is not None and rec.incarnation == inst.incarnation:
@@ -193,12 +194,18 @@ class Backup(Task):
 
     def _launch(self, index: int) -> None:
         node = self.nodes[index]
-        inst = node.instance
+        inst = node.instances[self.db]
         if not node.up or inst is None:
             return
         now = self.env.now
         if index in self.writing:
-            self.recorder.event("backup_skipped", node=node.tag, task=self.name, state_at_s=self.writing[index].started)
+            self.recorder.event(
+                "backup_skipped",
+                node=node.tag,
+                database=self.db_name,
+                task=self.name,
+                state_at_s=self.writing[index].started,
+            )
             return
         slot_full = self.owed[1] if self.owed is not None else False
         full = slot_full or not self._has_full_in_schedule(index, now)
@@ -213,7 +220,14 @@ class Backup(Task):
         run.timer = Timer(self.env, size / self.write_rate, self._finish, (index, run))
         self.writing[index] = run
         self.recorder.event(
-            "backup_started", node=node.tag, task=self.name, full=full, bytes=size, since_s=since, value=size
+            "backup_started",
+            node=node.tag,
+            database=self.db_name,
+            task=self.name,
+            full=full,
+            bytes=size,
+            since_s=since,
+            value=size,
         )
 
     def _finish(self, index: int, run: Run) -> None:
@@ -229,6 +243,7 @@ class Backup(Task):
         self.recorder.event(
             "backup_done",
             node=node.tag,
+            database=self.db_name,
             task=self.name,
             full=run.full,
             bytes=run.bytes,
@@ -251,7 +266,7 @@ class Backup(Task):
     def _check_crash(self, index: int) -> None:
         run = self.writing.get(index)
         node = self.nodes[index]
-        if run is None or (node.up and node.epoch == run.epoch and node.instance is not None):
+        if run is None or (node.up and node.epoch == run.epoch and node.instances[self.db] is not None):
             return
         del self.writing[index]
         if run.timer is not None:
@@ -260,6 +275,7 @@ class Backup(Task):
         self.recorder.event(
             "backup_failed",
             node=node.tag,
+            database=self.db_name,
             task=self.name,
             full=run.full,
             state_at_s=run.started,
@@ -276,7 +292,7 @@ class Backup(Task):
         Checked incrementally: a write once held stays held (a later version's change
         vector includes it), so only the writes missing at the last check and the ones
         acknowledged since are looked at."""
-        inst = self.nodes[index].instance
+        inst = self.nodes[index].instances[self.db]
         if inst is None:
             return 0
         incarnation, checked, missing = self._unheld.get(index, (inst.incarnation, 0, []))

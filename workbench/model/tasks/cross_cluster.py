@@ -153,7 +153,9 @@ class Stream:
         self.src_node = self.src_side.nodes[src]
         self.dst_node = self.dst_side.nodes[dst]
         self.src_epoch = self.src_node.epoch
-        self.inst: DatabaseInstance = self.src_node.instance
+        inst = self.src_node.instances[self.src_side.group.db]
+        assert inst is not None  # a stream opens from a node that holds a copy
+        self.inst: DatabaseInstance = inst
         self.src_point = self.src_side.versions.cv_base + src  # bridge endpoints
         self.dst_point = self.dst_side.versions.cv_base + dst
         cfg = self.src_side.replication
@@ -201,7 +203,12 @@ class Stream:
         """The stream may go on: not closed, and its sender node is up, has not restarted since it
         opened and still holds the same copy."""
         node = self.src_node
-        return not self.closed and node.up and node.epoch == self.src_epoch and node.instance is self.inst
+        return (
+            not self.closed
+            and node.up
+            and node.epoch == self.src_epoch
+            and node.instances[self.src_side.group.db] is self.inst
+        )
 
     def close(self) -> None:
         """End the stream on the sender's side: a pending answer is ignored, its timer and its
@@ -232,7 +239,7 @@ class Stream:
 
     def _hello(self) -> None:
         node = self.dst_node
-        inst = node.instance
+        inst = node.instances[self.dst_side.group.db]
         self.request += 1
         rid = self.request
         self.in_flight = True
@@ -397,15 +404,16 @@ class Stream:
 # -- the receiving side (runs on a node of the other cluster)
 
 
-def _accepts(node: Any) -> bool:
-    inst = node.instance
+def _accepts(node: Any, db: int) -> bool:
+    inst = node.instances[db]
     return node.up and inst is not None and node.accepting and not node.disk_full
 
 
 def _receive_handshake(stream: Stream, rid: int, _payload: Any) -> None:
     node = stream.dst_node
-    inst = node.instance
-    if not _accepts(node) or not inst.seeded:
+    db = stream.dst_side.group.db
+    inst = node.instances[db]
+    if not _accepts(node, db) or not inst.seeded:
         _reply(stream, rid, REFUSED)
         return
     _reply(stream, rid, ("hello", inst.last_from.get(stream.source_key, 0), list(inst.db_cv)))
@@ -418,12 +426,13 @@ def _hello_arrived(stream: Stream, rid: int, hello: tuple) -> None:
 
 def _receive_heartbeat(stream: Stream, rid: int, _payload: Any) -> None:
     node = stream.dst_node
-    _reply(stream, rid, ("beat", list(node.instance.db_cv)) if _accepts(node) else REFUSED)
+    db = stream.dst_side.group.db
+    _reply(stream, rid, ("beat", list(node.instances[db].db_cv)) if _accepts(node, db) else REFUSED)
 
 
 def _receive_batch(stream: Stream, rid: int, payload: tuple[list[Doc], int]) -> None:
     node = stream.dst_node
-    if not _accepts(node):
+    if not _accepts(node, stream.dst_side.group.db):
         _reply(stream, rid, REFUSED)
         return
     items, _end = payload
@@ -444,7 +453,7 @@ def _batch_processed(job: tuple) -> None:
 def _batch_committed(job: tuple) -> None:
     stream, rid, payload, epoch = job
     node = stream.dst_node
-    inst = node.instance
+    inst = node.instances[stream.dst_side.group.db]
     if node.epoch != epoch or inst is None:
         return
     items, end = payload
@@ -539,7 +548,7 @@ class _LinkTask(Task):
             self._retry(conn, f"cluster '{self.peer.name}' has no database node")
             return
         peer = peers[conn.peer_position % len(peers)]
-        if self.peer.nodes[peer].instance is None:
+        if self.peer.nodes[peer].instances[self.peer.group.db] is None:
             conn.peer_position += 1  # its copy is gone (the list was read a moment ago): the next one
             self._retry(conn, f"{self.peer.name}/{self.peer.nodes[peer].tag} holds no copy")
             return
@@ -667,7 +676,7 @@ class RavenEtl(_LinkTask):
     def open_streams(self, conn: _Connection, peer: int) -> list[Stream]:
         """One ETL stream to node ``peer``, reading the source's log from the task's persisted progress."""
         if conn.run is None or not conn.run.alive():
-            conn.run = LogRun(self.nodes[conn.index])
+            conn.run = LogRun(self.nodes[conn.index], self.side.group.db)
             conn.run.resume(self.persisted(conn.index))
         return [
             Stream(

@@ -105,7 +105,7 @@ class _Run(LogRun):
     """The task running on one node, from one start to its stop."""
 
     def __init__(self, task: SqlEtl, index: int):
-        super().__init__(task.nodes[index])
+        super().__init__(task.nodes[index], task.db)
         self.pending: set[int] = set()  # document ids with a version not yet loaded
         self.state = SCHEDULED
         self.errors = 0  # consecutive load errors
@@ -135,13 +135,14 @@ class SqlEtl(Task):
         cluster: Cluster,
         recorder: Recorder,
         db_name: str,
+        db: int,
         network: Network,
         streams: Streams,
         externals: dict[str, ExternalSystem],
         keyspace: Keyspace,
         sample_interval: float,
     ):
-        super().__init__(env, spec, nodes, cluster, recorder, db_name)
+        super().__init__(env, spec, nodes, cluster, recorder, db_name, db)
         self.network = network
         self.keyspace = keyspace
         self.destination = externals[spec.destination]
@@ -178,7 +179,14 @@ class SqlEtl(Task):
                 pending.add(doc.key)
         inst.watchers.append(run.watcher)
         self.runs[index] = run
-        self.recorder.event("etl_started", node=run.tag, task=self.name, count=len(pending), value=float(len(pending)))
+        self.recorder.event(
+            "etl_started",
+            node=run.tag,
+            database=self.db_name,
+            task=self.name,
+            count=len(pending),
+            value=float(len(pending)),
+        )
         self._sample_backlog(run)
         run.timer = Timer(self.env, 0.0, self._next, (run,))
 
@@ -246,7 +254,13 @@ class SqlEtl(Task):
             run.state = IDLE
             if run.draining:
                 run.draining = False
-                self.recorder.event("etl_caught_up", node=run.tag, task=self.name, value=self.env.now - run.drain_from)
+                self.recorder.event(
+                    "etl_caught_up",
+                    node=run.tag,
+                    database=self.db_name,
+                    task=self.name,
+                    value=self.env.now - run.drain_from,
+                )
                 self._sample_backlog(run)
             return
         run.state = TRANSFORM
@@ -302,6 +316,7 @@ class SqlEtl(Task):
             recorder.event(
                 "etl_document_rejected",
                 node=run.tag,
+                database=self.db_name,
                 task=self.name,
                 key=doc.key,
                 write=doc.write_id,
@@ -314,6 +329,7 @@ class SqlEtl(Task):
             recorder.event(
                 "etl_resumed",
                 node=run.tag,
+                database=self.db_name,
                 task=self.name,
                 system=self.destination.name,
                 errors=run.errors,
@@ -338,6 +354,7 @@ class SqlEtl(Task):
         self.recorder.event(
             "etl_fallback",
             node=run.tag,
+            database=self.db_name,
             task=self.name,
             system=self.destination.name,
             reason=reason,

@@ -130,7 +130,7 @@ class _Run(LogRun):
     the acknowledged (persisted) progress."""
 
     def __init__(self, task: Subscription, index: int):
-        super().__init__(task.nodes[index])
+        super().__init__(task.nodes[index], task.db)
         self.holder: _Worker | None = None
         self.holder_conn = 0
         self.batch: tuple[int, list[Doc], int, tuple[int, ...]] | None = None  # (id, docs, end, cv) in flight
@@ -158,6 +158,7 @@ class Subscription(Task):
         cluster: Cluster,
         recorder: Recorder,
         db_name: str,
+        db: int,
         network: Network,
         streams: Streams,
         clients: list[Client],
@@ -165,7 +166,7 @@ class Subscription(Task):
         instances: list[DatabaseInstance],
         sample_interval: float,
     ):
-        super().__init__(env, spec, nodes, cluster, recorder, db_name)
+        super().__init__(env, spec, nodes, cluster, recorder, db_name, db)
         self.network = network
         self.keyspace = keyspace
         self.collections = frozenset(spec.collections) if spec.collections else None
@@ -228,8 +229,8 @@ class Subscription(Task):
                 self._to_worker(run, run.holder, run.holder_conn, "reset", None)
             return
         raft = self.cluster.nodes[index]
-        owner = self.owner_seen_by(raft) if node.instance is run.inst else None
-        if owner is None and run.batch is not None and node.instance is run.inst:
+        owner = self.owner_seen_by(raft) if node.instances[self.db] is run.inst else None
+        if owner is None and run.batch is not None and node.instances[self.db] is run.inst:
             run.lame = True  # the worker finishes its batch; the acknowledgement will fail
             return
         self._end_run(run)
@@ -289,7 +290,7 @@ class Subscription(Task):
     def _event(self, kind: str, node: int | None, w: _Worker, value: float | None = None, **fields: Any) -> None:
         """Record a subscription event of worker ``w`` on node ``node`` (an index)."""
         tag = self.nodes[node].tag if node is not None else None
-        self.recorder.event(kind, node=tag, value=value, task=self.name, worker=w.name, **fields)
+        self.recorder.event(kind, node=tag, value=value, database=self.db_name, task=self.name, worker=w.name, **fields)
 
     # ================================================================ worker side
     def _connect(self, w: _Worker) -> None:
@@ -473,7 +474,7 @@ class Subscription(Task):
         if not node.up or not node.accepting:
             self._answer(index, w, conn, "reset", "connection refused")
             return
-        if node.instance is None:
+        if node.instances[self.db] is None:
             self._answer(index, w, conn, "error", f"the database is not on {node.tag}")
             return
         run = self.runs.get(index)

@@ -104,7 +104,8 @@ class Task:
     It is given the clock, its spec, its cluster's servers (``nodes``, by index), that
     cluster's Rachis (``cluster``: each node's view of the topology and the log that
     persists progress), the recorder, and the name of the database whose topology decides
-    ownership (``db_name``). A subclass adds the peers it talks to as further constructor
+    ownership (``db_name``) with its place among the cluster's databases (``db``: where each
+    node keeps its copy). A subclass adds the peers it talks to as further constructor
     parameters, which :func:`make_task` passes by name."""
 
     resource_intensive = False
@@ -118,6 +119,7 @@ class Task:
         cluster: Cluster,
         recorder: Recorder,
         db_name: str,
+        db: int = 0,
     ):
         self.env = env
         self.spec = spec
@@ -125,6 +127,7 @@ class Task:
         self.cluster = cluster
         self.recorder = recorder
         self.db_name = db_name
+        self.db = db
         self.name = spec.name
         self.key = task_key(spec.name)
         self.mentor = {n.tag: n for n in nodes}[spec.mentor].index if spec.mentor is not None else None
@@ -148,7 +151,7 @@ class Task:
         node = self.nodes[index]
         raft = self.cluster.nodes[index]
         # A faulted database (a full disk) runs nothing.
-        hosts = node.up and node.instance is not None and not node.disk_full
+        hosts = node.up and node.instances[self.db] is not None and not node.disk_full
         owner = self.owner_seen_by(raft) if hosts else None
         if owner is None and hosts and index in self.running and self.keep_without_leader and raft.state != DOWN:
             owner = index  # "we don't want to stop the backup process" [spec §5.1]
@@ -163,11 +166,13 @@ class Task:
         self.running.add(index)
         self.last_runner = index
         if previous is None:
-            self.recorder.event("task_assigned", node=tag, task=self.name)
+            self.recorder.event("task_assigned", node=tag, database=self.db_name, task=self.name)
         elif previous == index:
-            self.recorder.event("task_resumed", node=tag, task=self.name)
+            self.recorder.event("task_resumed", node=tag, database=self.db_name, task=self.name)
         else:
-            self.recorder.event("task_moved", node=tag, task=self.name, source=self.nodes[previous].tag)
+            self.recorder.event(
+                "task_moved", node=tag, database=self.db_name, task=self.name, source=self.nodes[previous].tag
+            )
         self.start(index)
 
     def _stop(self, index: int, raft: RaftNode, node: Any) -> None:
@@ -176,7 +181,7 @@ class Task:
         if not self.running:
             if not node.up:
                 why = "its node is down"
-            elif node.instance is None:
+            elif node.instances[self.db] is None:
                 why = "its node lost its copy"
             elif node.disk_full:
                 why = "its database is faulted (disk full)"
@@ -184,7 +189,7 @@ class Task:
                 why = "its node has no leader"
             else:
                 return  # handed over: the new owner records task_moved when it starts
-            self.recorder.event("task_paused", node=node.tag, task=self.name, reason=why)
+            self.recorder.event("task_paused", node=node.tag, database=self.db_name, task=self.name, reason=why)
 
     # -- progress kept in the cluster (RavenDB persists task state through Raft)
     def persist(self, index: int, value: Any) -> None:
@@ -210,14 +215,18 @@ class Task:
 class LogRun:
     """A task running on one node that follows its copy's storage log (ETL, subscriptions),
     from one start to its stop. Its progress is persisted as (change vector, copy
-    incarnation, log position). It is given the node it runs on."""
+    incarnation, log position). It is given the node it runs on and the database it reads
+    (its place among the cluster's databases)."""
 
-    def __init__(self, node: Server):
+    def __init__(self, node: Server, db: int):
         self.index = node.index
         self.node = node
         self.tag = node.tag
         self.epoch = node.epoch
-        self.inst = node.instance
+        inst = node.instances[db]
+        assert inst is not None  # a task runs only on a node that holds a copy
+        self.inst = inst
+        self.db = db
         self.cv: list[int] | tuple[int, ...] = list(self.inst.zero_cv)  # what the progress covers
         self.cursor = 0  # next log position to read
         # Log positions before this were stored before the run started: only there does the
@@ -246,7 +255,7 @@ class LogRun:
     def alive(self) -> bool:
         """The run may go on: not stopped, and its node is up, has not restarted since and still holds the same copy."""
         node = self.node
-        return not self.stopped and node.epoch == self.epoch and node.up and node.instance is self.inst
+        return not self.stopped and node.epoch == self.epoch and node.up and node.instances[self.db] is self.inst
 
 
 def raise_to(cv: list[int], other: tuple[int, ...] | list[int]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from workbench.scenario.spec.base import NodeTag, Strict
@@ -191,6 +192,71 @@ class DatabaseSpec(Strict):
     tasks: tuple[OngoingTask, ...] = Field(
         (), description="Ongoing tasks (SQL ETL, backups, subscriptions); each has one responsible node [spec §5]"
     )
+    load: float = Field(
+        1.0,
+        ge=0.0,
+        description="This database's share of the workload's sessions, as a weight against the cluster's other "
+        "databases (a session works on one database, as a RavenDB session does); 0: it serves no requests",
+    )
+    keys: int | None = Field(
+        None, ge=1, description="Documents in this database; default workload.keys (popularity keeps its shape)"
+    )
+
+
+class DatabasePopulation(Strict):
+    """Many generated databases on one cluster (the book's "a hundred or so active databases per
+    node"): ``count`` databases named ``{name_prefix}-0001`` ..., each placed by RavenDB's rule
+    [spec §2.1], with a replication factor drawn from the ``replication_factor`` mix, a share of
+    the load (``load``: equal, or Zipf over the databases in name order, so the first is the
+    busiest) and a size (documents: lognormal around ``keys``). The draws come from the
+    population's own ``seed``, so every run of a study sees the same databases."""
+
+    count: int = Field(ge=1, le=5000, description="How many databases")
+    name_prefix: str = Field("db", pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$")
+    replication_factor: int | dict[int, float] = Field(
+        3, description="One replication factor, or a mix {rf: share}, e.g. {2: 0.5, 3: 0.5}"
+    )
+    load: Literal["equal", "zipf"] = Field("equal", description="How the workload's sessions spread over them")
+    zipf_exponent: float = Field(1.0, ge=0.0, le=5.0, description="With load: zipf")
+    keys: int | None = Field(None, ge=1, description="Median documents per database; default workload.keys")
+    keys_sigma: float = Field(
+        0.0, ge=0.0, le=3.0, description="Spread of the sizes (lognormal sigma); 0: every database the same size"
+    )
+    dynamic_distribution: bool = False
+    conflicts: ConflictResolution = ConflictResolution()
+    seed: int = Field(1, ge=0, description="Draws the mix and the sizes; change it for another population")
+
+    def expand(self) -> tuple[DatabaseSpec, ...]:
+        """The generated databases, in name order."""
+        rng = np.random.default_rng([self.seed, self.count])
+        n = self.count
+        mix = self.replication_factor if isinstance(self.replication_factor, dict) else {self.replication_factor: 1}
+        factors = sorted(mix)
+        weights = np.array([mix[f] for f in factors], dtype=float)
+        # Exact shares (largest remainder), then shuffled: the mix is what was asked, not a draw of it.
+        exact = weights / weights.sum() * n
+        counts = np.floor(exact).astype(int)
+        for k in np.argsort(-(exact - counts), kind="stable")[: n - int(counts.sum())]:
+            counts[k] += 1
+        rfs = np.repeat(factors, counts)
+        rng.shuffle(rfs)
+        loads = np.arange(1, n + 1, dtype=float) ** (-self.zipf_exponent) if self.load == "zipf" else np.ones(n)
+        keys: list[int | None] = [self.keys] * n
+        if self.keys is not None and self.keys_sigma > 0:
+            drawn = np.maximum(1, np.rint(self.keys * rng.lognormal(0.0, self.keys_sigma, n))).astype(int)
+            keys = [int(k) for k in drawn]
+        width = max(4, len(str(n)))
+        return tuple(
+            DatabaseSpec(
+                name=f"{self.name_prefix}-{i + 1:0{width}d}",
+                replication_factor=int(rfs[i]),
+                dynamic_distribution=self.dynamic_distribution,
+                conflicts=self.conflicts,
+                load=float(loads[i]),
+                keys=keys[i],
+            )
+            for i in range(n)
+        )
 
 
 class ReplicationSpec(Strict):
@@ -295,12 +361,51 @@ class ClusterParts(Strict):
     nodes: tuple[NodeSpec, ...] = Field(min_length=1)
     hardware: Hardware = Hardware()
     database: DatabaseSpec = DatabaseSpec()
+    databases: tuple[DatabaseSpec, ...] = Field(
+        (),
+        description="Several databases on this cluster, each with its own group, replication factor, placement, "
+        "conflict policy, tasks and share of the load; the first is the one faults and operator actions address "
+        "(give this or database, not both)",
+    )
+    database_population: DatabasePopulation | None = Field(
+        None, description="Generated databases, after those of database/databases (alone: they are all of them)"
+    )
     replication: ReplicationSpec = ReplicationSpec()
     cluster: ClusterSpec = ClusterSpec()
     observer: ObserverSpec = ObserverSpec()
     externals: tuple[ExternalSystem, ...] = Field(
         (), description="Systems outside the cluster that ongoing tasks write to"
     )
+
+    @model_validator(mode="after")
+    def _primary_database(self) -> ClusterParts:
+        # ``database`` names the cluster's first database wherever a single one is meant (faults,
+        # operator actions, reports): the first of ``databases``, or of the population alone.
+        if "database" in self.model_fields_set and self.databases and self.database != self.databases[0]:
+            # (A recorded scenario carries both, database being the first of databases.)
+            msg = "give either database (one) or databases (several), not both"
+            raise ValueError(msg)
+        if "database" not in self.model_fields_set:
+            first = self.databases[:1] or (self.database_population.expand()[:1] if self.database_population else ())
+            if first:
+                object.__setattr__(self, "database", first[0])
+        return self
+
+    def declared_databases(self) -> tuple[DatabaseSpec, ...]:
+        """The databases written out: ``databases``, or ``database`` (unless a population alone
+        declares them, ``database`` then being its first)."""
+        if self.databases:
+            return self.databases
+        pop = self.database_population
+        if pop is None or ("database" in self.model_fields_set and self.database != pop.expand()[0]):
+            return (self.database,)
+        return ()
+
+    def all_databases(self) -> tuple[DatabaseSpec, ...]:
+        """Every database of the cluster, in order: the declared ones, then the generated ones
+        (the first is ``database``)."""
+        generated = self.database_population.expand() if self.database_population is not None else ()
+        return self.declared_databases() + generated
 
 
 class Blueprint(ClusterParts, _Catalogued):
