@@ -679,6 +679,7 @@ class Server(Node):
         op = attempt.op
         rachis = self.cluster.nodes[self.index]
         epoch = self.epoch
+        payload: tuple
         if op.kind == 3:
             payload, kind, size = (op.key, op.size, op.write_id, attempt.client.db), "cluster_tx", op.size
         else:
