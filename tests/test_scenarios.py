@@ -186,7 +186,7 @@ def test_misspelt_blueprint_name(tmp_path: Path) -> None:
     path = write(tmp_path, "name: x\nblueprint: thre-node\n")
     expected = (
         f"{path}: blueprint: 'thre-node' is not a built-in blueprint (did you mean 'three-node'?); "
-        "known: cluster-per-region, edge-hub, five-node, five-node-many-databases, five-node-rf2, "
+        "known: cluster-per-region, edge-hub, five-node, five-node-dense, five-node-many-databases, five-node-rf2, "
         "five-node-watchers, geo-stretched, "
         "offsite-dr, read-scale, seven-node-watchers, single-node, three-continents, three-node, two-node, "
         "write-behind-sql"

@@ -28,6 +28,7 @@ import pandas as pd
 
 from workbench import display, load_scenario, run, scenario_from_dict
 from workbench.analysis.backups import backup_table
+from workbench.analysis.databases import database_table
 from workbench.analysis.etl import etl_summary
 from workbench.analysis.faults import fault_table
 from workbench.analysis.staleness import t_visibility
@@ -40,6 +41,7 @@ from workbench.charts import (
     cluster_latency,
     cluster_replay,
     conflicts_timeline,
+    database_availability,
     deployment_fault_spans,
     fault_spans,
     latency_cdf,
@@ -280,6 +282,8 @@ __all__ = [
     "cluster_latency",
     "cluster_replay",
     "conflicts_timeline",
+    "database_availability",
+    "database_table",
     "deployment_fault_spans",
     "etl_summary",
     "fault_spans",

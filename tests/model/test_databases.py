@@ -95,6 +95,14 @@ def test_two_nodes_lost_takes_down_only_the_databases_that_had_all_their_copies_
     summary = result.summary()
     assert summary["databases"]["down_at_end"] == ["carts"]
     assert summary["databases"]["by_replication_factor"] == {"2": 1, "3": 2}
+    from workbench.report.text import format_summary
+
+    assert "not served at the end: carts" in format_summary(summary)
+    from workbench.charts import database_availability_data
+
+    chart = database_availability_data(result)
+    at_end = chart[chart["measure"] == "at the end"].set_index("database")["value"]
+    assert at_end["carts"] == 0 and at_end["users"] == 1
     rehab = result.events[result.events["kind"] == "moved_to_rehab"]
     moved = {(db, detail.split()[0]) for db, detail in zip(rehab["database"], rehab["detail"], strict=True)}
     assert moved == {("orders", "A"), ("orders", "B"), ("carts", "A"), ("carts", "B")}
@@ -233,3 +241,81 @@ def test_what_several_databases_do_not_support_yet_is_a_clear_error():
     with pytest.raises(WorkbenchInputError, match="per-tenant keys run on a cluster of one database") as err:
         _scenario(MIXED, workload={"rate": 100, "key_popularity": "tenants"})
     assert err.value.path == "workload.key_popularity"
+
+
+def _density(count: int):
+    return _scenario(
+        population={"count": count, "replication_factor": 3, "keys": 20_000},
+        duration="20 s",
+        blueprint={
+            "extends": "five-node",
+            "database_population": {"count": count, "replication_factor": 3, "keys": 20_000},
+            "hardware": {"memory": "1 GiB", "memory_per_database": "4 MiB"},
+        },
+    )
+
+
+def test_density_costs_page_reads_and_background_cpu():
+    """Issue 23, item 2: ten databases fit a node's page cache; 150 do not (their own memory and
+    their documents exceed it), so requests miss, read from the disk and wait longer, and the
+    other active databases' background work stretches the CPU."""
+    few, many = run(_density(10)), run(_density(150))
+    ts_few, ts_many = few.timeseries, many.timeseries
+    assert ts_few.loc[ts_few["metric"] == "page_reads", "value"].sum() == 0
+    reads = ts_many[ts_many["metric"] == "page_reads"]
+    assert reads["value"].sum() > 1000
+    stretch = ts_many[ts_many["metric"] == "background_cpu_stretch"].groupby("entity", observed=True)["value"].last()
+    per_node = many.events[many.events["kind"] == "database_created"]["members"].str.split(",").explode().value_counts()
+    for node, copies in per_node.items():
+        assert stretch[f"node.{node}"] == pytest.approx(1 / (1 - (copies - 1) * 0.002 / 8))
+    p50 = lambda r: r.ops.loc[(r.ops["kind"] == "read") & (r.ops["outcome"] == "ok"), "latency_ms"].median()  # noqa: E731
+    assert p50(many) > p50(few) + 0.2  # a miss costs a 0.5 ms read (median), and most requests miss
+    assert (many.ops["outcome"] == "ok").all()
+
+
+def _trace(tmp_path, rows: list[str], header: str = "t,op,key,database"):
+    path = tmp_path / "trace.csv"
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def test_a_trace_names_each_rows_database(tmp_path):
+    """Item 1: workloads address databases by name. Each row goes to its database's executor on
+    the row's application server, with its own key (no scaling)."""
+    dbs = [{"name": "big", "replication_factor": 3}, {"name": "small", "replication_factor": 2, "keys": 50}]
+    rows = [
+        f"{i * 0.01:.2f},{'write' if i % 3 == 0 else 'read'},{i % 40},{'small' if i % 2 else 'big'}" for i in range(600)
+    ]
+    path = _trace(tmp_path, rows)
+    result = run(
+        _scenario(dbs, duration="10 s", workload={"keys": 1000, "arrivals": {"kind": "trace", "file": str(path)}})
+    )
+    ops = result.ops.sort_values("start_s").reset_index(drop=True)
+    assert len(ops) == 600 and (ops["outcome"] == "ok").all()
+    assert list(ops["database"].astype(str)) == ["small" if i % 2 else "big" for i in range(600)]
+    assert list(ops["key"]) == [i % 40 for i in range(600)]
+
+
+@pytest.mark.parametrize(
+    ("rows", "says"),
+    [
+        (["0.1,read,3,big", "0.2,read,7,nosuch"], "line 3, column 'database': no database 'nosuch'"),
+        (["0.1,read,3,big", "0.2,read,70,small"], "line 3, column 'key': key 70 is outside database 'small'"),
+        (["0.1,read,3,"], "line 2, column 'database': a cluster of several databases needs each row's database"),
+    ],
+)
+def test_bad_database_rows_say_where(tmp_path, rows, says):
+    from workbench.scenario.trace import TraceError
+
+    dbs = [{"name": "big", "replication_factor": 3}, {"name": "small", "replication_factor": 2, "keys": 50}]
+    path = _trace(tmp_path, rows)
+    scenario = _scenario(dbs, duration="5 s", workload={"keys": 1000, "arrivals": {"kind": "trace", "file": str(path)}})
+    with pytest.raises(TraceError, match=says):
+        World(scenario).run()
+
+
+def test_a_trace_without_databases_on_a_cluster_of_several_is_refused(tmp_path):
+    path = _trace(tmp_path, ["0.1,read,3"], header="t,op,key")
+    with pytest.raises(WorkbenchInputError, match="each row names its database: add a database column") as err:
+        _scenario(MIXED, workload={"keys": 1000, "arrivals": {"kind": "trace", "file": str(path)}})
+    assert err.value.path == "workload.arrivals.file"

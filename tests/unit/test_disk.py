@@ -41,3 +41,33 @@ def test_a_crash_drops_the_reads_in_progress_and_waiting() -> None:
     disk.reset()
     env.run()
     assert log == [] and not disk.busy
+
+
+def test_each_journal_has_its_own_fsyncs_and_the_journals_take_turns() -> None:
+    """Voron: one outstanding write and one file sync per storage environment (the book, Ch16).
+    Writes to two databases (and the server store's Rachis log) never share an fsync; a
+    journal's writes that arrived meanwhile share its next one."""
+    env, disk, log = _disk()
+    done = lambda tag: log.append((tag, env.now))  # noqa: E731
+    disk.write(done, "a1", 0)  # starts at once
+    disk.write(done, "b1", 1)
+    disk.write(done, "a2", 0)
+    disk.write(done, "raft", -1)
+    disk.write(done, "b2", 1)
+    env.run()
+    assert log == [
+        ("a1", pytest.approx(0.001)),
+        ("b1", pytest.approx(0.002)),  # b's turn came first: its first write arrived before a2
+        ("b2", pytest.approx(0.002)),  # ... and b2 shares b's fsync
+        ("a2", pytest.approx(0.003)),
+        ("raft", pytest.approx(0.004)),
+    ]
+    assert disk.fsyncs == 4 and disk.writes == 5 and disk.waiting == 0
+
+
+def test_one_journal_groups_every_write_that_waits() -> None:
+    env, disk, log = _disk()
+    for i in range(5):
+        disk.write(lambda tag: log.append((tag, env.now)), i)
+    env.run()
+    assert disk.fsyncs == 2 and [t for _, t in log] == pytest.approx([0.001] + [0.002] * 4)

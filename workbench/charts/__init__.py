@@ -31,6 +31,8 @@ Every public name below is importable from ``workbench.charts``; the modules hol
 ``capacity.py``      throughput against a latency objective (``capacity_curve``)
 ``pareto.py``        cost, latency and availability per variant (``pareto_chart``)
 ``election.py``      time without a leader, the Raft paper's Figure 16 (``election_cdf``)
+``databases.py``     several databases on one cluster: each one's availability
+                     (``database_availability``)
 ``deployments.py``   several clusters: their faults (``deployment_fault_spans``), the lag of the
                      links between them (``link_lag``), p99 latency per cluster (``cluster_latency``)
 
@@ -56,6 +58,7 @@ from workbench.charts._common import (
 from workbench.charts.availability import availability_data, availability_timeline
 from workbench.charts.capacity import capacity_curve
 from workbench.charts.conflicts import RESOLUTION_LABELS, conflicts_data, conflicts_timeline
+from workbench.charts.databases import database_availability, database_availability_data
 from workbench.charts.deployments import (
     cluster_latency,
     cluster_latency_data,
@@ -93,6 +96,8 @@ __all__ = [
     "cluster_replay_data",
     "conflicts_data",
     "conflicts_timeline",
+    "database_availability",
+    "database_availability_data",
     "deployment_fault_spans",
     "election_cdf",
     "election_cdf_data",

@@ -196,6 +196,18 @@ def format_summary(summary: Summary) -> str:
             f"{_fmt(sub['duplicates'])} duplicates, longest gap with a backlog {_duration(sub['failover_gap_s'])}, "
             f"lag p99 {_lag(sub['lag_ms']['p99'])}"
         )
+    dbs = summary.get("databases")
+    if dbs:
+        factors = ", ".join(f"{n} at RF {rf}" for rf, n in dbs["by_replication_factor"].items())
+        line = f"databases     {dbs['count']} ({factors}); least available {dbs['least_available']}"
+        line += f" {_pct(dbs['availability_min'])}"
+        if dbs["down_at_end_count"]:
+            more = dbs["down_at_end_count"] - len(dbs["down_at_end"])
+            line += f"; not served at the end: {', '.join(dbs['down_at_end'])}" + (f" and {more} more" if more else "")
+        lost = dbs["lost_writes_by_database"]
+        if lost:
+            line += f"; writes lost in {len(lost)} of them"
+        lines.append(line)
     events = summary.get("cluster_events") or {}
     if events:
         lines.append("events        " + ", ".join(f"{k} {v}" for k, v in events.items()))

@@ -25,7 +25,7 @@ from workbench.scenario.schema import (
     Scenario,
     SlowDiskFault,
 )
-from workbench.scenario.trace import check_trace_file
+from workbench.scenario.trace import check_trace_file, read_header
 from workbench.scenario.units import format_duration
 
 
@@ -126,12 +126,13 @@ def check_scenario(s: Scenario, source: str, *, deployment: bool = False) -> Non
     if not any(db.load > 0 for db in bp.all_databases()):
         fail(_database_path(bp, 0) + ".load", "at least one database must take load (a load above 0)")
     if len(names) > 1:
-        # Not yet: a trace row or a tenant would need to name its database (docs/databases.md).
-        if s.workload.arrivals.kind == "trace":
+        # A trace row names its database (a tenant would need one too: not yet; docs/databases.md).
+        a = s.workload.arrivals
+        if a.kind == "trace" and a.file is not None and "database" not in read_header(a.file):
             fail(
-                "workload.arrivals.kind",
-                f"trace replay runs on a cluster of one database; this one has {len(names)} "
-                "(declare one database, or use generated arrivals)",
+                "workload.arrivals.file",
+                f"{a.file}: on a cluster of several databases ({len(names)}) each row names its database: "
+                "add a database column",
             )
         if s.workload.key_popularity == "tenants":
             fail(

@@ -11,6 +11,7 @@ One row per operation; the columns (``docs/traces.md`` has the details)::
     session    any value (optional): rows with the same value share a RavenDB session
     region     a data centre or region name (optional): a client placed there sends it
     cluster    a cluster of the deployment (optional; deployments of several clusters only)
+    database   the database it works on (a cluster of several databases: required there)
 
 In a deployment of several clusters every cluster replays the rows that are routed to it
 (:class:`TraceRoute`): by ``cluster``, else a client named ``east/client2`` (or numbered
@@ -49,7 +50,7 @@ from workbench.errors import WorkbenchInputError, did_you_mean
 
 # Op names in the model's op-kind order (workbench.model.recording.tables.OP_KINDS).
 TRACE_OPS = ("read", "write", "query", "cluster_tx", "compare_exchange", "transaction")
-COLUMNS = ("t", "timestamp", "op", "key", "size", "client", "session", "region", "cluster")
+COLUMNS = ("t", "timestamp", "op", "key", "size", "client", "session", "region", "cluster", "database")
 CSV_BLOCK_BYTES = 1 << 20  # a CSV chunk: about 30-50 thousand rows
 PARQUET_BATCH_ROWS = 65_536
 HEADER_BYTES = 1 << 16  # enough for any sane header line
@@ -109,7 +110,7 @@ def check_header(names: list[str], source: str, *, csv_file: bool = True) -> Non
     """Every column known and unique, a time column, op and key present."""
     where = "line 1" if csv_file else "schema"
     line = 1 if csv_file else None
-    hint = "t (or timestamp), op, key, and optionally size, client, session, region, cluster"
+    hint = "t (or timestamp), op, key, and optionally size, client, session, region, cluster, database"
     if not names or names == [""]:
         msg = f"{where}: no header; the first line must name the columns: {hint}"
         raise TraceError(msg, source=source, line=line)
@@ -141,7 +142,8 @@ def check_header(names: list[str], source: str, *, csv_file: bool = True) -> Non
 def check_trace_file(path: str | Path, *, deployment: bool = False) -> list[str]:
     """Load-time check: the file exists, its format is known, its header is right, it has rows,
     and (Parquet) its text columns hold text or numbers, not lists or records. A ``cluster``
-    column is only for a ``deployment`` of several clusters."""
+    column is only for a ``deployment`` of several clusters, and a ``database`` column only for a
+    single cluster."""
     names = read_header(path)
     source = str(path)
     fmt = trace_format(path)
@@ -154,6 +156,13 @@ def check_trace_file(path: str | Path, *, deployment: bool = False) -> list[str]
             "the column (region and client work on both)"
         )
         raise TraceError(msg, source=source, line=1 if fmt == "csv" else None, column="cluster")
+    if "database" in names and deployment:
+        where = "line 1" if fmt == "csv" else "schema"
+        msg = (
+            f"{where}, column {names.index('database') + 1} 'database': naming databases is for a cluster of "
+            "several databases; a deployment's links join each cluster's first database, so remove the column"
+        )
+        raise TraceError(msg, source=source, line=1 if fmt == "csv" else None, column="database")
     if fmt == "parquet":
         try:
             meta = pq.read_metadata(source)
@@ -224,6 +233,7 @@ class TraceChunk:
     session: list[str | None] | None  # session value, None where not given
     session_hash: np.ndarray | None  # int64 stable hash of the session value
     every: np.ndarray  # float64 times of the good rows of every cluster (``time`` itself on a single cluster)
+    database: np.ndarray | None = None  # int64 index of the cluster's databases; None: no database column
 
 
 @dataclass
@@ -257,6 +267,7 @@ class TraceReader:
         block_bytes: int | None = None,
         batch_rows: int | None = None,
         route: TraceRoute | None = None,
+        databases: dict[str, tuple[int, int]] | None = None,
     ):
         self.path = str(path)
         self.format = trace_format(path)
@@ -278,6 +289,8 @@ class TraceReader:
         self.passes = 0  # calls of chunks() so far
         self.examples: list[str] = []  # the first few skipped rows, for the event
         self.time_column = "t" if "t" in self.names else "timestamp"
+        # A cluster of several databases: each one's name -> (its index, its number of documents).
+        self.databases = databases
 
     # -- errors
     def _message(self, line: int, column: str | None, problem: str) -> str:
@@ -433,6 +446,28 @@ class TraceReader:
                 out["region"] = regions
             elif name == "session":
                 out["session"], out["session_hash"] = _sessions(col)
+            elif name == "database":
+                dbs, bad, why = self._databases(col)
+                checks.append(_Check(name, bad, why))
+                out["database"] = dbs
+        if "database" in out and "key" in out and self.databases:
+            # A row's key must be one of its database's documents.
+            limits = np.array([keys for _, keys in self.databases.values()], dtype=np.int64)
+            dbs, keys = out["database"], out["key"]
+            named = dbs >= 0
+            outside = np.zeros(n, dtype=bool)
+            outside[named] = keys[named] >= limits[dbs[named]]
+            names = list(self.databases)
+            checks.append(
+                _Check(
+                    "key",
+                    outside,
+                    lambda i, k=keys, d=dbs: (
+                        f"key {k[i]} is outside database {names[d[i]]!r}'s key space [0, {limits[d[i]]}) "
+                        "(its keys, else workload.keys)"
+                    ),
+                )
+            )
         mine = None
         if self.route is not None:
             mine = self._route_rows(cols, lines, out, checks)
@@ -480,6 +515,7 @@ class TraceReader:
             session=[s for s, ok in zip(session, keep.tolist(), strict=True) if ok] if session is not None else None,
             session_hash=out["session_hash"][keep] if "session_hash" in out else None,
             every=time if mine is None else times[good],
+            database=out["database"][keep] if "database" in out else None,
         )
 
     def _report(self, checks: list[_Check], bad: np.ndarray, lines: np.ndarray, invalid: list[tuple[int, str]]) -> None:
@@ -528,6 +564,27 @@ class TraceReader:
                 f"(taken modulo {n_clients})"
             ),
         )
+
+    def _databases(self, col: pa.Array) -> tuple[np.ndarray, np.ndarray, Callable[[int], str]]:
+        known = self.databases or {}
+        names = list(known)
+
+        def to_index(value: object) -> int:
+            """A row's ``database`` as the database's index: -2 when empty or unknown."""
+            if value is None or value == "":
+                return -2
+            entry = known.get(str(value))
+            return entry[0] if entry is not None else -2
+
+        def why(i: int) -> str:
+            """Why row ``i``'s database is bad, for the error message."""
+            value = col[i].as_py()
+            if value is None or value == "":
+                return f"a cluster of several databases needs each row's database; known: {', '.join(names)}"
+            return f"no database {value!r}{did_you_mean(str(value), names)}; known: {', '.join(names[:20])}"
+
+        values, bad = _by_value(col, to_index)
+        return values, bad, why
 
     def _regions(self, col: pa.Array) -> tuple[np.ndarray, np.ndarray, Callable[[int], str]]:
         index = {name: i for i, name in enumerate(self.region_names)}

@@ -18,6 +18,7 @@ import simpy
 from workbench.model.assembly.quiescence import Quiescence
 from workbench.model.clients.client import Client, DatabaseRouter
 from workbench.model.clients.workload import make_workload
+from workbench.model.cluster.memory import AccessProfile
 from workbench.model.cluster.node import Server
 from workbench.model.cluster.observer import Observer
 from workbench.model.cluster.rachis import Cluster, DbTopology, RaftNode
@@ -211,6 +212,8 @@ class World:
         # built in between looks at them).
         for group in groups:
             group.place()
+        for node in self.nodes:
+            node.refresh_memory()
 
         n_nodes = len(self.nodes)
         # The URL list each client starts from (DocumentStore.Urls): the configured nodes, or all.
@@ -264,6 +267,8 @@ class World:
             self.network,
             self.keyspace,
             placement.trace_route if placement is not None else None,
+            self.executors_by_database,
+            {group.name: (group.db, group.keyspace.keys) for group in groups},
         )
         self.externals = {
             x.name: ExternalSystem(self.env, x, first_external + i, streams, self.network, self.recorder)
@@ -352,6 +357,7 @@ class World:
         )
         group.keyspace = keyspace
         group.versions = versions
+        group.profile = access_profile(self.scenario, spec, keyspace.keys)
         return group
 
     def _start_observer(self, raft: RaftNode) -> None:
@@ -454,3 +460,18 @@ class World:
     def events_processed(self) -> int:
         """Events scheduled on the clock so far (the speed figures' unit of work)."""
         return events_scheduled(self.env)
+
+
+def access_profile(scenario: Scenario, spec: DatabaseSpec, keys: int) -> AccessProfile:
+    """How one copy of database ``spec`` is requested, for the page-cache model: its share of the
+    sessions (``load``) times what reaches a copy (every write, as each member applies it, and
+    its share of the reads), and the workload's key popularity over its ``keys`` documents."""
+    wl = scenario.workload
+    mix = wl.mix
+    writes = mix.write + mix.cluster_tx + mix.transaction * wl.transaction_documents
+    weight = spec.load * (writes + mix.read / spec.replication_factor)
+    if wl.key_popularity == "zipf":
+        return AccessProfile.zipf(keys, weight, wl.zipf_exponent)
+    if wl.key_popularity == "hotspot":
+        return AccessProfile.hotspot(keys, weight, wl.hotspot.hot_keys(keys), wl.hotspot.share)
+    return AccessProfile.uniform(keys, weight)

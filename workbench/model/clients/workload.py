@@ -514,10 +514,15 @@ class TraceReplay(Generator):
         network: Network,
         recorder: Recorder,
         route: TraceRoute | None = None,
+        executors: list[list[Client]] | None = None,
+        databases: dict[str, tuple[int, int]] | None = None,
     ):
         super().__init__(env, spec, duration)
         a = self.spec.arrivals
         self.clients = clients
+        # A cluster of several databases: each row names its database, and goes to that
+        # database's executor on the row's application server (by database, then client).
+        self._executors: list[list[Client]] = executors if executors is not None else [clients]
         self.recorder: Recorder = recorder
         region_clients: dict[str, list[int]] = {}
         for dc in datacenters:
@@ -536,6 +541,7 @@ class TraceReplay(Generator):
             region_clients={name: tuple(ids) for name, ids in region_clients.items()},
             on_error=a.on_error,
             route=route,
+            databases=databases,
         )
         groups = self.reader.region_groups
         self._group_size = np.array([max(1, len(g)) for g in groups] or [1], dtype=np.int64)
@@ -553,7 +559,8 @@ class TraceReplay(Generator):
         self._pass_mine = 0  # of them, this cluster's
         self._pass_first = self._pass_last = 0.0
         self._chunks: Iterator[Any] | None = None
-        self._open: list[str | None] = [None] * len(clients)  # the trace session open on each client
+        # The trace session open on each executor (database d's of client c at d * clients + c).
+        self._open: list[str | None] = [None] * (len(clients) * len(self._executors))
         self._n = self._i = 0
         self._when: list[float] = []
         self._kind: list[int] = []
@@ -562,6 +569,7 @@ class TraceReplay(Generator):
         self._client: list[int] = []
         self._session: list[str | None] | None = None
         self._context: list[int] = []
+        self._database: list[int] | None = None
         self.finished = False
 
     def start(self) -> None:
@@ -587,14 +595,21 @@ class TraceReplay(Generator):
         i = self._i
         self._i = i + 1
         c = self._client[i]
-        client = self.clients[c]
+        databases = self._database
+        if databases is None:
+            client = self.clients[c]
+            slot = c
+        else:
+            db = databases[i]
+            client = self._executors[db][c]
+            slot = db * len(self.clients) + c
         if self._session is not None:
             session = self._session[i]
-            if session is not None and session != self._open[c]:
-                self._open[c] = session
+            if session is not None and session != self._open[slot]:
+                self._open[slot] = session
                 open_session(client, self._context[i], TRACE_SESSION_LENGTH)
         self.generated += 1
-        client.submit(self._kind[i], self._key[i], self._size[i])
+        client.submit(self._kind[i], self._key[i], self._size[i], databases is not None)
         self._schedule_next()
 
     def _finish(self) -> None:
@@ -685,6 +700,7 @@ class TraceReplay(Generator):
             self._context = chunk.session_hash[first:last].tolist()
         else:
             self._session = None
+        self._database = chunk.database[first:last].tolist() if chunk.database is not None else None
         self._n, self._i = n, 0
 
     def _clients_for(self, chunk, first: int, last: int) -> np.ndarray:
@@ -719,16 +735,23 @@ def make_workload(
     network: Network,
     keyspace: Keyspace,
     route: TraceRoute | None = None,
+    executors: list[list[Client]] | None = None,
+    databases: dict[str, tuple[int, int]] | None = None,
 ) -> Generator:
     """The workload ``workload.arrivals.kind`` asks for, driving ``clients``; each generator
     is handed the pieces it uses (all but the trace replay draw through an :class:`OpSource`).
-    ``route``: a trace's rows for this cluster, in a deployment of several clusters."""
+    ``route``: a trace's rows for this cluster, in a deployment of several clusters;
+    ``executors`` and ``databases``: on a cluster of several databases, every database's
+    executors (by database, then client) and each database's (index, documents), for a trace
+    whose rows name their database."""
     spec = scenario.workload
     kind = spec.arrivals.kind
     duration = scenario.duration
     if kind == "trace":
         datacenters = scenario.blueprint.datacenters
-        return TraceReplay(env, spec, duration, streams, clients, datacenters, network, recorder, route)
+        return TraceReplay(
+            env, spec, duration, streams, clients, datacenters, network, recorder, route, executors, databases
+        )
     ops = OpSource(spec, clients, streams, keyspace, scenario.clients.load_balance)
     if kind == "poisson":
         return PoissonArrivals(env, spec, duration, ops, streams)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from workbench.model.cluster.memory import cache_documents, hit_ratios
 from workbench.model.cluster.observer import REPORT_BYTES
 from workbench.model.database.database import (
     BATCH,
@@ -120,10 +121,16 @@ class WorkerPool:
 
 
 class Disk:
-    """One fsync at a time; writes that arrive meanwhile share the next fsync
+    """One fsync at a time; writes that arrive meanwhile share the next fsync of their journal
     (group commit, as RavenDB's transaction merger batches concurrent writes).
-    A bulk read (a mentor reading its copy to seed a new one) holds the disk too,
-    taking its turn before the next fsync."""
+
+    Each storage environment has its own journal (Voron: "within a given storage environment
+    ... there can only be a single outstanding write, a single data flush and a single file
+    sync", the book, Ch16): every database is one, and so is the server store that holds the
+    Rachis log (``rachis.SERVER_STORE``). Writes to different journals never share an fsync; the
+    journals with writes waiting take turns on the device, in the order their first waiting
+    write arrived. A bulk read (a mentor reading its copy to seed a new one) holds the disk
+    too, taking its turn before the next fsync."""
 
     __slots__ = (
         "_done_callbacks",
@@ -135,9 +142,11 @@ class Disk:
         "env",
         "epoch",
         "fsyncs",
+        "journals",
         "max_batch",
-        "pending",
+        "order",
         "reads",
+        "waiting",
         "writes",
     )
 
@@ -147,7 +156,10 @@ class Disk:
         # A Sampler, or while a slow_disk fault lasts any draw of fsync times (faults._Scaled).
         self._fsync = fsync
         self.max_batch = max_batch
-        self.pending: deque[tuple[Callable[[Any], None], Any]] = deque()
+        # Per journal (a database's index, or rachis.SERVER_STORE), the writes waiting for its next fsync.
+        self.journals: dict[int, deque[tuple[Callable[[Any], None], Any]]] = {}
+        self.order: deque[int] = deque()  # journals with writes waiting, in turn
+        self.waiting = 0  # writes waiting, every journal's
         self.busy = False
         self.epoch = 0
         self.fsyncs = 0
@@ -157,10 +169,16 @@ class Disk:
         self.reads: deque[tuple[float, Callable[[Any], None], Any]] = deque()
         self._read_callbacks = (self._read_done,)
 
-    def write(self, fn: Callable[[Any], None], arg: Any) -> None:
-        """Queue a write for the next fsync (group commit); ``fn(arg)`` is called once it is
-        durable, unless a crash came first."""
-        self.pending.append((fn, arg))
+    def write(self, fn: Callable[[Any], None], arg: Any, journal: int = 0) -> None:
+        """Queue a write for the next fsync of its ``journal`` (group commit); ``fn(arg)`` is
+        called once it is durable, unless a crash came first."""
+        queue = self.journals.get(journal)
+        if queue is None:
+            queue = self.journals[journal] = deque()
+        if not queue:
+            self.order.append(journal)
+        queue.append((fn, arg))
+        self.waiting += 1
         if not self.busy:
             self._start()
 
@@ -184,12 +202,15 @@ class Disk:
             read.epoch = self.epoch
             self.agenda.push(read, self.agenda.now + seconds)
             return
-        pending = self.pending
+        journal = self.order.popleft()
+        pending = self.journals[journal]
         if len(pending) <= self.max_batch:
             batch = list(pending)
             pending.clear()
         else:
             batch = [pending.popleft() for _ in range(self.max_batch)]
+            self.order.append(journal)  # the rest waits for this journal's next turn
+        self.waiting -= len(batch)
         self.busy = True
         took = self._fsync()
         self.busy_s += took  # fsync time started (for utilisation; a crash may cut the last one short)
@@ -207,7 +228,7 @@ class Disk:
         self.fsyncs += 1
         self.writes += len(batch)
         self.busy = False
-        if self.pending or self.reads:
+        if self.waiting or self.reads:
             self._start()
         for fn, arg in batch:
             fn(arg)
@@ -216,7 +237,7 @@ class Disk:
         if job.epoch != self.epoch:
             return
         self.busy = False
-        if self.pending or self.reads:
+        if self.waiting or self.reads:
             self._start()
         job.fn(job.arg)
 
@@ -224,7 +245,10 @@ class Disk:
         """A crash: drop the fsync in progress, the writes waiting for the next one and the bulk reads."""
         self.epoch += 1
         self.busy = False
-        self.pending.clear()
+        for queue in self.journals.values():
+            queue.clear()
+        self.order.clear()
+        self.waiting = 0
         self.reads.clear()
 
 
@@ -328,6 +352,16 @@ class Server(Node):
         self.wiped = False  # the disk was lost: the copy restarts empty
         self.disk_full = False
         self._normal_fsync = self.disk._fsync
+        # The cost of density (workbench.model.cluster.memory): page-cache misses read from the
+        # disk's read queues before the CPU; background work of the other active databases
+        # stretches every CPU service time (1.0 with one active database: the same numbers).
+        self.hardware = hardware
+        self.page_reads = WorkerPool(env, hardware.read_parallelism)
+        self.page_read = streams.sampler(f"service.page_read.{tag}", hardware.page_read)
+        self._cache_rng: Any = streams.rng(f"cache.{tag}")
+        self._misses: list[float] = []
+        self._miss_i = 0
+        self.cpu_stretch = 1.0
 
     def connect(
         self, recorder: Recorder, zero_cv: tuple[int, ...], groups: list[DatabaseGroup], cluster: Cluster
@@ -385,11 +419,26 @@ class Server(Node):
             else:
                 for _ in payload:
                     cost += sample()
-            self.cpu.submit(cost, self._replication_cpu_done, (channel, rid, payload, safe_cursor, src))
+            job = (channel, rid, payload, safe_cursor, src)
+            if inst.miss_ratio > 0.0:
+                # The merger applies the batch item by item, reading each page it misses from
+                # the disk in turn.
+                misses = int(self._cache_rng.binomial(len(payload), inst.miss_ratio))
+                if misses:
+                    reading = 0.0
+                    for _ in range(misses):
+                        reading += self.page_read()
+                    self.page_reads.submit(reading, self._batch_pages_read, (cost, job))
+                    return
+            self.cpu.submit(cost * self.cpu_stretch, self._replication_cpu_done, job)
         else:  # heartbeat
             if safe_cursor > inst.last_from.get(copy_id, 0):
                 inst.last_from[copy_id] = safe_cursor
             self._reply_replication(channel, rid, list(inst.db_cv))
+
+    def _batch_pages_read(self, work: tuple) -> None:
+        cost, job = work
+        self.cpu.submit(cost * self.cpu_stretch, self._replication_cpu_done, job)
 
     def _replication_cpu_done(self, job: tuple) -> None:
         inst = self.instances[job[0].src.db]
@@ -407,14 +456,10 @@ class Server(Node):
             if cost > 0:
                 self.cpu.submit(cost, self._scripts_done, job)
                 return
-        # Disk.write inlined.
-        disk = self.disk
-        disk.pending.append((self._replication_committed, job))
-        if not disk.busy:
-            disk._start()
+        self.disk.write(self._replication_committed, job, job[0].src.db)
 
     def _scripts_done(self, job: tuple) -> None:
-        self.disk.write(self._replication_committed, job)
+        self.disk.write(self._replication_committed, job, job[0].src.db)
 
     def _replication_committed(self, job: tuple) -> None:
         # Readable once the merger's transaction commits; then SendHeartbeatStatusToSource answers.
@@ -440,6 +485,7 @@ class Server(Node):
         connections of clients and replication sources (if the network lets the resets through);
         a ``silent`` crash cuts the machine off instead, so they wait for their timeouts."""
         super().crash(silent)
+        self.page_reads.reset()
         network = self.network
         network.forget(self.index)  # what it was still retransmitting dies with it
         self.cluster.crash(self.index)
@@ -492,7 +538,7 @@ class Server(Node):
         pending disk writes finish (at most ``grace``), then stop."""
         self.accepting = False
         deadline = self.env.now + grace
-        while (self.in_flight or self.disk.busy or self.disk.pending) and self.env.now < deadline:
+        while (self.in_flight or self.disk.busy or self.disk.waiting) and self.env.now < deadline:
             yield self.env.timeout(0.01)
         if self.up:
             self.crash()
@@ -566,10 +612,10 @@ class Server(Node):
             cost = 0.0
             for _ in range(inst.keyspace.transaction_documents):
                 cost += self.service_write()
-            self.cpu.submit(cost, self._write_cpu_done, attempt)
+            self.cpu.submit(cost * self.cpu_stretch, self._write_cpu_done, attempt)
             return
         else:  # cluster_tx, compare_exchange: through the Raft log
-            self.cpu.submit(self.service_write(), self._cluster_cpu_done, attempt)
+            self.cpu.submit(self.service_write() * self.cpu_stretch, self._cluster_cpu_done, attempt)
             return
         # Sampler.__call__ inlined (a value left in its buffer): once per request.
         i = sampler._i
@@ -579,7 +625,42 @@ class Server(Node):
             service = buf[i]
         else:
             service = sampler()
-        self.cpu.submit(service, done, attempt)
+        if inst.miss_ratio > 0.0 and kind != 2 and self._missed(inst.miss_ratio):
+            # The document is not in the page cache: read it from the disk first.
+            self.page_reads.submit(self.page_read(), self._page_read_done, (service, done, attempt))
+            return
+        self.cpu.submit(service * self.cpu_stretch, done, attempt)
+
+    def _missed(self, ratio: float) -> bool:
+        """One draw: does this request miss the page cache (probability ``ratio``)?"""
+        i = self._miss_i
+        if i >= len(self._misses):
+            self._misses = self._cache_rng.random(1024).tolist()
+            i = 0
+        self._miss_i = i + 1
+        return self._misses[i] < ratio
+
+    def _page_read_done(self, job: tuple) -> None:
+        service, done, attempt = job
+        self.cpu.submit(service * self.cpu_stretch, done, attempt)
+
+    def refresh_memory(self) -> None:
+        """The copies on this node changed: each copy's page-cache miss ratio, and the CPU the
+        other active databases' background work takes (``workbench.model.cluster.memory``)."""
+        copies = [inst for inst in self.instances if inst is not None]
+        hw = self.hardware
+        profiles = [self.groups[inst.db].profile for inst in copies]
+        active = sum(1 for p in profiles if p is not None and p.weight > 0)
+        if copies:
+            size = copies[0].keyspace.initial_size
+            capacity = cache_documents(hw.memory, hw.page_cache_share, hw.memory_per_database, active, size)
+            known = [p for p in profiles if p is not None]
+            ratios = iter(hit_ratios(capacity, known))
+            for inst, profile in zip(copies, profiles, strict=True):
+                hit = next(ratios) if profile is not None else 1.0
+                inst.miss_ratio = 0.0 if hit >= 1.0 - 1e-12 else 1.0 - hit
+        extra = max(0, active - 1) * hw.background_cores_per_database
+        self.cpu_stretch = 1.0 / (1.0 - min(extra / self.cpu.capacity, 0.99)) if extra > 0 else 1.0
 
     def _refuse(self, attempt: Attempt) -> None:
         """A request this node cannot serve: reset, 410 or 503."""
@@ -624,11 +705,7 @@ class Server(Node):
         self._respond(attempt, None, self.client_overhead + inst.keyspace.query_response_size)
 
     def _write_cpu_done(self, attempt: Attempt) -> None:
-        # Disk.write inlined.
-        disk = self.disk
-        disk.pending.append((self._write_committed, attempt))
-        if not disk.busy:
-            disk._start()
+        self.disk.write(self._write_committed, attempt, attempt.client.db)
 
     def _write_committed(self, attempt: Attempt) -> None:
         op = attempt.op
@@ -696,7 +773,7 @@ class Server(Node):
             ok, index, result = outcome
             if ok and kind == "cluster_tx":
                 # Reply once the documents are persisted locally [spec §6].
-                self.disk.write(self._cluster_reply, (attempt, ok, index, result))
+                self.disk.write(self._cluster_reply, (attempt, ok, index, result), attempt.client.db)
             else:
                 self._cluster_reply((attempt, ok, index, result))
 

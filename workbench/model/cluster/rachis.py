@@ -71,6 +71,9 @@ if TYPE_CHECKING:
 FOLLOWER, CANDIDATE, LEADER_ELECT, LEADER, DOWN = "follower", "candidate", "leader-elect", "leader", "down"
 MEMBER, WATCHER, PROMOTABLE = "member", "watcher", "promotable"
 MESSAGE_OVERHEAD = 200.0  # bytes of framing on a Raft message
+# The disk journal of the server store, which holds the Rachis log: a storage environment of
+# its own, so its fsyncs are never shared with a database's (node.Disk).
+SERVER_STORE = -1
 MAX_APPEND_BYTES = 1024 * 1024  # an AppendEntries stops after the entry that crosses 1 MB (FollowerAmbassador)
 INITIAL_RTO = 1.0  # TCP's retransmission timeout before a round trip was measured (RFC 6298)
 # A parked ambassador's last this-many seconds of heartbeats are replayed draw by draw; rounds
@@ -743,7 +746,7 @@ class RaftNode:
     def _persist(self, then: Callable[[Any], None], arg: Any) -> None:
         """Write term, vote or the new leader's noop while holding the Raft lock."""
         self.persisting = True
-        self.node.disk.write(self._persisted, (then, arg))
+        self.node.disk.write(self._persisted, (then, arg), SERVER_STORE)
 
     def _persisted(self, job: tuple[Callable[[Any], None], Any]) -> None:
         if self.state == DOWN:
@@ -1244,7 +1247,7 @@ class RaftNode:
         if entry.kind == "config":
             self.config_index = index
         gen = self.generation
-        self.node.disk.write(self._local_durable, (gen, [(index, entry)]))
+        self.node.disk.write(self._local_durable, (gen, [(index, entry)]), SERVER_STORE)
         return index
 
     def _mark_durable(self, written: list[tuple[int, Entry]]) -> None:
@@ -1416,7 +1419,7 @@ class RaftNode:
         last_new = prev + len(entries)
         job = (self.generation, leader, gen, last_new, leader_commit, seq)
         if written:
-            self.node.disk.write(self._follower_durable, (job, written))
+            self.node.disk.write(self._follower_durable, (job, written), SERVER_STORE)
         else:
             self._follower_reply(job)
 

@@ -200,6 +200,9 @@ class DatabaseInstance:
         # Called after every stored version (ongoing tasks that follow the log, e.g. ETL).
         self.watchers: list[Callable[[], None]] = []
         self.seeded = True  # False for a new replica until its mentor sends a full copy
+        # Share of the requests for its documents that miss the node's page cache (set by
+        # Server.refresh_memory when the node's copies change; 0: every document fits).
+        self.miss_ratio = 0.0
         # Commit time of each local write, by etag (contiguous from first_etag), for lag sampling.
         self.commit_times = array("d")
         self.first_etag = 1
@@ -737,7 +740,7 @@ class ReplicationChannel(Stream):
 
     def _seed_part_stored(self, rid: int) -> None:
         """The new copy's worker has taken the chunk in: write it (one fsync) and answer."""
-        self.dst_node.disk.write(self._seed_part_durable, rid)
+        self.dst_node.disk.write(self._seed_part_durable, rid, self.src.db)
 
     def _seed_part_durable(self, rid: int) -> None:
         self.network.send_tcp(self.dst, self.src.node.index, self.repl_overhead, SERVER, self._answer, rid, True)

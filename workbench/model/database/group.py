@@ -19,6 +19,7 @@ from workbench.model.database.ledger import WriteLedger
 from workbench.model.recording.recorder import Recorder
 
 if TYPE_CHECKING:
+    from workbench.model.cluster.memory import AccessProfile
     from workbench.model.cluster.node import Server
     from workbench.model.cluster.rachis import Cluster, DbTopology, Entry, RaftNode
     from workbench.model.database.database import DatabaseInstance
@@ -55,24 +56,29 @@ class DatabaseGroup:
         self.ledger = ledger
         self.make_copy = make_copy
         self.instances: list[DatabaseInstance] = []
-        # Its documents and its etags (set by the builder with the copies' factory).
+        # Its documents, its etags and how its documents are requested (for the page-cache
+        # model, workbench.model.cluster.memory), set by the builder with the copies' factory.
         self.keyspace: Keyspace | None = None
         self.versions: Versions | None = None
+        self.profile: AccessProfile | None = None
         self.cluster: Cluster | None = None
         self.on_topology: list[Callable[[int, DbTopology], None]] = []
         self.foreign_copies: Callable[[], list[dict]] | None = None
 
     def place(self) -> None:
-        """Create the initial copies on the placed members (before the first event)."""
+        """Create the initial copies on the placed members (before the first event; the builder
+        then has every node work out its memory once, with all its copies)."""
         for tag in self.members:
             node = next(n for n in self.nodes if n.tag == tag)
-            self._add(node.index, seeded=True)
+            self._add(node.index, seeded=True, refresh=False)
 
-    def _add(self, node_index: int, seeded: bool) -> DatabaseInstance:
+    def _add(self, node_index: int, seeded: bool, refresh: bool = True) -> DatabaseInstance:
         inst = self.make_copy(node_index)
         inst.seeded = seeded
         self.nodes[node_index].instances[self.db] = inst
         self.instances.append(inst)
+        if refresh:
+            self.nodes[node_index].refresh_memory()
         return inst
 
     def renew_copy(self, node_index: int) -> DatabaseInstance:
@@ -81,6 +87,7 @@ class DatabaseGroup:
         fresh = self.make_copy(node_index)
         self.instances[self.instances.index(old)] = fresh
         self.nodes[node_index].instances[self.db] = fresh
+        self.nodes[node_index].refresh_memory()
         return fresh
 
     def topology(self, raft: RaftNode) -> DbTopology:
@@ -116,6 +123,7 @@ class DatabaseGroup:
             inst.sync_channels([])
             node.instances[self.db] = None
             self.instances.remove(inst)
+            node.refresh_memory()
             self.recorder.event("replica_removed", node=node.tag, database=self.name)
         if node.up:
             self.sync_channels(raft.index)

@@ -42,6 +42,7 @@ def sample(
     last_busy = [0.0] * len(nodes)
     last_disk = [0.0] * len(nodes)
     last_requests = [(0, 0)] * len(nodes)
+    last_page_reads = [0] * len(nodes)
     net = network
     n_nodes = len(nodes)
     n_points = len(net.endpoints)
@@ -62,7 +63,7 @@ def sample(
                 (busy - last_busy[node.index]) / (interval * node.cpu.capacity),
             )
             rec.sample(now, scope, "cpu_queue", float(len(node.cpu.queue)))
-            rec.sample(now, scope, "disk_queue", float(len(node.disk.pending)))
+            rec.sample(now, scope, "disk_queue", float(node.disk.waiting))
             rec.sample(now, scope, "disk_utilisation", min((node.disk.busy_s - last_disk[node.index]) / interval, 1.0))
             last_disk[node.index] = node.disk.busy_s
             last_busy[node.index] = busy
@@ -70,6 +71,11 @@ def sample(
             rec.sample(now, scope, "requests", float(node.requests - requests))
             if node.speed_test_requests:
                 rec.sample(now, scope, "speed_test_requests", float(node.speed_test_requests - probes))
+            if node.page_reads.completed or node.cpu_stretch != 1.0:
+                # The cost of density (workbench.model.cluster.memory), where there is one.
+                rec.sample(now, scope, "page_reads", float(node.page_reads.completed - last_page_reads[node.index]))
+                rec.sample(now, scope, "background_cpu_stretch", node.cpu_stretch)
+                last_page_reads[node.index] = node.page_reads.completed
             last_requests[node.index] = (node.requests, node.speed_test_requests)
         cross_dc = 0.0
         for a in range(n_points):

@@ -447,7 +447,7 @@ def _batch_processed(job: tuple) -> None:
     node = stream.dst_node
     if node.epoch != epoch:
         return
-    node.disk.write(_batch_committed, job)
+    node.disk.write(_batch_committed, job, stream.dst_side.group.db)
 
 
 def _batch_committed(job: tuple) -> None:

@@ -83,6 +83,47 @@ class Hardware(Strict):
         "copy storing it): RavenDB ships its binary documents as they are, so this is near memory speed "
         "(an estimate)",
     )
+    # The cost of density (issue 23, item 2; docs/databases.md, "What a database costs").
+    memory: Size = Field(
+        "32 GiB",
+        description="The server's memory: AWS's general-purpose pairing for 8 vCPUs (m6i.2xlarge); an estimate, "
+        "set your own",
+    )
+    page_cache_share: float = Field(
+        0.75,
+        gt=0,
+        le=1,
+        description="Share of the memory the page cache (Voron's memory-mapped data) can use once the OS and the "
+        "server's own allocations are served (an estimate)",
+    )
+    memory_per_database: Size = Field(
+        "32 MiB",
+        description="Memory each active database takes for itself before the page cache (scratch and journal "
+        "buffers, merger and replication handlers; Voron lets each grow to 256 MB): an estimate, chosen so "
+        "that about 100 active databases leave a 32 GiB server most of its cache and 800-900 leave it none "
+        "(768 take all 24 GiB of its page cache), "
+        "as the book describes (tests/validation/test_density.py)",
+    )
+    page_read: DurationDist = Field(
+        "lognormal(median=0.5 ms, sigma=0.5)",
+        description="A page-cache miss: one random read of a document's pages from the disk (network-attached "
+        "SSD, to match the fsync default; local NVMe is nearer 0.1 ms)",
+    )
+    read_parallelism: int = Field(
+        4,
+        ge=1,
+        le=1024,
+        description="Page reads the disk serves at once (its queue depth): 4 at 0.5 ms is about 8,000 reads/s, "
+        "above gp3's 3,000 IOPS baseline plus burst",
+    )
+    background_cores_per_database: float = Field(
+        0.002,
+        ge=0,
+        description="CPU each active database beyond the first on a node keeps busy in the background (its "
+        "transaction merger, replication loops, maintenance reports, idle flushes), in cores: 0.002 is 2 ms of "
+        "CPU per second. The service times describe a server with one active database, its background "
+        "included; the workers serve requests the more slowly the more the background takes (an estimate)",
+    )
 
 
 class LinkLatency(Strict):
