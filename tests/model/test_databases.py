@@ -319,3 +319,38 @@ def test_a_trace_without_databases_on_a_cluster_of_several_is_refused(tmp_path):
     with pytest.raises(WorkbenchInputError, match="each row names its database: add a database column") as err:
         _scenario(MIXED, workload={"keys": 1000, "arrivals": {"kind": "trace", "file": str(path)}})
     assert err.value.path == "workload.arrivals.file"
+
+
+def test_operator_actions_name_their_database():
+    """add_to_group, move_to_end and bulk_update act on the database they name (default: the
+    first), and 'preferred' is that database's preferred node."""
+    dbs = [
+        {"name": "orders", "replication_factor": 2, "members": ["A", "B"]},
+        {"name": "audit", "replication_factor": 2, "members": ["D", "E"]},
+    ]
+    result = run(
+        _scenario(
+            dbs,
+            duration="90 s",
+            workload={"rate": 200, "keys": 2000, "collections": {"docs": 1.0}},
+            faults=[
+                {"at": "5 s", "action": "add_to_group", "node": "C", "database": "audit"},
+                {"at": "6 s", "action": "move_to_end", "node": "preferred", "database": "audit"},
+                {"at": "7 s", "action": "bulk_update", "collection": "docs", "database": "audit"},
+            ],
+        )
+    )
+    events = result.events
+    added = events[events["kind"] == "added_to_group"]
+    assert list(added["database"]) == ["audit"] and list(added["node"]) == ["C"]
+    promoted = events[(events["kind"] == "promoted") & (events["database"] == "audit")]
+    assert len(promoted) == 1 and promoted["detail"].iloc[0].startswith("C")
+    bulk = events[events["kind"] == "bulk_update"]
+    assert list(bulk["database"]) == ["audit"] and bulk["node"].iloc[0] in ("D", "E")
+    orders = result.replication[result.replication["database"] == "orders"]
+    assert set(orders["destination"].astype(str)) <= {"A", "B"}  # orders was never touched
+    audit_writes = result.replication[result.replication["database"] == "audit"]
+    assert (audit_writes["destination"].astype(str) == "C").any()
+    with pytest.raises(WorkbenchInputError, match="no database 'audti'") as err:
+        _scenario(dbs, faults=[{"at": "5 s", "action": "add_to_group", "node": "C", "database": "audti"}])
+    assert err.value.path == "faults[0].database"

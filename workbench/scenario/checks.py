@@ -511,8 +511,15 @@ def check_faults(s: Scenario, fail: Any) -> None:
         if ref not in dcs:
             fail(path, f"no data centre '{ref}'{did_you_mean(ref, dcs)}; known: {one_of(dcs)}")
 
+    databases = [db.name for db in bp.all_databases()] if hasattr(bp, "all_databases") else []
     for i, fault in enumerate(s.faults):
         here = f"faults[{i}]"
+        named = getattr(fault, "database", None)
+        if named is not None and named not in databases:
+            fail(
+                f"{here}.database",
+                f"no database '{named}'{did_you_mean(named, databases)}; databases: {one_of(databases[:20])}",
+            )
         if fault.at is not None and fault.after is not None:
             fail(f"{here}.after", "give either 'at' or 'after', not both")
         if fault.at is None and fault.after is None and fault.action not in PLANS:
@@ -639,7 +646,8 @@ def _check_operator_action(s: Scenario, i: int, fail: Any) -> None:
         fail(f"{here}.node", f"{ref} is a {roles[ref]}, not a watcher: only a watcher can be promoted")
     if ref in roles and fault.action == "demote" and roles[ref] == "watcher" and not changed_by("promote"):
         fail(f"{here}.node", f"{ref} is a watcher already: only a member or a promotable can be demoted")
-    members = bp.database.members
+    named = getattr(fault, "database", None)
+    members = next((db.members for db in bp.all_databases() if db.name == named), bp.database.members)
     if fault.action == "add_to_group":
         mentor = fault.mentor
         if mentor is not None and mentor not in roles:

@@ -321,7 +321,7 @@ class World:
         )
         for group in groups:
             group.on_topology.append(lambda index, _topo: self.tasks.reassess(index))
-        self.group.on_topology.append(lambda _index, topo: self.faults.on_topology(topo))
+            group.on_topology.append(lambda _index, topo, name=group.name: self.faults.on_topology(topo, name))
         self._check_wiring()
 
     def _make_group(self, db: int, spec: DatabaseSpec, members: list[str], bp: Any) -> DatabaseGroup:

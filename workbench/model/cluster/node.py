@@ -25,6 +25,7 @@ from workbench.model.database.database import (
     REFUSED,
     SEED,
     DatabaseInstance,
+    ReplicationChannel,
     compare,
 )
 from workbench.model.kernel.kernel import Agenda, Scheduled
@@ -156,8 +157,9 @@ class Disk:
         # A Sampler, or while a slow_disk fault lasts any draw of fsync times (faults._Scaled).
         self._fsync = fsync
         self.max_batch = max_batch
-        # Per journal (a database's index, or rachis.SERVER_STORE), the writes waiting for its next fsync.
-        self.journals: dict[int, deque[tuple[Callable[[Any], None], Any]]] = {}
+        # Per journal, the writes waiting for its next fsync: journal j (a database's index, or
+        # rachis.SERVER_STORE = -1) at j + 1 (a list, grown as journals appear: cheaper than a dict).
+        self.journals: list[deque[tuple[Callable[[Any], None], Any]]] = []
         self.order: deque[int] = deque()  # journals with writes waiting, in turn
         self.waiting = 0  # writes waiting, every journal's
         self.busy = False
@@ -172,9 +174,11 @@ class Disk:
     def write(self, fn: Callable[[Any], None], arg: Any, journal: int = 0) -> None:
         """Queue a write for the next fsync of its ``journal`` (group commit); ``fn(arg)`` is
         called once it is durable, unless a crash came first."""
-        queue = self.journals.get(journal)
-        if queue is None:
-            queue = self.journals[journal] = deque()
+        slot = journal + 1
+        journals = self.journals
+        while slot >= len(journals):
+            journals.append(deque())
+        queue = journals[slot]
         if not queue:
             self.order.append(journal)
         queue.append((fn, arg))
@@ -203,7 +207,7 @@ class Disk:
             self.agenda.push(read, self.agenda.now + seconds)
             return
         journal = self.order.popleft()
-        pending = self.journals[journal]
+        pending = self.journals[journal + 1]
         if len(pending) <= self.max_batch:
             batch = list(pending)
             pending.clear()
@@ -245,7 +249,7 @@ class Disk:
         """A crash: drop the fsync in progress, the writes waiting for the next one and the bulk reads."""
         self.epoch += 1
         self.busy = False
-        for queue in self.journals.values():
+        for queue in self.journals:
             queue.clear()
         self.order.clear()
         self.waiting = 0
@@ -376,7 +380,9 @@ class Server(Node):
         self.cluster = cluster
 
     # -- replication (server side)
-    def receive_replication(self, channel: Any, kind: str, rid: int, payload: Any, safe_cursor: int) -> None:
+    def receive_replication(
+        self, channel: ReplicationChannel, kind: str, rid: int, payload: Any, safe_cursor: int
+    ) -> None:
         """A replication request from ``channel`` (handshake, seed, batch or keep-alive) arrives at
         this node.
 
@@ -441,8 +447,9 @@ class Server(Node):
         self.cpu.submit(cost * self.cpu_stretch, self._replication_cpu_done, job)
 
     def _replication_cpu_done(self, job: tuple) -> None:
-        inst = self.instances[job[0].src.db]
-        if inst is not None and inst.keyspace.has_scripts:
+        channel: ReplicationChannel = job[0]
+        inst = self.instances[channel.src.db]
+        if inst is not None and inst.has_scripts:
             # Resolver scripts run inside the batch's transaction, so the batch waits for them.
             docs = inst.docs
             keyspace = inst.keyspace
@@ -456,14 +463,16 @@ class Server(Node):
             if cost > 0:
                 self.cpu.submit(cost, self._scripts_done, job)
                 return
-        self.disk.write(self._replication_committed, job, job[0].src.db)
+        self.disk.write(self._replication_committed, job, channel.src.db)
 
     def _scripts_done(self, job: tuple) -> None:
-        self.disk.write(self._replication_committed, job, job[0].src.db)
+        channel: ReplicationChannel = job[0]
+        self.disk.write(self._replication_committed, job, channel.src.db)
 
     def _replication_committed(self, job: tuple) -> None:
         # Readable once the merger's transaction commits; then SendHeartbeatStatusToSource answers.
-        channel, rid, payload, safe_cursor, src = job
+        channel: ReplicationChannel = job[0]
+        _channel, rid, payload, safe_cursor, src = job
         inst = self.instances[channel.src.db]
         assert inst is not None  # a crash or a removed copy drops the job before it commits
         inst.apply_incoming(payload, src)
@@ -610,7 +619,7 @@ class Server(Node):
             sampler, done = self.service_query, self._query_done
         elif kind == 5:  # multi-document transaction: one SaveChanges, one fsync
             cost = 0.0
-            for _ in range(inst.keyspace.transaction_documents):
+            for _ in range(inst.transaction_documents):
                 cost += self.service_write()
             self.cpu.submit(cost * self.cpu_stretch, self._write_cpu_done, attempt)
             return
@@ -695,14 +704,14 @@ class Server(Node):
         inst = self.instances[client.db]
         assert inst is not None  # the request was accepted, so the node holds a copy
         doc = inst.docs.get(attempt.op.key)
-        size = self.client_overhead + (doc.size if doc is not None else inst.keyspace.initial_size)
+        size = self.client_overhead + (doc.size if doc is not None else inst.initial_size)
         self.in_flight.pop(attempt, None)
         self.network.send_tcp(self.index, client.index, size, SERVER, client.deliver_response, attempt, doc)
 
     def _query_done(self, attempt: Attempt) -> None:
         inst = self.instances[attempt.client.db]
         assert inst is not None  # the request was accepted, so the node holds a copy
-        self._respond(attempt, None, self.client_overhead + inst.keyspace.query_response_size)
+        self._respond(attempt, None, self.client_overhead + inst.query_response_size)
 
     def _write_cpu_done(self, attempt: Attempt) -> None:
         self.disk.write(self._write_committed, attempt, attempt.client.db)

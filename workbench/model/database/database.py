@@ -203,6 +203,12 @@ class DatabaseInstance:
         # Share of the requests for its documents that miss the node's page cache (set by
         # Server.refresh_memory when the node's copies change; 0: every document fits).
         self.miss_ratio = 0.0
+        # The keyspace's figures a request reads, held here as native attributes (the keyspace
+        # is a plain dataclass: reading it per request costs a dictionary lookup).
+        self.initial_size: float = keyspace.initial_size
+        self.query_response_size: float = keyspace.query_response_size
+        self.has_scripts: bool = keyspace.has_scripts
+        self.transaction_documents: int = keyspace.transaction_documents
         # Commit time of each local write, by etag (contiguous from first_etag), for lag sampling.
         self.commit_times = array("d")
         self.first_etag = 1

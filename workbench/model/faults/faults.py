@@ -187,8 +187,9 @@ class FaultInjector:
         self.active: dict[tuple, int] = {}  # what a later action undoes -> the fault's id
         self._dc_stopped: dict[str, list[int]] = {}
         self._suspended: Any = None  # the observer an operator suspended, while it lasts
-        self._joining: dict[int, bool] = {}  # node added to the group -> seen in the group yet
-        self._topology_etag = -1  # the newest database topology applied anywhere
+        # (database, node added to its group) -> seen in the group yet
+        self._joining: dict[tuple[str, int], bool] = {}
+        self._topology_etag: dict[str, int] = {}  # per database, the newest topology applied anywhere
 
     # ------------------------------------------------------------------ timing
     def start(self) -> None:
@@ -228,8 +229,9 @@ class FaultInjector:
         self._arm_next(i)
 
     # ------------------------------------------------------------------ bookkeeping
-    def resolve(self, ref: str) -> str | None:
-        """A node tag, or a role resolved now: leader, follower, preferred, last_crashed."""
+    def resolve(self, ref: str, group: DatabaseGroup | None = None) -> str | None:
+        """A node tag, or a role resolved now: leader, follower, preferred (of ``group``'s
+        database, default the first), last_crashed."""
         if ref == "leader":
             lead = self.cluster.leader()
             return lead.tag if lead is not None else None
@@ -239,7 +241,7 @@ class FaultInjector:
             return options[int(self.rng.integers(0, len(options)))] if options else None
         if ref == "preferred":
             lead = self.cluster.leader()
-            view = (lead or self.cluster.nodes[0]).state_machine.databases[self.group.name]
+            view = (lead or self.cluster.nodes[0]).state_machine.databases[(group or self.group).name]
             return self.nodes[view.members[0]].tag if view.members else None
         if ref == "last_crashed":
             return self.last_crashed
@@ -293,8 +295,15 @@ class FaultInjector:
     def _skip(self, action: str, why: str, node: str | None = None) -> None:
         self.recorder.event("fault_skipped", node=node, action=action, reason=why)
 
+    def _group_of(self, fault: Any) -> DatabaseGroup:
+        """The database group an operator action names (``database``), else the first."""
+        name = getattr(fault, "database", None)
+        if name is None or self.databases is None:
+            return self.group
+        return self.databases.by_name[name]
+
     def _node(self, fault: Any) -> Any:
-        tag = self.resolve(fault.node)
+        tag = self.resolve(fault.node, self._group_of(fault))
         if tag is None:
             self._skip(fault.action, f"no node is '{fault.node}' right now")
             return None
@@ -338,7 +347,7 @@ class FaultInjector:
             if node is not None:
                 self.pause(node, fault.duration)
         elif isinstance(fault, BulkUpdateAction):
-            self.bulk_update(fault.collection)
+            self.bulk_update(fault.collection, self._group_of(fault))
         elif isinstance(fault, RerouteAction):
             rec.event(
                 "reroute_requested",
@@ -392,7 +401,7 @@ class FaultInjector:
         elif isinstance(fault, MoveToEndAction):
             node = self._node(fault)
             if node is not None:
-                self.move_to_end(node)
+                self.move_to_end(node, group=self._group_of(fault))
         elif isinstance(fault, SuspendObserverAction):
             self.suspend_observer(fault.duration)
         elif isinstance(fault, ResumeObserverAction):
@@ -405,7 +414,12 @@ class FaultInjector:
             node = self._node(fault)
             if node is not None:
                 mentor = getattr(fault, "mentor", None)
-                self.change_group(fault.action, node, self.node_by_tag[mentor] if mentor is not None else None)
+                self.change_group(
+                    fault.action,
+                    node,
+                    self.node_by_tag[mentor] if mentor is not None else None,
+                    self._group_of(fault),
+                )
         elif isinstance(fault, RollingRestartPlan):
             self.env.process(self._rolling_restart(fault))
         elif isinstance(fault, RandomFailures):
@@ -625,16 +639,19 @@ class FaultInjector:
         self.cluster.update_availability()
         self._end(("dc", name))
 
-    def bulk_update(self, collection: str) -> None:
-        """Rewrite every document of ``collection`` on the preferred node, all at one instant."""
-        tag = self.resolve("preferred")
+    def bulk_update(self, collection: str, group: DatabaseGroup | None = None) -> None:
+        """Rewrite every document of ``collection`` of ``group``'s database (default the first) on
+        its preferred node, all at one instant."""
+        group = group or self.group
+        tag = self.resolve("preferred", group)
         node = self.node_by_tag[tag] if tag is not None else None
-        if node is None or not node.up or node.instances[self.group.db] is None or node.disk_full:
+        if node is None or not node.up or node.instances[group.db] is None or node.disk_full:
             self._skip("bulk_update", "the preferred node cannot take writes", node=tag)
             return
-        keyspace, versions = self.keyspace, self.versions
+        keyspace = group.keyspace if group.keyspace is not None else self.keyspace
+        versions = group.versions if group.versions is not None else self.versions
         keys = keyspace.collection_keys(collection)
-        inst = node.instances[self.group.db]
+        inst = node.instances[group.db]
         assert inst is not None  # checked above
         write_first = versions.write_counter + 1
         for key in keys:
@@ -643,6 +660,7 @@ class FaultInjector:
         self.recorder.event(
             "bulk_update",
             node=node.tag,
+            database=group.name,
             collection=collection,
             count=len(keys),
             first_write=write_first,
@@ -690,13 +708,17 @@ class FaultInjector:
         self._end(("disk_full", node.tag), node.tag)
 
     # ------------------------------------------------------------------ operator commands
-    def move_to_end(self, node: Any, done: Callable[[bool], None] | None = None) -> None:
-        """Move a member to the end of the database's member list, through Raft."""
+    def move_to_end(
+        self, node: Any, done: Callable[[bool], None] | None = None, group: DatabaseGroup | None = None
+    ) -> None:
+        """Move a member to the end of ``group``'s database's member list (default the first),
+        through Raft."""
+        group = group or self.group
         via = self._command_node()
         if via is None:
             self.recorder.event("command_failed", action="move_to_end", target=node.tag, reason="every node is down")
             return
-        topo = via.state_machine.databases[self.group.name]
+        topo = via.state_machine.databases[group.name]
         if node.index not in topo.members or topo.members[-1] == node.index:
             self.recorder.event(
                 "command_skipped", action="move_to_end", target=node.tag, reason="already last or not a member"
@@ -712,13 +734,15 @@ class FaultInjector:
             if ok and result[0] == "ok":
                 # The new member order (rehabs and promotables left unsaid, as the operator's view).
                 order = tuple(self.nodes[i].tag for i in new.members)
-                self.recorder.event("topology_changed", node=via.tag, term=via.term, members=order, etag=index)
+                self.recorder.event(
+                    "topology_changed", node=via.tag, term=via.term, database=group.name, members=order, etag=index
+                )
             else:
                 self.recorder.event(
                     "command_failed", node=via.tag, action="move_to_end", target=node.tag, reason=f"{result}"
                 )
 
-        via.submit("topology", (self.group.name, new, topo.etag), 300.0, committed)
+        via.submit("topology", (group.name, new, topo.etag), 300.0, committed)
 
     def _refused(self, kind: str, action: str, node: Any, why: str) -> None:
         """An operator's request that changes nothing: ``command_skipped`` when RavenDB rejects
@@ -830,14 +854,16 @@ class FaultInjector:
             done((False, None, why))
 
     # ------------------------------------------------------------------ operator: the database group
-    def change_group(self, action: str, node: Any, mentor: Any) -> None:
-        """Add a node to the database group (a promotable seeded by one mentor) or remove one:
-        a Raft command applied to the record as it then is (``ClusterState._change_group``)."""
+    def change_group(self, action: str, node: Any, mentor: Any, group: DatabaseGroup | None = None) -> None:
+        """Add a node to ``group``'s database group (default the first; a promotable seeded by one
+        mentor) or remove one: a Raft command applied to the record as it then is
+        (``ClusterState._change_group``)."""
+        group = group or self.group
         via = self._command_node()
         if via is None:
             self._refused("command_failed", action, node, "every node is down")
             return
-        topo = via.state_machine.databases[self.group.name]
+        topo = via.state_machine.databases[group.name]
         in_group = node.index in topo.all_nodes()
         if action == "add_to_group":
             if in_group:
@@ -853,12 +879,12 @@ class FaultInjector:
         elif len(topo.all_nodes()) == 1:
             self._refused("command_skipped", action, node, "it holds the last copy (that would delete the database)")
             return
-        key = ("group", node.tag)
+        key = ("group", node.tag) if group is self.group else ("group", f"{group.name}/{node.tag}")
         self._begin(action, node.tag, key, node.tag, rpo=False)
         if action == "add_to_group":
-            self._joining[node.index] = False
+            self._joining[group.name, node.index] = False
         op = "add" if action == "add_to_group" else "remove"
-        payload = (self.group.name, op, node.index, mentor.index if mentor is not None else None)
+        payload = (group.name, op, node.index, mentor.index if mentor is not None else None)
 
         def done(outcome: tuple) -> None:
             """The group change's outcome: a removal ends at once, an addition when the node becomes
@@ -870,23 +896,28 @@ class FaultInjector:
                 return  # an added node's period ends when the observer promotes it (on_topology)
             why = result[1] if ok else "no leader with a majority within the operation timeout"
             self._refused("command_failed", action, node, f"{why}; it does not happen")
-            self._joining.pop(node.index, None)
+            self._joining.pop((group.name, node.index), None)
             self._end(key, node.tag)
 
         via.submit("group_change", payload, 300.0, done)
 
-    def on_topology(self, topo: Any) -> None:
-        """A node applied a new database topology: an added node's period (seeding, catching
-        up, no clients) ends once it is a member, or if it left the group again."""
-        if topo.etag < self._topology_etag:
+    def on_topology(self, topo: Any, name: str | None = None) -> None:
+        """A node applied a new topology of database ``name`` (default the first): an added
+        node's period (seeding, catching up, no clients) ends once it is a member, or if it
+        left the group again."""
+        name = name if name is not None else self.group.name
+        if topo.etag < self._topology_etag.get(name, -1):
             return  # a node catching up on an older topology
-        self._topology_etag = topo.etag
-        for index, seen in list(self._joining.items()):
+        self._topology_etag[name] = topo.etag
+        for (db, index), seen in list(self._joining.items()):
+            if db != name:
+                continue
             if index in topo.members or (seen and index not in topo.all_nodes()):
-                del self._joining[index]
-                self._end(("group", self.nodes[index].tag), self.nodes[index].tag)
+                del self._joining[db, index]
+                tag = self.nodes[index].tag
+                self._end(("group", tag) if db == self.group.name else ("group", f"{db}/{tag}"), tag)
             elif index in topo.all_nodes():
-                self._joining[index] = True
+                self._joining[db, index] = True
 
     def _command_node(self) -> Any:
         cluster = self.cluster

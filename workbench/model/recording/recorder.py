@@ -92,6 +92,8 @@ class Recorder:
         self.databases = databases if databases is not None else [database]
         # An event about no one database: with one database it is still that database's.
         self.default_database: str | None = database if len(self.databases) == 1 else None
+        # With one database every replicated write is its: the column is filled when the table is built.
+        self._several = len(self.databases) > 1
         self._start = array("d")
         self._end = array("d")
         self._kind = array("b")
@@ -159,7 +161,8 @@ class Recorder:
     def replicated(self, doc: Doc, destination: int, applied: float, database: int = 0) -> None:
         """Version ``doc`` of database ``database`` (its index) was applied on node ``destination``
         at ``applied`` seconds: one row of the replication table."""
-        self._r_database.append(database)
+        if self._several:
+            self._r_database.append(database)
         self._r_write.append(doc.write_id)
         self._r_key.append(doc.key)
         self._r_origin.append(doc.origin)
@@ -246,7 +249,10 @@ class Recorder:
                 "committed_s": committed,
                 "applied_s": applied,
                 "lag_ms": (applied - committed) * 1e3,
-                "database": pd.Categorical.from_codes(_codes(self._r_database), categories=self.databases),
+                "database": pd.Categorical.from_codes(
+                    _codes(self._r_database) if self._several else np.zeros(len(self._r_write), dtype=np.int8),
+                    categories=self.databases,
+                ),
             }
         )
         entities = list(self._entities)

@@ -95,6 +95,14 @@ class _FaultBase(Strict):
     )
 
 
+class _OnDatabase(_FaultBase):
+    database: str | None = Field(
+        None,
+        description="The database it acts on, by name (a cluster of several databases); default: the cluster's "
+        "first. A node given as 'preferred' is this database's preferred node",
+    )
+
+
 class _Lasting(_FaultBase):
     duration: Duration | None = Field(None, description="Undo the fault after this long (default: it lasts)")
 
@@ -281,7 +289,7 @@ class FreeDiskFault(_FaultBase):
     node: NodeRef
 
 
-class BulkUpdateAction(_FaultBase):
+class BulkUpdateAction(_OnDatabase):
     """An operator (or a bad deployment) patches every document of a collection at once on
     the database's preferred node: one new version of each, which then replicates like any
     write, the "bad mass update" a delayed replica protects against [spec §7.9]."""
@@ -313,7 +321,7 @@ class DeployIndexAction(_FaultBase):
     name: str
 
 
-class MoveToEndAction(_FaultBase):
+class MoveToEndAction(_OnDatabase):
     """An operator moves a node to the end of the database's member list (a Raft
     topology command), so clients stop preferring it [spec §8.16]."""
 
@@ -356,7 +364,7 @@ class DemoteAction(_FaultBase):
     node: NodeRef
 
 
-class AddToGroupAction(_FaultBase):
+class AddToGroupAction(_OnDatabase):
     """An operator adds a node to the database group (``AddDatabaseNodeOperation``): a Raft
     command that needs a majority. The node joins as a promotable with the replication factor
     one higher; one mentor (``mentor``, a member, or else RavenDB's choice among the members)
@@ -368,7 +376,7 @@ class AddToGroupAction(_FaultBase):
     mentor: NodeTag | None = Field(None, description="PredefinedMentor: the member that seeds it (a member)")
 
 
-class RemoveFromGroupAction(_FaultBase):
+class RemoveFromGroupAction(_OnDatabase):
     """An operator removes a node from the database group (``DeleteDatabasesOperation`` with
     ``fromNode``): a Raft command that needs a majority; the replication factor drops by one,
     the node deletes its copy, and clients learn the new topology from the etag on their next
