@@ -136,3 +136,43 @@ def test_markdown_report_writes_svg_charts_beside_it(tmp_path: Path):
     assert len(charts) == 2 and all(f"]({c.name})" in text for c in charts)
     assert HOSTILE not in text and "&lt;script&gt;" in text
     assert "| write p99 (ms) |" in text
+
+
+def test_a_cluster_of_several_databases_gets_its_databases_and_nodes(tmp_path: Path):
+    """Issue 23, item 5: the report shows each variant's least available databases and its
+    per-node density figures, and charts the databases' availability."""
+    dbs = [
+        {"name": "orders", "replication_factor": 3, "members": ["A", "B", "C"]},
+        {"name": "carts", "replication_factor": 2, "members": ["A", "B"]},
+        {"name": "users", "replication_factor": 2, "members": ["C", "D"]},
+    ]
+    study = {
+        "name": "databases",
+        "scenario": {
+            "name": "databases",
+            "seed": 1,
+            "duration": "30 s",
+            "warmup": "2 s",
+            "blueprint": {"extends": "five-node", "databases": dbs},
+            "clients": {"count": 2},
+            "workload": {"rate": 200, "keys": 500},
+            "faults": [
+                {"at": "5 s", "action": "crash", "node": "A"},
+                {"at": "5 s", "action": "crash", "node": "B"},
+            ],
+        },
+        "replications": 1,
+        "variants": [{"name": "mixed", "set": {"seed": 1}}],
+    }
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(study))
+    html_out, md_out = tmp_path / "report.html", tmp_path / "report.md"
+    assert main(["report", str(path), "-o", str(html_out), "--serial", "--no-progress"]) == 0
+    text = _body(html_out.read_text(encoding="utf-8"))
+    assert "<h2>Databases and nodes</h2>" in text and "<h2>Availability per database: mixed</h2>" in text
+    assert "<th>availability_at_end</th>" in text and "<th>page_reads_per_s</th>" in text
+    # The least available first: carts lost both its copies.
+    assert text.index("<td>carts</td>") < text.index("<td>orders</td>")
+    assert main(["report", str(path), "-o", str(md_out), "--serial", "--no-progress"]) == 0
+    md = md_out.read_text()
+    assert "## Databases and nodes" in md and "| carts |" in md

@@ -271,6 +271,12 @@ def test_density_costs_page_reads_and_background_cpu():
     p50 = lambda r: r.ops.loc[(r.ops["kind"] == "read") & (r.ops["outcome"] == "ok"), "latency_ms"].median()  # noqa: E731
     assert p50(many) > p50(few) + 0.2  # a miss costs a 0.5 ms read (median), and most requests miss
     assert (many.ops["outcome"] == "ok").all()
+    from workbench.analysis.databases import node_density_table
+
+    nodes = node_density_table(many).set_index("node")
+    assert nodes["copies"].to_dict() == per_node.to_dict() and nodes["copies"].sum() == 450
+    assert (nodes["page_reads"] > 0).all() and (nodes["background_cpu_stretch"] > 1).all()
+    assert (node_density_table(few)["page_reads"] == 0).all()
 
 
 def _trace(tmp_path, rows: list[str], header: str = "t,op,key,database"):

@@ -126,3 +126,50 @@ def databases_summary(result: RunResult) -> DatabasesSummary | None:
         "down_at_end": down[:LISTED],
         "lost_writes_by_database": {str(r.database): int(r.lost_writes) for r in table.itertuples() if r.lost_writes},
     }
+
+
+NODE_COLUMNS = ("node", "copies", "page_reads", "page_reads_per_s", "background_cpu_stretch", "cpu_utilisation")
+
+
+def node_density_table(result: RunResult) -> pd.DataFrame:
+    """One row per node of a single-cluster run: the database copies it was given at the start,
+    the page-cache misses it read from the disk (in all, and per second of the measured window),
+    the stretch its other active databases' background work put on its CPU (the last sample; 1:
+    none), and its mean CPU utilisation after the warm-up (docs/databases.md, "What a database
+    costs")."""
+    spec = result.spec
+    if isinstance(spec.blueprint, Deployment):
+        msg = "node_density_table is for a run of one cluster; take a deployment's clusters one at a time"
+        raise ValueError(msg)
+    events = result.events
+    created = events[events["kind"] == "database_created"]
+    copies: dict[str, int] = {}
+    for members in created["members"].astype(str):
+        for tag in members.split(","):
+            copies[tag] = copies.get(tag, 0) + 1
+    ts = result.timeseries
+    ts = ts[ts["time_s"] > spec.warmup]
+    window = max(float(result.provenance.get("sim_seconds", 0.0)) - spec.warmup, 1e-9)
+
+    def per_node(metric: str) -> pd.Series:
+        rows = ts[ts["metric"] == metric]
+        return rows.assign(node=rows["entity"].astype(str).str.removeprefix("node.")).groupby("node")["value"]
+
+    reads = per_node("page_reads").sum()
+    stretch = per_node("background_cpu_stretch").last()
+    cpu = per_node("cpu_utilisation").mean()
+    rows = []
+    for node in spec.blueprint.nodes:
+        tag = node.tag
+        n_reads = float(reads.get(tag, 0.0))
+        rows.append(
+            {
+                "node": tag,
+                "copies": copies.get(tag, 0),
+                "page_reads": int(n_reads),
+                "page_reads_per_s": n_reads / window,
+                "background_cpu_stretch": float(stretch.get(tag, 1.0)),
+                "cpu_utilisation": float(cpu.get(tag, np.nan)),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(NODE_COLUMNS))

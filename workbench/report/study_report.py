@@ -141,6 +141,9 @@ def charts(report: Report) -> list[tuple[str, Any]]:
         ("Latency distributions", ch.latency_cdf(report.results)),
         ("Availability around each fault", ch.availability_timeline(report.results)),
     ]
+    for name, result in report.results.items():
+        if _several_databases(result):
+            out.append((f"Availability per database: {name}", ch.database_availability(result)))
     if report.capacity:
         latency = next((parse_slo(o) for o in report.objectives if "ms" in o or "latency" in o), None)
         metric = latency.metric if latency is not None else "p99_write_ms"
@@ -204,6 +207,14 @@ def render_html(report: Report) -> str:
         parts.append(f"<h2>{e(title)}</h2>")
         parts.append(f'<div class="chart" id="chart-{i}"></div>')
         parts.append(f'<script type="application/json" id="spec-{i}">{payload}</script>')
+    density = database_sections(report)
+    if density:
+        parts.append("<h2>Databases and nodes</h2>")
+        parts.append(f'<p class="muted">{e(DENSITY_NOTE)}</p>')
+        for name, (databases, nodes) in density.items():
+            parts.append(f"<h3>{e(name)}</h3>")
+            parts.append(_frame_html(databases))
+            parts.append(_frame_html(nodes))
     if report.capacity:
         parts.append("<h2>Capacity search</h2>")
         for name, cap in report.capacity.items():
@@ -313,6 +324,11 @@ def render_markdown(report: Report, path: Path) -> Path:
     for metric in report.table.index:
         cells = " | ".join(_fmt_ci(report.table.at[metric, v]) for v in variants)
         lines.append(f"| {_md(str(metric))} | {cells} |")
+    density = database_sections(report)
+    if density:
+        lines += ["", "## Databases and nodes", "", _md(DENSITY_NOTE)]
+        for name, (databases, nodes) in density.items():
+            lines += ["", f"### {_md(name)}", "", *_frame_md(databases), "", *_frame_md(nodes)]
     stem = path.with_suffix("")
     for i, (title, chart) in enumerate(charts(report)):
         svg = vlc.vegalite_to_svg(spec(chart))
@@ -329,6 +345,46 @@ def render_markdown(report: Report, path: Path) -> Path:
     lines += ["```yaml", yaml.safe_dump(study.base, sort_keys=False).replace("```", "'''"), "```"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+DENSITY_NOTE = (
+    "Each variant's first run, for a cluster of several databases: the least available databases "
+    "(at most 20; availability at the end is over the run's last tenth), then each node's copies, "
+    "the page-cache misses it read from the disk and the stretch the other active databases' "
+    "background work put on its CPU (docs/databases.md)."
+)
+
+
+def _several_databases(result: RunResult) -> bool:
+    blueprint = result.spec.blueprint
+    return hasattr(blueprint, "all_databases") and len(blueprint.all_databases()) > 1
+
+
+def database_sections(report: Report) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Per variant whose cluster has several databases: its least available databases (at most
+    20) and its per-node density figures, rounded for the page."""
+    from workbench.analysis.databases import database_table, node_density_table
+
+    out = {}
+    for name, result in report.results.items():
+        if not _several_databases(result):
+            continue
+        table = database_table(result).sort_values(["availability_at_end", "availability"], kind="stable").head(20)
+        table = table.astype({"database": str}).round(
+            {"availability": 6, "availability_at_end": 6, "p50_ms": 3, "p99_ms": 3}
+        )
+        nodes = node_density_table(result).round(
+            {"page_reads_per_s": 1, "background_cpu_stretch": 4, "cpu_utilisation": 4}
+        )
+        out[name] = (table.reset_index(drop=True), nodes)
+    return out
+
+
+def _frame_md(frame: pd.DataFrame) -> list[str]:
+    """A small table as Markdown lines."""
+    lines = ["| " + " | ".join(_md(str(c)) for c in frame.columns) + " |", "|---" * len(frame.columns) + "|"]
+    lines += ["| " + " | ".join(_md(_cell(v)) for v in record) + " |" for record in frame.itertuples(index=False)]
+    return lines
 
 
 def _md(text: str) -> str:
