@@ -152,6 +152,7 @@ def node_density_table(result: RunResult) -> pd.DataFrame:
     window = max(float(result.provenance.get("sim_seconds", 0.0)) - spec.warmup, 1e-9)
 
     def per_node(metric: str) -> pd.Series:
+        """The samples of ``metric``, grouped by node tag."""
         rows = ts[ts["metric"] == metric]
         return rows.assign(node=rows["entity"].astype(str).str.removeprefix("node.")).groupby("node")["value"]
 
