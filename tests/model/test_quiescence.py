@@ -284,3 +284,32 @@ def test_operator_actions_decide_the_same_elided_or_not() -> None:
     )
     assert abs(a["time_s"].to_numpy() - b["time_s"].to_numpy()).max() < 0.01
     assert elided.provenance["idle_elided_seconds"] > 0.5 * 2400
+
+
+def test_elided_and_full_runs_decide_the_same_with_several_databases() -> None:
+    """Issue 23: quiescence parks every database's channels and the observer's idle test covers
+    every database, so an hour with faults on a cluster of several databases decides the same
+    whether idle stretches are skipped or simulated, database by database."""
+
+    def scenario(elide: bool) -> dict:
+        data = _hour_with_faults(elide, 2)
+        data["blueprint"] = {
+            "extends": "five-node",
+            "database_population": {"count": 6, "replication_factor": {2: 0.5, 3: 0.5}},
+        }
+        return data
+
+    full = run(scenario_from_dict(scenario(False), source="<test>"))
+    elided = run(scenario_from_dict(scenario(True), source="<test>"))
+    assert full.ok and elided.ok
+
+    def decisions(result) -> pd.DataFrame:
+        ev = result.events
+        return ev[ev["kind"].isin(DECISIONS)][["time_s", "kind", "node", "term", "database"]].reset_index(drop=True)
+
+    a, b = decisions(full), decisions(elided)
+    assert a["database"].nunique() == 6 and {"moved_to_rehab", "promoted"} <= set(a["kind"])
+    pd.testing.assert_frame_equal(a[["kind", "node", "term", "database"]], b[["kind", "node", "term", "database"]])
+    assert (a["time_s"] - b["time_s"]).abs().max() < 0.01
+    assert elided.provenance["idle_elided_seconds"] > 0.5 * 3600
+    assert len(full.ops) == len(elided.ops)
