@@ -360,3 +360,30 @@ def test_operator_actions_name_their_database():
     with pytest.raises(WorkbenchInputError, match="no database 'audti'") as err:
         _scenario(dbs, faults=[{"at": "5 s", "action": "add_to_group", "node": "C", "database": "audti"}])
     assert err.value.path == "faults[0].database"
+
+
+def test_one_database_of_its_own_size_keeps_its_keys_in_range():
+    """A single database whose keys differ from workload.keys gets the workload's keys scaled
+    into its range, as each database of several does."""
+    result = run(_scenario([{"name": "small", "replication_factor": 3, "keys": 50}], workload={"keys": 1000}))
+    ops = result.ops
+    assert len(ops) > 1000 and ops["key"].max() < 50 and ops["key"].nunique() > 40
+
+
+@pytest.mark.parametrize(
+    ("population", "workload", "path", "says"),
+    [
+        ({"count": 3, "keys_sigma": 1.0}, {}, "blueprint.database_population.keys_sigma", "keys, which is not set"),
+        ({"count": 3, "zipf_exponent": 0.5}, {}, "blueprint.database_population.zipf_exponent", "load: zipf"),
+        (
+            {"count": 3, "keys": 2},
+            {"mix": {"read": 0.5, "write": 0.0, "transaction": 0.5}, "transaction_documents": 3},
+            "blueprint.database_population.keys",
+            "has only 2",
+        ),
+    ],
+)
+def test_a_population_setting_that_cannot_apply_is_an_error(population, workload, path, says):
+    with pytest.raises(WorkbenchInputError, match=says) as err:
+        _scenario(population=population, workload={"keys": 1000, **workload})
+    assert err.value.path == path

@@ -111,6 +111,16 @@ def check_scenario(s: Scenario, source: str, *, deployment: bool = False) -> Non
             fail(f"{_database_path(bp, i)}.name", f"database '{name}' is declared twice; database names are unique")
     pop = bp.database_population
     if pop is not None:
+        if pop.keys_sigma > 0 and pop.keys is None:
+            fail(
+                "blueprint.database_population.keys_sigma",
+                "spreads the sizes around keys, which is not set; set keys (the median documents per database)",
+            )
+        if "zipf_exponent" in pop.model_fields_set and pop.load != "zipf":
+            fail(
+                "blueprint.database_population.zipf_exponent",
+                f"applies to load: zipf, but load is {pop.load}; remove it or set load: zipf",
+            )
         mix = pop.replication_factor if isinstance(pop.replication_factor, dict) else {pop.replication_factor: 1.0}
         for rf, share in mix.items():
             if not 1 <= rf <= len(tags):
@@ -194,6 +204,14 @@ def check_scenario(s: Scenario, source: str, *, deployment: bool = False) -> Non
             f"a transaction writes {s.workload.transaction_documents} distinct documents, "
             f"but there are only {s.workload.keys} keys",
         )
+    if mix.transaction > 0:
+        for i, db in enumerate(bp.all_databases()):
+            if db.keys is not None and db.keys < s.workload.transaction_documents:
+                fail(
+                    f"{_database_path(bp, i)}.keys",
+                    f"a transaction writes {s.workload.transaction_documents} distinct documents, but database "
+                    f"'{db.name}' has only {db.keys}",
+                )
     check_workload(s, fail, deployment=deployment)
     check_tasks(s, fail)
     for here, db in declared_databases(bp):

@@ -247,9 +247,10 @@ class World:
         ]
         self.clients = self.executors_by_database[0]
         self.executors = [c for executors in self.executors_by_database for c in executors]
-        if len(groups) > 1:
+        keys = [group.keyspace.keys for group in groups]
+        if len(groups) > 1 or keys[0] != scenario.workload.keys:
+            # The router also scales the workload's keys to a database of another size.
             weights = [spec.load for spec in self.database_specs]
-            keys = [group.keyspace.keys for group in groups]
             for i, client in enumerate(self.clients):
                 client.router = DatabaseRouter(
                     [executors[i] for executors in self.executors_by_database],
@@ -265,7 +266,10 @@ class World:
             self.clients,
             self.recorder,
             self.network,
-            self.keyspace,
+            # The workload draws keys in its own key space (the router scales them to each database's).
+            self.keyspace
+            if self.keyspace.keys == scenario.workload.keys
+            else Keyspace.from_scenario(scenario, bp.database.model_copy(update={"keys": None})),
             placement.trace_route if placement is not None else None,
             self.executors_by_database,
             {group.name: (group.db, group.keyspace.keys) for group in groups},

@@ -998,10 +998,7 @@ class DatabaseRouter:
                 self._i = 0
             u = self._u[self._i]
             self._i += 1
-            db = bisect_right(self.cdf, u)
-            if db >= len(self.executors):
-                db = len(self.executors) - 1
-            executor = self.executors[db]
+            executor = self.executors[bisect_right(self.cdf, u)]  # u < 1 = cdf[-1]: always one
             executor.session_left = 0  # its next operation opens a new session there
             self.current = executor
             self.left = self.session_length

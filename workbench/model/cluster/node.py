@@ -472,7 +472,7 @@ class Server(Node):
     def _replication_committed(self, job: tuple) -> None:
         # Readable once the merger's transaction commits; then SendHeartbeatStatusToSource answers.
         channel: ReplicationChannel = job[0]
-        _channel, rid, payload, safe_cursor, src = job
+        _, rid, payload, safe_cursor, src = job
         inst = self.instances[channel.src.db]
         assert inst is not None  # a crash or a removed copy drops the job before it commits
         inst.apply_incoming(payload, src)
